@@ -1,0 +1,57 @@
+"""Entry point: sign-in, then each role's pages through st.navigation."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from portal import notifications
+from portal.config import get_settings
+from portal.db import unit_of_work
+from portal.ui import session
+from portal.ui.feedback import database_guard
+
+st.set_page_config(page_title="Partner Portal", page_icon="🤝", layout="wide")
+
+PARTNER_PAGES = [
+    st.Page(
+        "pages/partner_dashboard.py", title="Dashboard", icon=":material/dashboard:", default=True
+    ),
+    st.Page("pages/partner_leads.py", title="Leads", icon=":material/list_alt:"),
+    st.Page("pages/partner_commissions.py", title="Commissions", icon=":material/payments:"),
+    st.Page("pages/partner_profile.py", title="Profile", icon=":material/person:"),
+]
+MANAGER_PAGES = [
+    st.Page(
+        "pages/manager_overview.py",
+        title="Program overview",
+        icon=":material/monitoring:",
+        default=True,
+    ),
+    st.Page("pages/manager_partners.py", title="Partners", icon=":material/apartment:"),
+    st.Page("pages/manager_leads.py", title="All leads", icon=":material/list_alt:"),
+    st.Page("pages/manager_payouts.py", title="Payouts", icon=":material/account_balance:"),
+    st.Page("pages/manager_audit.py", title="Audit log", icon=":material/manage_search:"),
+    st.Page("pages/manager_exports.py", title="Exports", icon=":material/download:"),
+    st.Page("pages/account.py", title="Account", icon=":material/person:"),
+]
+
+with database_guard():
+    actor = session.current_actor()
+    if actor is None:
+        pages = [
+            st.Page(session.login_page, title="Sign in", icon=":material/login:", default=True)
+        ]
+        if get_settings().signup_allowed:
+            pages.append(
+                st.Page("pages/apply.py", title="Apply as a partner", icon=":material/how_to_reg:")
+            )
+    else:
+        pages = PARTNER_PAGES if actor.is_partner else MANAGER_PAGES
+        with unit_of_work() as db:
+            unread = notifications.unread_count(db, actor=actor)
+        with st.sidebar:
+            st.text(f"{actor.display_name}\n{actor.role.value}")
+            if unread:
+                st.text(f"{unread} unread notification{'s' if unread != 1 else ''}")
+            session.logout_button()
+    st.navigation(pages).run()

@@ -1,0 +1,35 @@
+# The two commands: `make run` (the app on SQLite with demo data) and `make test` (every test).
+# Each creates the virtual environment and installs what is missing first.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+PORT ?= 8501
+
+.PHONY: run test install lint clean
+
+install: $(INSTALLED)
+
+$(INSTALLED): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found " + sys.version.split()[0] + ")")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $@
+
+run: $(INSTALLED)
+	$(BIN)/python -m portal db upgrade
+	$(BIN)/python -m portal seed-demo --if-empty
+	@$(BIN)/python -m portal demo-logins || true
+	$(BIN)/streamlit run Home.py --server.port $(PORT)
+
+test: $(INSTALLED)
+	@sh scripts/ensure-postgres.sh
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache

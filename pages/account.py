@@ -1,0 +1,12 @@
+"""Account: who is signed in, and the password."""
+
+import streamlit as st
+
+from portal.models import Role
+from portal.ui.account import change_password_form
+from portal.ui.session import require
+
+actor = require(Role.MANAGER)
+st.title("Account")
+st.text(f"{actor.display_name} ({actor.username}) · program manager")
+change_password_form(actor)

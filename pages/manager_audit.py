@@ -1,0 +1,82 @@
+"""Audit log for managers: filter by actor, action, object and date; export."""
+
+import io
+from datetime import UTC, date, datetime, time, timedelta
+
+import streamlit as st
+
+from portal import audit, exports
+from portal.db import unit_of_work
+from portal.errors import PortalError
+from portal.models import Role
+from portal.ui import fmt, paging
+from portal.ui.feedback import show_error
+from portal.ui.session import require
+
+actor = require(Role.MANAGER)
+st.title("Audit log")
+with unit_of_work() as session:
+    known_actions = audit.actions(session, actor=actor)
+columns = st.columns(4)
+who = columns[0].text_input("Actor (username)", max_chars=64)
+action = columns[1].selectbox("Action", known_actions, index=None, placeholder="Any")
+object_type = columns[2].text_input("Object type", max_chars=32, placeholder="lead, partner…")
+object_id = columns[3].text_input("Object id", max_chars=64)
+dates = st.date_input("Between", value=(), max_value=date.today())
+since = datetime.combine(dates[0], time.min, UTC) if dates else None
+until = datetime.combine(dates[-1] + timedelta(days=1), time.min, UTC) if dates else None
+filters = (who, action, object_type, object_id, since, until)
+if st.session_state.get("audit_filters") != filters:
+    st.session_state["audit_filters"] = filters
+    st.session_state["audit_cursors"] = [None]
+cursors = st.session_state.setdefault("audit_cursors", [None])
+try:
+    with unit_of_work() as session:
+        page = audit.list_entries(
+            session,
+            actor=actor,
+            actor_label=who or None,
+            action=action,
+            object_type=object_type.strip() or None,
+            object_id=object_id.strip() or None,
+            since=since,
+            until=until,
+            after=cursors[-1],
+            limit=100,
+        )
+except PortalError as error:
+    show_error(error)
+    st.stop()
+st.dataframe(
+    [
+        {
+            "When": fmt.moment(e.created_at),
+            "Actor": e.actor_label,
+            "Action": e.action,
+            "Object": f"{e.object_type} {e.object_id or ''}".strip(),
+            "Before": str(e.before or ""),
+            "After": str(e.after or ""),
+        }
+        for e in page.items
+    ],
+    hide_index=True,
+)
+paging.pager(cursors, page.next_cursor, key="audit")
+if st.button("Prepare CSV of this date range and action"):
+    sink = io.StringIO()
+    with unit_of_work() as session:
+        count = exports.write_csv(
+            session,
+            actor=actor,
+            kind="audit",
+            sink=sink,
+            filters=exports.Filters(
+                status=action,
+                date_from=dates[0] if dates else None,
+                date_to=dates[-1] if dates else None,
+            ),
+        )
+    st.session_state["audit_csv"] = (sink.getvalue().encode("utf-8"), count)
+if "audit_csv" in st.session_state:
+    data, count = st.session_state["audit_csv"]
+    st.download_button(f"Download {count:,} entries", data, "audit-log.csv", "text/csv")

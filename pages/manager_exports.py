@@ -1,0 +1,90 @@
+"""Exports for managers: any kind, filtered, counted first, built with a progress bar."""
+
+import io
+from datetime import date
+
+import streamlit as st
+
+from portal import exports
+from portal.config import get_settings
+from portal.db import unit_of_work
+from portal.errors import PortalError
+from portal.models import Role
+from portal.ui import pickers
+from portal.ui.feedback import show_error
+from portal.ui.session import require
+
+actor = require(Role.MANAGER)
+st.title("Exports")
+st.caption(
+    "UTF-8 CSV with a header row; timestamps in UTC; amounts with 2 decimals; "
+    "sensitive fields masked; cells that could run as spreadsheet formulas neutralised."
+)
+cap = get_settings().export_row_cap
+
+kind = st.selectbox("What", list(exports.KINDS), format_func=lambda k: exports.KINDS[k].title)
+spec = exports.KINDS[kind]
+columns = st.columns(3)
+partner_id = pickers.partner_filter(actor, key="export_partner", container=columns[0])
+status = None
+if spec.statuses:
+    status = columns[1].selectbox("Status", spec.statuses, index=None, placeholder="Any")
+elif spec.statuses is None:
+    status = columns[1].text_input("Action", max_chars=64, placeholder="e.g. lead.register")
+year = None
+if spec.needs_year:
+    year = columns[2].number_input(
+        "Year", min_value=2000, max_value=2100, value=date.today().year, step=1
+    )
+    span = ()
+else:
+    span = columns[2].date_input("Between", value=(), max_value=date.today())
+filters = exports.Filters(
+    partner_id=partner_id,
+    status=status or None,
+    date_from=span[0] if span else None,
+    date_to=span[-1] if span else None,
+    year=int(year) if year else None,
+)
+try:
+    with unit_of_work() as session:
+        count = exports.count_rows(session, actor=actor, kind=kind, filters=filters)
+except PortalError as error:
+    show_error(error)
+    st.stop()
+
+st.metric("Rows", f"{count:,}")
+if count > cap:
+    command = f"python -m portal export {kind} --out {kind}.csv"
+    if partner_id:
+        command += f" --partner-id {partner_id}"
+    if status:
+        command += f" --status {status}"
+    if span:
+        command += f" --from {span[0]} --to {span[-1]}"
+    if year:
+        command += f" --year {int(year)}"
+    st.warning(
+        f"That is more than the {cap:,} rows the browser builds. Run this on the "
+        "server instead; it streams to a file:"
+    )
+    st.code(command, language="bash")
+    st.stop()
+
+if st.button("Build the file", type="primary"):
+    bar = st.progress(0.0, text="Building…")
+    sink = io.StringIO()
+
+    def progress(rows: int) -> None:
+        if rows >= 0 and count:
+            bar.progress(min(1.0, rows / count), text=f"{rows:,} of {count:,} rows")
+
+    with unit_of_work() as session:
+        written = exports.write_csv(
+            session, actor=actor, kind=kind, sink=sink, filters=filters, progress=progress
+        )
+    bar.progress(1.0, text=f"{written:,} rows ready")
+    st.session_state["export_file"] = (kind, sink.getvalue().encode("utf-8"), written)
+if st.session_state.get("export_file", (None,))[0] == kind:
+    _, data, written = st.session_state["export_file"]
+    st.download_button(f"Download {written:,} rows", data, f"{kind}.csv", "text/csv")

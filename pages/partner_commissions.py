@@ -1,0 +1,140 @@
+"""Partner commissions: totals per state, the next payout, the ledger, payouts, statements."""
+
+import io
+from datetime import date
+
+import pandas as pd
+import streamlit as st
+
+from portal import commissions, exports, payouts, statements, statistics
+from portal.commissions import CommissionState
+from portal.db import unit_of_work
+from portal.errors import PortalError
+from portal.models import Role
+from portal.ui import charts, fmt, paging
+from portal.ui.feedback import show_error
+from portal.ui.session import require
+
+actor = require(Role.PARTNER)
+with unit_of_work() as session:
+    summary = commissions.commission_summary(session, actor=actor)
+    stats = statistics.partner_statistics(session, actor=actor)
+    history = payouts.list_payouts(session, actor=actor, limit=24).items
+
+st.title("Commissions")
+cards = st.columns(5)
+for column, state in zip(cards, CommissionState, strict=True):
+    column.metric(fmt.label(state.value), fmt.money(summary.totals[state], currency=False))
+st.caption(f"Amounts in {summary.currency}. Void lines are reversed conversions and are not owed.")
+
+left, right = st.columns(2)
+with left:
+    st.subheader("Next payout", anchor=False)
+    st.metric(f"On {fmt.day(summary.next_payout_date)}", fmt.money(summary.expected_next_payout))
+    if summary.held_reasons:
+        for reason in summary.held_reasons:
+            st.info(reason, icon=":material/info:")
+    else:
+        st.caption("Nothing is held back.")
+with right:
+    st.plotly_chart(charts.earnings_by_month(stats.earnings_by_month, summary.currency))
+
+st.subheader("Commission per lead", anchor=False)
+state_names = ["all", *[state.value for state in CommissionState]]
+state_filter = st.selectbox("State", state_names)
+cursors = st.session_state.setdefault("commission_cursors", {}).setdefault(state_filter, [None])
+with unit_of_work() as session:
+    page = commissions.list_commissions(
+        session,
+        actor=actor,
+        after=cursors[-1],
+        limit=50,
+        state=None if state_filter == "all" else CommissionState(state_filter),
+    )
+if page.items:
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "Lead": line.lead_id,
+                    "Client": line.client_name,
+                    "Line": line.kind.value,
+                    "Deal": fmt.money(line.deal_value, currency=False) if line.deal_value else "",
+                    "Rate": fmt.rate(line.rate) if line.rate else "",
+                    "Amount": fmt.money(line.amount, currency=False),
+                    "State": line.state.value.replace("_", " "),
+                    "Converted": fmt.day(line.earned_at),
+                    "Hold ends": fmt.day(line.hold_until),
+                    "Payout": f"#{line.payout_id}" if line.payout_id else "",
+                    "Paid": fmt.day(line.paid_at) if line.paid_at else "",
+                }
+                for line in page.items
+            ]
+        ),
+        hide_index=True,
+    )
+    paging.pager(cursors, page.next_cursor, key="commissions")
+else:
+    st.caption("No commission lines yet: they appear when a lead converts.")
+
+st.subheader("Payout history", anchor=False)
+if history:
+    st.dataframe(
+        [
+            {
+                "Payout": f"#{p.id}",
+                "Scheduled": fmt.day(p.created_at),
+                "Amount": fmt.money(p.amount),
+                "Lines": p.lines,
+                "Status": p.status.value,
+                "Method": fmt.label(p.payment_method),
+                "Reference": p.reference,
+                "Paid": fmt.day(p.paid_at) if p.paid_at else "",
+            }
+            for p in history
+        ],
+        hide_index=True,
+    )
+else:
+    st.caption("No payouts yet.")
+
+st.subheader("Monthly statement", anchor=False)
+months = statements.recent_months(date.today(), 24)
+month = st.selectbox("Month", months, format_func=lambda m: m.strftime("%B %Y"))
+try:
+    with unit_of_work() as session:
+        statement = statements.monthly_statement(session, actor=actor, month=month)
+except PortalError as error:
+    show_error(error)
+else:
+    cards = st.columns(3)
+    cards[0].metric("Opening balance", fmt.money(statement.opening_balance))
+    cards[1].metric("Movements", f"{len(statement.lines)}")
+    cards[2].metric("Closing balance", fmt.money(statement.closing_balance))
+    rows = [
+        {
+            "When": fmt.moment(line.at),
+            "Kind": line.kind,
+            "Description": line.description,
+            "Amount": f"{line.amount:.2f}",
+        }
+        for line in statement.lines
+    ]
+    if rows:
+        st.dataframe(rows, hide_index=True)
+    st.download_button(
+        "Download statement (CSV)",
+        exports.statement_csv(statement).encode(),
+        f"statement-{month:%Y-%m}.csv",
+        "text/csv",
+    )
+
+st.subheader("Export commissions", anchor=False)
+if st.button("Prepare commissions CSV"):
+    sink = io.StringIO()
+    with unit_of_work() as session:
+        count = exports.write_csv(session, actor=actor, kind="commissions", sink=sink)
+    st.session_state["commissions_csv"] = (sink.getvalue().encode("utf-8"), count)
+if "commissions_csv" in st.session_state:
+    data, count = st.session_state["commissions_csv"]
+    st.download_button(f"Download {count:,} line(s) as CSV", data, "commissions.csv", "text/csv")

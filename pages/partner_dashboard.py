@@ -1,0 +1,105 @@
+"""Partner dashboard: figures, charts, recent leads and notifications."""
+
+import streamlit as st
+
+from portal import leads, notifications, statistics
+from portal.config import get_settings
+from portal.db import unit_of_work
+from portal.models import PartnerStatus, Role
+from portal.ui import charts, fmt
+from portal.ui.session import require
+
+actor = require(Role.PARTNER)
+currency = get_settings().currency
+with unit_of_work() as session:
+    stats = statistics.partner_statistics(session, actor=actor)
+    recent = leads.list_leads(session, actor=actor, limit=5).items
+    unread = notifications.list_notifications(session, actor=actor, unread_only=True, limit=10)
+
+st.title("Dashboard")
+st.text(stats.company_name)
+if stats.status is PartnerStatus.PENDING:
+    st.info(
+        "Your application is under review. You can complete your profile meanwhile; "
+        "lead registration opens once a partner manager approves you.",
+        icon=":material/hourglass_top:",
+    )
+elif stats.status is PartnerStatus.SUSPENDED:
+    st.warning(
+        "Your partner account is suspended: it is read-only. Your commissions and "
+        "payouts remain visible, and what you are owed is still paid.",
+        icon=":material/block:",
+    )
+
+row = st.columns(4)
+row[0].metric("Referrals", f"{stats.total_referrals:,}")
+row[1].metric(
+    "Conversion rate",
+    fmt.percent(stats.conversion_rate),
+    help="Converted leads ÷ all leads you registered.",
+)
+row[2].metric(f"Total earnings ({currency})", fmt.money(stats.total_earnings, currency=False))
+row[3].metric(
+    "Rank",
+    f"{stats.rank} of {stats.ranked_partners}" if stats.rank else "—",
+    help="By total earnings among active partners.",
+)
+row = st.columns(4)
+row[0].metric(f"Pending earnings ({currency})", fmt.money(stats.pending_earnings, currency=False))
+row[1].metric(f"Paid earnings ({currency})", fmt.money(stats.paid_earnings, currency=False))
+row[2].metric(
+    "Tier",
+    stats.tier.title(),
+    help=f"Your commission rate: {fmt.rate(stats.effective_rate)}"
+    + (" (agreed with your partner manager)" if stats.rate_pinned else ""),
+)
+with row[3]:
+    if stats.next_tier:
+        st.progress(
+            min(1.0, stats.tier_progress),
+            text=f"{stats.conversions_to_next_tier} more conversions to {stats.next_tier.title()}",
+        )
+    else:
+        st.progress(1.0, text="Top tier reached")
+    st.caption(f"{stats.trailing_conversions} conversions in the last 12 months")
+
+if stats.total_referrals == 0:
+    hint = (
+        " Open Leads in the menu to register one." if stats.status is PartnerStatus.ACTIVE else ""
+    )
+    st.info(
+        f"No leads yet. Register your first referral to start earning commission.{hint}",
+        icon=":material/rocket_launch:",
+    )
+else:
+    left, right = st.columns(2)
+    left.plotly_chart(charts.leads_by_month(stats.leads_by_month), width="stretch")
+    right.plotly_chart(charts.earnings_by_month(stats.earnings_by_month, currency), width="stretch")
+    left, right = st.columns(2)
+    left.plotly_chart(charts.pipeline_funnel(stats.pipeline), width="stretch")
+    with right:
+        st.subheader("Recent leads", anchor=False)
+        st.dataframe(
+            [
+                {
+                    "Client": lead.client_name,
+                    "Company": lead.company or "",
+                    "Status": lead.status.value,
+                    "Registered": fmt.day(lead.created_at),
+                }
+                for lead in recent
+            ],
+            hide_index=True,
+            width="stretch",
+        )
+
+st.subheader("Notifications", anchor=False)
+if not unread:
+    st.caption("You are all caught up.")
+else:
+    for note in unread:
+        st.text(f"{fmt.moment(note.created_at)} — {note.message}")
+    if st.button("Mark all as read"):
+        with unit_of_work() as session:
+            notifications.mark_read(session, actor=actor)
+        st.rerun()

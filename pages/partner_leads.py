@@ -1,0 +1,125 @@
+"""Partner leads: register, import, filter, edit statuses inline, open one, export."""
+
+import io
+from datetime import date
+
+import pandas as pd
+import streamlit as st
+
+from portal import exports, imports, leads
+from portal.config import get_settings
+from portal.db import unit_of_work
+from portal.errors import PortalError
+from portal.models import PartnerStatus, Role
+from portal.ui import fmt, lead_table
+from portal.ui.feedback import show_error
+from portal.ui.session import require
+
+FORM_LABELS = {
+    "client_name": "Client name",
+    "client_email": "Client email",
+    "client_phone": "Client phone",
+    "company": "Company",
+    "service": "Service",
+    "notes": "Notes",
+    "file": "File",
+}
+
+actor = require(Role.PARTNER)
+can_edit = actor.partner_status is PartnerStatus.ACTIVE
+st.title("Leads")
+if not can_edit:
+    st.info(
+        "Your account is read-only right now: you can see your leads but not register "
+        "or move them.",
+        icon=":material/lock:",
+    )
+
+if can_edit:
+    with st.expander("Register a lead", icon=":material/add:"), st.form("register"):
+        left, right = st.columns(2)
+        client_name = left.text_input("Client name *", max_chars=200)
+        client_email = right.text_input("Client email *", max_chars=254)
+        client_phone = left.text_input(
+            "Client phone", max_chars=40, help="With the country code, e.g. +1 415 555 0100."
+        )
+        company = right.text_input("Company", max_chars=200)
+        service = st.selectbox(
+            "Service *", get_settings().services, index=None, placeholder="Choose a service"
+        )
+        notes = st.text_area("Notes", max_chars=leads.MAX_NOTES)
+        if st.form_submit_button("Register lead", type="primary"):
+            try:
+                with unit_of_work() as session:
+                    lead = leads.register_lead(
+                        session,
+                        actor=actor,
+                        client_name=client_name,
+                        client_email=client_email,
+                        client_phone=client_phone,
+                        company=company,
+                        service=service or "",
+                        notes=notes,
+                    )
+                st.success(
+                    f"Registered lead #{lead.id}. The client is claimed for you until "
+                    f"{fmt.day(lead.claim_expires_at)}."
+                )
+            except PortalError as error:
+                show_error(error, FORM_LABELS)
+
+    with st.expander("Register many leads from a CSV file", icon=":material/upload_file:"):
+        st.caption(
+            f"Columns: {imports.TEMPLATE.strip()}. At most {imports.MAX_ROWS:,} rows "
+            f"and {imports.MAX_BYTES // 1_000_000} MB, UTF-8."
+        )
+        st.download_button(
+            "Download a template", imports.TEMPLATE, "leads-template.csv", "text/csv"
+        )
+        upload = st.file_uploader("CSV file", type=["csv"], key="lead_upload")
+        if upload is not None and st.button("Import leads"):
+            try:
+                with unit_of_work() as session:
+                    result = imports.import_leads_csv(session, actor=actor, data=upload.getvalue())
+                st.success(f"Imported {len(result.imported)} lead(s).")
+                if result.refused:
+                    st.warning(f"{len(result.refused)} row(s) were refused:")
+                    st.dataframe(
+                        pd.DataFrame(result.refused, columns=["Line", "Reason"]), hide_index=True
+                    )
+            except PortalError as error:
+                show_error(error, FORM_LABELS)
+
+lead_table.show_outcomes("leads")
+page = lead_table.filtered_page(actor, "leads")
+if page is None:
+    st.stop()
+if page.items:
+    lead_table.editor(actor, page, "leads", can_edit=can_edit)
+else:
+    st.info("No leads match these filters, or none are registered yet.")
+lead_table.details(actor, page)
+
+st.subheader("Export", anchor=False)
+span = st.date_input(
+    "Leads registered between", value=(), max_value=date.today(), key="export_span"
+)
+if st.button("Prepare CSV"):
+    sink = io.StringIO()
+    try:
+        with unit_of_work() as session:
+            rows = exports.write_csv(
+                session,
+                actor=actor,
+                kind="leads",
+                sink=sink,
+                filters=exports.Filters(
+                    date_from=span[0] if span else None, date_to=span[-1] if span else None
+                ),
+            )
+        st.session_state["leads_csv"] = (sink.getvalue().encode("utf-8"), rows)
+    except PortalError as error:
+        show_error(error)
+if "leads_csv" in st.session_state:
+    data, rows = st.session_state["leads_csv"]
+    st.download_button(f"Download {rows:,} lead(s) as CSV", data, "leads.csv", "text/csv")

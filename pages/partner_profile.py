@@ -1,0 +1,133 @@
+"""Partner profile: payment, tax and contact details, notifications, password."""
+
+import streamlit as st
+
+from portal import partners, profiles
+from portal.db import unit_of_work
+from portal.errors import PortalError
+from portal.models import PartnerStatus, PaymentMethod, Role, TaxForm
+from portal.ui import fmt
+from portal.ui.account import change_password_form
+from portal.ui.feedback import show_error
+from portal.ui.session import require
+
+LABELS = {
+    "payment_email": "Payment email",
+    "payment_method": "Payment method",
+    "bank_account": "Bank account number",
+    "tax_id": "Tax id",
+    "tax_form": "Tax form",
+    "contact_name": "Contact name",
+    "contact_email": "Contact email",
+    "contact_phone": "Contact phone",
+    "website": "Website",
+    "address": "Address",
+    "city": "City",
+    "state": "State or region",
+    "zip": "ZIP or postal code",
+    "country": "Country",
+}
+
+actor = require(Role.PARTNER)
+with unit_of_work() as session:
+    company = partners.get_partner(session, actor=actor)
+    profile = profiles.get_profile(session, actor=actor)
+read_only = actor.partner_status is PartnerStatus.SUSPENDED
+
+st.title("Profile")
+st.text(f"{company.company_name} · {company.email} · status: {company.status.value}")
+if read_only:
+    st.info("Your account is suspended, so the profile is read-only.", icon=":material/lock:")
+
+
+def _choice(options, current):
+    values = [None, *options]
+    return values.index(current) if current in values else 0
+
+
+with st.form("profile"):
+    st.subheader("Payment", anchor=False)
+    left, right = st.columns(2)
+    payment_email = left.text_input("Payment email", profile.payment_email or "")
+    methods = [method.value for method in PaymentMethod]
+    payment_method = right.selectbox(
+        "Payment method",
+        [None, *methods],
+        index=_choice(methods, profile.payment_method.value if profile.payment_method else None),
+        format_func=lambda value: "—" if value is None else fmt.label(value),
+    )
+    left.text_input("Bank account on file", profile.bank_account or "none", disabled=True)
+    new_account = right.text_input(
+        "Replace bank account number",
+        type="password",
+        help="Leave empty to keep the one on file. Stored "
+        "encrypted; only its last four characters are ever shown.",
+    )
+    left.text_input("Tax id on file", profile.tax_id or "none", disabled=True)
+    new_tax_id = right.text_input(
+        "Replace tax id", type="password", help="Leave empty to keep the one on file."
+    )
+    forms = [form.value for form in TaxForm]
+    tax_form = left.selectbox(
+        "Tax form on file",
+        [None, *forms],
+        index=_choice(forms, profile.tax_form.value if profile.tax_form else None),
+        format_func=lambda value: "none" if value is None else value,
+    )
+    right.text_input("Tax form received", fmt.day(profile.tax_form_received_at), disabled=True)
+
+    st.subheader("Contact", anchor=False)
+    left, right = st.columns(2)
+    contact_name = left.text_input("Contact name", profile.contact_name or "")
+    contact_email = right.text_input("Contact email", profile.contact_email or "")
+    contact_phone = left.text_input(
+        "Contact phone",
+        profile.contact_phone or "",
+        help="With the country code, e.g. +44 20 7946 0958.",
+    )
+    website = right.text_input("Website", profile.website or "", help="http:// or https://")
+    address = st.text_input("Address", profile.address or "")
+    left, middle, right, last = st.columns(4)
+    city = left.text_input("City", profile.city or "")
+    state = middle.text_input("State or region", profile.state or "")
+    zip_code = right.text_input("ZIP or postal code", profile.zip or "")
+    country = last.text_input(
+        "Country", profile.country or "", max_chars=2, help="Two-letter code, e.g. US"
+    )
+
+    st.subheader("Notifications", anchor=False)
+    notifications_enabled = st.checkbox("In-app notifications", profile.notifications_enabled)
+    email_notifications = st.checkbox("Email notifications", profile.email_notifications)
+    monthly_reports = st.checkbox("Monthly report by email", profile.monthly_reports)
+    submitted = st.form_submit_button("Save profile", type="primary", disabled=read_only)
+
+if submitted:
+    changes = {
+        "payment_email": payment_email,
+        "payment_method": payment_method,
+        "bank_account": new_account,
+        "tax_id": new_tax_id,
+        "tax_form": tax_form,
+        "contact_name": contact_name,
+        "contact_email": contact_email,
+        "contact_phone": contact_phone,
+        "website": website,
+        "address": address,
+        "city": city,
+        "state": state,
+        "zip": zip_code,
+        "country": country,
+        "notifications_enabled": notifications_enabled,
+        "email_notifications": email_notifications,
+        "monthly_reports": monthly_reports,
+    }
+    try:
+        with unit_of_work() as session:
+            profiles.update_profile(session, actor=actor, changes=changes)
+    except PortalError as error:
+        show_error(error, LABELS)
+    else:
+        st.success("Profile saved.")
+        st.rerun()
+
+change_password_form(actor)

@@ -1,0 +1,1 @@
+"""Partner Portal: the data and domain package (config, database, models, services)."""

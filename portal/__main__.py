@@ -1,0 +1,324 @@
+"""Command line: `python -m portal --help`.
+
+Passwords are never taken as arguments (they would show in the process list and shell
+history): `create-user` reads one from standard input or prompts for it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+
+from portal import commissions, exports, generate, migrate, payouts, seed, statistics, users
+from portal.access import Actor
+from portal.config import ConfigurationError
+from portal.db import get_engine, unit_of_work
+from portal.errors import PortalError
+from portal.models import MAX_ID, Role
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 1 <= value <= MAX_ID:
+        raise argparse.ArgumentTypeError(f"expected a number from 1 to {MAX_ID}, got {value}")
+    return value
+
+
+def _any_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date like 2026-11-15, got {text!r}") from None
+
+
+def _past_date(text: str) -> date:
+    day = _any_date(text)
+    if day > datetime.now(UTC).date():
+        raise argparse.ArgumentTypeError(f"{day} is in the future")
+    return day
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m portal", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    db = commands.add_parser("db", help="schema migrations")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    upgrade = db_commands.add_parser("upgrade", help="migrate the schema up (default: head)")
+    upgrade.add_argument("revision", nargs="?", default="head")
+    downgrade = db_commands.add_parser("downgrade", help="migrate the schema down to REVISION")
+    downgrade.add_argument("revision")
+
+    seed_demo = commands.add_parser("seed-demo", help="fill an empty database with demo data")
+    seed_demo.add_argument(
+        "--if-empty",
+        action="store_true",
+        help="do nothing (and succeed) when data is already there",
+    )
+
+    commands.add_parser("demo-logins", help="print the demo logins made by seed-demo")
+
+    create = commands.add_parser("create-user", help="create a login (password from stdin)")
+    create.add_argument("--username", required=True)
+    create.add_argument("--name", required=True, help="display name")
+    create.add_argument("--email", required=True)
+    create.add_argument("--role", required=True, choices=[role.value for role in Role])
+    create.add_argument(
+        "--partner-id", type=_positive_int, help="the partner company (required for --role partner)"
+    )
+    create.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from standard input instead of prompting",
+    )
+
+    commands.add_parser(
+        "verify",
+        help="recompute statistics and check the money invariants; exit 1 on any difference",
+    )
+
+    generate_parser = commands.add_parser(
+        "generate", help="fill an empty database with a large program (scale work)"
+    )
+    generate_parser.add_argument("--partners", type=_positive_int, required=True)
+    generate_parser.add_argument("--leads", type=_positive_int, required=True)
+    generate_parser.add_argument("--seed", type=_positive_int, default=7)
+
+    export = commands.add_parser("export", help="stream an export to a CSV file")
+    export.add_argument("kind", choices=list(exports.KINDS))
+    export.add_argument("--out", required=True, help="the file to write ('-' for stdout)")
+    export.add_argument("--partner-id", type=_positive_int)
+    export.add_argument("--status", help="status (or, for the audit log, action) to keep")
+    export.add_argument("--from", dest="date_from", type=_any_date, help="first day, YYYY-MM-DD")
+    export.add_argument("--to", dest="date_to", type=_any_date, help="last day, YYYY-MM-DD")
+    export.add_argument("--year", type=_positive_int, help="calendar year (tax report)")
+
+    payout = commands.add_parser("payouts", help="payout batches")
+    payout_commands = payout.add_subparsers(dest="payout_command", required=True, metavar="ACTION")
+    for name, text in (
+        ("preview", "who a batch would pay, and who is left out and why"),
+        ("run", "schedule the payouts of a batch"),
+    ):
+        verb = payout_commands.add_parser(name, help=text)
+        verb.add_argument(
+            "--cutoff",
+            required=True,
+            type=_past_date,
+            help="cut-off date, YYYY-MM-DD (today or earlier)",
+        )
+    paid = payout_commands.add_parser("mark-paid", help="record a scheduled payout as paid")
+    paid.add_argument("payout_id", type=_positive_int, metavar="ID")
+    paid.add_argument("--reference", required=True, help="the transfer's reference")
+    for name, text in (
+        ("mark-failed", "record that a scheduled payout failed"),
+        ("cancel", "cancel a scheduled payout"),
+    ):
+        verb = payout_commands.add_parser(name, help=f"{text}; its commissions return to payable")
+        verb.add_argument("payout_id", type=_positive_int, metavar="ID")
+        verb.add_argument("--reason", default="", help="why, for the record")
+    return parser
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin or not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Repeat password: ") != first:
+        raise PortalError("The two passwords differ.")
+    return first
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns the process exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        return _run(args)
+    except (PortalError, ConfigurationError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "db":
+        if args.db_command == "upgrade":
+            migrate.upgrade(revision=args.revision)
+        else:
+            migrate.downgrade(revision=args.revision)
+        print(f"Database schema at {args.revision}.")
+        return 0
+    if args.command == "seed-demo":
+        with unit_of_work() as session:
+            if seed.has_data(session):
+                if args.if_empty:
+                    return 0
+                print(
+                    "error: the database already holds data; seed-demo fills an empty one.",
+                    file=sys.stderr,
+                )
+                return 1
+            logins = seed.seed_demo(session)
+        path = seed.write_logins(logins)
+        print(f"Seeded the demo program; {len(logins)} logins written to {path}.")
+        return 0
+    if args.command == "demo-logins":
+        path = seed.logins_file()
+        if not path.exists():
+            print("No demo logins here: run `python -m portal seed-demo` on an empty database.")
+            return 1
+        print(path.read_text(), end="")
+        return 0
+    if args.command == "create-user":
+        password = _read_password(args.password_stdin)
+        with unit_of_work() as session:
+            user = users.create_user(
+                session,
+                actor=Actor.operator(),
+                username=args.username,
+                display_name=args.name,
+                email=args.email,
+                password=password,
+                role=Role(args.role),
+                partner_id=args.partner_id,
+            )
+        print(f"Created {user.role.value} {user.username} (id {user.id}).")
+        return 0
+    if args.command == "verify":
+        with unit_of_work() as session:
+            problems = statistics.verify(session) + commissions.verify_ledger(session)
+        for problem in problems:
+            print(problem)
+        print(
+            "Statistics match a recomputation from the leads; the ledger, payouts and partner "
+            "totals agree."
+            if not problems
+            else f"{len(problems)} difference(s) found."
+        )
+        return 1 if problems else 0
+    if args.command == "payouts":
+        return _payouts(args)
+    if args.command == "export":
+        return _export(args)
+    if args.command == "generate":
+        result = generate.generate(
+            get_engine(), partners=args.partners, leads=args.leads, seed=args.seed
+        )
+        print(
+            f"Generated {result.partners:,} partners, {result.leads:,} leads, "
+            f"{result.events:,} events, {result.commissions:,} commission lines and "
+            f"{result.payouts:,} payouts in {result.seconds:.1f} s."
+        )
+        print(f"Logins: manager, partner1 … partner{result.partners}; password {result.password}")
+        return 0
+    raise AssertionError(f"unhandled command {args.command}")
+
+
+def _export(args: argparse.Namespace) -> int:
+    filters = exports.Filters(
+        partner_id=args.partner_id,
+        status=args.status,
+        date_from=args.date_from,
+        date_to=args.date_to,
+        year=args.year,
+    )
+    operator = Actor.operator()
+    with unit_of_work() as session:
+        total = exports.count_rows(session, actor=operator, kind=args.kind, filters=filters)
+        show = sys.stderr.isatty()
+
+        def progress(rows: int) -> None:
+            if show and rows >= 0:
+                done = rows / total if total else 1.0
+                bar = "#" * int(done * 40)
+                print(f"\r[{bar:<40}] {rows:,}/{total:,} rows", end="", file=sys.stderr)
+
+        if args.out == "-":
+            written = exports.write_csv(
+                session,
+                actor=operator,
+                kind=args.kind,
+                sink=sys.stdout,
+                filters=filters,
+                progress=progress,
+            )
+        else:
+            # Written beside the target and renamed at the end: never a half-written file.
+            partial = f"{args.out}.partial"
+            try:
+                with open(partial, "w", encoding="utf-8", newline="") as sink:
+                    written = exports.write_csv(
+                        session,
+                        actor=operator,
+                        kind=args.kind,
+                        sink=sink,
+                        filters=filters,
+                        progress=progress,
+                    )
+                os.replace(partial, args.out)
+            except OSError as error:
+                raise PortalError(f"cannot write {args.out}: {error.strerror}") from None
+            finally:
+                if os.path.exists(partial):
+                    os.remove(partial)
+    if show:
+        print(file=sys.stderr)
+    if args.out != "-":
+        print(f"Wrote {written:,} rows to {args.out}.")
+    return 0
+
+
+def _payouts(args: argparse.Namespace) -> int:
+    operator = Actor.operator()
+    with unit_of_work() as session:
+        if args.payout_command in ("preview", "run"):
+            if args.payout_command == "preview":
+                plan = payouts.preview(session, actor=operator, cutoff=args.cutoff)
+                paid, left_out = plan.paid, plan.left_out
+                print(
+                    f"Batch for {args.cutoff}: {len(paid)} payout(s), "
+                    f"{plan.total:,.2f} {plan.currency} in all."
+                )
+                for item in paid:
+                    print(
+                        f"  pay     {item.company_name} (partner {item.partner_id}): "
+                        f"{item.amount:,.2f} in {item.lines} line(s)"
+                    )
+            else:
+                result = payouts.run_batch(session, actor=operator, cutoff=args.cutoff)
+                left_out = result.left_out
+                print(f"Scheduled {len(result.scheduled)} payout(s) for {args.cutoff}.")
+                for payout in result.scheduled:
+                    print(
+                        f"  #{payout.id} {payout.company_name}: {payout.amount:,.2f} "
+                        f"{payout.currency}"
+                    )
+            for item in left_out:
+                print(
+                    f"  skip    {item.company_name} (partner {item.partner_id}): "
+                    f"{item.amount:,.2f} — {'; '.join(item.reasons)}"
+                )
+            return 0
+        if args.payout_command == "mark-paid":
+            view = payouts.mark_paid(
+                session, actor=operator, payout_id=args.payout_id, reference=args.reference
+            )
+        else:
+            status = "failed" if args.payout_command == "mark-failed" else "canceled"
+            view = payouts.close_unpaid(
+                session, actor=operator, payout_id=args.payout_id, status=status, reason=args.reason
+            )
+    print(
+        f"Payout #{view.id} ({view.company_name}, {view.amount:,.2f} {view.currency}) is "
+        f"now {view.status.value}."
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

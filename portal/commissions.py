@@ -1,0 +1,442 @@
+"""The commission ledger: lines made by conversions, voids and clawbacks, and their states.
+
+States, all derived from the stored line so they are consistent at every moment:
+`on_hold` (open, hold not yet over) → `payable` (open, hold over; a clawback is payable at
+once) → `in_payout` (held by a scheduled payout) → `paid`; `void` when the conversion was
+reversed before payment. Reversing after payment keeps the paid line and adds a negative
+clawback line that the partner's next payout nets off. A line in a scheduled payout cannot be
+reversed: cancel or fail that payout first.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Protocol
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from portal import statistics
+from portal.access import Actor, refresh, scoped_partner_id
+from portal.config import get_settings
+from portal.errors import NotFound, ValidationError
+from portal.models import (
+    Commission,
+    CommissionKind,
+    CommissionStatus,
+    Lead,
+    Partner,
+    PartnerProfile,
+    PartnerStatus,
+    PaymentMethod,
+    Payout,
+)
+from portal.pagination import Page, before, check_limit, page_of
+from portal.types import utc_now
+
+ZERO = Decimal("0.00")
+
+
+class PayoutDetails(Protocol):
+    """What a payout needs from a profile: a PartnerProfile, or a row with these columns."""
+
+    payment_method: PaymentMethod | None
+    bank_account_encrypted: str | None
+    payment_email: str | None
+    address: str | None
+    city: str | None
+    tax_form: object | None
+
+
+class CommissionState(enum.StrEnum):
+    ON_HOLD = "on_hold"
+    PAYABLE = "payable"
+    IN_PAYOUT = "in_payout"
+    PAID = "paid"
+    VOID = "void"
+
+
+def state_of(status: CommissionStatus, hold_until: datetime, now: datetime) -> CommissionState:
+    """The state a partner sees for a stored line at a moment."""
+    if status is not CommissionStatus.OPEN:
+        return CommissionState(status.value)
+    return CommissionState.ON_HOLD if hold_until > now else CommissionState.PAYABLE
+
+
+def record_conversion(session: Session, lead: Lead) -> Commission:
+    """Add the open commission line of a lead that has just converted."""
+    assert lead.converted_at is not None and lead.commission is not None
+    line = Commission(
+        partner_id=lead.partner_id,
+        lead_id=lead.id,
+        kind=CommissionKind.COMMISSION,
+        amount=lead.commission,
+        deal_value=lead.deal_value,
+        rate=lead.commission_rate,
+        earned_at=lead.converted_at,
+        hold_until=lead.converted_at + timedelta(days=get_settings().hold_days),
+        created_at=lead.converted_at,
+    )
+    session.add(line)
+    statistics.count_conversion(
+        session,
+        partner_id=lead.partner_id,
+        converted_at=lead.converted_at,
+        commission=lead.commission,
+        sign=1,
+    )
+    return line
+
+
+def live_line(session: Session, lead_id: int) -> Commission:
+    """The locked commission line of a converted lead (not void, not clawed back)."""
+    clawed_back = select(Commission.reverses_id).where(Commission.reverses_id.is_not(None))
+    line = session.scalar(
+        select(Commission)
+        .where(
+            Commission.lead_id == lead_id,
+            Commission.kind == CommissionKind.COMMISSION,
+            Commission.status != CommissionStatus.VOID,
+            Commission.id.not_in(clawed_back),
+        )
+        .with_for_update()
+    )
+    if line is None:
+        raise RuntimeError(f"converted lead {lead_id} has no live commission line")
+    return line
+
+
+def ensure_reversible(line: Commission) -> None:
+    """Refuse to reverse a conversion whose commission sits in a scheduled payout."""
+    if line.status is CommissionStatus.IN_PAYOUT:
+        raise ValidationError(
+            {
+                "status": f"This commission is in scheduled payout #{line.payout_id}; "
+                "cancel or fail that payout before reversing the conversion."
+            }
+        )
+
+
+def reverse(session: Session, line: Commission, now: datetime) -> CommissionStatus:
+    """Undo a conversion's commission: void it if unpaid, else add a clawback line."""
+    statistics.count_conversion(
+        session,
+        partner_id=line.partner_id,
+        converted_at=line.earned_at,
+        commission=line.amount,
+        sign=-1,
+    )
+    if line.status is CommissionStatus.OPEN:
+        line.status = CommissionStatus.VOID
+        line.voided_at = now
+        return CommissionStatus.VOID
+    session.add(
+        Commission(
+            partner_id=line.partner_id,
+            lead_id=line.lead_id,
+            kind=CommissionKind.CLAWBACK,
+            amount=-line.amount,
+            earned_at=now,
+            hold_until=now,
+            reverses_id=line.id,
+            created_at=now,
+        )
+    )
+    return CommissionStatus.PAID
+
+
+# --- what the partner sees ------------------------------------------------------------------
+
+
+def next_payout_date(today: date) -> date:
+    """The next scheduled payout day on or after today."""
+    day = get_settings().payout_day
+    this_month = today.replace(day=day)
+    if today <= this_month:
+        return this_month
+    year, month = (today.year + 1, 1) if today.month == 12 else (today.year, today.month + 1)
+    return date(year, month, day)
+
+
+def payout_blockers(status: PartnerStatus, profile: PayoutDetails | None) -> list[str]:
+    """Why a partner cannot be paid now, whatever it is owed (empty when it can)."""
+    reasons = []
+    if status is not PartnerStatus.ACTIVE:
+        reasons.append(f"partner is {status.value}")
+    method = profile.payment_method if profile else None
+    if method is None:
+        reasons.append("no payout method on file")
+    elif not payout_details_complete(method, profile):
+        reasons.append(f"payout details for {method.value.replace('_', ' ')} are incomplete")
+    if profile is None or profile.tax_form is None:
+        reasons.append("no tax form on file")
+    return reasons
+
+
+def payout_details_complete(method: PaymentMethod, profile: PayoutDetails | None) -> bool:
+    """Whether the profile holds what the payout method needs."""
+    if profile is None:
+        return False
+    if method is PaymentMethod.BANK_TRANSFER:
+        return profile.bank_account_encrypted is not None
+    if method is PaymentMethod.CHECK:
+        return bool(profile.address and profile.city)
+    return bool(profile.payment_email)
+
+
+@dataclass(frozen=True)
+class CommissionSummary:
+    """The commission tracker's figures: totals per state and the next payout."""
+
+    partner_id: int
+    currency: str
+    totals: dict[CommissionState, Decimal]
+    lifetime: Decimal
+    next_payout_date: date
+    expected_next_payout: Decimal
+    min_payout: Decimal
+    next_release: datetime | None
+    held_reasons: list[str] = field(default_factory=list)
+
+
+def commission_summary(
+    session: Session, *, actor: Actor, partner_id: int | None = None
+) -> CommissionSummary:
+    """Totals per state, the next payout date and amount, and why anything is held."""
+    actor = refresh(session, actor)
+    partner_id = scoped_partner_id(actor, partner_id)
+    partner = session.get(Partner, partner_id) if partner_id is not None else None
+    if partner is None:
+        raise NotFound("Partner not found.")
+    settings = get_settings()
+    now = utc_now()
+    payday = next_payout_date(now.date())
+    payday_end = datetime.combine(payday + timedelta(days=1), datetime.min.time(), now.tzinfo)
+    held = (Commission.status == CommissionStatus.OPEN) & (Commission.hold_until > now)
+    by_payday = (Commission.status == CommissionStatus.OPEN) & (Commission.hold_until < payday_end)
+    totals = {state: ZERO for state in CommissionState}
+    rows = session.execute(
+        select(
+            Commission.status,
+            held.label("held"),
+            func.sum(Commission.amount),
+        )
+        .where(Commission.partner_id == partner.id)
+        .group_by(Commission.status, held)
+    )
+    for status, is_held, amount in rows:
+        if status is CommissionStatus.OPEN:
+            state = CommissionState.ON_HOLD if is_held else CommissionState.PAYABLE
+        else:
+            state = CommissionState(status.value)
+        totals[state] += amount
+    expected = session.scalar(
+        select(func.coalesce(func.sum(Commission.amount), 0)).where(
+            Commission.partner_id == partner.id, by_payday
+        )
+    )
+    expected = Decimal(expected).quantize(Decimal("0.01"))
+    next_release = session.scalar(
+        select(func.min(Commission.hold_until)).where(Commission.partner_id == partner.id, held)
+    )
+    profile = session.scalar(select(PartnerProfile).where(PartnerProfile.partner_id == partner.id))
+    reasons = []
+    if totals[CommissionState.ON_HOLD] > 0 and next_release is not None:
+        reasons.append(
+            f"{totals[CommissionState.ON_HOLD]:,.2f} {settings.currency} is on hold for "
+            f"{settings.hold_days} days after each conversion; the next part is released on "
+            f"{next_release.date().isoformat()}."
+        )
+    reasons += [
+        reason[0].upper() + reason[1:] + "." for reason in payout_blockers(partner.status, profile)
+    ]
+    if 0 < expected < settings.min_payout or (expected <= 0 < totals[CommissionState.PAYABLE]):
+        reasons.append(
+            f"Payouts start at {settings.min_payout:,.2f} {settings.currency}; smaller "
+            "balances roll over to a later payout."
+        )
+    return CommissionSummary(
+        partner_id=partner.id,
+        currency=settings.currency,
+        totals=totals,
+        lifetime=sum(
+            (amount for state, amount in totals.items() if state is not CommissionState.VOID), ZERO
+        ),
+        next_payout_date=payday,
+        expected_next_payout=expected if expected >= settings.min_payout else ZERO,
+        min_payout=settings.min_payout,
+        next_release=next_release if totals[CommissionState.ON_HOLD] > 0 else None,
+        held_reasons=reasons,
+    )
+
+
+@dataclass(frozen=True)
+class CommissionLine:
+    id: int
+    lead_id: int
+    client_name: str
+    kind: CommissionKind
+    amount: Decimal
+    deal_value: Decimal | None
+    rate: Decimal | None
+    earned_at: datetime
+    hold_until: datetime
+    state: CommissionState
+    payout_id: int | None
+    paid_at: datetime | None
+    voided_at: datetime | None
+
+
+_STATE_FILTERS = {
+    CommissionState.VOID: lambda now: Commission.status == CommissionStatus.VOID,
+    CommissionState.PAID: lambda now: Commission.status == CommissionStatus.PAID,
+    CommissionState.IN_PAYOUT: lambda now: Commission.status == CommissionStatus.IN_PAYOUT,
+    CommissionState.ON_HOLD: lambda now: (
+        (Commission.status == CommissionStatus.OPEN) & (Commission.hold_until > now)
+    ),
+    CommissionState.PAYABLE: lambda now: (
+        (Commission.status == CommissionStatus.OPEN) & (Commission.hold_until <= now)
+    ),
+}
+
+
+def list_commissions(
+    session: Session,
+    *,
+    actor: Actor,
+    partner_id: int | None = None,
+    state: CommissionState | None = None,
+    lead_id: int | None = None,
+    after: str | None = None,
+    limit: int = 50,
+) -> Page[CommissionLine]:
+    """Ledger lines, newest first, with their lead and payout; a partner sees only its own."""
+    actor = refresh(session, actor)
+    check_limit(limit)
+    partner_id = scoped_partner_id(actor, partner_id)
+    now = utc_now()
+    query = (
+        select(Commission, Lead.client_name, Payout.paid_at)
+        .join(Lead, Lead.id == Commission.lead_id)
+        .outerjoin(Payout, Payout.id == Commission.payout_id)
+    )
+    if partner_id is not None:
+        query = query.where(Commission.partner_id == partner_id)
+    if state is not None:
+        query = query.where(_STATE_FILTERS[CommissionState(state)](now))
+    if lead_id is not None:
+        query = query.where(Commission.lead_id == lead_id)
+    if after:
+        query = query.where(before(Commission.earned_at, Commission.id, after))
+    rows = session.execute(
+        query.order_by(Commission.earned_at.desc(), Commission.id.desc()).limit(limit + 1)
+    ).all()
+    items = [
+        CommissionLine(
+            id=line.id,
+            lead_id=line.lead_id,
+            client_name=client_name,
+            kind=line.kind,
+            amount=line.amount,
+            deal_value=line.deal_value,
+            rate=line.rate,
+            earned_at=line.earned_at,
+            hold_until=line.hold_until,
+            state=state_of(line.status, line.hold_until, now),
+            payout_id=line.payout_id,
+            paid_at=paid_at,
+            voided_at=line.voided_at,
+        )
+        for line, client_name, paid_at in rows[:limit]
+    ]
+    return page_of(items, has_more=len(rows) > limit, moment=lambda item: item.earned_at)
+
+
+# --- invariants -----------------------------------------------------------------------------
+
+
+def verify_ledger(session: Session) -> list[str]:
+    """Every difference between the ledger, the payouts, the leads and the partner totals."""
+    problems: list[str] = []
+    not_void = Commission.status != CommissionStatus.VOID
+    paid = Commission.status == CommissionStatus.PAID
+    sums = {
+        partner_id: (total, paid_total)
+        for partner_id, total, paid_total in session.execute(
+            select(
+                Commission.partner_id,
+                func.sum(case((not_void, Commission.amount), else_=0)),
+                func.sum(case((paid, Commission.amount), else_=0)),
+            ).group_by(Commission.partner_id)
+        )
+    }
+    for partner_id, total_earnings, paid_earnings in session.execute(
+        select(Partner.id, Partner.total_earnings, Partner.paid_earnings)
+    ):
+        total, paid_total = sums.get(partner_id, (0, 0))
+        if total_earnings != Decimal(total).quantize(Decimal("0.01")):
+            problems.append(
+                f"partner {partner_id}: total_earnings {total_earnings} but the ledger sums"
+                f" to {total}"
+            )
+        if paid_earnings != Decimal(paid_total).quantize(Decimal("0.01")):
+            problems.append(
+                f"partner {partner_id}: paid_earnings {paid_earnings} but paid lines sum"
+                f" to {paid_total}"
+            )
+    for payout_id, status, amount, count, line_sum, line_count, wrong_state in session.execute(
+        select(
+            Payout.id,
+            Payout.status,
+            Payout.amount,
+            Payout.item_count,
+            func.coalesce(func.sum(Commission.amount), 0),
+            func.count(Commission.id),
+            func.count(Commission.id).filter(
+                Commission.status
+                != case(
+                    (Payout.status == "paid", "paid"),
+                    else_="in_payout",
+                )
+            ),
+        )
+        .outerjoin(Commission, Commission.payout_id == Payout.id)
+        .group_by(Payout.id, Payout.status, Payout.amount, Payout.item_count)
+    ):
+        live = status.value in ("scheduled", "paid")
+        want_sum = Decimal(line_sum).quantize(Decimal("0.01"))
+        if live and (amount != want_sum or count != line_count):
+            problems.append(
+                f"payout {payout_id} ({status.value}): amount {amount} in {count} lines, but"
+                f" holds {line_count} lines summing to {want_sum}"
+            )
+        if live and wrong_state:
+            problems.append(f"payout {payout_id}: {wrong_state} lines in the wrong state")
+        if not live and line_count:
+            problems.append(f"payout {payout_id} ({status.value}) still holds {line_count} lines")
+    live_rows = session.execute(
+        select(Commission.lead_id, Commission.amount).where(
+            Commission.kind == CommissionKind.COMMISSION,
+            not_void,
+            Commission.id.not_in(
+                select(Commission.reverses_id).where(Commission.reverses_id.is_not(None))
+            ),
+        )
+    ).all()
+    live_lines = dict(live_rows)
+    if len(live_lines) != len(live_rows):
+        problems.append("some leads have more than one live commission line")
+    converted = dict(
+        session.execute(select(Lead.id, Lead.commission).where(Lead.status == "converted")).all()
+    )
+    if live_lines != converted:
+        for lead_id in sorted(set(live_lines) | set(converted)):
+            if live_lines.get(lead_id) != converted.get(lead_id):
+                problems.append(
+                    f"lead {lead_id}: commission {converted.get(lead_id)} but live ledger"
+                    f" line {live_lines.get(lead_id)}"
+                )
+    return problems

@@ -1,0 +1,211 @@
+"""Settings: one object read from the environment and `.streamlit/secrets.toml`.
+
+Precedence, highest first: environment variables (`DATABASE_URL`, `PORTAL_*`), then
+`.streamlit/secrets.toml` (top-level keys named like the fields below), then — in demo mode
+only — random keys generated once and kept in `data/keys.toml`, then the defaults here.
+With `PORTAL_ENV=production` the settings refuse to load while a secret is missing.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import tomllib
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SECRETS_FILE = PROJECT_ROOT / ".streamlit" / "secrets.toml"
+DEFAULT_DATA_DIR = PROJECT_ROOT / "data"
+SECRET_FIELDS = ("cookie_key", "encryption_key")
+MIN_COOKIE_KEY_LENGTH = 32
+
+DEFAULT_SERVICES = (
+    "Website design",
+    "Web development",
+    "SEO",
+    "Paid advertising",
+    "Branding",
+    "Content marketing",
+    "Hosting and maintenance",
+)
+
+
+class Settings(BaseSettings):
+    """Every setting of the portal; each field is documented in the README."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PORTAL_", extra="ignore", frozen=True, populate_by_name=True
+    )
+
+    env: Literal["demo", "production"] = Field(
+        default="demo", description="`production` refuses missing secrets."
+    )
+    data_dir: Path = Field(
+        default=DEFAULT_DATA_DIR, description="Folder for the SQLite file and demo keys."
+    )
+    database_url: str = Field(
+        default="",
+        validation_alias=AliasChoices("DATABASE_URL", "database_url"),
+        description="SQLAlchemy URL; empty means the SQLite file `data/portal.db`.",
+    )
+    cookie_key: str = Field(default="", description="Signs the login cookie (random, secret).")
+    encryption_key: str = Field(
+        default="",
+        description="Fernet key(s) encrypting bank account and tax id; comma-separated, "
+        "newest first, to rotate.",
+    )
+    cookie_name: str = Field(default="partner_portal_auth", description="Login cookie name.")
+    cookie_expiry_days: float = Field(default=7, gt=0, description="Login cookie lifetime.")
+    bcrypt_rounds: int = Field(default=12, ge=4, le=16, description="bcrypt work factor.")
+    hold_days: int = Field(default=30, ge=0, description="Days a commission is on hold.")
+    min_payout: Decimal = Field(
+        default=Decimal("50.00"), ge=0, description="Smallest payout a partner is paid."
+    )
+    max_deal_value: Decimal = Field(
+        default=Decimal("10000000.00"),
+        gt=0,
+        le=Decimal("9999999999.99"),
+        description="Largest deal value a conversion accepts (a guard against typos).",
+    )
+    claim_days: int = Field(default=90, ge=1, description="Days a registration claims a client.")
+    awaiting_contact_days: int = Field(
+        default=3, ge=1, description="Days a pending lead may wait before it is flagged."
+    )
+    tier_thresholds: dict[str, int] = Field(
+        default={"bronze": 0, "silver": 10, "gold": 25, "platinum": 50},
+        description="Converted leads in the trailing 12 months needed for each tier.",
+    )
+    tier_rates: dict[str, Decimal] = Field(
+        default={
+            "bronze": Decimal("0.10"),
+            "silver": Decimal("0.125"),
+            "gold": Decimal("0.15"),
+            "platinum": Decimal("0.20"),
+        },
+        description="Default commission rate of each tier.",
+    )
+    currency: str = Field(default="USD", min_length=3, max_length=3, description="ISO 4217.")
+    payout_day: int = Field(default=15, ge=1, le=28, description="Day of the month payouts run.")
+    services: tuple[str, ...] = Field(
+        default=DEFAULT_SERVICES, min_length=1, description="Service catalogue for leads."
+    )
+    default_phone_region: str = Field(
+        default="US",
+        min_length=2,
+        max_length=2,
+        description="Region assumed for phone numbers typed without a + country code.",
+    )
+    signup_allowed: bool = Field(default=True, description="Whether partners may apply online.")
+    export_row_cap: int = Field(
+        default=200_000,
+        ge=1,
+        description="Largest export built in the browser; larger ones use the command line.",
+    )
+    lockout_failures: int = Field(default=5, ge=1, description="Failed logins before a lock.")
+    lockout_minutes: int = Field(default=15, ge=1, description="How long a lock lasts.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=SECRETS_FILE),
+        )
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_url(cls, url: str) -> str:
+        # Heroku-style URLs name neither the dialect nor the driver SQLAlchemy should use.
+        for prefix in ("postgres://", "postgresql://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url.removeprefix(prefix)
+        return url
+
+    @field_validator("tier_rates")
+    @classmethod
+    def _rates_in_range(cls, rates: dict[str, Decimal]) -> dict[str, Decimal]:
+        for tier, rate in rates.items():
+            if not Decimal(0) <= rate <= Decimal("0.5"):
+                raise ValueError(f"tier_rates.{tier} must be between 0 and 0.5")
+        return rates
+
+    @model_validator(mode="after")
+    def _tiers_consistent(self) -> Settings:
+        if set(self.tier_thresholds) != set(self.tier_rates):
+            raise ValueError("tier_thresholds and tier_rates must name the same tiers")
+        if min(self.tier_thresholds.values()) != 0:
+            raise ValueError("the lowest tier must start at 0 converted leads")
+        return self
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The database URL, defaulting to the embedded SQLite file."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'portal.db'}"
+
+    @property
+    def tiers(self) -> list[tuple[str, int, Decimal]]:
+        """Tiers as (name, threshold, default rate), lowest first."""
+        ordered = sorted(self.tier_thresholds.items(), key=lambda item: item[1])
+        return [(name, threshold, self.tier_rates[name]) for name, threshold in ordered]
+
+
+class ConfigurationError(RuntimeError):
+    """The settings cannot be used as they are."""
+
+
+def _demo_keys(data_dir: Path) -> dict[str, str]:
+    """Random keys made on first use and kept under data/, so demo logins survive restarts."""
+    path = data_dir / "keys.toml"
+    if path.exists():
+        return tomllib.loads(path.read_text())
+    data_dir.mkdir(parents=True, exist_ok=True)
+    keys = {
+        "cookie_key": secrets.token_urlsafe(48),
+        "encryption_key": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+    }
+    path.write_text("".join(f'{name} = "{value}"\n' for name, value in keys.items()))
+    path.chmod(0o600)
+    return keys
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings; in demo mode fill missing secrets, in production refuse them."""
+    settings = Settings(**overrides)
+    missing = [name for name in SECRET_FIELDS if not getattr(settings, name)]
+    if settings.env == "production":
+        if missing:
+            names = ", ".join(f"PORTAL_{name.upper()}" for name in missing)
+            raise ConfigurationError(f"PORTAL_ENV=production needs these secrets set: {names}")
+        if len(settings.cookie_key) < MIN_COOKIE_KEY_LENGTH:
+            raise ConfigurationError(
+                f"PORTAL_COOKIE_KEY must be at least {MIN_COOKIE_KEY_LENGTH} random characters"
+            )
+        return settings
+    if not missing:
+        return settings
+    keys = _demo_keys(settings.data_dir)
+    return Settings(**overrides, **{name: keys[name] for name in missing})
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (read once)."""
+    return load_settings()

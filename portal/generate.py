@@ -1,0 +1,525 @@
+"""A large program for scale work: `python -m portal generate --partners 10000 --leads 1000000`.
+
+Rows are made in Python and loaded in bulk — `COPY … FROM STDIN` on PostgreSQL, batched
+inserts on SQLite — with explicit ids, then the statistics are rebuilt from the leads and
+the ledger, so `verify` holds. Eighteen months of history: every lead status, conversions
+with their ledger lines, monthly payouts (paid) for lines whose hold ended before each payout
+day, timeline events, and one partner (the first) holding 10% of the leads (100,000 at one
+million). Every generated login shares one password, printed at the end.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Engine, func, select, text
+
+from portal import statistics
+from portal.config import get_settings
+from portal.db import unit_of_work
+from portal.errors import ValidationError
+from portal.models import Base, Partner
+from portal.types import to_cents, utc_now
+from portal.users import hash_password
+
+MONTHS = 18
+BIG_PARTNER_SHARE = 0.10
+SERVICES_FALLBACK = ("SEO",)
+
+
+@dataclass(frozen=True)
+class Generated:
+    partners: int
+    leads: int
+    events: int
+    commissions: int
+    payouts: int
+    password: str
+    seconds: float
+
+
+def _rates() -> list[tuple[int, Decimal]]:
+    return [(threshold, rate) for _, threshold, rate in get_settings().tiers]
+
+
+def _rate_for(conversions_per_year: float) -> Decimal:
+    chosen = Decimal("0.10")
+    for threshold, rate in _rates():
+        if conversions_per_year >= threshold:
+            chosen = rate
+    return chosen
+
+
+def _payout_days(start: date, end: date) -> list[date]:
+    day = get_settings().payout_day
+    months = []
+    cursor = date(start.year, start.month, day)
+    while cursor < end:
+        if cursor >= start:
+            months.append(cursor)
+        cursor = date(cursor.year + (cursor.month == 12), cursor.month % 12 + 1, day)
+    return months
+
+
+class _Loader:
+    """Bulk-loads rows into a table: COPY on PostgreSQL, executemany on SQLite."""
+
+    def __init__(self, connection: Any, dialect: str) -> None:
+        self.connection = connection
+        self.dialect = dialect
+
+    def load(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+        count = 0
+        if self.dialect == "postgresql":
+            raw = self.connection.connection.dbapi_connection
+            with (
+                raw.cursor() as cursor,
+                cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
+            ):
+                for row in rows:
+                    copy.write_row(row)
+                    count += 1
+            return count
+        placeholders = ", ".join("?" for _ in columns)
+        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})"
+        raw = self.connection.connection.dbapi_connection
+        batch: list[Sequence[Any]] = []
+        for row in rows:
+            batch.append(row)
+            count += 1
+            if len(batch) == 5000:
+                raw.executemany(sql, batch)
+                batch.clear()
+        if batch:
+            raw.executemany(sql, batch)
+        return count
+
+
+def _money(amount: Decimal, dialect: str) -> Any:
+    # Money is NUMERIC on PostgreSQL and whole cents on SQLite (see portal.types).
+    return amount if dialect == "postgresql" else int(amount * 100)
+
+
+def _stamp(moment: datetime | None, dialect: str) -> Any:
+    if moment is None:
+        return None
+    if dialect == "postgresql":
+        return moment
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")  # as SQLAlchemy stores it
+
+
+def generate(engine: Engine, *, partners: int, leads: int, seed: int = 7) -> Generated:
+    """Fill an empty database with a large program (see the module docstring)."""
+    if partners < 1 or leads < 0:
+        raise ValidationError({"partners": "Give at least one partner and zero or more leads."})
+    with unit_of_work(engine) as session:
+        if session.scalar(select(func.count()).select_from(Partner)):
+            raise ValidationError(
+                {"database": "The database already holds data; generate fills an empty one."}
+            )
+    started = utc_now()
+    rng = random.Random(seed)
+    dialect = engine.dialect.name
+    settings = get_settings()
+    services = settings.services or SERVICES_FALLBACK
+    hold = timedelta(days=settings.hold_days)
+    now = utc_now().replace(microsecond=0)
+    start = now - timedelta(days=30 * MONTHS)
+    password = "-".join(secrets.token_urlsafe(4) for _ in range(3))
+    password_hash = hash_password(password)
+
+    with engine.begin() as connection:
+        loader = _Loader(connection, dialect)
+        # Partners: the first is the big one; 5% pending, 5% suspended.
+        partner_rows, statuses = [], {}
+        for partner_id in range(1, partners + 1):
+            roll = rng.random()
+            status = "pending" if roll < 0.05 else "suspended" if roll < 0.10 else "active"
+            if partner_id == 1:
+                status = "active"
+            statuses[partner_id] = status
+            joined = start + timedelta(days=rng.randint(0, 60))
+            partner_rows.append(
+                (
+                    partner_id,
+                    f"Partner {partner_id:05d}",
+                    f"team@partner{partner_id}.example",
+                    status,
+                    _money(Decimal(0), dialect),
+                    _money(Decimal(0), dialect),
+                    0,
+                    _stamp(joined, dialect),
+                    _stamp(joined, dialect),
+                    _stamp(None if status == "pending" else joined, dialect),
+                )
+            )
+        loader.load(
+            "partners",
+            (
+                "id",
+                "company_name",
+                "email",
+                "status",
+                "total_earnings",
+                "paid_earnings",
+                "total_referrals",
+                "created_at",
+                "updated_at",
+                "approved_at",
+            ),
+            partner_rows,
+        )
+        loader.load(
+            "partner_profiles",
+            (
+                "partner_id",
+                "payment_email",
+                "payment_method",
+                "tax_form",
+                "tax_form_received_at",
+                "notifications_enabled",
+                "email_notifications",
+                "monthly_reports",
+                "created_at",
+                "updated_at",
+            ),
+            (
+                (
+                    pid,
+                    f"pay@partner{pid}.example",
+                    "paypal",
+                    "W-9",
+                    _stamp(start, dialect),
+                    True,
+                    True,
+                    False,
+                    _stamp(start, dialect),
+                    _stamp(start, dialect),
+                )
+                for pid in range(1, partners + 1)
+            ),
+        )
+        loader.load(
+            "users",
+            (
+                "id",
+                "username",
+                "display_name",
+                "email",
+                "password_hash",
+                "role",
+                "partner_id",
+                "is_active",
+                "failed_logins",
+                "created_at",
+            ),
+            [
+                (
+                    1,
+                    "manager",
+                    "Program Manager",
+                    "manager@portal.example",
+                    password_hash,
+                    "manager",
+                    None,
+                    True,
+                    0,
+                    _stamp(start, dialect),
+                )
+            ]
+            + [
+                (
+                    pid + 1,
+                    f"partner{pid}",
+                    f"Partner {pid} user",
+                    f"user@partner{pid}.example",
+                    password_hash,
+                    "partner",
+                    pid,
+                    True,
+                    0,
+                    _stamp(start, dialect),
+                )
+                for pid in range(1, partners + 1)
+            ],
+        )
+
+        # Leads, their events and the ledger lines of the converted ones.
+        big = min(leads, max(int(leads * BIG_PARTNER_SHARE), 0))
+        eligible = [pid for pid, status in statuses.items() if status != "pending" and pid != 1]
+        payout_days = _payout_days(start.date(), now.date() + timedelta(days=1))
+        lines: list[tuple[int, int, Decimal, Decimal, Decimal, datetime]] = []
+        event_rows: list[tuple[Any, ...]] = []
+        conversions_by_partner: dict[int, int] = defaultdict(int)
+        per_year = {1: 0.3 * big / 1.5}
+
+        def lead_rows() -> Iterable[tuple[Any, ...]]:
+            for lead_id in range(1, leads + 1):
+                partner_id = 1 if lead_id <= big or not eligible else rng.choice(eligible)
+                created = start + timedelta(
+                    seconds=rng.randint(0, int((now - start).total_seconds()) - 3600)
+                )
+                age = (now - created).days
+                roll = rng.random()
+                if age < 3:
+                    status = "pending"
+                elif roll < 0.30 and age > 10:
+                    status = "converted"
+                elif roll < 0.55:
+                    status = "lost"
+                else:
+                    status = rng.choice(["pending", "contacted", "qualified"])
+                contacted = (
+                    created + timedelta(hours=rng.randint(2, 72)) if status != "pending" else None
+                )
+                qualified = (
+                    contacted + timedelta(hours=rng.randint(2, 96))
+                    if status in ("qualified", "converted") and contacted
+                    else None
+                )
+                converted = (
+                    min(qualified + timedelta(days=rng.randint(1, 9)), now)
+                    if status == "converted" and qualified
+                    else None
+                )
+                lost = contacted if status == "lost" else None
+                deal = commission = rate = None
+                if converted is not None:
+                    deal = Decimal(rng.randrange(50_000, 5_000_000)) / 100
+                    rate = _rate_for(per_year.get(partner_id, 8))
+                    commission = to_cents(deal * rate)
+                    lines.append((lead_id, partner_id, commission, deal, rate, converted))
+                    conversions_by_partner[partner_id] += 1
+                updated = converted or lost or qualified or contacted or created
+                event_rows.append(
+                    (
+                        lead_id,
+                        partner_id + 1,
+                        "registered",
+                        None,
+                        "pending",
+                        "",
+                        _stamp(created, dialect),
+                    )
+                )
+                previous = "pending"
+                for step, moment in (
+                    ("contacted", contacted),
+                    ("qualified", qualified),
+                    ("converted", converted),
+                ):
+                    if moment is not None:
+                        event_rows.append(
+                            (
+                                lead_id,
+                                partner_id + 1,
+                                "status_changed",
+                                previous,
+                                step,
+                                "",
+                                _stamp(moment, dialect),
+                            )
+                        )
+                        previous = step
+                if status == "lost":
+                    event_rows.append(
+                        (
+                            lead_id,
+                            partner_id + 1,
+                            "status_changed",
+                            previous,
+                            "lost",
+                            "",
+                            _stamp(lost, dialect),
+                        )
+                    )
+                email = f"client{lead_id}@client{lead_id % 50_000}.example"
+                yield (
+                    lead_id,
+                    partner_id,
+                    f"Client {lead_id}",
+                    email,
+                    email,
+                    f"+1415{lead_id % 10_000_000:07d}" if lead_id % 4 == 0 else None,
+                    f"Company {lead_id % 20_000}",
+                    services[lead_id % len(services)],
+                    "",
+                    status,
+                    "no_response" if status == "lost" else None,
+                    _money(deal, dialect) if deal is not None else None,
+                    _money(commission, dialect) if commission is not None else None,
+                    float(rate) if rate is not None and dialect == "sqlite" else rate,
+                    False,
+                    _stamp(created, dialect),
+                    _stamp(contacted, dialect),
+                    _stamp(qualified, dialect),
+                    _stamp(converted, dialect),
+                    _stamp(lost, dialect),
+                    _stamp(updated, dialect),
+                    _stamp(created + timedelta(days=settings.claim_days), dialect),
+                    1,
+                )
+
+        loaded = loader.load(
+            "partner_leads",
+            (
+                "id",
+                "partner_id",
+                "client_name",
+                "client_email",
+                "client_email_key",
+                "client_phone",
+                "company",
+                "service",
+                "notes",
+                "status",
+                "lost_reason",
+                "deal_value",
+                "commission",
+                "commission_rate",
+                "self_referral",
+                "created_at",
+                "contacted_at",
+                "qualified_at",
+                "converted_at",
+                "lost_at",
+                "updated_at",
+                "claim_expires_at",
+                "version",
+            ),
+            lead_rows(),
+        )
+        events = loader.load(
+            "lead_events",
+            ("lead_id", "actor_user_id", "kind", "from_status", "to_status", "note", "created_at"),
+            event_rows,
+        )
+        event_rows.clear()
+
+        # Payouts: on each payout day, every active partner is paid the lines whose hold
+        # ended by then (no minimum in history: amounts here are all far above it).
+        payouts: list[tuple[Any, ...]] = []
+        payout_of: dict[int, int] = {}
+        by_partner: dict[int, list[tuple[int, Decimal, datetime]]] = defaultdict(list)
+        for lead_id, partner_id, commission, _, _, converted in lines:
+            by_partner[partner_id].append((lead_id, commission, converted))
+        for partner_id, owed in by_partner.items():
+            if statuses[partner_id] != "active":
+                continue
+            owed.sort(key=lambda item: item[2])
+            index = 0
+            for payday in payout_days:
+                cutoff = datetime.combine(payday + timedelta(days=1), datetime.min.time(), UTC)
+                batch = []
+                while index < len(owed) and owed[index][2] + hold < cutoff:
+                    batch.append(owed[index])
+                    index += 1
+                if not batch or cutoff > now:
+                    continue
+                payout_id = len(payouts) + 1
+                paid_at = datetime.combine(payday, datetime.min.time(), UTC) + timedelta(hours=9)
+                amount = sum((item[1] for item in batch), Decimal("0.00"))
+                payouts.append(
+                    (
+                        payout_id,
+                        partner_id,
+                        payday if dialect == "postgresql" else payday.isoformat(),
+                        _money(amount, dialect),
+                        settings.currency,
+                        len(batch),
+                        "paid",
+                        "paypal",
+                        f"GEN-{payout_id}",
+                        "",
+                        _stamp(paid_at, dialect),
+                        _stamp(paid_at, dialect),
+                        _stamp(paid_at, dialect),
+                    )
+                )
+                for lead_id, _, _ in batch:
+                    payout_of[lead_id] = payout_id
+        loader.load(
+            "payouts",
+            (
+                "id",
+                "partner_id",
+                "cutoff",
+                "amount",
+                "currency",
+                "item_count",
+                "status",
+                "payment_method",
+                "reference",
+                "failure_reason",
+                "created_at",
+                "paid_at",
+                "closed_at",
+            ),
+            payouts,
+        )
+        commissions = loader.load(
+            "commissions",
+            (
+                "partner_id",
+                "lead_id",
+                "kind",
+                "amount",
+                "deal_value",
+                "rate",
+                "earned_at",
+                "hold_until",
+                "status",
+                "payout_id",
+                "created_at",
+            ),
+            (
+                (
+                    partner_id,
+                    lead_id,
+                    "commission",
+                    _money(commission, dialect),
+                    _money(deal, dialect),
+                    float(rate) if dialect == "sqlite" else rate,
+                    _stamp(converted, dialect),
+                    _stamp(converted + hold, dialect),
+                    "paid" if lead_id in payout_of else "open",
+                    payout_of.get(lead_id),
+                    _stamp(converted, dialect),
+                )
+                for lead_id, partner_id, commission, deal, rate, converted in lines
+            ),
+        )
+        if dialect == "postgresql":
+            for table in Base.metadata.sorted_tables:
+                if (
+                    "id" in table.c
+                    and table.c.id.autoincrement
+                    and table.name not in ("partner_lead_stats", "partner_conversion_stats")
+                ):
+                    connection.execute(
+                        text(
+                            f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                            f"COALESCE((SELECT MAX(id) FROM {table.name}), 0) + 1, false)"
+                        )
+                    )
+    with unit_of_work(engine) as session:
+        statistics.rebuild(session)
+    if dialect == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text("ANALYZE"))
+    return Generated(
+        partners=partners,
+        leads=loaded,
+        events=events,
+        commissions=commissions,
+        payouts=len(payouts),
+        password=password,
+        seconds=(utc_now() - started).total_seconds(),
+    )

@@ -1,0 +1,742 @@
+"""Leads: registration with claims, the pipeline, the timeline, reassignment.
+
+Rules (DOMAIN.md), as enforced here:
+- A registration claims its client for `claim_days`. A lead that reached `qualified` keeps
+  its claim while it stays qualified; a converted or lost lead claims nothing. While a claim is
+  live, the same client (email trimmed and case-folded, or phone in E.164) cannot be
+  registered again by any partner, and the refusal never says by whom.
+- Moves follow `PARTNER_MOVES` and `MANAGER_MOVES`; a move to the same status is a no-op.
+- Every edit names the version it was made against; a stale one is refused.
+- A converted lead cannot be reassigned: reverse the conversion first, so its commission is
+  never silently moved between partners.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Row, Select, func, or_, select, text
+from sqlalchemy.orm import Session
+
+from portal import audit, commissions, statistics
+from portal.access import (
+    Actor,
+    readable_leads,
+    refresh,
+    require_active_partner_or_manager,
+    require_manager,
+    scoped_partner_id,
+)
+from portal.batch import RowOutcome, apply_each
+from portal.config import get_settings
+from portal.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from portal.models import (
+    CommissionStatus,
+    Lead,
+    LeadEvent,
+    LeadEventKind,
+    LeadStatus,
+    LostReason,
+    Partner,
+    PartnerStatus,
+    User,
+)
+from portal.notifications import notify_partner
+from portal.pagination import Page, before, check_limit, page_of
+from portal.types import to_cents, utc_now
+from portal.validation import (
+    FieldErrors,
+    clean_choice,
+    clean_decimal,
+    clean_email,
+    clean_phone,
+    clean_text,
+    contains_pattern,
+    email_domain,
+    email_key,
+    filter_text,
+)
+
+S = LeadStatus
+PARTNER_MOVES: dict[LeadStatus, tuple[LeadStatus, ...]] = {
+    S.PENDING: (S.CONTACTED, S.QUALIFIED, S.LOST),
+    S.CONTACTED: (S.QUALIFIED, S.LOST),
+    S.QUALIFIED: (S.LOST,),
+    S.CONVERTED: (),
+    S.LOST: (),
+}
+MANAGER_MOVES: dict[LeadStatus, tuple[LeadStatus, ...]] = {
+    S.PENDING: (S.CONTACTED, S.QUALIFIED, S.LOST),
+    S.CONTACTED: (S.QUALIFIED, S.LOST),
+    S.QUALIFIED: (S.CONVERTED, S.LOST),
+    S.CONVERTED: (S.QUALIFIED,),
+    S.LOST: (S.PENDING,),
+}
+STALE_VERSION = "This lead changed since you loaded it; reload it to see the latest."
+LEAD_NOT_FOUND = "Lead not found."
+MAX_NOTES = 5000
+
+
+def allowed_moves(actor: Actor, status: LeadStatus) -> tuple[LeadStatus, ...]:
+    """The statuses this actor may move a lead in `status` to."""
+    return (MANAGER_MOVES if actor.is_manager else PARTNER_MOVES)[status]
+
+
+def _transition_refusal(actor: Actor, current: LeadStatus, target: LeadStatus) -> str:
+    moves = allowed_moves(actor, current)
+    allowed = ", ".join(move.value for move in moves)
+    who = "a manager" if actor.is_manager else "a partner"
+    if not moves:
+        return (
+            f"A {current.value} lead cannot be moved to {target.value} by {who}; "
+            "it cannot be moved at all. Ask your partner manager."
+        )
+    return (
+        f"A {current.value} lead cannot be moved to {target.value} by {who}; "
+        f"allowed moves: {allowed}."
+    )
+
+
+def claim_is_live(status: LeadStatus, claim_expires_at: datetime, now: datetime) -> bool:
+    """Whether a lead still claims its client."""
+    if status is S.QUALIFIED:
+        return True
+    return status in (S.PENDING, S.CONTACTED) and claim_expires_at > now
+
+
+def _live_claims(now: datetime) -> object:
+    return or_(
+        Lead.status == S.QUALIFIED,
+        Lead.status.in_([S.PENDING, S.CONTACTED]) & (Lead.claim_expires_at > now),
+    )
+
+
+def awaiting_contact(status: LeadStatus, created_at: datetime, now: datetime) -> bool:
+    """A lead still pending after the configured number of days."""
+    limit = timedelta(days=get_settings().awaiting_contact_days)
+    return status is S.PENDING and created_at <= now - limit
+
+
+@dataclass(frozen=True)
+class LeadView:
+    """A lead as its partner (or a manager) sees it."""
+
+    id: int
+    partner_id: int
+    partner_name: str | None  # filled for managers only
+    client_name: str
+    client_email: str
+    client_phone: str | None
+    company: str | None
+    service: str
+    notes: str
+    status: LeadStatus
+    lost_reason: LostReason | None
+    lost_note: str | None
+    deal_value: Decimal | None
+    commission: Decimal | None
+    commission_rate: Decimal | None
+    created_at: datetime
+    contacted_at: datetime | None
+    qualified_at: datetime | None
+    converted_at: datetime | None
+    updated_at: datetime
+    claim_expires_at: datetime
+    claim_live: bool
+    awaiting_contact: bool
+    self_referral: bool | None  # None for partners: the flag is for managers
+    version: int
+
+
+def lead_view(lead: Lead | Row[Any], actor: Actor, partner_name: str | None = None) -> LeadView:
+    now = utc_now()
+    return LeadView(
+        id=lead.id,
+        partner_id=lead.partner_id,
+        partner_name=partner_name if actor.is_manager else None,
+        client_name=lead.client_name,
+        client_email=lead.client_email,
+        client_phone=lead.client_phone,
+        company=lead.company,
+        service=lead.service,
+        notes=lead.notes,
+        status=lead.status,
+        lost_reason=lead.lost_reason,
+        lost_note=lead.lost_note,
+        deal_value=lead.deal_value,
+        commission=lead.commission,
+        commission_rate=lead.commission_rate,
+        created_at=lead.created_at,
+        contacted_at=lead.contacted_at,
+        qualified_at=lead.qualified_at,
+        converted_at=lead.converted_at,
+        updated_at=lead.updated_at,
+        claim_expires_at=lead.claim_expires_at,
+        claim_live=claim_is_live(lead.status, lead.claim_expires_at, now),
+        awaiting_contact=awaiting_contact(lead.status, lead.created_at, now),
+        self_referral=lead.self_referral if actor.is_manager else None,
+        version=lead.version,
+    )
+
+
+def _refuse_live_claim(
+    session: Session,
+    *,
+    email_key_value: str,
+    phone: str | None,
+    now: datetime,
+    except_lead_id: int | None = None,
+) -> None:
+    """Refuse when another lead holds a live claim on this client; never say whose."""
+    if session.get_bind().dialect.name == "postgresql":
+        # Serialise registrations of the same client, so two at once cannot both pass.
+        for key in filter(None, (email_key_value, phone)):
+            session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
+    same_client = Lead.client_email_key == email_key_value
+    if phone:
+        same_client = same_client | (Lead.client_phone == phone)
+    query = select(Lead.created_at, Lead.client_email_key).where(same_client, _live_claims(now))
+    if except_lead_id is not None:
+        query = query.where(Lead.id != except_lead_id)
+    earliest = session.execute(query.order_by(Lead.created_at).limit(1)).first()
+    if earliest is not None:
+        registered = earliest.created_at.date().isoformat()
+        field_name = (
+            "client_email" if earliest.client_email_key == email_key_value else "client_phone"
+        )
+        raise ValidationError({field_name: f"This client was already registered on {registered}."})
+
+
+def _event(
+    session: Session,
+    lead: Lead,
+    actor: Actor,
+    kind: LeadEventKind,
+    *,
+    from_status: LeadStatus | None = None,
+    note: str = "",
+) -> None:
+    session.add(
+        LeadEvent(
+            lead_id=lead.id,
+            actor_user_id=actor.user_id,
+            kind=kind,
+            from_status=from_status,
+            to_status=lead.status,
+            note=note,
+        )
+    )
+
+
+def register_lead(
+    session: Session,
+    *,
+    actor: Actor,
+    client_name: str,
+    client_email: str,
+    service: str,
+    client_phone: str | None = None,
+    company: str | None = None,
+    notes: str | None = None,
+    partner_id: int | None = None,
+) -> LeadView:
+    """Register a client referral for the actor's company (a manager names the partner)."""
+    actor = require_active_partner_or_manager(session, actor)
+    errors = FieldErrors()
+    partner_id = scoped_partner_id(actor, partner_id)
+    partner = session.get(Partner, partner_id) if partner_id is not None else None
+    if partner is None:
+        errors.add("partner_id", "Choose the partner this lead belongs to.")
+    elif partner.status is not PartnerStatus.ACTIVE:
+        errors.add("partner_id", "Leads can be registered only for an active partner.")
+    name = clean_text(
+        errors, "client_name", client_name, label="Client name", max_length=200, required=True
+    )
+    email = clean_email(errors, "client_email", client_email, label="Client email", required=True)
+    phone = clean_phone(errors, "client_phone", client_phone, label="Client phone")
+    company_name = clean_text(errors, "company", company, label="Company", max_length=200)
+    note_text = clean_text(
+        errors, "notes", notes, label="Notes", max_length=MAX_NOTES, multiline=True
+    )
+    catalogue = get_settings().services
+    if not (service or "").strip():
+        errors.add("service", "Service is required.")
+    elif service not in catalogue:
+        errors.add("service", f"Service must be one of: {', '.join(catalogue)}.")
+    errors.raise_if_any()
+    assert partner is not None and name is not None and email is not None
+
+    now = utc_now()
+    key = email_key(email)
+    _refuse_live_claim(session, email_key_value=key, phone=phone, now=now)
+    lead = Lead(
+        partner_id=partner.id,
+        client_name=name,
+        client_email=email,
+        client_email_key=key,
+        client_phone=phone,
+        company=company_name,
+        service=service,
+        notes=note_text or "",
+        status=S.PENDING,
+        self_referral=email_domain(email) == email_domain(partner.email),
+        created_at=now,
+        updated_at=now,
+        claim_expires_at=now + timedelta(days=get_settings().claim_days),
+    )
+    session.add(lead)
+    session.flush()
+    _event(session, lead, actor, LeadEventKind.REGISTERED)
+    statistics.count_referral(session, partner_id=partner.id, delta=1)
+    statistics.count_lead(
+        session, partner_id=partner.id, created_at=lead.created_at, status=lead.status, delta=1
+    )
+    audit.record_by(
+        session,
+        actor,
+        "lead.register",
+        "lead",
+        lead.id,
+        after={
+            "partner_id": partner.id,
+            "client_name": name,
+            "client_email": email,
+            "client_phone": phone,
+            "service": service,
+        },
+    )
+    return lead_view(lead, actor, partner.company_name)
+
+
+def _visible_lead(session: Session, actor: Actor, lead_id: int, *, for_update: bool) -> Lead:
+    query = readable_leads(actor).where(Lead.id == lead_id)
+    lead = session.scalar(query.with_for_update() if for_update else query)
+    if lead is None:
+        raise NotFound(LEAD_NOT_FOUND)
+    return lead
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: datetime
+    kind: LeadEventKind
+    actor: str
+    from_status: LeadStatus | None
+    to_status: LeadStatus | None
+    note: str
+
+
+@dataclass(frozen=True)
+class LeadDetail:
+    lead: LeadView
+    timeline: list[TimelineEntry] = field(default_factory=list)
+    allowed_moves: tuple[LeadStatus, ...] = ()
+
+
+def get_lead(session: Session, *, actor: Actor, lead_id: int) -> LeadDetail:
+    """A lead the actor may see, with its timeline and the moves the actor may make."""
+    actor = refresh(session, actor)
+    lead = _visible_lead(session, actor, lead_id, for_update=False)
+    partner_name = session.scalar(select(Partner.company_name).where(Partner.id == lead.partner_id))
+    rows = session.execute(
+        select(LeadEvent, User.display_name, User.role, User.partner_id)
+        .outerjoin(User, User.id == LeadEvent.actor_user_id)
+        .where(LeadEvent.lead_id == lead.id)
+        .order_by(LeadEvent.id)
+    )
+    timeline = []
+    for event, name, role, author_partner_id in rows:
+        if name is None:
+            label = "System"
+        elif actor.is_manager or author_partner_id == actor.partner_id:
+            label = name
+        elif role is not None and role.value == "manager":
+            label = f"{name} (partner manager)"
+        else:
+            label = "Previous owner"  # another partner's user: never show who
+        timeline.append(
+            TimelineEntry(
+                at=event.created_at,
+                kind=event.kind,
+                actor=label,
+                from_status=event.from_status,
+                to_status=event.to_status,
+                note=event.note,
+            )
+        )
+    can_move = actor.is_manager or actor.partner_status is PartnerStatus.ACTIVE
+    return LeadDetail(
+        lead=lead_view(lead, actor, partner_name),
+        timeline=timeline,
+        allowed_moves=allowed_moves(actor, lead.status) if can_move else (),
+    )
+
+
+def _start_of(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def _filtered(
+    actor: Actor,
+    *,
+    status: LeadStatus | None,
+    search: str,
+    created_from: date | None,
+    created_to: date | None,
+    partner_id: int | None,
+    self_referral: bool | None = None,
+    awaiting: bool = False,
+) -> Select[tuple[Lead]]:
+    if created_from and created_to and created_from > created_to:
+        raise ValidationError({"created_to": "The end date is before the start date."})
+    query = readable_leads(actor)
+    if partner_id is not None and actor.is_manager:
+        query = query.where(Lead.partner_id == partner_id)
+    if status is not None:
+        query = query.where(Lead.status == status)
+    search = filter_text("search", search, label="Search text")
+    if search:
+        pattern = contains_pattern(search)
+        query = query.where(
+            Lead.client_name.ilike(pattern, escape="\\")
+            | Lead.client_email.ilike(pattern, escape="\\")
+            | Lead.company.ilike(pattern, escape="\\")
+        )
+    if self_referral is not None and actor.is_manager:
+        query = query.where(Lead.self_referral.is_(self_referral))
+    if awaiting:
+        limit = utc_now() - timedelta(days=get_settings().awaiting_contact_days)
+        query = query.where(Lead.status == S.PENDING, Lead.created_at <= limit)
+    if created_from is not None:
+        query = query.where(Lead.created_at >= _start_of(created_from))
+    if created_to is not None:
+        query = query.where(Lead.created_at < _start_of(created_to + timedelta(days=1)))
+    return query
+
+
+def list_leads(
+    session: Session,
+    *,
+    actor: Actor,
+    status: LeadStatus | None = None,
+    search: str = "",
+    created_from: date | None = None,
+    created_to: date | None = None,
+    partner_id: int | None = None,
+    self_referral: bool | None = None,
+    awaiting: bool = False,
+    after: str | None = None,
+    limit: int = 50,
+) -> Page[LeadView]:
+    """Leads the actor may see, newest first, one keyset page at a time."""
+    actor = refresh(session, actor)
+    check_limit(limit)
+    query = _filtered(
+        actor,
+        status=status,
+        search=search,
+        created_from=created_from,
+        created_to=created_to,
+        partner_id=partner_id,
+        self_referral=self_referral,
+        awaiting=awaiting,
+    )
+    if after:
+        query = query.where(before(Lead.created_at, Lead.id, after))
+    # Plain rows rather than ORM objects: a page is read, never changed, and skipping the
+    # identity map makes it markedly cheaper.
+    columns = list(Lead.__table__.columns)
+    query = query.order_by(Lead.created_at.desc(), Lead.id.desc()).limit(limit + 1)
+    if actor.is_manager:
+        query = query.with_only_columns(*columns, Partner.company_name).join(
+            Partner, Partner.id == Lead.partner_id
+        )
+        leads = [(row, row.company_name) for row in session.execute(query)]
+    else:
+        leads = [(row, None) for row in session.execute(query.with_only_columns(*columns))]
+    items = [lead_view(lead, actor, name) for lead, name in leads[:limit]]
+    return page_of(items, has_more=len(leads) > limit, moment=lambda item: item.created_at)
+
+
+def count_leads(
+    session: Session,
+    *,
+    actor: Actor,
+    status: LeadStatus | None = None,
+    search: str = "",
+    created_from: date | None = None,
+    created_to: date | None = None,
+    partner_id: int | None = None,
+) -> int:
+    """How many leads match the filters (for an export's row count, not for paging)."""
+    actor = refresh(session, actor)
+    query = _filtered(
+        actor,
+        status=status,
+        search=search,
+        created_from=created_from,
+        created_to=created_to,
+        partner_id=partner_id,
+    )
+    return session.scalar(select(func.count()).select_from(query.subquery())) or 0
+
+
+def _check_version(lead: Lead, expected_version: int) -> None:
+    if lead.version != expected_version:
+        raise Conflict(STALE_VERSION)
+
+
+def change_lead_status(
+    session: Session,
+    *,
+    actor: Actor,
+    lead_id: int,
+    to: LeadStatus | str,
+    expected_version: int,
+    note: str = "",
+    lost_reason: LostReason | str | None = None,
+    lost_note: str = "",
+    deal_value: Decimal | str | None = None,
+) -> LeadView:
+    """Move a lead along the pipeline, enforcing the transition table in DOMAIN.md."""
+    actor = require_active_partner_or_manager(session, actor)
+    errors = FieldErrors()
+    target = clean_choice(errors, "status", to, LeadStatus, label="Status")
+    note_text = (
+        clean_text(errors, "note", note, label="Note", max_length=MAX_NOTES, multiline=True) or ""
+    )
+    errors.raise_if_any()
+    assert target is not None
+    lead = _visible_lead(session, actor, lead_id, for_update=True)
+    _check_version(lead, expected_version)
+    current = lead.status
+    if target is current:
+        return lead_view(lead, actor)
+    if target not in allowed_moves(actor, current):
+        raise PermissionDenied(_transition_refusal(actor, current, target))
+
+    # Every query happens before the lead is touched: an autoflush in between would write
+    # the lead twice and bump its version twice.
+    now = utc_now()
+    settings = get_settings()
+    partner = session.get(Partner, lead.partner_id, with_for_update=True)
+    assert partner is not None
+    if target is S.LOST:
+        reason = clean_choice(errors, "lost_reason", lost_reason, LostReason, label="Lost reason")
+        reason_note = clean_text(
+            errors, "lost_note", lost_note, label="Lost note", max_length=MAX_NOTES, multiline=True
+        )
+    elif target is S.CONVERTED:
+        value = clean_decimal(
+            errors,
+            "deal_value",
+            deal_value if deal_value is not None else "",
+            label="Deal value",
+            places=2,
+            minimum=Decimal(0),
+            exclusive_minimum=True,
+            maximum=settings.max_deal_value,
+        )
+    errors.raise_if_any()
+    if current is S.LOST:  # reopen: a fresh claim, unless someone else claimed it since
+        _refuse_live_claim(
+            session,
+            email_key_value=lead.client_email_key,
+            phone=lead.client_phone,
+            now=now,
+            except_lead_id=lead.id,
+        )
+    rate = statistics.effective_rate(session, partner) if target is S.CONVERTED else None
+    reversed_line = commissions.live_line(session, lead.id) if current is S.CONVERTED else None
+    if reversed_line is not None:
+        commissions.ensure_reversible(reversed_line)
+    before = {"status": current.value, "version": lead.version}
+
+    if target is S.LOST:
+        lead.lost_reason, lead.lost_note, lead.lost_at = reason, reason_note, now
+    elif target is S.CONVERTED:
+        assert value is not None and rate is not None
+        lead.deal_value = value
+        lead.commission_rate = rate
+        lead.commission = to_cents(value * rate)
+        lead.converted_at = now
+    if current is S.CONVERTED:  # the reverse: its unpaid commission is void
+        lead.deal_value = lead.commission = lead.commission_rate = lead.converted_at = None
+    elif current is S.LOST:
+        lead.lost_reason = lead.lost_note = lead.lost_at = None
+        lead.claim_expires_at = now + timedelta(days=settings.claim_days)
+    if target is S.CONTACTED:
+        lead.contacted_at = now
+    if target is S.QUALIFIED and current is not S.CONVERTED:
+        lead.qualified_at = now
+    lead.status = target
+    lead.updated_at = now
+    session.flush()  # one write of the lead, one version bump
+
+    message = f"Lead “{lead.client_name}” moved from {current.value} to {target.value}."
+    if target is S.CONVERTED:
+        line = commissions.record_conversion(session, lead)
+        message = (
+            f"Lead “{lead.client_name}” converted: commission {line.amount:,.2f} "
+            f"{settings.currency}, on hold until {line.hold_until.date().isoformat()}."
+        )
+    if reversed_line is not None:
+        outcome = commissions.reverse(session, reversed_line, now)
+        fate = "voided" if outcome is CommissionStatus.VOID else "clawed back from your next payout"
+        message = (
+            f"The conversion of “{lead.client_name}” was reversed; its commission of "
+            f"{reversed_line.amount:,.2f} {settings.currency} was {fate}."
+        )
+    _event(session, lead, actor, LeadEventKind.STATUS_CHANGED, from_status=current, note=note_text)
+    statistics.track_lead_move(session, lead, from_status=current)
+    notify_partner(
+        session,
+        partner_id=lead.partner_id,
+        kind="lead_status",
+        lead_id=lead.id,
+        message=message,
+    )
+    after = {"status": target.value, "version": lead.version}
+    if target is S.LOST:
+        after["lost_reason"] = lead.lost_reason.value if lead.lost_reason else None
+    if target is S.CONVERTED:
+        after |= {
+            "deal_value": str(lead.deal_value),
+            "commission": str(lead.commission),
+            "commission_rate": str(lead.commission_rate),
+        }
+    audit.record_by(
+        session, actor, "lead.change_status", "lead", lead.id, before=before, after=after
+    )
+    return lead_view(lead, actor, partner.company_name)
+
+
+def reassign_lead(
+    session: Session,
+    *,
+    actor: Actor,
+    lead_id: int,
+    partner_id: int,
+    expected_version: int,
+    note: str = "",
+) -> LeadView:
+    """Move a lead to another partner; managers only, never a converted lead."""
+    actor = require_manager(session, actor)
+    lead = _visible_lead(session, actor, lead_id, for_update=True)
+    _check_version(lead, expected_version)
+    if lead.partner_id == partner_id:
+        return lead_view(lead, actor)
+    if lead.status is S.CONVERTED:
+        raise ValidationError(
+            {"partner_id": "A converted lead cannot be reassigned; reverse the conversion first."}
+        )
+    errors = FieldErrors()
+    note_text = (
+        clean_text(errors, "note", note, label="Note", max_length=MAX_NOTES, multiline=True) or ""
+    )
+    target = session.get(Partner, partner_id)
+    if target is None:
+        errors.add("partner_id", "Partner not found.")
+    errors.raise_if_any()
+    assert target is not None
+    old_partner_id = lead.partner_id
+    statistics.count_referral(session, partner_id=old_partner_id, delta=-1)
+    statistics.count_lead(
+        session,
+        partner_id=old_partner_id,
+        created_at=lead.created_at,
+        status=lead.status,
+        delta=-1,
+        program=False,
+    )
+    lead.partner_id = target.id
+    lead.self_referral = email_domain(lead.client_email) == email_domain(target.email)
+    lead.updated_at = utc_now()
+    session.flush()
+    statistics.count_referral(session, partner_id=target.id, delta=1)
+    statistics.count_lead(
+        session,
+        partner_id=target.id,
+        created_at=lead.created_at,
+        status=lead.status,
+        delta=1,
+        program=False,
+    )
+    _event(session, lead, actor, LeadEventKind.REASSIGNED, from_status=lead.status, note=note_text)
+    notify_partner(
+        session,
+        partner_id=old_partner_id,
+        kind="lead_reassigned",
+        message=f"Lead “{lead.client_name}” was moved out of your account by a partner manager.",
+    )
+    notify_partner(
+        session,
+        partner_id=target.id,
+        kind="lead_reassigned",
+        lead_id=lead.id,
+        message=f"Lead “{lead.client_name}” was assigned to you.",
+    )
+    audit.record_by(
+        session,
+        actor,
+        "lead.reassign",
+        "lead",
+        lead.id,
+        before={"partner_id": old_partner_id},
+        after={"partner_id": target.id, "version": lead.version},
+    )
+    return lead_view(lead, actor, target.company_name)
+
+
+@dataclass(frozen=True)
+class LeadEdit:
+    """One row's edit from a lead table, made against `expected_version`: a move (with what
+    it needs) and, for managers, a new owner."""
+
+    lead_id: int
+    expected_version: int
+    to: LeadStatus | str | None = None
+    lost_reason: LostReason | str | None = None
+    lost_note: str = ""
+    deal_value: Decimal | str | None = None
+    reassign_to: int | None = None
+    note: str = ""
+
+
+def apply_edits(session: Session, *, actor: Actor, edits: list[LeadEdit]) -> list[RowOutcome]:
+    """Save several rows in one transaction; each refused row is undone alone and explained."""
+
+    def apply(edit: LeadEdit) -> str:
+        if edit.to is None and edit.reassign_to is None:
+            raise ValidationError({"status": "Nothing to save: change the status or the owner."})
+        version, done = edit.expected_version, []
+        if edit.to is not None:
+            lead = change_lead_status(
+                session,
+                actor=actor,
+                lead_id=edit.lead_id,
+                to=edit.to,
+                expected_version=version,
+                note=edit.note,
+                lost_reason=edit.lost_reason,
+                lost_note=edit.lost_note,
+                deal_value=edit.deal_value,
+            )
+            version = lead.version
+            done.append(f"now {lead.status.value}")
+        if edit.reassign_to is not None:
+            lead = reassign_lead(
+                session,
+                actor=actor,
+                lead_id=edit.lead_id,
+                partner_id=edit.reassign_to,
+                expected_version=version,
+                note=edit.note,
+            )
+            done.append(f"now with partner {lead.partner_id}")
+        return "Saved: " + ", ".join(done) + "."
+
+    return apply_each(session, edits, key=lambda edit: edit.lead_id, apply=apply)

@@ -1,0 +1,493 @@
+"""Typed ORM models, their constraints and the indexes the queries use.
+
+Listing indexes end in (created_at, id) ascending: every list is ordered by both descending,
+which a B-tree serves by scanning backwards, and plain columns let Alembic compare them.
+
+Table and column names of the original design (partners, partner_leads, partner_profiles) are
+kept so its deployment notes still read true.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Computed,
+    Date,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from portal.types import Money, Rate, UTCDateTime, utc_now
+
+MAX_ID = 2**31 - 1  # ids are INTEGER columns: larger numbers name nothing and overflow
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Role(enum.StrEnum):
+    PARTNER = "partner"
+    MANAGER = "manager"
+
+
+class PartnerStatus(enum.StrEnum):
+    PENDING = "pending"
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+
+
+class LeadStatus(enum.StrEnum):
+    PENDING = "pending"
+    CONTACTED = "contacted"
+    QUALIFIED = "qualified"
+    CONVERTED = "converted"
+    LOST = "lost"
+
+
+class LostReason(enum.StrEnum):
+    NO_RESPONSE = "no_response"
+    NOT_INTERESTED = "not_interested"
+    BAD_FIT = "bad_fit"
+    DUPLICATE = "duplicate"
+    OTHER = "other"
+
+
+class PaymentMethod(enum.StrEnum):
+    BANK_TRANSFER = "bank_transfer"
+    PAYPAL = "paypal"
+    WISE = "wise"
+    CHECK = "check"
+
+
+class TaxForm(enum.StrEnum):
+    W9 = "W-9"
+    W8BEN = "W-8BEN"
+    W8BENE = "W-8BEN-E"
+
+
+class CommissionKind(enum.StrEnum):
+    COMMISSION = "commission"
+    CLAWBACK = "clawback"
+
+
+class CommissionStatus(enum.StrEnum):
+    """Stored states; `on_hold` and `payable` are both OPEN, told apart by the hold date."""
+
+    OPEN = "open"
+    IN_PAYOUT = "in_payout"
+    PAID = "paid"
+    VOID = "void"
+
+
+class PayoutStatus(enum.StrEnum):
+    SCHEDULED = "scheduled"
+    PAID = "paid"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+
+class LeadEventKind(enum.StrEnum):
+    REGISTERED = "registered"
+    STATUS_CHANGED = "status_changed"
+    REASSIGNED = "reassigned"
+
+
+def _enum(enum_class: type[enum.Enum], name: str) -> Enum:
+    """A portable enum: VARCHAR plus a CHECK constraint listing the values."""
+    return Enum(
+        enum_class,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=32,
+        values_callable=lambda members: [member.value for member in members],
+        validate_strings=True,
+    )
+
+
+class Partner(Base):
+    """A partner company. Its statistics columns are rollups kept by the services."""
+
+    __tablename__ = "partners"
+    __table_args__ = (
+        CheckConstraint(
+            "commission_rate IS NULL OR (commission_rate >= 0 AND commission_rate <= 0.5)",
+            name="commission_rate_range",
+        ),
+        CheckConstraint("total_referrals >= 0", name="total_referrals_nonnegative"),
+        CheckConstraint("paid_earnings >= 0", name="paid_earnings_nonnegative"),
+        Index("ix_partners_status_total_earnings", "status", "total_earnings"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254))
+    status: Mapped[PartnerStatus] = mapped_column(
+        _enum(PartnerStatus, "partner_status"), default=PartnerStatus.PENDING
+    )
+    # A rate pinned by a manager; NULL means the tier's default rate applies.
+    commission_rate: Mapped[Decimal | None] = mapped_column(Rate())
+    total_referrals: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    total_earnings: Mapped[Decimal] = mapped_column(Money(), default=0, server_default="0")
+    paid_earnings: Mapped[Decimal] = mapped_column(Money(), default=0, server_default="0")
+    pending_earnings: Mapped[Decimal] = mapped_column(
+        Money(), Computed("total_earnings - paid_earnings", persisted=True)
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class User(Base):
+    """A login. Partners belong to one partner company; managers to none."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint(
+            "(role = 'partner' AND partner_id IS NOT NULL)"
+            " OR (role = 'manager' AND partner_id IS NULL)",
+            name="role_matches_partner",
+        ),
+        CheckConstraint("failed_logins >= 0", name="failed_logins_nonnegative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Stored case-folded, so the unique index makes usernames unique case-insensitively.
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254))
+    password_hash: Mapped[str] = mapped_column(String(100))
+    role: Mapped[Role] = mapped_column(_enum(Role, "user_role"))
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id"), index=True)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Login cookies issued before this moment are no longer honoured (logout everywhere).
+    sessions_valid_after: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+
+
+class PartnerProfile(Base):
+    """Payment, tax and contact details of a partner; secrets are stored encrypted."""
+
+    __tablename__ = "partner_profiles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"), unique=True)
+    payment_email: Mapped[str | None] = mapped_column(String(254))
+    payment_method: Mapped[PaymentMethod | None] = mapped_column(
+        _enum(PaymentMethod, "payment_method")
+    )
+    bank_account_encrypted: Mapped[str | None] = mapped_column(Text)
+    bank_account_last4: Mapped[str | None] = mapped_column(String(4))
+    # Keeps the original design's column name; it holds a Fernet token, never the clear id.
+    tax_id_encrypted: Mapped[str | None] = mapped_column("tax_id", Text)
+    tax_id_last4: Mapped[str | None] = mapped_column(String(4))
+    tax_form: Mapped[TaxForm | None] = mapped_column(_enum(TaxForm, "tax_form"))
+    tax_form_received_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    contact_name: Mapped[str | None] = mapped_column(String(200))
+    contact_email: Mapped[str | None] = mapped_column(String(254))
+    contact_phone: Mapped[str | None] = mapped_column(String(32))
+    website: Mapped[str | None] = mapped_column(String(500))
+    address: Mapped[str | None] = mapped_column(String(300))
+    city: Mapped[str | None] = mapped_column(String(100))
+    state: Mapped[str | None] = mapped_column(String(100))
+    zip: Mapped[str | None] = mapped_column(String(20))
+    country: Mapped[str | None] = mapped_column(String(2))
+    notifications_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    email_notifications: Mapped[bool] = mapped_column(Boolean, default=True)
+    monthly_reports: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+
+
+class Lead(Base):
+    """A client referral registered by a partner (table `partner_leads`)."""
+
+    __tablename__ = "partner_leads"
+    __table_args__ = (
+        CheckConstraint("deal_value IS NULL OR deal_value > 0", name="deal_value_positive"),
+        CheckConstraint("commission IS NULL OR commission >= 0", name="commission_nonnegative"),
+        CheckConstraint(
+            "commission_rate IS NULL OR (commission_rate >= 0 AND commission_rate <= 0.5)",
+            name="commission_rate_range",
+        ),
+        CheckConstraint(
+            "(status = 'converted') = (converted_at IS NOT NULL AND deal_value IS NOT NULL"
+            " AND commission IS NOT NULL AND commission_rate IS NOT NULL)",
+            name="converted_has_commission",
+        ),
+        CheckConstraint("(status = 'lost') = (lost_reason IS NOT NULL)", name="lost_has_reason"),
+        CheckConstraint("version >= 1", name="version_positive"),
+        Index(
+            "ix_partner_leads_partner_status_created",
+            "partner_id",
+            "status",
+            "created_at",
+            "id",
+        ),
+        Index(
+            "ix_partner_leads_partner_created",
+            "partner_id",
+            "created_at",
+            "id",
+        ),
+        Index("ix_partner_leads_status_created", "status", "created_at", "id"),
+        Index("ix_partner_leads_created", "created_at", "id"),
+        Index("ix_partner_leads_client_email_key", "client_email_key"),
+        Index(
+            "ix_partner_leads_self_referral",
+            "created_at",
+            "id",
+            postgresql_where=text("self_referral"),
+            sqlite_where=text("self_referral"),
+        ),
+        Index("ix_partner_leads_client_phone", "client_phone"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
+    client_name: Mapped[str] = mapped_column(String(200))
+    client_email: Mapped[str] = mapped_column(String(254))
+    # The email trimmed and case-folded: what duplicate claims compare.
+    client_email_key: Mapped[str] = mapped_column(String(254))
+    client_phone: Mapped[str | None] = mapped_column(String(32))  # E.164
+    company: Mapped[str | None] = mapped_column(String(200))
+    service: Mapped[str] = mapped_column(String(100))
+    notes: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[LeadStatus] = mapped_column(
+        _enum(LeadStatus, "lead_status"), default=LeadStatus.PENDING
+    )
+    lost_reason: Mapped[LostReason | None] = mapped_column(_enum(LostReason, "lost_reason"))
+    lost_note: Mapped[str | None] = mapped_column(Text)
+    deal_value: Mapped[Decimal | None] = mapped_column(Money())
+    commission: Mapped[Decimal | None] = mapped_column(Money())
+    commission_rate: Mapped[Decimal | None] = mapped_column(Rate())
+    self_referral: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    contacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    qualified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    converted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    lost_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    claim_expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}
+
+
+class LeadEvent(Base):
+    """One entry of a lead's timeline: who changed what, when, and why."""
+
+    __tablename__ = "lead_events"
+    __table_args__ = (Index("ix_lead_events_lead_id_id", "lead_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("partner_leads.id", ondelete="CASCADE"))
+    actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[LeadEventKind] = mapped_column(_enum(LeadEventKind, "lead_event_kind"))
+    from_status: Mapped[LeadStatus | None] = mapped_column(
+        _enum(LeadStatus, "lead_event_from_status")
+    )
+    to_status: Mapped[LeadStatus | None] = mapped_column(_enum(LeadStatus, "lead_event_to_status"))
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+
+
+class Notification(Base):
+    """An in-app message to one user of a partner."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        Index("ix_notifications_user_id_id", "user_id", "id"),
+        Index(
+            "ix_notifications_unread",
+            "user_id",
+            postgresql_where=text("read_at IS NULL"),
+            sqlite_where=text("read_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("partner_leads.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(32))
+    message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class AuditEntry(Base):
+    """One write or login attempt: who, what, on which object, before and after."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("ix_audit_log_created", "created_at", "id"),
+        Index("ix_audit_log_actor_created", "actor_user_id", "created_at"),
+        Index("ix_audit_log_action_created", "action", "created_at"),
+        Index("ix_audit_log_object", "object_type", "object_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # The name typed or held at the time; kept even for unknown usernames and later renames.
+    actor_label: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    object_type: Mapped[str] = mapped_column(String(32))
+    object_id: Mapped[str | None] = mapped_column(String(64))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+
+
+class Commission(Base):
+    """One line of a partner's money ledger: a conversion's commission, or a clawback.
+
+    A clawback is the negative twin of a commission that was paid and then reversed; it is
+    netted from the partner's next payout. Open lines are on hold until `hold_until`, then
+    payable; a payout holds them (`in_payout`) until it is paid or fails.
+    """
+
+    __tablename__ = "commissions"
+    __table_args__ = (
+        CheckConstraint(
+            "(kind = 'commission' AND amount >= 0) OR (kind = 'clawback' AND amount <= 0)",
+            name="amount_sign_matches_kind",
+        ),
+        CheckConstraint(
+            "(status IN ('in_payout', 'paid')) = (payout_id IS NOT NULL)",
+            name="payout_matches_status",
+        ),
+        CheckConstraint("(status = 'void') = (voided_at IS NOT NULL)", name="void_has_time"),
+        CheckConstraint(
+            "(kind = 'clawback') = (reverses_id IS NOT NULL)", name="clawback_reverses"
+        ),
+        Index("ix_commissions_partner_status_hold", "partner_id", "status", "hold_until"),
+        Index("ix_commissions_status_hold", "status", "hold_until"),
+        Index("ix_commissions_lead_id", "lead_id"),
+        Index("ix_commissions_payout_id", "payout_id"),
+        Index("ix_commissions_partner_earned", "partner_id", "earned_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
+    lead_id: Mapped[int] = mapped_column(ForeignKey("partner_leads.id"))
+    kind: Mapped[CommissionKind] = mapped_column(_enum(CommissionKind, "commission_kind"))
+    amount: Mapped[Decimal] = mapped_column(Money())
+    deal_value: Mapped[Decimal | None] = mapped_column(Money())
+    rate: Mapped[Decimal | None] = mapped_column(Rate())
+    earned_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    hold_until: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[CommissionStatus] = mapped_column(
+        _enum(CommissionStatus, "commission_status"), default=CommissionStatus.OPEN
+    )
+    payout_id: Mapped[int | None] = mapped_column(ForeignKey("payouts.id"))
+    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("commissions.id"), unique=True)
+    voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+
+
+class Payout(Base):
+    """One transfer to a partner, holding exactly the ledger lines it pays."""
+
+    __tablename__ = "payouts"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("(status = 'paid') = (paid_at IS NOT NULL)", name="paid_has_time"),
+        CheckConstraint("status <> 'paid' OR length(reference) > 0", name="paid_has_reference"),
+        Index("ix_payouts_partner_created", "partner_id", "created_at", "id"),
+        Index("ix_payouts_status_created", "status", "created_at", "id"),
+        Index("ix_payouts_created", "created_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
+    cutoff: Mapped[date] = mapped_column(Date)
+    amount: Mapped[Decimal] = mapped_column(Money())
+    currency: Mapped[str] = mapped_column(String(3))
+    item_count: Mapped[int] = mapped_column(Integer)
+    status: Mapped[PayoutStatus] = mapped_column(
+        _enum(PayoutStatus, "payout_status"), default=PayoutStatus.SCHEDULED
+    )
+    payment_method: Mapped[PaymentMethod] = mapped_column(
+        _enum(PaymentMethod, "payout_payment_method")
+    )
+    reference: Mapped[str] = mapped_column(String(100), default="")
+    failure_reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class PartnerLeadStats(Base):
+    """Rollup: how many of a partner's leads registered in a month are in each status."""
+
+    __tablename__ = "partner_lead_stats"
+    __table_args__ = (CheckConstraint("lead_count >= 0", name="lead_count_nonnegative"),)
+
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"), primary_key=True)
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    status: Mapped[LeadStatus] = mapped_column(
+        _enum(LeadStatus, "stats_lead_status"), primary_key=True
+    )
+    lead_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class PartnerConversionStats(Base):
+    """Rollup: a partner's conversions and their commission per UTC day of conversion."""
+
+    __tablename__ = "partner_conversion_stats"
+    __table_args__ = (CheckConstraint("conversions >= 0", name="conversions_nonnegative"),)
+
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    conversions: Mapped[int] = mapped_column(Integer, default=0)
+    commission: Mapped[Decimal] = mapped_column(Money(), default=0)
+
+
+class ProgramLeadStats(Base):
+    """Rollup: the whole program's leads registered in a month, per status (the overview)."""
+
+    __tablename__ = "program_lead_stats"
+    __table_args__ = (CheckConstraint("lead_count >= 0", name="lead_count_nonnegative"),)
+
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    status: Mapped[LeadStatus] = mapped_column(
+        _enum(LeadStatus, "program_stats_lead_status"), primary_key=True
+    )
+    lead_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ProgramConversionStats(Base):
+    """Rollup: the whole program's conversions and commission per UTC day of conversion."""
+
+    __tablename__ = "program_conversion_stats"
+    __table_args__ = (CheckConstraint("conversions >= 0", name="conversions_nonnegative"),)
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    conversions: Mapped[int] = mapped_column(Integer, default=0)
+    commission: Mapped[Decimal] = mapped_column(Money(), default=0)

@@ -1,0 +1,95 @@
+"""In-app notifications to the users of a partner company."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from portal import audit
+from portal.access import Actor, refresh
+from portal.models import Notification, User
+from portal.pagination import check_limit
+from portal.types import utc_now
+
+
+def notify_partner(
+    session: Session, *, partner_id: int, kind: str, message: str, lead_id: int | None = None
+) -> None:
+    """Send one notification to every active user of a partner company."""
+    user_ids = session.scalars(
+        select(User.id).where(User.partner_id == partner_id, User.is_active)
+    ).all()
+    session.add_all(
+        Notification(user_id=user_id, kind=kind, message=message, lead_id=lead_id)
+        for user_id in user_ids
+    )
+
+
+@dataclass(frozen=True)
+class NotificationView:
+    id: int
+    kind: str
+    message: str
+    lead_id: int | None
+    created_at: datetime
+    read: bool
+
+
+def list_notifications(
+    session: Session, *, actor: Actor, unread_only: bool = False, limit: int = 20
+) -> list[NotificationView]:
+    """The actor's newest notifications."""
+    actor = refresh(session, actor)
+    check_limit(limit)
+    query = select(Notification).where(Notification.user_id == actor.user_id)
+    if unread_only:
+        query = query.where(Notification.read_at.is_(None))
+    rows = session.scalars(query.order_by(Notification.id.desc()).limit(limit))
+    return [
+        NotificationView(
+            id=row.id,
+            kind=row.kind,
+            message=row.message,
+            lead_id=row.lead_id,
+            created_at=row.created_at,
+            read=row.read_at is not None,
+        )
+        for row in rows
+    ]
+
+
+def unread_count(session: Session, *, actor: Actor) -> int:
+    """How many of the actor's notifications are unread."""
+    actor = refresh(session, actor)
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Notification)
+            .where(Notification.user_id == actor.user_id, Notification.read_at.is_(None))
+        )
+        or 0
+    )
+
+
+def mark_read(session: Session, *, actor: Actor, notification_ids: list[int] | None = None) -> int:
+    """Mark some (or, with None, all) of the actor's notifications read; returns how many."""
+    actor = refresh(session, actor)
+    statement = update(Notification).where(
+        Notification.user_id == actor.user_id, Notification.read_at.is_(None)
+    )
+    if notification_ids is not None:
+        statement = statement.where(Notification.id.in_(notification_ids))
+    marked = session.execute(statement.values(read_at=utc_now())).rowcount or 0
+    if marked:
+        audit.record_by(
+            session,
+            actor,
+            "notification.mark_read",
+            "user",
+            actor.user_id,
+            after={"marked": marked},
+        )
+    return marked

@@ -1,0 +1,231 @@
+"""Partner profiles: payment, tax and contact details; secrets encrypted, shown masked."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+import phonenumbers
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal import audit
+from portal.access import Actor, partner_status_refusal, refresh, scoped_partner_id
+from portal.crypto import encrypt, last4, masked
+from portal.errors import NotFound, PermissionDenied, ValidationError
+from portal.models import PartnerProfile, PartnerStatus, PaymentMethod, TaxForm
+from portal.types import utc_now
+from portal.validation import (
+    FieldErrors,
+    clean_choice,
+    clean_email,
+    clean_phone,
+    clean_text,
+    clean_website,
+)
+
+TEXT_FIELDS = {
+    "contact_name": ("Contact name", 200),
+    "address": ("Address", 300),
+    "city": ("City", 100),
+    "state": ("State or region", 100),
+    "zip": ("ZIP or postal code", 20),
+}
+EMAIL_FIELDS = {"payment_email": "Payment email", "contact_email": "Contact email"}
+FLAG_FIELDS = {
+    "notifications_enabled": "Notifications",
+    "email_notifications": "Email notifications",
+    "monthly_reports": "Monthly reports",
+}
+EDITABLE_FIELDS = (
+    set(TEXT_FIELDS)
+    | set(EMAIL_FIELDS)
+    | set(FLAG_FIELDS)
+    | {
+        "payment_method",
+        "bank_account",
+        "tax_id",
+        "tax_form",
+        "contact_phone",
+        "website",
+        "country",
+    }
+)
+COUNTRIES = frozenset(code for code in phonenumbers.SUPPORTED_REGIONS if code.isalpha())
+
+
+@dataclass(frozen=True)
+class ProfileView:
+    """A profile as anyone may see it: the bank account and tax id only masked."""
+
+    partner_id: int
+    payment_email: str | None
+    payment_method: PaymentMethod | None
+    bank_account: str
+    tax_id: str
+    tax_form: TaxForm | None
+    tax_form_received_at: datetime | None
+    contact_name: str | None
+    contact_email: str | None
+    contact_phone: str | None
+    website: str | None
+    address: str | None
+    city: str | None
+    state: str | None
+    zip: str | None
+    country: str | None
+    notifications_enabled: bool
+    email_notifications: bool
+    monthly_reports: bool
+    updated_at: datetime
+
+
+def _view(profile: PartnerProfile) -> ProfileView:
+    return ProfileView(
+        partner_id=profile.partner_id,
+        payment_email=profile.payment_email,
+        payment_method=profile.payment_method,
+        bank_account=masked(profile.bank_account_last4),
+        tax_id=masked(profile.tax_id_last4),
+        tax_form=profile.tax_form,
+        tax_form_received_at=profile.tax_form_received_at,
+        contact_name=profile.contact_name,
+        contact_email=profile.contact_email,
+        contact_phone=profile.contact_phone,
+        website=profile.website,
+        address=profile.address,
+        city=profile.city,
+        state=profile.state,
+        zip=profile.zip,
+        country=profile.country,
+        notifications_enabled=profile.notifications_enabled,
+        email_notifications=profile.email_notifications,
+        monthly_reports=profile.monthly_reports,
+        updated_at=profile.updated_at,
+    )
+
+
+def _profile_partner_id(actor: Actor, partner_id: int | None) -> int:
+    scoped = scoped_partner_id(actor, partner_id)
+    if scoped is None:
+        raise ValidationError({"partner_id": "Choose a partner."})
+    return scoped
+
+
+def _load(session: Session, partner_id: int, *, for_update: bool = False) -> PartnerProfile:
+    query = select(PartnerProfile).where(PartnerProfile.partner_id == partner_id)
+    profile = session.scalar(query.with_for_update() if for_update else query)
+    if profile is None:
+        raise NotFound("Partner not found.")
+    return profile
+
+
+def get_profile(session: Session, *, actor: Actor, partner_id: int | None = None) -> ProfileView:
+    """A partner's profile with sensitive fields masked; a partner reads only its own."""
+    actor = refresh(session, actor)
+    return _view(_load(session, _profile_partner_id(actor, partner_id)))
+
+
+def _clean_secret(
+    errors: FieldErrors, field: str, value: Any, *, label: str, min_length: int, max_length: int
+) -> str | None:
+    text = "".join(str(value or "").split())
+    if not text:
+        return None
+    allowed = all(char.isascii() and (char.isalnum() or char == "-") for char in text)
+    if not allowed or not min_length <= len(text) <= max_length:
+        errors.add(field, f"{label} must be {min_length}–{max_length} letters, digits or dashes.")
+        return None
+    return text
+
+
+def _clean_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
+    unknown = set(changes) - EDITABLE_FIELDS
+    if unknown:
+        raise ValidationError({name: "This field cannot be changed." for name in sorted(unknown)})
+    errors = FieldErrors()
+    clean: dict[str, Any] = {}
+    for name, value in changes.items():
+        if name in TEXT_FIELDS:
+            label, max_length = TEXT_FIELDS[name]
+            clean[name] = clean_text(errors, name, value, label=label, max_length=max_length)
+        elif name in EMAIL_FIELDS:
+            clean[name] = clean_email(errors, name, value, label=EMAIL_FIELDS[name])
+        elif name in FLAG_FIELDS:
+            if not isinstance(value, bool):
+                errors.add(name, f"{FLAG_FIELDS[name]} must be on or off.")
+            clean[name] = value
+        elif name == "payment_method":
+            clean[name] = clean_choice(
+                errors, name, value, PaymentMethod, label="Payment method", required=False
+            )
+        elif name == "tax_form":
+            clean[name] = clean_choice(
+                errors, name, value, TaxForm, label="Tax form", required=False
+            )
+        elif name == "contact_phone":
+            clean[name] = clean_phone(errors, name, value, label="Contact phone")
+        elif name == "website":
+            clean[name] = clean_website(errors, name, value, label="Website")
+        elif name == "country":
+            code = str(value or "").strip().upper()
+            if code and code not in COUNTRIES:
+                errors.add(name, "Country must be a two-letter ISO code such as US or GB.")
+            clean[name] = code or None
+        elif name == "bank_account":
+            clean[name] = _clean_secret(
+                errors, name, value, label="Bank account number", min_length=4, max_length=34
+            )
+        elif name == "tax_id":
+            clean[name] = _clean_secret(
+                errors, name, value, label="Tax id", min_length=4, max_length=20
+            )
+    errors.raise_if_any()
+    return clean
+
+
+def update_profile(
+    session: Session, *, actor: Actor, changes: Mapping[str, Any], partner_id: int | None = None
+) -> ProfileView:
+    """Change the given profile fields after validating them all; nothing is written if any fails.
+
+    `bank_account` and `tax_id` replace the stored secret when given a value and are left
+    alone when empty: the page shows them masked and offers a separate input to replace them.
+    """
+    actor = refresh(session, actor)
+    if actor.is_partner and actor.partner_status is PartnerStatus.SUSPENDED:
+        raise PermissionDenied(partner_status_refusal(actor.partner_status))
+    profile = _load(session, _profile_partner_id(actor, partner_id), for_update=True)
+    clean = _clean_changes(changes)
+    before_view = asdict(_view(profile))
+    replaced = []
+    for name in ("bank_account", "tax_id"):
+        secret = clean.pop(name, None)
+        if secret:
+            setattr(profile, f"{name}_encrypted", encrypt(secret))
+            setattr(profile, f"{name}_last4", last4(secret))
+            replaced.append(name)
+    if "tax_form" in clean and clean["tax_form"] != profile.tax_form:
+        profile.tax_form_received_at = utc_now() if clean["tax_form"] else None
+    for name, value in clean.items():
+        setattr(profile, name, value)
+    profile.updated_at = utc_now()
+    after_view = asdict(_view(profile))
+    changed = [
+        name
+        for name in after_view
+        if name != "updated_at" and (after_view[name] != before_view[name] or name in replaced)
+    ]
+    if changed:
+        audit.record_by(
+            session,
+            actor,
+            "profile.update",
+            "partner_profile",
+            profile.partner_id,
+            before={name: before_view[name] for name in changed},
+            after={name: after_view[name] for name in changed},
+        )
+    return _view(profile)

@@ -1,0 +1,581 @@
+"""Demo data: a believable program of about 40 partners and 3,000 leads over 18 months.
+
+Rows are inserted in bulk with historical timestamps (the services stamp "now"), then the
+statistics are rebuilt from the leads, so `verify` holds afterwards. Demo passwords are
+random, made at seeding time and written to data/demo-logins.txt, never kept in code.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from sqlalchemy import case, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from portal import audit, payouts, statistics
+from portal import leads as leads_service
+from portal.access import Actor
+from portal.commissions import next_payout_date
+from portal.config import get_settings
+from portal.crypto import encrypt, last4
+from portal.models import (
+    Commission,
+    CommissionKind,
+    CommissionStatus,
+    Lead,
+    LeadEvent,
+    LeadEventKind,
+    LeadStatus,
+    LostReason,
+    Notification,
+    Partner,
+    PartnerProfile,
+    PartnerStatus,
+    PaymentMethod,
+    Payout,
+    PayoutStatus,
+    Role,
+    TaxForm,
+    User,
+)
+from portal.types import to_cents, utc_now
+from portal.users import hash_password
+
+LEAD_COUNT = 3000
+MONTHS = 18
+COMPANY_WORDS = (
+    "Northwind",
+    "Brightpath",
+    "Bluepeak",
+    "Cedar",
+    "Harbor",
+    "Summit",
+    "Ironwood",
+    "Silverline",
+    "Oakridge",
+    "Redfern",
+    "Keystone",
+    "Lumen",
+    "Meridian",
+    "Pinecrest",
+    "Granite",
+    "Foxglove",
+    "Tidewater",
+    "Clearview",
+    "Amberly",
+    "Wildrose",
+    "Stonebridge",
+    "Evergreen",
+    "Highland",
+    "Riverbend",
+    "Sunstone",
+    "Copperleaf",
+    "Bayside",
+    "Larkspur",
+    "Westgate",
+    "Driftwood",
+    "Falcon",
+    "Juniper",
+    "Marigold",
+    "Orchard",
+    "Quarry",
+    "Sable",
+    "Thistle",
+    "Vantage",
+    "Willow",
+    "Zephyr",
+)
+COMPANY_KINDS = ("Digital", "Consulting", "Partners", "Agency", "Media", "Solutions", "Labs")
+FIRST_NAMES = (
+    "Ada",
+    "Ben",
+    "Chloe",
+    "Dev",
+    "Elena",
+    "Farah",
+    "Gus",
+    "Hana",
+    "Ivan",
+    "Jade",
+    "Kofi",
+    "Lena",
+    "Mateo",
+    "Nora",
+    "Omar",
+    "Priya",
+    "Quinn",
+    "Rosa",
+    "Sam",
+    "Tara",
+    "Umar",
+    "Vera",
+    "Wes",
+    "Xin",
+    "Yara",
+    "Zoe",
+    "Liam",
+    "Maya",
+    "Noah",
+    "Iris",
+)
+LAST_NAMES = (
+    "Okafor",
+    "Lindqvist",
+    "Moreau",
+    "Tanaka",
+    "Haddad",
+    "Novak",
+    "Silva",
+    "Brennan",
+    "Kowalski",
+    "Reyes",
+    "Nakamura",
+    "Osei",
+    "Petrov",
+    "Larsen",
+    "Costa",
+    "Mehta",
+    "Fischer",
+    "Duarte",
+    "Hughes",
+    "Ito",
+)
+CLIENT_KINDS = (
+    "Bakery",
+    "Dental",
+    "Law",
+    "Fitness",
+    "Realty",
+    "Florist",
+    "Garage",
+    "Studio",
+    "Clinic",
+    "Brewery",
+    "Hotel",
+    "Logistics",
+    "Salon",
+    "Cafe",
+    "Builders",
+)
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    username: str
+    password: str
+    role: str
+    note: str
+
+
+def logins_file() -> Path:
+    """Where the demo logins are written for `make run` to print."""
+    return get_settings().data_dir / "demo-logins.txt"
+
+
+def has_data(session: Session) -> bool:
+    """Whether the database already holds a program (seeding then does nothing)."""
+    return (session.scalar(select(func.count()).select_from(Partner)) or 0) > 0
+
+
+def _password() -> str:
+    return "-".join(secrets.token_urlsafe(4) for _ in range(4))
+
+
+def _targets(rng: random.Random) -> list[tuple[PartnerStatus, int, int]]:
+    """(status, leads weight, conversion share in %) per partner, spanning every tier."""
+    plan = [
+        (PartnerStatus.ACTIVE, 300, 30),
+        (PartnerStatus.ACTIVE, 220, 28),
+        (PartnerStatus.ACTIVE, 160, 26),
+        (PartnerStatus.ACTIVE, 120, 24),
+    ]
+    plan += [(PartnerStatus.ACTIVE, rng.randint(40, 110), rng.randint(12, 25)) for _ in range(24)]
+    plan += [(PartnerStatus.ACTIVE, rng.randint(5, 12), 10) for _ in range(4)]
+    plan += [(PartnerStatus.SUSPENDED, rng.randint(20, 60), 15) for _ in range(4)]
+    plan += [(PartnerStatus.PENDING, 0, 0) for _ in range(4)]
+    return plan
+
+
+def seed_demo(session: Session, *, rng_seed: int = 2026) -> list[DemoLogin]:
+    """Fill an empty database with the demo program; returns the demo logins."""
+    rng = random.Random(rng_seed)
+    now = utc_now()
+    start = now - timedelta(days=30 * MONTHS)
+    settings = get_settings()
+    logins: list[DemoLogin] = []
+
+    def add_login(username: str, role: Role, partner: Partner | None, note: str) -> User:
+        password = _password()
+        user = User(
+            username=username,
+            display_name=note.split(" — ")[0],
+            email=f"{username}@{_domain(partner) if partner else 'portal.example'}",
+            password_hash=hash_password(password),
+            role=role,
+            partner_id=partner.id if partner else None,
+            created_at=start,
+        )
+        session.add(user)
+        logins.append(DemoLogin(username, password, role.value, note))
+        return user
+
+    add_login("manager", Role.MANAGER, None, "Morgan Manager — program manager")
+
+    names = rng.sample(COMPANY_WORDS, len(COMPANY_WORDS))
+    partners: list[tuple[Partner, int, int]] = []
+    for index, (status, weight, share) in enumerate(_targets(rng)):
+        company = f"{names[index % len(names)]} {rng.choice(COMPANY_KINDS)}"
+        slug = company.lower().replace(" ", "")
+        joined = start + timedelta(days=rng.randint(0, 60) if weight else rng.randint(500, 530))
+        partner = Partner(
+            company_name=company,
+            email=f"hello@{slug}.example",
+            status=status,
+            created_at=joined,
+            updated_at=joined,
+            approved_at=None if status is PartnerStatus.PENDING else joined,
+        )
+        if index == 5:
+            partner.commission_rate = Decimal("0.1800")  # a negotiated, pinned rate
+        session.add(partner)
+        partners.append((partner, weight, share))
+    session.flush()
+
+    main_partner = partners[3][0]
+    add_login("partner", Role.PARTNER, main_partner, f"Pat Partner — {main_partner.company_name}")
+    add_login(
+        "partner2", Role.PARTNER, main_partner, f"Casey Colleague — {main_partner.company_name}"
+    )
+    add_login(
+        "platinum", Role.PARTNER, partners[0][0], f"Plato Top — {partners[0][0].company_name}"
+    )
+    pending = next(p for p, _, _ in partners if p.status is PartnerStatus.PENDING)
+    add_login("applicant", Role.PARTNER, pending, f"Avery Applicant — {pending.company_name}")
+    suspended = next(p for p, _, _ in partners if p.status is PartnerStatus.SUSPENDED)
+    add_login("suspended", Role.PARTNER, suspended, f"Sasha Suspended — {suspended.company_name}")
+    session.flush()
+
+    for number, (partner, _, _) in enumerate(partners):
+        if number % 5 == 4:  # as in a real program, some never finish their profile
+            session.add(
+                PartnerProfile(
+                    partner_id=partner.id,
+                    contact_email=partner.email,
+                    created_at=partner.created_at,
+                    updated_at=partner.created_at,
+                )
+            )
+            continue
+        account = f"{rng.randint(10**9, 10**10 - 1)}"
+        tax_id = f"{rng.randint(10, 99)}-{rng.randint(1000000, 9999999)}"
+        has_tax_form = number % 7 != 5
+        session.add(
+            PartnerProfile(
+                partner_id=partner.id,
+                payment_email=partner.email,
+                payment_method=rng.choice(list(PaymentMethod)),
+                bank_account_encrypted=encrypt(account),
+                bank_account_last4=last4(account),
+                tax_id_encrypted=encrypt(tax_id),
+                tax_id_last4=last4(tax_id),
+                tax_form=TaxForm.W9 if has_tax_form else None,
+                tax_form_received_at=partner.created_at if has_tax_form else None,
+                contact_name=f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}",
+                contact_email=partner.email,
+                website=f"https://{_domain(partner)}",
+                address=f"{rng.randint(1, 999)} {rng.choice(LAST_NAMES)} Street",
+                city=rng.choice(["Austin", "Denver", "Portland", "Raleigh", "Madison"]),
+                state=rng.choice(["TX", "CO", "OR", "NC", "WI"]),
+                zip=f"{rng.randint(10000, 99999)}",
+                country="US",
+                created_at=partner.created_at,
+                updated_at=partner.created_at,
+            )
+        )
+
+    total_weight = sum(weight for _, weight, _ in partners)
+    leads: list[Lead] = []
+    history: list[list[tuple[datetime, LeadStatus | None, LeadStatus, str]]] = []
+    client_number = 0
+    for partner, weight, share in partners:
+        rate = partner.commission_rate or _tier_rate(weight * share // 100 * 12 // MONTHS)
+        for _ in range(round(LEAD_COUNT * weight / total_weight)):
+            client_number += 1
+            created = partner.created_at + timedelta(
+                seconds=rng.randint(0, int((now - partner.created_at).total_seconds()) - 3600)
+            )
+            lead, steps = _demo_lead(rng, partner, created, now, share, rate, client_number)
+            leads.append(lead)
+            history.append(steps)
+    session.add_all(leads)
+    session.flush()
+
+    manager_id = session.scalar(select(User.id).where(User.username == "manager"))
+    partner_users = {
+        partner_id: user_id
+        for user_id, partner_id in session.execute(
+            select(User.id, User.partner_id).where(User.role == Role.PARTNER)
+        )
+    }
+    events = []
+    for lead, steps in zip(leads, history, strict=True):
+        for at, from_status, to_status, note in steps:
+            by_manager = to_status in (LeadStatus.CONVERTED,) or from_status is LeadStatus.LOST
+            events.append(
+                {
+                    "lead_id": lead.id,
+                    "actor_user_id": manager_id
+                    if by_manager
+                    else partner_users.get(lead.partner_id),
+                    "kind": LeadEventKind.REGISTERED
+                    if from_status is None
+                    else LeadEventKind.STATUS_CHANGED,
+                    "from_status": from_status,
+                    "to_status": to_status,
+                    "note": note,
+                    "created_at": at,
+                }
+            )
+    session.execute(insert(LeadEvent), events)
+
+    main_user_ids = session.scalars(select(User.id).where(User.partner_id == main_partner.id))
+    recent = sorted(
+        (lead for lead in leads if lead.partner_id == main_partner.id),
+        key=lambda lead: lead.updated_at,
+    )[-6:]
+    for user_id in main_user_ids:
+        for lead in recent:
+            session.add(
+                Notification(
+                    user_id=user_id,
+                    lead_id=lead.id,
+                    kind="lead_status",
+                    created_at=lead.updated_at,
+                    message=f"Lead “{lead.client_name}” is now {lead.status.value}.",
+                    read_at=None if lead is recent[-1] or lead is recent[-2] else lead.updated_at,
+                )
+            )
+    session.flush()
+    hold = timedelta(days=settings.hold_days)
+    session.execute(
+        insert(Commission),
+        [
+            {
+                "partner_id": lead.partner_id,
+                "lead_id": lead.id,
+                "kind": CommissionKind.COMMISSION,
+                "amount": lead.commission,
+                "deal_value": lead.deal_value,
+                "rate": lead.commission_rate,
+                "earned_at": lead.converted_at,
+                "hold_until": lead.converted_at + hold,
+                "status": CommissionStatus.OPEN,
+                "created_at": lead.converted_at,
+            }
+            for lead in leads
+            if lead.status is LeadStatus.CONVERTED and lead.converted_at is not None
+        ],
+    )
+    statistics.rebuild(session)
+    _payout_history(session, rng, start, now, leads)
+    audit.record(
+        session,
+        actor_user_id=None,
+        actor_label="operator",
+        action="seed.demo",
+        object_type="program",
+        after={"partners": len(partners), "leads": len(leads), "currency": settings.currency},
+    )
+    return logins
+
+
+def _payout_history(
+    session: Session, rng: random.Random, start: datetime, now: datetime, leads: list[Lead]
+) -> None:
+    """Run the monthly payout batches of the past 18 months through the real services."""
+    operator = Actor.operator()
+    payday = next_payout_date(start.date())
+    while payday < now.date():
+        batch = payouts.run_batch(session, actor=operator, cutoff=payday)
+        for payout in batch.scheduled:
+            if rng.random() < 0.04:
+                payouts.close_unpaid(
+                    session,
+                    actor=operator,
+                    payout_id=payout.id,
+                    status=PayoutStatus.FAILED,
+                    reason="Bank rejected the transfer.",
+                )
+            else:
+                payouts.mark_paid(
+                    session,
+                    actor=operator,
+                    payout_id=payout.id,
+                    reference=f"TRF-{payday:%Y%m}-{payout.id:05d}",
+                )
+            scheduled_at = datetime.combine(payday, datetime.min.time(), UTC) + timedelta(hours=9)
+            settled_at = scheduled_at + timedelta(days=1)
+            session.execute(
+                update(Payout)
+                .where(Payout.id == payout.id)
+                .values(
+                    created_at=scheduled_at,
+                    closed_at=settled_at,
+                    paid_at=case((Payout.status == PayoutStatus.PAID, settled_at), else_=None),
+                )
+            )
+        payday = next_payout_date(payday + timedelta(days=1))
+    # Historic batches notified every partner user; those messages are long read.
+    session.execute(
+        update(Notification)
+        .where(Notification.read_at.is_(None), Notification.kind.like("payout%"))
+        .values(read_at=now)
+    )
+    # A few conversions reversed: two after payment (clawbacks), one before (void).
+    paid_ids = session.scalars(
+        select(Commission.lead_id)
+        .where(Commission.status == CommissionStatus.PAID)
+        .order_by(Commission.id)
+        .limit(40)
+    ).all()
+    open_ids = session.scalars(
+        select(Commission.lead_id)
+        .where(Commission.status == CommissionStatus.OPEN)
+        .order_by(Commission.id)
+        .limit(40)
+    ).all()
+    for lead_id in [*rng.sample(paid_ids, min(2, len(paid_ids))), *open_ids[:1]]:
+        lead = session.get(Lead, lead_id)
+        assert lead is not None
+        leads_service.change_lead_status(
+            session,
+            actor=operator,
+            lead_id=lead_id,
+            to=LeadStatus.QUALIFIED,
+            expected_version=lead.version,
+            note="Client cancelled within the refund window.",
+        )
+
+
+def _domain(partner: Partner | None) -> str:
+    return partner.email.partition("@")[2] if partner else "portal.example"
+
+
+def _tier_rate(conversions_per_year: int) -> Decimal:
+    rate = Decimal("0.10")
+    for _, threshold, tier_rate in get_settings().tiers:
+        if conversions_per_year >= threshold:
+            rate = tier_rate
+    return rate
+
+
+def _demo_lead(
+    rng: random.Random,
+    partner: Partner,
+    created: datetime,
+    now: datetime,
+    share: int,
+    rate: Decimal,
+    number: int,
+) -> tuple[Lead, list[tuple[datetime, LeadStatus | None, LeadStatus, str]]]:
+    """One lead and the steps of its history, ending in a status fitting its age."""
+    first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+    business = f"{last} {rng.choice(CLIENT_KINDS)}"
+    domain = business.lower().replace(" ", "") + ".example"
+    if rng.random() < 0.01:
+        domain = _domain(partner)  # a partner referring itself: flagged for managers
+    age_days = (now - created).days
+    steps: list[tuple[datetime, LeadStatus | None, LeadStatus, str]] = [
+        (created, None, LeadStatus.PENDING, "")
+    ]
+    path = [LeadStatus.CONTACTED, LeadStatus.QUALIFIED, LeadStatus.CONVERTED]
+    if age_days < 2:
+        depth = 0
+    elif age_days < 20:
+        depth = rng.choice([0, 1, 1, 2])
+    else:
+        depth = 3 if rng.randint(1, 100) <= share * 2 else rng.choice([1, 2, -1, -1, -1])
+    moment = created
+    status = LeadStatus.PENDING
+    lead = Lead(
+        partner_id=partner.id,
+        client_name=f"{first} {last}",
+        client_email=f"{first.lower()}.{number}@{domain}",
+        client_phone=f"+1415555{number % 10000:04d}" if number % 3 == 0 else None,
+        company=business,
+        service=rng.choice(get_settings().services),
+        notes=rng.choice(
+            [
+                "",
+                "Met at a local meetup.",
+                "Wants a quote before Q2.",
+                "Referred by an existing customer.",
+            ]
+        ),
+        created_at=created,
+        self_referral=domain == _domain(partner),
+        claim_expires_at=created + timedelta(days=get_settings().claim_days),
+        version=1,
+    )
+    lead.client_email_key = lead.client_email.casefold()
+    if depth == -1:
+        steps_to_lost = rng.randint(0, 2)
+        for next_status in path[:steps_to_lost]:
+            moment = _later(rng, moment, now)
+            steps.append((moment, status, next_status, ""))
+            _stamp(lead, next_status, moment)
+            status = next_status
+        moment = _later(rng, moment, now)
+        lead.lost_reason = rng.choice(list(LostReason))
+        lead.lost_note = {
+            LostReason.NO_RESPONSE: "No reply after three follow-ups.",
+            LostReason.NOT_INTERESTED: "Chose to wait a year.",
+            LostReason.BAD_FIT: "Budget too small for the service.",
+            LostReason.DUPLICATE: "Already a customer.",
+            LostReason.OTHER: "Went with an in-house team.",
+        }[lead.lost_reason]
+        lead.lost_at = moment
+        steps.append((moment, status, LeadStatus.LOST, lead.lost_note))
+        status = LeadStatus.LOST
+    else:
+        for next_status in path[:depth]:
+            moment = _later(rng, moment, now)
+            steps.append((moment, status, next_status, ""))
+            _stamp(lead, next_status, moment)
+            status = next_status
+    if status is LeadStatus.CONVERTED:
+        deal = Decimal(rng.randrange(1500_00, 60000_00, 50)) / 100
+        lead.deal_value, lead.commission_rate = deal, rate
+        lead.commission = to_cents(deal * rate)
+    lead.status = status
+    lead.updated_at = moment
+    return lead, steps
+
+
+def _later(rng: random.Random, moment: datetime, now: datetime) -> datetime:
+    return min(moment + timedelta(hours=rng.randint(6, 24 * 12)), now - timedelta(minutes=5))
+
+
+def _stamp(lead: Lead, status: LeadStatus, moment: datetime) -> None:
+    if status is LeadStatus.CONTACTED:
+        lead.contacted_at = moment
+    elif status is LeadStatus.QUALIFIED:
+        lead.qualified_at = moment
+    elif status is LeadStatus.CONVERTED:
+        lead.converted_at = moment
+
+
+def write_logins(logins: list[DemoLogin]) -> Path:
+    """Save the demo logins (git-ignored, readable by the owner only)."""
+    path = logins_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = ["Demo logins (made at seeding; delete data/ to start over):"]
+    lines += [f"  {login.username:<10} {login.password:<24} {login.note}" for login in logins]
+    path.write_text("\n".join(lines) + "\n")
+    path.chmod(0o600)
+    return path

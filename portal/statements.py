@@ -1,0 +1,253 @@
+"""Statements: a partner's monthly statement and the yearly tax report.
+
+A partner's balance at a moment is what it is owed then: ledger lines earned before it,
+less lines voided before it, less payouts paid before it. A statement lists every movement of
+one UTC calendar month between its opening and closing balance; the closing balance of a month
+is the opening balance of the next.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Select, and_, func, select
+from sqlalchemy.orm import Session
+
+from portal.access import Actor, refresh, require_manager, scoped_partner_id
+from portal.config import get_settings
+from portal.crypto import masked
+from portal.errors import NotFound, ValidationError
+from portal.models import (
+    Commission,
+    CommissionKind,
+    CommissionStatus,
+    Lead,
+    Partner,
+    PartnerProfile,
+    Payout,
+    PayoutStatus,
+)
+
+ZERO = Decimal("0.00")
+TAX_REPORT_THRESHOLD = Decimal("600.00")
+
+
+def recent_months(today: date, count: int) -> list[date]:
+    """The first days of this month and the `count - 1` before it, newest first."""
+    months, month = [], today.replace(day=1)
+    for _ in range(count):
+        months.append(month)
+        month = (month - timedelta(days=1)).replace(day=1)
+    return months
+
+
+def _month_bounds(month: date) -> tuple[datetime, datetime]:
+    start = datetime.combine(month.replace(day=1), time.min, tzinfo=UTC)
+    next_month = (
+        date(month.year + 1, 1, 1) if month.month == 12 else date(month.year, month.month + 1, 1)
+    )
+    return start, datetime.combine(next_month, time.min, tzinfo=UTC)
+
+
+def balance_at(session: Session, partner_id: int, moment: datetime) -> Decimal:
+    """What the partner was owed at a moment."""
+    earned = session.scalar(
+        select(func.coalesce(func.sum(Commission.amount), 0)).where(
+            Commission.partner_id == partner_id, Commission.earned_at < moment
+        )
+    )
+    voided = session.scalar(
+        select(func.coalesce(func.sum(Commission.amount), 0)).where(
+            Commission.partner_id == partner_id,
+            Commission.status == CommissionStatus.VOID,
+            Commission.voided_at < moment,
+        )
+    )
+    paid = session.scalar(
+        select(func.coalesce(func.sum(Payout.amount), 0)).where(
+            Payout.partner_id == partner_id,
+            Payout.status == PayoutStatus.PAID,
+            Payout.paid_at < moment,
+        )
+    )
+    return (Decimal(earned) - Decimal(voided) - Decimal(paid)).quantize(Decimal("0.01"))
+
+
+@dataclass(frozen=True)
+class StatementLine:
+    at: datetime
+    kind: str  # commission, clawback, reversal, payout
+    description: str
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class Statement:
+    partner_id: int
+    company_name: str
+    month: date
+    currency: str
+    opening_balance: Decimal
+    closing_balance: Decimal
+    lines: list[StatementLine] = field(default_factory=list)
+
+    def total(self, kind: str) -> Decimal:
+        return sum((line.amount for line in self.lines if line.kind == kind), ZERO)
+
+
+def monthly_statement(
+    session: Session, *, actor: Actor, month: date | str, partner_id: int | None = None
+) -> Statement:
+    """Opening balance, commissions, clawbacks, reversals, payouts and closing balance."""
+    actor = refresh(session, actor)
+    if isinstance(month, str):
+        try:
+            month = date.fromisoformat(
+                month.strip() + "-01" if len(month.strip()) == 7 else month.strip()
+            )
+        except ValueError:
+            raise ValidationError({"month": "Month must look like 2026-11."}) from None
+    partner_id = scoped_partner_id(actor, partner_id)
+    partner = session.get(Partner, partner_id) if partner_id is not None else None
+    if partner is None:
+        raise NotFound("Partner not found.")
+    start, end = _month_bounds(month)
+    lines: list[StatementLine] = []
+    in_month = and_(Commission.earned_at >= start, Commission.earned_at < end)
+    for line, client in session.execute(
+        select(Commission, Lead.client_name)
+        .join(Lead, Lead.id == Commission.lead_id)
+        .where(Commission.partner_id == partner.id, in_month)
+    ):
+        if line.kind is CommissionKind.COMMISSION:
+            text = f"Commission: {client} (deal {line.deal_value:,.2f} at {line.rate:.2%})"
+            lines.append(StatementLine(line.earned_at, "commission", text, line.amount))
+        else:
+            lines.append(
+                StatementLine(
+                    line.earned_at,
+                    "clawback",
+                    f"Clawback: conversion of {client} reversed after payment",
+                    line.amount,
+                )
+            )
+    for line, client in session.execute(
+        select(Commission, Lead.client_name)
+        .join(Lead, Lead.id == Commission.lead_id)
+        .where(
+            Commission.partner_id == partner.id,
+            Commission.status == CommissionStatus.VOID,
+            Commission.voided_at >= start,
+            Commission.voided_at < end,
+        )
+    ):
+        assert line.voided_at is not None
+        lines.append(
+            StatementLine(
+                line.voided_at, "reversal", f"Reversed before payment: {client}", -line.amount
+            )
+        )
+    for payout in session.scalars(
+        select(Payout).where(
+            Payout.partner_id == partner.id,
+            Payout.status == PayoutStatus.PAID,
+            Payout.paid_at >= start,
+            Payout.paid_at < end,
+        )
+    ):
+        assert payout.paid_at is not None
+        lines.append(
+            StatementLine(
+                payout.paid_at,
+                "payout",
+                f"Payout #{payout.id} (reference {payout.reference})",
+                -payout.amount,
+            )
+        )
+    lines.sort(key=lambda line: line.at)
+    opening = balance_at(session, partner.id, start)
+    closing = opening + sum((line.amount for line in lines), ZERO)
+    return Statement(
+        partner_id=partner.id,
+        company_name=partner.company_name,
+        month=start.date(),
+        currency=get_settings().currency,
+        opening_balance=opening,
+        closing_balance=closing,
+        lines=lines,
+    )
+
+
+@dataclass(frozen=True)
+class TaxReportRow:
+    partner_id: int
+    company_name: str
+    paid_total: Decimal
+    payouts: int
+    tax_id: str
+    tax_form: str
+    tax_form_received_at: datetime | None
+    country: str | None
+
+
+PAID_TOTAL = func.sum(Payout.amount)
+
+
+def paid_in_year(year: int) -> Select[Any]:
+    """Partners with their payouts paid in a calendar year (UTC) reaching the tax threshold,
+    grouped by partner and profile; columns are the caller's to choose."""
+    start = datetime(year, 1, 1, tzinfo=UTC)
+    end = datetime(year + 1, 1, 1, tzinfo=UTC)
+    return (
+        select()
+        .select_from(Partner)
+        .join(Payout, Payout.partner_id == Partner.id)
+        .outerjoin(PartnerProfile, PartnerProfile.partner_id == Partner.id)
+        .where(Payout.status == PayoutStatus.PAID, Payout.paid_at >= start, Payout.paid_at < end)
+        .group_by(
+            Partner.id,
+            Partner.company_name,
+            PartnerProfile.tax_id_last4,
+            PartnerProfile.tax_form,
+            PartnerProfile.tax_form_received_at,
+            PartnerProfile.country,
+        )
+        .having(PAID_TOTAL >= TAX_REPORT_THRESHOLD)
+    )
+
+
+def tax_report(session: Session, *, actor: Actor, year: int) -> list[TaxReportRow]:
+    """Partners paid at least 600.00 in a calendar year (UTC), with masked tax ids."""
+    require_manager(session, actor)
+    if not 2000 <= year <= 2100:
+        raise ValidationError({"year": "Year must be between 2000 and 2100."})
+    rows = session.execute(
+        paid_in_year(year)
+        .add_columns(
+            Partner.id,
+            Partner.company_name,
+            PAID_TOTAL,
+            func.count(Payout.id),
+            PartnerProfile.tax_id_last4,
+            PartnerProfile.tax_form,
+            PartnerProfile.tax_form_received_at,
+            PartnerProfile.country,
+        )
+        .order_by(Partner.company_name, Partner.id)
+    )
+    return [
+        TaxReportRow(
+            partner_id=partner_id,
+            company_name=name,
+            paid_total=Decimal(total).quantize(Decimal("0.01")),
+            payouts=count,
+            tax_id=masked(last4),
+            tax_form=tax_form.value if tax_form else "missing",
+            tax_form_received_at=received,
+            country=country,
+        )
+        for partner_id, name, total, count, last4, tax_form, received, country in rows
+    ]

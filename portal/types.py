@@ -1,0 +1,155 @@
+"""Column types that behave the same on SQLite and PostgreSQL: exact money, UTC time."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy import Date, DateTime, Integer, Numeric
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import FunctionElement
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+CENT = Decimal("0.01")
+
+
+def to_cents(amount: Decimal) -> Decimal:
+    """Round an amount half-up to cents, the one rounding rule for money."""
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+class FixedPoint(TypeDecorator[Decimal]):
+    """NUMERIC(precision, scale) on PostgreSQL; a scaled INTEGER on SQLite.
+
+    SQLite has no decimal type: NUMERIC columns there hold binary floats, so sums drift.
+    Storing whole units of 10**-scale keeps SUM() exact there too.
+    """
+
+    impl = Numeric
+    cache_ok = True
+
+    def __init__(self, precision: int, scale: int) -> None:
+        super().__init__()
+        self.precision = precision
+        self.scale = scale
+        self.quantum = Decimal(1).scaleb(-scale)
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(Integer())
+        return dialect.type_descriptor(Numeric(self.precision, self.scale, asdecimal=True))
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        exact = Decimal(value).quantize(self.quantum, rounding=ROUND_HALF_UP)
+        return int(exact.scaleb(self.scale)) if dialect.name == "sqlite" else exact
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            return Decimal(int(value)).scaleb(-self.scale).quantize(self.quantum)
+        return Decimal(value).quantize(self.quantum)
+
+    @property
+    def python_type(self) -> type[Decimal]:
+        return Decimal
+
+
+def Money() -> FixedPoint:
+    """Money: NUMERIC(12,2)."""
+    return FixedPoint(12, 2)
+
+
+class Rate(TypeDecorator[Decimal]):
+    """A commission rate, NUMERIC(5,4): a fraction with 4 decimal places.
+
+    Rates are compared against bounds in CHECK constraints but never summed, so on SQLite
+    they may live in its native NUMERIC (a binary float) and be rounded back on reading.
+    """
+
+    impl = Numeric(5, 4, asdecimal=False)
+    cache_ok = True
+    quantum = Decimal("0.0001")
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        exact = Decimal(value).quantize(self.quantum, rounding=ROUND_HALF_UP)
+        return float(exact) if dialect.name == "sqlite" else exact
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        return Decimal(str(value)).quantize(self.quantum, rounding=ROUND_HALF_UP)
+
+    @property
+    def python_type(self) -> type[Decimal]:
+        return Decimal
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always returned timezone-aware in UTC."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are ambiguous; pass an aware one")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    @property
+    def python_type(self) -> type[datetime]:
+        return datetime
+
+
+class month_start(FunctionElement[date]):
+    """The first day of the UTC month of a timestamp column, as a DATE."""
+
+    type = Date()
+    inherit_cache = True
+
+
+class day_start(FunctionElement[date]):
+    """The UTC calendar day of a timestamp column, as a DATE."""
+
+    type = Date()
+    inherit_cache = True
+
+
+@compiles(month_start, "postgresql")
+def _month_start_pg(element: month_start, compiler: Any, **kw: Any) -> str:
+    column = compiler.process(element.clauses, **kw)
+    return f"CAST(date_trunc('month', {column} AT TIME ZONE 'UTC') AS DATE)"
+
+
+@compiles(month_start, "sqlite")
+def _month_start_sqlite(element: month_start, compiler: Any, **kw: Any) -> str:
+    return f"(substr({compiler.process(element.clauses, **kw)}, 1, 7) || '-01')"
+
+
+@compiles(day_start, "postgresql")
+def _day_start_pg(element: day_start, compiler: Any, **kw: Any) -> str:
+    return f"CAST({compiler.process(element.clauses, **kw)} AT TIME ZONE 'UTC' AS DATE)"
+
+
+@compiles(day_start, "sqlite")
+def _day_start_sqlite(element: day_start, compiler: Any, **kw: Any) -> str:
+    return f"substr({compiler.process(element.clauses, **kw)}, 1, 10)"
+
+
+def utc_now() -> datetime:
+    """The current time, aware, in UTC."""
+    return datetime.now(UTC)

@@ -1,0 +1,43 @@
+"""The change-password form, shared by the partner profile and the manager account page."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from portal import users
+from portal.access import Actor
+from portal.db import unit_of_work
+from portal.errors import PortalError
+from portal.ui.feedback import show_error
+from portal.ui.session import renew_after_password_change
+
+LABELS = {"current_password": "Current password", "new_password": "New password"}
+
+
+def change_password_form(actor: Actor) -> None:
+    """Ask for the current password and a new one twice; other sessions end on success."""
+    st.subheader("Change password", anchor=False)
+    with st.form("change_password", clear_on_submit=True):
+        current = st.text_input("Current password", type="password")
+        new = st.text_input(
+            "New password",
+            type="password",
+            help=f"At least {users.MIN_PASSWORD_LENGTH} characters, any you "
+            "like; at most 72 bytes.",
+        )
+        repeat = st.text_input("Repeat the new password", type="password")
+        if not st.form_submit_button("Change password"):
+            return
+    if new != repeat:
+        st.error(
+            "Repeat the new password: the two new passwords differ.", icon=":material/warning:"
+        )
+        return
+    try:
+        with unit_of_work() as session:
+            users.change_password(session, actor=actor, current_password=current, new_password=new)
+    except PortalError as error:
+        show_error(error, LABELS)
+        return
+    renew_after_password_change(actor)
+    st.success("Password changed. Other browsers signed in as you have been signed out.")

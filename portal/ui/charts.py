@@ -1,0 +1,87 @@
+"""Plotly figures for the dashboards, built from service results (never from queries)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date
+from decimal import Decimal
+
+import plotly.graph_objects as go
+
+from portal.models import LeadStatus
+from portal.statistics import MonthCount, MonthEarnings
+
+STATUS_COLOURS = {
+    LeadStatus.PENDING: "#9aa5b8",
+    LeadStatus.CONTACTED: "#5b8def",
+    LeadStatus.QUALIFIED: "#f2a541",
+    LeadStatus.CONVERTED: "#2fa36b",
+    LeadStatus.LOST: "#d9534f",
+}
+FUNNEL = (LeadStatus.PENDING, LeadStatus.CONTACTED, LeadStatus.QUALIFIED, LeadStatus.CONVERTED)
+
+
+def _layout(figure: go.Figure, title: str) -> go.Figure:
+    figure.update_layout(
+        title=title,
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        height=320,
+        legend={"orientation": "h", "y": -0.2},
+        plot_bgcolor="white",
+    )
+    return figure
+
+
+def _months(values: Iterable[date]) -> list[str]:
+    return [month.strftime("%Y-%m") for month in values]
+
+
+def leads_by_month(counts: Sequence[MonthCount]) -> go.Figure:
+    """Leads registered per month, stacked by their status now."""
+    months = sorted({count.month for count in counts})
+    figure = go.Figure()
+    for status in LeadStatus:
+        per_month = {c.month: c.count for c in counts if c.status is status}
+        figure.add_bar(
+            name=status.value,
+            x=_months(months),
+            y=[per_month.get(month, 0) for month in months],
+            marker_color=STATUS_COLOURS[status],
+        )
+    figure.update_layout(barmode="stack")
+    return _layout(figure, "Leads per month")
+
+
+def earnings_by_month(earnings: Sequence[MonthEarnings], currency: str) -> go.Figure:
+    """Commission earned per month of conversion."""
+    figure = go.Figure()
+    figure.add_bar(
+        name="Commission",
+        x=_months(e.month for e in earnings),
+        y=[float(e.commission) for e in earnings],
+        marker_color="#2fa36b",
+    )
+    figure.update_yaxes(title=currency)
+    return _layout(figure, "Earnings per month")
+
+
+def pipeline_funnel(pipeline: dict[LeadStatus, int]) -> go.Figure:
+    """How many leads reached each stage (a converted lead was also contacted and qualified)."""
+    reached = []
+    for index, _ in enumerate(FUNNEL):
+        reached.append(sum(pipeline.get(status, 0) for status in FUNNEL[index:]))
+    figure = go.Figure(
+        go.Funnel(
+            y=[status.value for status in FUNNEL],
+            x=reached,
+            marker={"color": [STATUS_COLOURS[s] for s in FUNNEL]},
+        )
+    )
+    return _layout(figure, "Pipeline")
+
+
+def amounts_by_label(values: dict[str, Decimal], title: str, currency: str) -> go.Figure:
+    figure = go.Figure()
+    figure.add_bar(x=list(values), y=[float(v) for v in values.values()], marker_color="#5b8def")
+    figure.update_yaxes(title=currency)
+    return _layout(figure, title)

@@ -1,0 +1,40 @@
+"""Showing what went wrong: refusals with their fields, and a friendly database outage."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import streamlit as st
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+from portal.config import ConfigurationError
+from portal.errors import PortalError, ValidationError
+
+DATABASE_DOWN = (
+    "The portal cannot reach its database right now. Your data is safe; please try again "
+    "in a minute."
+)
+
+
+def show_error(error: PortalError, labels: dict[str, str] | None = None) -> None:
+    """One message per refused field (named as the form names it), or the refusal itself."""
+    if isinstance(error, ValidationError):
+        for field, message in error.errors.items():
+            name = (labels or {}).get(field, field.replace("_", " ").capitalize())
+            st.error(f"{name}: {message}", icon=":material/warning:")
+    else:
+        st.error(str(error), icon=":material/warning:")
+
+
+@contextmanager
+def database_guard() -> Iterator[None]:
+    """Turn an unreachable database into a friendly message instead of a traceback."""
+    try:
+        yield
+    except (OperationalError, InterfaceError):
+        st.error(DATABASE_DOWN, icon=":material/cloud_off:")
+        st.stop()
+    except ConfigurationError as error:
+        st.error(f"The portal is not configured correctly: {error}")
+        st.stop()

@@ -1,0 +1,183 @@
+"""Signing in and out, and who is signed in, for every run of the app.
+
+streamlit-authenticator writes and reads the login cookie (an HS256 JWT of the username and
+its expiry, signed with the configured cookie key). The password check is ours
+(`portal.users.authenticate`): lockout kept in the database, audit, constant time for unknown
+users, passwords of any characters. The cookie carries no session id, so every run also asks the
+database whether the session still counts: a logout, a password change or a deactivation
+since the cookie was issued ends it, and a copied old cookie no longer signs anyone in.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import streamlit as st
+import streamlit_authenticator as stauth
+from streamlit_authenticator.utilities import LoginError
+
+from portal import users
+from portal.access import Actor
+from portal.config import get_settings
+from portal.db import unit_of_work
+from portal.models import Role
+from portal.types import utc_now
+
+AUTHENTICATOR = "_portal_authenticator"
+ISSUED_AT = "_portal_issued_at"
+NOTICE = "_portal_notice"
+LOGIN_BUTTON = "login_submit"
+SESSION_ENDED = "Your session has ended. Please sign in again."
+LOGOUT_REQUESTED = "_portal_logout_requested"
+
+
+def _authenticator() -> stauth.Authenticate:
+    settings = get_settings()
+    # Filled below with the one user a cookie names: the library keeps this dict by reference.
+    credentials: dict[str, dict[str, object]] = {"usernames": {}}
+    authenticator = stauth.Authenticate(
+        credentials,
+        settings.cookie_name,
+        settings.cookie_key,
+        settings.cookie_expiry_days,
+        auto_hash=False,
+        login_sleep_time=0,  # brute force is met by the database lockout instead
+    )
+    st.session_state[AUTHENTICATOR] = authenticator
+    return authenticator
+
+
+def _restore_from_cookie(authenticator: stauth.Authenticate) -> None:
+    token = authenticator.cookie_controller.get_cookie()
+    if not token or st.session_state.get("authentication_status"):
+        return
+    with unit_of_work() as session:
+        entry = users.restorable_login(session, username=str(token["username"]))
+    if entry is not None:
+        authenticator.authentication_controller.authentication_model.credentials["usernames"][
+            str(token["username"])
+        ] = entry
+    try:
+        authenticator.login(location="unrendered")
+    except LoginError:
+        authenticator.cookie_controller.delete_cookie()
+        return
+    if st.session_state.get("authentication_status"):
+        lifetime = timedelta(days=get_settings().cookie_expiry_days)
+        issued = datetime.fromtimestamp(float(token["exp_date"]), UTC) - lifetime
+        st.session_state[ISSUED_AT] = issued
+
+
+def _sign_in(authenticator: stauth.Authenticate) -> None:
+    """Check the login form's submission (before navigation is built, so the signed-in
+    pages appear in this same run) and write the cookie on success."""
+    with unit_of_work() as session:
+        result = users.authenticate(
+            session,
+            username=st.session_state.get("login_username", ""),
+            password=st.session_state.get("login_password", ""),
+        )
+    st.session_state.pop("login_password", None)  # keep no password in session memory
+    st.session_state.pop(NOTICE, None)
+    if result.actor is None:
+        st.session_state[NOTICE] = ("error", result.message)
+        return
+    _start_session(authenticator, result.actor)
+
+
+def _start_session(authenticator: stauth.Authenticate, actor: Actor) -> None:
+    st.session_state.update(
+        {
+            "authentication_status": True,
+            "username": actor.username,
+            "name": actor.display_name,
+            "roles": [actor.role.value],
+            "logout": False,
+            ISSUED_AT: utc_now(),
+        }
+    )
+    # No st.rerun() after this: the cookie component must render for the cookie to be written.
+    authenticator.cookie_controller.set_cookie()
+
+
+def _sign_out(authenticator: stauth.Authenticate, *, notice: str | None = None) -> None:
+    if st.session_state.get("authentication_status"):
+        authenticator.logout(location="unrendered")
+    st.session_state.pop(ISSUED_AT, None)
+    if notice:
+        st.session_state[NOTICE] = ("info", notice)
+
+
+def current_actor() -> Actor | None:
+    """Build the authenticator (once per run), handle sign-in and sign-out, restore the
+    session from the cookie, and return who is signed in, checked against the database."""
+    authenticator = _authenticator()
+    if st.session_state.pop(LOGOUT_REQUESTED, False) and st.session_state.get(
+        "authentication_status"
+    ):
+        actor = signed_in_actor()
+        if actor is not None:
+            with unit_of_work() as session:
+                users.end_sessions(session, actor=actor)
+        _sign_out(authenticator, notice="You are signed out.")
+        return None
+    if st.session_state.get(LOGIN_BUTTON) and not st.session_state.get("authentication_status"):
+        _sign_in(authenticator)
+    _restore_from_cookie(authenticator)
+    actor = signed_in_actor()
+    if actor is None and st.session_state.get("authentication_status"):
+        _sign_out(authenticator, notice=SESSION_ENDED)
+    return actor
+
+
+def logout_button() -> None:
+    """The sign-out button; the next run of Home.py ends the session everywhere."""
+    st.button("Log out", on_click=st.session_state.__setitem__, args=(LOGOUT_REQUESTED, True))
+
+
+def signed_in_actor() -> Actor | None:
+    """The signed-in user as the database sees it now, or None."""
+    username = st.session_state.get("username")
+    issued_at = st.session_state.get(ISSUED_AT)
+    if not st.session_state.get("authentication_status") or not username or issued_at is None:
+        return None
+    with unit_of_work() as session:
+        return users.actor_for_session(session, username=username, issued_at=issued_at)
+
+
+def require(role: Role) -> Actor:
+    """The signed-in actor if it has this role; otherwise the page says no and stops."""
+    actor = signed_in_actor()
+    if actor is None:
+        ended = st.session_state.get("authentication_status")
+        st.warning(SESSION_ENDED if ended else "Please sign in to see this page.")
+        st.stop()
+    if actor.role is not role:
+        st.error(f"This page is for {role.value}s.")
+        st.stop()
+    return actor
+
+
+def renew_after_password_change(actor: Actor) -> None:
+    """Keep this browser signed in after a password change ended every other session."""
+    authenticator = st.session_state.get(AUTHENTICATOR)
+    if authenticator is not None:
+        _start_session(authenticator, actor)
+
+
+def login_page() -> None:
+    """The sign-in form (its submission is handled by `current_actor` on the next run)."""
+    st.title("Partner Portal")
+    st.caption("Sign in to follow your referrals, commissions and payouts.")
+    # Kept (not popped) until the next sign-in attempt: the cookie component reruns the
+    # page once more after a sign-out, and the message should survive that.
+    notice = st.session_state.get(NOTICE)
+    if notice:
+        kind, message = notice
+        (st.error if kind == "error" else st.info)(message)
+    with st.form("login"):
+        st.text_input("Username", key="login_username", autocomplete="username")
+        st.text_input(
+            "Password", type="password", key="login_password", autocomplete="current-password"
+        )
+        st.form_submit_button("Login", key=LOGIN_BUTTON, type="primary")

@@ -1,0 +1,405 @@
+"""Users and login: passwords, lockout kept in the database, sessions that can be ended."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+
+import bcrypt
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal import audit
+from portal.access import Actor, load_actor, refresh, require_manager, scoped_partner_id
+from portal.config import get_settings
+from portal.errors import NotFound, PermissionDenied, ValidationError
+from portal.models import Partner, Role, User
+from portal.types import utc_now
+from portal.validation import FieldErrors, clean_email, clean_text
+
+MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_BYTES = 72  # bcrypt ignores (bcrypt 5 refuses) anything longer
+WRONG_CREDENTIALS = "Wrong username or password."
+
+
+def username_key(username: str) -> str:
+    """Usernames are unique case-insensitively: this is the stored form."""
+    return username.strip().casefold()
+
+
+def password_problem(password: str) -> str | None:
+    """Why a new password is refused, or None if it is acceptable."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"Password must be at least {MIN_PASSWORD_LENGTH} characters."
+    if len(password.encode()) > MAX_PASSWORD_BYTES:
+        return (
+            f"Password must be at most {MAX_PASSWORD_BYTES} bytes in UTF-8 "
+            "(fewer characters if it uses accents or emoji)."
+        )
+    return None
+
+
+def hash_password(password: str) -> str:
+    """A bcrypt hash at the configured cost."""
+    salt = bcrypt.gensalt(rounds=get_settings().bcrypt_rounds)
+    return bcrypt.hashpw(password.encode(), salt).decode()
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    return hash_password("a password that no account has, to spend the same time")
+
+
+def _password_matches(password: str, password_hash: str) -> bool:
+    encoded = password.encode()
+    if len(encoded) > MAX_PASSWORD_BYTES:
+        # Spend the same time as a real check, then refuse: no stored hash is this long.
+        bcrypt.checkpw(encoded[:MAX_PASSWORD_BYTES], password_hash.encode())
+        return False
+    return bcrypt.checkpw(encoded, password_hash.encode())
+
+
+def validate_new_user(
+    session: Session,
+    *,
+    username: str,
+    display_name: str,
+    email: str,
+    password: str,
+    errors: FieldErrors,
+) -> tuple[str, str, str]:
+    """Clean a new login's fields into `errors`; returns username key, display name, email."""
+    key = username_key(username or "")
+    if not key:
+        errors.add("username", "Username is required.")
+    elif len(key) > 64 or not all(char.isalnum() or char in "._-@" for char in key):
+        errors.add(
+            "username",
+            "Username must be at most 64 letters, digits or . _ - @ characters.",
+        )
+    elif session.scalar(select(User.id).where(User.username == key)) is not None:
+        errors.add("username", "This username is taken.")
+    name = clean_text(
+        errors, "display_name", display_name, label="Name", max_length=200, required=True
+    )
+    clean = clean_email(errors, "email", email, label="Email", required=True)
+    problem = password_problem(password or "")
+    if problem:
+        errors.add("password", problem)
+    return key, name or "", clean or ""
+
+
+def add_user(
+    session: Session,
+    *,
+    username: str,
+    display_name: str,
+    email: str,
+    password: str,
+    role: Role,
+    partner_id: int | None,
+    errors: FieldErrors | None = None,
+) -> User:
+    """Insert a validated login (callers check who may do it)."""
+    errors = errors or FieldErrors()
+    key, name, clean = validate_new_user(
+        session,
+        username=username,
+        display_name=display_name,
+        email=email,
+        password=password,
+        errors=errors,
+    )
+    errors.raise_if_any()
+    user = User(
+        username=key,
+        display_name=name,
+        email=clean,
+        password_hash=hash_password(password),
+        role=role,
+        partner_id=partner_id,
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+@dataclass(frozen=True)
+class UserView:
+    id: int
+    username: str
+    display_name: str
+    email: str
+    role: Role
+    partner_id: int | None
+    is_active: bool
+    last_login_at: datetime | None
+    locked_until: datetime | None
+
+
+def _view(user: User) -> UserView:
+    return UserView(
+        id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        email=user.email,
+        role=user.role,
+        partner_id=user.partner_id,
+        is_active=user.is_active,
+        last_login_at=user.last_login_at,
+        locked_until=user.locked_until,
+    )
+
+
+def create_user(
+    session: Session,
+    *,
+    actor: Actor,
+    username: str,
+    display_name: str,
+    email: str,
+    password: str,
+    role: Role,
+    partner_id: int | None = None,
+) -> UserView:
+    """Create a login for a partner company or a manager; managers only."""
+    actor = require_manager(session, actor)
+    errors = FieldErrors()
+    if role is Role.PARTNER:
+        if partner_id is None:
+            errors.add("partner_id", "A partner user needs a partner company.")
+        elif session.get(Partner, partner_id) is None:
+            errors.add("partner_id", f"Partner {partner_id} does not exist.")
+    elif partner_id is not None:
+        errors.add("partner_id", "A manager belongs to no partner company.")
+    user = add_user(
+        session,
+        username=username,
+        display_name=display_name,
+        email=email,
+        password=password,
+        role=role,
+        partner_id=partner_id,
+        errors=errors,
+    )
+    audit.record_by(
+        session,
+        actor,
+        "user.create",
+        "user",
+        user.id,
+        after={
+            "username": user.username,
+            "role": role.value,
+            "partner_id": partner_id,
+            "email": user.email,
+        },
+    )
+    return _view(user)
+
+
+def _record_failure(session: Session, user: User, reason: str) -> None:
+    audit.record(
+        session,
+        actor_user_id=user.id,
+        actor_label=user.username,
+        action="login.failed",
+        object_type="user",
+        object_id=user.id,
+        after={"reason": reason},
+    )
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    """The outcome of a login attempt; `actor` is None when it failed."""
+
+    actor: Actor | None
+    message: str = ""
+
+
+def authenticate(session: Session, *, username: str, password: str) -> LoginResult:
+    """Check a login, counting failures in the database and locking after too many.
+
+    Returns rather than raises, so the caller's transaction keeps the failure count and the
+    audit entry. Every path runs one bcrypt check, so an unknown username takes as long to
+    refuse as a wrong password.
+    """
+    settings = get_settings()
+    now = utc_now()
+    key = username_key(username or "")
+    # A name no account can have (too long, control characters: PostgreSQL cannot even
+    # compare a NUL) is refused like an unknown one, without a query.
+    plausible = len(key) <= 64 and key.isprintable()
+    user = (
+        session.scalar(select(User).where(User.username == key).with_for_update())
+        if plausible
+        else None
+    )
+    if user is None:
+        _password_matches(password or "", _dummy_hash())
+        audit.record(
+            session,
+            actor_user_id=None,
+            actor_label=(key if plausible else "(unreadable)") or "(empty)",
+            action="login.failed",
+            object_type="user",
+            after={"reason": "unknown"},
+        )
+        return LoginResult(None, WRONG_CREDENTIALS)
+
+    if user.locked_until is not None and user.locked_until > now:
+        _password_matches(password or "", _dummy_hash())
+        minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
+        _record_failure(session, user, "locked")
+        return LoginResult(
+            None,
+            f"Too many failed attempts: this account is locked. Try again in {minutes} "
+            f"minute{'s' if minutes != 1 else ''}.",
+        )
+
+    if not _password_matches(password or "", user.password_hash):
+        if user.locked_until is not None:  # an old lock has run out: count afresh
+            user.locked_until = None
+            user.failed_logins = 0
+        user.failed_logins += 1
+        reason = "wrong_password"
+        message = WRONG_CREDENTIALS
+        if user.failed_logins >= settings.lockout_failures:
+            user.locked_until = now + timedelta(minutes=settings.lockout_minutes)
+            user.failed_logins = 0
+            reason = "locked_now"
+            message = (
+                f"Too many failed attempts: this account is locked for "
+                f"{settings.lockout_minutes} minutes."
+            )
+        _record_failure(session, user, reason)
+        return LoginResult(None, message)
+
+    if not user.is_active:
+        _record_failure(session, user, "inactive")
+        return LoginResult(None, "This account has been deactivated.")
+
+    user.failed_logins = 0
+    user.locked_until = None
+    user.last_login_at = now
+    audit.record(
+        session,
+        actor_user_id=user.id,
+        actor_label=user.username,
+        action="login.succeeded",
+        object_type="user",
+        object_id=user.id,
+    )
+    session.flush()
+    return LoginResult(load_actor(session, user_id=user.id))
+
+
+def change_password(
+    session: Session, *, actor: Actor, current_password: str, new_password: str
+) -> None:
+    """Replace the actor's own password and end its other sessions."""
+    actor = refresh(session, actor)
+    user = session.get(User, actor.user_id, with_for_update=True)
+    if user is None:
+        raise NotFound("User not found.")
+    if not _password_matches(current_password or "", user.password_hash):
+        raise ValidationError({"current_password": "Current password is wrong."})
+    problem = password_problem(new_password or "")
+    if problem:
+        raise ValidationError({"new_password": problem})
+    user.password_hash = hash_password(new_password)
+    user.sessions_valid_after = utc_now()
+    audit.record_by(
+        session, actor, "user.change_password", "user", user.id, after={"password": "changed"}
+    )
+
+
+def end_sessions(session: Session, *, actor: Actor) -> None:
+    """Log the actor out everywhere: login cookies issued before now stop working."""
+    actor = refresh(session, actor)
+    user = session.get(User, actor.user_id)
+    if user is None:
+        raise NotFound("User not found.")
+    user.sessions_valid_after = utc_now()
+    audit.record_by(session, actor, "user.logout", "user", user.id)
+
+
+def session_is_valid(session: Session, *, user_id: int, issued_at: datetime) -> bool:
+    """Whether a login made at `issued_at` still counts (active user, not logged out since)."""
+    user = session.get(User, user_id)
+    if user is None or not user.is_active:
+        return False
+    return user.sessions_valid_after is None or issued_at >= user.sessions_valid_after
+
+
+def set_active(session: Session, *, actor: Actor, user_id: int, active: bool) -> UserView:
+    """Deactivate or reactivate a login; managers only, never their own."""
+    actor = require_manager(session, actor)
+    if user_id == actor.user_id:
+        raise PermissionDenied("You cannot deactivate your own account.")
+    user = session.get(User, user_id, with_for_update=True)
+    if user is None:
+        raise NotFound("User not found.")
+    if user.is_active == active:
+        return _view(user)
+    before = {"is_active": user.is_active}
+    user.is_active = active
+    if not active:
+        user.sessions_valid_after = utc_now()
+    audit.record_by(
+        session,
+        actor,
+        "user.activate" if active else "user.deactivate",
+        "user",
+        user.id,
+        before=before,
+        after={"is_active": active},
+    )
+    return _view(user)
+
+
+def unlock(session: Session, *, actor: Actor, user_id: int) -> UserView:
+    """Lift a login lock before it runs out; managers only."""
+    actor = require_manager(session, actor)
+    user = session.get(User, user_id, with_for_update=True)
+    if user is None:
+        raise NotFound("User not found.")
+    user.locked_until = None
+    user.failed_logins = 0
+    audit.record_by(session, actor, "user.unlock", "user", user.id)
+    return _view(user)
+
+
+def list_users(session: Session, *, actor: Actor, partner_id: int | None = None) -> list[UserView]:
+    """Logins of one partner company (a partner sees only its own), or all for a manager."""
+    partner_id = scoped_partner_id(refresh(session, actor), partner_id)
+    query = select(User).order_by(User.username)
+    if partner_id is not None:
+        query = query.where(User.partner_id == partner_id)
+    return [_view(user) for user in session.scalars(query)]
+
+
+def restorable_login(session: Session, *, username: str) -> dict[str, object] | None:
+    """What the login-cookie library needs to restore a session for this user, or None when
+    the user may not be signed in (unknown, deactivated)."""
+    user = session.scalar(select(User).where(User.username == username_key(username)))
+    if user is None or not user.is_active:
+        return None
+    return {
+        "email": user.email,
+        "first_name": user.display_name,
+        "last_name": "",
+        "password": user.password_hash,
+        "roles": [user.role.value],
+    }
+
+
+def actor_for_session(session: Session, *, username: str, issued_at: datetime) -> Actor | None:
+    """The actor behind a signed-in browser session, or None once that session has ended
+    (logout or password change since it began, or the user deactivated)."""
+    user = session.scalar(select(User).where(User.username == username_key(username)))
+    if user is None or not session_is_valid(session, user_id=user.id, issued_at=issued_at):
+        return None
+    return load_actor(session, user_id=user.id)

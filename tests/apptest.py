@@ -1,0 +1,68 @@
+"""Helpers for AppTest: the app as a given user, and finding elements by what they say."""
+
+from __future__ import annotations
+
+from streamlit.testing.v1 import AppTest
+
+from portal.access import Actor
+from portal.config import PROJECT_ROOT
+from portal.types import utc_now
+from portal.ui import session
+
+HOME = str(PROJECT_ROOT / "Home.py")
+
+
+def app() -> AppTest:
+    return AppTest.from_file(HOME, default_timeout=60)
+
+
+def signed_in(actor: Actor, page: str | None = None, *, logout_requested: bool = False) -> AppTest:
+    """The app with `actor` signed in (session seeded, as the cookie would restore it)."""
+    test = app()
+    if logout_requested:
+        test.session_state[session.LOGOUT_REQUESTED] = True
+    _seed(test, actor)
+    test.run()
+    if page:
+        test.switch_page(page).run()
+    return test
+
+
+def page_as(actor: Actor | None, page: str) -> AppTest:
+    """One page script run on its own (as a deep link would reach it) by `actor`."""
+    test = AppTest.from_file(str(PROJECT_ROOT / page), default_timeout=60)
+    if actor is not None:
+        _seed(test, actor)
+    return test.run()
+
+
+def _seed(test: AppTest, actor: Actor) -> None:
+    test.session_state["authentication_status"] = True
+    test.session_state["username"] = actor.username
+    test.session_state["name"] = actor.display_name
+    test.session_state["roles"] = [actor.role.value]
+    test.session_state["logout"] = False
+    test.session_state[session.ISSUED_AT] = utc_now()
+
+
+def texts(test: AppTest) -> str:
+    """Everything the page says in text, markdown, titles, alerts and captions."""
+    parts = []
+    for kind in (
+        "title",
+        "header",
+        "subheader",
+        "markdown",
+        "text",
+        "caption",
+        "error",
+        "warning",
+        "info",
+        "success",
+    ):
+        parts += [str(element.value) for element in getattr(test, kind)]
+    return "\n".join(parts)
+
+
+def metric(test: AppTest, label: str) -> str:
+    return next(m.value for m in test.metric if m.label == label)

@@ -1,0 +1,100 @@
+"""Factories: a partner, a user, an actor or a lead in one line, through the real services."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from portal import leads
+from portal.access import Actor, load_actor
+from portal.models import Partner, PartnerProfile, PartnerStatus, Role
+from portal.users import add_user
+
+_numbers = itertools.count(1)
+PASSWORD = "correct horse battery staple"
+
+
+def make_partner(
+    session: Session,
+    *,
+    status: PartnerStatus = PartnerStatus.ACTIVE,
+    company_name: str | None = None,
+    email: str | None = None,
+) -> Partner:
+    """A partner company with an empty profile."""
+    number = next(_numbers)
+    partner = Partner(
+        company_name=company_name or f"Partner Co {number}",
+        email=email or f"team@partner{number}.example",
+        status=status,
+    )
+    session.add(partner)
+    session.flush()
+    session.add(PartnerProfile(partner_id=partner.id))
+    session.flush()
+    return partner
+
+
+def make_actor(
+    session: Session,
+    *,
+    role: Role = Role.PARTNER,
+    partner: Partner | None = None,
+    status: PartnerStatus = PartnerStatus.ACTIVE,
+    username: str | None = None,
+    password: str = PASSWORD,
+) -> Actor:
+    """A user (of a new partner company, unless one is given) and its actor."""
+    if role is Role.PARTNER and partner is None:
+        partner = make_partner(session, status=status)
+    number = next(_numbers)
+    user = add_user(
+        session,
+        username=username or f"{role.value}{number}",
+        display_name=f"{role.value.title()} User {number}",
+        email=f"user{number}@example.com",
+        password=password,
+        role=role,
+        partner_id=partner.id if partner else None,
+    )
+    return load_actor(session, user_id=user.id)
+
+
+def make_manager(session: Session) -> Actor:
+    return make_actor(session, role=Role.MANAGER)
+
+
+def make_lead(session: Session, actor: Actor, **overrides: Any) -> leads.LeadView:
+    """A freshly registered lead with a unique client."""
+    number = next(_numbers)
+    fields: dict[str, Any] = {
+        "client_name": f"Client {number}",
+        "client_email": f"client{number}@client{number}.example",
+        "service": "SEO",
+    }
+    fields.update(overrides)
+    return leads.register_lead(session, actor=actor, **fields)
+
+
+def make_converted_lead(
+    session: Session,
+    manager: Actor,
+    partner: Actor,
+    deal_value: str = "1000.00",
+    **overrides: Any,
+) -> leads.LeadView:
+    """A lead of `partner`, qualified and converted by `manager` with this deal value."""
+    lead = make_lead(session, partner, **overrides)
+    qualified = leads.change_lead_status(
+        session, actor=manager, lead_id=lead.id, to="qualified", expected_version=lead.version
+    )
+    return leads.change_lead_status(
+        session,
+        actor=manager,
+        lead_id=lead.id,
+        to="converted",
+        expected_version=qualified.version,
+        deal_value=deal_value,
+    )

@@ -1,0 +1,258 @@
+"""The partner pages in AppTest: what they show, and that their edits reach the database."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from decimal import Decimal
+
+from sqlalchemy import select, update
+
+from portal import partners, profiles
+from portal.db import unit_of_work
+from portal.models import Commission, Lead, LeadStatus, PartnerProfile, PartnerStatus
+from portal.types import utc_now
+from tests.apptest import metric, page_as, texts
+from tests.factories import make_actor, make_converted_lead, make_lead, make_manager
+
+DASHBOARD = "pages/partner_dashboard.py"
+LEADS = "pages/partner_leads.py"
+COMMISSIONS = "pages/partner_commissions.py"
+PROFILE = "pages/partner_profile.py"
+
+
+def test_dashboard_shows_the_partners_figures_and_charts(app_database):
+    with unit_of_work(app_database) as db:
+        manager, partner = make_manager(db), make_actor(db)
+        make_actor(db)  # a second active partner, ranked below
+        make_converted_lead(db, manager, partner)
+        make_lead(db, partner)
+    test = page_as(partner, DASHBOARD)
+    assert not test.exception
+    assert metric(test, "Referrals") == "2"
+    assert metric(test, "Conversion rate") == "50.0%"
+    assert metric(test, "Total earnings (USD)") == "100.00"
+    assert metric(test, "Rank") == "1 of 2"
+    assert metric(test, "Tier") == "Bronze"
+    figures = [json.loads(chart.proto.spec) for chart in test.get("plotly_chart")]
+    titles = [figure["layout"]["title"]["text"] for figure in figures]
+    assert titles == ["Leads per month", "Earnings per month", "Pipeline"]
+    funnel = figures[2]["data"][0]
+    assert funnel["x"] == [2, 1, 1, 1]  # both leads pending-or-beyond, one converted
+    assert "9 more conversions to Silver" in [p.proto.text for p in test.get("progress")]
+    assert any("converted: commission 100.00 USD" in t.value for t in test.text)
+
+
+def test_new_pending_and_suspended_partners_see_their_banners(app_database):
+    with unit_of_work(app_database) as db:
+        new = make_actor(db)
+        pending = make_actor(db, status=PartnerStatus.PENDING)
+        suspended = make_actor(db, status=PartnerStatus.SUSPENDED)
+    fresh = page_as(new, DASHBOARD)
+    assert not fresh.exception
+    assert "No leads yet" in texts(fresh)
+    assert "application is under review" in texts(page_as(pending, DASHBOARD))
+    assert "suspended" in texts(page_as(suspended, DASHBOARD))
+    read_only = page_as(suspended, LEADS)
+    assert "read-only" in texts(read_only)
+    assert not [b for b in read_only.button if b.label == "Save changes"]
+
+
+def test_register_form_names_bad_fields_then_registers(app_database):
+    with unit_of_work(app_database) as db:
+        partner = make_actor(db)
+    test = page_as(partner, LEADS)
+    fields = {field.label: field for field in test.text_input}
+    fields["Client name *"].input("Ada Client")
+    fields["Client email *"].input("not-an-email")
+    fields["Client phone"].input("12")
+    test.selectbox[0].select("SEO")
+    test.button[0].click().run()
+    errors = " ".join(e.value for e in test.error)
+    assert "Client email:" in errors and "Client phone:" in errors
+    with unit_of_work(app_database) as db:
+        assert db.scalar(select(Lead.id)) is None
+    fields = {field.label: field for field in test.text_input}
+    fields["Client email *"].input("ada@client.example")
+    fields["Client phone"].input("")
+    test.button[0].click().run()
+    assert any("Registered lead" in s.value for s in test.success)
+    with unit_of_work(app_database) as db:
+        assert db.scalar(select(Lead.client_email)) == "ada@client.example"
+
+
+def _editor_key(test, saves=0):
+    """The first page's editor key (prefix, page depth, cursor, saves so far)."""
+    return f"leads-1-None-{saves}"
+
+
+def test_inline_edits_are_saved_and_refusals_change_nothing(app_database):
+    with unit_of_work(app_database) as db:
+        partner = make_actor(db)
+        older = make_lead(db, partner, client_name="Older")
+        newer = make_lead(db, partner, client_name="Newer")
+        db.execute(
+            update(Lead)
+            .where(Lead.id == older.id)
+            .values(created_at=utc_now() - timedelta(hours=1))
+        )
+    test = page_as(partner, LEADS)
+    key = _editor_key(test)
+    # Row 0 is the newest lead: contacted is allowed; row 1 to converted is not (partners
+    # cannot convert).
+    test.session_state[key] = {
+        "edited_rows": {0: {"Status": "contacted"}, 1: {"Status": "converted"}},
+        "added_rows": [],
+        "deleted_rows": [],
+    }
+    test.run()
+    next(b for b in test.button if b.label == "Save changes").click().run()
+    messages = {m.value for m in test.success} | {m.value for m in test.error}
+    assert f"Lead {newer.id}: Saved: now contacted." in messages
+    assert any(
+        m.startswith(f"Lead {older.id}: A pending lead cannot be moved to converted")
+        for m in messages
+    )
+    with unit_of_work(app_database) as db:
+        assert db.get(Lead, newer.id).status is LeadStatus.CONTACTED
+        assert db.get(Lead, older.id).status is LeadStatus.PENDING
+
+
+def test_moving_to_lost_without_a_reason_is_refused(app_database):
+    with unit_of_work(app_database) as db:
+        partner = make_actor(db)
+        lead = make_lead(db, partner)
+    test = page_as(partner, LEADS)
+    key = _editor_key(test)
+    test.session_state[key] = {
+        "edited_rows": {0: {"Status": "lost"}},
+        "added_rows": [],
+        "deleted_rows": [],
+    }
+    test.run()
+    next(b for b in test.button if b.label == "Save changes").click().run()
+    assert any("Lost reason is required" in e.value for e in test.error)
+    with unit_of_work(app_database) as db:
+        assert db.get(Lead, lead.id).status is LeadStatus.PENDING
+
+
+def test_lead_detail_by_address_shows_the_timeline_and_user_text_stays_text(app_database):
+    hostile = "**Bold** [click](http://evil.example) <script>alert(1)</script>"
+    with unit_of_work(app_database) as db:
+        partner = make_actor(db)
+        lead = make_lead(db, partner, client_name=hostile, notes="<img src=x onerror=alert(1)>")
+    test = page_as(partner, f"{LEADS}")
+    test.query_params["lead"] = str(lead.id)
+    test.run()
+    assert any(hostile in t.value for t in test.text)  # st.text: shown exactly, not rendered
+    assert not any("evil.example" in m.value for m in test.markdown)
+    timeline = [frame for frame in test.dataframe if "What" in frame.value.columns]
+    assert list(timeline[0].value["What"]) == ["registered"]
+    bad = page_as(partner, LEADS)
+    bad.query_params["lead"] = "12abc"
+    bad.run()
+    assert "The lead in the address (lead=…) must be a lead number." in texts(bad)
+    foreign = page_as(make_other(app_database), LEADS)
+    foreign.query_params["lead"] = str(lead.id)
+    foreign.run()
+    assert "Lead not found." in texts(foreign)
+
+
+def make_other(engine):
+    with unit_of_work(engine) as db:
+        return make_actor(db)
+
+
+def test_commissions_page_shows_states_next_payout_and_statement(app_database):
+    with unit_of_work(app_database) as db:
+        manager, partner = make_manager(db), make_actor(db)
+        make_converted_lead(db, manager, partner)
+        make_converted_lead(db, manager, partner, "400.00")
+        db.execute(
+            update(Commission)
+            .where(Commission.amount == Decimal("100.00"))
+            .values(hold_until=utc_now() - timedelta(days=1))
+        )
+    test = page_as(partner, COMMISSIONS)
+    assert not test.exception
+    assert metric(test, "On hold") == "40.00"
+    assert metric(test, "Payable") == "100.00"
+    assert "No payout method on file." in texts(test)
+    assert metric(test, "Closing balance") == "140.00 USD"
+    assert any(b.label == "Download statement (CSV)" for b in test.get("download_button"))
+
+
+def test_profile_form_validates_per_field_and_saves_secrets_masked(app_database):
+    with unit_of_work(app_database) as db:
+        partner = make_actor(db)
+    test = page_as(partner, PROFILE)
+    fields = {field.label: field for field in test.text_input}
+    fields["Website"].input("ftp://nope.example")
+    fields["Contact phone"].input("call me maybe")
+    next(b for b in test.button if b.label == "Save profile").click().run()
+    errors = " ".join(e.value for e in test.error)
+    assert "Website:" in errors and "Contact phone:" in errors
+    fields = {field.label: field for field in test.text_input}
+    fields["Website"].input("https://agency.example")
+    fields["Contact phone"].input("+1 415 555 0100")
+    fields["Replace bank account number"].input("12345678901234")
+    next(b for b in test.button if b.label == "Save profile").click().run()
+    assert not test.exception
+    with unit_of_work(app_database) as db:
+        stored = db.scalar(
+            select(PartnerProfile).where(PartnerProfile.partner_id == partner.partner_id)
+        )
+        assert stored.website == "https://agency.example"
+        assert stored.contact_phone == "+14155550100"
+        assert stored.bank_account_last4 == "1234"
+        assert "12345678901234" not in (stored.bank_account_encrypted or "")
+    again = page_as(partner, PROFILE)
+    on_file = next(f for f in again.text_input if f.label == "Bank account on file")
+    assert on_file.value == "•••• 1234"
+
+
+def test_change_password_needs_the_current_one(app_database):
+    with unit_of_work(app_database) as db:
+        partner = make_actor(db)
+    test = page_as(partner, PROFILE)
+    fields = {field.label: field for field in test.text_input}
+    fields["Current password"].input("wrong wrong wrong")
+    fields["New password"].input("a brand new password")
+    fields["Repeat the new password"].input("a brand new password")
+    next(b for b in test.button if b.label == "Change password").click().run()
+    assert "Current password: Current password is wrong." in [e.value for e in test.error]
+    fields = {field.label: field for field in test.text_input}
+    fields["Current password"].input("correct horse battery staple")
+    fields["New password"].input("a brand new password")
+    fields["Repeat the new password"].input("a brand new password")
+    next(b for b in test.button if b.label == "Change password").click().run()
+    assert any("Password changed" in s.value for s in test.success)
+    assert not test.exception
+
+
+def test_suspended_partner_profile_is_read_only(app_database):
+    with unit_of_work(app_database) as db:
+        manager, partner = make_manager(db), make_actor(db)
+        partners.change_status(db, actor=manager, partner_id=partner.partner_id, action="suspend")
+        profiles.get_profile(db, actor=partner)
+    test = page_as(partner, PROFILE)
+    assert "read-only" in texts(test)
+    assert next(b for b in test.button if b.label == "Save profile").disabled
+
+
+def test_lead_table_pages_older_and_newer(app_database):
+    with unit_of_work(app_database) as db:
+        partner = make_actor(db)
+        for _ in range(53):
+            make_lead(db, partner)
+    test = page_as(partner, LEADS)
+    older = next(b for b in test.button if b.label == "Older →")
+    newer = next(b for b in test.button if b.label == "← Newer")
+    assert newer.disabled and not older.disabled
+    older.click().run()
+    assert not test.exception
+    assert not next(b for b in test.button if b.label == "← Newer").disabled
+    assert next(b for b in test.button if b.label == "Older →").disabled
+    assert test.session_state["leads_cursors"][-1] is not None
+    next(b for b in test.button if b.label == "← Newer").click().run()
+    assert test.session_state["leads_cursors"] == [None]

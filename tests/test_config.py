@@ -1,0 +1,116 @@
+"""Settings: defaults, URL normalisation, demo keys kept, production refusing missing secrets."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+import pytest
+from pydantic import ValidationError
+
+from portal.config import PROJECT_ROOT, ConfigurationError, Settings, load_settings
+
+SECRET_NAMES = ("PORTAL_COOKIE_KEY", "PORTAL_ENCRYPTION_KEY")
+
+
+@pytest.fixture
+def clean_env(monkeypatch, tmp_path):
+    for name in (*SECRET_NAMES, "DATABASE_URL", "PORTAL_ENV"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PORTAL_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr("portal.config.SECRETS_FILE", tmp_path / "absent-secrets.toml")
+    return tmp_path
+
+
+def test_defaults_follow_the_domain_rules(clean_env):
+    settings = load_settings()
+    assert settings.sqlalchemy_url == f"sqlite:///{clean_env / 'portal.db'}"
+    assert (settings.hold_days, settings.min_payout, settings.claim_days) == (
+        30,
+        Decimal("50.00"),
+        90,
+    )
+    assert (settings.awaiting_contact_days, settings.payout_day, settings.currency) == (
+        3,
+        15,
+        "USD",
+    )
+    assert [(name, threshold, str(rate)) for name, threshold, rate in settings.tiers] == [
+        ("bronze", 0, "0.10"),
+        ("silver", 10, "0.125"),
+        ("gold", 25, "0.15"),
+        ("platinum", 50, "0.20"),
+    ]
+
+
+@pytest.mark.parametrize("url", ["postgres://u:p@db:5432/portal", "postgresql://u:p@db/portal"])
+def test_postgres_urls_are_normalised_to_psycopg(clean_env, monkeypatch, url):
+    monkeypatch.setenv("DATABASE_URL", url)
+    assert load_settings().sqlalchemy_url.startswith("postgresql+psycopg://u:p@db")
+
+
+def test_demo_mode_generates_keys_once_and_keeps_them(clean_env):
+    first = load_settings()
+    second = load_settings()
+    assert first.cookie_key and first.encryption_key
+    assert (first.cookie_key, first.encryption_key) == (second.cookie_key, second.encryption_key)
+    assert (clean_env / "keys.toml").stat().st_mode & 0o777 == 0o600
+
+
+def test_production_refuses_missing_secrets(clean_env, monkeypatch):
+    monkeypatch.setenv("PORTAL_ENV", "production")
+    with pytest.raises(ConfigurationError) as raised:
+        load_settings()
+    assert "PORTAL_COOKIE_KEY" in str(raised.value)
+    assert "PORTAL_ENCRYPTION_KEY" in str(raised.value)
+    assert not (clean_env / "keys.toml").exists()
+    monkeypatch.setenv("PORTAL_COOKIE_KEY", "too-short")
+    monkeypatch.setenv("PORTAL_ENCRYPTION_KEY", "k" * 44)
+    with pytest.raises(ConfigurationError, match="at least 32"):
+        load_settings()
+    monkeypatch.setenv("PORTAL_COOKIE_KEY", "x" * 48)
+    assert load_settings().env == "production"
+
+
+def test_secrets_file_is_read_and_environment_wins(clean_env, monkeypatch):
+    secrets_file = clean_env / "secrets.toml"
+    secrets_file.write_text('cookie_key = "from-file"\nhold_days = 7\n')
+    monkeypatch.setattr("portal.config.SECRETS_FILE", secrets_file)
+    assert (load_settings().cookie_key, load_settings().hold_days) == ("from-file", 7)
+    monkeypatch.setenv("PORTAL_HOLD_DAYS", "10")
+    assert load_settings().hold_days == 10
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("PORTAL_HOLD_DAYS", "-1"),
+        (
+            "PORTAL_TIER_RATES",
+            '{"bronze": "0.9", "silver": "0.1", "gold": "0.1", "platinum": "0.1"}',
+        ),
+        ("PORTAL_PAYOUT_DAY", "31"),
+        ("PORTAL_TIER_THRESHOLDS", '{"bronze": 1, "silver": 10, "gold": 25, "platinum": 50}'),
+    ],
+)
+def test_bad_settings_are_refused_by_name(clean_env, monkeypatch, name, value):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError):
+        load_settings()
+
+
+def test_every_setting_is_documented_in_the_readme():
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    table_rows = re.findall(r"^\| `(PORTAL_[A-Z_]+|DATABASE_URL)` \|", readme, flags=re.MULTILINE)
+    documented = set(table_rows)
+    expected = {"DATABASE_URL"} | {
+        f"PORTAL_{name.upper()}" for name in Settings.model_fields if name != "database_url"
+    }
+    assert expected - documented == set(), "settings missing from the README"
+    assert documented - expected == set(), "README documents settings that do not exist"
+
+
+def test_example_secrets_file_names_only_real_settings():
+    example = (PROJECT_ROOT / ".streamlit" / "secrets.toml.example").read_text(encoding="utf-8")
+    names = set(re.findall(r"^#?\s*([a-z_]+)\s*=", example, flags=re.MULTILINE))
+    assert names and names <= set(Settings.model_fields)

@@ -1,0 +1,152 @@
+"""Profiles: validation per field, secrets encrypted at rest and only ever shown masked."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select, text
+
+from portal import partners, profiles
+from portal.crypto import decrypt
+from portal.db import unit_of_work
+from portal.errors import NotFound, PermissionDenied, ValidationError
+from portal.models import AuditEntry, PartnerProfile, PartnerStatus
+from tests.factories import make_actor, make_manager
+
+GOOD = {
+    "payment_email": "Payouts@Agency.example",
+    "payment_method": "bank_transfer",
+    "bank_account": "DE89 3704 0044 0532 0130 00",
+    "tax_id": "12-3456789",
+    "tax_form": "W-9",
+    "contact_name": "Quinn Osei",
+    "contact_email": "quinn@agency.example",
+    "contact_phone": "+44 20 7946 0958",
+    "website": "https://agency.example/about",
+    "address": "1 Main St",
+    "city": "Leeds",
+    "state": "West Yorkshire",
+    "zip": "LS1 4AP",
+    "country": "gb",
+    "notifications_enabled": True,
+    "email_notifications": False,
+    "monthly_reports": True,
+}
+
+
+def test_update_stores_clean_values_and_shows_secrets_masked(engine):
+    with unit_of_work(engine) as session:
+        partner = make_actor(session)
+        view = profiles.update_profile(session, actor=partner, changes=GOOD)
+    assert view.bank_account == "•••• 3000"
+    assert view.tax_id == "•••• 6789"
+    assert view.contact_phone == "+442079460958"
+    assert view.country == "GB"
+    assert view.payment_email == "Payouts@agency.example"
+    assert view.tax_form_received_at is not None
+    assert (view.email_notifications, view.monthly_reports) == (False, True)
+
+
+def test_secrets_are_unreadable_in_the_raw_table_and_the_audit_log(engine):
+    with unit_of_work(engine) as session:
+        partner = make_actor(session)
+        profiles.update_profile(session, actor=partner, changes=GOOD)
+    with engine.connect() as connection:
+        raw = connection.execute(
+            text("SELECT bank_account_encrypted, tax_id FROM partner_profiles")
+        ).one()
+        dump = " ".join(
+            str(value)
+            for row in connection.execute(text("SELECT * FROM partner_profiles"))
+            for value in row
+        )
+        audit_dump = " ".join(
+            str(row) for row in connection.execute(text("SELECT before, after FROM audit_log"))
+        )
+    for clear in ("DE89370400440532013000", "12-3456789", "0532"):
+        assert clear not in dump and clear not in audit_dump
+    assert decrypt(raw.bank_account_encrypted) == "DE89370400440532013000"
+    assert decrypt(raw.tax_id) == "12-3456789"
+
+
+def test_an_empty_secret_input_leaves_the_stored_one_alone(engine):
+    with unit_of_work(engine) as session:
+        partner = make_actor(session)
+        profiles.update_profile(session, actor=partner, changes=GOOD)
+        view = profiles.update_profile(
+            session, actor=partner, changes={"bank_account": "", "city": "York"}
+        )
+    assert view.bank_account == "•••• 3000" and view.city == "York"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "fragment"),
+    [
+        ("payment_email", "bad@", "not a valid email"),
+        ("contact_email", "two@@example.com", "not a valid email"),
+        ("contact_phone", "call me", "not a valid phone number"),
+        ("website", "javascript:alert(1)", "http:// or https://"),
+        ("website", "ftp://files.example", "http:// or https://"),
+        ("payment_method", "bitcoin", "must be one of"),
+        ("tax_form", "1099", "must be one of"),
+        ("bank_account", "12", "4–34"),
+        ("bank_account", "1234<script>", "letters, digits or dashes"),
+        ("tax_id", "x" * 21, "4–20"),
+        ("country", "Narnia", "two-letter ISO code"),
+        ("city", "c" * 101, "at most 100"),
+        ("monthly_reports", "yes", "on or off"),
+        ("partner_id", 3, "cannot be changed"),
+    ],
+)
+def test_each_invalid_field_is_named_and_nothing_is_written(engine, field, value, fragment):
+    with unit_of_work(engine) as session:
+        partner = make_actor(session)
+    changes = {**GOOD, field: value}
+    with pytest.raises(ValidationError) as raised, unit_of_work(engine) as session:
+        profiles.update_profile(session, actor=partner, changes=changes)
+    assert fragment in raised.value.errors[field]
+    with unit_of_work(engine) as session:
+        stored = session.scalar(select(PartnerProfile))
+        assert stored.payment_email is None and stored.bank_account_encrypted is None
+        assert session.scalar(select(AuditEntry.id)) is None
+
+
+def test_partner_reads_and_edits_only_its_own_profile(engine):
+    with unit_of_work(engine) as session:
+        owner, other = make_actor(session), make_actor(session)
+        manager = make_manager(session)
+        with pytest.raises(NotFound):
+            profiles.get_profile(session, actor=other, partner_id=owner.partner_id)
+        with pytest.raises(NotFound):
+            profiles.update_profile(
+                session, actor=other, partner_id=owner.partner_id, changes={"city": "X"}
+            )
+        profiles.update_profile(
+            session, actor=manager, partner_id=owner.partner_id, changes={"city": "Leeds"}
+        )
+        assert profiles.get_profile(session, actor=owner).city == "Leeds"
+        with pytest.raises(ValidationError):
+            profiles.get_profile(session, actor=manager)
+
+
+def test_pending_partner_edits_its_profile_but_suspended_is_read_only(engine):
+    with unit_of_work(engine) as session:
+        manager = make_manager(session)
+        partner = make_actor(session, status=PartnerStatus.PENDING)
+        assert profiles.update_profile(session, actor=partner, changes={"city": "Leeds"}).city
+        partners.change_status(
+            session, actor=manager, partner_id=partner.partner_id, action="suspend"
+        )
+        with pytest.raises(PermissionDenied, match="suspended"):
+            profiles.update_profile(session, actor=partner, changes={"city": "York"})
+        assert profiles.get_profile(session, actor=partner).city == "Leeds"
+
+
+def test_profile_changes_are_audited_with_personal_data_masked(engine):
+    with unit_of_work(engine) as session:
+        partner = make_actor(session)
+        profiles.update_profile(session, actor=partner, changes=GOOD)
+        entry = session.scalar(select(AuditEntry).where(AuditEntry.action == "profile.update"))
+    assert entry.after["payment_email"] == "P***@agency.example"
+    assert entry.after["contact_phone"] == "•••• 0958"
+    assert entry.after["bank_account"] == "[changed]"
+    assert entry.after["city"] == "Leeds"

@@ -1,0 +1,254 @@
+"""Users and login: bcrypt, password rules, lockout that ends by itself, sessions, audit."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from portal import users
+from portal.access import Actor, load_actor
+from portal.db import unit_of_work
+from portal.errors import NotFound, PermissionDenied, ValidationError
+from portal.models import AuditEntry, Role, User
+from portal.types import utc_now
+from tests.factories import PASSWORD, make_actor, make_manager, make_partner
+
+
+def _login(engine, username, password=PASSWORD):
+    with unit_of_work(engine) as session:
+        return users.authenticate(session, username=username, password=password)
+
+
+def test_password_is_bcrypt_hashed_and_login_is_case_insensitive(engine):
+    with unit_of_work(engine) as session:
+        actor = make_actor(session, username="Mixed.Case")
+        stored = session.get(User, actor.user_id)
+        assert stored.username == "mixed.case"
+        assert stored.password_hash.startswith("$2b$") and PASSWORD not in stored.password_hash
+    result = _login(engine, "  MIXED.case ")
+    assert result.actor is not None and result.actor.user_id == actor.user_id
+    with unit_of_work(engine) as session:
+        assert session.get(User, actor.user_id).last_login_at is not None
+
+
+def test_usernames_are_unique_whatever_the_case(engine):
+    with unit_of_work(engine) as session:
+        make_actor(session, username="alex")
+    with pytest.raises(ValidationError) as raised, unit_of_work(engine) as session:
+        make_actor(session, username="ALEX")
+    assert "taken" in raised.value.errors["username"]
+
+
+@pytest.mark.parametrize(
+    ("password", "fragment"),
+    [
+        ("short pass", "at least 12 characters"),
+        ("é" * 37, "at most 72 bytes"),  # 37 characters but 74 bytes
+        ("🔐" * 19, "at most 72 bytes"),
+    ],
+)
+def test_password_rules(engine, password, fragment):
+    with pytest.raises(ValidationError) as raised, unit_of_work(engine) as session:
+        make_actor(session, password=password)
+    assert fragment in raised.value.errors["password"]
+
+
+def test_any_characters_are_allowed_in_a_password(engine):
+    password = 'naïve café ☕ 密码 "quoted"'
+    with unit_of_work(engine) as session:
+        actor = make_actor(session, password=password)
+    assert _login(engine, actor.username, password).actor is not None
+    assert _login(engine, actor.username, password[:-1]).actor is None
+
+
+def test_wrong_and_unknown_logins_give_the_same_message_and_are_audited(engine):
+    with unit_of_work(engine) as session:
+        actor = make_actor(session)
+    wrong = _login(engine, actor.username, "not the password")
+    unknown = _login(engine, "nobody-here", "not the password")
+    assert wrong.actor is None and unknown.actor is None
+    assert wrong.message == unknown.message == users.WRONG_CREDENTIALS
+    with unit_of_work(engine) as session:
+        entries = session.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
+        assert [(entry.action, entry.actor_label) for entry in entries] == [
+            ("login.failed", actor.username),
+            ("login.failed", "nobody-here"),
+        ]
+
+
+def test_unknown_username_costs_a_bcrypt_check_too(engine, settings_override):
+    settings_override(bcrypt_rounds=10)  # slow enough to measure, fast enough to test
+    with unit_of_work(engine) as session:
+        actor = make_actor(session)
+    users._dummy_hash.cache_clear()
+    _login(engine, "warm-up", "x")  # the dummy hash is made once, on first use
+
+    def timed(username):
+        start = time.perf_counter()
+        _login(engine, username, "wrong password!")
+        return time.perf_counter() - start
+
+    known = sorted(timed(actor.username) for _ in range(3))[1]
+    unknown = sorted(timed("no-such-user") for _ in range(3))[1]
+    assert unknown > known * 0.5, (known, unknown)
+    users._dummy_hash.cache_clear()
+
+
+def test_five_failures_lock_even_the_right_password_and_the_lock_ends_by_itself(engine):
+    with unit_of_work(engine) as session:
+        actor = make_actor(session)
+    for _ in range(4):
+        assert _login(engine, actor.username, "wrong").message == users.WRONG_CREDENTIALS
+    fifth = _login(engine, actor.username, "wrong")
+    assert "locked for 15 minutes" in fifth.message
+    locked = _login(engine, actor.username)
+    assert locked.actor is None and "locked" in locked.message
+    with unit_of_work(engine) as session:
+        user = session.get(User, actor.user_id)
+        remaining = user.locked_until - utc_now()
+        assert timedelta(minutes=14) < remaining <= timedelta(minutes=15)
+        # Fifteen minutes pass.
+        session.execute(
+            update(User)
+            .where(User.id == actor.user_id)
+            .values(locked_until=utc_now() - timedelta(seconds=1))
+        )
+    assert _login(engine, actor.username).actor is not None
+    with unit_of_work(engine) as session:
+        user = session.get(User, actor.user_id)
+        assert (user.failed_logins, user.locked_until) == (0, None)
+
+
+def test_an_expired_lock_counts_failures_afresh(engine):
+    with unit_of_work(engine) as session:
+        actor = make_actor(session)
+    for _ in range(5):
+        _login(engine, actor.username, "wrong")
+    with unit_of_work(engine) as session:
+        session.execute(
+            update(User)
+            .where(User.id == actor.user_id)
+            .values(locked_until=utc_now() - timedelta(seconds=1))
+        )
+    assert _login(engine, actor.username, "wrong").message == users.WRONG_CREDENTIALS
+    assert _login(engine, actor.username).actor is not None
+
+
+def test_deactivated_user_cannot_log_in_or_act(engine):
+    with unit_of_work(engine) as session:
+        manager = make_manager(session)
+        actor = make_actor(session)
+        users.set_active(session, actor=manager, user_id=actor.user_id, active=False)
+    assert _login(engine, actor.username).actor is None
+    with pytest.raises(PermissionDenied), unit_of_work(engine) as session:
+        load_actor(session, user_id=actor.user_id)
+    with pytest.raises(PermissionDenied), unit_of_work(engine) as session:
+        users.list_users(session, actor=actor)
+
+
+def test_manager_cannot_deactivate_itself_and_partners_cannot_deactivate(engine):
+    with unit_of_work(engine) as session:
+        manager = make_manager(session)
+        partner = make_actor(session)
+        with pytest.raises(PermissionDenied):
+            users.set_active(session, actor=manager, user_id=manager.user_id, active=False)
+        with pytest.raises(PermissionDenied):
+            users.set_active(session, actor=partner, user_id=manager.user_id, active=False)
+        with pytest.raises(NotFound):
+            users.set_active(session, actor=manager, user_id=99999, active=False)
+
+
+def test_change_password_checks_the_old_one_and_ends_other_sessions(engine):
+    with unit_of_work(engine) as session:
+        actor = make_actor(session)
+    issued = utc_now()
+    with unit_of_work(engine) as session:
+        assert users.session_is_valid(session, user_id=actor.user_id, issued_at=issued)
+        with pytest.raises(ValidationError) as raised:
+            users.change_password(
+                session, actor=actor, current_password="wrong", new_password="a new long password"
+            )
+        assert "current_password" in raised.value.errors
+        with pytest.raises(ValidationError) as raised:
+            users.change_password(
+                session, actor=actor, current_password=PASSWORD, new_password="short"
+            )
+        assert "new_password" in raised.value.errors
+    with unit_of_work(engine) as session:
+        users.change_password(
+            session, actor=actor, current_password=PASSWORD, new_password="a new long password"
+        )
+    with unit_of_work(engine) as session:
+        assert not users.session_is_valid(session, user_id=actor.user_id, issued_at=issued)
+        assert users.session_is_valid(session, user_id=actor.user_id, issued_at=utc_now())
+    assert _login(engine, actor.username).actor is None
+    assert _login(engine, actor.username, "a new long password").actor is not None
+
+
+def test_end_sessions_invalidates_earlier_logins(engine):
+    with unit_of_work(engine) as session:
+        actor = make_actor(session)
+    issued = utc_now()
+    with unit_of_work(engine) as session:
+        users.end_sessions(session, actor=actor)
+    with unit_of_work(engine) as session:
+        assert not users.session_is_valid(session, user_id=actor.user_id, issued_at=issued)
+
+
+def test_create_user_is_for_managers_and_validates_the_partner(engine):
+    with unit_of_work(engine) as session:
+        manager = make_manager(session)
+        partner = make_actor(session)
+        company = make_partner(session)
+        with pytest.raises(PermissionDenied):
+            users.create_user(
+                session,
+                actor=partner,
+                username="sneaky",
+                display_name="Sneaky",
+                email="s@example.com",
+                password=PASSWORD,
+                role=Role.MANAGER,
+            )
+        with pytest.raises(ValidationError) as raised:
+            users.create_user(
+                session,
+                actor=manager,
+                username="lost",
+                display_name="Lost",
+                email="lost@example.com",
+                password=PASSWORD,
+                role=Role.PARTNER,
+                partner_id=None,
+            )
+        assert "partner_id" in raised.value.errors
+        created = users.create_user(
+            session,
+            actor=Actor.operator(),
+            username="new.rep",
+            display_name="New Rep",
+            email="rep@example.com",
+            password=PASSWORD,
+            role=Role.PARTNER,
+            partner_id=company.id,
+        )
+        assert created.partner_id == company.id and created.role is Role.PARTNER
+        assert [user.username for user in users.list_users(session, actor=partner)] == [
+            partner.username
+        ]
+        with pytest.raises(NotFound):
+            users.list_users(session, actor=partner, partner_id=company.id)
+
+
+def test_manager_can_unlock(engine):
+    with unit_of_work(engine) as session:
+        manager = make_manager(session)
+        actor = make_actor(session)
+    for _ in range(5):
+        _login(engine, actor.username, "wrong")
+    with unit_of_work(engine) as session:
+        users.unlock(session, actor=manager, user_id=actor.user_id)
+    assert _login(engine, actor.username).actor is not None
