@@ -26,6 +26,7 @@ run: $(INSTALLED)
 
 test: $(INSTALLED)
 	@sh scripts/ensure-postgres.sh
+	@sh scripts/ensure-chromium.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(INSTALLED)

@@ -1,0 +1,48 @@
+"""The login cookie in a real browser: only a cookie signed with the configured key counts."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta
+
+import jwt
+from playwright.sync_api import expect
+
+from portal.db import get_engine, unit_of_work
+from tests.browser.conftest import settle
+from tests.factories import make_actor
+
+
+def _visit_with(browser, server, token: str):
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    context.add_cookies([{"name": "partner_portal_auth", "value": token, "url": server.url}])
+    page = context.new_page()
+    page.goto(server.url)
+    settle(page)
+    return context, page
+
+
+def test_a_cookie_signed_with_another_key_is_refused(server, browser):
+    with unit_of_work(get_engine(server.database_url)) as db:
+        partner = make_actor(db, username="cookie.victim")
+    expires = (datetime.now() + timedelta(days=1)).timestamp()
+    forged = jwt.encode(
+        {"username": partner.username, "exp_date": expires},
+        "not the configured key at all, not at all",
+        algorithm="HS256",
+    )
+    context, page = _visit_with(browser, server, forged)
+    expect(page.get_by_label("Username")).to_be_visible()
+    assert page.get_by_role("heading", name="Dashboard").count() == 0
+    context.close()
+
+    # The same claims signed with the configured key do sign in: the key is the whole
+    # defence of this cookie, which is why production refuses to start without a secret one.
+    genuine = jwt.encode(
+        {"username": partner.username, "exp_date": expires},
+        os.environ["PORTAL_COOKIE_KEY"],
+        algorithm="HS256",
+    )
+    context, page = _visit_with(browser, server, genuine)
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    context.close()

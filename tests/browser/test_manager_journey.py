@@ -1,0 +1,111 @@
+"""A manager in a real browser: approve a pending partner, convert a lead, preview and run
+payouts, mark one paid, and download a CSV whose content is checked."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+
+from playwright.sync_api import expect
+from sqlalchemy import select, update
+
+from portal import leads, profiles
+from portal.db import get_engine, unit_of_work
+from portal.models import Commission, Lead, LeadStatus, Partner, PartnerStatus, Payout
+from portal.types import utc_now
+from tests.browser.conftest import choose, edit_cell, settle, shoot, sign_in
+from tests.factories import PASSWORD, make_actor, make_lead, make_manager, make_partner
+
+
+def test_manager_journey(server, browser):
+    engine = get_engine(server.database_url)
+    with unit_of_work(engine) as db:
+        manager = make_manager(db)
+        applicant = make_partner(
+            db, status=PartnerStatus.PENDING, company_name="Aardvark Applicants"
+        )
+        seller = make_actor(db, partner=make_partner(db, company_name="Bravo Sellers"))
+        profiles.update_profile(
+            db,
+            actor=seller,
+            changes={
+                "payment_method": "paypal",
+                "payment_email": "pay@bravo.example",
+                "tax_form": "W-9",
+            },
+        )
+        lead = make_lead(db, seller, client_name="Qualified Client")
+        leads.change_lead_status(
+            db, actor=manager, lead_id=lead.id, to="qualified", expected_version=lead.version
+        )
+    page = browser.new_context(
+        viewport={"width": 1400, "height": 1000}, accept_downloads=True
+    ).new_page()
+    sign_in(page, server.url, manager.username, PASSWORD)
+    expect(page.get_by_role("heading", name="Program overview")).to_be_visible()
+    shoot(page, "manager-overview")
+
+    # Approve: partners are listed newest first, so the applicant (made before the seller)
+    # is row 1; Company → Email → Status → Action.
+    page.goto(f"{server.url}/manager_partners")
+    settle(page)
+    edit_cell(page, row=1, column=3, value="approve")
+    page.get_by_role("button", name="Save changes").click()
+    settle(page)
+    expect(page.get_by_text(f"Partner {applicant.id}: Saved: now active.")).to_be_visible()
+    shoot(page, "manager-partners")
+    with unit_of_work(engine) as db:
+        assert db.get(Partner, applicant.id).status is PartnerStatus.ACTIVE
+
+    # Convert: Partner → Client → Status, then → Can move to → Lost reason → Deal value.
+    page.goto(f"{server.url}/manager_leads")
+    settle(page)
+    edit_cell(page, row=0, column=2, value="converted")
+    edit_cell(page, row=0, column=5, value="2000", number=True)
+    page.get_by_role("button", name="Save changes").click()
+    settle(page)
+    expect(page.get_by_text(f"Lead {lead.id}: Saved: now converted.")).to_be_visible()
+    shoot(page, "manager-leads")
+    with unit_of_work(engine) as db:
+        converted = db.get(Lead, lead.id)
+        assert converted.status is LeadStatus.CONVERTED
+        assert str(converted.commission) == "200.00"
+        # Thirty days pass: the commission's hold ends.
+        db.execute(update(Commission).values(hold_until=utc_now() - timedelta(days=1)))
+
+    page.goto(f"{server.url}/manager_payouts")
+    settle(page)
+    expect(page.get_by_text("Bravo Sellers").first).to_be_attached()  # in the grid
+    shoot(page, "manager-payouts-preview")
+    page.get_by_role("button", name="Run the batch").click()
+    settle(page)
+    expect(page.get_by_text("Scheduled 1 payout(s)")).to_be_visible()
+    page.get_by_label("Payment reference (for paid)").fill("TRF-JOURNEY-1")
+    page.get_by_role("button", name="Record outcome").click()
+    settle(page)
+    expect(page.get_by_text("is now paid")).to_be_visible()
+    shoot(page, "manager-payouts")
+    with unit_of_work(engine) as db:
+        payout = db.scalar(select(Payout))
+        assert (payout.status.value, payout.reference) == ("paid", "TRF-JOURNEY-1")
+
+    page.goto(f"{server.url}/manager_exports")
+    settle(page)
+    choose(page, "What", "Payouts")
+    settle(page)
+    page.get_by_role("button", name="Build the file").click()
+    settle(page)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download 1 rows").click()
+    rows = list(csv.DictReader(io.StringIO(download.value.path().read_text("utf-8"))))
+    assert [(r["partner"], r["amount"], r["status"], r["reference"]) for r in rows] == [
+        ("Bravo Sellers", "200.00", "paid", "TRF-JOURNEY-1")
+    ]
+    shoot(page, "manager-exports")
+
+    for name in ("manager_audit", "account"):
+        page.goto(f"{server.url}/{name}")
+        settle(page)
+        assert page.locator('[data-testid="stException"]').count() == 0
+        shoot(page, name.replace("_", "-"))

@@ -1,0 +1,54 @@
+"""User text with Markdown or HTML in it shows as typed in a real browser: no link, image or
+script element is created from it, on the pages that show it."""
+
+from __future__ import annotations
+
+from playwright.sync_api import expect
+
+from portal import leads
+from portal.db import get_engine, unit_of_work
+from tests.browser.conftest import settle, shoot, sign_in
+from tests.factories import PASSWORD, make_actor, make_lead, make_manager
+
+NAME = "**Bold** [click](http://evil.example/a) ![img](http://evil.example/i.png)"
+COMPANY = "<script>window.pwned=1</script><img src=http://evil.example/x.png onerror=alert(1)>"
+NOTES = "<a href='http://evil.example/n'>notes link</a> _under_ `code`"
+
+
+def _no_elements_from_user_text(page) -> None:
+    assert page.locator("a[href*='evil.example']").count() == 0
+    assert page.locator("img[src*='evil.example']").count() == 0
+    assert page.evaluate("() => window.pwned === undefined")
+    assert page.locator("strong", has_text="Bold").count() == 0
+
+
+def test_markdown_and_html_in_user_text_stay_text(server, browser):
+    with unit_of_work(get_engine(server.database_url)) as db:
+        manager = make_manager(db)
+        partner = make_actor(db, username="render.partner")
+        lead = make_lead(db, partner, client_name=NAME, company=COMPANY, notes=NOTES)
+        leads.change_lead_status(
+            db,
+            actor=partner,
+            lead_id=lead.id,
+            to="contacted",
+            expected_version=lead.version,
+            note=NOTES,
+        )
+    page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    sign_in(page, server.url, partner.username, PASSWORD)
+    expect(page.get_by_text(NAME, exact=False).first).to_be_attached()  # the notification
+    _no_elements_from_user_text(page)
+    page.goto(f"{server.url}/partner_leads?lead={lead.id}")
+    settle(page)
+    expect(page.get_by_text(f"Client: {NAME}")).to_be_visible()
+    expect(page.get_by_text(f"Notes: {NOTES}")).to_be_visible()
+    _no_elements_from_user_text(page)
+    shoot(page, "rendering-partner-lead")
+
+    page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    sign_in(page, server.url, manager.username, PASSWORD)
+    page.goto(f"{server.url}/manager_leads?lead={lead.id}")
+    settle(page)
+    expect(page.get_by_text(f"Client: {NAME}")).to_be_visible()
+    _no_elements_from_user_text(page)
