@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 PORT ?= 8501
 
-.PHONY: run test install lint clean
+.PHONY: run test install lint clean bench
 
 install: $(INSTALLED)
 
@@ -28,6 +28,11 @@ test: $(INSTALLED)
 	@sh scripts/ensure-postgres.sh
 	@sh scripts/ensure-chromium.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Benchmarks against the floor, on the database DATABASE_URL names, which must hold a
+# generated program: python -m portal generate --partners 10000 --leads 1000000
+bench: $(INSTALLED)
+	$(BIN)/python bench/bench.py $(BENCH_ARGS)
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .

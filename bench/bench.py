@@ -1,0 +1,433 @@
+"""Benchmarks of the portal against the floor — the best plain SQL for the same answer —
+measured in the same run. Each line prints: operation, median, floor, ratio, target.
+
+    DATABASE_URL=postgresql+psycopg://…/scale .venv/bin/python bench/bench.py
+
+The database must hold a generated program (`python -m portal generate …`): partner 1 is the
+big partner, user `partner1` its login, `manager` the manager.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import random
+import statistics as stats
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import select, text  # noqa: E402
+
+from portal import exports, leads, notifications, program, statistics  # noqa: E402
+from portal.access import Actor, load_actor  # noqa: E402
+from portal.db import get_engine, unit_of_work  # noqa: E402
+from portal.errors import Conflict  # noqa: E402
+from portal.models import Lead, LeadStatus, User  # noqa: E402
+
+RESULTS: list[tuple[str, float, float | None, str]] = []
+
+
+def median_ms(action: Callable[[], object], repeat: int) -> float:
+    action()  # warm caches and connections
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        action()
+        samples.append((time.perf_counter() - start) * 1000)
+    return stats.median(samples)
+
+
+def report(name: str, ours: float, floor: float | None, target: str, unit: str = "ms") -> None:
+    ratio = f"{ours / floor:6.2f}×" if floor else "     —"
+    floor_text = f"{floor:9.2f}" if floor is not None else "        —"
+    print(f"{name:<48} {ours:9.2f} {floor_text} {ratio}  {unit:<6} target {target}", flush=True)
+    RESULTS.append((name, ours, floor, target))
+
+
+def actor_named(username: str) -> Actor:
+    with unit_of_work() as session:
+        user_id = session.scalar(select(User.id).where(User.username == username))
+        assert user_id is not None, f"no user {username}: generate a program first"
+        return load_actor(session, user_id=user_id)
+
+
+def raw_query(sql: str, params: dict[str, object]) -> list[tuple[object, ...]]:
+    """Hand-written SQL straight through the driver: the floor."""
+    with get_engine().connect() as connection:
+        return list(
+            connection.exec_driver_sql(
+                sql, tuple(params.values()) if connection.dialect.name == "sqlite" else params
+            )
+        )
+
+
+def bench_dashboard(partner: Actor, repeat: int, postgres: bool) -> None:
+    def ours() -> None:
+        with unit_of_work() as session:
+            statistics.partner_statistics(session, actor=partner)
+            leads.list_leads(session, actor=partner, limit=5)
+            notifications.unread_count(session, actor=partner)
+
+    month = "date_trunc('month', {c})" if postgres else "substr({c}, 1, 7)"
+    marker = "%(p)s" if postgres else "?"
+
+    def naive() -> None:
+        raw_query(
+            f"SELECT status, {month.format(c='created_at')}, count(*) FROM partner_leads "
+            f"WHERE partner_id = {marker} GROUP BY 1, 2",
+            {"p": partner.partner_id},
+        )
+        raw_query(
+            f"SELECT {month.format(c='converted_at')}, count(*), sum(commission) "
+            f"FROM partner_leads WHERE partner_id = {marker} AND status = 'converted' "
+            "GROUP BY 1",
+            {"p": partner.partner_id},
+        )
+        raw_query(
+            "SELECT count(*) FROM partner_leads WHERE partner_id = "
+            f"{marker} AND status = 'converted' AND converted_at > "
+            + ("now() - interval '365 days'" if postgres else "datetime('now', '-365 days')"),
+            {"p": partner.partner_id},
+        )
+
+    report(
+        "1. partner dashboard (big partner)",
+        median_ms(ours, repeat),
+        median_ms(naive, max(3, repeat // 5)),
+        "≤ 10 ms and ≤ 0.1× naive floor",
+    )
+
+
+def bench_lead_pages(partner: Actor, repeat: int, postgres: bool) -> None:
+    with unit_of_work() as session:
+        depth = session.scalar(
+            select(Lead.created_at)
+            .where(Lead.partner_id == partner.partner_id)
+            .order_by(Lead.created_at.desc(), Lead.id.desc())
+            .offset(1999 * 50)
+            .limit(1)
+        )
+        deep_id = (
+            session.scalar(
+                select(Lead.id)
+                .where(Lead.partner_id == partner.partner_id, Lead.created_at == depth)
+                .limit(1)
+            )
+            if depth
+            else None
+        )
+    from portal.pagination import encode_cursor
+
+    cases = [("first page", None, None), ("status=qualified", LeadStatus.QUALIFIED, None)]
+    if depth is not None and deep_id is not None:
+        cases.append(("page 2,000", None, encode_cursor(depth, deep_id)))
+    marker = "%(p)s" if postgres else "?"
+    for label, status, cursor in cases:
+
+        def ours(status=status, cursor=cursor) -> None:
+            with unit_of_work() as session:
+                leads.list_leads(session, actor=partner, status=status, after=cursor, limit=50)
+
+        where = f"partner_id = {marker}"
+        params: dict[str, object] = {"p": partner.partner_id}
+        if status is not None:
+            where += " AND status = " + ("%(s)s" if postgres else "?")
+            params["s"] = status.value
+        if cursor is not None:
+            where += (
+                " AND (created_at, id) < (%(c)s, %(i)s)"
+                if postgres
+                else " AND (created_at < ? OR (created_at = ? AND id < ?))"
+            )
+            if postgres:
+                params |= {"c": depth, "i": deep_id}
+            else:
+                stamp = depth.strftime("%Y-%m-%d %H:%M:%S.%f")  # type: ignore[union-attr]
+                params |= {"c": stamp, "c2": stamp, "i": deep_id}
+        sql = (
+            f"SELECT * FROM partner_leads WHERE {where} ORDER BY created_at DESC, id DESC LIMIT 51"
+        )
+
+        def floor(sql=sql, params=params) -> None:
+            raw_query(sql, params)
+
+        report(
+            f"2. lead table, 50 rows, {label}",
+            median_ms(ours, repeat),
+            median_ms(floor, repeat),
+            "≤ 5 ms and ≤ 2× keyset floor",
+        )
+
+
+def bench_overview(manager: Actor, repeat: int) -> None:
+    def ours() -> None:
+        with unit_of_work() as session:
+            program.overview(session, actor=manager)
+
+    report("3. manager program overview", median_ms(ours, repeat), None, "≤ 50 ms")
+
+
+def _peak_rss_kb() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
+
+
+class _Discard(io.TextIOBase):
+    def write(self, text: str) -> int:
+        return len(text)
+
+
+def bench_export(manager: Actor, postgres: bool) -> None:
+    with unit_of_work() as session:
+        rows = exports.count_rows(session, actor=manager, kind="leads", filters=exports.Filters())
+    before = _peak_rss_kb()
+    start = time.perf_counter()
+    with unit_of_work() as session:
+        exports.write_csv(session, actor=manager, kind="leads", sink=_Discard())
+    ours = time.perf_counter() - start
+    growth_mb = (_peak_rss_kb() - before) / 1024
+    floor = None
+    if postgres:
+        same_columns = (
+            "l.id, l.partner_id, p.company_name, l.client_name, l.client_email, l.client_phone, "
+            "l.company, l.service, l.status, l.lost_reason, l.deal_value, l.commission, "
+            "l.commission_rate, l.self_referral, l.created_at, l.converted_at, l.updated_at, "
+            "l.claim_expires_at"
+        )
+        start = time.perf_counter()
+        with get_engine().connect() as connection:
+            raw = connection.connection.dbapi_connection
+            with (
+                raw.cursor() as cursor,
+                cursor.copy(
+                    f"COPY (SELECT {same_columns} FROM partner_leads l JOIN partners p "
+                    "ON p.id = l.partner_id ORDER BY l.id) TO STDOUT WITH (FORMAT csv, HEADER true)"
+                ) as copy,
+            ):
+                for _ in copy:
+                    pass
+        floor = time.perf_counter() - start
+    report(
+        f"4. CSV export of all {rows:,} leads (rows/s)",
+        rows / ours,
+        rows / floor if floor else None,
+        "≥ 0.5× COPY floor",
+        unit="rows/s",
+    )
+    report("4. CSV export peak memory growth", growth_mb, None, "≤ 100 MB", unit="MB")
+
+
+def bench_pages(partner: Actor, manager: Actor, repeat: int) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from portal.types import utc_now
+    from portal.ui import session as ui_session
+
+    pages = {
+        partner: ["partner_dashboard", "partner_leads", "partner_commissions", "partner_profile"],
+        manager: [
+            "manager_overview",
+            "manager_partners",
+            "manager_leads",
+            "manager_payouts",
+            "manager_audit",
+            "manager_exports",
+        ],
+    }
+    for actor, names in pages.items():
+        for name in names:
+
+            def run(name=name, actor=actor) -> None:
+                test = AppTest.from_file(str(ROOT / "pages" / f"{name}.py"), default_timeout=120)
+                test.session_state["authentication_status"] = True
+                test.session_state["username"] = actor.username
+                test.session_state[ui_session.ISSUED_AT] = utc_now()
+                test.run()
+                assert not test.exception, test.exception
+
+            report(
+                f"5. page script run: {name}", median_ms(run, max(3, repeat // 4)), None, "≤ 300 ms"
+            )
+
+
+def bench_writes(manager: Actor, partner: Actor, seconds: float, verify: bool) -> None:
+    cycle = {
+        LeadStatus.PENDING: LeadStatus.CONTACTED,
+        LeadStatus.CONTACTED: LeadStatus.QUALIFIED,
+        LeadStatus.QUALIFIED: LeadStatus.LOST,
+        LeadStatus.LOST: LeadStatus.PENDING,
+    }
+    with unit_of_work() as session:
+        pool = list(
+            session.scalars(
+                select(Lead.id)
+                .where(Lead.partner_id == partner.partner_id, Lead.status.in_(list(cycle)))
+                .limit(200)
+            )
+        )
+        versions_before = dict(
+            session.execute(select(Lead.id, Lead.version).where(Lead.id.in_(pool))).all()
+        )
+
+    def move(lead_id: int) -> bool:
+        with unit_of_work() as session:
+            lead = leads.get_lead(session, actor=manager, lead_id=lead_id).lead
+            target = cycle[lead.status]
+            leads.change_lead_status(
+                session,
+                actor=manager,
+                lead_id=lead_id,
+                to=target,
+                expected_version=lead.version,
+                lost_reason="other",
+            )
+        return True
+
+    single = median_ms(lambda: move(pool[0]), 30)
+    report("6. status change (event, notification, stats, audit)", single, None, "≤ 5 ms")
+
+    successes: Counter[int] = Counter()
+    conflicts = [0]
+    lock = threading.Lock()
+    stop = time.monotonic() + seconds
+
+    def writer(seed: int) -> None:
+        rng = random.Random(seed)
+        while time.monotonic() < stop:
+            lead_id = rng.choice(pool[:40])  # overlapping on purpose
+            try:
+                move(lead_id)
+            except Conflict:
+                with lock:
+                    conflicts[0] += 1
+            else:
+                with lock:
+                    successes[lead_id] += 1
+
+    with unit_of_work() as session:
+        versions_before = dict(
+            session.execute(select(Lead.id, Lead.version).where(Lead.id.in_(pool))).all()
+        )
+    threads = [threading.Thread(target=writer, args=(seed,)) for seed in range(8)]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - start
+    with unit_of_work() as session:
+        versions_after = dict(
+            session.execute(select(Lead.id, Lead.version).where(Lead.id.in_(pool))).all()
+        )
+        lost_updates = sum(
+            1
+            for lead_id in pool
+            if versions_after[lead_id] - versions_before[lead_id] != successes[lead_id]
+        )
+        problems = statistics.verify(session) if verify else []
+    total = sum(successes.values())
+    report(
+        f"6. 8 writers × {seconds:.0f} s: moves/s ({conflicts[0]} refused as stale)",
+        total / elapsed,
+        None,
+        "no lost update",
+        unit="ops/s",
+    )
+    print(
+        f"   lost updates: {lost_updates}; statistics differences after: {len(problems)}"
+        + ("" if verify else " (verify skipped)"),
+        flush=True,
+    )
+    if lost_updates or problems:
+        raise SystemExit("writers lost an update or broke the statistics")
+
+
+def bench_cold_start() -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    start = time.perf_counter()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "Home.py",
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--browser.gatherUsageStats",
+            "false",
+            "--server.fileWatcherType",
+            "none",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1) as page:
+                    if page.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.05)
+            if time.perf_counter() - start > 60:
+                raise SystemExit("streamlit did not start in 60 s")
+        report(
+            "7. cold start: streamlit run → login page served",
+            (time.perf_counter() - start) * 1000,
+            None,
+            "≤ 5000 ms",
+        )
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=40, help="samples per median")
+    parser.add_argument("--writer-seconds", type=float, default=30)
+    parser.add_argument(
+        "--skip-verify", action="store_true", help="skip the full recomputation after the writers"
+    )
+    args = parser.parse_args()
+    engine = get_engine()
+    postgres = engine.dialect.name == "postgresql"
+    with engine.connect() as connection:
+        count = connection.execute(text("SELECT count(*) FROM partner_leads")).scalar_one()
+    print(
+        f"Benchmarks on {engine.dialect.name} with {count:,} leads; {os.cpu_count()} cores.",
+        flush=True,
+    )
+    print(f"{'operation':<48} {'median':>9} {'floor':>9} {'ratio':>7}", flush=True)
+    partner, manager = actor_named("partner1"), actor_named("manager")
+    bench_dashboard(partner, args.repeat, postgres)
+    bench_lead_pages(partner, args.repeat, postgres)
+    bench_overview(manager, args.repeat)
+    bench_export(manager, postgres)
+    bench_pages(partner, manager, args.repeat)
+    bench_writes(manager, partner, args.writer_seconds, verify=not args.skip_verify)
+    bench_cold_start()
+
+
+if __name__ == "__main__":
+    main()

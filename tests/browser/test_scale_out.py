@@ -1,0 +1,59 @@
+"""Scale-out: two app processes on different ports share one PostgreSQL database; a write
+made through one is seen through the other at its next rerun."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from portal.db import get_engine, unit_of_work
+from portal.models import PartnerStatus
+from tests.browser.conftest import (
+    edit_cell,
+    migrate_database,
+    run_app,
+    settle,
+    sign_in,
+)
+from tests.conftest import create_postgres_database, drop_postgres_database, require_postgres
+from tests.factories import PASSWORD, make_actor, make_manager
+
+
+@pytest.fixture(scope="module")
+def two_apps(tmp_path_factory):
+    require_postgres()
+    url = create_postgres_database()
+    folder = tmp_path_factory.mktemp("scale-out")
+    migrate_database(url, folder)
+    try:
+        with run_app(folder, url) as first, run_app(folder, url) as second:
+            yield first, second
+    finally:
+        get_engine(url).dispose()
+        drop_postgres_database(url)
+
+
+def test_a_write_in_one_replica_is_seen_in_the_other(two_apps, browser):
+    first, second = two_apps
+    assert first.url != second.url
+    engine = get_engine(first.database_url)
+    with unit_of_work(engine) as db:
+        manager = make_manager(db)
+        applicant = make_actor(db, status=PartnerStatus.PENDING, username="replica.partner")
+    partner_page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    sign_in(partner_page, first.url, applicant.username, PASSWORD)
+    expect(partner_page.get_by_text("application is under review")).to_be_visible()
+
+    manager_page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    sign_in(manager_page, second.url, manager.username, PASSWORD)
+    manager_page.goto(f"{second.url}/manager_partners")
+    settle(manager_page)
+    edit_cell(manager_page, row=0, column=3, value="approve")
+    manager_page.get_by_role("button", name="Save changes").click()
+    settle(manager_page)
+    expect(manager_page.get_by_text("Saved: now active.")).to_be_visible()
+
+    partner_page.reload()
+    settle(partner_page)
+    expect(partner_page.get_by_text("No leads yet")).to_be_visible()
+    assert partner_page.get_by_text("application is under review").count() == 0
