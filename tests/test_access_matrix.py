@@ -1,0 +1,388 @@
+"""The access matrix: every service against every kind of actor, and every page likewise.
+
+Each cell runs the call inside a transaction that is rolled back, so cells cannot affect
+one another. "allow" means no refusal; "deny" means PermissionDenied or NotFound (another
+partner's data is answered as if it did not exist). A service with no row fails the test.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+import portal
+from portal import (
+    audit,
+    commissions,
+    exports,
+    imports,
+    leads,
+    notifications,
+    partners,
+    payouts,
+    profiles,
+    program,
+    statements,
+    statistics,
+    users,
+)
+from portal.access import Actor
+from portal.db import unit_of_work
+from portal.errors import NotFound, PermissionDenied, PortalError
+from portal.models import Commission, PartnerStatus, Role
+from portal.types import utc_now
+from tests.apptest import page_as, texts
+from tests.factories import PASSWORD, make_actor, make_converted_lead, make_lead, make_manager
+
+KINDS = ("partner_a", "partner_b", "manager", "pending", "suspended", "deactivated", "nobody")
+
+
+@dataclass
+class World:
+    actors: dict[str, Actor | None]
+    partner_a: int
+    pending_partner: int
+    lead_a: int
+    lead_a_version: int
+    payout: int
+    user_a: int
+
+
+def _world(engine) -> World:
+    with unit_of_work(engine) as session:
+        manager = make_manager(session)
+        a = make_actor(session)
+        colleague = make_actor(session, partner=session.get(partners.Partner, a.partner_id))
+        b = make_actor(session)
+        pending = make_actor(session, status=PartnerStatus.PENDING)
+        suspended = make_actor(session)
+        make_lead(session, suspended)
+        partners.change_status(
+            session, actor=manager, partner_id=suspended.partner_id, action="suspend"
+        )
+        profiles.update_profile(
+            session,
+            actor=a,
+            changes={
+                "payment_method": "paypal",
+                "payment_email": "a@pay.example",
+                "tax_form": "W-9",
+            },
+        )
+        lead = make_lead(session, a)
+        make_converted_lead(session, manager, a, "1000")
+        session.execute(update(Commission).values(hold_until=utc_now() - timedelta(days=1)))
+        (payout,) = payouts.run_batch(session, actor=manager, cutoff=utc_now().date()).scheduled
+        users.set_active(session, actor=manager, user_id=colleague.user_id, active=False)
+    return World(
+        actors={
+            "partner_a": a,
+            "partner_b": b,
+            "manager": manager,
+            "pending": pending,
+            "suspended": suspended,
+            "deactivated": colleague,
+            "nobody": None,
+        },
+        partner_a=a.partner_id,
+        pending_partner=pending.partner_id,
+        lead_a=lead.id,
+        lead_a_version=lead.version,
+        payout=payout.id,
+        user_a=a.user_id,
+    )
+
+
+def _all_saved(outcomes: list[Any]) -> None:
+    for outcome in outcomes:
+        if not outcome.saved:
+            raise PermissionDenied(outcome.message)
+
+
+Call = Callable[[Session, World, Any], object]
+OWN = {"partner_a", "partner_b", "manager", "pending", "suspended"}  # acting on their own
+A_AND_MANAGER = {"partner_a", "manager"}
+MANAGER = {"manager"}
+ACTIVE_A_OR_MANAGER = {"partner_a", "manager"}
+
+MATRIX: dict[str, tuple[Call, set[str]]] = {
+    "audit.actions": (lambda s, w, a: audit.actions(s, actor=a), MANAGER),
+    "audit.list_entries": (lambda s, w, a: audit.list_entries(s, actor=a), MANAGER),
+    "commissions.commission_summary": (
+        lambda s, w, a: commissions.commission_summary(s, actor=a, partner_id=w.partner_a),
+        A_AND_MANAGER,
+    ),
+    "commissions.list_commissions": (
+        lambda s, w, a: commissions.list_commissions(s, actor=a, partner_id=w.partner_a),
+        A_AND_MANAGER,
+    ),
+    "exports.count_rows": (
+        lambda s, w, a: exports.count_rows(
+            s, actor=a, kind="leads", filters=exports.Filters(partner_id=w.partner_a)
+        ),
+        A_AND_MANAGER,
+    ),
+    "exports.write_csv": (
+        lambda s, w, a: exports.write_csv(
+            s, actor=a, kind="leads", sink=_Sink(), filters=exports.Filters(partner_id=w.partner_a)
+        ),
+        A_AND_MANAGER,
+    ),
+    "imports.import_leads_csv": (
+        lambda s, w, a: imports.import_leads_csv(
+            s, actor=a, data=imports.TEMPLATE.encode(), partner_id=w.partner_a
+        ),
+        ACTIVE_A_OR_MANAGER,
+    ),
+    "leads.apply_edits": (
+        lambda s, w, a: _all_saved(
+            leads.apply_edits(
+                s,
+                actor=a,
+                edits=[
+                    leads.LeadEdit(
+                        lead_id=w.lead_a, expected_version=w.lead_a_version, to="contacted"
+                    )
+                ],
+            )
+        ),
+        ACTIVE_A_OR_MANAGER,
+    ),
+    "leads.change_lead_status": (
+        lambda s, w, a: leads.change_lead_status(
+            s, actor=a, lead_id=w.lead_a, to="contacted", expected_version=w.lead_a_version
+        ),
+        ACTIVE_A_OR_MANAGER,
+    ),
+    "leads.count_leads": (lambda s, w, a: leads.count_leads(s, actor=a), OWN),
+    "leads.get_lead": (lambda s, w, a: leads.get_lead(s, actor=a, lead_id=w.lead_a), A_AND_MANAGER),
+    "leads.list_leads": (lambda s, w, a: leads.list_leads(s, actor=a), OWN),
+    "leads.reassign_lead": (
+        lambda s, w, a: leads.reassign_lead(
+            s,
+            actor=a,
+            lead_id=w.lead_a,
+            partner_id=w.pending_partner,
+            expected_version=w.lead_a_version,
+        ),
+        MANAGER,
+    ),
+    "leads.register_lead": (
+        lambda s, w, a: leads.register_lead(
+            s,
+            actor=a,
+            client_name="Matrix Client",
+            client_email="matrix@client.example",
+            service="SEO",
+            partner_id=w.partner_a,
+        ),
+        ACTIVE_A_OR_MANAGER,
+    ),
+    "notifications.list_notifications": (
+        lambda s, w, a: notifications.list_notifications(s, actor=a),
+        OWN,
+    ),
+    "notifications.mark_read": (lambda s, w, a: notifications.mark_read(s, actor=a), OWN),
+    "notifications.unread_count": (lambda s, w, a: notifications.unread_count(s, actor=a), OWN),
+    "partners.apply_edits": (
+        lambda s, w, a: _all_saved(
+            partners.apply_edits(
+                s,
+                actor=a,
+                edits=[partners.PartnerEdit(partner_id=w.pending_partner, action="approve")],
+            )
+        ),
+        MANAGER,
+    ),
+    "partners.change_status": (
+        lambda s, w, a: partners.change_status(
+            s, actor=a, partner_id=w.pending_partner, action="approve"
+        ),
+        MANAGER,
+    ),
+    "partners.create_partner": (
+        lambda s, w, a: partners.create_partner(
+            s,
+            actor=a,
+            company_name="Matrix Co",
+            company_email="m@matrix.example",
+            username="matrix.user",
+            display_name="Matrix",
+            user_email="u@matrix.example",
+            password=PASSWORD,
+        ),
+        MANAGER,
+    ),
+    "partners.get_partner": (
+        lambda s, w, a: partners.get_partner(s, actor=a, partner_id=w.partner_a),
+        A_AND_MANAGER,
+    ),
+    "partners.list_partners": (lambda s, w, a: partners.list_partners(s, actor=a), MANAGER),
+    "partners.pin_rate": (
+        lambda s, w, a: partners.pin_rate(s, actor=a, partner_id=w.partner_a, rate="0.3"),
+        MANAGER,
+    ),
+    "payouts.close_unpaid": (
+        lambda s, w, a: payouts.close_unpaid(s, actor=a, payout_id=w.payout, status="failed"),
+        MANAGER,
+    ),
+    "payouts.list_payouts": (
+        lambda s, w, a: payouts.list_payouts(s, actor=a, partner_id=w.partner_a),
+        A_AND_MANAGER,
+    ),
+    "payouts.mark_paid": (
+        lambda s, w, a: payouts.mark_paid(s, actor=a, payout_id=w.payout, reference="R"),
+        MANAGER,
+    ),
+    "payouts.preview": (
+        lambda s, w, a: payouts.preview(s, actor=a, cutoff=utc_now().date()),
+        MANAGER,
+    ),
+    "payouts.run_batch": (
+        lambda s, w, a: payouts.run_batch(s, actor=a, cutoff=utc_now().date()),
+        MANAGER,
+    ),
+    "profiles.get_profile": (
+        lambda s, w, a: profiles.get_profile(s, actor=a, partner_id=w.partner_a),
+        A_AND_MANAGER,
+    ),
+    "profiles.update_profile": (
+        lambda s, w, a: profiles.update_profile(
+            s, actor=a, partner_id=w.partner_a, changes={"city": "Leeds"}
+        ),
+        A_AND_MANAGER,
+    ),
+    "program.overview": (lambda s, w, a: program.overview(s, actor=a), MANAGER),
+    "statements.monthly_statement": (
+        lambda s, w, a: statements.monthly_statement(
+            s, actor=a, month=utc_now().date(), partner_id=w.partner_a
+        ),
+        A_AND_MANAGER,
+    ),
+    "statements.tax_report": (
+        lambda s, w, a: statements.tax_report(s, actor=a, year=utc_now().year),
+        MANAGER,
+    ),
+    "statistics.partner_statistics": (
+        lambda s, w, a: statistics.partner_statistics(s, actor=a, partner_id=w.partner_a),
+        A_AND_MANAGER,
+    ),
+    "users.change_password": (
+        lambda s, w, a: users.change_password(
+            s, actor=a, current_password=PASSWORD, new_password="another long password"
+        ),
+        OWN,
+    ),
+    "users.create_user": (
+        lambda s, w, a: users.create_user(
+            s,
+            actor=a,
+            username="matrix.manager",
+            display_name="M",
+            email="mm@example.com",
+            password=PASSWORD,
+            role=Role.MANAGER,
+        ),
+        MANAGER,
+    ),
+    "users.end_sessions": (lambda s, w, a: users.end_sessions(s, actor=a), OWN),
+    "users.list_users": (
+        lambda s, w, a: users.list_users(s, actor=a, partner_id=w.partner_a),
+        A_AND_MANAGER,
+    ),
+    "users.set_active": (
+        lambda s, w, a: users.set_active(s, actor=a, user_id=w.user_a, active=False),
+        MANAGER,
+    ),
+    "users.unlock": (lambda s, w, a: users.unlock(s, actor=a, user_id=w.user_a), MANAGER),
+}
+
+
+class _Sink:
+    def write(self, text: str) -> int:
+        return len(text)
+
+
+def _services_taking_an_actor() -> set[str]:
+    found = set()
+    for module_info in pkgutil.iter_modules(portal.__path__):
+        if module_info.name == "ui":
+            continue
+        module = importlib.import_module(f"portal.{module_info.name}")
+        for name, function in inspect.getmembers(module, inspect.isfunction):
+            if function.__module__ != module.__name__ or name.startswith("_"):
+                continue
+            parameter = inspect.signature(function).parameters.get("actor")
+            if parameter is not None and parameter.kind is inspect.Parameter.KEYWORD_ONLY:
+                found.add(f"{module_info.name}.{name}")
+    return found
+
+
+def test_every_service_has_a_row():
+    assert _services_taking_an_actor() - set(MATRIX) == set()
+
+
+def _outcome(engine, world: World, call: Call, actor: Actor | None) -> str:
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        session = Session(bind=connection, join_transaction_mode="create_savepoint")
+        try:
+            call(session, world, actor)
+            session.flush()
+        except (PermissionDenied, NotFound):
+            return "deny"
+        except PortalError as error:  # a refusal of the input, not of the actor: a bug here
+            return f"refused: {error}"
+        finally:
+            session.close()
+            transaction.rollback()
+    return "allow"
+
+
+def test_the_whole_matrix(engine):
+    world = _world(engine)
+    wrong = []
+    for service, (call, allowed) in sorted(MATRIX.items()):
+        for kind in KINDS:
+            expected = "allow" if kind in allowed else "deny"
+            got = _outcome(engine, world, call, world.actors[kind])
+            if got != expected:
+                wrong.append(f"{service} as {kind}: expected {expected}, got {got}")
+    assert wrong == []
+    print(f"{len(MATRIX)} services × {len(KINDS)} actors checked")
+
+
+PAGES = {
+    "pages/partner_dashboard.py": {"partner_a", "partner_b", "pending", "suspended"},
+    "pages/partner_leads.py": {"partner_a", "partner_b", "pending", "suspended"},
+    "pages/partner_commissions.py": {"partner_a", "partner_b", "pending", "suspended"},
+    "pages/partner_profile.py": {"partner_a", "partner_b", "pending", "suspended"},
+    "pages/manager_overview.py": MANAGER,
+    "pages/manager_partners.py": MANAGER,
+    "pages/manager_leads.py": MANAGER,
+    "pages/manager_payouts.py": MANAGER,
+    "pages/manager_audit.py": MANAGER,
+    "pages/manager_exports.py": MANAGER,
+    "pages/account.py": MANAGER,
+}
+REFUSALS = ("This page is for", "Please sign in", "Your session has ended")
+
+
+@pytest.mark.parametrize("page", sorted(PAGES))
+def test_every_page_for_every_actor(app_database, page):
+    world = _world(app_database)
+    for kind in KINDS:
+        test = page_as(world.actors[kind], page)
+        assert not test.exception, (page, kind)
+        said = texts(test)
+        refused = any(refusal in said for refusal in REFUSALS)
+        assert refused == (kind not in PAGES[page]), (page, kind, said[:200])

