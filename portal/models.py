@@ -264,7 +264,9 @@ class Lead(Base):
             "created_at",
             "id",
             postgresql_where=text("self_referral"),
-            sqlite_where=text("self_referral"),
+            # SQLite uses a partial index only when the query's WHERE implies the index's
+            # textually, and SQLAlchemy writes the flag as `self_referral = 1` there.
+            sqlite_where=text("self_referral = 1"),
         ),
         Index("ix_partner_leads_client_phone", "client_phone"),
     )
@@ -327,6 +329,7 @@ class Notification(Base):
         Index(
             "ix_notifications_unread",
             "user_id",
+            "id",
             postgresql_where=text("read_at IS NULL"),
             sqlite_where=text("read_at IS NULL"),
         ),
@@ -388,6 +391,14 @@ class Commission(Base):
         ),
         Index("ix_commissions_partner_status_hold", "partner_id", "status", "hold_until"),
         Index("ix_commissions_status_hold", "status", "hold_until"),
+        Index(
+            "ix_commissions_unpaid",
+            "status",
+            "hold_until",
+            postgresql_include=["amount"],
+            postgresql_where=text("status <> 'paid'"),
+            sqlite_where=text("status <> 'paid'"),
+        ),
         Index("ix_commissions_lead_id", "lead_id"),
         Index("ix_commissions_payout_id", "payout_id"),
         Index("ix_commissions_partner_earned", "partner_id", "earned_at", "id"),
@@ -467,6 +478,18 @@ class PartnerConversionStats(Base):
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     conversions: Mapped[int] = mapped_column(Integer, default=0)
     commission: Mapped[Decimal] = mapped_column(Money(), default=0)
+
+
+class ProgramPartnerStats(Base):
+    """Rollup: how many partners the program has in each status (ranks and the overview)."""
+
+    __tablename__ = "program_partner_stats"
+    __table_args__ = (CheckConstraint("partner_count >= 0", name="partner_count_nonnegative"),)
+
+    status: Mapped[PartnerStatus] = mapped_column(
+        _enum(PartnerStatus, "program_stats_partner_status"), primary_key=True
+    )
+    partner_count: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class ProgramLeadStats(Base):

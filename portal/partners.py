@@ -9,7 +9,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal import audit
+from portal import audit, statistics
 from portal.access import Actor, refresh, require_manager, scoped_partner_id
 from portal.batch import RowOutcome, apply_each
 from portal.config import get_settings
@@ -100,6 +100,7 @@ def _new_partner(
     )
     session.add(partner)
     session.flush()
+    statistics.count_partner(session, status=status, delta=1)
     user = add_user(
         session,
         username=username,
@@ -211,6 +212,7 @@ def change_status(session: Session, *, actor: Actor, partner_id: int, action: st
     if partner.status not in allowed_from:
         raise ValidationError({"status": f"A {partner.status.value} partner cannot be {action}d."})
     before = {"status": partner.status.value}
+    statistics.move_partner(session, from_status=partner.status, to=target)
     partner.status = target
     partner.updated_at = utc_now()
     if action == "approve":

@@ -11,9 +11,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, case, delete, extract, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -31,6 +32,7 @@ from portal.models import (
     PartnerStatus,
     ProgramConversionStats,
     ProgramLeadStats,
+    ProgramPartnerStats,
 )
 from portal.types import day_start, month_start, to_cents, utc_now
 
@@ -49,20 +51,39 @@ def _upsert(session: Session, model: Any, keys: dict[str, Any], amounts: dict[st
     A decrease updates the row that the matching increase made: an INSERT of a negative
     count would trip the CHECK constraints before ON CONFLICT is considered.
     """
+    connection = session.connection()
     if any(amount < 0 for amount in amounts.values()):
-        key_columns = [getattr(model, name) == value for name, value in keys.items()]
-        changes = {name: getattr(model, name) + amount for name, amount in amounts.items()}
-        updated = session.execute(update(model).where(*key_columns).values(changes))
-        if updated.rowcount != 1:
+        statement = _decrease_statement(model, tuple(keys), tuple(amounts))
+        parameters = {f"key_{name}": value for name, value in keys.items()}
+        parameters |= {f"add_{name}": value for name, value in amounts.items()}
+        if connection.execute(statement, parameters).rowcount != 1:
             raise RuntimeError(f"no {model.__tablename__} row {keys} to decrease")
         return
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    statement = insert(model).values(**keys, **amounts)
-    statement = statement.on_conflict_do_update(
+    statement = _increase_statement(model, connection.dialect.name, tuple(keys), tuple(amounts))
+    connection.execute(statement, {**keys, **amounts})
+
+
+# Rollups change on every lead write: their statements are built once, not per call (building
+# and cache-keying a fresh upsert cost more than the round trip it sends).
+@cache
+def _decrease_statement(model: Any, keys: tuple[str, ...], amounts: tuple[str, ...]) -> Any:
+    return (
+        update(model)
+        .where(*[getattr(model, name) == bindparam(f"key_{name}") for name in keys])
+        .values({name: getattr(model, name) + bindparam(f"add_{name}") for name in amounts})
+    )
+
+
+@cache
+def _increase_statement(
+    model: Any, dialect_name: str, keys: tuple[str, ...], amounts: tuple[str, ...]
+) -> Any:
+    insert = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
+    statement = insert(model)
+    return statement.on_conflict_do_update(
         index_elements=list(keys),
         set_={name: getattr(model, name) + statement.excluded[name] for name in amounts},
     )
-    session.execute(statement)
 
 
 def count_lead(
@@ -80,6 +101,18 @@ def count_lead(
     _upsert(session, PartnerLeadStats, {"partner_id": partner_id, **keys}, {"lead_count": delta})
     if program:
         _upsert(session, ProgramLeadStats, keys, {"lead_count": delta})
+
+
+def count_partner(session: Session, *, status: PartnerStatus, delta: int) -> None:
+    """A partner joins (1) or leaves (-1) the program's count for a status."""
+    _upsert(session, ProgramPartnerStats, {"status": status}, {"partner_count": delta})
+
+
+def move_partner(session: Session, *, from_status: PartnerStatus, to: PartnerStatus) -> None:
+    """A partner's status changed: its count moves, rows touched in status-name order (as
+    lead moves do) so two changes at once cannot lock them crosswise."""
+    for status, delta in sorted([(from_status, -1), (to, 1)], key=lambda change: change[0].value):
+        count_partner(session, status=status, delta=delta)
 
 
 def count_referral(session: Session, *, partner_id: int, delta: int) -> None:
@@ -224,19 +257,18 @@ def conversion_rate(converted: int, total: int) -> Decimal:
 
 def _rank(session: Session, partner: Partner) -> tuple[int | None, int]:
     """Competition rank ("1224") by total earnings among active partners, and how many."""
-    active = Partner.status == PartnerStatus.ACTIVE
-    ranked = session.scalar(select(func.count()).select_from(Partner).where(active)) or 0
-    if partner.status is not PartnerStatus.ACTIVE:
-        return None, ranked
-    ahead = (
-        session.scalar(
-            select(func.count())
-            .select_from(Partner)
-            .where(active, Partner.total_earnings > partner.total_earnings)
-        )
-        or 0
+    ranked = select(ProgramPartnerStats.partner_count).where(
+        ProgramPartnerStats.status == PartnerStatus.ACTIVE
     )
-    return ahead + 1, ranked
+    ahead = select(func.count()).where(
+        Partner.status == PartnerStatus.ACTIVE,
+        Partner.total_earnings > partner.total_earnings,
+    )
+    counted, above = session.execute(
+        select(ranked.scalar_subquery(), ahead.scalar_subquery())
+    ).one()
+    ranked_partners = counted or 0
+    return (above + 1 if partner.status is PartnerStatus.ACTIVE else None), ranked_partners
 
 
 def partner_statistics(
@@ -250,47 +282,45 @@ def partner_statistics(
 
     today = utc_now().date()
     first_month = (today.replace(day=1) - timedelta(days=31 * (CHART_MONTHS - 1))).replace(day=1)
+    # A partner's lead rollups are a few rows per month: one read gives both the all-time
+    # pipeline and the chart's months.
     pipeline = {status: 0 for status in LeadStatus}
-    for status, count in session.execute(
-        select(PartnerLeadStats.status, func.sum(PartnerLeadStats.lead_count))
+    leads_by_month = []
+    for month, status, count in session.execute(
+        select(PartnerLeadStats.month, PartnerLeadStats.status, PartnerLeadStats.lead_count)
         .where(PartnerLeadStats.partner_id == partner.id)
-        .group_by(PartnerLeadStats.status)
+        .order_by(PartnerLeadStats.month, PartnerLeadStats.status)
     ):
-        pipeline[status] = int(count)
-    leads_by_month = [
-        MonthCount(month=row.month, status=row.status, count=row.lead_count)
-        for row in session.scalars(
-            select(PartnerLeadStats)
-            .where(
-                PartnerLeadStats.partner_id == partner.id,
-                PartnerLeadStats.month >= first_month,
-                PartnerLeadStats.lead_count > 0,
-            )
-            .order_by(PartnerLeadStats.month, PartnerLeadStats.status)
-        )
-    ]
-    monthly: dict[date, list[Any]] = defaultdict(lambda: [0, ZERO])
-    trailing = 0
+        pipeline[status] += count
+        if month >= first_month and count > 0:
+            leads_by_month.append(MonthCount(month=month, status=status, count=count))
+    # Conversions are rolled up by day; the database sums them by month (and over the tier's
+    # trailing window) so a few rows come back instead of a year and a half of days.
     trailing_start = today - timedelta(days=TRAILING_DAYS)
-    for day, conversions, commission in session.execute(
+    day = PartnerConversionStats.day
+    year, month_number = extract("year", day), extract("month", day)
+    trailing = 0
+    earnings_by_month = []
+    for year_value, month_value, conversions, commission, in_window in session.execute(
         select(
-            PartnerConversionStats.day,
-            PartnerConversionStats.conversions,
-            PartnerConversionStats.commission,
-        ).where(
-            PartnerConversionStats.partner_id == partner.id,
-            PartnerConversionStats.day >= min(first_month, trailing_start),
+            year,
+            month_number,
+            func.sum(PartnerConversionStats.conversions),
+            func.sum(PartnerConversionStats.commission),
+            func.sum(case((day > trailing_start, PartnerConversionStats.conversions), else_=0)),
         )
+        .where(
+            PartnerConversionStats.partner_id == partner.id, day >= min(first_month, trailing_start)
+        )
+        .group_by(year, month_number)
+        .order_by(year, month_number)
     ):
-        if day > trailing_start:
-            trailing += conversions
-        if day >= first_month:
-            monthly[day.replace(day=1)][0] += conversions
-            monthly[day.replace(day=1)][1] += commission
-    earnings_by_month = [
-        MonthEarnings(month=month, conversions=values[0], commission=values[1])
-        for month, values in sorted(monthly.items())
-    ]
+        trailing += int(in_window)
+        month = date(int(year_value), int(month_value), 1)
+        if month >= first_month:
+            earnings_by_month.append(
+                MonthEarnings(month=month, conversions=int(conversions), commission=commission)
+            )
 
     tier, next_tier = tier_for(trailing)
     if next_tier is None:
@@ -340,6 +370,7 @@ class Recomputed:
     earnings: dict[int, Decimal]
     lead_counts: dict[tuple[int, date, LeadStatus], int]
     conversions: dict[tuple[int, date], tuple[int, Decimal]]
+    partners_by_status: dict[PartnerStatus, int]
 
     def program_lead_counts(self) -> dict[tuple[date, LeadStatus], int]:
         totals: dict[tuple[date, LeadStatus], int] = defaultdict(int)
@@ -387,7 +418,10 @@ def recompute(session: Session) -> Recomputed:
             .group_by(Lead.partner_id, day)
         )
     }
-    return Recomputed(referrals, earnings, lead_counts, conversions)
+    partners_by_status = dict(
+        session.execute(select(Partner.status, func.count()).group_by(Partner.status)).all()
+    )
+    return Recomputed(referrals, earnings, lead_counts, conversions, partners_by_status)
 
 
 def _as_date(value: date | str) -> date:
@@ -465,6 +499,18 @@ def verify(session: Session) -> list[str]:
     }
     if stored_days != expected.program_conversions():
         problems.append("program conversions differ from a recomputation")
+    stored_partners = dict(
+        session.execute(
+            select(ProgramPartnerStats.status, ProgramPartnerStats.partner_count).where(
+                ProgramPartnerStats.partner_count != 0
+            )
+        ).all()
+    )
+    if stored_partners != expected.partners_by_status:
+        problems.append(
+            f"partners by status: stored {stored_partners},"
+            f" recomputed {expected.partners_by_status}"
+        )
     return problems
 
 
@@ -476,8 +522,17 @@ def rebuild(session: Session) -> None:
         PartnerConversionStats,
         ProgramLeadStats,
         ProgramConversionStats,
+        ProgramPartnerStats,
     ):
         session.execute(delete(rollup))
+    if expected.partners_by_status:
+        session.execute(
+            ProgramPartnerStats.__table__.insert(),
+            [
+                {"status": status, "partner_count": count}
+                for status, count in expected.partners_by_status.items()
+            ],
+        )
     session.execute(
         update(Partner).values(total_referrals=0, total_earnings=ZERO, paid_earnings=ZERO)
     )

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from portal import leads
+from portal import leads, statistics
 from portal.access import Actor, load_actor
 from portal.models import Partner, PartnerProfile, PartnerStatus, Role
 from portal.users import add_user
@@ -32,6 +32,7 @@ def make_partner(
     )
     session.add(partner)
     session.flush()
+    statistics.count_partner(session, status=status, delta=1)
     session.add(PartnerProfile(partner_id=partner.id))
     session.flush()
     return partner

@@ -166,6 +166,17 @@ def test_statistics_tier_progress_rank_and_conversion_rate(engine):
         runner_stats = statistics.partner_statistics(session, actor=runner)
         assert runner_stats.conversion_rate == Decimal("0.5000")
         assert runner_stats.rank == 2 and runner_stats.tier == "bronze"
+        # A suspended partner leaves the ranking; the others close up behind it.
+        partners.change_status(
+            session, actor=manager, partner_id=leader.partner_id, action="suspend"
+        )
+        assert statistics.partner_statistics(session, actor=runner).rank == 1
+        assert statistics.partner_statistics(session, actor=runner).ranked_partners == 2
+        assert statistics.partner_statistics(session, actor=leader).rank is None
+        partners.change_status(
+            session, actor=manager, partner_id=leader.partner_id, action="reactivate"
+        )
+        assert statistics.partner_statistics(session, actor=runner).rank == 2
         assert runner_stats.pipeline[LeadStatus.PENDING] == 1
         assert runner_stats.earnings_by_month[-1].commission == Decimal("50.00")
         with pytest.raises(NotFound):

@@ -11,7 +11,7 @@ from sqlalchemy import update
 from portal import commissions, leads, partners, statistics
 from portal.db import unit_of_work
 from portal.errors import PortalError
-from portal.models import LeadStatus, Partner
+from portal.models import LeadStatus, Partner, ProgramPartnerStats
 from tests.conftest import empty_all_tables
 from tests.factories import make_actor, make_lead, make_manager
 
@@ -29,6 +29,7 @@ operations = st.lists(
         st.tuples(
             st.just("pin"), st.integers(0, 2), st.sampled_from([None, "0.05", "0.1234", "0.5"])
         ),
+        st.tuples(st.just("status"), st.integers(0, 2), st.sampled_from(["suspend", "reactivate"])),
     ),
     max_size=40,
 )
@@ -97,6 +98,11 @@ def _apply(session, step, manager, team, registered):
     elif kind == "pin":
         _, who, rate = step
         partners.pin_rate(session, actor=manager, partner_id=team[who].partner_id, rate=rate)
+    elif kind == "status":
+        _, who, action = step
+        partners.change_status(
+            session, actor=manager, partner_id=team[who].partner_id, action=action
+        )
 
 
 def test_verify_reports_a_tampered_rollup_and_rebuild_repairs_it(engine):
@@ -104,10 +110,12 @@ def test_verify_reports_a_tampered_rollup_and_rebuild_repairs_it(engine):
         partner = make_actor(session)
         make_lead(session, partner)
         session.execute(update(Partner).values(total_referrals=7, total_earnings=Decimal("12.34")))
+        session.execute(update(ProgramPartnerStats).values(partner_count=5))
     with unit_of_work(engine) as session:
         problems = statistics.verify(session)
         assert any("total_referrals 7" in problem for problem in problems)
         assert any("total_earnings 12.34" in problem for problem in problems)
+        assert any(problem.startswith("partners by status") for problem in problems)
         statistics.rebuild(session)
     with unit_of_work(engine) as session:
         assert statistics.verify(session) == []
