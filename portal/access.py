@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from portal.errors import NotFound, PermissionDenied
@@ -47,22 +47,34 @@ class Actor:
 
 def load_actor(session: Session, *, user_id: int) -> Actor:
     """The current state of an active user, or PermissionDenied if it may no longer act."""
-    row = session.execute(
-        select(User, Partner.status)
-        .outerjoin(Partner, Partner.id == User.partner_id)
-        .where(User.id == user_id)
-    ).one_or_none()
-    if row is None or not row.User.is_active:
+    session.flush()  # the connection does not autoflush: changes made earlier must count
+    row = session.connection().execute(_ACTOR_STATE, {"user_id": user_id}).one_or_none()
+    if row is None or not row.is_active:
         raise PermissionDenied(SIGNED_OUT)
-    user = row.User
     return Actor(
-        user_id=user.id,
-        username=user.username,
-        display_name=user.display_name,
-        role=user.role,
-        partner_id=user.partner_id,
+        user_id=user_id,
+        username=row.username,
+        display_name=row.display_name,
+        role=row.role,
+        partner_id=row.partner_id,
         partner_status=row.status,
     )
+
+
+# Runs at the start of every action, so it is built once and reads columns through the
+# connection rather than loading a User through the ORM.
+_ACTOR_STATE = (
+    select(
+        User.username,
+        User.display_name,
+        User.role,
+        User.partner_id,
+        User.is_active,
+        Partner.status,
+    )
+    .outerjoin(Partner, Partner.id == User.partner_id)
+    .where(User.id == bindparam("user_id"))
+)
 
 
 def refresh(session: Session, actor: Actor | None) -> Actor:
@@ -106,6 +118,12 @@ def scoped_partner_id(actor: Actor, partner_id: int | None) -> int | None:
     if partner_id not in (None, actor.partner_id):
         raise NotFound("Partner not found.")
     return actor.partner_id
+
+
+def listed_partner_id(actor: Actor, partner_id: int | None) -> int | None:
+    """Whose leads a listing covers: a partner's own whatever it asked for; for a manager,
+    the partner it named (None: every partner's)."""
+    return partner_id if actor.is_manager else actor.partner_id
 
 
 def readable_leads(actor: Actor) -> Select[tuple[Lead]]:

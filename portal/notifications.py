@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from portal import audit
@@ -19,13 +19,29 @@ def notify_partner(
     session: Session, *, partner_id: int, kind: str, message: str, lead_id: int | None = None
 ) -> None:
     """Send one notification to every active user of a partner company."""
-    user_ids = session.scalars(
-        select(User.id).where(User.partner_id == partner_id, User.is_active)
-    ).all()
-    session.add_all(
-        Notification(user_id=user_id, kind=kind, message=message, lead_id=lead_id)
-        for user_id in user_ids
+    session.connection().execute(
+        _NOTIFY_PARTNER,
+        {
+            "partner_id": partner_id,
+            "kind": kind,
+            "message": message,
+            "lead_id": lead_id,
+            "created_at": utc_now(),
+        },
     )
+
+
+# One INSERT … SELECT, built once: no round trip to learn the recipients first.
+_NOTIFY_PARTNER = insert(Notification).from_select(
+    ["user_id", "kind", "message", "lead_id", "created_at"],
+    select(
+        User.id,
+        bindparam("kind", type_=Notification.kind.type),
+        bindparam("message", type_=Notification.message.type),
+        bindparam("lead_id", type_=Notification.lead_id.type),
+        bindparam("created_at", type_=Notification.created_at.type),
+    ).where(User.partner_id == bindparam("partner_id"), User.is_active),
+)
 
 
 @dataclass(frozen=True)
