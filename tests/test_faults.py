@@ -1,23 +1,36 @@
 """Faults: PostgreSQL goes away in the middle of a session and comes back.
 
-The app reaches a throwaway database through a small TCP proxy that the test can cut and
-restore, like a database restart or a network failure between the app and the server.
+Twice: a private PostgreSQL server that the test stops and starts again, and a small TCP
+proxy in front of a throwaway database that the test cuts and restores (a network failure
+between the app and the server, connections dropped mid-stream).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
 import socket
+import subprocess
+import tempfile
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from portal import config, migrate
 from portal.db import get_engine, unit_of_work
+from portal.models import Lead
 from tests.apptest import signed_in, texts
-from tests.conftest import create_postgres_database, drop_postgres_database, require_postgres
+from tests.conftest import (
+    IN_CI,
+    create_postgres_database,
+    drop_postgres_database,
+    require_postgres,
+)
 from tests.factories import make_actor, make_lead
 
 
@@ -116,3 +129,94 @@ def test_pages_survive_the_database_going_away_and_recover(proxied_database):
     assert not after.exception
     assert [t.value for t in after.title] == ["Dashboard"]
     assert next(m.value for m in after.metric if m.label == "Referrals") == "1"
+
+
+class PrivateServer:
+    """A throwaway PostgreSQL server of our own (initdb in a temporary folder, a free port),
+    so the test can really stop it mid-session without touching the shared server."""
+
+    def __init__(self, folder: Path) -> None:
+        pg_config = shutil.which("pg_config")
+        assert pg_config is not None
+        self.bin = Path(
+            subprocess.run(  # noqa: S603 - the machine's own pg_config
+                [pg_config, "--bindir"], check=True, capture_output=True, text=True
+            ).stdout.strip()
+        )
+        self.folder = folder
+        self.data = folder / "data"
+        self.port = _free_port()
+        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+        self._run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "--no-sync")
+
+    def _run(self, program: str, *args: str) -> None:
+        command = [str(self.bin / program), *args]
+        if os.geteuid() == 0:  # PostgreSQL refuses to run as root: run it as its own user
+            command = ["runuser", "-u", "postgres", "--", *command]
+        subprocess.run(command, check=True, capture_output=True, timeout=120)  # noqa: S603
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off"
+        log = str(self.folder / "server.log")
+        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", log, "-w", "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def private_server(monkeypatch) -> Iterator[PrivateServer]:
+    if shutil.which("pg_config") is None:
+        reason = "stopping a PostgreSQL server needs its programs (pg_config, initdb, pg_ctl)"
+        if IN_CI:
+            pytest.fail(f"CI=true: {reason}", pytrace=False)
+        pytest.skip(reason)
+    # Not under pytest's tmp_path: its parents are private to root, and the server runs as
+    # the postgres user.
+    folder = Path(tempfile.mkdtemp(prefix="portal-pg-"))
+    if os.geteuid() == 0:
+        shutil.chown(folder, "postgres")
+    server = PrivateServer(folder)
+    server.start()
+    monkeypatch.setenv("DATABASE_URL", server.url)
+    config.get_settings.cache_clear()
+    try:
+        yield server
+    finally:
+        get_engine(server.url).dispose()
+        with contextlib.suppress(subprocess.CalledProcessError):
+            server.stop("immediate")
+        monkeypatch.undo()
+        config.get_settings.cache_clear()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_pages_survive_postgresql_stopped_mid_session_and_recover(private_server):
+    engine = get_engine(private_server.url)
+    migrate.upgrade(engine)
+    with unit_of_work(engine) as session:
+        partner = make_actor(session)
+        make_lead(session, partner)
+    assert [t.value for t in signed_in(partner).title] == ["Dashboard"]
+
+    private_server.stop()
+    during = signed_in(partner)
+    assert not during.exception, "no traceback while the database is stopped"
+    assert "cannot reach its database" in texts(during)
+    during.run()  # the user tries again while it is still down
+    assert not during.exception
+    assert "cannot reach its database" in texts(during)
+
+    private_server.start()
+    after = signed_in(partner)
+    assert not after.exception
+    assert [t.value for t in after.title] == ["Dashboard"]
+    assert next(m.value for m in after.metric if m.label == "Referrals") == "1"
+    with unit_of_work(engine) as session:
+        assert session.scalar(select(func.count()).select_from(Lead)) == 1
