@@ -45,7 +45,7 @@ try:
             limit=100,
         )
 except PortalError as error:
-    show_error(error)
+    show_error(error, {"actor_label": "Actor (username)"})
     st.stop()
 st.dataframe(
     [

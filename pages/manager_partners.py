@@ -39,14 +39,18 @@ if st.session_state.get("partner_filters") != filters:
     st.session_state["partner_filters"] = filters
     st.session_state["partner_cursors"] = [None]
 cursors = st.session_state.setdefault("partner_cursors", [None])
-with unit_of_work() as session:
-    listing = partners.list_partners(
-        session,
-        actor=actor,
-        search=search,
-        status=None if status_filter == "all" else PartnerStatus(status_filter),
-        after=cursors[-1],
-    )
+try:
+    with unit_of_work() as session:
+        listing = partners.list_partners(
+            session,
+            actor=actor,
+            search=search,
+            status=None if status_filter == "all" else PartnerStatus(status_filter),
+            after=cursors[-1],
+        )
+except PortalError as error:
+    show_error(error, {"search": "Search by company name"})
+    st.stop()
 rows = listing.items
 
 if rows:

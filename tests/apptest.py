@@ -28,11 +28,14 @@ def signed_in(actor: Actor, page: str | None = None, *, logout_requested: bool =
     return test
 
 
-def page_as(actor: Actor | None, page: str) -> AppTest:
-    """One page script run on its own (as a deep link would reach it) by `actor`."""
+def page_as(actor: Actor | None, page: str, **query: str) -> AppTest:
+    """One page script run on its own (as a deep link would reach it, with `query` in its
+    address) by `actor`."""
     test = AppTest.from_file(str(PROJECT_ROOT / page), default_timeout=60)
     if actor is not None:
         _seed(test, actor)
+    for name, value in query.items():
+        test.query_params[name] = value
     return test.run()
 
 

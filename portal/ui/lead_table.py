@@ -21,7 +21,7 @@ from portal.ui import fmt, paging, pickers
 from portal.ui.feedback import show_error
 
 PAGE_SIZE = 50
-LABELS = {"created_to": "To", "search": "Search", "cursor": "Page"}
+LABELS = {"created_to": "To", "search": "Search name, email or company", "cursor": "Page"}
 
 
 def filtered_page(
