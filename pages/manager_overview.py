@@ -1,6 +1,5 @@
 """Program overview for managers: KPIs, trends, top partners, leads needing attention."""
 
-import plotly.graph_objects as go
 import streamlit as st
 
 from portal import program
@@ -8,7 +7,7 @@ from portal.commissions import CommissionState
 from portal.config import get_settings
 from portal.db import unit_of_work
 from portal.models import PartnerStatus, Role
-from portal.ui import fmt
+from portal.ui import charts, fmt
 from portal.ui.session import require
 
 actor = require(Role.MANAGER)
@@ -45,40 +44,18 @@ for column, state in zip(
     )
 
 left, right = st.columns(2)
-trend = go.Figure()
-trend.add_bar(
-    name="Leads",
-    x=[m.strftime("%Y-%m") for m in view.leads_per_month],
-    y=list(view.leads_per_month.values()),
-    marker_color="#5b8def",
-)
-trend.add_scatter(
-    name="Conversions",
-    x=[m.strftime("%Y-%m") for m in view.conversions_per_month],
-    y=list(view.conversions_per_month.values()),
-    marker_color="#2fa36b",
-)
-trend.update_layout(
-    title="Leads and conversions per month",
-    height=340,
-    margin={"l": 10, "r": 10, "t": 40, "b": 10},
-    legend={"orientation": "h"},
-)
-left.plotly_chart(trend)
-top = go.Figure(
-    go.Bar(
-        x=[float(p.total_earnings) for p in view.top_partners][::-1],
-        y=[p.company_name for p in view.top_partners][::-1],
-        orientation="h",
-        marker_color="#2fa36b",
+left.plotly_chart(charts.program_trend(view.leads_per_month, view.conversions_per_month))
+earners = [partner for partner in view.top_partners if partner.total_earnings > 0]
+if earners:
+    right.plotly_chart(
+        charts.top_partners(
+            [partner.company_name for partner in earners],
+            [partner.total_earnings for partner in earners],
+            currency,
+        )
     )
-)
-top.update_layout(
-    title=f"Top partners by earnings ({currency})",
-    height=340,
-    margin={"l": 10, "r": 10, "t": 40, "b": 10},
-)
-right.plotly_chart(top)
+else:
+    right.caption("Top partners by earnings: no partner has earned commission yet.")
 
 st.subheader("Leads awaiting contact", anchor=False)
 if view.awaiting_contact:

@@ -38,6 +38,15 @@ def test_overview_counts_the_program(app_database):
     assert metric(test, "Leads") == "1"
     waiting = next(f for f in test.dataframe if "Client" in f.value.columns)
     assert list(waiting.value["Client"]) == ["Waiting Client"]
+    # Nobody has earned yet: the top-partners chart gives way to a sentence.
+    assert "no partner has earned commission yet" in texts(test)
+    assert len(test.get("plotly_chart")) == 1
+
+    with unit_of_work(app_database) as db:
+        make_converted_lead(db, manager, partner)
+    test = page_as(manager, "pages/manager_overview.py")
+    assert "no partner has earned commission yet" not in texts(test)
+    assert len(test.get("plotly_chart")) == 2
 
 
 def test_partners_table_approves_and_pins_a_rate_per_row(app_database):
