@@ -29,7 +29,6 @@ from sqlalchemy import (
     or_,
     select,
     text,
-    tuple_,
 )
 from sqlalchemy.orm import Session
 
@@ -58,7 +57,7 @@ from portal.models import (
     User,
 )
 from portal.notifications import notify_partner
-from portal.pagination import Page, check_limit, decode_cursor, page_of
+from portal.pagination import Page, after_cursor, check_limit, cursor_values, page_of
 from portal.types import to_cents, utc_now
 from portal.validation import (
     FieldErrors,
@@ -431,13 +430,7 @@ _CONDITIONS: dict[str, Callable[[], ColumnElement[bool]]] = {
     ),
     "created_from": lambda: Lead.created_at >= bindparam("created_from"),
     "created_to": lambda: Lead.created_at < bindparam("created_before"),
-    "after": lambda: (
-        tuple_(Lead.created_at, Lead.id)
-        < tuple_(
-            bindparam("after_created_at", type_=Lead.created_at.type),
-            bindparam("after_id", type_=Lead.id.type),
-        )
-    ),
+    "after": lambda: after_cursor(Lead.created_at, Lead.id),
 }
 
 
@@ -483,7 +476,7 @@ def _filters(
         values["created_before"] = _start_of(created_to + timedelta(days=1))
     if after:
         conditions.append("after")
-        values["after_created_at"], values["after_id"] = decode_cursor(after)
+        values |= cursor_values(after)
     return tuple(conditions), values
 
 

@@ -9,11 +9,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, literal, tuple_
+from sqlalchemy import ColumnElement, bindparam, tuple_
 
 from portal.errors import ValidationError
 
 MAX_PAGE_SIZE = 500
+AFTER_MOMENT, AFTER_ID = "after_moment", "after_id"
 T = TypeVar("T")
 
 
@@ -56,18 +57,38 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
         raise ValidationError({"cursor": "The page position is not valid."}) from error
 
 
+def after_cursor(moment: ColumnElement[Any], row_id: ColumnElement[int]) -> ColumnElement[bool]:
+    """Rows after a cursor in newest-first order, the cursor's position left to bind at
+    execution (`cursor_values`), for statements built once."""
+    return _after(moment, row_id, None)
+
+
+def cursor_values(cursor: str) -> dict[str, Any]:
+    """The values `after_cursor` binds for a cursor (a tampered one is a validation error)."""
+    created_at, last_id = decode_cursor(cursor)
+    return {AFTER_MOMENT: created_at, AFTER_ID: last_id}
+
+
 def before(
     moment: ColumnElement[Any], row_id: ColumnElement[int], cursor: str
 ) -> ColumnElement[bool]:
-    """Rows after the cursor in newest-first order: `(moment, id) < (cursor's moment, id)`.
+    """Rows after this cursor in newest-first order, its position bound in."""
+    return _after(moment, row_id, cursor_values(cursor))
 
-    A row-value comparison, which PostgreSQL (and SQLite) answer with one index range scan;
-    the spelled-out OR of two conditions made PostgreSQL filter its way to deep pages.
-    """
-    created_at, last_id = decode_cursor(cursor)
-    return tuple_(moment, row_id) < tuple_(
-        literal(created_at, moment.type), literal(last_id, row_id.type)
-    )
+
+def _after(
+    moment: ColumnElement[Any], row_id: ColumnElement[int], position: dict[str, Any] | None
+) -> ColumnElement[bool]:
+    """`(moment, id) < (cursor's moment, id)`: a row-value comparison, which PostgreSQL (and
+    SQLite) answer with one index range scan; the spelled-out OR of two conditions made
+    PostgreSQL filter its way to deep pages."""
+
+    def bound(name: str, column: ColumnElement[Any]) -> Any:
+        if position is None:
+            return bindparam(name, type_=column.type, required=True)
+        return bindparam(name, position[name], type_=column.type)
+
+    return tuple_(moment, row_id) < tuple_(bound(AFTER_MOMENT, moment), bound(AFTER_ID, row_id))
 
 
 def check_limit(limit: int) -> int:
