@@ -37,7 +37,11 @@ with left:
     else:
         st.caption("Nothing is held back.")
 with right:
-    st.plotly_chart(charts.earnings_by_month(stats.earnings_by_month, summary.currency))
+    if stats.earnings_by_month:
+        st.plotly_chart(charts.earnings_by_month(stats.earnings_by_month, summary.currency))
+    else:
+        st.subheader("Earnings per month", anchor=False)
+        st.caption("Your earnings will show here month by month once a lead converts.")
 
 st.subheader("Commission per lead", anchor=False)
 state_names = ["all", *[state.value for state in CommissionState]]

@@ -166,6 +166,10 @@ def make_other(engine):
 def test_commissions_page_shows_states_next_payout_and_statement(app_database):
     with unit_of_work(app_database) as db:
         manager, partner = make_manager(db), make_actor(db)
+    before_any = page_as(partner, COMMISSIONS)
+    assert "once a lead converts" in texts(before_any)
+    assert not before_any.get("plotly_chart"), "no empty chart before the first conversion"
+    with unit_of_work(app_database) as db:
         make_converted_lead(db, manager, partner)
         make_converted_lead(db, manager, partner, "400.00")
         db.execute(
@@ -175,6 +179,7 @@ def test_commissions_page_shows_states_next_payout_and_statement(app_database):
         )
     test = page_as(partner, COMMISSIONS)
     assert not test.exception
+    assert len(test.get("plotly_chart")) == 1
     assert metric(test, "On hold") == "40.00"
     assert metric(test, "Payable") == "100.00"
     assert "No payout method on file." in texts(test)
