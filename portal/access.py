@@ -123,10 +123,15 @@ def scoped_partner_id(actor: Actor, partner_id: int | None) -> int | None:
 def listed_partner_id(actor: Actor, partner_id: int | None) -> int | None:
     """Whose leads a listing covers: a partner's own whatever it asked for; for a manager,
     the partner it named (None: every partner's)."""
-    return partner_id if actor.is_manager else actor.partner_id
+    if actor.is_manager:
+        return partner_id
+    if actor.partner_id is None:  # never "every partner's" for a partner (the schema forbids it)
+        raise PermissionDenied(SIGNED_OUT)
+    return actor.partner_id
 
 
 def readable_leads(actor: Actor) -> Select[tuple[Lead]]:
     """All leads the actor may see: its own partner's, or every one for a manager."""
+    scope = listed_partner_id(actor, None)
     query = select(Lead)
-    return query if actor.is_manager else query.where(Lead.partner_id == actor.partner_id)
+    return query if scope is None else query.where(Lead.partner_id == scope)

@@ -126,6 +126,12 @@ def _live_claims(now: datetime) -> object:
     )
 
 
+def awaiting_contact_since(now: datetime) -> datetime:
+    """A lead still pending that was registered at or before this moment awaits contact
+    past the configured number of days."""
+    return now - timedelta(days=get_settings().awaiting_contact_days)
+
+
 @dataclass(frozen=True)
 class LeadView:
     """A lead as its partner (or a manager) sees it."""
@@ -169,7 +175,7 @@ def lead_views(
     access costs several times more) and what is the same for every lead is worked out once.
     """
     now = utc_now()
-    pending_since = now - timedelta(days=get_settings().awaiting_contact_days)
+    pending_since = awaiting_contact_since(now)
     manager = actor.is_manager
     views = []
     for lead, partner_name in rows:
@@ -467,7 +473,7 @@ def _filters(
         values["self_referral"] = self_referral
     if awaiting:
         conditions.append("awaiting")
-        values["pending_since"] = utc_now() - timedelta(days=get_settings().awaiting_contact_days)
+        values["pending_since"] = awaiting_contact_since(utc_now())
     if created_from is not None:
         conditions.append("created_from")
         values["created_from"] = _start_of(created_from)

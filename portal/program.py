@@ -12,8 +12,7 @@ from sqlalchemy.orm import Session
 
 from portal.access import Actor, require_manager
 from portal.commissions import CommissionState
-from portal.config import get_settings
-from portal.leads import LeadView, lead_view
+from portal.leads import LeadView, awaiting_contact_since, lead_view
 from portal.models import (
     Commission,
     CommissionStatus,
@@ -111,7 +110,7 @@ def overview(session: Session, *, actor: Actor, flagged_limit: int = 20) -> Prog
             .limit(10)
         )
     ]
-    sla = now - timedelta(days=get_settings().awaiting_contact_days)
+    sla = awaiting_contact_since(now)
     with_partner = select(Lead, Partner.company_name).join(Partner, Partner.id == Lead.partner_id)
     waiting = session.execute(
         with_partner.where(Lead.status == LeadStatus.PENDING, Lead.created_at <= sla)

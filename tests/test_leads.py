@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from portal import leads
+from portal.access import Actor, listed_partner_id, readable_leads
 from portal.db import unit_of_work
 from portal.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from portal.models import (
@@ -609,3 +610,16 @@ def test_failure_inside_a_move_leaves_nothing_half_done(engine, monkeypatch):
         from portal import statistics
 
         assert statistics.verify(session) == []
+
+
+def test_a_partner_listing_never_widens_to_every_partner():
+    partner = Actor(7, "p", "P", Role.PARTNER, 3, PartnerStatus.ACTIVE)
+    manager = Actor(8, "m", "M", Role.MANAGER, None, None)
+    assert listed_partner_id(partner, 99) == 3  # what it asked for is ignored
+    assert listed_partner_id(manager, 99) == 99
+    assert listed_partner_id(manager, None) is None  # every partner's, for a manager only
+    orphan = Actor(9, "o", "O", Role.PARTNER, None, PartnerStatus.ACTIVE)
+    with pytest.raises(PermissionDenied):
+        listed_partner_id(orphan, None)
+    with pytest.raises(PermissionDenied):
+        readable_leads(orphan)
