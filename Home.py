@@ -30,6 +30,7 @@ MANAGER_PAGES = [
     st.Page("pages/manager_partners.py", title="Partners", icon=":material/apartment:"),
     st.Page("pages/manager_leads.py", title="All leads", icon=":material/list_alt:"),
     st.Page("pages/manager_payouts.py", title="Payouts", icon=":material/account_balance:"),
+    st.Page("pages/manager_tax_forms.py", title="Tax forms", icon=":material/description:"),
     st.Page("pages/manager_audit.py", title="Audit log", icon=":material/manage_search:"),
     st.Page("pages/manager_exports.py", title="Exports", icon=":material/download:"),
     st.Page("pages/account.py", title="Account", icon=":material/person:"),

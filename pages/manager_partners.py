@@ -167,9 +167,20 @@ if chosen is not None:
         "Rate", fmt.rate(stats.effective_rate) + (" (pinned)" if stats.rate_pinned else "")
     )
     method = fmt.label(profile.payment_method.value) if profile.payment_method else "—"
-    tax_form = profile.tax_form.value if profile.tax_form else "missing"
+    if profile.tax_form:
+        lapse = (
+            f", lapses {fmt.day(profile.tax_form_expires_on)}"
+            if profile.tax_form_expires_on
+            else ""
+        )
+        tax_form = (
+            f"{profile.tax_form.value} verified {fmt.day(profile.tax_form_received_at)}{lapse}"
+        )
+    else:
+        tax_form = "awaiting review" if profile.tax_form_pending else "missing"
+    bank = f"{profile.bank_account} {profile.bank_code or ''}".strip() or "—"
     st.text(
-        f"Payment: {method} · {profile.payment_email or '—'} · bank {profile.bank_account or '—'}"
+        f"Payment: {method} · {profile.payment_email or '—'} · bank {bank}"
         f"\nTax: id {profile.tax_id or '—'} · form {tax_form}"
         f"\nContact: {profile.contact_name or '—'} · {profile.contact_email or '—'} · "
         f"{profile.contact_phone or '—'} · {profile.website or '—'}"

@@ -11,7 +11,7 @@ from portal.commissions import CommissionState
 from portal.db import unit_of_work
 from portal.errors import PortalError
 from portal.models import Role
-from portal.ui import charts, fmt, paging
+from portal.ui import charts, fmt, paging, payout_status
 from portal.ui.feedback import show_error
 from portal.ui.session import require
 
@@ -30,12 +30,7 @@ st.caption(f"Amounts in {summary.currency}. Void lines are reversed conversions 
 left, right = st.columns(2)
 with left:
     st.subheader("Next payout", anchor=False)
-    st.metric(f"On {fmt.day(summary.next_payout_date)}", fmt.money(summary.expected_next_payout))
-    if summary.held_reasons:
-        for reason in summary.held_reasons:
-            st.info(reason, icon=":material/info:")
-    else:
-        st.caption("Nothing is held back.")
+    payout_status.next_payout(summary)
 with right:
     if stats.earnings_by_month:
         st.plotly_chart(charts.earnings_by_month(stats.earnings_by_month, summary.currency))

@@ -2,17 +2,18 @@
 
 import streamlit as st
 
-from portal import leads, notifications, statistics
+from portal import commissions, leads, notifications, statistics
 from portal.config import get_settings
 from portal.db import unit_of_work
 from portal.models import PartnerStatus, Role
-from portal.ui import charts, fmt
+from portal.ui import charts, fmt, payout_status
 from portal.ui.session import require
 
 actor = require(Role.PARTNER)
 currency = get_settings().currency
 with unit_of_work() as session:
     stats = statistics.partner_statistics(session, actor=actor)
+    payout_summary = commissions.commission_summary(session, actor=actor)
     recent = leads.list_leads(session, actor=actor, limit=5).items
     unread = notifications.list_notifications(session, actor=actor, unread_only=True, limit=10)
 
@@ -62,6 +63,10 @@ with row[3]:
     else:
         st.progress(1.0, text="Top tier reached")
     st.caption(f"{stats.trailing_conversions} conversions in the last 12 months")
+
+if payout_summary.lifetime:  # once anything was earned
+    st.subheader("Next payout", anchor=False)
+    payout_status.next_payout(payout_summary)
 
 if stats.total_referrals == 0:
     hint = (

@@ -1,8 +1,9 @@
-"""Partner profile: payment, tax and contact details, notifications, password."""
+"""Partner profile: payment, tax and contact details, tax form upload, notifications, password."""
 
 import streamlit as st
 
-from portal import partners, profiles
+from portal import partners, profiles, tax_forms
+from portal.config import get_settings
 from portal.db import unit_of_work
 from portal.errors import PortalError
 from portal.models import PartnerStatus, PaymentMethod, Role, TaxForm
@@ -15,8 +16,8 @@ LABELS = {
     "payment_email": "Payment email",
     "payment_method": "Payment method",
     "bank_account": "Bank account number",
+    "bank_code": "BIC or routing number",
     "tax_id": "Tax id",
-    "tax_form": "Tax form",
     "contact_name": "Contact name",
     "contact_email": "Contact email",
     "contact_phone": "Contact phone",
@@ -32,6 +33,7 @@ actor = require(Role.PARTNER)
 with unit_of_work() as session:
     company = partners.get_partner(session, actor=actor)
     profile = profiles.get_profile(session, actor=actor)
+    uploads = tax_forms.list_tax_forms(session, actor=actor, limit=10)
 read_only = actor.partner_status is PartnerStatus.SUSPENDED
 
 st.title("Profile")
@@ -60,21 +62,20 @@ with st.form("profile"):
     new_account = right.text_input(
         "Replace bank account number",
         type="password",
-        help="Leave empty to keep the one on file. Stored "
-        "encrypted; only its last four characters are ever shown.",
+        help="An IBAN (e.g. DE89 3704 0044 0532 0130 00), or a US account number. Leave "
+        "empty to keep the one on file. Stored encrypted; only its last four characters are "
+        "ever shown.",
     )
-    left.text_input("Tax id on file", profile.tax_id or "none", disabled=True)
-    new_tax_id = right.text_input(
+    bank_code = left.text_input(
+        "BIC or routing number",
+        profile.bank_code or "",
+        help="The BIC (SWIFT code) of an IBAN account (filled in for known banks), or the "
+        "9-digit ABA routing number of a US account.",
+    )
+    right.text_input("Tax id on file", profile.tax_id or "none", disabled=True)
+    new_tax_id = left.text_input(
         "Replace tax id", type="password", help="Leave empty to keep the one on file."
     )
-    forms = [form.value for form in TaxForm]
-    tax_form = left.selectbox(
-        "Tax form on file",
-        [None, *forms],
-        index=_choice(forms, profile.tax_form.value if profile.tax_form else None),
-        format_func=lambda value: "none" if value is None else value,
-    )
-    right.text_input("Tax form received", fmt.day(profile.tax_form_received_at), disabled=True)
 
     st.subheader("Contact", anchor=False)
     left, right = st.columns(2)
@@ -106,8 +107,8 @@ if submitted:
         "payment_email": payment_email,
         "payment_method": payment_method,
         "bank_account": new_account,
+        "bank_code": bank_code,
         "tax_id": new_tax_id,
-        "tax_form": tax_form,
         "contact_name": contact_name,
         "contact_email": contact_email,
         "contact_phone": contact_phone,
@@ -129,5 +130,66 @@ if submitted:
     else:
         st.success("Profile saved.")
         st.rerun()
+
+st.subheader("Tax form", anchor=False)
+if profile.tax_form:
+    lapse = (
+        f", valid until {fmt.day(profile.tax_form_expires_on)}"
+        if profile.tax_form_expires_on
+        else ""
+    )
+    st.text(
+        f"On file: {profile.tax_form.value}, "
+        f"verified {fmt.day(profile.tax_form_received_at)}{lapse}."
+    )
+else:
+    st.text("No verified tax form on file yet: payouts wait for one.")
+warning = tax_forms.expiry_warning(profile.tax_form_expires_on, fmt.utc_today())
+if warning:
+    st.warning(warning, icon=":material/event:")
+if uploads:
+    st.dataframe(
+        [
+            {
+                "Form": upload.form.value,
+                "File": upload.file_name,
+                "Uploaded": fmt.day(upload.submitted_at),
+                "Status": fmt.label(upload.status.value),
+                "Why rejected": upload.rejection_reason,
+            }
+            for upload in uploads
+        ],
+        hide_index=True,
+    )
+if not read_only:
+    limit = get_settings().tax_form_max_mb
+    with st.form("tax_form_upload", clear_on_submit=True):
+        st.caption(
+            "Upload your signed form as a PDF: a W-9 if you are a US person, a W-8BEN "
+            "(individuals) or W-8BEN-E (companies) otherwise. A partner manager verifies it; "
+            f"payouts start once it is verified. Up to {limit:g} MB; stored encrypted."
+        )
+        form_kind = st.selectbox("Form", [form.value for form in TaxForm])
+        upload = st.file_uploader("Signed form (PDF)", type=["pdf"])
+        if st.form_submit_button("Upload tax form"):
+            if upload is None:
+                st.error("Signed form (PDF): choose the file to upload.", icon=":material/warning:")
+            else:
+                try:
+                    with unit_of_work() as session:
+                        tax_forms.submit_tax_form(
+                            session,
+                            actor=actor,
+                            form=form_kind,
+                            file_name=upload.name,
+                            content=upload.getvalue(),
+                        )
+                except PortalError as error:
+                    show_error(error, {"file": "Signed form (PDF)", "form": "Form"})
+                else:
+                    st.session_state["tax_form_uploaded"] = True
+                    st.rerun()
+if st.session_state.pop("tax_form_uploaded", False):
+    st.success("Tax form uploaded: a partner manager will review it.")
 
 change_password_form(actor)

@@ -10,15 +10,31 @@ import argparse
 import getpass
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
+from typing import IO, Any
 
-from portal import commissions, exports, generate, migrate, payouts, seed, statistics, users
+from sqlalchemy.orm import Session
+
+from portal import (
+    commissions,
+    exports,
+    generate,
+    migrate,
+    payout_files,
+    payouts,
+    seed,
+    statistics,
+    users,
+)
 from portal.access import Actor
 from portal.config import ConfigurationError
 from portal.db import get_engine, unit_of_work
 from portal.errors import PortalError
 from portal.models import MAX_ID, Role
+from portal.payout_files import FileFormat
+from portal.validation import parse_day
 
 
 def _positive_int(text: str) -> int:
@@ -33,15 +49,15 @@ def _positive_int(text: str) -> int:
 
 def _any_date(text: str) -> date:
     try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a date like 2026-11-15, got {text!r}") from None
+        return parse_day(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _past_date(text: str) -> date:
     day = _any_date(text)
     if day > datetime.now(UTC).date():
-        raise argparse.ArgumentTypeError(f"{day} is in the future")
+        raise argparse.ArgumentTypeError(f"{day} is in the future (dates are UTC)")
     return day
 
 
@@ -115,7 +131,24 @@ def _parser() -> argparse.ArgumentParser:
         )
     paid = payout_commands.add_parser("mark-paid", help="record a scheduled payout as paid")
     paid.add_argument("payout_id", type=_positive_int, metavar="ID")
-    paid.add_argument("--reference", required=True, help="the transfer's reference")
+    paid.add_argument(
+        "--reference", required=True, help="the transfer's reference (used once only)"
+    )
+    paid.add_argument("--paid-date", type=_past_date, help="day the money left, YYYY-MM-DD")
+    settle = payout_commands.add_parser(
+        "settle",
+        help="mark the payouts of a bank statement CSV (payout_id,reference,paid_date) paid, "
+        "all or nothing",
+    )
+    settle.add_argument("--file", required=True, help="the statement CSV ('-' for stdin)")
+    payout_file = payout_commands.add_parser(
+        "file", help="write the payout file of one method for a batch (holds account numbers)"
+    )
+    payout_file.add_argument("--cutoff", required=True, type=_past_date, help="the batch's cut-off")
+    payout_file.add_argument(
+        "--format", required=True, choices=[member.value for member in FileFormat]
+    )
+    payout_file.add_argument("--out", required=True, help="the file to write ('-' for stdout)")
     for name, text in (
         ("mark-failed", "record that a scheduled payout failed"),
         ("cancel", "cancel a scheduled payout"),
@@ -219,6 +252,28 @@ def _run(args: argparse.Namespace) -> int:
     raise AssertionError(f"unhandled command {args.command}")
 
 
+@contextmanager
+def _replacing(path: str, *, binary: bool = False, private: bool = False) -> Iterator[IO[Any]]:
+    """A file written beside `path` and renamed over it at the end: never half-written."""
+    partial = f"{path}.partial"
+    try:
+        descriptor = os.open(
+            partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if private else 0o666
+        )
+        if binary:
+            sink: IO[Any] = os.fdopen(descriptor, "wb")
+        else:
+            sink = os.fdopen(descriptor, "w", encoding="utf-8", newline="")
+        with sink:
+            yield sink
+        os.replace(partial, path)
+    except OSError as error:
+        raise PortalError(f"cannot write {path}: {error.strerror}") from None
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
+
+
 def _export(args: argparse.Namespace) -> int:
     filters = exports.Filters(
         partner_id=args.partner_id,
@@ -248,24 +303,15 @@ def _export(args: argparse.Namespace) -> int:
                 progress=progress,
             )
         else:
-            # Written beside the target and renamed at the end: never a half-written file.
-            partial = f"{args.out}.partial"
-            try:
-                with open(partial, "w", encoding="utf-8", newline="") as sink:
-                    written = exports.write_csv(
-                        session,
-                        actor=operator,
-                        kind=args.kind,
-                        sink=sink,
-                        filters=filters,
-                        progress=progress,
-                    )
-                os.replace(partial, args.out)
-            except OSError as error:
-                raise PortalError(f"cannot write {args.out}: {error.strerror}") from None
-            finally:
-                if os.path.exists(partial):
-                    os.remove(partial)
+            with _replacing(args.out) as sink:
+                written = exports.write_csv(
+                    session,
+                    actor=operator,
+                    kind=args.kind,
+                    sink=sink,
+                    filters=filters,
+                    progress=progress,
+                )
     if show:
         print(file=sys.stderr)
     if args.out != "-":
@@ -304,9 +350,32 @@ def _payouts(args: argparse.Namespace) -> int:
                     f"{item.amount:,.2f} — {'; '.join(item.reasons)}"
                 )
             return 0
+        if args.payout_command == "file":
+            return _payout_file(session, args)
+        if args.payout_command == "settle":
+            if args.file == "-":
+                content = sys.stdin.buffer.read()
+            else:
+                try:
+                    with open(args.file, "rb") as source:
+                        content = source.read(payouts.MAX_STATEMENT_BYTES + 1)
+                except OSError as error:
+                    raise PortalError(f"cannot read {args.file}: {error.strerror}") from None
+            settled = payouts.settle_statement(session, actor=operator, content=content)
+            for view in settled:
+                print(
+                    f"  #{view.id} {view.company_name}: {view.amount:,.2f} {view.currency} "
+                    f"paid, reference {view.reference}"
+                )
+            print(f"Recorded {len(settled)} payout(s) as paid.")
+            return 0
         if args.payout_command == "mark-paid":
             view = payouts.mark_paid(
-                session, actor=operator, payout_id=args.payout_id, reference=args.reference
+                session,
+                actor=operator,
+                payout_id=args.payout_id,
+                reference=args.reference,
+                paid_on=args.paid_date,
             )
         else:
             status = "failed" if args.payout_command == "mark-failed" else "canceled"
@@ -317,6 +386,24 @@ def _payouts(args: argparse.Namespace) -> int:
         f"Payout #{view.id} ({view.company_name}, {view.amount:,.2f} {view.currency}) is "
         f"now {view.status.value}."
     )
+    return 0
+
+
+def _payout_file(session: Session, args: argparse.Namespace) -> int:
+    result = payout_files.build_payout_file(
+        session, actor=Actor.operator(), cutoff=args.cutoff, file_format=args.format
+    )
+    if args.out == "-":
+        sys.stdout.buffer.write(result.content)
+        sys.stdout.flush()
+    else:
+        # It holds full account numbers: readable by its owner only.
+        with _replacing(args.out, binary=True, private=True) as sink:
+            sink.write(result.content)
+        print(
+            f"Wrote {result.payouts} payout(s), {result.total:,.2f} {result.currency}, to "
+            f"{args.out} (SHA-256 {result.sha256}). It holds full account numbers: keep it safe."
+        )
     return 0
 
 

@@ -16,10 +16,10 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Protocol
 
-from sqlalchemy import case, func, select
+from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session
 
-from portal import statistics
+from portal import statistics, tax_forms
 from portal.access import Actor, refresh, scoped_partner_id
 from portal.config import get_settings
 from portal.errors import NotFound, ValidationError
@@ -46,9 +46,15 @@ class PayoutDetails(Protocol):
     payment_method: PaymentMethod | None
     bank_account_encrypted: str | None
     payment_email: str | None
+    bank_scheme: str | None
+    bank_code: str | None
     address: str | None
     city: str | None
+    zip: str | None
+    country: str | None
     tax_form: object | None
+    tax_form_expires_on: date | None
+    tax_form_pending: bool
 
 
 class CommissionState(enum.StrEnum):
@@ -161,19 +167,124 @@ def next_payout_date(today: date) -> date:
     return date(year, month, day)
 
 
-def payout_blockers(status: PartnerStatus, profile: PayoutDetails | None) -> list[str]:
-    """Why a partner cannot be paid now, whatever it is owed (empty when it can)."""
-    reasons = []
-    if status is not PartnerStatus.ACTIVE:
-        reasons.append(f"partner is {status.value}")
+@dataclass(frozen=True)
+class Blocker:
+    """One reason a partner is not paid: as the pre-flight lists it, and what to do about it."""
+
+    reason: str
+    remedy: str
+
+
+@dataclass(frozen=True)
+class PayoutEligibility:
+    """Whether a partner owed `owed` is paid by a batch, and every reason it is not."""
+
+    owed: Decimal
+    blockers: tuple[Blocker, ...]
+
+    @property
+    def will_be_paid(self) -> bool:
+        return not self.blockers
+
+    @property
+    def reasons(self) -> list[str]:
+        return [blocker.reason for blocker in self.blockers]
+
+
+def payout_eligibility(
+    *, status: PartnerStatus, profile: PayoutDetails | None, owed: Decimal, today: date
+) -> PayoutEligibility:
+    """The one decision of whether a partner is paid, used by the batch, the pre-flight, the
+    tracker and the dashboard. A partner is paid when it is active, its payout method has its
+    details, a partner manager verified its tax form (and a W-8 has not lapsed), and its net
+    owed amount is above zero and reaches the minimum."""
+    settings = get_settings()
+    money = f"{settings.currency}"
+    blockers: list[Blocker] = []
+    if status is PartnerStatus.SUSPENDED:
+        blockers.append(
+            Blocker(
+                "partner is suspended",
+                "Your account is suspended, so payouts are held; what you are owed is kept "
+                "for you. Contact your partner manager to have it reactivated.",
+            )
+        )
+    elif status is not PartnerStatus.ACTIVE:
+        blockers.append(
+            Blocker(
+                f"partner is {status.value}",
+                "Your application is still under review; payouts start once it is approved.",
+            )
+        )
     method = profile.payment_method if profile else None
     if method is None:
-        reasons.append("no payout method on file")
+        blockers.append(
+            Blocker(
+                "no payout method on file",
+                "Choose a payout method and enter its details on your Profile page.",
+            )
+        )
     elif not payout_details_complete(method, profile):
-        reasons.append(f"payout details for {method.value.replace('_', ' ')} are incomplete")
-    if profile is None or profile.tax_form is None:
-        reasons.append("no tax form on file")
-    return reasons
+        words = method.value.replace("_", " ")
+        blockers.append(
+            Blocker(
+                f"payout details for {words} are incomplete",
+                f"Enter the {DETAILS_NEEDED[method]} for {words} on your Profile page.",
+            )
+        )
+    blockers.extend(_tax_form_blockers(profile, today))
+    if owed <= 0:
+        blockers.append(
+            Blocker(
+                f"nothing to pay (net {owed:,.2f})",
+                "Nothing is owed after clawbacks of reversed conversions; new commissions "
+                "are paid once they exceed them.",
+            )
+        )
+    elif owed < settings.min_payout:
+        blockers.append(
+            Blocker(
+                f"below the {settings.min_payout:,.2f} minimum",
+                f"Payouts start at {settings.min_payout:,.2f} {money}; smaller balances roll "
+                "over to a later payout.",
+            )
+        )
+    return PayoutEligibility(owed=owed, blockers=tuple(blockers))
+
+
+DETAILS_NEEDED = {
+    PaymentMethod.BANK_TRANSFER: "bank account (IBAN, or US account and routing number)",
+    PaymentMethod.PAYPAL: "payment email of your PayPal account",
+    PaymentMethod.WISE: "payment email of your Wise account",
+    PaymentMethod.CHECK: "postal address (street, city, postal code and country)",
+}
+
+
+def _tax_form_blockers(profile: PayoutDetails | None, today: date) -> list[Blocker]:
+    if profile is not None and profile.tax_form is not None:
+        expires = profile.tax_form_expires_on
+        if expires is None or expires >= today:
+            return []
+        return [
+            Blocker(
+                f"tax form expired on {expires.isoformat()}",
+                "Your W-8 form has lapsed; upload a new one on your Profile page.",
+            )
+        ]
+    if profile is not None and profile.tax_form_pending:
+        return [
+            Blocker(
+                "tax form awaits verification",
+                "A partner manager is reviewing the tax form you uploaded; payouts start "
+                "once it is verified.",
+            )
+        ]
+    return [
+        Blocker(
+            "no verified tax form on file",
+            "Upload your W-9 (US) or W-8BEN / W-8BEN-E (outside the US) on your Profile page.",
+        )
+    ]
 
 
 def payout_details_complete(method: PaymentMethod, profile: PayoutDetails | None) -> bool:
@@ -181,24 +292,43 @@ def payout_details_complete(method: PaymentMethod, profile: PayoutDetails | None
     if profile is None:
         return False
     if method is PaymentMethod.BANK_TRANSFER:
-        return profile.bank_account_encrypted is not None
+        if profile.bank_account_encrypted is None or profile.bank_scheme is None:
+            return False
+        return profile.bank_scheme != "us" or bool(profile.bank_code)
     if method is PaymentMethod.CHECK:
-        return bool(profile.address and profile.city)
+        return bool(profile.address and profile.city and profile.zip and profile.country)
     return bool(profile.payment_email)
+
+
+def settled_by(cutoff_end: datetime, now: datetime) -> ColumnElement[bool]:
+    """The ledger lines a payout made at `now` for a cut-off ending at `cutoff_end` settles:
+    every open clawback, whatever its date (it is netted from the next payout), and every
+    open commission whose hold has ended both by the cut-off and by now."""
+    return (Commission.status == CommissionStatus.OPEN) & (
+        (Commission.kind == CommissionKind.CLAWBACK)
+        | ((Commission.hold_until < cutoff_end) & (Commission.hold_until <= now))
+    )
 
 
 @dataclass(frozen=True)
 class CommissionSummary:
-    """The commission tracker's figures: totals per state and the next payout."""
+    """The commission tracker's figures: totals per state and the next payout.
+
+    `owed_next_payout` is what the lines due by the next payout day net to;
+    `expected_next_payout` is what that payout will really carry: the same amount when the
+    partner will be paid, else zero, with `blockers` saying why and what to do.
+    """
 
     partner_id: int
     currency: str
     totals: dict[CommissionState, Decimal]
     lifetime: Decimal
     next_payout_date: date
+    owed_next_payout: Decimal
     expected_next_payout: Decimal
     min_payout: Decimal
     next_release: datetime | None
+    blockers: tuple[Blocker, ...] = ()
     held_reasons: list[str] = field(default_factory=list)
 
 
@@ -216,7 +346,6 @@ def commission_summary(
     payday = next_payout_date(now.date())
     payday_end = datetime.combine(payday + timedelta(days=1), datetime.min.time(), now.tzinfo)
     held = (Commission.status == CommissionStatus.OPEN) & (Commission.hold_until > now)
-    by_payday = (Commission.status == CommissionStatus.OPEN) & (Commission.hold_until < payday_end)
     totals = {state: ZERO for state in CommissionState}
     rows = session.execute(
         select(
@@ -233,16 +362,20 @@ def commission_summary(
         else:
             state = CommissionState(status.value)
         totals[state] += amount
-    expected = session.scalar(
+    # A batch run on payday settles what is due by the end of that day.
+    owed = session.scalar(
         select(func.coalesce(func.sum(Commission.amount), 0)).where(
-            Commission.partner_id == partner.id, by_payday
+            Commission.partner_id == partner.id, settled_by(payday_end, payday_end)
         )
     )
-    expected = Decimal(expected).quantize(Decimal("0.01"))
+    owed = Decimal(owed).quantize(Decimal("0.01"))
     next_release = session.scalar(
         select(func.min(Commission.hold_until)).where(Commission.partner_id == partner.id, held)
     )
     profile = session.scalar(select(PartnerProfile).where(PartnerProfile.partner_id == partner.id))
+    eligibility = payout_eligibility(
+        status=partner.status, profile=profile, owed=owed, today=payday
+    )
     reasons = []
     if totals[CommissionState.ON_HOLD] > 0 and next_release is not None:
         reasons.append(
@@ -250,14 +383,10 @@ def commission_summary(
             f"{settings.hold_days} days after each conversion; the next part is released on "
             f"{next_release.date().isoformat()}."
         )
-    reasons += [
-        reason[0].upper() + reason[1:] + "." for reason in payout_blockers(partner.status, profile)
-    ]
-    if 0 < expected < settings.min_payout or (expected <= 0 < totals[CommissionState.PAYABLE]):
-        reasons.append(
-            f"Payouts start at {settings.min_payout:,.2f} {settings.currency}; smaller "
-            "balances roll over to a later payout."
-        )
+    reasons += [blocker.remedy for blocker in eligibility.blockers]
+    lapse = tax_forms.expiry_warning(profile.tax_form_expires_on if profile else None, now.date())
+    if lapse:
+        reasons.append(lapse)
     return CommissionSummary(
         partner_id=partner.id,
         currency=settings.currency,
@@ -266,9 +395,11 @@ def commission_summary(
             (amount for state, amount in totals.items() if state is not CommissionState.VOID), ZERO
         ),
         next_payout_date=payday,
-        expected_next_payout=expected if expected >= settings.min_payout else ZERO,
+        owed_next_payout=owed,
+        expected_next_payout=owed if eligibility.will_be_paid else ZERO,
         min_payout=settings.min_payout,
         next_release=next_release if totals[CommissionState.ON_HOLD] > 0 else None,
+        blockers=eligibility.blockers,
         held_reasons=reasons,
     )
 

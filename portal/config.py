@@ -28,6 +28,13 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SECRETS_FILE = PROJECT_ROOT / ".streamlit" / "secrets.toml"
 DEFAULT_DATA_DIR = PROJECT_ROOT / "data"
 SECRET_FIELDS = ("cookie_key", "encryption_key")
+DEBTOR_FIELDS = ("payout_debtor_name", "payout_debtor_iban")
+# A demo program pays from a well-known test account; production must name its own.
+DEMO_DEBTOR = {
+    "payout_debtor_name": "Partner Program Demo Ltd",
+    "payout_debtor_iban": "DE89370400440532013000",
+    "payout_debtor_bic": "COBADEFFXXX",
+}
 MIN_COOKIE_KEY_LENGTH = 32
 
 DEFAULT_SERVICES = (
@@ -111,6 +118,19 @@ class Settings(BaseSettings):
         default=200_000,
         ge=1,
         description="Largest export built in the browser; larger ones use the command line.",
+    )
+    payout_debtor_name: str = Field(
+        default="",
+        max_length=70,
+        description="Account holder of the program's own bank account, which pays the "
+        "payout files (required in production).",
+    )
+    payout_debtor_iban: str = Field(
+        default="", description="IBAN of the program's own account (required in production)."
+    )
+    payout_debtor_bic: str = Field(default="", description="BIC of the program's own account.")
+    tax_form_max_mb: float = Field(
+        default=5, gt=0, le=50, description="Largest tax form PDF a partner may upload (MB)."
     )
     lockout_failures: int = Field(default=5, ge=1, description="Failed logins before a lock.")
     lockout_minutes: int = Field(default=15, ge=1, description="How long a lock lasts.")
@@ -198,11 +218,19 @@ def load_settings(**overrides: Any) -> Settings:
             raise ConfigurationError(
                 f"PORTAL_COOKIE_KEY must be at least {MIN_COOKIE_KEY_LENGTH} random characters"
             )
+        no_debtor = [name for name in DEBTOR_FIELDS if not getattr(settings, name)]
+        if no_debtor:
+            names = ", ".join(f"PORTAL_{name.upper()}" for name in no_debtor)
+            raise ConfigurationError(
+                f"PORTAL_ENV=production needs the account that pays the payouts: {names}"
+            )
         return settings
-    if not missing:
+    names_debtor = any(getattr(settings, name) for name in DEMO_DEBTOR)
+    demo_debtor = {} if names_debtor else DEMO_DEBTOR
+    if not missing and not demo_debtor:
         return settings
-    keys = _demo_keys(settings.data_dir)
-    return Settings(**overrides, **{name: keys[name] for name in missing})
+    keys = _demo_keys(settings.data_dir) if missing else {}
+    return Settings(**overrides, **{name: keys[name] for name in missing}, **demo_debtor)
 
 
 @lru_cache(maxsize=1)

@@ -31,6 +31,16 @@ def decrypt(token: str) -> str:
     return _cipher(get_settings().encryption_key).decrypt(token.encode()).decode()
 
 
+def encrypt_bytes(clear: bytes) -> bytes:
+    """A token for a file (a tax form PDF) that only the configured key can read."""
+    return _cipher(get_settings().encryption_key).encrypt(clear)
+
+
+def decrypt_bytes(token: bytes) -> bytes:
+    """The file behind a token made by `encrypt_bytes` with any configured key."""
+    return _cipher(get_settings().encryption_key).decrypt(token)
+
+
 def last4(clear: str) -> str:
     """The last four letters or digits, the only part ever shown."""
     significant = [char for char in clear if char.isalnum()]

@@ -365,7 +365,9 @@ def _tax_columns(_: datetime) -> list[Column]:
         Column("paid_total", PAID_TOTAL, Format.MONEY),
         Column("payouts", func.count(Payout.id), Format.NUMBER),
         Column("tax_id", _masked(PartnerProfile.tax_id_last4)),
-        Column("tax_form", func.coalesce(PartnerProfile.tax_form, "missing")),
+        # Cast first: the enum column type would read 'missing' back as a member and fail.
+        Column("tax_form", func.coalesce(cast(PartnerProfile.tax_form, String), "missing")),
+        Column("tax_form_expires_on", PartnerProfile.tax_form_expires_on, Format.DATE),
         Column("tax_form_received_at", PartnerProfile.tax_form_received_at, Format.TIME),
         Column("country", PartnerProfile.country),
     ]

@@ -24,6 +24,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -204,11 +205,21 @@ class PartnerProfile(Base):
     )
     bank_account_encrypted: Mapped[str | None] = mapped_column(Text)
     bank_account_last4: Mapped[str | None] = mapped_column(String(4))
+    # What the encrypted account number is: "iban" (SEPA and international) or "us" (ACH).
+    bank_scheme: Mapped[str | None] = mapped_column(String(8))
+    # The BIC of an IBAN account, or the ABA routing number of a US one (not secret).
+    bank_code: Mapped[str | None] = mapped_column(String(11))
     # Keeps the original design's column name; it holds a Fernet token, never the clear id.
     tax_id_encrypted: Mapped[str | None] = mapped_column("tax_id", Text)
     tax_id_last4: Mapped[str | None] = mapped_column(String(4))
+    # The verified tax form on file (set when a manager verifies an upload) and its lapse.
     tax_form: Mapped[TaxForm | None] = mapped_column(_enum(TaxForm, "tax_form"))
     tax_form_received_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    tax_form_expires_on: Mapped[date | None] = mapped_column(Date)
+    # An uploaded form waits for a manager's review.
+    tax_form_pending: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
     contact_name: Mapped[str | None] = mapped_column(String(200))
     contact_email: Mapped[str | None] = mapped_column(String(254))
     contact_phone: Mapped[str | None] = mapped_column(String(32))
@@ -430,6 +441,14 @@ class Payout(Base):
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint("(status = 'paid') = (paid_at IS NOT NULL)", name="paid_has_time"),
         CheckConstraint("status <> 'paid' OR length(reference) > 0", name="paid_has_reference"),
+        # One bank transfer settles one payout: a reference names a single payout.
+        Index(
+            "ix_payouts_reference_unique",
+            "reference",
+            unique=True,
+            postgresql_where=text("reference <> ''"),
+            sqlite_where=text("reference <> ''"),
+        ),
         Index("ix_payouts_partner_created", "partner_id", "created_at", "id"),
         Index("ix_payouts_status_created", "status", "created_at", "id"),
         Index("ix_payouts_created", "created_at", "id"),
@@ -514,3 +533,63 @@ class ProgramConversionStats(Base):
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     conversions: Mapped[int] = mapped_column(Integer, default=0)
     commission: Mapped[Decimal] = mapped_column(Money(), default=0)
+
+
+class TaxDocumentStatus(enum.StrEnum):
+    SUBMITTED = "submitted"
+    VERIFIED = "verified"
+    REJECTED = "rejected"
+
+
+class TaxFormDocument(Base):
+    """A tax form a partner uploaded (a PDF, encrypted at rest) and a manager's review of it.
+
+    Kept in the database, not on disk, so every replica serves the same file.
+    """
+
+    __tablename__ = "tax_form_documents"
+    __table_args__ = (
+        CheckConstraint(
+            "(status = 'submitted') = (reviewed_at IS NULL)", name="reviewed_unless_submitted"
+        ),
+        CheckConstraint(
+            "status <> 'rejected' OR length(rejection_reason) > 0", name="rejected_has_reason"
+        ),
+        Index("ix_tax_form_documents_partner_id", "partner_id", "id"),
+        Index("ix_tax_form_documents_status_id", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
+    form: Mapped[TaxForm] = mapped_column(_enum(TaxForm, "tax_document_form"))
+    file_name: Mapped[str] = mapped_column(String(200))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    status: Mapped[TaxDocumentStatus] = mapped_column(
+        _enum(TaxDocumentStatus, "tax_document_status"), default=TaxDocumentStatus.SUBMITTED
+    )
+    rejection_reason: Mapped[str] = mapped_column(Text, default="")
+    submitted_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    reviewed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # W-8 forms lapse at the end of the third calendar year after signing; a W-9 does not.
+    expires_on: Mapped[date | None] = mapped_column(Date)
+
+
+class PayoutFile(Base):
+    """One generation of a payout file for a batch: who made it, what it held, its SHA-256."""
+
+    __tablename__ = "payout_files"
+    __table_args__ = (Index("ix_payout_files_cutoff", "cutoff", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cutoff: Mapped[date] = mapped_column(Date)
+    format: Mapped[str] = mapped_column(String(16))
+    payout_count: Mapped[int] = mapped_column(Integer)
+    total: Mapped[Decimal] = mapped_column(Money())
+    currency: Mapped[str] = mapped_column(String(3))
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)

@@ -1,40 +1,43 @@
 """Payouts: the monthly batch, its pre-flight, and marking payouts paid, failed or canceled.
 
 A batch for a cut-off date pays every line whose hold ended by the end of that day (UTC) and
-every open clawback. Each active partner with a payout method, its details and a tax form on
-file, whose net payable total reaches the minimum, gets one `scheduled` payout holding exactly
-those lines; everyone else is listed with the reason. Running a batch again pays nothing twice:
+by the moment the batch runs, and every open clawback whatever its date. Each partner that
+`commissions.payout_eligibility` clears (active, payout details and a verified tax form on
+file, a net above zero that reaches the minimum) gets one `scheduled` payout holding exactly
+those lines; everyone else is listed with the reasons. Running a batch again pays nothing twice:
 lines in a payout are no longer open. Two batches at once serialise on each partner's row lock,
 and a line only joins a payout through an UPDATE that requires it to be open and unassigned.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
 from portal import audit
 from portal.access import Actor, refresh, require_manager, scoped_partner_id
-from portal.commissions import payout_blockers
+from portal.commissions import payout_eligibility, settled_by
 from portal.config import get_settings
 from portal.errors import Conflict, NotFound, ValidationError
 from portal.models import (
+    MAX_ID,
     Commission,
     CommissionStatus,
     Partner,
     PartnerProfile,
-    PartnerStatus,
     Payout,
     PayoutStatus,
 )
 from portal.notifications import notify_partner
 from portal.pagination import Page, before, check_limit, page_of
 from portal.types import utc_now
-from portal.validation import FieldErrors, clean_text
+from portal.validation import FieldErrors, clean_date, clean_text
 
 MAX_REFERENCE = 100
 
@@ -43,20 +46,19 @@ def _end_of(day: date) -> datetime:
     return datetime.combine(day + timedelta(days=1), time.min, tzinfo=UTC)
 
 
-def _payable_by(cutoff: date) -> object:
-    return (Commission.status == CommissionStatus.OPEN) & (Commission.hold_until < _end_of(cutoff))
+def _payable_by(cutoff: date, now: datetime) -> ColumnElement[bool]:
+    return settled_by(_end_of(cutoff), now)
 
 
-def _checked_cutoff(cutoff: date | str) -> date:
+def checked_cutoff(cutoff: date | str) -> date:
     if isinstance(cutoff, str):
-        try:
-            cutoff = date.fromisoformat(cutoff.strip())
-        except ValueError:
-            raise ValidationError(
-                {"cutoff": "Cut-off must be a date such as 2026-11-15."}
-            ) from None
+        errors = FieldErrors()
+        parsed = clean_date(errors, "cutoff", cutoff, label="Cut-off")
+        errors.raise_if_any()
+        assert parsed is not None
+        cutoff = parsed
     if cutoff > utc_now().date():
-        raise ValidationError({"cutoff": "Cut-off cannot be in the future."})
+        raise ValidationError({"cutoff": "Cut-off cannot be in the future (dates are UTC)."})
     return cutoff
 
 
@@ -81,7 +83,23 @@ class PayoutPlan:
         return sum((payout.amount for payout in self.paid), Decimal("0.00"))
 
 
-def _plan(session: Session, cutoff: date) -> PayoutPlan:
+_PROFILE_DETAILS = (
+    PartnerProfile.payment_method,
+    PartnerProfile.bank_account_encrypted,
+    PartnerProfile.bank_scheme,
+    PartnerProfile.bank_code,
+    PartnerProfile.payment_email,
+    PartnerProfile.address,
+    PartnerProfile.city,
+    PartnerProfile.zip,
+    PartnerProfile.country,
+    PartnerProfile.tax_form,
+    PartnerProfile.tax_form_expires_on,
+    PartnerProfile.tax_form_pending,
+)
+
+
+def _plan(session: Session, cutoff: date, now: datetime) -> PayoutPlan:
     settings = get_settings()
     owed = (
         select(
@@ -89,7 +107,7 @@ def _plan(session: Session, cutoff: date) -> PayoutPlan:
             func.sum(Commission.amount).label("amount"),
             func.count().label("lines"),
         )
-        .where(_payable_by(cutoff))
+        .where(_payable_by(cutoff, now))
         .group_by(Commission.partner_id)
         .subquery()
     )
@@ -101,12 +119,7 @@ def _plan(session: Session, cutoff: date) -> PayoutPlan:
             owed.c.lines,
             Partner.company_name,
             Partner.status,
-            PartnerProfile.payment_method,
-            PartnerProfile.bank_account_encrypted,
-            PartnerProfile.payment_email,
-            PartnerProfile.address,
-            PartnerProfile.city,
-            PartnerProfile.tax_form,
+            *_PROFILE_DETAILS,
         )
         .join(Partner, Partner.id == owed.c.partner_id)
         .outerjoin(PartnerProfile, PartnerProfile.partner_id == Partner.id)
@@ -115,18 +128,20 @@ def _plan(session: Session, cutoff: date) -> PayoutPlan:
     paid, left_out = [], []
     for row in rows:
         amount = Decimal(row.amount).quantize(Decimal("0.01"))
-        reasons = payout_blockers(row.status, row)
-        if amount < settings.min_payout:
-            reasons.append(f"below the {settings.min_payout:,.2f} minimum")
-        planned = PlannedPayout(row.partner_id, row.company_name, amount, row.lines, reasons)
-        (left_out if reasons else paid).append(planned)
+        eligibility = payout_eligibility(
+            status=row.status, profile=row, owed=amount, today=now.date()
+        )
+        planned = PlannedPayout(
+            row.partner_id, row.company_name, amount, row.lines, eligibility.reasons
+        )
+        (paid if eligibility.will_be_paid else left_out).append(planned)
     return PayoutPlan(cutoff=cutoff, currency=settings.currency, paid=paid, left_out=left_out)
 
 
 def preview(session: Session, *, actor: Actor, cutoff: date | str) -> PayoutPlan:
     """Who a batch for this cut-off would pay, how much, and who is left out and why."""
     require_manager(session, actor)
-    return _plan(session, _checked_cutoff(cutoff))
+    return _plan(session, checked_cutoff(cutoff), utc_now())
 
 
 @dataclass(frozen=True)
@@ -176,8 +191,9 @@ class BatchResult:
 def run_batch(session: Session, *, actor: Actor, cutoff: date | str) -> BatchResult:
     """Schedule one payout per eligible partner for the cut-off; managers only."""
     actor = require_manager(session, actor)
-    cutoff = _checked_cutoff(cutoff)
-    plan = _plan(session, cutoff)
+    cutoff = checked_cutoff(cutoff)
+    now = utc_now()
+    plan = _plan(session, cutoff, now)
     settings = get_settings()
     scheduled = []
     left_out = list(plan.left_out)
@@ -186,26 +202,28 @@ def run_batch(session: Session, *, actor: Actor, cutoff: date | str) -> BatchRes
         assert partner is not None
         lines = session.execute(
             select(Commission.id, Commission.amount)
-            .where(Commission.partner_id == partner.id, _payable_by(cutoff))
+            .where(Commission.partner_id == partner.id, _payable_by(cutoff, now))
             .with_for_update()
         ).all()
         amount = sum((line_amount for _, line_amount in lines), Decimal("0.00"))
-        if amount < settings.min_payout or partner.status is not PartnerStatus.ACTIVE:
-            # Another batch took these lines between the plan and the lock.
+        profile = session.scalar(
+            select(PartnerProfile).where(PartnerProfile.partner_id == partner.id)
+        )
+        recheck = payout_eligibility(
+            status=partner.status, profile=profile, owed=amount, today=now.date()
+        )
+        if not recheck.will_be_paid or profile is None or profile.payment_method is None:
+            # Another batch, a status or a profile change came between the plan and the lock.
             left_out.append(
                 PlannedPayout(
                     partner.id,
                     partner.company_name,
                     amount,
                     len(lines),
-                    ["changed while this batch ran (another batch or a status change)"],
+                    ["changed while this batch ran", *recheck.reasons],
                 )
             )
             continue
-        profile = session.scalar(
-            select(PartnerProfile).where(PartnerProfile.partner_id == partner.id)
-        )
-        assert profile is not None and profile.payment_method is not None
         payout = Payout(
             partner_id=partner.id,
             cutoff=cutoff,
@@ -275,26 +293,80 @@ def _scheduled_payout(session: Session, payout_id: int) -> tuple[Payout, Partner
     return payout, partner
 
 
-def mark_paid(session: Session, *, actor: Actor, payout_id: int, reference: str) -> PayoutView:
-    """Record that a scheduled payout reached the partner, with the transfer's reference."""
+def _clean_reference(errors: FieldErrors, field: str, reference: str) -> str:
+    return (
+        clean_text(
+            errors,
+            field,
+            reference,
+            label="Payment reference",
+            max_length=MAX_REFERENCE,
+            required=True,
+        )
+        or ""
+    )
+
+
+def _reference_owner(session: Session, reference: str) -> int | None:
+    return session.scalar(select(Payout.id).where(Payout.reference == reference))
+
+
+def _paid_moment(
+    errors: FieldErrors, field: str, paid_on: date | str | None, payout: Payout, now: datetime
+) -> datetime:
+    if paid_on is None or paid_on == "":
+        return now
+    day = clean_date(errors, field, paid_on, label="Paid date")
+    if day is None:
+        return now
+    if day > now.date():
+        errors.add(field, "Paid date cannot be in the future (dates are UTC).")
+    elif day < payout.created_at.date():
+        errors.add(
+            field,
+            f"Paid date is before payout #{payout.id} was scheduled "
+            f"({payout.created_at.date().isoformat()}).",
+        )
+    # A bank statement gives a day; noon UTC keeps that day in every time zone near UTC.
+    return datetime.combine(day, time(12), tzinfo=UTC)
+
+
+def mark_paid(
+    session: Session,
+    *,
+    actor: Actor,
+    payout_id: int,
+    reference: str,
+    paid_on: date | str | None = None,
+) -> PayoutView:
+    """Record that a scheduled payout reached the partner, with the transfer's reference.
+
+    A reference names one transfer, so it may settle one payout only. Recording the same
+    payout paid with the same reference again changes nothing (a repeated click or upload).
+    """
     actor = require_manager(session, actor)
     errors = FieldErrors()
-    ref = clean_text(
-        errors,
-        "reference",
-        reference,
-        label="Payment reference",
-        max_length=MAX_REFERENCE,
-        required=True,
-    )
+    ref = _clean_reference(errors, "reference", reference)
     errors.raise_if_any()
+    payout = session.get(Payout, payout_id, with_for_update=True)
+    if payout is None:
+        raise NotFound("Payout not found.")
+    if payout.status is PayoutStatus.PAID and payout.reference == ref:
+        return _view(payout, _company_name(session, payout.partner_id))
+    owner = _reference_owner(session, ref)
+    if owner is not None and owner != payout.id:
+        raise ValidationError(
+            {"reference": f"Reference {ref} is already recorded on payout #{owner}."}
+        )
     payout, partner = _scheduled_payout(session, payout_id)
+    now = utc_now()
+    paid_at = _paid_moment(errors, "paid_on", paid_on, payout, now)
+    errors.raise_if_any()
     held = session.scalar(
         select(func.sum(Commission.amount)).where(Commission.payout_id == payout.id)
     )
     if held != payout.amount:
         raise Conflict(f"Payout #{payout.id} no longer matches its commissions; not paid.")
-    now = utc_now()
     session.execute(
         update(Commission)
         .where(Commission.payout_id == payout.id)
@@ -302,8 +374,8 @@ def mark_paid(session: Session, *, actor: Actor, payout_id: int, reference: str)
         .execution_options(synchronize_session=False)
     )
     payout.status = PayoutStatus.PAID
-    payout.reference = ref or ""
-    payout.paid_at = now
+    payout.reference = ref
+    payout.paid_at = paid_at
     payout.closed_at = now
     partner.paid_earnings = partner.paid_earnings + payout.amount
     notify_partner(
@@ -320,9 +392,146 @@ def mark_paid(session: Session, *, actor: Actor, payout_id: int, reference: str)
         "payout",
         payout.id,
         before={"status": "scheduled"},
-        after={"status": "paid", "reference": payout.reference, "amount": str(payout.amount)},
+        after={
+            "status": "paid",
+            "reference": payout.reference,
+            "amount": str(payout.amount),
+            **({"paid_on": paid_at.date().isoformat()} if paid_at is not now else {}),
+        },
     )
     return _view(payout, partner.company_name)
+
+
+def _company_name(session: Session, partner_id: int) -> str:
+    return session.scalar(select(Partner.company_name).where(Partner.id == partner_id)) or ""
+
+
+STATEMENT_COLUMNS = ("payout_id", "reference", "paid_date")
+MAX_STATEMENT_ROWS = 5000
+MAX_STATEMENT_BYTES = 2 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class StatementRow:
+    """One line of a remittance file as it will be applied."""
+
+    payout_id: int
+    reference: str
+    paid_on: date
+    company_name: str
+    amount: Decimal
+    already_paid: bool
+
+
+def read_statement(session: Session, *, actor: Actor, content: bytes | str) -> list[StatementRow]:
+    """Check a bank statement / remittance CSV (payout_id, reference, paid_date) row by row.
+
+    Nothing is written. Every refused row is named in one ValidationError on `statement`.
+    """
+    require_manager(session, actor)
+    if len(content) > MAX_STATEMENT_BYTES:
+        raise ValidationError(
+            {"statement": f"The file is larger than {MAX_STATEMENT_BYTES // 1048576} MB; split it."}
+        )
+    try:
+        text = content.decode("utf-8-sig") if isinstance(content, bytes) else content
+    except UnicodeDecodeError:
+        raise ValidationError({"statement": "The file is not UTF-8 text."}) from None
+    reader = csv.DictReader(io.StringIO(text))
+    header = [name.strip().lower() for name in (reader.fieldnames or [])]
+    missing = [name for name in STATEMENT_COLUMNS if name not in header]
+    if missing:
+        raise ValidationError(
+            {
+                "statement": "The file needs a header row with the columns "
+                f"{', '.join(STATEMENT_COLUMNS)}; missing: {', '.join(missing)}."
+            }
+        )
+    reader.fieldnames = header
+    problems: list[str] = []
+    rows: list[StatementRow] = []
+    seen_payouts: dict[int, int] = {}
+    seen_references: dict[str, int] = {}
+    now = utc_now()
+    try:
+        records = list(reader)
+    except csv.Error as error:
+        raise ValidationError({"statement": f"The file is not valid CSV ({error})."}) from None
+    for number, raw in enumerate(records, start=2):
+        if number - 1 > MAX_STATEMENT_ROWS:
+            problems.append(f"more than {MAX_STATEMENT_ROWS} rows; split the file")
+            break
+        errors = FieldErrors()
+        where = f"row {number}"
+        raw_id = (raw.get("payout_id") or "").strip().lstrip("#")
+        if not raw_id.isdigit() or not 1 <= int(raw_id) <= MAX_ID:
+            problems.append(f"{where}: payout_id {raw_id!r} is not a payout number")
+            continue
+        payout_id = int(raw_id)
+        where = f"row {number} (payout #{payout_id})"
+        ref = _clean_reference(errors, "reference", raw.get("reference") or "")
+        payout = session.get(Payout, payout_id)
+        if payout is None:
+            problems.append(f"{where}: no such payout")
+            continue
+        paid_at = _paid_moment(errors, "paid_date", raw.get("paid_date") or "", payout, now)
+        if not (raw.get("paid_date") or "").strip():
+            errors.add("paid_date", "Paid date is required.")
+        if errors.errors:
+            problems.append(f"{where}: " + " ".join(errors.errors.values()))
+            continue
+        if payout_id in seen_payouts:
+            problems.append(f"{where}: the payout is also on row {seen_payouts[payout_id]}")
+            continue
+        if ref in seen_references:
+            problems.append(f"{where}: reference {ref} is also on row {seen_references[ref]}")
+            continue
+        seen_payouts[payout_id] = seen_references[ref] = number
+        already = payout.status is PayoutStatus.PAID and payout.reference == ref
+        if not already and payout.status is not PayoutStatus.SCHEDULED:
+            problems.append(f"{where}: it is {payout.status.value}, not scheduled")
+            continue
+        owner = _reference_owner(session, ref)
+        if owner is not None and owner != payout_id:
+            problems.append(f"{where}: reference {ref} is already recorded on payout #{owner}")
+            continue
+        rows.append(
+            StatementRow(
+                payout_id=payout_id,
+                reference=ref,
+                paid_on=paid_at.date(),
+                company_name=_company_name(session, payout.partner_id),
+                amount=payout.amount,
+                already_paid=already,
+            )
+        )
+    if not rows and not problems:
+        problems.append("the file holds no payouts")
+    if problems:
+        raise ValidationError(
+            {
+                "statement": f"Nothing was recorded; {len(problems)} row(s) refused: "
+                + "; ".join(problems)
+                + "."
+            }
+        )
+    return rows
+
+
+def settle_statement(session: Session, *, actor: Actor, content: bytes | str) -> list[PayoutView]:
+    """Mark every payout of a remittance CSV paid, all or nothing (see `read_statement`)."""
+    rows = read_statement(session, actor=actor, content=content)
+    # In payout id order, so two uploads at once lock alike.
+    return [
+        mark_paid(
+            session,
+            actor=actor,
+            payout_id=row.payout_id,
+            reference=row.reference,
+            paid_on=row.paid_on,
+        )
+        for row in sorted(rows, key=lambda row: row.payout_id)
+    ]
 
 
 def close_unpaid(

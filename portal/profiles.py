@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import phonenumbers
+from schwifty import BIC, IBAN
+from schwifty.exceptions import InvalidChecksumDigits, SchwiftyException
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from stdnum.exceptions import ValidationError as StdnumError
+from stdnum.us import rtn
 
 from portal import audit
 from portal.access import Actor, partner_status_refusal, refresh, scoped_partner_id
@@ -46,8 +50,8 @@ EDITABLE_FIELDS = (
     | {
         "payment_method",
         "bank_account",
+        "bank_code",
         "tax_id",
-        "tax_form",
         "contact_phone",
         "website",
         "country",
@@ -64,9 +68,13 @@ class ProfileView:
     payment_email: str | None
     payment_method: PaymentMethod | None
     bank_account: str
+    bank_scheme: str | None
+    bank_code: str | None
     tax_id: str
-    tax_form: TaxForm | None
+    tax_form: TaxForm | None  # the verified form on file
     tax_form_received_at: datetime | None
+    tax_form_expires_on: date | None
+    tax_form_pending: bool
     contact_name: str | None
     contact_email: str | None
     contact_phone: str | None
@@ -88,9 +96,13 @@ def _view(profile: PartnerProfile) -> ProfileView:
         payment_email=profile.payment_email,
         payment_method=profile.payment_method,
         bank_account=masked(profile.bank_account_last4),
+        bank_scheme=profile.bank_scheme,
+        bank_code=profile.bank_code,
         tax_id=masked(profile.tax_id_last4),
         tax_form=profile.tax_form,
         tax_form_received_at=profile.tax_form_received_at,
+        tax_form_expires_on=profile.tax_form_expires_on,
+        tax_form_pending=profile.tax_form_pending,
         contact_name=profile.contact_name,
         contact_email=profile.contact_email,
         contact_phone=profile.contact_phone,
@@ -161,10 +173,6 @@ def _clean_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
             clean[name] = clean_choice(
                 errors, name, value, PaymentMethod, label="Payment method", required=False
             )
-        elif name == "tax_form":
-            clean[name] = clean_choice(
-                errors, name, value, TaxForm, label="Tax form", required=False
-            )
         elif name == "contact_phone":
             clean[name] = clean_phone(errors, name, value, label="Contact phone")
         elif name == "website":
@@ -174,16 +182,76 @@ def _clean_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
             if code and code not in COUNTRIES:
                 errors.add(name, "Country must be a two-letter ISO code such as US or GB.")
             clean[name] = code or None
-        elif name == "bank_account":
-            clean[name] = _clean_secret(
-                errors, name, value, label="Bank account number", min_length=4, max_length=34
-            )
         elif name == "tax_id":
             clean[name] = _clean_secret(
                 errors, name, value, label="Tax id", min_length=4, max_length=20
             )
     errors.raise_if_any()
     return clean
+
+
+@dataclass(frozen=True)
+class BankAccount:
+    scheme: str  # "iban" or "us"
+    number: str  # compact: no spaces
+    code: str | None  # BIC or ABA routing number
+
+
+def _compact(value: Any) -> str:
+    return "".join(str(value or "").split()).replace("-", "").upper()
+
+
+def clean_bank_account(
+    errors: FieldErrors, account: Any, code: Any, *, stored_scheme: str | None
+) -> BankAccount | None:
+    """An IBAN (with an optional BIC) or a US account with its ABA routing number: IBAN
+    country, length, layout and check digits and the BIC by schwifty (which also finds the
+    BIC of a known bank), the routing number's checksum by python-stdnum. Returns None when
+    no new account number was given; a new code alone is checked against the stored scheme."""
+    number, bank_code = _compact(account), _compact(code) or None
+    scheme = stored_scheme
+    if number:
+        scheme = "iban" if number[:2].isalpha() else "us"
+        if scheme == "iban":
+            try:
+                account_iban = IBAN(number)
+                number = account_iban.compact
+                if bank_code is None and account_iban.bic is not None:
+                    bank_code = str(account_iban.bic.compact)  # from the bank registry
+            except InvalidChecksumDigits:
+                errors.add(
+                    "bank_account",
+                    "This IBAN's check digits do not match; check it for a typo.",
+                )
+            except SchwiftyException as error:
+                errors.add("bank_account", f"This is not a valid IBAN ({error}).")
+        elif not (number.isascii() and number.isdigit() and 4 <= len(number) <= 17):
+            errors.add(
+                "bank_account",
+                "A US account number is 4–17 digits; an IBAN starts with its country code.",
+            )
+    if bank_code is not None or number:
+        if scheme == "iban" and bank_code is not None:
+            try:
+                bank_code = BIC(bank_code).compact
+            except SchwiftyException:
+                errors.add("bank_code", "This is not a valid BIC (8 or 11 letters and digits).")
+        elif scheme == "us":
+            if bank_code is None:
+                errors.add("bank_code", "A US account needs its 9-digit ABA routing number.")
+            else:
+                try:
+                    bank_code = rtn.validate(bank_code)
+                except StdnumError:
+                    errors.add(
+                        "bank_code",
+                        "This is not a valid ABA routing number (9 digits with a checksum).",
+                    )
+        elif scheme is None:
+            errors.add("bank_account", "Enter the account number with its bank code.")
+    if not number or scheme is None:
+        return None
+    return BankAccount(scheme=scheme, number=number, code=bank_code)
 
 
 def update_profile(
@@ -198,17 +266,36 @@ def update_profile(
     if actor.is_partner and actor.partner_status is PartnerStatus.SUSPENDED:
         raise PermissionDenied(partner_status_refusal(actor.partner_status))
     profile = _load(session, _profile_partner_id(actor, partner_id), for_update=True)
-    clean = _clean_changes(changes)
+    bank_errors = FieldErrors()
+    account = clean_bank_account(
+        bank_errors,
+        changes.get("bank_account"),
+        changes.get("bank_code"),
+        stored_scheme=profile.bank_scheme,
+    )
+    clean: dict[str, Any] = {}
+    try:
+        clean = _clean_changes(
+            {k: v for k, v in changes.items() if k not in ("bank_account", "bank_code")}
+        )
+    except ValidationError as error:
+        bank_errors.errors = {**error.errors, **bank_errors.errors}
+    bank_errors.raise_if_any()
     before_view = asdict(_view(profile))
     replaced = []
-    for name in ("bank_account", "tax_id"):
-        secret = clean.pop(name, None)
-        if secret:
-            setattr(profile, f"{name}_encrypted", encrypt(secret))
-            setattr(profile, f"{name}_last4", last4(secret))
-            replaced.append(name)
-    if "tax_form" in clean and clean["tax_form"] != profile.tax_form:
-        profile.tax_form_received_at = utc_now() if clean["tax_form"] else None
+    if account is not None:
+        profile.bank_account_encrypted = encrypt(account.number)
+        profile.bank_account_last4 = last4(account.number)
+        profile.bank_scheme = account.scheme
+        profile.bank_code = account.code
+        replaced.append("bank_account")
+    elif _compact(changes.get("bank_code")):
+        profile.bank_code = _compact(changes.get("bank_code"))
+    secret = clean.pop("tax_id", None)
+    if secret:
+        profile.tax_id_encrypted = encrypt(secret)
+        profile.tax_id_last4 = last4(secret)
+        replaced.append("tax_id")
     for name, value in clean.items():
         setattr(profile, name, value)
     profile.updated_at = utc_now()

@@ -7,6 +7,7 @@ random, made at seeding time and written to data/demo-logins.txt, never kept in 
 
 from __future__ import annotations
 
+import hashlib
 import random
 import secrets
 from dataclasses import dataclass
@@ -14,15 +15,16 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from schwifty import IBAN
 from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from portal import audit, payouts, statistics
+from portal import audit, payouts, statistics, tax_forms
 from portal import leads as leads_service
 from portal.access import Actor
 from portal.commissions import next_payout_date
 from portal.config import get_settings
-from portal.crypto import encrypt, last4
+from portal.crypto import encrypt, encrypt_bytes, last4
 from portal.models import (
     Commission,
     CommissionKind,
@@ -40,11 +42,52 @@ from portal.models import (
     Payout,
     PayoutStatus,
     Role,
+    TaxDocumentStatus,
     TaxForm,
+    TaxFormDocument,
     User,
 )
 from portal.types import to_cents, utc_now
 from portal.users import hash_password
+
+# Every payout method, so a fresh demo can produce every payout file.
+DEMO_METHODS = (
+    PaymentMethod.BANK_TRANSFER,
+    PaymentMethod.PAYPAL,
+    PaymentMethod.BANK_TRANSFER,
+    PaymentMethod.WISE,
+    PaymentMethod.CHECK,
+)
+DEMO_GERMAN_BANKS = ("37040044", "10070000", "50010517", "20041111")
+DEMO_ROUTING_NUMBERS = ("011000015", "021000021", "026009593", "121000358")
+
+
+def demo_tax_form_pdf(company: str, form: TaxForm) -> bytes:
+    """A one-page PDF standing in for a signed form (demo data only)."""
+    text = f"Demo {form.value} for {company}".encode("latin-1", "replace")
+    text = text.replace(b"\\", b"").replace(b"(", b"").replace(b")", b"")
+    stream = b"BT /F1 18 Tf 72 720 Td (" + text + b") Tj ET"
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    out += b"".join(f"{offset:010d} 00000 n \n".encode() for offset in offsets)
+    out += (
+        f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    )
+    return bytes(out)
+
 
 LEAD_COUNT = 3000
 MONTHS = 18
@@ -261,7 +304,7 @@ def seed_demo(session: Session, *, rng_seed: int = 2026) -> list[DemoLogin]:
     session.flush()
 
     for number, (partner, _, _) in enumerate(partners):
-        if number % 5 == 4:  # as in a real program, some never finish their profile
+        if number % 6 == 5:  # as in a real program, some never finish their profile
             session.add(
                 PartnerProfile(
                     partner_id=partner.id,
@@ -271,32 +314,78 @@ def seed_demo(session: Session, *, rng_seed: int = 2026) -> list[DemoLogin]:
                 )
             )
             continue
-        account = f"{rng.randint(10**9, 10**10 - 1)}"
+        method = DEMO_METHODS[number % len(DEMO_METHODS)]
+        european = method is PaymentMethod.BANK_TRANSFER and number % 2 == 0
+        if european:  # a eurozone company paid by SEPA transfer to its IBAN
+            bank_code = rng.choice(DEMO_GERMAN_BANKS)
+            account_code = f"{rng.randint(10**8, 10**10 - 1):010d}"
+            iban = IBAN.generate("DE", bank_code=bank_code, account_code=account_code)
+            account, code, scheme = (
+                iban.compact,
+                str(iban.bic.compact) if iban.bic else None,
+                "iban",
+            )
+        else:  # a US account with a real routing number (ACH), kept on file for any method
+            account, code, scheme = (
+                f"{rng.randint(10**9, 10**10 - 1)}",
+                rng.choice(DEMO_ROUTING_NUMBERS),
+                "us",
+            )
         tax_id = f"{rng.randint(10, 99)}-{rng.randint(1000000, 9999999)}"
+        form = TaxForm.W8BENE if european else TaxForm.W9
         has_tax_form = number % 7 != 5
+        signed = partner.created_at
+        expires = tax_forms.expiry_of(form, signed.date()) if has_tax_form else None
         session.add(
             PartnerProfile(
                 partner_id=partner.id,
                 payment_email=partner.email,
-                payment_method=rng.choice(list(PaymentMethod)),
+                payment_method=method,
                 bank_account_encrypted=encrypt(account),
                 bank_account_last4=last4(account),
+                bank_scheme=scheme,
+                bank_code=code,
                 tax_id_encrypted=encrypt(tax_id),
                 tax_id_last4=last4(tax_id),
-                tax_form=TaxForm.W9 if has_tax_form else None,
-                tax_form_received_at=partner.created_at if has_tax_form else None,
+                tax_form=form if has_tax_form else None,
+                tax_form_received_at=signed if has_tax_form else None,
+                tax_form_expires_on=expires,
+                tax_form_pending=number % 11 == 3,
                 contact_name=f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}",
                 contact_email=partner.email,
                 website=f"https://{_domain(partner)}",
-                address=f"{rng.randint(1, 999)} {rng.choice(LAST_NAMES)} Street",
-                city=rng.choice(["Austin", "Denver", "Portland", "Raleigh", "Madison"]),
-                state=rng.choice(["TX", "CO", "OR", "NC", "WI"]),
+                address=f"{rng.randint(1, 999)} {rng.choice(LAST_NAMES)} "
+                + ("Straße" if european else "Street"),
+                city=rng.choice(["Berlin", "Hamburg", "Munich"])
+                if european
+                else rng.choice(["Austin", "Denver", "Portland", "Raleigh", "Madison"]),
+                state=None if european else rng.choice(["TX", "CO", "OR", "NC", "WI"]),
                 zip=f"{rng.randint(10000, 99999)}",
-                country="US",
+                country="DE" if european else "US",
                 created_at=partner.created_at,
                 updated_at=partner.created_at,
             )
         )
+        uploads = [(form, TaxDocumentStatus.VERIFIED, signed)] if has_tax_form else []
+        if number % 11 == 3:  # a fresh upload waiting in the managers' review queue
+            uploads.append((form, TaxDocumentStatus.SUBMITTED, now - timedelta(days=2)))
+        for kind, state, at in uploads:
+            pdf = demo_tax_form_pdf(partner.company_name, kind)
+            session.add(
+                TaxFormDocument(
+                    partner_id=partner.id,
+                    form=kind,
+                    file_name=f"{kind.value.lower()}-{partner.id}.pdf",
+                    size_bytes=len(pdf),
+                    sha256=hashlib.sha256(pdf).hexdigest(),
+                    content_encrypted=encrypt_bytes(pdf),
+                    status=state,
+                    rejection_reason="",
+                    submitted_at=at,
+                    reviewed_at=at if state is TaxDocumentStatus.VERIFIED else None,
+                    expires_on=expires if state is TaxDocumentStatus.VERIFIED else None,
+                )
+            )
 
     total_weight = sum(weight for _, weight, _ in partners)
     leads: list[Lead] = []
@@ -397,12 +486,21 @@ def seed_demo(session: Session, *, rng_seed: int = 2026) -> list[DemoLogin]:
 def _payout_history(
     session: Session, rng: random.Random, start: datetime, now: datetime, leads: list[Lead]
 ) -> None:
-    """Run the monthly payout batches of the past 18 months through the real services."""
+    """Run the monthly payout batches of the past 18 months through the real services. The
+    latest batch is left scheduled, as on a morning before finance pays it, so the demo can
+    make every payout file and settle it from the Payouts page."""
     operator = Actor.operator()
     payday = next_payout_date(start.date())
     while payday < now.date():
+        latest = next_payout_date(payday + timedelta(days=1)) >= now.date()
         batch = payouts.run_batch(session, actor=operator, cutoff=payday)
         for payout in batch.scheduled:
+            scheduled_at = datetime.combine(payday, datetime.min.time(), UTC) + timedelta(hours=9)
+            if latest:
+                session.execute(
+                    update(Payout).where(Payout.id == payout.id).values(created_at=scheduled_at)
+                )
+                continue
             if rng.random() < 0.04:
                 payouts.close_unpaid(
                     session,
@@ -418,7 +516,6 @@ def _payout_history(
                     payout_id=payout.id,
                     reference=f"TRF-{payday:%Y%m}-{payout.id:05d}",
                 )
-            scheduled_at = datetime.combine(payday, datetime.min.time(), UTC) + timedelta(hours=9)
             settled_at = scheduled_at + timedelta(days=1)
             session.execute(
                 update(Payout)

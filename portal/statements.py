@@ -213,6 +213,7 @@ def paid_in_year(year: int) -> Select[Any]:
             PartnerProfile.tax_id_last4,
             PartnerProfile.tax_form,
             PartnerProfile.tax_form_received_at,
+            PartnerProfile.tax_form_expires_on,
             PartnerProfile.country,
         )
         .having(PAID_TOTAL >= TAX_REPORT_THRESHOLD)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import Enum
 from typing import TypeVar
@@ -182,6 +184,39 @@ def clean_decimal(
         errors.add(field, f"{label} must be at most {maximum}.")
         return None
     return number
+
+
+ISO_DAY = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+
+
+def parse_day(text: str) -> date:
+    """A calendar day written exactly as YYYY-MM-DD; ValueError says which part is wrong.
+
+    `date.fromisoformat` also takes `20261101` and ISO week dates (`2026-W45-1`): a form that
+    asks for 2026-11-15 accepts only that shape, and tells a wrong shape from a day that does
+    not exist (2026-02-29).
+    """
+    match = ISO_DAY.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(f"{text.strip()!r} is not a date written as YYYY-MM-DD, e.g. 2026-11-15")
+    year, month, day = (int(part) for part in match.groups())
+    try:
+        return date(year, month, day)
+    except ValueError:
+        raise ValueError(f"there is no such date as {text.strip()}") from None
+
+
+def clean_date(errors: FieldErrors, field: str, value: object, *, label: str) -> date | None:
+    """A day given as a date or as YYYY-MM-DD text, or None (with the reason recorded)."""
+    if isinstance(value, datetime):
+        value = value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return parse_day(str(value or ""))
+    except ValueError as error:
+        errors.add(field, f"{label}: {error}.")
+        return None
 
 
 def contains_pattern(text: str) -> str:

@@ -99,3 +99,39 @@ def make_converted_lead(
         expected_version=qualified.version,
         deal_value=deal_value,
     )
+
+
+# The smallest file the tax-form upload takes as a PDF: the header and the end marker.
+TINY_PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+
+
+def verify_tax_form(session: Session, partner: Actor, form: str = "W-9") -> None:
+    """Give a partner a verified tax form on file, as the upload and a manager's review do."""
+    from portal import tax_forms
+
+    document = tax_forms.submit_tax_form(
+        session, actor=partner, form=form, file_name="form.pdf", content=TINY_PDF
+    )
+    tax_forms.review_tax_form(
+        session, actor=Actor.operator(), document_id=document.id, decision="verified"
+    )
+
+
+def payable_profile(session: Session, partner: Actor, method: str = "paypal") -> None:
+    """Give a partner everything a payout needs: method, its details, a verified tax form."""
+    from portal import profiles
+
+    profiles.update_profile(
+        session,
+        actor=partner,
+        changes={
+            "payment_method": method,
+            "payment_email": "pay@partner.example",
+            "bank_account": "GB29NWBK60161331926819",
+            "address": "1 Main Street",
+            "city": "Springfield",
+            "zip": "12345",
+            "country": "US",
+        },
+    )
+    verify_tax_form(session, partner)

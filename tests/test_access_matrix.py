@@ -28,11 +28,13 @@ from portal import (
     leads,
     notifications,
     partners,
+    payout_files,
     payouts,
     profiles,
     program,
     statements,
     statistics,
+    tax_forms,
     users,
 )
 from portal.access import Actor
@@ -41,7 +43,15 @@ from portal.errors import NotFound, PermissionDenied, PortalError
 from portal.models import Commission, PartnerStatus, Role
 from portal.types import utc_now
 from tests.apptest import page_as, texts
-from tests.factories import PASSWORD, make_actor, make_converted_lead, make_lead, make_manager
+from tests.factories import (
+    PASSWORD,
+    TINY_PDF,
+    make_actor,
+    make_converted_lead,
+    make_lead,
+    make_manager,
+    verify_tax_form,
+)
 
 KINDS = ("partner_a", "partner_b", "manager", "pending", "suspended", "deactivated", "nobody")
 
@@ -55,6 +65,7 @@ class World:
     lead_a_version: int
     payout: int
     user_a: int
+    tax_document: int
 
 
 def _world(engine) -> World:
@@ -75,8 +86,11 @@ def _world(engine) -> World:
             changes={
                 "payment_method": "paypal",
                 "payment_email": "a@pay.example",
-                "tax_form": "W-9",
             },
+        )
+        verify_tax_form(session, a)
+        renewal = tax_forms.submit_tax_form(
+            session, actor=a, form="W-9", file_name="w9.pdf", content=TINY_PDF
         )
         lead = make_lead(session, a)
         make_converted_lead(session, manager, a, "1000")
@@ -99,6 +113,7 @@ def _world(engine) -> World:
         lead_a_version=lead.version,
         payout=payout.id,
         user_a=a.user_id,
+        tax_document=renewal.id,
     )
 
 
@@ -243,6 +258,48 @@ MATRIX: dict[str, tuple[Call, set[str]]] = {
         lambda s, w, a: payouts.mark_paid(s, actor=a, payout_id=w.payout, reference="R"),
         MANAGER,
     ),
+    "payouts.read_statement": (
+        lambda s, w, a: payouts.read_statement(s, actor=a, content=_statement(w)),
+        MANAGER,
+    ),
+    "payouts.settle_statement": (
+        lambda s, w, a: payouts.settle_statement(s, actor=a, content=_statement(w)),
+        MANAGER,
+    ),
+    "payout_files.build_payout_file": (
+        lambda s, w, a: payout_files.build_payout_file(
+            s, actor=a, cutoff=utc_now().date(), file_format="paypal"
+        ),
+        MANAGER,
+    ),
+    "payout_files.list_payout_files": (
+        lambda s, w, a: payout_files.list_payout_files(s, actor=a),
+        MANAGER,
+    ),
+    "tax_forms.submit_tax_form": (
+        lambda s, w, a: tax_forms.submit_tax_form(
+            s, actor=a, form="W-9", file_name="w9.pdf", content=TINY_PDF, partner_id=w.partner_a
+        ),
+        A_AND_MANAGER,
+    ),
+    "tax_forms.open_tax_form": (
+        lambda s, w, a: tax_forms.open_tax_form(s, actor=a, document_id=w.tax_document),
+        A_AND_MANAGER,
+    ),
+    "tax_forms.list_tax_forms": (
+        lambda s, w, a: tax_forms.list_tax_forms(s, actor=a, partner_id=w.partner_a),
+        A_AND_MANAGER,
+    ),
+    "tax_forms.review_tax_form": (
+        lambda s, w, a: tax_forms.review_tax_form(
+            s, actor=a, document_id=w.tax_document, decision="verified"
+        ),
+        MANAGER,
+    ),
+    "tax_forms.expiring_tax_forms": (
+        lambda s, w, a: tax_forms.expiring_tax_forms(s, actor=a),
+        MANAGER,
+    ),
     "payouts.preview": (
         lambda s, w, a: payouts.preview(s, actor=a, cutoff=utc_now().date()),
         MANAGER,
@@ -305,6 +362,11 @@ MATRIX: dict[str, tuple[Call, set[str]]] = {
     ),
     "users.unlock": (lambda s, w, a: users.unlock(s, actor=a, user_id=w.user_a), MANAGER),
 }
+
+
+def _statement(world: World) -> bytes:
+    today = utc_now().date().isoformat()
+    return f"payout_id,reference,paid_date\n{world.payout},MATRIX-1,{today}\n".encode()
 
 
 class _Sink:

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from portal import leads, profiles
+from portal import leads, payouts, profiles
 from portal.db import unit_of_work
 from portal.models import (
     Commission,
@@ -19,7 +19,13 @@ from portal.models import (
 )
 from portal.types import utc_now
 from tests.apptest import metric, page_as, texts
-from tests.factories import make_actor, make_converted_lead, make_lead, make_manager
+from tests.factories import (
+    make_actor,
+    make_converted_lead,
+    make_lead,
+    make_manager,
+    payable_profile,
+)
 
 
 def test_overview_counts_the_program(app_database):
@@ -137,29 +143,81 @@ def test_all_leads_converts_with_a_deal_value_and_reassigns(app_database):
         assert db.get(Lead, other.id).partner_id == second.partner_id
 
 
-def test_payouts_page_runs_the_batch_and_records_payment(app_database):
-    with unit_of_work(app_database) as db:
-        manager, partner = make_manager(db), make_actor(db)
-        profiles.update_profile(
-            db,
-            actor=partner,
-            changes={"payment_method": "paypal", "payment_email": "p@x.example", "tax_form": "W-9"},
-        )
+def _click(test, label):
+    """Click the button with this label, or else the first whose label starts with it."""
+    exact = [b for b in test.button if b.label == label]
+    (exact or [b for b in test.button if b.label.startswith(label)])[0].click().run()
+    assert not test.exception, test.exception
+
+
+def _owed_partners(db, manager, count):
+    made = []
+    for _ in range(count):
+        partner = make_actor(db)
+        payable_profile(db, partner)
         make_converted_lead(db, manager, partner, "1000")
-        db.execute(update(Commission).values(hold_until=utc_now() - timedelta(days=1)))
+        made.append(partner)
+    db.execute(update(Commission).values(hold_until=utc_now() - timedelta(days=1)))
+    return made
+
+
+def test_payouts_page_confirms_the_batch_and_each_payment(app_database):
+    with unit_of_work(app_database) as db:
+        manager = make_manager(db)
+        _owed_partners(db, manager, 2)
     test = page_as(manager, "pages/manager_payouts.py")
-    assert metric(test, "Payouts") == "1"
-    next(b for b in test.button if b.label.startswith("Run the batch")).click().run()
-    assert any("Scheduled 1 payout(s)" in s.value for s in test.success)
+    assert metric(test, "Payouts") == "2"
+    _click(test, "Run the batch")
+    # Nothing happens before the confirmation, which names the count and the total.
     with unit_of_work(app_database) as db:
-        payout = db.scalar(select(Payout))
-        assert payout.status is PayoutStatus.SCHEDULED
-    next(b for b in test.button if b.label == "Record outcome").click().run()
+        assert db.scalar(select(Payout)) is None
+    assert "2 payout(s), 200.00 USD in all, will be scheduled." in texts(test)
+    _click(test, "Run the batch")  # the dialog's own button
+    assert any("Scheduled 2 payout(s)" in s.value for s in test.success)
+    with unit_of_work(app_database) as db:
+        first, second = db.scalars(select(Payout.id).order_by(Payout.id)).all()
+
+    _click(test, "Review and record")
+    _click(test, "Record it")
     assert any("Payment reference:" in e.value for e in test.error)
+    _click(test, "Cancel")
+    next(s for s in test.selectbox if s.label == "Payout").set_value(first)
     next(f for f in test.text_input if f.label.startswith("Payment reference")).input("TRF-9")
-    next(b for b in test.button if b.label == "Record outcome").click().run()
+    _click(test, "Review and record")
+    assert any(f"Payout #{first} to " in line for line in texts(test).splitlines())
+    _click(test, "Record it")
+    assert any(f"Payout #{first}" in s.value and "now paid" in s.value for s in test.success)
+    # The form is cleared: the next payout is not marked paid with the first one's reference.
+    reference = next(f for f in test.text_input if f.label.startswith("Payment reference"))
+    assert reference.value == ""
+    reference.input("TRF-9")
+    _click(test, "Review and record")
+    _click(test, "Record it")
+    assert any(f"already recorded on payout #{first}" in e.value for e in test.error)
     with unit_of_work(app_database) as db:
-        assert db.scalar(select(Payout.status)) is PayoutStatus.PAID
+        statuses = dict(db.execute(select(Payout.id, Payout.status)).all())
+    assert statuses == {first: PayoutStatus.PAID, second: PayoutStatus.SCHEDULED}
+
+
+def test_payouts_page_prepares_each_payout_file_with_a_warning(app_database):
+    with unit_of_work(app_database) as db:
+        manager = make_manager(db)
+        _owed_partners(db, manager, 1)
+        payouts.run_batch(db, actor=manager, cutoff=utc_now().date())
+    test = page_as(manager, "pages/manager_payouts.py")
+    next(s for s in test.selectbox if s.label == "Payout file format").set_value("paypal").run()
+    _click(test, "Prepare the payout file")
+    assert any("full bank account numbers" in w.value for w in test.warning)
+    downloads = [b.label for b in test.get("download_button")]
+    assert any(
+        label.startswith("Download payouts-") and label.endswith("paypal.csv")
+        for label in downloads
+    )
+    next(s for s in test.selectbox if s.label == "Payout file format").set_value("sepa").run()
+    _click(test, "Prepare the payout file")
+    assert any(
+        "No scheduled payouts for bank transfer to IBAN accounts" in e.value for e in test.error
+    )
 
 
 def test_audit_and_exports_pages_filter_and_count(app_database):
@@ -194,3 +252,57 @@ def test_account_page_for_managers(app_database):
     test = page_as(manager, "pages/account.py")
     assert not test.exception
     assert any(manager.username in t.value for t in test.text)
+
+
+def test_payouts_page_settles_a_bank_statement_all_or_nothing(app_database):
+    with unit_of_work(app_database) as db:
+        manager = make_manager(db)
+        _owed_partners(db, manager, 3)
+        scheduled = payouts.run_batch(db, actor=manager, cutoff=utc_now().date()).scheduled
+    first, second, third = sorted(p.id for p in scheduled)
+    today = utc_now().date().isoformat()
+    test = page_as(manager, "pages/manager_payouts.py")
+    bad = f"payout_id,reference,paid_date\n{first},B-1,{today}\n{second},B-1,{today}\n"
+    test.file_uploader[0].set_value(("statement.csv", bad.encode(), "text/csv")).run()
+    assert any("reference B-1 is also on row 2" in e.value for e in test.error)
+    assert not [b for b in test.button if b.label.startswith("Mark 2 payout(s)")]
+    good = f"payout_id,reference,paid_date\n{first},B-1,{today}\n{second},B-2,{today}\n"
+    test.file_uploader[0].set_value(("statement.csv", good.encode(), "text/csv")).run()
+    assert not test.error
+    _click(test, "Mark 2 payout(s) paid")
+    assert "2 payout(s), 200.00 USD in all, are marked paid." in texts(test)
+    _click(test, "Mark them paid")
+    assert any("Recorded 2 payout(s) as paid." in s.value for s in test.success)
+    assert test.file_uploader[0].value is None  # the upload is cleared after it is recorded
+    with unit_of_work(app_database) as db:
+        statuses = dict(db.execute(select(Payout.id, Payout.status)).all())
+    assert statuses == {
+        first: PayoutStatus.PAID,
+        second: PayoutStatus.PAID,
+        third: PayoutStatus.SCHEDULED,
+    }
+
+
+def test_tax_forms_page_opens_and_verifies_an_upload(app_database):
+    from portal import tax_forms
+    from tests.factories import TINY_PDF
+
+    with unit_of_work(app_database) as db:
+        manager, partner = make_manager(db), make_actor(db)
+        tax_forms.submit_tax_form(
+            db, actor=partner, form="W-8BEN", file_name="w8.pdf", content=TINY_PDF
+        )
+    test = page_as(manager, "pages/manager_tax_forms.py")
+    assert list(test.dataframe[0].value["Kind"]) == ["W-8BEN"]
+    _click(test, "Open the PDF")
+    assert any(b.label == "Download w8.pdf" for b in test.get("download_button"))
+    next(r for r in test.radio if r.label == "Decision").set_value("rejected")
+    _click(test, "Record decision")
+    assert any("Reason:" in e.value for e in test.error)
+    next(r for r in test.radio if r.label == "Decision").set_value("verified")
+    _click(test, "Record decision")
+    assert any("is verified" in s.value for s in test.success)
+    assert "No tax form is waiting for review." in texts(test)
+    with unit_of_work(app_database) as db:
+        profile = profiles.get_profile(db, actor=partner)
+        assert profile.tax_form.value == "W-8BEN" and profile.tax_form_expires_on is not None

@@ -13,7 +13,14 @@ from portal.db import unit_of_work
 from portal.models import Commission, Lead, LeadStatus, PartnerProfile, PartnerStatus
 from portal.types import utc_now
 from tests.apptest import metric, page_as, texts
-from tests.factories import make_actor, make_converted_lead, make_lead, make_manager
+from tests.factories import (
+    TINY_PDF,
+    make_actor,
+    make_converted_lead,
+    make_lead,
+    make_manager,
+    payable_profile,
+)
 
 DASHBOARD = "pages/partner_dashboard.py"
 LEADS = "pages/partner_leads.py"
@@ -182,7 +189,7 @@ def test_commissions_page_shows_states_next_payout_and_statement(app_database):
     assert len(test.get("plotly_chart")) == 1
     assert metric(test, "On hold") == "40.00"
     assert metric(test, "Payable") == "100.00"
-    assert "No payout method on file." in texts(test)
+    assert "Choose a payout method and enter its details on your Profile page." in texts(test)
     assert metric(test, "Closing balance") == "140.00 USD"
     assert any(b.label == "Download statement (CSV)" for b in test.get("download_button"))
 
@@ -202,7 +209,14 @@ def test_profile_form_validates_per_field_and_saves_secrets_masked(app_database)
     fields["Contact phone"].input("+1 415 555 0100")
     fields["Replace bank account number"].input("12345678901234")
     next(b for b in test.button if b.label == "Save profile").click().run()
-    assert not test.exception
+    assert "BIC or routing number: A US account needs its 9-digit ABA routing number." in [
+        e.value for e in test.error
+    ]
+    fields = {field.label: field for field in test.text_input}
+    fields["Replace bank account number"].input("12345678901234")
+    fields["BIC or routing number"].input("011000015")
+    next(b for b in test.button if b.label == "Save profile").click().run()
+    assert not test.exception and not test.error
     with unit_of_work(app_database) as db:
         stored = db.scalar(
             select(PartnerProfile).where(PartnerProfile.partner_id == partner.partner_id)
@@ -261,3 +275,38 @@ def test_lead_table_pages_older_and_newer(app_database):
     assert test.session_state["leads_cursors"][-1] is not None
     next(b for b in test.button if b.label == "← Newer").click().run()
     assert test.session_state["leads_cursors"] == [None]
+
+
+def test_a_held_payout_reads_the_same_on_the_tracker_and_the_dashboard(app_database):
+    with unit_of_work(app_database) as db:
+        manager, partner = make_manager(db), make_actor(db)
+        payable_profile(db, partner)
+        make_converted_lead(db, manager, partner, "4600.00")
+        db.execute(update(Commission).values(hold_until=utc_now() - timedelta(days=1)))
+        partners.change_status(db, actor=manager, partner_id=partner.partner_id, action="suspend")
+    for page in (COMMISSIONS, "pages/partner_dashboard.py"):
+        test = page_as(partner, page)
+        assert not test.exception
+        held = next(m for m in test.metric if m.label.startswith("Owed by"))
+        assert held.value == "460.00 USD", page
+        assert not [m for m in test.metric if m.label.startswith("Next payout on")], page
+        said = texts(test)
+        assert "this amount is held" in said and "Contact your partner manager" in said, page
+
+
+def test_profile_uploads_a_tax_form_and_shows_its_review(app_database):
+    with unit_of_work(app_database) as db:
+        partner = make_actor(db)
+    test = page_as(partner, PROFILE)
+    assert "No verified tax form on file yet" in texts(test)
+    upload = next(b for b in test.button if b.label == "Upload tax form")
+    upload.click().run()
+    assert "Signed form (PDF): choose the file to upload." in [e.value for e in test.error]
+    test.file_uploader[0].set_value(("w9.pdf", b"not a pdf %%EOF", "application/pdf"))
+    next(b for b in test.button if b.label == "Upload tax form").click().run()
+    assert any("Signed form (PDF): The file is not a PDF" in e.value for e in test.error)
+    test.file_uploader[0].set_value(("w9.pdf", TINY_PDF, "application/pdf"))
+    next(b for b in test.button if b.label == "Upload tax form").click().run()
+    assert not test.exception
+    assert any("a partner manager will review it" in s.value for s in test.success)
+    assert list(test.dataframe[0].value["Status"]) == ["Submitted"]

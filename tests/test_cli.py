@@ -186,15 +186,16 @@ def test_payout_verbs_end_to_end_and_their_refusals(engine):
     from datetime import UTC, datetime, timedelta
 
     from portal import profiles
-    from tests.factories import make_actor, make_converted_lead, make_manager
+    from tests.factories import make_actor, make_converted_lead, make_manager, verify_tax_form
 
     with unit_of_work(engine) as session:
         manager, partner = make_manager(session), make_actor(session)
         profiles.update_profile(
             session,
             actor=partner,
-            changes={"payment_method": "paypal", "payment_email": "p@x.example", "tax_form": "W-9"},
+            changes={"payment_method": "paypal", "payment_email": "p@x.example"},
         )
+        verify_tax_form(session, partner)
         make_converted_lead(session, manager, partner, "1000")
         from portal.models import Commission
 
@@ -205,7 +206,11 @@ def test_payout_verbs_end_to_end_and_their_refusals(engine):
     assert preview.returncode == 0 and "1 payout(s), 100.00 USD" in preview.stdout
     assert run_cli(url, "payouts", "preview", "--cutoff", "2999-01-01").returncode == 2
     bad = run_cli(url, "payouts", "run", "--cutoff", "yesterday")
-    assert bad.returncode == 2 and "expected a date like 2026-11-15" in bad.stderr
+    assert bad.returncode == 2 and "not a date written as YYYY-MM-DD" in bad.stderr
+    week_date = run_cli(url, "payouts", "run", "--cutoff", "2026-W45-1")
+    assert week_date.returncode == 2 and "YYYY-MM-DD" in week_date.stderr
+    no_such_day = run_cli(url, "payouts", "preview", "--cutoff", "2026-02-29")
+    assert no_such_day.returncode == 2 and "no such date as 2026-02-29" in no_such_day.stderr
     ran = run_cli(url, "payouts", "run", "--cutoff", today)
     assert ran.returncode == 0 and "Scheduled 1 payout(s)" in ran.stdout
     payout_id = ran.stdout.split("#")[1].split()[0]
@@ -237,7 +242,11 @@ def test_export_streams_to_a_file_and_refuses_bad_filters(engine, tmp_path):
     assert not (tmp_path / "leads.csv.partial").exists()
     for args, fragment, code in [
         (("export", "leads", "--out", str(out), "--status", "won"), "Status must be one of", 1),
-        (("export", "leads", "--out", str(out), "--from", "2026-13-01"), "expected a date", 2),
+        (
+            ("export", "leads", "--out", str(out), "--from", "2026-13-01"),
+            "no such date as 2026-13-01",
+            2,
+        ),
         (("export", "tax", "--out", str(out)), "Year must be between", 1),
         (("export", "secrets", "--out", str(out)), "invalid choice", 2),
         (("export", "leads", "--out", str(tmp_path / "missing" / "x.csv")), "cannot write", 1),

@@ -69,7 +69,22 @@ def test_production_refuses_missing_secrets(clean_env, monkeypatch):
     with pytest.raises(ConfigurationError, match="at least 32"):
         load_settings()
     monkeypatch.setenv("PORTAL_COOKIE_KEY", "x" * 48)
-    assert load_settings().env == "production"
+    with pytest.raises(ConfigurationError) as raised:
+        load_settings()
+    assert "PORTAL_PAYOUT_DEBTOR_NAME" in str(raised.value)
+    assert "PORTAL_PAYOUT_DEBTOR_IBAN" in str(raised.value)
+    monkeypatch.setenv("PORTAL_PAYOUT_DEBTOR_NAME", "Example Program Ltd")
+    monkeypatch.setenv("PORTAL_PAYOUT_DEBTOR_IBAN", "GB29NWBK60161331926819")
+    settings = load_settings()
+    assert settings.env == "production"
+    assert settings.payout_debtor_iban == "GB29NWBK60161331926819"  # never the demo account
+
+
+def test_demo_pays_from_the_demo_account_unless_one_is_named(clean_env, monkeypatch):
+    assert load_settings().payout_debtor_iban == "DE89370400440532013000"
+    monkeypatch.setenv("PORTAL_PAYOUT_DEBTOR_NAME", "Own Ltd")
+    named = load_settings()
+    assert (named.payout_debtor_name, named.payout_debtor_iban) == ("Own Ltd", "")
 
 
 def test_secrets_file_is_read_and_environment_wins(clean_env, monkeypatch):

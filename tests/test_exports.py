@@ -19,7 +19,7 @@ from portal.db import unit_of_work
 from portal.errors import NotFound, PermissionDenied, ValidationError
 from portal.models import AuditEntry, Commission, Lead, Partner, PartnerStatus
 from portal.types import utc_now
-from tests.factories import make_actor, make_lead, make_manager
+from tests.factories import make_actor, make_lead, make_manager, verify_tax_form
 
 INJECTIONS = [
     "=1+1",
@@ -51,9 +51,9 @@ def _program(session):
             "payment_method": "bank_transfer",
             "bank_account": "DE89370400440532013000",
             "tax_id": "12-3456789",
-            "tax_form": "W-9",
         },
     )
+    verify_tax_form(session, partner)
     made = []
     for number, name in enumerate(["Plain Client", 'Comma, Quote " Client', *INJECTIONS[:3]]):
         lead = make_lead(
@@ -223,10 +223,10 @@ def _fixed_program(engine) -> dict[str, str]:
             changes={
                 "payment_method": "paypal",
                 "payment_email": "pay@fixed.example",
-                "tax_form": "W-9",
                 "tax_id": "98-7654321",
             },
         )
+        verify_tax_form(session, partner)
         for number, name in enumerate(["Plain", 'Comma, "Quoted"', *INJECTIONS]):
             lead = leads.register_lead(
                 session,

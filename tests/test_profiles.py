@@ -16,8 +16,8 @@ GOOD = {
     "payment_email": "Payouts@Agency.example",
     "payment_method": "bank_transfer",
     "bank_account": "DE89 3704 0044 0532 0130 00",
+    "bank_code": "COBADEFFXXX",
     "tax_id": "12-3456789",
-    "tax_form": "W-9",
     "contact_name": "Quinn Osei",
     "contact_email": "quinn@agency.example",
     "contact_phone": "+44 20 7946 0958",
@@ -42,7 +42,8 @@ def test_update_stores_clean_values_and_shows_secrets_masked(engine):
     assert view.contact_phone == "+442079460958"
     assert view.country == "GB"
     assert view.payment_email == "Payouts@agency.example"
-    assert view.tax_form_received_at is not None
+    assert (view.bank_scheme, view.bank_code) == ("iban", "COBADEFFXXX")
+    assert view.tax_form is None  # only a verified upload puts a form on file
     assert (view.email_notifications, view.monthly_reports) == (False, True)
 
 
@@ -87,9 +88,14 @@ def test_an_empty_secret_input_leaves_the_stored_one_alone(engine):
         ("website", "javascript:alert(1)", "http:// or https://"),
         ("website", "ftp://files.example", "http:// or https://"),
         ("payment_method", "bitcoin", "must be one of"),
-        ("tax_form", "1099", "must be one of"),
-        ("bank_account", "12", "4–34"),
-        ("bank_account", "1234<script>", "letters, digits or dashes"),
+        ("tax_form", "W-9", "cannot be changed"),
+        ("bank_account", "DE89370400440532013001", "check digits do not match"),
+        ("bank_account", "DE8937040044053201300", "length"),
+        ("bank_account", "XX8937040044053201300", "country"),
+        ("bank_account", "12", "4–17 digits"),
+        ("bank_account", "1234<script>", "4–17 digits"),
+        ("bank_account", "⁰⁴⁵₀₁₂³⁴", "4–17 digits"),  # superscripts pass str.isdigit()
+        ("bank_code", "COBAXXFF", "not a valid BIC"),
         ("tax_id", "x" * 21, "4–20"),
         ("country", "Narnia", "two-letter ISO code"),
         ("city", "c" * 101, "at most 100"),
@@ -150,3 +156,50 @@ def test_profile_changes_are_audited_with_personal_data_masked(engine):
     assert entry.after["contact_phone"] == "•••• 0958"
     assert entry.after["bank_account"] == "[changed]"
     assert entry.after["city"] == "Leeds"
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "fragment"),
+    [
+        ({"bank_account": "123456789", "bank_code": ""}, "bank_code", "ABA routing number"),
+        ({"bank_account": "123456789", "bank_code": "011000016"}, "bank_code", "checksum"),
+        (
+            {"bank_account": "12345678901234567890", "bank_code": "011000015"},
+            "bank_account",
+            "4–17 digits",
+        ),
+        ({"bank_code": "011000015"}, "bank_account", "account number with its bank code"),
+    ],
+)
+def test_us_accounts_need_a_routing_number_with_a_valid_checksum(engine, changes, field, fragment):
+    with unit_of_work(engine) as session:
+        partner = make_actor(session)
+    with pytest.raises(ValidationError) as raised, unit_of_work(engine) as session:
+        profiles.update_profile(session, actor=partner, changes=changes)
+    assert fragment in raised.value.errors[field]
+    with unit_of_work(engine) as session:
+        stored = session.scalar(select(PartnerProfile))
+        assert (stored.bank_account_encrypted, stored.bank_code) == (None, None)
+
+
+def test_a_us_account_is_stored_with_its_routing_number_and_a_new_bic_alone_is_checked(engine):
+    with unit_of_work(engine) as session:
+        partner = make_actor(session)
+        view = profiles.update_profile(
+            session,
+            actor=partner,
+            changes={"bank_account": "0001234567", "bank_code": "011 000 015"},
+        )
+        assert (view.bank_scheme, view.bank_code, view.bank_account) == (
+            "us",
+            "011000015",
+            "•••• 4567",
+        )
+        with pytest.raises(ValidationError) as raised:
+            profiles.update_profile(session, actor=partner, changes={"bank_code": "123456789"})
+        assert "routing number" in raised.value.errors["bank_code"]
+        iban_view = profiles.update_profile(
+            session, actor=partner, changes={"bank_account": "FR1420041010050500013M02606"}
+        )
+        # schwifty knows this bank: its BIC is filled in from the IBAN.
+        assert (iban_view.bank_scheme, iban_view.bank_code) == ("iban", "PSSTFRPP")

@@ -7,6 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from portal.config import get_settings
+from portal.types import utc_now
 
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:])")
 
@@ -35,6 +36,11 @@ def day(value: datetime | date | None) -> str:
     if value is None:
         return "—"
     return (value.date() if isinstance(value, datetime) else value).isoformat()
+
+
+def utc_today() -> date:
+    """Today's date in UTC, the calendar every stored day and cut-off uses."""
+    return utc_now().date()
 
 
 def moment(value: datetime | None) -> str:

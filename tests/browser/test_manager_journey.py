@@ -15,7 +15,14 @@ from portal.db import get_engine, unit_of_work
 from portal.models import Commission, Lead, LeadStatus, Partner, PartnerStatus, Payout
 from portal.types import utc_now
 from tests.browser.conftest import choose, edit_cell, settle, shoot, sign_in
-from tests.factories import PASSWORD, make_actor, make_lead, make_manager, make_partner
+from tests.factories import (
+    PASSWORD,
+    make_actor,
+    make_lead,
+    make_manager,
+    make_partner,
+    verify_tax_form,
+)
 
 
 def test_manager_journey(server, browser):
@@ -32,9 +39,9 @@ def test_manager_journey(server, browser):
             changes={
                 "payment_method": "paypal",
                 "payment_email": "pay@bravo.example",
-                "tax_form": "W-9",
             },
         )
+        verify_tax_form(db, seller)
         lead = make_lead(db, seller, client_name="Qualified Client")
         leads.change_lead_status(
             db, actor=manager, lead_id=lead.id, to="qualified", expected_version=lead.version
@@ -78,13 +85,35 @@ def test_manager_journey(server, browser):
     settle(page)
     expect(page.get_by_text("Bravo Sellers").first).to_be_attached()  # in the grid
     shoot(page, "manager-payouts-preview")
-    page.get_by_role("button", name="Run the batch").click()
+    page.get_by_role("button", name="Run the batch for").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_text("1 payout(s), 200.00 USD in all, will be scheduled.")).to_be_visible()
+    shoot(page, "manager-payouts-confirm-batch")
+    with unit_of_work(engine) as db:
+        assert db.scalar(select(Payout)) is None  # nothing before the confirmation
+    dialog.get_by_role("button", name="Run the batch", exact=True).click()
     settle(page)
     expect(page.get_by_text("Scheduled 1 payout(s)")).to_be_visible()
+
+    choose(page, "Payout file format", "PayPal Payouts payment file (CSV)")
+    settle(page)
+    page.get_by_role("button", name="Prepare the payout file").click()
+    settle(page)
+    expect(page.get_by_text("holds full bank account numbers")).to_be_visible()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download payouts-").click()
+    (paypal_row,) = list(csv.reader(io.StringIO(download.value.path().read_text("utf-8"))))
+    assert paypal_row[:3] == ["pay@bravo.example", "200.00", "USD"]
+
     page.get_by_label("Payment reference (for paid)").fill("TRF-JOURNEY-1")
-    page.get_by_role("button", name="Record outcome").click()
+    page.get_by_role("button", name="Review and record").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_text("Mark it paid on")).to_be_visible()
+    expect(dialog.get_by_text("Payout #")).to_contain_text("Bravo Sellers")
+    dialog.get_by_role("button", name="Record it").click()
     settle(page)
     expect(page.get_by_text("is now paid")).to_be_visible()
+    expect(page.get_by_text("Nothing is waiting to be paid.")).to_be_visible()
     shoot(page, "manager-payouts")
     with unit_of_work(engine) as db:
         payout = db.scalar(select(Payout))

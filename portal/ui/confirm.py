@@ -1,0 +1,74 @@
+"""Confirmation dialogs for actions that move money: ask, show what will happen, then act.
+
+The pending action lives in session state, so the dialog survives the rerun its own button
+causes (and AppTest can drive it); dismissing the dialog forgets the action.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import streamlit as st
+
+from portal.errors import PortalError
+from portal.ui.feedback import show_error
+
+_PENDING = "pending_confirmation"
+
+
+def ask(name: str, payload: Any) -> None:
+    """Open the confirmation `name` for `payload` on this and later runs until answered."""
+    st.session_state[_PENDING] = (name, payload)
+
+
+def pending(name: str) -> Any | None:
+    """The payload waiting for confirmation `name`, if that dialog is open."""
+    waiting = st.session_state.get(_PENDING)
+    return waiting[1] if waiting and waiting[0] == name else None
+
+
+def _forget() -> None:
+    st.session_state.pop(_PENDING, None)
+
+
+def dialog(
+    name: str,
+    *,
+    title: str,
+    lines: Callable[[Any], list[str]],
+    confirm_label: str,
+    act: Callable[[Any], str],
+    labels: dict[str, str] | None = None,
+) -> None:
+    """Show the dialog `name` while it is pending: `lines` say what will happen; the confirm
+    button runs `act`, whose returned message is shown after the page reruns."""
+    payload = pending(name)
+    if payload is None:
+        return
+
+    @st.dialog(title, on_dismiss=_forget)
+    def _show() -> None:
+        for line in lines(payload):
+            st.text(line)
+        left, right = st.columns(2)
+        if left.button(confirm_label, type="primary", key=f"confirm-{name}"):
+            try:
+                message = act(payload)
+            except PortalError as error:
+                show_error(error, labels)
+            else:
+                _forget()
+                st.session_state.setdefault("confirmed_messages", []).append(message)
+                st.rerun()
+        if right.button("Cancel", key=f"cancel-{name}"):
+            _forget()
+            st.rerun()
+
+    _show()
+
+
+def show_confirmed() -> None:
+    """The messages of actions confirmed on the previous run."""
+    for message in st.session_state.pop("confirmed_messages", []):
+        st.success(message)

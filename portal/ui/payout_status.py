@@ -1,0 +1,32 @@
+"""The partner's next payout as the tracker and the dashboard both show it: what it will carry,
+or what is owed and held, why, and what to do (from `commissions.payout_eligibility`)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from portal.commissions import CommissionSummary
+from portal.ui import fmt
+
+
+def next_payout(summary: CommissionSummary) -> None:
+    """The next payout day with its amount, or the amount held and each step to release it."""
+    day = fmt.day(summary.next_payout_date)
+    owed = summary.owed_next_payout
+    if summary.blockers and owed > 0:
+        st.metric(
+            f"Owed by {day}, held",
+            fmt.money(owed),
+            help="What your commissions due by the next payout day add up to. It is not paid "
+            "on that day until each point below is resolved; it stays yours meanwhile.",
+        )
+        st.warning(
+            f"Nothing will be paid on {day}: this amount is held.", icon=":material/pause_circle:"
+        )
+    else:
+        st.metric(f"Next payout on {day}", fmt.money(summary.expected_next_payout))
+    if summary.held_reasons:
+        for reason in summary.held_reasons:
+            st.info(reason, icon=":material/info:")
+    else:
+        st.caption("Nothing is held back.")
