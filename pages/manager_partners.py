@@ -166,7 +166,7 @@ if chosen is not None:
     cards[4].metric(
         "Rate", fmt.rate(stats.effective_rate) + (" (pinned)" if stats.rate_pinned else "")
     )
-    method = fmt.label(profile.payment_method.value) if profile.payment_method else "—"
+    method = fmt.method(profile.payment_method.value) if profile.payment_method else "—"
     if profile.tax_form:
         lapse = (
             f", lapses {fmt.day(profile.tax_form_expires_on)}"

@@ -115,7 +115,7 @@ else:
                 "Company": p.company_name,
                 "Amount": fmt.money(p.amount),
                 "Lines": p.lines,
-                "Method": fmt.label(p.payment_method),
+                "Method": fmt.method(p.payment_method),
                 "Cut-off": fmt.day(p.cutoff),
             }
             for p in scheduled
@@ -128,7 +128,9 @@ else:
     left, right = st.columns(2)
     batch = left.selectbox("Batch (cut-off)", batches, format_func=fmt.day)
     file_format = right.selectbox(
-        "Payout file format", list(payout_files.FORMATS), format_func=lambda f: payout_files.FORMATS[f].label
+        "Payout file format",
+        list(payout_files.FORMATS),
+        format_func=lambda f: payout_files.FORMATS[f].label,
     )
     if st.button("Prepare the payout file"):
         try:
@@ -162,7 +164,7 @@ else:
             list(by_id),
             format_func=lambda i: (
                 f"#{i} {by_id[i].company_name} · {fmt.money(by_id[i].amount)} · "
-                f"{fmt.label(by_id[i].payment_method)}"
+                f"{fmt.method(by_id[i].payment_method)}"
             ),
         )
         outcome = st.radio("Outcome", ["paid", "failed", "canceled"], horizontal=True)
@@ -194,7 +196,7 @@ else:
             return [f"Payout #{payout_id} is no longer scheduled."]
         lines = [
             f"Payout #{payout.id} to {payout.company_name}",
-            f"Amount: {fmt.money(payout.amount)} by {fmt.label(payout.payment_method)}",
+            f"Amount: {fmt.money(payout.amount)} by {fmt.method(payout.payment_method)}",
         ]
         if result == "paid":
             return [*lines, f"Mark it paid on {day} with reference {ref.strip() or '(none)'}."]

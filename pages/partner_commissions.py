@@ -86,7 +86,7 @@ if history:
                 "Amount": fmt.money(p.amount),
                 "Lines": p.lines,
                 "Status": p.status.value,
-                "Method": fmt.label(p.payment_method),
+                "Method": fmt.method(p.payment_method),
                 "Reference": p.reference,
                 "Paid": fmt.day(p.paid_at) if p.paid_at else "",
             }

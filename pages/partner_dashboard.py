@@ -28,7 +28,8 @@ if stats.status is PartnerStatus.PENDING:
 elif stats.status is PartnerStatus.SUSPENDED:
     st.warning(
         "Your partner account is suspended: it is read-only. Your commissions and "
-        "payouts remain visible, and what you are owed is still paid.",
+        "payouts remain visible; what you are owed is kept for you and paid once the "
+        "account is reactivated.",
         icon=":material/block:",
     )
 

@@ -49,15 +49,19 @@ def _choice(options, current):
 
 with st.form("profile"):
     st.subheader("Payment", anchor=False)
+    # One row per pair of related fields, so a phone stacks them in reading order.
     left, right = st.columns(2)
-    payment_email = left.text_input("Payment email", profile.payment_email or "")
     methods = [method.value for method in PaymentMethod]
-    payment_method = right.selectbox(
+    payment_method = left.selectbox(
         "Payment method",
         [None, *methods],
         index=_choice(methods, profile.payment_method.value if profile.payment_method else None),
-        format_func=lambda value: "—" if value is None else fmt.label(value),
+        format_func=lambda value: "—" if value is None else fmt.method(value),
     )
+    payment_email = right.text_input(
+        "Payment email", profile.payment_email or "", help="Your PayPal or Wise account."
+    )
+    left, right = st.columns(2)
     left.text_input("Bank account on file", profile.bank_account or "none", disabled=True)
     new_account = right.text_input(
         "Replace bank account number",
@@ -66,14 +70,16 @@ with st.form("profile"):
         "empty to keep the one on file. Stored encrypted; only its last four characters are "
         "ever shown.",
     )
+    left, right = st.columns(2)
     bank_code = left.text_input(
         "BIC or routing number",
         profile.bank_code or "",
         help="The BIC (SWIFT code) of an IBAN account (filled in for known banks), or the "
         "9-digit ABA routing number of a US account.",
     )
-    right.text_input("Tax id on file", profile.tax_id or "none", disabled=True)
-    new_tax_id = left.text_input(
+    left, right = st.columns(2)
+    left.text_input("Tax id on file", profile.tax_id or "none", disabled=True)
+    new_tax_id = right.text_input(
         "Replace tax id", type="password", help="Leave empty to keep the one on file."
     )
 

@@ -130,7 +130,7 @@ class Settings(BaseSettings):
     )
     payout_debtor_bic: str = Field(default="", description="BIC of the program's own account.")
     tax_form_max_mb: float = Field(
-        default=5, gt=0, le=50, description="Largest tax form PDF a partner may upload (MB)."
+        default=5, gt=0, le=10, description="Largest tax form PDF a partner may upload (MB)."
     )
     lockout_failures: int = Field(default=5, ge=1, description="Failed logins before a lock.")
     lockout_minutes: int = Field(default=15, ge=1, description="How long a lock lasts.")

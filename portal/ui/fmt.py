@@ -54,6 +54,19 @@ def inert(text: str) -> str:
     return _MARKDOWN_SPECIALS.sub(r"\\\1", text)
 
 
+METHOD_NAMES = {
+    "bank_transfer": "Bank transfer",
+    "paypal": "PayPal",
+    "wise": "Wise",
+    "check": "Check",
+}
+
+
+def method(value: str) -> str:
+    """A payout method as its provider writes it: `paypal` → `PayPal`."""
+    return METHOD_NAMES.get(value, label(value))
+
+
 def label(value: str) -> str:
     """`bank_transfer` → `Bank transfer`."""
     return value.replace("_", " ").capitalize()
