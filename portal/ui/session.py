@@ -10,8 +10,10 @@ since the cookie was issued ends it, and a copied old cookie no longer signs any
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 
+import jwt
 import streamlit as st
 import streamlit_authenticator as stauth
 from streamlit_authenticator.utilities import LoginError
@@ -47,9 +49,32 @@ def _authenticator() -> stauth.Authenticate:
     return authenticator
 
 
+def _cookie_is_well_formed() -> bool:
+    """Whether the login cookie, if any, is an HS256 token of our shape signed with our key.
+
+    The library only catches a bad signature or bad encoding: `alg: none`, HS512, a missing or
+    non-numeric expiry raised out of every run and locked that browser out of the sign-in
+    page. Anything else is discarded here, before the library reads it.
+    """
+    settings = get_settings()
+    raw = st.context.cookies.get(settings.cookie_name)
+    if raw is None:
+        return True
+    try:
+        claims = jwt.decode(raw, settings.cookie_key, algorithms=["HS256"])
+        return isinstance(claims["username"], str) and math.isfinite(float(claims["exp_date"]))
+    except (jwt.PyJWTError, KeyError, TypeError, ValueError):
+        return False
+
+
 def _restore_from_cookie(authenticator: stauth.Authenticate) -> None:
+    if st.session_state.get("authentication_status"):
+        return
+    if not _cookie_is_well_formed():
+        authenticator.cookie_controller.delete_cookie()
+        return
     token = authenticator.cookie_controller.get_cookie()
-    if not token or st.session_state.get("authentication_status"):
+    if not token:
         return
     with unit_of_work() as session:
         entry = users.restorable_login(session, username=str(token["username"]))

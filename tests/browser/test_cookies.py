@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 from datetime import datetime, timedelta
 
@@ -46,3 +47,41 @@ def test_a_cookie_signed_with_another_key_is_refused(server, browser):
     context, page = _visit_with(browser, server, genuine)
     expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
     context.close()
+
+
+def _unsigned(claims: str) -> str:
+    """A token with `alg: none` and no signature."""
+
+    def part(text: str) -> str:
+        return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+    header = part('{"alg": "none", "typ": "JWT"}')
+    return f"{header}.{part(claims)}."
+
+
+def test_a_malformed_cookie_is_discarded_and_the_sign_in_page_shown(server, browser):
+    with unit_of_work(get_engine(server.database_url)) as db:
+        partner = make_actor(db, username="cookie.garbled")
+    key = os.environ["PORTAL_COOKIE_KEY"]
+    expires = (datetime.now() + timedelta(days=1)).timestamp()
+    malformed = {
+        "alg none": _unsigned(f'{{"username": "{partner.username}", "exp_date": {expires}}}'),
+        "HS512": jwt.encode(
+            {"username": partner.username, "exp_date": expires}, key, algorithm="HS512"
+        ),
+        "garbage": "not.a.token",
+        "no expiry": jwt.encode({"username": partner.username}, key, algorithm="HS256"),
+        "text expiry": jwt.encode(
+            {"username": partner.username, "exp_date": "tomorrow"}, key, algorithm="HS256"
+        ),
+    }
+    for name, token in malformed.items():
+        context, page = _visit_with(browser, server, token)
+        expect(page.get_by_label("Username")).to_be_visible()
+        assert page.locator('[data-testid="stException"]').count() == 0, name
+        assert page.get_by_role("heading", name="Dashboard").count() == 0, name
+        # The bad cookie is gone, so the next visit is a clean sign-in page too.
+        page.wait_for_function(
+            "() => !document.cookie.includes('partner_portal_auth=')", timeout=15_000
+        )
+        context.close()
