@@ -29,6 +29,8 @@ LABELS = {
     "country": "Country",
 }
 
+SECRET_INPUTS = ("profile_new_bank_account", "profile_new_tax_id")
+
 actor = require(Role.PARTNER)
 with unit_of_work() as session:
     company = partners.get_partner(session, actor=actor)
@@ -66,6 +68,7 @@ with st.form("profile"):
     new_account = right.text_input(
         "Replace bank account number",
         type="password",
+        key=SECRET_INPUTS[0],
         help="An IBAN (e.g. DE89 3704 0044 0532 0130 00), or a US account number. Leave "
         "empty to keep the one on file. Stored encrypted; only its last four characters are "
         "ever shown.",
@@ -80,7 +83,10 @@ with st.form("profile"):
     left, right = st.columns(2)
     left.text_input("Tax id on file", profile.tax_id or "none", disabled=True)
     new_tax_id = right.text_input(
-        "Replace tax id", type="password", help="Leave empty to keep the one on file."
+        "Replace tax id",
+        type="password",
+        key=SECRET_INPUTS[1],
+        help="Leave empty to keep the one on file.",
     )
 
     st.subheader("Contact", anchor=False)
@@ -134,8 +140,13 @@ if submitted:
     except PortalError as error:
         show_error(error, LABELS)
     else:
-        st.success("Profile saved.")
+        # A saved secret must not linger in its input (the show-password toggle reveals it).
+        for key in SECRET_INPUTS:
+            st.session_state.pop(key, None)
+        st.session_state["profile_saved"] = True
         st.rerun()
+if st.session_state.pop("profile_saved", False):
+    st.success("Profile saved.")
 
 st.subheader("Tax form", anchor=False)
 if profile.tax_form:

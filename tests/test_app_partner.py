@@ -215,8 +215,15 @@ def test_profile_form_validates_per_field_and_saves_secrets_masked(app_database)
     fields = {field.label: field for field in test.text_input}
     fields["Replace bank account number"].input("12345678901234")
     fields["BIC or routing number"].input("011000015")
+    fields["Replace tax id"].input("98-7654321")
     next(b for b in test.button if b.label == "Save profile").click().run()
     assert not test.exception and not test.error
+    assert "Profile saved." in [message.value for message in test.success]
+    # Saved secrets do not linger in their inputs, where the show toggle would reveal them.
+    fields = {field.label: field for field in test.text_input}
+    assert fields["Replace bank account number"].value == ""
+    assert fields["Replace tax id"].value == ""
+    assert fields["Bank account on file"].value == "•••• 1234"
     with unit_of_work(app_database) as db:
         stored = db.scalar(
             select(PartnerProfile).where(PartnerProfile.partner_id == partner.partner_id)
