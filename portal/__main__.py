@@ -161,7 +161,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def _read_password(from_stdin: bool) -> str:
     if from_stdin or not sys.stdin.isatty():
-        return sys.stdin.readline().rstrip("\n")
+        # Bytes that are not UTF-8 become lone surrogates, which the password rules refuse
+        # with a message instead of a decoding traceback.
+        raw = getattr(sys.stdin, "buffer", None)
+        line = raw.readline().decode("utf-8", "surrogateescape") if raw else sys.stdin.readline()
+        return line.rstrip("\r\n")
     first = getpass.getpass("Password: ")
     if getpass.getpass("Repeat password: ") != first:
         raise PortalError("The two passwords differ.")

@@ -9,6 +9,7 @@ With `PORTAL_ENV=production` the settings refuse to load while a secret is missi
 from __future__ import annotations
 
 import base64
+import os
 import secrets
 import tomllib
 from decimal import Decimal
@@ -16,6 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
+from cryptography.fernet import Fernet
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
@@ -36,6 +38,7 @@ DEMO_DEBTOR = {
     "payout_debtor_bic": "COBADEFFXXX",
 }
 MIN_COOKIE_KEY_LENGTH = 32
+MIN_COOKIE_KEY_DISTINCT = 16  # a random key of 32+ characters has far more
 
 DEFAULT_SERVICES = (
     "Website design",
@@ -201,9 +204,16 @@ def _demo_keys(data_dir: Path) -> dict[str, str]:
         "cookie_key": secrets.token_urlsafe(48),
         "encryption_key": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
     }
-    path.write_text("".join(f'{name} = "{value}"\n' for name, value in keys.items()))
-    path.chmod(0o600)
+    write_private(path, "".join(f'{name} = "{value}"\n' for name, value in keys.items()))
     return keys
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file that only its owner can read, from the first byte (never chmod after)."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)  # an existing file keeps its mode through O_CREAT
+    with os.fdopen(descriptor, "w", encoding="utf-8") as sink:
+        sink.write(text)
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -218,6 +228,20 @@ def load_settings(**overrides: Any) -> Settings:
             raise ConfigurationError(
                 f"PORTAL_COOKIE_KEY must be at least {MIN_COOKIE_KEY_LENGTH} random characters"
             )
+        if len(set(settings.cookie_key)) < MIN_COOKIE_KEY_DISTINCT:
+            raise ConfigurationError(
+                "PORTAL_COOKIE_KEY is not random (too few different characters); make one with "
+                "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            )
+        try:
+            for key in settings.encryption_key.split(","):
+                Fernet(key.strip())
+        except ValueError:
+            raise ConfigurationError(
+                "PORTAL_ENCRYPTION_KEY must be one or more comma-separated Fernet keys; make one "
+                "with python -c 'from cryptography.fernet import Fernet; "
+                "print(Fernet.generate_key().decode())'"
+            ) from None
         no_debtor = [name for name in DEBTOR_FIELDS if not getattr(settings, name)]
         if no_debtor:
             names = ", ".join(f"PORTAL_{name.upper()}" for name in no_debtor)

@@ -42,9 +42,11 @@ def decrypt_bytes(token: bytes) -> bytes:
 
 
 def last4(clear: str) -> str:
-    """The last four letters or digits, the only part ever shown."""
+    """The last letters or digits that may be shown: four, and never more than half of a
+    short value (a 4-digit account would otherwise be "masked" as itself)."""
     significant = [char for char in clear if char.isalnum()]
-    return "".join(significant[-4:])
+    shown = min(4, len(significant) // 2)
+    return "".join(significant[-shown:]) if shown else ""
 
 
 def masked(last_four: str | None) -> str:

@@ -23,7 +23,7 @@ from portal import audit, payouts, statistics, tax_forms
 from portal import leads as leads_service
 from portal.access import Actor
 from portal.commissions import next_payout_date
-from portal.config import get_settings
+from portal.config import get_settings, write_private
 from portal.crypto import encrypt, encrypt_bytes, last4
 from portal.models import (
     Commission,
@@ -673,6 +673,5 @@ def write_logins(logins: list[DemoLogin]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     lines = ["Demo logins (made at seeding; delete data/ to start over):"]
     lines += [f"  {login.username:<10} {login.password:<24} {login.note}" for login in logins]
-    path.write_text("\n".join(lines) + "\n")
-    path.chmod(0o600)
+    write_private(path, "\n".join(lines) + "\n")
     return path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -28,8 +29,26 @@ def username_key(username: str) -> str:
     return username.strip().casefold()
 
 
+def _utf8(text: str) -> bytes:
+    # A lone surrogate (from bad UTF-8 read with surrogateescape, or typed through a broken
+    # input method) has no UTF-8 form: kept as such, it can match no stored password.
+    return text.encode("utf-8", "surrogatepass")
+
+
+def unknown_login_label(key: str) -> str:
+    """How the audit log names a username no account has: a short hash, never the text,
+    since a password typed into the username field would otherwise be kept in clear. The
+    same name always gets the same label, so repeated attempts still stand out."""
+    if not key:
+        return "(empty)"
+    digest = hashlib.sha256(_utf8(key)).hexdigest()[:12]
+    return f"(unknown {digest})"
+
+
 def password_problem(password: str) -> str | None:
     """Why a new password is refused, or None if it is acceptable."""
+    if any("\ud800" <= char <= "\udfff" for char in password):
+        return "Password contains characters that are not valid text (lone surrogates)."
     if len(password) < MIN_PASSWORD_LENGTH:
         return f"Password must be at least {MIN_PASSWORD_LENGTH} characters."
     if len(password.encode()) > MAX_PASSWORD_BYTES:
@@ -52,7 +71,7 @@ def _dummy_hash() -> str:
 
 
 def _password_matches(password: str, password_hash: str) -> bool:
-    encoded = password.encode()
+    encoded = _utf8(password)
     if len(encoded) > MAX_PASSWORD_BYTES:
         # Spend the same time as a real check, then refuse: no stored hash is this long.
         bcrypt.checkpw(encoded[:MAX_PASSWORD_BYTES], password_hash.encode())
@@ -242,7 +261,7 @@ def authenticate(session: Session, *, username: str, password: str) -> LoginResu
         audit.record(
             session,
             actor_user_id=None,
-            actor_label=(key if plausible else "(unreadable)") or "(empty)",
+            actor_label=unknown_login_label(key),
             action="login.failed",
             object_type="user",
             after={"reason": "unknown"},

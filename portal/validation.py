@@ -33,9 +33,20 @@ class FieldErrors:
             raise ValidationError(self.errors)
 
 
+# Bidirectional embeddings, overrides and isolates reorder how the text around them reads
+# ("exe.txt" shown for "txt.exe"); nobody needs them in a name, an address or a note.
+BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+
+
 def _has_control_characters(value: str, *, allow_newlines: bool) -> bool:
     allowed = {"\n", "\r", "\t"} if allow_newlines else set()
-    return any(unicodedata.category(char) in {"Cc", "Cs"} and char not in allowed for char in value)
+    return any(
+        (unicodedata.category(char) in {"Cc", "Cs"} or char in BIDI_CONTROLS)
+        and char not in allowed
+        for char in value
+    )
 
 
 def clean_text(

@@ -365,3 +365,24 @@ def test_naughty_strings_in_upload_columns(engine):
     for email, name, notes in stored:
         value = values[int(email.removeprefix("up").split("@")[0])]
         assert (name, notes) == (value.strip(), value.strip())
+
+
+@pytest.mark.parametrize("override", ["\u202e", "\u2066", "\u200f"])
+def test_bidi_controls_are_refused_in_names(engine, override):
+    from portal import profiles
+
+    with unit_of_work(engine) as session:
+        actor = make_actor(session)
+    with pytest.raises(ValidationError) as raised, unit_of_work(engine) as session:
+        profiles.update_profile(
+            session, actor=actor, changes={"contact_name": f"Ann{override}exe.txt"}
+        )
+    assert "control characters" in raised.value.errors["contact_name"]
+
+
+def test_a_short_secret_is_never_shown_whole():
+    from portal.crypto import last4, masked
+
+    assert masked(last4("1234")) == "•••• 34"
+    assert masked(last4("12345678")) == "•••• 5678"
+    assert masked(last4("DE89 3704 0044 0532 0130 00")) == "•••• 3000"

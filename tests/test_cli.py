@@ -117,6 +117,36 @@ def test_create_user_reads_the_password_from_stdin(engine):
         )
 
 
+def test_create_user_refuses_a_password_that_is_not_utf8_without_a_traceback(engine):
+    env = {**os.environ, "DATABASE_URL": _url(engine)}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "portal",
+            "create-user",
+            "--username",
+            "bytes",
+            "--name",
+            "B",
+            "--email",
+            "b@example.com",
+            "--role",
+            "manager",
+            "--password-stdin",
+        ],
+        input=b"a long enough password \xff\xfe\n",
+        capture_output=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1, result.stderr
+    assert b"lone surrogates" in result.stderr and b"Traceback" not in result.stderr
+    with unit_of_work(engine) as session:
+        assert session.scalar(select(func.count()).select_from(User)) == 0
+
+
 def test_create_user_refusals_name_the_field_and_write_nothing(engine):
     url = _url(engine)
     short = run_cli(

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import re
+import secrets
 from decimal import Decimal
 
 import pytest
+from cryptography.fernet import Fernet
 from pydantic import ValidationError
 
 from portal.config import PROJECT_ROOT, ConfigurationError, Settings, load_settings
@@ -57,6 +60,35 @@ def test_demo_mode_generates_keys_once_and_keeps_them(clean_env):
     assert (clean_env / "keys.toml").stat().st_mode & 0o777 == 0o600
 
 
+def test_private_files_are_never_readable_by_others_even_for_a_moment(tmp_path, monkeypatch):
+    from portal.config import write_private
+
+    seen = []
+    real_open = os.open
+
+    def spying_open(path, flags, mode=0o777, **kwargs):
+        seen.append(mode)
+        return real_open(path, flags, mode, **kwargs)
+
+    monkeypatch.setattr(os, "open", spying_open)
+    target = tmp_path / "secret.txt"
+    target.write_text("old")
+    target.chmod(0o644)
+    write_private(target, "new")
+    assert seen == [0o600] and target.stat().st_mode & 0o777 == 0o600
+    assert target.read_text() == "new"
+
+
+def test_the_sqlite_file_is_made_owner_only(tmp_path):
+    from portal.db import get_engine
+
+    engine = get_engine(f"sqlite:///{tmp_path / 'fresh' / 'portal.db'}")
+    with engine.connect() as connection:
+        connection.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+    assert (tmp_path / "fresh" / "portal.db").stat().st_mode & 0o777 == 0o600
+    engine.dispose()
+
+
 def test_production_refuses_missing_secrets(clean_env, monkeypatch):
     monkeypatch.setenv("PORTAL_ENV", "production")
     with pytest.raises(ConfigurationError) as raised:
@@ -69,6 +101,12 @@ def test_production_refuses_missing_secrets(clean_env, monkeypatch):
     with pytest.raises(ConfigurationError, match="at least 32"):
         load_settings()
     monkeypatch.setenv("PORTAL_COOKIE_KEY", "x" * 48)
+    with pytest.raises(ConfigurationError, match="PORTAL_COOKIE_KEY is not random"):
+        load_settings()
+    monkeypatch.setenv("PORTAL_COOKIE_KEY", secrets.token_urlsafe(48))
+    with pytest.raises(ConfigurationError, match="comma-separated Fernet keys"):
+        load_settings()
+    monkeypatch.setenv("PORTAL_ENCRYPTION_KEY", Fernet.generate_key().decode())
     with pytest.raises(ConfigurationError) as raised:
         load_settings()
     assert "PORTAL_PAYOUT_DEBTOR_NAME" in str(raised.value)

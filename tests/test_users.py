@@ -75,7 +75,7 @@ def test_wrong_and_unknown_logins_give_the_same_message_and_are_audited(engine):
         entries = session.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
         assert [(entry.action, entry.actor_label) for entry in entries] == [
             ("login.failed", actor.username),
-            ("login.failed", "nobody-here"),
+            ("login.failed", users.unknown_login_label("nobody-here")),
         ]
 
 
@@ -252,3 +252,24 @@ def test_manager_can_unlock(engine):
     with unit_of_work(engine) as session:
         users.unlock(session, actor=manager, user_id=actor.user_id)
     assert _login(engine, actor.username).actor is not None
+
+
+def test_a_password_with_a_lone_surrogate_is_refused_not_crashed_on(engine):
+    broken = "a long enough password \udcff"
+    assert "lone surrogates" in users.password_problem(broken)
+    with unit_of_work(engine) as session:
+        actor = make_actor(session)
+    assert _login(engine, actor.username, broken).message == users.WRONG_CREDENTIALS
+    with pytest.raises(ValidationError) as raised, unit_of_work(engine) as session:
+        users.change_password(session, actor=actor, current_password=PASSWORD, new_password=broken)
+    assert "lone surrogates" in " ".join(raised.value.errors.values())
+
+
+def test_a_password_typed_as_a_username_never_reaches_the_audit_log(engine):
+    typed = "my secret password 2026"
+    _login(engine, typed, "whatever")
+    _login(engine, typed, "again")
+    with unit_of_work(engine) as session:
+        labels = session.scalars(select(AuditEntry.actor_label)).all()
+    assert len(labels) == 2 and labels[0] == labels[1]  # the same name, the same label
+    assert labels[0].startswith("(unknown ") and "secret" not in labels[0]
