@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from portal.config import get_settings
+from portal.errors import RecordedRefusal
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
@@ -66,6 +67,14 @@ def _session_factory(engine: Engine) -> sessionmaker[Session]:
 
 @contextmanager
 def unit_of_work(engine: Engine | None = None) -> Iterator[Session]:
-    """One transaction per user action: commits if the block succeeds, else rolls back."""
-    with _session_factory(engine or get_engine())() as session, session.begin():
-        yield session
+    """One transaction per user action: commits if the block succeeds, else rolls back —
+    except for a `RecordedRefusal`, whose record (a counted failure, its audit) is kept."""
+    with _session_factory(engine or get_engine())() as session:
+        with session.begin():
+            try:
+                yield session
+            except RecordedRefusal as refusal:
+                kept = refusal
+            else:
+                return
+        raise kept

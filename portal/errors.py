@@ -28,5 +28,11 @@ class ValidationError(PortalError):
         super().__init__(" ".join(errors.values()))
 
 
+class RecordedRefusal(ValidationError):
+    """A refusal whose own record must outlive it: the failed guess counted toward the
+    lock-out and its audit entry. `unit_of_work` commits before passing it on; a service
+    raises it only when nothing but that record was written."""
+
+
 class LoginFailed(PortalError):
     """Username and password did not match an active, unlocked account."""

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from portal import audit
 from portal.access import Actor, load_actor, refresh, require_manager, scoped_partner_id
 from portal.config import get_settings
-from portal.errors import NotFound, PermissionDenied, ValidationError
+from portal.errors import NotFound, PermissionDenied, RecordedRefusal, ValidationError
 from portal.models import Partner, Role, User
 from portal.types import utc_now
 from portal.validation import FieldErrors, clean_email, clean_text
@@ -238,6 +238,20 @@ class LoginResult:
     message: str = ""
 
 
+def _count_failure(user: User, now: datetime) -> bool:
+    """Count one wrong password; lock the account at the limit. True when it locked now."""
+    settings = get_settings()
+    if user.locked_until is not None and user.locked_until <= now:  # a lock ran out
+        user.locked_until = None
+        user.failed_logins = 0
+    user.failed_logins += 1
+    if user.failed_logins < settings.lockout_failures:
+        return False
+    user.locked_until = now + timedelta(minutes=settings.lockout_minutes)
+    user.failed_logins = 0
+    return True
+
+
 def authenticate(session: Session, *, username: str, password: str) -> LoginResult:
     """Check a login, counting failures in the database and locking after too many.
 
@@ -279,15 +293,9 @@ def authenticate(session: Session, *, username: str, password: str) -> LoginResu
         )
 
     if not _password_matches(password or "", user.password_hash):
-        if user.locked_until is not None:  # an old lock has run out: count afresh
-            user.locked_until = None
-            user.failed_logins = 0
-        user.failed_logins += 1
         reason = "wrong_password"
         message = WRONG_CREDENTIALS
-        if user.failed_logins >= settings.lockout_failures:
-            user.locked_until = now + timedelta(minutes=settings.lockout_minutes)
-            user.failed_logins = 0
+        if _count_failure(user, now):
             reason = "locked_now"
             message = (
                 f"Too many failed attempts: this account is locked for "
@@ -323,8 +331,27 @@ def change_password(
     user = session.get(User, actor.user_id, with_for_update=True)
     if user is None:
         raise NotFound("User not found.")
+    now = utc_now()
+    if user.locked_until is not None and user.locked_until > now:
+        _password_matches(current_password or "", _dummy_hash())
+        raise ValidationError(
+            {"current_password": "Too many wrong passwords: this account is locked for now."}
+        )
     if not _password_matches(current_password or "", user.password_hash):
-        raise ValidationError({"current_password": "Current password is wrong."})
+        # A guess at the current password counts toward the same lock-out as a login, so a
+        # borrowed, signed-in browser cannot be used to try passwords without limit.
+        locked = _count_failure(user, now)
+        audit.record_by(
+            session,
+            actor,
+            "user.change_password_failed",
+            "user",
+            user.id,
+            after={"reason": "locked_now" if locked else "wrong_password"},
+        )
+        if locked:
+            user.sessions_valid_after = now  # the lock signs this browser out too
+        raise RecordedRefusal({"current_password": "Current password is wrong."})
     problem = password_problem(new_password or "")
     if problem:
         raise ValidationError({"new_password": problem})

@@ -273,3 +273,34 @@ def test_a_password_typed_as_a_username_never_reaches_the_audit_log(engine):
         labels = session.scalars(select(AuditEntry.actor_label)).all()
     assert len(labels) == 2 and labels[0] == labels[1]  # the same name, the same label
     assert labels[0].startswith("(unknown ") and "secret" not in labels[0]
+
+
+def test_guesses_at_the_current_password_count_toward_the_lockout_and_are_audited(engine):
+    with unit_of_work(engine) as session:
+        actor = make_actor(session)
+    for guess in range(5):
+        with pytest.raises(ValidationError) as raised, unit_of_work(engine) as session:
+            users.change_password(
+                session,
+                actor=actor,
+                current_password=f"guess number {guess}",
+                new_password="a brand new password",
+            )
+        assert raised.value.errors == {"current_password": "Current password is wrong."}
+    with unit_of_work(engine) as session:
+        user = session.get(User, actor.user_id)
+        assert user.locked_until is not None and user.locked_until > utc_now()
+        # The lock also signed out the browser the guesses came from.
+        assert user.sessions_valid_after is not None
+        reasons = [
+            entry.after["reason"]
+            for entry in session.scalars(
+                select(AuditEntry).where(AuditEntry.action == "user.change_password_failed")
+            )
+        ]
+    assert reasons == ["wrong_password"] * 4 + ["locked_now"]
+    assert "locked" in _login(engine, actor.username).message
+    with pytest.raises(ValidationError, match="locked"), unit_of_work(engine) as session:
+        users.change_password(
+            session, actor=actor, current_password=PASSWORD, new_password="a brand new password"
+        )
