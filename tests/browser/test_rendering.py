@@ -52,3 +52,24 @@ def test_markdown_and_html_in_user_text_stay_text(server, browser):
     settle(page)
     expect(page.get_by_text(f"Client: {NAME}")).to_be_visible()
     _no_elements_from_user_text(page)
+
+
+def test_tables_offer_no_side_door_csv_download(server, browser):
+    """The table toolbar's "Download as CSV" wrote `=HYPERLINK(…)` cells as they are, around
+    the export engine's formula guard: it is switched off (client.disableDataExport)."""
+    with unit_of_work(get_engine(server.database_url)) as db:
+        partner = make_actor(db, username="toolbar.partner")
+        make_lead(db, partner, client_name='=HYPERLINK("http://evil.example","x")')
+    page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    sign_in(page, server.url, partner.username, PASSWORD)
+    table = page.locator('[data-testid="stDataFrame"]').first
+    expect(table).to_be_visible()
+    table.hover()
+    toolbar = page.locator('[data-testid="stElementToolbar"]').first
+    # The toolbar itself still appears (search, full screen): wait for it, then look.
+    expect(toolbar.get_by_role("button").first).to_be_visible()
+    labels = [
+        button.get_attribute("aria-label") or button.inner_text()
+        for button in toolbar.get_by_role("button").all()
+    ]
+    assert labels and not [label for label in labels if "download" in label.lower()], labels
