@@ -7,6 +7,7 @@ from portal.config import get_settings
 from portal.db import unit_of_work
 from portal.errors import PortalError
 from portal.ui.feedback import show_error
+from portal.ui.session import client_address
 
 LABELS = {
     "company_name": "Company name",
@@ -50,6 +51,7 @@ if submitted:
                     display_name=display_name,
                     user_email=user_email,
                     password=password,
+                    client_address=client_address(),
                 )
         except PortalError as error:
             show_error(error, LABELS)

@@ -136,6 +136,20 @@ class Settings(BaseSettings):
         default=5, gt=0, le=10, description="Largest tax form PDF a partner may upload (MB)."
     )
     lockout_failures: int = Field(default=5, ge=1, description="Failed logins before a lock.")
+    address_failures: int = Field(
+        default=20,
+        ge=1,
+        description="Failed sign-ins from one client address, whatever the usernames, before "
+        "that address waits PORTAL_LOCKOUT_MINUTES.",
+    )
+    client_address_header: str = Field(
+        default="",
+        description="Header a trusted reverse proxy puts the client's address in (e.g. "
+        "X-Forwarded-For); empty: the address the server sees.",
+    )
+    applications_per_address: int = Field(
+        default=10, ge=1, description="Applications one client address may send per hour."
+    )
     lockout_minutes: int = Field(default=15, ge=1, description="How long a lock lasts.")
 
     @classmethod

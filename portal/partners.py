@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal import audit, statistics
+from portal import audit, statistics, throttle
 from portal.access import Actor, refresh, require_manager, scoped_partner_id
 from portal.batch import RowOutcome, apply_each
 from portal.config import get_settings
-from portal.errors import NotFound, PermissionDenied, ValidationError
+from portal.errors import NotFound, PermissionDenied, RecordedRefusal, ValidationError
 from portal.models import Partner, PartnerProfile, PartnerStatus, Role
 from portal.notifications import notify_partner
 from portal.pagination import Page, before, check_limit, page_of
 from portal.types import utc_now
-from portal.users import add_user
+from portal.users import add_user, validate_new_user
 from portal.validation import (
     FieldErrors,
     clean_decimal,
@@ -92,6 +92,16 @@ def _new_partner(
     email = clean_email(
         errors, "company_email", company_email, label="Company email", required=True
     )
+    # Every field is checked before anything is written.
+    validate_new_user(
+        session,
+        username=username,
+        display_name=display_name,
+        email=user_email,
+        password=password,
+        errors=errors,
+    )
+    errors.raise_if_any()
     partner = Partner(
         company_name=company or "",
         email=email or "",
@@ -128,20 +138,47 @@ def apply(
     display_name: str,
     user_email: str,
     password: str,
+    client_address: str | None = None,
 ) -> PartnerView:
-    """Self sign-up: a pending partner and its first login, when the program allows it."""
-    if not get_settings().signup_allowed:
+    """Self sign-up: a pending partner and its first login, when the program allows it.
+
+    "This username is taken" is the one answer that tells whether an account exists, so
+    each client address may send `PORTAL_APPLICATIONS_PER_ADDRESS` applications an hour,
+    refused ones included.
+    """
+    settings = get_settings()
+    if not settings.signup_allowed:
         raise PermissionDenied("Applications are closed; ask a program manager for an invite.")
-    partner, user_id = _new_partner(
-        session,
-        company_name=company_name,
-        company_email=company_email,
-        username=username,
-        display_name=display_name,
-        user_email=user_email,
-        password=password,
-        status=PartnerStatus.PENDING,
-    )
+    if client_address:
+        key = throttle.address_key("apply", client_address)
+        now = utc_now()
+        if throttle.locked_until(session, key, now) is not None:
+            raise ValidationError(
+                {"username": "Too many applications from your network; try again in an hour."}
+            )
+        throttle.count_failure(
+            session,
+            key,
+            limit=settings.applications_per_address,
+            window=timedelta(hours=1),
+            lock_for=timedelta(hours=1),
+            now=now,
+        )
+    try:
+        partner, user_id = _new_partner(
+            session,
+            company_name=company_name,
+            company_email=company_email,
+            username=username,
+            display_name=display_name,
+            user_email=user_email,
+            password=password,
+            status=PartnerStatus.PENDING,
+        )
+    except ValidationError as refused:
+        if client_address:  # nothing was written but the count: keep it
+            raise RecordedRefusal(refused.errors) from None
+        raise
     audit.record(
         session,
         actor_user_id=user_id,

@@ -11,7 +11,7 @@ import bcrypt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal import audit
+from portal import audit, throttle
 from portal.access import Actor, load_actor, refresh, require_manager, scoped_partner_id
 from portal.config import get_settings
 from portal.errors import NotFound, PermissionDenied, RecordedRefusal, ValidationError
@@ -238,6 +238,39 @@ class LoginResult:
     message: str = ""
 
 
+def _unknown_login(session: Session, key: str, password: str, now: datetime) -> LoginResult:
+    """Refuse a username no account has exactly as a real one: the same bcrypt time, the
+    same count to a lock, the same messages."""
+    settings = get_settings()
+    name = throttle.name_key(key)
+    _password_matches(password or "", _dummy_hash())
+    locked = throttle.locked_until(session, name, now)
+    reason, message = "unknown", WRONG_CREDENTIALS
+    if locked is not None:
+        reason, message = "unknown_locked", _locked_message(locked, now)
+    elif throttle.count_failure(
+        session,
+        name,
+        limit=settings.lockout_failures,
+        lock_for=timedelta(minutes=settings.lockout_minutes),
+        now=now,
+    ):
+        reason = "unknown_locked_now"
+        message = (
+            f"Too many failed attempts: this account is locked for "
+            f"{settings.lockout_minutes} minutes."
+        )
+    audit.record(
+        session,
+        actor_user_id=None,
+        actor_label=unknown_login_label(key),
+        action="login.failed",
+        object_type="user",
+        after={"reason": reason},
+    )
+    return LoginResult(None, message)
+
+
 def _count_failure(user: User, now: datetime) -> bool:
     """Count one wrong password; lock the account at the limit. True when it locked now."""
     settings = get_settings()
@@ -252,15 +285,61 @@ def _count_failure(user: User, now: datetime) -> bool:
     return True
 
 
-def authenticate(session: Session, *, username: str, password: str) -> LoginResult:
+def _locked_message(until: datetime, now: datetime) -> str:
+    minutes = max(1, int((until - now).total_seconds() // 60) + 1)
+    return (
+        f"Too many failed attempts: this account is locked. Try again in {minutes} "
+        f"minute{'s' if minutes != 1 else ''}."
+    )
+
+
+def authenticate(
+    session: Session, *, username: str, password: str, client_address: str | None = None
+) -> LoginResult:
     """Check a login, counting failures in the database and locking after too many.
 
     Returns rather than raises, so the caller's transaction keeps the failure count and the
     audit entry. Every path runs one bcrypt check, so an unknown username takes as long to
-    refuse as a wrong password.
+    refuse as a wrong password, and an unknown username locks after as many failures, with
+    the same messages, as a real one. Failures are also counted per client address, which
+    then waits whatever names it tries.
     """
     settings = get_settings()
     now = utc_now()
+    window = timedelta(minutes=settings.lockout_minutes)
+    address = throttle.address_key("login", client_address) if client_address else None
+    if address is not None:
+        waiting = throttle.locked_until(session, address, now)
+        if waiting is not None:
+            _password_matches(password or "", _dummy_hash())
+            audit.record(
+                session,
+                actor_user_id=None,
+                actor_label=f"(address {client_address[:40]})",
+                action="login.throttled",
+                object_type="user",
+            )
+            minutes = max(1, int((waiting - now).total_seconds() // 60) + 1)
+            return LoginResult(
+                None,
+                "Too many failed sign-ins from your network. Try again in "
+                f"{minutes} minute{'s' if minutes != 1 else ''}.",
+            )
+    result = _check_login(session, username=username, password=password, now=now)
+    if result.actor is None and address is not None:
+        throttle.count_failure(
+            session,
+            address,
+            limit=settings.address_failures,
+            window=window,
+            lock_for=window,
+            now=now,
+        )
+    return result
+
+
+def _check_login(session: Session, *, username: str, password: str, now: datetime) -> LoginResult:
+    settings = get_settings()
     key = username_key(username or "")
     # A name no account can have (too long, control characters: PostgreSQL cannot even
     # compare a NUL) is refused like an unknown one, without a query.
@@ -271,26 +350,12 @@ def authenticate(session: Session, *, username: str, password: str) -> LoginResu
         else None
     )
     if user is None:
-        _password_matches(password or "", _dummy_hash())
-        audit.record(
-            session,
-            actor_user_id=None,
-            actor_label=unknown_login_label(key),
-            action="login.failed",
-            object_type="user",
-            after={"reason": "unknown"},
-        )
-        return LoginResult(None, WRONG_CREDENTIALS)
+        return _unknown_login(session, key, password, now)
 
     if user.locked_until is not None and user.locked_until > now:
         _password_matches(password or "", _dummy_hash())
-        minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
         _record_failure(session, user, "locked")
-        return LoginResult(
-            None,
-            f"Too many failed attempts: this account is locked. Try again in {minutes} "
-            f"minute{'s' if minutes != 1 else ''}.",
-        )
+        return LoginResult(None, _locked_message(user.locked_until, now))
 
     if not _password_matches(password or "", user.password_hash):
         reason = "wrong_password"

@@ -6,7 +6,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from portal import leads, partners, statistics
 from portal.db import unit_of_work
@@ -226,3 +226,34 @@ def test_tier_thresholds_and_rates_are_configurable(engine, settings_override):
         third = make_converted_lead(session, manager, partner)
         assert third.commission == Decimal("300.00")
         assert statistics.partner_statistics(session, actor=partner).tier == "pro"
+
+
+def test_applications_are_throttled_per_address_refusals_included(engine, settings_override):
+    settings_override(applications_per_address=2)
+    with unit_of_work(engine) as session:
+        make_actor(session, username="taken.name")
+
+    def apply_as(username, address):
+        with unit_of_work(engine) as session:
+            return partners.apply(
+                session,
+                company_name="Probe Co",
+                company_email="probe@probe.example",
+                username=username,
+                display_name="Probe",
+                user_email="probe@probe.example",
+                password="a long enough password",
+                client_address=address,
+            )
+
+    for _ in range(2):
+        with pytest.raises(ValidationError) as taken:
+            apply_as("taken.name", "203.0.113.7")
+        assert taken.value.errors["username"] == "This username is taken."
+    with pytest.raises(ValidationError) as throttled:
+        apply_as("fresh.name", "203.0.113.7")
+    assert "Too many applications from your network" in throttled.value.errors["username"]
+    assert apply_as("fresh.name", "198.51.100.1").status.value == "pending"
+    with unit_of_work(engine) as session:
+        # Refused applications wrote nothing but their count.
+        assert session.scalar(select(func.count()).select_from(Partner)) == 2

@@ -304,3 +304,39 @@ def test_guesses_at_the_current_password_count_toward_the_lockout_and_are_audite
         users.change_password(
             session, actor=actor, current_password=PASSWORD, new_password="a brand new password"
         )
+
+
+def _login_from(engine, username, password, address):
+    with unit_of_work(engine) as session:
+        return users.authenticate(
+            session, username=username, password=password, client_address=address
+        )
+
+
+def test_an_unknown_username_locks_exactly_as_a_real_one(engine):
+    with unit_of_work(engine) as session:
+        actor = make_actor(session)
+    real = [_login(engine, actor.username, "wrong password").message for _ in range(7)]
+    unknown = [_login(engine, "nobody.at.all", "wrong password").message for _ in range(7)]
+    assert real == unknown
+    assert real[3] == users.WRONG_CREDENTIALS and "locked for 15 minutes" in real[4]
+    assert "locked. Try again in 15 minutes." in real[5]
+    with unit_of_work(engine) as session:
+        stored = " ".join(session.scalars(select(AuditEntry.actor_label)).all())
+    assert "nobody.at.all" not in stored  # the name is kept only as a hash
+
+
+def test_one_address_cannot_spray_many_accounts(engine, settings_override):
+    settings_override(address_failures=3)
+    with unit_of_work(engine) as session:
+        actor = make_actor(session)
+    for number in range(3):
+        result = _login_from(engine, f"guess{number}", "wrong password", "203.0.113.9")
+        assert result.message == users.WRONG_CREDENTIALS
+    # Even the right password waits now, from that address only.
+    blocked = _login_from(engine, actor.username, PASSWORD, "203.0.113.9")
+    assert blocked.actor is None and "from your network" in blocked.message
+    assert _login_from(engine, actor.username, PASSWORD, "198.51.100.4").actor is not None
+    with unit_of_work(engine) as session:
+        actions = session.scalars(select(AuditEntry.action)).all()
+    assert "login.throttled" in actions

@@ -93,6 +93,19 @@ def _restore_from_cookie(authenticator: stauth.Authenticate) -> None:
         st.session_state[ISSUED_AT] = issued
 
 
+def client_address() -> str | None:
+    """The client's address, for throttling: from the trusted proxy's header when one is
+    configured (behind a proxy every connection comes from the proxy), else the server's
+    view of the connection; None on localhost."""
+    header = get_settings().client_address_header
+    if header:
+        forwarded = st.context.headers.get(header, "")
+        first = forwarded.split(",")[0].strip()
+        return first[:64] or None
+    address = st.context.ip_address
+    return address if isinstance(address, str) and address else None  # a mock in AppTest
+
+
 def _sign_in(authenticator: stauth.Authenticate) -> None:
     """Check the login form's submission (before navigation is built, so the signed-in
     pages appear in this same run) and write the cookie on success."""
@@ -101,6 +114,7 @@ def _sign_in(authenticator: stauth.Authenticate) -> None:
             session,
             username=st.session_state.get("login_username", ""),
             password=st.session_state.get("login_password", ""),
+            client_address=client_address(),
         )
     st.session_state.pop("login_password", None)  # keep no password in session memory
     st.session_state.pop(NOTICE, None)
