@@ -22,7 +22,7 @@ run: $(INSTALLED)
 	$(BIN)/python -m portal db upgrade
 	$(BIN)/python -m portal seed-demo --if-empty
 	@$(BIN)/python -m portal demo-logins || true
-	$(BIN)/streamlit run Home.py --server.port $(PORT)
+	$(BIN)/streamlit run portal/ui/server.py --server.port $(PORT)
 
 test: $(INSTALLED)
 	@sh scripts/ensure-postgres.sh

@@ -390,7 +390,7 @@ def bench_cold_start() -> None:
             "-m",
             "streamlit",
             "run",
-            "Home.py",
+            "portal/ui/server.py",
             "--server.headless",
             "true",
             "--server.port",

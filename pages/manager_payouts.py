@@ -231,7 +231,12 @@ else:
         "text/csv",
         disabled=not several,
     )
-    statement = st.file_uploader("Statement (CSV)", type=["csv"], key=f"statement-{generation}")
+    statement = st.file_uploader(
+        "Statement (CSV)",
+        type=["csv"],
+        key=f"statement-{generation}",
+        max_upload_size=payouts.MAX_STATEMENT_BYTES // 1048576,
+    )
     if statement is not None:
         content = statement.getvalue()
         try:

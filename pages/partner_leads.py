@@ -76,7 +76,7 @@ if can_edit:
         st.download_button(
             "Download a template", imports.TEMPLATE, "leads-template.csv", "text/csv"
         )
-        upload = st.file_uploader("CSV file", type=["csv"], key="lead_upload")
+        upload = st.file_uploader("CSV file", type=["csv"], key="lead_upload", max_upload_size=1)
         if upload is not None and st.button("Import leads"):
             try:
                 with unit_of_work() as session:

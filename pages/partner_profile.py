@@ -1,5 +1,7 @@
 """Partner profile: payment, tax and contact details, tax form upload, notifications, password."""
 
+import math
+
 import streamlit as st
 
 from portal import partners, profiles, tax_forms
@@ -187,7 +189,9 @@ if not read_only:
             f"payouts start once it is verified. Up to {limit:g} MB; stored encrypted."
         )
         form_kind = st.selectbox("Form", [form.value for form in TaxForm])
-        upload = st.file_uploader("Signed form (PDF)", type=["pdf"])
+        upload = st.file_uploader(
+            "Signed form (PDF)", type=["pdf"], max_upload_size=math.ceil(limit)
+        )
         if st.form_submit_button("Upload tax form"):
             if upload is None:
                 st.error("Signed form (PDF): choose the file to upload.", icon=":material/warning:")

@@ -60,7 +60,8 @@ class Server:
 
 @contextmanager
 def run_app(folder: Path, database_url: str) -> Iterator[Server]:
-    """One `streamlit run Home.py` process on a free port, stopped on exit."""
+    """One app process (`streamlit run portal/ui/server.py`, as `make run`) on a free port,
+    stopped on exit."""
     port = _free_port()
     env = {**os.environ, "DATABASE_URL": database_url, "PORTAL_DATA_DIR": str(folder)}
     log_path = folder / f"streamlit-{port}.log"
@@ -71,7 +72,7 @@ def run_app(folder: Path, database_url: str) -> Iterator[Server]:
                 "-m",
                 "streamlit",
                 "run",
-                "Home.py",
+                "portal/ui/server.py",
                 "--server.headless",
                 "true",
                 "--server.port",

@@ -73,3 +73,29 @@ def test_tables_offer_no_side_door_csv_download(server, browser):
         for button in toolbar.get_by_role("button").all()
     ]
     assert labels and not [label for label in labels if "download" in label.lower()], labels
+
+
+def test_security_headers_and_a_policy_that_blocks_other_origins(server, browser):
+    page = browser.new_context(viewport={"width": 1200, "height": 900}).new_page()
+    response = page.goto(server.url)
+    assert response is not None
+    headers = response.headers
+    policy = headers["content-security-policy"]
+    assert "default-src 'self'" in policy and "img-src 'self' data: blob:" in policy
+    assert "frame-ancestors 'self'" in policy
+    assert headers["x-frame-options"] == "SAMEORIGIN"
+    assert headers["referrer-policy"] == "no-referrer"
+    assert headers["x-content-type-options"] == "nosniff"
+    settle(page)
+    expect(page.get_by_label("Username")).to_be_visible()  # the app works under the policy
+    # Whatever text slipped through as markup, the browser would not fetch from elsewhere.
+    blocked = page.evaluate(
+        """() => new Promise((resolve) => {
+            document.addEventListener("securitypolicyviolation",
+                (event) => resolve(event.violatedDirective), {once: true});
+            const image = document.createElement("img");
+            image.src = "http://evil.example/pixel.png";
+            document.body.appendChild(image);
+        })"""
+    )
+    assert blocked.startswith("img-src")

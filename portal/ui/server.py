@@ -1,0 +1,65 @@
+"""The web server: Streamlit's ASGI app serving Home.py and its pages, with security headers.
+
+Run it with `streamlit run portal/ui/server.py` (what `make run` does) or any ASGI server
+(`uvicorn portal.ui.server:app`). One process, one port; later routes (the JSON API) mount
+here too.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+from starlette.middleware import Middleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from portal.config import PROJECT_ROOT
+
+# Streamlit's own front end needs inline styles (emotion), its websocket, data:/blob: images
+# and same-origin component frames (the login cookie's). Nothing from another origin may load:
+# no third-party image, script, font or frame, and no other site may frame the portal.
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self' 'unsafe-inline' 'unsafe-eval'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data: blob:",
+        "font-src 'self' data:",
+        "connect-src 'self' ws: wss:",
+        "frame-src 'self' blob: data:",
+        "worker-src 'self' blob:",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'self'",  # its own component frames; no other site
+    )
+)
+SECURITY_HEADERS = (
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+    (b"x-frame-options", b"SAMEORIGIN"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), payment=()"),
+)
+
+
+class SecurityHeaders:
+    """Add the security headers to every HTTP response (the websocket has none to add)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                extra = [(name, value) for name, value in SECURITY_HEADERS if name not in present]
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+app = st.App(str(PROJECT_ROOT / "Home.py"), middleware=[Middleware(SecurityHeaders)])
