@@ -187,7 +187,7 @@ else:
                     session, actor=actor, payout_id=payout_id, status=result, reason=why
                 )
         _cleared()
-        return f"Payout #{view.id} ({fmt.inert(view.company_name)}) is now {view.status.value}."
+        return f"Payout #{view.id} ({view.company_name}) is now {view.status.value}."
 
     def _settle_lines(payload: tuple[int, str, str, date, str]) -> list[str]:
         payout_id, result, ref, day, why = payload

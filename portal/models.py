@@ -32,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from portal.types import Money, Rate, UTCDateTime, utc_now
+from portal.types import Money, Rate, UTCDateTime, WholeNumber, utc_now
 
 MAX_ID = 2**31 - 1  # ids are INTEGER columns: larger numbers name nothing and overflow
 
@@ -47,6 +47,7 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {int: WholeNumber}
 
 
 class Role(enum.StrEnum):

@@ -20,6 +20,27 @@ def to_cents(amount: Decimal) -> Decimal:
     return amount.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
+INTEGER_MIN, INTEGER_MAX = -(2**31), 2**31 - 1
+
+
+class WholeNumber(TypeDecorator[int]):
+    """INTEGER whose bound values outside its range name nothing.
+
+    Ids arrive from URLs, forms and the command line. A number no INTEGER column can hold
+    made SQLite's driver raise OverflowError (past 64 bits) and PostgreSQL "integer out of
+    range": bound as NULL instead, a lookup by it simply finds no row, and a write of it
+    fails its NOT NULL constraint rather than storing something else.
+    """
+
+    impl = Integer
+    cache_ok = True
+
+    def process_bind_param(self, value: int | None, dialect: Dialect) -> int | None:
+        if value is None or INTEGER_MIN <= value <= INTEGER_MAX:
+            return value
+        return None
+
+
 class FixedPoint(TypeDecorator[Decimal]):
     """NUMERIC(precision, scale) on PostgreSQL; a scaled INTEGER on SQLite.
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 from streamlit.testing.v1 import AppTest
 
 from portal.access import Actor
 from portal.config import PROJECT_ROOT
 from portal.types import utc_now
 from portal.ui import session
+from portal.ui.fmt import WORD_JOINER
 
 HOME = str(PROJECT_ROOT / "Home.py")
 
@@ -48,6 +51,12 @@ def _seed(test: AppTest, actor: Actor) -> None:
     test.session_state[session.ISSUED_AT] = utc_now()
 
 
+def shown(element: object) -> str:
+    """What a reader sees of a Markdown element: its text without the escapes and the
+    invisible joiners that `fmt.inert` put in to keep user text inert."""
+    return re.sub(r"\\(.)", r"\1", str(element.value)).replace(WORD_JOINER, "")  # type: ignore[attr-defined]
+
+
 def texts(test: AppTest) -> str:
     """Everything the page says in text, markdown, titles, alerts and captions."""
     parts = []
@@ -63,7 +72,7 @@ def texts(test: AppTest) -> str:
         "info",
         "success",
     ):
-        parts += [str(element.value) for element in getattr(test, kind)]
+        parts += [shown(element) for element in getattr(test, kind)]
     return "\n".join(parts)
 
 

@@ -18,7 +18,7 @@ from portal.models import (
     PayoutStatus,
 )
 from portal.types import utc_now
-from tests.apptest import metric, page_as, texts
+from tests.apptest import metric, page_as, shown, texts
 from tests.factories import (
     make_actor,
     make_converted_lead,
@@ -73,7 +73,7 @@ def test_partners_table_approves_and_pins_a_rate_per_row(app_database):
     }
     test.run()
     next(b for b in test.button if b.label == "Save changes").click().run()
-    messages = [m.value for m in test.success] + [m.value for m in test.error]
+    messages = [shown(m) for m in test.success] + [shown(m) for m in test.error]
     assert f"Partner {pending.partner_id}: Saved: now active." in messages
     assert any(
         m.startswith(f"Partner {active.partner_id}:") and "at most 0.5" in m for m in messages
@@ -102,11 +102,11 @@ def test_create_partner_form(app_database):
     fields["Username"].input("mia")
     fields["Initial password"].input("short")
     next(b for b in test.button if b.label == "Create partner").click().run()
-    assert any("Password:" in e.value for e in test.error)
+    assert any("Password:" in shown(e) for e in test.error)
     fields = {f.label: f for f in test.text_input}
     fields["Initial password"].input("a long initial password")
     next(b for b in test.button if b.label == "Create partner").click().run()
-    assert any("Created partner" in s.value for s in test.success)
+    assert any("Created partner" in shown(s) for s in test.success)
 
 
 def test_all_leads_converts_with_a_deal_value_and_reassigns(app_database):
@@ -134,7 +134,7 @@ def test_all_leads_converts_with_a_deal_value_and_reassigns(app_database):
     }
     test.run()
     next(b for b in test.button if b.label == "Save changes").click().run()
-    messages = [m.value for m in test.success] + [m.value for m in test.error]
+    messages = [shown(m) for m in test.success] + [shown(m) for m in test.error]
     assert f"Lead {lead.id}: Saved: now converted." in messages, messages
     with unit_of_work(app_database) as db:
         converted = db.get(Lead, lead.id)
@@ -173,27 +173,27 @@ def test_payouts_page_confirms_the_batch_and_each_payment(app_database):
         assert db.scalar(select(Payout)) is None
     assert "2 payout(s), 200.00 USD in all, will be scheduled." in texts(test)
     _click(test, "Run the batch")  # the dialog's own button
-    assert any("Scheduled 2 payout(s)" in s.value for s in test.success)
+    assert any("Scheduled 2 payout(s)" in shown(s) for s in test.success)
     with unit_of_work(app_database) as db:
         first, second = db.scalars(select(Payout.id).order_by(Payout.id)).all()
 
     _click(test, "Review and record")
     _click(test, "Record it")
-    assert any("Payment reference:" in e.value for e in test.error)
+    assert any("Payment reference:" in shown(e) for e in test.error)
     _click(test, "Cancel")
     next(s for s in test.selectbox if s.label == "Payout").set_value(first)
     next(f for f in test.text_input if f.label.startswith("Payment reference")).input("TRF-9")
     _click(test, "Review and record")
     assert any(f"Payout #{first} to " in line for line in texts(test).splitlines())
     _click(test, "Record it")
-    assert any(f"Payout #{first}" in s.value and "now paid" in s.value for s in test.success)
+    assert any(f"Payout #{first}" in shown(s) and "now paid" in shown(s) for s in test.success)
     # The form is cleared: the next payout is not marked paid with the first one's reference.
     reference = next(f for f in test.text_input if f.label.startswith("Payment reference"))
     assert reference.value == ""
     reference.input("TRF-9")
     _click(test, "Review and record")
     _click(test, "Record it")
-    assert any(f"already recorded on payout #{first}" in e.value for e in test.error)
+    assert any(f"already recorded on payout #{first}" in shown(e) for e in test.error)
     with unit_of_work(app_database) as db:
         statuses = dict(db.execute(select(Payout.id, Payout.status)).all())
     assert statuses == {first: PayoutStatus.PAID, second: PayoutStatus.SCHEDULED}
@@ -207,7 +207,7 @@ def test_payouts_page_prepares_each_payout_file_with_a_warning(app_database):
     test = page_as(manager, "pages/manager_payouts.py")
     next(s for s in test.selectbox if s.label == "Payout file format").set_value("paypal").run()
     _click(test, "Prepare the payout file")
-    assert any("full bank account numbers" in w.value for w in test.warning)
+    assert any("full bank account numbers" in shown(w) for w in test.warning)
     downloads = [b.label for b in test.get("download_button")]
     assert any(
         label.startswith("Download payouts-") and label.endswith("paypal.csv")
@@ -216,7 +216,7 @@ def test_payouts_page_prepares_each_payout_file_with_a_warning(app_database):
     next(s for s in test.selectbox if s.label == "Payout file format").set_value("sepa").run()
     _click(test, "Prepare the payout file")
     assert any(
-        "No scheduled payouts for bank transfer to IBAN accounts" in e.value for e in test.error
+        "No scheduled payouts for bank transfer to IBAN accounts" in shown(e) for e in test.error
     )
 
 
@@ -264,7 +264,7 @@ def test_payouts_page_settles_a_bank_statement_all_or_nothing(app_database):
     test = page_as(manager, "pages/manager_payouts.py")
     bad = f"payout_id,reference,paid_date\n{first},B-1,{today}\n{second},B-1,{today}\n"
     test.file_uploader[0].set_value(("statement.csv", bad.encode(), "text/csv")).run()
-    assert any("reference B-1 is also on row 2" in e.value for e in test.error)
+    assert any("reference B-1 is also on row 2" in shown(e) for e in test.error)
     assert not [b for b in test.button if b.label.startswith("Mark 2 payout(s)")]
     good = f"payout_id,reference,paid_date\n{first},B-1,{today}\n{second},B-2,{today}\n"
     test.file_uploader[0].set_value(("statement.csv", good.encode(), "text/csv")).run()
@@ -272,7 +272,7 @@ def test_payouts_page_settles_a_bank_statement_all_or_nothing(app_database):
     _click(test, "Mark 2 payout(s) paid")
     assert "2 payout(s), 200.00 USD in all, are marked paid." in texts(test)
     _click(test, "Mark them paid")
-    assert any("Recorded 2 payout(s) as paid." in s.value for s in test.success)
+    assert any("Recorded 2 payout(s) as paid." in shown(s) for s in test.success)
     assert test.file_uploader[0].value is None  # the upload is cleared after it is recorded
     with unit_of_work(app_database) as db:
         statuses = dict(db.execute(select(Payout.id, Payout.status)).all())
@@ -298,10 +298,10 @@ def test_tax_forms_page_opens_and_verifies_an_upload(app_database):
     assert any(b.label == "Download w8.pdf" for b in test.get("download_button"))
     next(r for r in test.radio if r.label == "Decision").set_value("rejected")
     _click(test, "Record decision")
-    assert any("Reason:" in e.value for e in test.error)
+    assert any("Reason:" in shown(e) for e in test.error)
     next(r for r in test.radio if r.label == "Decision").set_value("verified")
     _click(test, "Record decision")
-    assert any("is verified" in s.value for s in test.success)
+    assert any("is verified" in shown(s) for s in test.success)
     assert "No tax form is waiting for review." in texts(test)
     with unit_of_work(app_database) as db:
         profile = profiles.get_profile(db, actor=partner)

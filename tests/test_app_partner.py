@@ -12,7 +12,7 @@ from portal import partners, profiles
 from portal.db import unit_of_work
 from portal.models import Commission, Lead, LeadStatus, PartnerProfile, PartnerStatus
 from portal.types import utc_now
-from tests.apptest import metric, page_as, texts
+from tests.apptest import metric, page_as, shown, texts
 from tests.factories import (
     TINY_PDF,
     make_actor,
@@ -75,7 +75,7 @@ def test_register_form_names_bad_fields_then_registers(app_database):
     fields["Client phone"].input("12")
     test.selectbox[0].select("SEO")
     test.button[0].click().run()
-    errors = " ".join(e.value for e in test.error)
+    errors = " ".join(shown(e) for e in test.error)
     assert "Client email:" in errors and "Client phone:" in errors
     with unit_of_work(app_database) as db:
         assert db.scalar(select(Lead.id)) is None
@@ -83,7 +83,7 @@ def test_register_form_names_bad_fields_then_registers(app_database):
     fields["Client email *"].input("ada@client.example")
     fields["Client phone"].input("")
     test.button[0].click().run()
-    assert any("Registered lead" in s.value for s in test.success)
+    assert any("Registered lead" in shown(s) for s in test.success)
     with unit_of_work(app_database) as db:
         assert db.scalar(select(Lead.client_email)) == "ada@client.example"
 
@@ -114,7 +114,7 @@ def test_inline_edits_are_saved_and_refusals_change_nothing(app_database):
     }
     test.run()
     next(b for b in test.button if b.label == "Save changes").click().run()
-    messages = {m.value for m in test.success} | {m.value for m in test.error}
+    messages = {shown(m) for m in test.success} | {shown(m) for m in test.error}
     assert f"Lead {newer.id}: Saved: now contacted." in messages
     assert any(
         m.startswith(f"Lead {older.id}: A pending lead cannot be moved to converted")
@@ -138,7 +138,7 @@ def test_moving_to_lost_without_a_reason_is_refused(app_database):
     }
     test.run()
     next(b for b in test.button if b.label == "Save changes").click().run()
-    assert any("Lost reason is required" in e.value for e in test.error)
+    assert any("Lost reason is required" in shown(e) for e in test.error)
     with unit_of_work(app_database) as db:
         assert db.get(Lead, lead.id).status is LeadStatus.PENDING
 
@@ -202,7 +202,7 @@ def test_profile_form_validates_per_field_and_saves_secrets_masked(app_database)
     fields["Website"].input("ftp://nope.example")
     fields["Contact phone"].input("call me maybe")
     next(b for b in test.button if b.label == "Save profile").click().run()
-    errors = " ".join(e.value for e in test.error)
+    errors = " ".join(shown(e) for e in test.error)
     assert "Website:" in errors and "Contact phone:" in errors
     fields = {field.label: field for field in test.text_input}
     fields["Website"].input("https://agency.example")
@@ -210,7 +210,7 @@ def test_profile_form_validates_per_field_and_saves_secrets_masked(app_database)
     fields["Replace bank account number"].input("12345678901234")
     next(b for b in test.button if b.label == "Save profile").click().run()
     assert "BIC or routing number: A US account needs its 9-digit ABA routing number." in [
-        e.value for e in test.error
+        shown(e) for e in test.error
     ]
     fields = {field.label: field for field in test.text_input}
     fields["Replace bank account number"].input("12345678901234")
@@ -218,7 +218,7 @@ def test_profile_form_validates_per_field_and_saves_secrets_masked(app_database)
     fields["Replace tax id"].input("98-7654321")
     next(b for b in test.button if b.label == "Save profile").click().run()
     assert not test.exception and not test.error
-    assert "Profile saved." in [message.value for message in test.success]
+    assert "Profile saved." in [shown(message) for message in test.success]
     # Saved secrets do not linger in their inputs, where the show toggle would reveal them.
     fields = {field.label: field for field in test.text_input}
     assert fields["Replace bank account number"].value == ""
@@ -246,13 +246,13 @@ def test_change_password_needs_the_current_one(app_database):
     fields["New password"].input("a brand new password")
     fields["Repeat the new password"].input("a brand new password")
     next(b for b in test.button if b.label == "Change password").click().run()
-    assert "Current password: Current password is wrong." in [e.value for e in test.error]
+    assert "Current password: Current password is wrong." in [shown(e) for e in test.error]
     fields = {field.label: field for field in test.text_input}
     fields["Current password"].input("correct horse battery staple")
     fields["New password"].input("a brand new password")
     fields["Repeat the new password"].input("a brand new password")
     next(b for b in test.button if b.label == "Change password").click().run()
-    assert any("Password changed" in s.value for s in test.success)
+    assert any("Password changed" in shown(s) for s in test.success)
     assert not test.exception
 
 
@@ -308,12 +308,12 @@ def test_profile_uploads_a_tax_form_and_shows_its_review(app_database):
     assert "No verified tax form on file yet" in texts(test)
     upload = next(b for b in test.button if b.label == "Upload tax form")
     upload.click().run()
-    assert "Signed form (PDF): choose the file to upload." in [e.value for e in test.error]
+    assert "Signed form (PDF): choose the file to upload." in [shown(e) for e in test.error]
     test.file_uploader[0].set_value(("w9.pdf", b"not a pdf %%EOF", "application/pdf"))
     next(b for b in test.button if b.label == "Upload tax form").click().run()
-    assert any("Signed form (PDF): The file is not a PDF" in e.value for e in test.error)
+    assert any("Signed form (PDF): The file is not a PDF" in shown(e) for e in test.error)
     test.file_uploader[0].set_value(("w9.pdf", TINY_PDF, "application/pdf"))
     next(b for b in test.button if b.label == "Upload tax form").click().run()
     assert not test.exception
-    assert any("a partner manager will review it" in s.value for s in test.success)
+    assert any("a partner manager will review it" in shown(s) for s in test.success)
     assert list(test.dataframe[0].value["Status"]) == ["Submitted"]

@@ -15,7 +15,7 @@ from portal import leads, partners, profiles
 from portal.db import unit_of_work
 from portal.errors import NotFound, ValidationError
 from portal.models import AuditEntry, Lead, Partner
-from tests.factories import PASSWORD, make_actor
+from tests.factories import PASSWORD, make_actor, make_manager
 
 OURS = [
     "x" * 10_000,
@@ -386,3 +386,20 @@ def test_a_short_secret_is_never_shown_whole():
     assert masked(last4("1234")) == "•••• 34"
     assert masked(last4("12345678")) == "•••• 5678"
     assert masked(last4("DE89 3704 0044 0532 0130 00")) == "•••• 3000"
+
+
+@pytest.mark.parametrize("huge", [2**63, 2**80, -(2**70)])
+def test_an_id_no_column_can_hold_is_not_found_on_both_databases(engine, huge):
+    from portal import leads, partners, payouts, tax_forms
+    from portal.errors import NotFound
+
+    with unit_of_work(engine) as session:
+        manager = make_manager(session)
+        for call in (
+            lambda: leads.get_lead(session, actor=manager, lead_id=huge),
+            lambda: partners.get_partner(session, actor=manager, partner_id=huge),
+            lambda: payouts.mark_paid(session, actor=manager, payout_id=huge, reference="R"),
+            lambda: tax_forms.open_tax_form(session, actor=manager, document_id=huge),
+        ):
+            with pytest.raises(NotFound):
+                call()

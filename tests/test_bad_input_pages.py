@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from portal.db import unit_of_work
 from portal.models import AuditEntry, Lead, Partner, PartnerProfile
 from tests.apptest import app, page_as, texts
+from tests.apptest import shown as displayed
 from tests.factories import make_actor, make_manager
 from tests.test_bad_input import CORPUS, OURS
 
@@ -32,7 +33,7 @@ def _button(test, label):
 
 
 def _errors(test) -> str:
-    return "\n".join(str(error.value) for error in test.error)
+    return "\n".join(displayed(error) for error in test.error)
 
 
 def _count(engine, model) -> int:

@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 
 from portal.models import LeadStatus
 from portal.statistics import MonthCount, MonthEarnings
+from portal.ui import fmt
 
 STATUS_COLOURS = {
     LeadStatus.PENDING: "#9aa5b8",
@@ -112,7 +113,10 @@ def top_partners(names: Sequence[str], earnings: Sequence[Decimal], currency: st
     figure = go.Figure(
         go.Bar(
             x=[float(amount) for amount in earnings][::-1],
-            y=list(names)[::-1],
+            # Long names would squeeze the bars to nothing; the table beside has them whole.
+            y=[fmt.chart_text(name if len(name) <= 40 else name[:39] + "…") for name in names][
+                ::-1
+            ],
             orientation="h",
             marker_color="#2fa36b",
         )

@@ -12,6 +12,7 @@ from typing import Any
 import streamlit as st
 
 from portal.errors import PortalError
+from portal.ui import fmt
 from portal.ui.feedback import show_error
 
 _PENDING = "pending_confirmation"
@@ -71,4 +72,4 @@ def dialog(
 def show_confirmed() -> None:
     """The messages of actions confirmed on the previous run."""
     for message in st.session_state.pop("confirmed_messages", []):
-        st.success(message)
+        st.success(fmt.inert(message))

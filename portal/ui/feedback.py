@@ -10,6 +10,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from portal.config import ConfigurationError
 from portal.errors import PortalError, ValidationError
+from portal.ui import fmt
 
 DATABASE_DOWN = (
     "The portal cannot reach its database right now. Your data is safe; please try again "
@@ -22,9 +23,10 @@ def show_error(error: PortalError, labels: dict[str, str] | None = None) -> None
     if isinstance(error, ValidationError):
         for field, message in error.errors.items():
             name = (labels or {}).get(field, field.replace("_", " ").capitalize())
-            st.error(f"{name}: {message}", icon=":material/warning:")
+            st.error(fmt.inert(f"{name}: {message}"), icon=":material/warning:")
     else:
-        st.error(str(error), icon=":material/warning:")
+        # A refusal may quote what was typed (a reference, a file name): shown as typed.
+        st.error(fmt.inert(str(error)), icon=":material/warning:")
 
 
 @contextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import date, datetime
 from decimal import Decimal
@@ -10,6 +11,10 @@ from portal.config import get_settings
 from portal.types import utc_now
 
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:])")
+WORD_JOINER = "\u2060"
+# The first character of what GFM autolinks: a scheme's "://" (escaped as ":\/\/" or not),
+# "www." and the "@" of an address.
+_AUTOLINKED = re.compile(r"(?i):(?=\\?/\\?/)|w(?=ww\\?\.)|@")
 
 
 def money(amount: Decimal | None, *, currency: bool = True) -> str:
@@ -49,9 +54,12 @@ def moment(value: datetime | None) -> str:
 
 
 def inert(text: str) -> str:
-    """User text for a Markdown widget: every Markdown special character escaped, so links,
-    images and emphasis show as typed."""
-    return _MARKDOWN_SPECIALS.sub(r"\\\1", text)
+    """User text for a Markdown widget (captions, alerts, help): every Markdown special
+    character escaped, so links, images and emphasis show as typed — and the bare URLs, `www.`
+    names and email addresses that Streamlit's Markdown links by itself broken up with an
+    invisible word joiner, since escaping does not stop those."""
+    escaped = _MARKDOWN_SPECIALS.sub(r"\\\1", text)
+    return _AUTOLINKED.sub(lambda match: match.group(0) + WORD_JOINER, escaped)
 
 
 METHOD_NAMES = {
@@ -65,6 +73,12 @@ METHOD_NAMES = {
 def method(value: str) -> str:
     """A payout method as its provider writes it: `paypal` → `PayPal`."""
     return METHOD_NAMES.get(value, label(value))
+
+
+def chart_text(text: str) -> str:
+    """User text for a plotly label or hover text: plotly reads `<a href>`, `<b>`, `<br>` and
+    the like in them, so `&`, `<` and `>` go in as entities, which it shows as typed."""
+    return html.escape(text, quote=False)
 
 
 def label(value: str) -> str:

@@ -8,6 +8,7 @@ from portal import partners
 from portal.access import Actor
 from portal.db import unit_of_work
 from portal.errors import NotFound
+from portal.ui import fmt
 
 
 def partner_filter(actor: Actor, *, key: str, container=st) -> int | None:  # type: ignore[no-untyped-def]
@@ -23,5 +24,5 @@ def partner_filter(actor: Actor, *, key: str, container=st) -> int | None:  # ty
     except NotFound:
         container.error(f"Partner id: no partner has the id {int(chosen)}.")
         return None
-    container.caption(partner.company_name)
+    container.caption(fmt.inert(partner.company_name))
     return partner.id
