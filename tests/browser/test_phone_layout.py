@@ -1,0 +1,86 @@
+"""The money pages on a phone (390×844): nothing wider than the screen, every action reachable."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from playwright.sync_api import expect
+from sqlalchemy import update
+
+from portal import payouts, tax_forms
+from portal.db import get_engine, unit_of_work
+from portal.models import Commission
+from portal.types import utc_now
+from tests.browser.conftest import settle, shoot, sign_in
+from tests.factories import (
+    PASSWORD,
+    TINY_PDF,
+    make_actor,
+    make_converted_lead,
+    make_manager,
+    payable_profile,
+)
+
+PHONE = {"width": 390, "height": 844}
+
+
+def _fits_the_screen(page, where: str) -> None:
+    main = page.locator('[data-testid="stMain"]')
+    expect(main).to_be_visible()
+    overflow = main.evaluate("element => element.scrollWidth - element.clientWidth")
+    assert overflow <= 1, (where, overflow)
+    assert page.locator('[data-testid="stException"]').count() == 0, where
+
+
+def test_money_pages_on_a_phone(server, browser):
+    with unit_of_work(get_engine(server.database_url)) as db:
+        manager = make_manager(db)
+        partner = make_actor(db, username="phone.partner")
+        payable_profile(db, partner)
+        make_converted_lead(db, manager, partner, "3000.00")
+        db.execute(update(Commission).values(hold_until=utc_now() - timedelta(days=1)))
+        payouts.run_batch(db, actor=manager, cutoff=utc_now().date())
+        tax_forms.submit_tax_form(
+            db, actor=partner, form="W-9", file_name="renewal.pdf", content=TINY_PDF
+        )
+
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    sign_in(page, server.url, partner.username, PASSWORD)
+    page.goto(f"{server.url}/partner_commissions")
+    settle(page)
+    expect(page.get_by_text("Next payout", exact=True)).to_be_visible()
+    _fits_the_screen(page, "partner commissions")
+    shoot(page, "phone-partner-commissions")
+    page.goto(f"{server.url}/partner_profile")
+    settle(page)
+    upload = page.get_by_role("button", name="Upload tax form")
+    upload.scroll_into_view_if_needed()
+    expect(upload).to_be_visible()
+    _fits_the_screen(page, "partner profile")
+    shoot(page, "phone-partner-profile")
+    context.close()
+
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    sign_in(page, server.url, manager.username, PASSWORD)
+    page.goto(f"{server.url}/manager_payouts")
+    settle(page)
+    for action in ("Prepare the payout file", "Review and record…"):
+        button = page.get_by_role("button", name=action)
+        button.scroll_into_view_if_needed()
+        expect(button).to_be_visible()
+    _fits_the_screen(page, "manager payouts")
+    shoot(page, "phone-manager-payouts")
+    page.get_by_role("button", name="Prepare the payout file").click()
+    settle(page)
+    # The demo batch pays by PayPal, not SEPA (the first format): the refusal says so.
+    expect(page.get_by_text("No scheduled payouts for bank transfer")).to_be_visible()
+    page.goto(f"{server.url}/manager_tax_forms")
+    settle(page)
+    record = page.get_by_role("button", name="Record decision")
+    record.scroll_into_view_if_needed()
+    expect(record).to_be_visible()
+    _fits_the_screen(page, "manager tax forms")
+    shoot(page, "phone-manager-tax-forms")
+    context.close()
