@@ -22,6 +22,7 @@ import time
 import urllib.request
 from collections import Counter
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import select, text  # noqa: E402
 
-from portal import exports, leads, notifications, program, statistics  # noqa: E402
+from portal import exports, leads, notifications, program, statistics, users  # noqa: E402
 from portal.access import Actor, load_actor  # noqa: E402
 from portal.db import get_engine, unit_of_work  # noqa: E402
 from portal.errors import Conflict  # noqa: E402
@@ -253,12 +254,19 @@ def bench_pages(partner: Actor, manager: Actor, repeat: int) -> None:
     }
     for actor, names in pages.items():
         for name in names:
+            with unit_of_work() as db:  # a recorded sign-in, as the login form makes one
+                session_id = users.open_session(
+                    db,
+                    user_id=actor.user_id,
+                    token=f"bench-{name}-{time.time_ns()}",
+                    expires_at=utc_now() + timedelta(days=1),
+                )
 
-            def run(name=name, actor=actor) -> None:
+            def run(name=name, actor=actor, session_id=session_id) -> None:
                 test = AppTest.from_file(str(ROOT / "pages" / f"{name}.py"), default_timeout=120)
                 test.session_state["authentication_status"] = True
                 test.session_state["username"] = actor.username
-                test.session_state[ui_session.ISSUED_AT] = utc_now()
+                test.session_state[ui_session.SESSION_ID] = session_id
                 test.run()
                 assert not test.exception, test.exception
 

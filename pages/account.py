@@ -1,12 +1,13 @@
-"""Account: who is signed in, and the password."""
+"""Account: who is signed in, the password, and where the account is signed in."""
 
 import streamlit as st
 
 from portal.models import Role
-from portal.ui.account import change_password_form
+from portal.ui.account import change_password_form, sessions_panel
 from portal.ui.session import require
 
 actor = require(Role.MANAGER)
 st.title("Account")
 st.text(f"{actor.display_name} ({actor.username}) · program manager")
 change_password_form(actor)
+sessions_panel(actor)

@@ -10,7 +10,7 @@ from portal.db import unit_of_work
 from portal.errors import PortalError
 from portal.models import PartnerStatus, PaymentMethod, Role, TaxForm
 from portal.ui import fmt
-from portal.ui.account import change_password_form
+from portal.ui.account import change_password_form, sessions_panel
 from portal.ui.feedback import show_error
 from portal.ui.session import require
 
@@ -214,3 +214,4 @@ if st.session_state.pop("tax_form_uploaded", False):
     st.success("Tax form uploaded: a partner manager will review it.")
 
 change_password_form(actor)
+sessions_panel(actor)

@@ -150,6 +150,9 @@ class Settings(BaseSettings):
     applications_per_address: int = Field(
         default=10, ge=1, description="Applications one client address may send per hour."
     )
+    session_idle_minutes: int = Field(
+        default=120, ge=1, description="A signed-in browser idle this long must sign in again."
+    )
     lockout_minutes: int = Field(default=15, ge=1, description="How long a lock lasts.")
 
     @classmethod

@@ -8,18 +8,19 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 
 import bcrypt
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
 from portal import audit, throttle
 from portal.access import Actor, load_actor, refresh, require_manager, scoped_partner_id
 from portal.config import get_settings
 from portal.errors import NotFound, PermissionDenied, RecordedRefusal, ValidationError
-from portal.models import Partner, Role, User
+from portal.models import Partner, Role, User, UserSession
 from portal.types import utc_now
 from portal.validation import FieldErrors, clean_email, clean_text
 
 MIN_PASSWORD_LENGTH = 12
+SESSION_TOUCH_EVERY = timedelta(minutes=1)
 MAX_PASSWORD_BYTES = 72  # bcrypt ignores (bcrypt 5 refuses) anything longer
 WRONG_CREDENTIALS = "Wrong username or password."
 
@@ -389,9 +390,15 @@ def _check_login(session: Session, *, username: str, password: str, now: datetim
 
 
 def change_password(
-    session: Session, *, actor: Actor, current_password: str, new_password: str
+    session: Session,
+    *,
+    actor: Actor,
+    current_password: str,
+    new_password: str,
+    keep_session_id: int | None = None,
 ) -> None:
-    """Replace the actor's own password and end its other sessions."""
+    """Replace the actor's own password and end its other sessions (all but
+    `keep_session_id`, the browser it was changed from)."""
     actor = refresh(session, actor)
     user = session.get(User, actor.user_id, with_for_update=True)
     if user is None:
@@ -415,34 +422,152 @@ def change_password(
             after={"reason": "locked_now" if locked else "wrong_password"},
         )
         if locked:
-            user.sessions_valid_after = now  # the lock signs this browser out too
+            _revoke(session, user.id, now)  # the lock signs this browser out too
         raise RecordedRefusal({"current_password": "Current password is wrong."})
     problem = password_problem(new_password or "")
     if problem:
         raise ValidationError({"new_password": problem})
     user.password_hash = hash_password(new_password)
-    user.sessions_valid_after = utc_now()
+    _revoke(session, user.id, now, keep=keep_session_id)
     audit.record_by(
         session, actor, "user.change_password", "user", user.id, after={"password": "changed"}
     )
 
 
-def end_sessions(session: Session, *, actor: Actor) -> None:
-    """Log the actor out everywhere: login cookies issued before now stop working."""
-    actor = refresh(session, actor)
-    user = session.get(User, actor.user_id)
-    if user is None:
-        raise NotFound("User not found.")
-    user.sessions_valid_after = utc_now()
-    audit.record_by(session, actor, "user.logout", "user", user.id)
+def _revoke(session: Session, user_id: int, now: datetime, *, keep: int | None = None) -> int:
+    query = update(UserSession).where(
+        UserSession.user_id == user_id, UserSession.revoked_at.is_(None)
+    )
+    if keep is not None:
+        query = query.where(UserSession.id != keep)
+    result = session.execute(
+        query.values(revoked_at=now).execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)
 
 
-def session_is_valid(session: Session, *, user_id: int, issued_at: datetime) -> bool:
-    """Whether a login made at `issued_at` still counts (active user, not logged out since)."""
-    user = session.get(User, user_id)
+def token_digest(token: str) -> str:
+    """How a login cookie's token is stored: its SHA-256, never the token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def open_session(
+    session: Session,
+    *,
+    user_id: int,
+    token: str,
+    expires_at: datetime,
+    client_address: str | None = None,
+    user_agent: str | None = None,
+) -> int:
+    """Record a sign-in whose login cookie carries `token`; returns the session's id."""
+    now = utc_now()
+    record = UserSession(
+        user_id=user_id,
+        token_hash=token_digest(token),
+        created_at=now,
+        last_seen_at=now,
+        expires_at=expires_at,
+        client_address=(client_address or "")[:64] or None,
+        user_agent=(user_agent or "")[:200] or None,
+    )
+    session.add(record)
+    session.flush()
+    return record.id
+
+
+def _live(now: datetime) -> ColumnElement[bool]:
+    idle = timedelta(minutes=get_settings().session_idle_minutes)
+    return (
+        UserSession.revoked_at.is_(None)
+        & (UserSession.expires_at > now)
+        & (UserSession.last_seen_at > now - idle)
+    )
+
+
+def session_for_token(session: Session, *, token: str) -> int | None:
+    """The live session a login cookie's token belongs to, or None (revoked, expired, idle
+    too long, or never issued here: a cookie minted with the key alone signs nobody in)."""
+    return session.scalar(
+        select(UserSession.id).where(
+            UserSession.token_hash == token_digest(token), _live(utc_now())
+        )
+    )
+
+
+def actor_for_session(session: Session, *, session_id: int) -> Actor | None:
+    """The actor behind a live session (its user active), its last-seen time kept fresh;
+    None once the session has ended."""
+    now = utc_now()
+    record = session.scalar(select(UserSession).where(UserSession.id == session_id, _live(now)))
+    if record is None:
+        return None
+    user = session.get(User, record.user_id)
     if user is None or not user.is_active:
-        return False
-    return user.sessions_valid_after is None or issued_at >= user.sessions_valid_after
+        return None
+    if now - record.last_seen_at > SESSION_TOUCH_EVERY:  # not a write on every click
+        record.last_seen_at = now
+    return load_actor(session, user_id=user.id)
+
+
+@dataclass(frozen=True)
+class SessionView:
+    id: int
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime
+    client_address: str | None
+    user_agent: str | None
+
+
+def list_sessions(session: Session, *, actor: Actor) -> list[SessionView]:
+    """The actor's own live sessions, most recently seen first."""
+    actor = refresh(session, actor)
+    rows = session.scalars(
+        select(UserSession)
+        .where(UserSession.user_id == actor.user_id, _live(utc_now()))
+        .order_by(UserSession.last_seen_at.desc(), UserSession.id.desc())
+    ).all()
+    return [
+        SessionView(
+            id=row.id,
+            created_at=row.created_at,
+            last_seen_at=row.last_seen_at,
+            expires_at=row.expires_at,
+            client_address=row.client_address,
+            user_agent=row.user_agent,
+        )
+        for row in rows
+    ]
+
+
+def end_session(session: Session, *, actor: Actor, session_id: int | None) -> None:
+    """Sign out one browser: the actor's own session (logout)."""
+    actor = refresh(session, actor)
+    if session_id is not None:
+        session.execute(
+            update(UserSession)
+            .where(
+                UserSession.id == session_id,
+                UserSession.user_id == actor.user_id,
+                UserSession.revoked_at.is_(None),
+            )
+            .values(revoked_at=utc_now())
+            .execution_options(synchronize_session=False)
+        )
+    audit.record_by(session, actor, "user.logout", "user", actor.user_id)
+
+
+def end_sessions(session: Session, *, actor: Actor) -> int:
+    """Sign the actor out everywhere; returns how many sessions ended."""
+    actor = refresh(session, actor)
+    if actor.user_id is None:
+        raise NotFound("User not found.")
+    ended = _revoke(session, actor.user_id, utc_now())
+    audit.record_by(
+        session, actor, "user.logout_everywhere", "user", actor.user_id, after={"ended": ended}
+    )
+    return ended
 
 
 def set_active(session: Session, *, actor: Actor, user_id: int, active: bool) -> UserView:
@@ -458,7 +583,7 @@ def set_active(session: Session, *, actor: Actor, user_id: int, active: bool) ->
     before = {"is_active": user.is_active}
     user.is_active = active
     if not active:
-        user.sessions_valid_after = utc_now()
+        _revoke(session, user.id, utc_now())
     audit.record_by(
         session,
         actor,
@@ -505,12 +630,3 @@ def restorable_login(session: Session, *, username: str) -> dict[str, object] | 
         "password": user.password_hash,
         "roles": [user.role.value],
     }
-
-
-def actor_for_session(session: Session, *, username: str, issued_at: datetime) -> Actor | None:
-    """The actor behind a signed-in browser session, or None once that session has ended
-    (logout or password change since it began, or the user deactivated)."""
-    user = session.scalar(select(User).where(User.username == username_key(username)))
-    if user is None or not session_is_valid(session, user_id=user.id, issued_at=issued_at):
-        return None
-    return load_actor(session, user_id=user.id)

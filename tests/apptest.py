@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import re
+import secrets
+from datetime import timedelta
 
 from streamlit.testing.v1 import AppTest
 
+from portal import users
 from portal.access import Actor
 from portal.config import PROJECT_ROOT
+from portal.db import unit_of_work
 from portal.types import utc_now
 from portal.ui import session
 from portal.ui.fmt import WORD_JOINER
@@ -19,12 +23,20 @@ def app() -> AppTest:
     return AppTest.from_file(HOME, default_timeout=60)
 
 
-def signed_in(actor: Actor, page: str | None = None, *, logout_requested: bool = False) -> AppTest:
-    """The app with `actor` signed in (session seeded, as the cookie would restore it)."""
+def signed_in(
+    actor: Actor,
+    page: str | None = None,
+    *,
+    logout_requested: bool = False,
+    session_id: int | None = None,
+) -> AppTest:
+    """The app with `actor` signed in (session seeded, as the cookie would restore it): in a
+    new recorded session, or in `session_id` (the same browser again, with no database write,
+    as when the database is down)."""
     test = app()
     if logout_requested:
         test.session_state[session.LOGOUT_REQUESTED] = True
-    _seed(test, actor)
+    _seed(test, actor, session_id)
     test.run()
     if page:
         test.switch_page(page).run()
@@ -42,13 +54,21 @@ def page_as(actor: Actor | None, page: str, **query: str) -> AppTest:
     return test.run()
 
 
-def _seed(test: AppTest, actor: Actor) -> None:
+def _seed(test: AppTest, actor: Actor, session_id: int | None = None) -> None:
     test.session_state["authentication_status"] = True
     test.session_state["username"] = actor.username
     test.session_state["name"] = actor.display_name
     test.session_state["roles"] = [actor.role.value]
     test.session_state["logout"] = False
-    test.session_state[session.ISSUED_AT] = utc_now()
+    if session_id is None:
+        with unit_of_work() as db:  # a recorded sign-in, as the login form makes one
+            session_id = users.open_session(
+                db,
+                user_id=actor.user_id,
+                token=secrets.token_urlsafe(24),
+                expires_at=utc_now() + timedelta(days=1),
+            )
+    test.session_state[session.SESSION_ID] = session_id
 
 
 def shown(element: object) -> str:

@@ -352,6 +352,8 @@ MATRIX: dict[str, tuple[Call, set[str]]] = {
         MANAGER,
     ),
     "users.end_sessions": (lambda s, w, a: users.end_sessions(s, actor=a), OWN),
+    "users.end_session": (lambda s, w, a: users.end_session(s, actor=a, session_id=None), OWN),
+    "users.list_sessions": (lambda s, w, a: users.list_sessions(s, actor=a), OWN),
     "users.list_users": (
         lambda s, w, a: users.list_users(s, actor=a, partner_id=w.partner_a),
         A_AND_MANAGER,

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from sqlalchemy import select
 
 from portal import users
 from portal.db import unit_of_work
-from portal.models import PartnerStatus, User
-from portal.types import utc_now
+from portal.models import PartnerStatus, UserSession
 from portal.ui import session
 from tests.apptest import app, page_as, shown, signed_in, texts
 from tests.factories import PASSWORD, make_actor, make_manager
@@ -68,7 +65,6 @@ def test_five_failures_lock_the_account_in_the_form(app_database):
 def test_logout_ends_the_session_and_an_old_session_no_longer_counts(app_database):
     with unit_of_work(app_database) as db:
         partner = make_actor(db)
-    issued_before = utc_now() - timedelta(seconds=1)
     test = signed_in(partner)
     assert "Dashboard" in [t.value for t in test.title]
     # The button's callback asks Home.py to sign out on its next run. (AppTest runs a file
@@ -80,13 +76,17 @@ def test_logout_ends_the_session_and_an_old_session_no_longer_counts(app_databas
     assert "You are signed out." in texts(test)
     assert test.text_input(key="login_username") is not None
     with unit_of_work(app_database) as db:
-        ended = db.scalar(select(User.sessions_valid_after).where(User.id == partner.user_id))
-    assert ended is not None
-    # A browser still holding a cookie from before the logout is refused.
+        signed_out = db.scalar(
+            select(UserSession.id).where(
+                UserSession.user_id == partner.user_id, UserSession.revoked_at.is_not(None)
+            )
+        )
+    assert signed_out is not None  # logout revoked that browser's session
+    # A browser still holding the signed-out session is refused.
     old = app()
     old.session_state["authentication_status"] = True
     old.session_state["username"] = partner.username
-    old.session_state[session.ISSUED_AT] = issued_before
+    old.session_state[session.SESSION_ID] = signed_out
     old.run()
     assert "Your session has ended" in texts(old)
     assert "Dashboard" not in [t.value for t in old.title]

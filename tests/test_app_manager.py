@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from portal import leads, payouts, profiles
+from portal import leads, payouts, profiles, users
 from portal.db import unit_of_work
 from portal.models import (
     Commission,
@@ -252,6 +252,23 @@ def test_account_page_for_managers(app_database):
     test = page_as(manager, "pages/account.py")
     assert not test.exception
     assert any(manager.username in t.value for t in test.text)
+    # Its sessions are listed, this browser's marked, and all can be ended at once.
+    with unit_of_work(app_database) as db:
+        users.open_session(
+            db,
+            user_id=manager.user_id,
+            token="another browser",
+            expires_at=utc_now() + timedelta(days=1),
+            user_agent="Firefox on a laptop",
+        )
+    test.run()
+    browsers = list(test.dataframe[0].value["Browser"])
+    assert len(browsers) == 2 and any(b.startswith("This browser") for b in browsers)
+    assert "Firefox on a laptop" in browsers
+    next(b for b in test.button if b.label == "Sign out everywhere").click().run()
+    assert "Your session has ended" in texts(test)
+    with unit_of_work(app_database) as db:
+        assert users.list_sessions(db, actor=manager) == []
 
 
 def test_payouts_page_settles_a_bank_statement_all_or_nothing(app_database):

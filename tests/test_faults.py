@@ -24,6 +24,7 @@ from sqlalchemy.engine import make_url
 from portal import config, migrate
 from portal.db import get_engine, unit_of_work
 from portal.models import Lead
+from portal.ui import session as ui_session
 from tests.apptest import signed_in, texts
 from tests.conftest import (
     IN_CI,
@@ -118,14 +119,15 @@ def test_pages_survive_the_database_going_away_and_recover(proxied_database):
 
     before = signed_in(partner)
     assert [t.value for t in before.title] == ["Dashboard"]
+    browser = before.session_state[ui_session.SESSION_ID]
 
     proxy.cut()
-    during = signed_in(partner)
+    during = signed_in(partner, session_id=browser)
     assert not during.exception, "no traceback while the database is away"
     assert "cannot reach its database" in texts(during)
 
     proxy.restore()
-    after = signed_in(partner)
+    after = signed_in(partner, session_id=browser)
     assert not after.exception
     assert [t.value for t in after.title] == ["Dashboard"]
     assert next(m.value for m in after.metric if m.label == "Referrals") == "1"
@@ -203,10 +205,12 @@ def test_pages_survive_postgresql_stopped_mid_session_and_recover(private_server
     with unit_of_work(engine) as session:
         partner = make_actor(session)
         make_lead(session, partner)
-    assert [t.value for t in signed_in(partner).title] == ["Dashboard"]
+    before = signed_in(partner)
+    assert [t.value for t in before.title] == ["Dashboard"]
+    browser = before.session_state[ui_session.SESSION_ID]
 
     private_server.stop()
-    during = signed_in(partner)
+    during = signed_in(partner, session_id=browser)
     assert not during.exception, "no traceback while the database is stopped"
     assert "cannot reach its database" in texts(during)
     during.run()  # the user tries again while it is still down
@@ -214,7 +218,7 @@ def test_pages_survive_postgresql_stopped_mid_session_and_recover(private_server
     assert "cannot reach its database" in texts(during)
 
     private_server.start()
-    after = signed_in(partner)
+    after = signed_in(partner, session_id=browser)
     assert not after.exception
     assert [t.value for t in after.title] == ["Dashboard"]
     assert next(m.value for m in after.metric if m.label == "Referrals") == "1"

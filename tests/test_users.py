@@ -12,7 +12,7 @@ from portal import users
 from portal.access import Actor, load_actor
 from portal.db import unit_of_work
 from portal.errors import NotFound, PermissionDenied, ValidationError
-from portal.models import AuditEntry, Role, User
+from portal.models import AuditEntry, Role, User, UserSession
 from portal.types import utc_now
 from tests.factories import PASSWORD, make_actor, make_manager, make_partner
 
@@ -161,41 +161,84 @@ def test_manager_cannot_deactivate_itself_and_partners_cannot_deactivate(engine)
             users.set_active(session, actor=manager, user_id=99999, active=False)
 
 
+def _sign_in(engine, actor, token):
+    with unit_of_work(engine) as session:
+        return users.open_session(
+            session, user_id=actor.user_id, token=token, expires_at=utc_now() + timedelta(days=7)
+        )
+
+
+def _live(engine, token):
+    with unit_of_work(engine) as session:
+        return users.session_for_token(session, token=token) is not None
+
+
 def test_change_password_checks_the_old_one_and_ends_other_sessions(engine):
     with unit_of_work(engine) as session:
         actor = make_actor(session)
-    issued = utc_now()
+    here, elsewhere = _sign_in(engine, actor, "token-here"), _sign_in(engine, actor, "token-there")
     with unit_of_work(engine) as session:
-        assert users.session_is_valid(session, user_id=actor.user_id, issued_at=issued)
-        with pytest.raises(ValidationError) as raised:
-            users.change_password(
-                session, actor=actor, current_password="wrong", new_password="a new long password"
-            )
-        assert "current_password" in raised.value.errors
         with pytest.raises(ValidationError) as raised:
             users.change_password(
                 session, actor=actor, current_password=PASSWORD, new_password="short"
             )
         assert "new_password" in raised.value.errors
+    with pytest.raises(ValidationError) as raised, unit_of_work(engine) as session:
+        users.change_password(
+            session, actor=actor, current_password="wrong", new_password="a new long password"
+        )
+    assert "current_password" in raised.value.errors
     with unit_of_work(engine) as session:
         users.change_password(
-            session, actor=actor, current_password=PASSWORD, new_password="a new long password"
+            session,
+            actor=actor,
+            current_password=PASSWORD,
+            new_password="a new long password",
+            keep_session_id=here,
         )
+    assert _live(engine, "token-here") and not _live(engine, "token-there")
     with unit_of_work(engine) as session:
-        assert not users.session_is_valid(session, user_id=actor.user_id, issued_at=issued)
-        assert users.session_is_valid(session, user_id=actor.user_id, issued_at=utc_now())
+        assert users.actor_for_session(session, session_id=elsewhere) is None
+        assert users.actor_for_session(session, session_id=here).user_id == actor.user_id
     assert _login(engine, actor.username).actor is None
     assert _login(engine, actor.username, "a new long password").actor is not None
 
 
-def test_end_sessions_invalidates_earlier_logins(engine):
+def test_sessions_are_recorded_server_side_and_end_one_or_all(engine, settings_override):
     with unit_of_work(engine) as session:
-        actor = make_actor(session)
-    issued = utc_now()
+        actor, other = make_actor(session), make_actor(session)
+    first, second = _sign_in(engine, actor, "first"), _sign_in(engine, actor, "second")
+    _sign_in(engine, other, "other")
+    assert not _live(engine, "never issued")  # a cookie minted with the key alone
     with unit_of_work(engine) as session:
-        users.end_sessions(session, actor=actor)
+        assert {s.id for s in users.list_sessions(session, actor=actor)} == {first, second}
+        users.end_session(session, actor=other, session_id=first)  # not its own: no effect
+        users.end_session(session, actor=actor, session_id=first)  # logout: this one only
+    assert not _live(engine, "first") and _live(engine, "second") and _live(engine, "other")
     with unit_of_work(engine) as session:
-        assert not users.session_is_valid(session, user_id=actor.user_id, issued_at=issued)
+        assert users.end_sessions(session, actor=actor) == 1  # sign out everywhere
+    assert not _live(engine, "second") and _live(engine, "other")
+    # The lifetime setting no longer decides: a longer one revives nothing.
+    settings_override(cookie_expiry_days=365)
+    assert not _live(engine, "first")
+
+
+def test_an_idle_session_expires_and_deactivation_ends_every_session(engine, settings_override):
+    settings_override(session_idle_minutes=30)
+    with unit_of_work(engine) as session:
+        actor, manager = make_actor(session), make_manager(session)
+    idle = _sign_in(engine, actor, "idle")
+    _sign_in(engine, actor, "fresh")
+    with unit_of_work(engine) as session:
+        session.execute(
+            update(UserSession)
+            .where(UserSession.id == idle)
+            .values(last_seen_at=utc_now() - timedelta(minutes=31))
+        )
+    assert not _live(engine, "idle") and _live(engine, "fresh")
+    with unit_of_work(engine) as session:
+        users.set_active(session, actor=manager, user_id=actor.user_id, active=False)
+    assert not _live(engine, "fresh")
 
 
 def test_create_user_is_for_managers_and_validates_the_partner(engine):
@@ -278,6 +321,7 @@ def test_a_password_typed_as_a_username_never_reaches_the_audit_log(engine):
 def test_guesses_at_the_current_password_count_toward_the_lockout_and_are_audited(engine):
     with unit_of_work(engine) as session:
         actor = make_actor(session)
+    _sign_in(engine, actor, "guessing browser")
     for guess in range(5):
         with pytest.raises(ValidationError) as raised, unit_of_work(engine) as session:
             users.change_password(
@@ -291,7 +335,7 @@ def test_guesses_at_the_current_password_count_toward_the_lockout_and_are_audite
         user = session.get(User, actor.user_id)
         assert user.locked_until is not None and user.locked_until > utc_now()
         # The lock also signed out the browser the guesses came from.
-        assert user.sessions_valid_after is not None
+        assert users.session_for_token(session, token="guessing browser") is None
         reasons = [
             entry.after["reason"]
             for entry in session.scalars(

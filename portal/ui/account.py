@@ -8,8 +8,9 @@ from portal import users
 from portal.access import Actor
 from portal.db import unit_of_work
 from portal.errors import PortalError
+from portal.ui import fmt
 from portal.ui.feedback import show_error
-from portal.ui.session import renew_after_password_change
+from portal.ui.session import current_session_id
 
 LABELS = {"current_password": "Current password", "new_password": "New password"}
 
@@ -35,9 +36,39 @@ def change_password_form(actor: Actor) -> None:
         return
     try:
         with unit_of_work() as session:
-            users.change_password(session, actor=actor, current_password=current, new_password=new)
+            users.change_password(
+                session,
+                actor=actor,
+                current_password=current,
+                new_password=new,
+                keep_session_id=current_session_id(),
+            )
     except PortalError as error:
         show_error(error, LABELS)
         return
-    renew_after_password_change(actor)
     st.success("Password changed. Other browsers signed in as you have been signed out.")
+
+
+def sessions_panel(actor: Actor) -> None:
+    """Where the actor is signed in, and a way to sign out everywhere."""
+    st.subheader("Where you are signed in", anchor=False)
+    with unit_of_work() as session:
+        sessions = users.list_sessions(session, actor=actor)
+    this = current_session_id()
+    st.dataframe(
+        [
+            {
+                "Browser": ("This browser · " if item.id == this else "")
+                + (item.user_agent or "unknown browser"),
+                "Address": item.client_address or "—",
+                "Signed in": fmt.moment(item.created_at),
+                "Last seen": fmt.moment(item.last_seen_at),
+            }
+            for item in sessions
+        ],
+        hide_index=True,
+    )
+    if st.button("Sign out everywhere", help="Ends every session, this browser's too."):
+        with unit_of_work() as session:
+            users.end_sessions(session, actor=actor)
+        st.rerun()

@@ -3,15 +3,17 @@
 streamlit-authenticator writes and reads the login cookie (an HS256 JWT of the username and
 its expiry, signed with the configured cookie key). The password check is ours
 (`portal.users.authenticate`): lockout kept in the database, audit, constant time for unknown
-users, passwords of any characters. The cookie carries no session id, so every run also asks the
-database whether the session still counts: a logout, a password change or a deactivation
-since the cookie was issued ends it, and a copied old cookie no longer signs anyone in.
+users, passwords of any characters. Each sign-in is recorded server-side (`user_sessions`,
+keyed by the hash of the cookie's token), and every run asks the database whether this
+browser's session still counts: a logout ends it, a password change ends the others, a
+deactivation or "sign out everywhere" ends all, and an idle one expires. A cookie the portal
+did not issue — or one it has revoked — signs nobody in, even when signed with the right key.
 """
 
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import jwt
 import streamlit as st
@@ -23,10 +25,9 @@ from portal.access import Actor
 from portal.config import get_settings
 from portal.db import unit_of_work
 from portal.models import Role
-from portal.types import utc_now
 
 AUTHENTICATOR = "_portal_authenticator"
-ISSUED_AT = "_portal_issued_at"
+SESSION_ID = "_portal_session_id"
 NOTICE = "_portal_notice"
 LOGIN_BUTTON = "login_submit"
 SESSION_ENDED = "Your session has ended. Please sign in again."
@@ -76,8 +77,13 @@ def _restore_from_cookie(authenticator: stauth.Authenticate) -> None:
     token = authenticator.cookie_controller.get_cookie()
     if not token:
         return
+    raw = st.context.cookies.get(get_settings().cookie_name, "")
     with unit_of_work() as session:
+        session_id = users.session_for_token(session, token=raw)
         entry = users.restorable_login(session, username=str(token["username"]))
+    if session_id is None:  # signed out, expired, idle, or never issued by this portal
+        authenticator.cookie_controller.delete_cookie()
+        return
     if entry is not None:
         authenticator.authentication_controller.authentication_model.credentials["usernames"][
             str(token["username"])
@@ -88,9 +94,7 @@ def _restore_from_cookie(authenticator: stauth.Authenticate) -> None:
         authenticator.cookie_controller.delete_cookie()
         return
     if st.session_state.get("authentication_status"):
-        lifetime = timedelta(days=get_settings().cookie_expiry_days)
-        issued = datetime.fromtimestamp(float(token["exp_date"]), UTC) - lifetime
-        st.session_state[ISSUED_AT] = issued
+        st.session_state[SESSION_ID] = session_id
 
 
 def client_address() -> str | None:
@@ -132,17 +136,33 @@ def _start_session(authenticator: stauth.Authenticate, actor: Actor) -> None:
             "name": actor.display_name,
             "roles": [actor.role.value],
             "logout": False,
-            ISSUED_AT: utc_now(),
         }
     )
     # No st.rerun() after this: the cookie component must render for the cookie to be written.
     authenticator.cookie_controller.set_cookie()
+    cookie = authenticator.cookie_controller.cookie_model
+    # The token just written, as the library makes it (HS256 of the username and expiry).
+    token = jwt.encode(
+        {"username": actor.username, "exp_date": cookie.exp_date},
+        get_settings().cookie_key,
+        algorithm="HS256",
+    )
+    assert actor.user_id is not None
+    with unit_of_work() as session:
+        st.session_state[SESSION_ID] = users.open_session(
+            session,
+            user_id=actor.user_id,
+            token=token,
+            expires_at=datetime.fromtimestamp(float(cookie.exp_date), UTC),
+            client_address=client_address(),
+            user_agent=st.context.headers.get("User-Agent"),
+        )
 
 
 def _sign_out(authenticator: stauth.Authenticate, *, notice: str | None = None) -> None:
     if st.session_state.get("authentication_status"):
         authenticator.logout(location="unrendered")
-    st.session_state.pop(ISSUED_AT, None)
+    st.session_state.pop(SESSION_ID, None)
     if notice:
         st.session_state[NOTICE] = ("info", notice)
 
@@ -157,7 +177,7 @@ def current_actor() -> Actor | None:
         actor = signed_in_actor()
         if actor is not None:
             with unit_of_work() as session:
-                users.end_sessions(session, actor=actor)
+                users.end_session(session, actor=actor, session_id=st.session_state.get(SESSION_ID))
         _sign_out(authenticator, notice="You are signed out.")
         return None
     if st.session_state.get(LOGIN_BUTTON) and not st.session_state.get("authentication_status"):
@@ -170,18 +190,24 @@ def current_actor() -> Actor | None:
 
 
 def logout_button() -> None:
-    """The sign-out button; the next run of Home.py ends the session everywhere."""
+    """The sign-out button; the next run of Home.py ends this browser's session."""
     st.button("Log out", on_click=st.session_state.__setitem__, args=(LOGOUT_REQUESTED, True))
 
 
 def signed_in_actor() -> Actor | None:
     """The signed-in user as the database sees it now, or None."""
     username = st.session_state.get("username")
-    issued_at = st.session_state.get(ISSUED_AT)
-    if not st.session_state.get("authentication_status") or not username or issued_at is None:
+    session_id = st.session_state.get(SESSION_ID)
+    if not st.session_state.get("authentication_status") or not username or session_id is None:
         return None
     with unit_of_work() as session:
-        return users.actor_for_session(session, username=username, issued_at=issued_at)
+        actor = users.actor_for_session(session, session_id=session_id)
+    return actor if actor is not None and actor.username == username else None
+
+
+def current_session_id() -> int | None:
+    """This browser's session, as the password form and the sessions list need it."""
+    return st.session_state.get(SESSION_ID)
 
 
 def require(role: Role) -> Actor:
@@ -195,13 +221,6 @@ def require(role: Role) -> Actor:
         st.error(f"This page is for {role.value}s.")
         st.stop()
     return actor
-
-
-def renew_after_password_change(actor: Actor) -> None:
-    """Keep this browser signed in after a password change ended every other session."""
-    authenticator = st.session_state.get(AUTHENTICATOR)
-    if authenticator is not None:
-        _start_session(authenticator, actor)
 
 
 def login_page() -> None:

@@ -10,8 +10,8 @@ import jwt
 from playwright.sync_api import expect
 
 from portal.db import get_engine, unit_of_work
-from tests.browser.conftest import settle
-from tests.factories import make_actor
+from tests.browser.conftest import settle, sign_in
+from tests.factories import PASSWORD, make_actor
 
 
 def _visit_with(browser, server, token: str):
@@ -37,15 +37,38 @@ def test_a_cookie_signed_with_another_key_is_refused(server, browser):
     assert page.get_by_role("heading", name="Dashboard").count() == 0
     context.close()
 
-    # The same claims signed with the configured key do sign in: the key is the whole
-    # defence of this cookie, which is why production refuses to start without a secret one.
-    genuine = jwt.encode(
+    # Even signed with the configured key, a cookie this portal never issued (no recorded
+    # session) signs nobody in: knowing the key is no longer enough to mint a login.
+    minted = jwt.encode(
         {"username": partner.username, "exp_date": expires},
         os.environ["PORTAL_COOKIE_KEY"],
         algorithm="HS256",
     )
-    context, page = _visit_with(browser, server, genuine)
+    context, page = _visit_with(browser, server, minted)
+    expect(page.get_by_label("Username")).to_be_visible()
+    assert page.get_by_role("heading", name="Dashboard").count() == 0
+    context.close()
+
+
+def test_a_session_survives_a_reload_and_a_copied_cookie_dies_with_the_logout(server, browser):
+    with unit_of_work(get_engine(server.database_url)) as db:
+        partner = make_actor(db, username="cookie.copied")
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    sign_in(page, server.url, partner.username, PASSWORD)
     expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    page.wait_for_function("() => document.cookie.includes('partner_portal_auth=')")
+    page.reload()
+    settle(page)
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    copied = next(c for c in context.cookies() if c["name"] == "partner_portal_auth")["value"]
+    page.get_by_role("button", name="Log out").click()
+    settle(page)
+    expect(page.get_by_label("Username")).to_be_visible()
+    context.close()
+    context, page = _visit_with(browser, server, copied)
+    expect(page.get_by_label("Username")).to_be_visible()
+    assert page.get_by_role("heading", name="Dashboard").count() == 0
     context.close()
 
 
