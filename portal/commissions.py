@@ -199,7 +199,6 @@ def payout_eligibility(
     details, a partner manager verified its tax form (and a W-8 has not lapsed), and its net
     owed amount is above zero and reaches the minimum."""
     settings = get_settings()
-    money = f"{settings.currency}"
     blockers: list[Blocker] = []
     if status is PartnerStatus.SUSPENDED:
         blockers.append(
@@ -245,8 +244,8 @@ def payout_eligibility(
         blockers.append(
             Blocker(
                 f"below the {settings.min_payout:,.2f} minimum",
-                f"Payouts start at {settings.min_payout:,.2f} {money}; smaller balances roll "
-                "over to a later payout.",
+                f"Payouts start at {settings.min_payout:,.2f} {settings.currency}; smaller "
+                "balances roll over to a later payout.",
             )
         )
     return PayoutEligibility(owed=owed, blockers=tuple(blockers))

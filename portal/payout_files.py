@@ -24,7 +24,7 @@ import hashlib
 import html
 import io
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -406,7 +406,7 @@ class PayoutFileRecord:
     currency: str
     sha256: str
     created_by: int | None
-    created_at: Any
+    created_at: datetime
 
 
 def list_payout_files(

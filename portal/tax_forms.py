@@ -209,6 +209,7 @@ def review_tax_form(
     if outcome is TaxDocumentStatus.REJECTED and not note:
         errors.add("reason", "Say why the form is rejected, so the partner can fix it.")
     errors.raise_if_any()
+    assert outcome is not None
     document = session.get(TaxFormDocument, document_id, with_for_update=True)
     if document is None:
         raise NotFound("Tax form not found.")
@@ -223,7 +224,7 @@ def review_tax_form(
     )
     assert profile is not None
     now = utc_now()
-    document.status = outcome  # type: ignore[assignment]
+    document.status = outcome
     document.reviewed_at = now
     document.reviewed_by = actor.user_id
     if outcome is TaxDocumentStatus.VERIFIED:
@@ -253,7 +254,7 @@ def review_tax_form(
     audit.record_by(
         session,
         actor,
-        f"tax_form.{outcome.value}",  # type: ignore[union-attr]
+        f"tax_form.{outcome.value}",
         "tax_form",
         document.id,
         before={"status": "submitted"},
