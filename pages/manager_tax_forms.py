@@ -13,7 +13,7 @@ from portal.ui.session import require
 actor = require(Role.MANAGER)
 st.title("Tax forms")
 for message in st.session_state.pop("tax_form_messages", []):
-    st.success(message)
+    st.success(fmt.inert(message))  # it names the partner company, as typed
 
 with unit_of_work() as session:
     waiting = tax_forms.list_tax_forms(session, actor=actor, status=TaxDocumentStatus.SUBMITTED)

@@ -323,3 +323,22 @@ def test_tax_forms_page_opens_and_verifies_an_upload(app_database):
     with unit_of_work(app_database) as db:
         profile = profiles.get_profile(db, actor=partner)
         assert profile.tax_form.value == "W-8BEN" and profile.tax_form_expires_on is not None
+
+
+def test_tax_forms_page_names_the_company_as_typed(app_database):
+    from portal import tax_forms
+    from tests.factories import TINY_PDF, make_partner
+
+    with unit_of_work(app_database) as db:
+        manager = make_manager(db)
+        partner = make_actor(
+            db, partner=make_partner(db, company_name="[x](https://evil.example) **Co**")
+        )
+        tax_forms.submit_tax_form(
+            db, actor=partner, form="W-9", file_name="w9.pdf", content=TINY_PDF
+        )
+    test = page_as(manager, "pages/manager_tax_forms.py")
+    _click(test, "Record decision")
+    (message,) = [s.value for s in test.success]
+    assert "](https" not in message and "**Co**" not in message  # no link, no emphasis
+    assert "[x](https://evil.example) **Co**" in shown(test.success[0])
