@@ -457,6 +457,28 @@ def read_statement(session: Session, *, actor: Actor, content: bytes | str) -> l
         records = list(reader)
     except csv.Error as error:
         raise ValidationError({"statement": f"The file is not valid CSV ({error})."}) from None
+    # Every payout and reference the file names, in two queries rather than three per row.
+    named = records[:MAX_STATEMENT_ROWS]
+    wanted_ids = {
+        int(text)
+        for text in ((r.get("payout_id") or "").strip().lstrip("#") for r in named)
+        if text.isdigit() and 1 <= int(text) <= MAX_ID
+    }
+    payouts_named = {
+        payout.id: (payout, company)
+        for payout, company in session.execute(
+            select(Payout, Partner.company_name)
+            .join(Partner, Partner.id == Payout.partner_id)
+            .where(Payout.id.in_(wanted_ids))
+        )
+    }
+    wanted_refs = {(r.get("reference") or "").strip() for r in named} - {""}
+    reference_owners: dict[str, int] = {
+        reference: payout_id
+        for reference, payout_id in session.execute(
+            select(Payout.reference, Payout.id).where(Payout.reference.in_(wanted_refs))
+        )
+    }
     for number, raw in enumerate(records, start=2):
         if number - 1 > MAX_STATEMENT_ROWS:
             problems.append(f"more than {MAX_STATEMENT_ROWS} rows; split the file")
@@ -470,10 +492,10 @@ def read_statement(session: Session, *, actor: Actor, content: bytes | str) -> l
         payout_id = int(raw_id)
         where = f"row {number} (payout #{payout_id})"
         ref = _clean_reference(errors, "reference", raw.get("reference") or "")
-        payout = session.get(Payout, payout_id)
-        if payout is None:
+        if payout_id not in payouts_named:
             problems.append(f"{where}: no such payout")
             continue
+        payout, company_name = payouts_named[payout_id]
         paid_at = _paid_moment(errors, "paid_date", raw.get("paid_date") or "", payout, now)
         if not (raw.get("paid_date") or "").strip():
             errors.add("paid_date", "Paid date is required.")
@@ -491,7 +513,7 @@ def read_statement(session: Session, *, actor: Actor, content: bytes | str) -> l
         if not already and payout.status is not PayoutStatus.SCHEDULED:
             problems.append(f"{where}: it is {payout.status.value}, not scheduled")
             continue
-        owner = _reference_owner(session, ref)
+        owner = reference_owners.get(ref)
         if owner is not None and owner != payout_id:
             problems.append(f"{where}: reference {ref} is already recorded on payout #{owner}")
             continue
@@ -500,7 +522,7 @@ def read_statement(session: Session, *, actor: Actor, content: bytes | str) -> l
                 payout_id=payout_id,
                 reference=ref,
                 paid_on=paid_at.date(),
-                company_name=_company_name(session, payout.partner_id),
+                company_name=company_name,
                 amount=payout.amount,
                 already_paid=already,
             )
