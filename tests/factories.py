@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import itertools
+from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from portal import leads, statistics
 from portal.access import Actor, load_actor
-from portal.models import Partner, PartnerProfile, PartnerStatus, Role
+from portal.models import Lead, Partner, PartnerProfile, PartnerStatus, Role
+from portal.types import utc_now
 from portal.users import add_user
 
 _numbers = itertools.count(1)
@@ -135,3 +138,22 @@ def payable_profile(session: Session, partner: Actor, method: str = "paypal") ->
         },
     )
     verify_tax_form(session, partner)
+
+
+def backdate_lead(session: Session, lead_id: int, age: timedelta) -> None:
+    """Make a lead `age` old, with its month's rollups moved along (as if it had been
+    registered then), so a later move of the lead finds its counts whatever today's date."""
+    lead = session.get_one(Lead, lead_id)
+    registered = utc_now() - age
+    statistics.count_lead(
+        session,
+        partner_id=lead.partner_id,
+        created_at=lead.created_at,
+        status=lead.status,
+        delta=-1,
+    )
+    statistics.count_lead(
+        session, partner_id=lead.partner_id, created_at=registered, status=lead.status, delta=1
+    )
+    session.execute(update(Lead).where(Lead.id == lead_id).values(created_at=registered))
+    session.expire(lead)

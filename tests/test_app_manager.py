@@ -20,6 +20,7 @@ from portal.models import (
 from portal.types import utc_now
 from tests.apptest import metric, page_as, shown, texts
 from tests.factories import (
+    backdate_lead,
     make_actor,
     make_converted_lead,
     make_lead,
@@ -34,9 +35,7 @@ def test_overview_counts_the_program(app_database):
         partner = make_actor(db)
         make_actor(db, status=PartnerStatus.PENDING)
         stale = make_lead(db, partner, client_name="Waiting Client")
-        db.execute(
-            update(Lead).where(Lead.id == stale.id).values(created_at=utc_now() - timedelta(days=5))
-        )
+        backdate_lead(db, stale.id, timedelta(days=5))
     test = page_as(manager, "pages/manager_overview.py")
     assert not test.exception
     assert metric(test, "Partners active") == "1"
@@ -118,9 +117,7 @@ def test_all_leads_converts_with_a_deal_value_and_reassigns(app_database):
             db, actor=manager, lead_id=lead.id, to="qualified", expected_version=lead.version
         )
         other = make_lead(db, first)
-        db.execute(
-            update(Lead).where(Lead.id == lead.id).values(created_at=utc_now() - timedelta(hours=1))
-        )
+        backdate_lead(db, lead.id, timedelta(hours=1))
     test = page_as(manager, "pages/manager_leads.py")
     assert not test.exception
     key = "all_leads-1-None-0"

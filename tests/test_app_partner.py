@@ -15,6 +15,7 @@ from portal.types import utc_now
 from tests.apptest import metric, page_as, shown, texts
 from tests.factories import (
     TINY_PDF,
+    backdate_lead,
     make_actor,
     make_converted_lead,
     make_lead,
@@ -98,11 +99,7 @@ def test_inline_edits_are_saved_and_refusals_change_nothing(app_database):
         partner = make_actor(db)
         older = make_lead(db, partner, client_name="Older")
         newer = make_lead(db, partner, client_name="Newer")
-        db.execute(
-            update(Lead)
-            .where(Lead.id == older.id)
-            .values(created_at=utc_now() - timedelta(hours=1))
-        )
+        backdate_lead(db, older.id, timedelta(hours=1))
     test = page_as(partner, LEADS)
     key = _editor_key(test)
     # Row 0 is the newest lead: contacted is allowed; row 1 to converted is not (partners

@@ -19,7 +19,7 @@ from portal.db import unit_of_work
 from portal.errors import NotFound, PermissionDenied, ValidationError
 from portal.models import AuditEntry, Commission, Lead, Partner, PartnerStatus
 from portal.types import utc_now
-from tests.factories import make_actor, make_lead, make_manager, verify_tax_form
+from tests.factories import backdate_lead, make_actor, make_lead, make_manager, verify_tax_form
 
 INJECTIONS = [
     "=1+1",
@@ -346,11 +346,7 @@ def test_filters_by_partner_status_and_date(engine):
         manager, _partner, made = _program(session)
         other = make_actor(session)
         make_lead(session, other)
-        session.execute(
-            update(Lead)
-            .where(Lead.id == made[1].id)
-            .values(created_at=utc_now() - timedelta(days=10))
-        )
+        backdate_lead(session, made[1].id, timedelta(days=10))
         assert (
             exports.count_rows(
                 session,

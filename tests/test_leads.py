@@ -22,7 +22,7 @@ from portal.models import (
     Role,
 )
 from portal.types import utc_now
-from tests.factories import make_actor, make_lead, make_manager, make_partner
+from tests.factories import backdate_lead, make_actor, make_lead, make_manager, make_partner
 
 S = LeadStatus
 
@@ -511,11 +511,7 @@ def test_list_filters_search_dates_and_keyset_pages(engine):
         _move(session, partner, made[3].id, made[3].version, S.CONTACTED)
         # Spread creation times so the newest-first order is unambiguous.
         for index, lead in enumerate(made):
-            session.execute(
-                update(Lead)
-                .where(Lead.id == lead.id)
-                .values(created_at=utc_now() - timedelta(days=index))
-            )
+            backdate_lead(session, lead.id, timedelta(days=index))
     with unit_of_work(engine) as session:
         seen, cursor = [], None
         while True:
@@ -565,11 +561,7 @@ def test_awaiting_contact_flag_after_configured_days(engine):
         partner = make_actor(session)
         lead = make_lead(session, partner)
         assert not lead.awaiting_contact
-        session.execute(
-            update(Lead)
-            .where(Lead.id == lead.id)
-            .values(created_at=utc_now() - timedelta(days=3, minutes=1))
-        )
+        backdate_lead(session, lead.id, timedelta(days=3, minutes=1))
     with unit_of_work(engine) as session:
         assert leads.get_lead(session, actor=partner, lead_id=lead.id).lead.awaiting_contact
 
