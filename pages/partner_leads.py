@@ -8,7 +8,7 @@ import streamlit as st
 
 from portal import exports, imports, leads
 from portal.config import get_settings
-from portal.db import unit_of_work
+from portal.db import retrying, unit_of_work
 from portal.errors import PortalError
 from portal.models import PartnerStatus, Role
 from portal.ui import fmt, lead_table
@@ -79,8 +79,12 @@ if can_edit:
         upload = st.file_uploader("CSV file", type=["csv"], key="lead_upload", max_upload_size=1)
         if upload is not None and st.button("Import leads"):
             try:
-                with unit_of_work() as session:
-                    result = imports.import_leads_csv(session, actor=actor, data=upload.getvalue())
+                lead_file = imports.read_leads_csv(upload.getvalue())
+                result = retrying(
+                    lambda session: imports.register_lead_file(
+                        session, actor=actor, lead_file=lead_file
+                    )
+                )
                 st.success(f"Imported {len(result.imported)} lead(s).")
                 if result.refused:
                     st.warning(f"{len(result.refused)} row(s) were refused:")

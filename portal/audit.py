@@ -57,18 +57,32 @@ def record(
     after: dict[str, Any] | None = None,
 ) -> None:
     """Add one audit entry in the caller's transaction."""
-    # A plain INSERT: every write records one, and nothing reads the entry back.
+    _insert(session, actor_user_id, actor_label, action, object_type, [(object_id, before, after)])
+
+
+def _insert(
+    session: Session,
+    actor_user_id: int | None,
+    actor_label: str,
+    action: str,
+    object_type: str,
+    changes: list[tuple[object, dict[str, Any] | None, dict[str, Any] | None]],
+) -> None:
+    # A plain INSERT (many rows in one statement): nothing reads an entry back.
     session.connection().execute(
         _INSERT_ENTRY,
-        {
-            "actor_user_id": actor_user_id,
-            "actor_label": actor_label[:64],
-            "action": action,
-            "object_type": object_type,
-            "object_id": None if object_id is None else str(object_id),
-            "before": _masked(before),
-            "after": _masked(after),
-        },
+        [
+            {
+                "actor_user_id": actor_user_id,
+                "actor_label": actor_label[:64],
+                "action": action,
+                "object_type": object_type,
+                "object_id": None if object_id is None else str(object_id),
+                "before": _masked(before),
+                "after": _masked(after),
+            }
+            for object_id, before, after in changes
+        ],
     )
 
 
@@ -86,16 +100,20 @@ def record_by(
     after: dict[str, Any] | None = None,
 ) -> None:
     """Add one audit entry for a write made by an actor."""
-    record(
-        session,
-        actor_user_id=actor.user_id,
-        actor_label=actor.username,
-        action=action,
-        object_type=object_type,
-        object_id=object_id,
-        before=before,
-        after=after,
-    )
+    changes = [(object_id, before, after)]
+    _insert(session, actor.user_id, actor.username, action, object_type, changes)
+
+
+def record_many_by(
+    session: Session,
+    actor: Actor,
+    action: str,
+    object_type: str,
+    created: list[tuple[object, dict[str, Any]]],
+) -> None:
+    """Add one audit entry per object an actor created at once, with what it holds."""
+    changes = [(object_id, None, after) for object_id, after in created]
+    _insert(session, actor.user_id, actor.username, action, object_type, changes)
 
 
 @dataclass(frozen=True)

@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import random
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from portal.config import get_settings
 from portal.errors import RecordedRefusal
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+BUSY_ATTEMPTS = 4
+# PostgreSQL's serialization failure, deadlock and lock-not-available: the work lost a race and
+# may simply be run again.
+_RETRYABLE_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
+T = TypeVar("T")
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -78,3 +86,26 @@ def unit_of_work(engine: Engine | None = None) -> Iterator[Session]:
             else:
                 return
         raise kept
+
+
+def is_busy(error: DBAPIError) -> bool:
+    """Whether the database refused only because other work held what this work needed."""
+    if getattr(error.orig, "sqlstate", None) in _RETRYABLE_SQLSTATES:
+        return True
+    message = str(error.orig).lower()
+    return "database is locked" in message or "database table is locked" in message
+
+
+def retrying(work: Callable[[Session], T], *, engine: Engine | None = None) -> T:
+    """Run `work` in a unit of work, and run it again in a fresh one (after a short, jittered
+    backoff) while the database is busy: a lost race is a wait for the user, not an error."""
+    attempt = 1
+    while True:
+        try:
+            with unit_of_work(engine) as session:
+                return work(session)
+        except DBAPIError as error:
+            if attempt == BUSY_ATTEMPTS or not is_busy(error):
+                raise
+        time.sleep(0.05 * 2**attempt * (1 + random.random()))  # noqa: S311 - jitter, not a secret
+        attempt += 1

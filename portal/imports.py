@@ -1,5 +1,9 @@
 """Bulk lead registration from an uploaded CSV: valid rows are registered, each refused row
-is listed with its reason, and a file that cannot be read as a whole is refused whole."""
+is listed with its reason, and a file that cannot be read as a whole is refused whole.
+
+The file is read and every row checked before the first query; the rows are then written in
+one transaction of a handful of statements, so on SQLite (one writer at a time) an import
+holds the write lock for milliseconds, not for the length of the file."""
 
 from __future__ import annotations
 
@@ -9,9 +13,9 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from portal.access import Actor, require_active_partner_or_manager, scoped_partner_id
-from portal.errors import PortalError, ValidationError
-from portal.leads import register_lead
+from portal.access import Actor
+from portal.errors import ValidationError
+from portal.leads import Registration, check_registration, register_leads
 
 MAX_BYTES = 1_000_000
 MAX_ROWS = 1_000
@@ -83,35 +87,65 @@ def _rows(data: bytes) -> tuple[list[str], list[tuple[int, list[str]]]]:
     return columns, rows
 
 
-def import_leads_csv(
-    session: Session, *, actor: Actor, data: bytes, partner_id: int | None = None
-) -> ImportResult:
-    """Register each valid row in its own savepoint of one transaction."""
-    actor = require_active_partner_or_manager(session, actor)
-    partner_id = scoped_partner_id(actor, partner_id)
+@dataclass(frozen=True)
+class LeadFile:
+    """An uploaded file, read and checked without the database: the rows that may be
+    registered and the rows already refused, each with its line."""
+
+    registrations: list[tuple[int, Registration]]
+    refused: list[tuple[int, str]]
+
+
+def read_leads_csv(data: bytes) -> LeadFile:
+    """Every row checked before the first query: fields, and the same client twice in the file."""
     columns, rows = _rows(data)
-    result = ImportResult()
+    registrations: list[tuple[int, Registration]] = []
+    refused: list[tuple[int, str]] = []
+    first_line: dict[str, int] = {}
     for line, values in rows:
         if len(values) != len(columns):
-            result.refused.append(
-                (line, f"has {len(values)} values; the header has {len(columns)}")
-            )
+            refused.append((line, f"has {len(values)} values; the header has {len(columns)}"))
             continue
         row = dict(zip(columns, values, strict=True))
         try:
-            with session.begin_nested():
-                lead = register_lead(
-                    session,
-                    actor=actor,
-                    partner_id=partner_id,
-                    **{name: row.get(name, "") for name in REQUIRED + OPTIONAL},
-                )
-        except ValidationError as error:
-            result.refused.append(
-                (line, "; ".join(f"{name}: {message}" for name, message in error.errors.items()))
+            registration = check_registration(
+                **{name: row.get(name, "") for name in REQUIRED + OPTIONAL}
             )
-        except PortalError as error:
-            result.refused.append((line, str(error)))
+        except ValidationError as error:
+            refused.append((line, _reasons(error)))
+            continue
+        client = [registration.email_key, registration.client_phone or registration.email_key]
+        earlier = min((first_line[key] for key in client if key in first_line), default=None)
+        if earlier is not None:
+            refused.append((line, f"the same client is on line {earlier} of this file"))
+            continue
+        for key in client:
+            first_line[key] = line
+        registrations.append((line, registration))
+    return LeadFile(registrations, refused)
+
+
+def register_lead_file(
+    session: Session, *, actor: Actor, lead_file: LeadFile, partner_id: int | None = None
+) -> ImportResult:
+    """Register a checked file's rows in one short transaction: each row's lead, or why its
+    client is already claimed."""
+    lines = [line for line, _ in lead_file.registrations]
+    outcomes = register_leads(
+        session,
+        actor=actor,
+        registrations=[registration for _, registration in lead_file.registrations],
+        partner_id=partner_id,
+    )
+    result = ImportResult(refused=list(lead_file.refused))
+    for line, outcome in zip(lines, outcomes, strict=True):
+        if isinstance(outcome, ValidationError):
+            result.refused.append((line, _reasons(outcome)))
         else:
-            result.imported.append((line, lead.id))
+            result.imported.append((line, outcome.id))
+    result.refused.sort()
     return result
+
+
+def _reasons(error: ValidationError) -> str:
+    return "; ".join(f"{name}: {message}" for name, message in error.errors.items())

@@ -13,7 +13,7 @@ Rules (DOMAIN.md), as enforced here:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -218,37 +218,9 @@ def lead_view(lead: Lead, actor: Actor, partner_name: str | None = None) -> Lead
     return lead_views([(values, partner_name)], actor)[0]
 
 
-def _refuse_live_claim(
+def _events(
     session: Session,
-    *,
-    email_key_value: str,
-    phone: str | None,
-    now: datetime,
-    except_lead_id: int | None = None,
-) -> None:
-    """Refuse when another lead holds a live claim on this client; never say whose."""
-    if session.get_bind().dialect.name == "postgresql":
-        # Serialise registrations of the same client, so two at once cannot both pass.
-        for key in filter(None, (email_key_value, phone)):
-            session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
-    same_client = Lead.client_email_key == email_key_value
-    if phone:
-        same_client = same_client | (Lead.client_phone == phone)
-    query = select(Lead.created_at, Lead.client_email_key).where(same_client, _live_claims(now))
-    if except_lead_id is not None:
-        query = query.where(Lead.id != except_lead_id)
-    earliest = session.execute(query.order_by(Lead.created_at).limit(1)).first()
-    if earliest is not None:
-        registered = earliest.created_at.date().isoformat()
-        field_name = (
-            "client_email" if earliest.client_email_key == email_key_value else "client_phone"
-        )
-        raise ValidationError({field_name: f"This client was already registered on {registered}."})
-
-
-def _event(
-    session: Session,
-    lead: Lead,
+    leads: Sequence[Lead],
     actor: Actor,
     kind: LeadEventKind,
     *,
@@ -258,18 +230,250 @@ def _event(
     # A plain INSERT: every lead write records one, and nothing reads the event back.
     session.connection().execute(
         _INSERT_EVENT,
-        {
-            "lead_id": lead.id,
-            "actor_user_id": actor.user_id,
-            "kind": kind,
-            "from_status": from_status,
-            "to_status": lead.status,
-            "note": note,
-        },
+        [
+            {
+                "lead_id": lead.id,
+                "actor_user_id": actor.user_id,
+                "kind": kind,
+                "from_status": from_status,
+                "to_status": lead.status,
+                "note": note,
+            }
+            for lead in leads
+        ],
     )
 
 
 _INSERT_EVENT = insert(LeadEvent)
+
+
+@dataclass(frozen=True)
+class Registration:
+    """A client referral whose fields passed every check that needs no database."""
+
+    client_name: str
+    client_email: str
+    service: str
+    client_phone: str | None
+    company: str | None
+    notes: str
+
+    @property
+    def email_key(self) -> str:
+        return email_key(self.client_email)
+
+
+def _check_registration(
+    errors: FieldErrors,
+    *,
+    client_name: str,
+    client_email: str,
+    service: str,
+    client_phone: str | None,
+    company: str | None,
+    notes: str | None,
+) -> Registration | None:
+    name = clean_text(
+        errors, "client_name", client_name, label="Client name", max_length=200, required=True
+    )
+    email = clean_email(errors, "client_email", client_email, label="Client email", required=True)
+    phone = clean_phone(errors, "client_phone", client_phone, label="Client phone")
+    company_name = clean_text(errors, "company", company, label="Company", max_length=200)
+    note_text = clean_text(
+        errors, "notes", notes, label="Notes", max_length=MAX_NOTES, multiline=True
+    )
+    catalogue = get_settings().services
+    if not (service or "").strip():
+        errors.add("service", "Service is required.")
+    elif service not in catalogue:
+        errors.add("service", f"Service must be one of: {', '.join(catalogue)}.")
+    if name is None or email is None or errors.errors:
+        return None
+    return Registration(name, email, service, phone, company_name, note_text or "")
+
+
+def check_registration(
+    *,
+    client_name: str,
+    client_email: str,
+    service: str,
+    client_phone: str | None = None,
+    company: str | None = None,
+    notes: str | None = None,
+) -> Registration:
+    """The registration's fields cleaned, or every refused field at once; no database."""
+    errors = FieldErrors()
+    registration = _check_registration(
+        errors,
+        client_name=client_name,
+        client_email=client_email,
+        service=service,
+        client_phone=client_phone,
+        company=company,
+        notes=notes,
+    )
+    errors.raise_if_any()
+    assert registration is not None
+    return registration
+
+
+def _registering_partner(
+    session: Session, actor: Actor, partner_id: int | None, errors: FieldErrors
+) -> Partner | None:
+    partner_id = scoped_partner_id(actor, partner_id)
+    partner = session.get(Partner, partner_id) if partner_id is not None else None
+    if partner is None:
+        errors.add("partner_id", "Choose the partner this lead belongs to.")
+    elif partner.status is not PartnerStatus.ACTIVE:
+        errors.add("partner_id", "Leads can be registered only for an active partner.")
+    return partner
+
+
+def _live_claim_refusals(
+    session: Session,
+    clients: Sequence[tuple[str, str | None]],
+    now: datetime,
+    *,
+    except_lead_id: int | None = None,
+) -> list[ValidationError | None]:
+    """For each client (email key, phone), the refusal its earliest live claim gives (never
+    saying whose), or None; one query for the whole list, in which an entry also claims its
+    client for the entries after it."""
+    keys = sorted({key for key, _ in clients})
+    phones = sorted({phone for _, phone in clients if phone})
+    if session.get_bind().dialect.name == "postgresql":
+        # Serialise registrations of the same client, so two at once cannot both pass; taken
+        # in one order so two overlapping batches cannot wait on each other crosswise.
+        session.execute(
+            text(
+                "SELECT pg_advisory_xact_lock(hashtext(key)) "
+                "FROM (SELECT key FROM unnest(CAST(:keys AS text[])) AS key ORDER BY key) AS keys"
+            ),
+            {"keys": sorted(set(keys + phones))},
+        )
+    same_client = Lead.client_email_key.in_(keys)
+    if phones:
+        same_client = same_client | Lead.client_phone.in_(phones)
+    by_key: dict[str, datetime] = {}
+    by_phone: dict[str, datetime] = {}
+    query = select(Lead.client_email_key, Lead.client_phone, Lead.created_at).where(
+        same_client, _live_claims(now)
+    )
+    if except_lead_id is not None:
+        query = query.where(Lead.id != except_lead_id)
+    for key, phone, created_at in session.execute(query):
+        if key not in by_key or created_at < by_key[key]:
+            by_key[key] = created_at
+        if phone is not None and (phone not in by_phone or created_at < by_phone[phone]):
+            by_phone[phone] = created_at
+    refusals: list[ValidationError | None] = []
+    for key, phone in clients:
+        claimed = [
+            (claimed_at, field_name)
+            for claimed_at, field_name in (
+                (by_key.get(key), "client_email"),
+                (by_phone.get(phone or ""), "client_phone"),
+            )
+            if claimed_at is not None
+        ]
+        if not claimed:
+            refusals.append(None)
+            by_key[key] = now
+            if phone:
+                by_phone[phone] = now
+            continue
+        claimed_at, field_name = min(claimed)
+        refusals.append(
+            ValidationError(
+                {field_name: f"This client was already registered on {claimed_at.date()}."}
+            )
+        )
+    return refusals
+
+
+def register_leads(
+    session: Session,
+    *,
+    actor: Actor,
+    registrations: Sequence[Registration],
+    partner_id: int | None = None,
+) -> list[Lead | ValidationError]:
+    """Register checked referrals for the actor's company (a manager names the partner): for
+    each, the new lead or why its client is claimed. A handful of statements however many
+    there are, so a whole file holds the write lock only briefly."""
+    actor = require_active_partner_or_manager(session, actor)
+    errors = FieldErrors()
+    partner = _registering_partner(session, actor, partner_id, errors)
+    errors.raise_if_any()
+    assert partner is not None
+    if not registrations:
+        return []
+    now = utc_now()
+    claim_expires_at = now + timedelta(days=get_settings().claim_days)
+    partner_domain = email_domain(partner.email)
+    refusals = _live_claim_refusals(
+        session, [(r.email_key, r.client_phone) for r in registrations], now
+    )
+    accepted = [r for r, refusal in zip(registrations, refusals, strict=True) if refusal is None]
+    if not accepted:
+        return [refusal for refusal in refusals if refusal is not None]
+    # One multi-row INSERT … RETURNING: the ORM's unit of work would insert a versioned row at
+    # a time, and so would SQLite for rows returned in order; each client is in the list once.
+    created = {
+        lead.client_email_key: lead
+        for lead in session.scalars(
+            insert(Lead).returning(Lead),
+            [
+                {
+                    "partner_id": partner.id,
+                    "client_name": registration.client_name,
+                    "client_email": registration.client_email,
+                    "client_email_key": registration.email_key,
+                    "client_phone": registration.client_phone,
+                    "company": registration.company,
+                    "service": registration.service,
+                    "notes": registration.notes,
+                    "status": S.PENDING,
+                    "self_referral": email_domain(registration.client_email) == partner_domain,
+                    "created_at": now,
+                    "updated_at": now,
+                    "claim_expires_at": claim_expires_at,
+                    "version": 1,
+                }
+                for registration in accepted
+            ],
+        )
+    }
+    outcomes: list[Lead | ValidationError] = [
+        created[registration.email_key] if refusal is None else refusal
+        for registration, refusal in zip(registrations, refusals, strict=True)
+    ]
+    new_leads = [outcome for outcome in outcomes if isinstance(outcome, Lead)]
+    _events(session, new_leads, actor, LeadEventKind.REGISTERED)
+    statistics.count_referral(session, partner_id=partner.id, delta=len(new_leads))
+    statistics.count_lead(
+        session, partner_id=partner.id, created_at=now, status=S.PENDING, delta=len(new_leads)
+    )
+    audit.record_many_by(
+        session,
+        actor,
+        "lead.register",
+        "lead",
+        [
+            (
+                lead.id,
+                {
+                    "partner_id": partner.id,
+                    "client_name": lead.client_name,
+                    "client_email": lead.client_email,
+                    "client_phone": lead.client_phone,
+                    "service": lead.service,
+                },
+            )
+            for lead in new_leads
+        ],
+    )
+    return outcomes
 
 
 def register_lead(
@@ -287,69 +491,24 @@ def register_lead(
     """Register a client referral for the actor's company (a manager names the partner)."""
     actor = require_active_partner_or_manager(session, actor)
     errors = FieldErrors()
-    partner_id = scoped_partner_id(actor, partner_id)
-    partner = session.get(Partner, partner_id) if partner_id is not None else None
-    if partner is None:
-        errors.add("partner_id", "Choose the partner this lead belongs to.")
-    elif partner.status is not PartnerStatus.ACTIVE:
-        errors.add("partner_id", "Leads can be registered only for an active partner.")
-    name = clean_text(
-        errors, "client_name", client_name, label="Client name", max_length=200, required=True
-    )
-    email = clean_email(errors, "client_email", client_email, label="Client email", required=True)
-    phone = clean_phone(errors, "client_phone", client_phone, label="Client phone")
-    company_name = clean_text(errors, "company", company, label="Company", max_length=200)
-    note_text = clean_text(
-        errors, "notes", notes, label="Notes", max_length=MAX_NOTES, multiline=True
-    )
-    catalogue = get_settings().services
-    if not (service or "").strip():
-        errors.add("service", "Service is required.")
-    elif service not in catalogue:
-        errors.add("service", f"Service must be one of: {', '.join(catalogue)}.")
-    errors.raise_if_any()
-    assert partner is not None and name is not None and email is not None
-
-    now = utc_now()
-    key = email_key(email)
-    _refuse_live_claim(session, email_key_value=key, phone=phone, now=now)
-    lead = Lead(
-        partner_id=partner.id,
-        client_name=name,
-        client_email=email,
-        client_email_key=key,
-        client_phone=phone,
-        company=company_name,
+    partner = _registering_partner(session, actor, partner_id, errors)
+    registration = _check_registration(
+        errors,
+        client_name=client_name,
+        client_email=client_email,
         service=service,
-        notes=note_text or "",
-        status=S.PENDING,
-        self_referral=email_domain(email) == email_domain(partner.email),
-        created_at=now,
-        updated_at=now,
-        claim_expires_at=now + timedelta(days=get_settings().claim_days),
+        client_phone=client_phone,
+        company=company,
+        notes=notes,
     )
-    session.add(lead)
-    session.flush()
-    _event(session, lead, actor, LeadEventKind.REGISTERED)
-    statistics.count_referral(session, partner_id=partner.id, delta=1)
-    statistics.count_lead(
-        session, partner_id=partner.id, created_at=lead.created_at, status=lead.status, delta=1
+    errors.raise_if_any()
+    assert partner is not None and registration is not None
+    [outcome] = register_leads(
+        session, actor=actor, registrations=[registration], partner_id=partner.id
     )
-    audit.record_by(
-        session,
-        actor,
-        "lead.register",
-        "lead",
-        lead.id,
-        after={
-            "partner_id": partner.id,
-            "client_name": name,
-            "client_email": email,
-            "client_phone": phone,
-            "service": service,
-        },
-    )
-    return lead_view(lead, actor, partner.company_name)
+    if isinstance(outcome, ValidationError):
+        raise outcome
+    return lead_view(outcome, actor, partner.company_name)
 
 
 def _visible_lead(session: Session, actor: Actor, lead_id: int, *, for_update: bool) -> Lead:
@@ -625,13 +784,11 @@ def change_lead_status(
         )
     errors.raise_if_any()
     if current is S.LOST:  # reopen: a fresh claim, unless someone else claimed it since
-        _refuse_live_claim(
-            session,
-            email_key_value=lead.client_email_key,
-            phone=lead.client_phone,
-            now=now,
-            except_lead_id=lead.id,
+        [refusal] = _live_claim_refusals(
+            session, [(lead.client_email_key, lead.client_phone)], now, except_lead_id=lead.id
         )
+        if refusal is not None:
+            raise refusal
     rate = (
         statistics.effective_rate(session, partner)
         if partner is not None and target is S.CONVERTED
@@ -677,7 +834,9 @@ def change_lead_status(
             f"The conversion of “{lead.client_name}” was reversed; its commission of "
             f"{reversed_line.amount:,.2f} {settings.currency} was {fate}."
         )
-    _event(session, lead, actor, LeadEventKind.STATUS_CHANGED, from_status=current, note=note_text)
+    _events(
+        session, [lead], actor, LeadEventKind.STATUS_CHANGED, from_status=current, note=note_text
+    )
     statistics.track_lead_move(session, lead, from_status=current)
     notify_partner(
         session,
@@ -752,7 +911,9 @@ def reassign_lead(
         delta=1,
         program=False,
     )
-    _event(session, lead, actor, LeadEventKind.REASSIGNED, from_status=lead.status, note=note_text)
+    _events(
+        session, [lead], actor, LeadEventKind.REASSIGNED, from_status=lead.status, note=note_text
+    )
     notify_partner(
         session,
         partner_id=old_partner_id,

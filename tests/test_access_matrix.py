@@ -152,9 +152,12 @@ MATRIX: dict[str, tuple[Call, set[str]]] = {
         ),
         A_AND_MANAGER,
     ),
-    "imports.import_leads_csv": (
-        lambda s, w, a: imports.import_leads_csv(
-            s, actor=a, data=imports.TEMPLATE.encode(), partner_id=w.partner_a
+    "imports.register_lead_file": (
+        lambda s, w, a: imports.register_lead_file(
+            s,
+            actor=a,
+            lead_file=imports.read_leads_csv(imports.TEMPLATE.encode()),
+            partner_id=w.partner_a,
         ),
         ACTIVE_A_OR_MANAGER,
     ),
@@ -198,6 +201,19 @@ MATRIX: dict[str, tuple[Call, set[str]]] = {
             client_name="Matrix Client",
             client_email="matrix@client.example",
             service="SEO",
+            partner_id=w.partner_a,
+        ),
+        ACTIVE_A_OR_MANAGER,
+    ),
+    "leads.register_leads": (
+        lambda s, w, a: leads.register_leads(
+            s,
+            actor=a,
+            registrations=[
+                leads.check_registration(
+                    client_name="Matrix Client", client_email="many@client.example", service="SEO"
+                )
+            ],
             partner_id=w.partner_a,
         ),
         ACTIVE_A_OR_MANAGER,

@@ -356,7 +356,9 @@ def test_naughty_strings_in_upload_columns(engine):
         writer.writerow([value, f"up{number}@naughty.example", "SEO", value, value])
     with unit_of_work(engine) as session:
         actor = make_actor(session)
-        result = imports.import_leads_csv(session, actor=actor, data=sink.getvalue().encode())
+        result = imports.register_lead_file(
+            session, actor=actor, lead_file=imports.read_leads_csv(sink.getvalue().encode())
+        )
         stored = session.execute(select(Lead.client_email, Lead.client_name, Lead.notes)).all()
     assert len(result.imported) + len(result.refused) == len(values)
     for _, reason in result.refused:

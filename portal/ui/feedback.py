@@ -9,9 +9,14 @@ import streamlit as st
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from portal.config import ConfigurationError
+from portal.db import is_busy
 from portal.errors import PortalError, ValidationError
 from portal.ui import fmt
 
+DATABASE_BUSY = (
+    "The portal is busy with other changes and could not save this one. Nothing was saved; "
+    "please try again."
+)
 DATABASE_DOWN = (
     "The portal cannot reach its database right now. Your data is safe; please try again "
     "in a minute."
@@ -31,11 +36,14 @@ def show_error(error: PortalError, labels: dict[str, str] | None = None) -> None
 
 @contextmanager
 def database_guard() -> Iterator[None]:
-    """Turn an unreachable database into a friendly message instead of a traceback."""
+    """Turn an unreachable or busy database into a friendly message instead of a traceback."""
     try:
         yield
-    except (OperationalError, InterfaceError):
-        st.error(DATABASE_DOWN, icon=":material/cloud_off:")
+    except (OperationalError, InterfaceError) as error:
+        if is_busy(error):
+            st.error(DATABASE_BUSY, icon=":material/hourglass_top:")
+        else:
+            st.error(DATABASE_DOWN, icon=":material/cloud_off:")
         st.stop()
     except ConfigurationError as error:
         st.error(f"The portal is not configured correctly: {error}")
