@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 PORT ?= 8501
 
-.PHONY: run test install lint clean bench
+.PHONY: run test test-fast install lint clean bench
 
 install: $(INSTALLED)
 
@@ -29,13 +29,20 @@ test: $(INSTALLED)
 	@sh scripts/ensure-chromium.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The edit loop: the service tests on SQLite only, no browser, no PostgreSQL (seconds).
+test-fast: $(INSTALLED)
+	$(BIN)/python -m pytest -q -k "not postgresql" --ignore=tests/browser --ignore=tests/test_faults.py \
+		$(addprefix --ignore=,$(wildcard tests/test_app_*.py tests/test_bad_input_pages.py)) $(PYTEST_ARGS)
+
 # Benchmarks against the floor, on the database DATABASE_URL names, which must hold a
 # generated program: python -m portal generate --partners 10000 --leads 1000000
 bench: $(INSTALLED)
 	$(BIN)/python bench/bench.py $(BENCH_ARGS)
 
+# ruff, then the strict type check of portal/ (configured in pyproject.toml); any finding fails.
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache

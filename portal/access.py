@@ -130,7 +130,7 @@ def listed_partner_id(actor: Actor, partner_id: int | None) -> int | None:
     return actor.partner_id
 
 
-def readable_leads(actor: Actor) -> Select[tuple[Lead]]:
+def readable_leads(actor: Actor) -> Select[Lead]:
     """All leads the actor may see: its own partner's, or every one for a manager."""
     scope = listed_partner_id(actor, None)
     query = select(Lead)

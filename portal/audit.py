@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -66,7 +67,7 @@ def _insert(
     actor_label: str,
     action: str,
     object_type: str,
-    changes: list[tuple[object, dict[str, Any] | None, dict[str, Any] | None]],
+    changes: Sequence[tuple[object, dict[str, Any] | None, dict[str, Any] | None]],
 ) -> None:
     # A plain INSERT (many rows in one statement): nothing reads an entry back.
     session.connection().execute(

@@ -11,6 +11,7 @@ reversed: cancel or fail that payout first.
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -33,6 +34,7 @@ from portal.models import (
     PartnerStatus,
     PaymentMethod,
     Payout,
+    TaxForm,
 )
 from portal.pagination import Page, before, check_limit, page_of
 from portal.types import utc_now
@@ -52,7 +54,7 @@ class PayoutDetails(Protocol):
     city: str | None
     zip: str | None
     country: str | None
-    tax_form: object | None
+    tax_form: TaxForm | None
     tax_form_expires_on: date | None
     tax_form_pending: bool
 
@@ -367,7 +369,7 @@ def commission_summary(
             Commission.partner_id == partner.id, settled_by(payday_end, payday_end)
         )
     )
-    owed = Decimal(owed).quantize(Decimal("0.01"))
+    owed = Decimal(owed or 0).quantize(Decimal("0.01"))
     next_release = session.scalar(
         select(func.min(Commission.hold_until)).where(Commission.partner_id == partner.id, held)
     )
@@ -420,7 +422,7 @@ class CommissionLine:
     voided_at: datetime | None
 
 
-_STATE_FILTERS = {
+_STATE_FILTERS: dict[CommissionState, Callable[[datetime], ColumnElement[bool]]] = {
     CommissionState.VOID: lambda now: Commission.status == CommissionStatus.VOID,
     CommissionState.PAID: lambda now: Commission.status == CommissionStatus.PAID,
     CommissionState.IN_PAYOUT: lambda now: Commission.status == CommissionStatus.IN_PAYOUT,

@@ -271,7 +271,8 @@ def load_settings(**overrides: Any) -> Settings:
     if not missing and not demo_debtor:
         return settings
     keys = _demo_keys(settings.data_dir) if missing else {}
-    return Settings(**overrides, **{name: keys[name] for name in missing}, **demo_debtor)
+    filled: dict[str, Any] = {**overrides, **{name: keys[name] for name in missing}, **demo_debtor}
+    return Settings(**filled)
 
 
 @lru_cache(maxsize=1)

@@ -21,7 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any, TextIO
+from typing import IO, TYPE_CHECKING, Any
+from typing import cast as type_cast
 
 from sqlalchemy import (
     Boolean,
@@ -54,7 +55,10 @@ from portal.models import (
     PayoutStatus,
 )
 from portal.statements import PAID_TOTAL, Statement, paid_in_year
-from portal.types import FixedPoint, utc_now
+from portal.types import Expression, FixedPoint, utc_now
+
+if TYPE_CHECKING:
+    import psycopg
 from portal.validation import filter_text
 
 PAGE_SIZE = 2000
@@ -76,7 +80,7 @@ class Format(enum.Enum):
 @dataclass(frozen=True)
 class Column:
     header: str
-    expression: ColumnElement[Any]
+    expression: Expression[Any]
     format: Format = Format.TEXT
     managers_only: bool = False
 
@@ -98,8 +102,8 @@ class ExportKind:
     title: str
     columns: Callable[[datetime], list[Column]]
     source: Callable[[Filters, datetime], Select[Any]]  # FROM/JOIN/WHERE, no columns chosen
-    key: ColumnElement[int]  # unique, for keyset pages and order
-    date_column: ColumnElement[Any] | None
+    key: Expression[int]  # unique, for keyset pages and order
+    date_column: Expression[Any] | None
     statuses: tuple[str, ...] | None = ()  # None: any value (the audit log's action names)
     partners_allowed: bool = False
     needs_year: bool = False
@@ -119,7 +123,7 @@ class _RowWriter:
     with "\r\n", which makes it quote both, and the terminator is then cut back to "\n".
     """
 
-    def __init__(self, sink: TextIO) -> None:
+    def __init__(self, sink: IO[str]) -> None:
         self.sink = sink
         self.buffer = io.StringIO()
         self.writer = csv.writer(self.buffer, lineterminator="\r\n")
@@ -139,7 +143,8 @@ def _python_cell(value: Any, kind: Format) -> str:
     if kind is Format.NUMBER:
         return str(value)
     if kind is Format.TIME:
-        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        moment: datetime = value
+        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     if kind is Format.DATE:
         return (value if isinstance(value, date) else date.fromisoformat(value)).isoformat()
     if kind is Format.BOOL:
@@ -151,7 +156,7 @@ def _python_cell(value: Any, kind: Format) -> str:
     return neutralise(value)
 
 
-def _sql_cell(expression: ColumnElement[Any], kind: Format) -> ColumnElement[Any]:
+def _sql_cell(expression: Expression[Any], kind: Format) -> Expression[Any]:
     """The same formatting as `_python_cell`, done by PostgreSQL for COPY.
 
     COPY prints numbers and text as their casts to text would, so only what differs from that
@@ -178,11 +183,11 @@ def _sql_cell(expression: ColumnElement[Any], kind: Format) -> ColumnElement[Any
     )
 
 
-def _masked(last4: ColumnElement[Any]) -> ColumnElement[Any]:
+def _masked(last4: Expression[Any]) -> ColumnElement[Any]:
     return case((last4.is_(None), None), else_=literal(MASK_PREFIX) + last4)
 
 
-def _day_range(column: ColumnElement[Any], filters: Filters) -> list[ColumnElement[bool]]:
+def _day_range(column: Expression[Any], filters: Filters) -> list[ColumnElement[bool]]:
     conditions = []
     if filters.date_from is not None:
         conditions.append(column >= datetime.combine(filters.date_from, time.min, UTC))
@@ -484,7 +489,7 @@ def write_csv(
     *,
     actor: Actor,
     kind: str,
-    sink: TextIO,
+    sink: IO[str],
     filters: Filters | None = None,
     progress: Callable[[int], None] | None = None,
     use_copy: bool | None = None,
@@ -525,7 +530,7 @@ def write_csv(
 
 
 def _copy(
-    session: Session, prepared: Prepared, sink: TextIO, progress: Callable[[int], None] | None
+    session: Session, prepared: Prepared, sink: IO[str], progress: Callable[[int], None] | None
 ) -> int:
     query = prepared.query.add_columns(
         *[
@@ -536,8 +541,8 @@ def _copy(
     sql = str(
         query.compile(dialect=session.get_bind().dialect, compile_kwargs={"literal_binds": True})
     )
-    raw = session.connection().connection.dbapi_connection
-    assert raw is not None
+    # The driver's own connection, for its COPY support (this path runs on PostgreSQL only).
+    raw = type_cast("psycopg.Connection[Any]", session.connection().connection.dbapi_connection)
     written_bytes = 0
     with raw.cursor() as cursor:
         with cursor.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, HEADER true)") as copy:

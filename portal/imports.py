@@ -68,7 +68,7 @@ def _rows(data: bytes) -> tuple[list[str], list[tuple[int, list[str]]]]:
                     )
                 }
             )
-        rows = []
+        rows: list[tuple[int, list[str]]] = []
         for values in reader:
             if len(rows) >= MAX_ROWS:
                 raise ValidationError(

@@ -119,7 +119,7 @@ def claim_is_live(status: LeadStatus, claim_expires_at: datetime, now: datetime)
     return status in (S.PENDING, S.CONTACTED) and claim_expires_at > now
 
 
-def _live_claims(now: datetime) -> object:
+def _live_claims(now: datetime) -> ColumnElement[bool]:
     return or_(
         Lead.status == S.QUALIFIED,
         Lead.status.in_([S.PENDING, S.CONTACTED]) & (Lead.claim_expires_at > now),
@@ -167,7 +167,7 @@ LEAD_COLUMNS = tuple(Lead.__table__.columns)
 
 
 def lead_views(
-    rows: Iterable[tuple[Mapping[str, Any], str | None]], actor: Actor
+    rows: Iterable[tuple[Mapping[Any, Any], str | None]], actor: Actor
 ) -> list[LeadView]:
     """Views of leads given as (column values by name, partner name) pairs.
 
@@ -351,7 +351,7 @@ def _live_claim_refusals(
             ),
             {"keys": sorted(set(keys + phones))},
         )
-    same_client = Lead.client_email_key.in_(keys)
+    same_client: ColumnElement[bool] = Lead.client_email_key.in_(keys)
     if phones:
         same_client = same_client | Lead.client_phone.in_(phones)
     by_key: dict[str, datetime] = {}
@@ -720,6 +720,126 @@ def _check_version(lead: Lead, expected_version: int) -> None:
         raise Conflict(STALE_VERSION)
 
 
+@dataclass(frozen=True)
+class _Move:
+    """A status change that passed the shared checks, with what its handler may need."""
+
+    target: LeadStatus
+    now: datetime
+    lost_reason: LostReason | str | None
+    lost_note: str
+    deal_value: Decimal | str | None
+
+
+# A kind of move: checks what only it needs (every query before the lead is touched: an
+# autoflush in between would write the lead twice and bump its version twice), then changes
+# the lead. It may return what to do once the lead is written, which gives the partner's
+# message.
+_Finish = Callable[[], str]
+_Handler = Callable[[Session, Lead, _Move], _Finish | None]
+
+
+def _convert(session: Session, lead: Lead, move: _Move) -> _Finish:
+    settings = get_settings()
+    errors = FieldErrors()
+    value = clean_decimal(
+        errors,
+        "deal_value",
+        move.deal_value if move.deal_value is not None else "",
+        label="Deal value",
+        places=2,
+        minimum=Decimal(0),
+        exclusive_minimum=True,
+        maximum=settings.max_deal_value,
+    )
+    errors.raise_if_any()
+    assert value is not None
+    # Money moves take the partner's lock: it orders them against the partner's payout
+    # batches and makes concurrent conversions see each other's tier counts.
+    partner = session.get_one(Partner, lead.partner_id, with_for_update=True)
+    rate = statistics.effective_rate(session, partner)
+    lead.deal_value, lead.commission_rate = value, rate
+    lead.commission = to_cents(value * rate)
+    lead.converted_at = move.now
+
+    def finish() -> str:
+        line = commissions.record_conversion(session, lead)
+        return (
+            f"Lead “{lead.client_name}” converted: commission {line.amount:,.2f} "
+            f"{settings.currency}, on hold until {line.hold_until.date().isoformat()}."
+        )
+
+    return finish
+
+
+def _reverse(session: Session, lead: Lead, move: _Move) -> _Finish | None:
+    session.get_one(Partner, lead.partner_id, with_for_update=True)  # as `_convert` does
+    line = commissions.live_line(session, lead.id)
+    if line is not None:
+        commissions.ensure_reversible(line)
+    lead.deal_value = lead.commission = lead.commission_rate = lead.converted_at = None
+    if line is None:
+        return None
+    reversed_line = line
+
+    def finish() -> str:
+        outcome = commissions.reverse(session, reversed_line, move.now)
+        fate = "voided" if outcome is CommissionStatus.VOID else "clawed back from your next payout"
+        return (
+            f"The conversion of “{lead.client_name}” was reversed; its commission of "
+            f"{reversed_line.amount:,.2f} {get_settings().currency} was {fate}."
+        )
+
+    return finish
+
+
+def _lose(session: Session, lead: Lead, move: _Move) -> None:
+    errors = FieldErrors()
+    reason = clean_choice(errors, "lost_reason", move.lost_reason, LostReason, label="Lost reason")
+    reason_note = clean_text(
+        errors,
+        "lost_note",
+        move.lost_note,
+        label="Lost note",
+        max_length=MAX_NOTES,
+        multiline=True,
+    )
+    errors.raise_if_any()
+    lead.lost_reason, lead.lost_note, lead.lost_at = reason, reason_note, move.now
+
+
+def _reopen(session: Session, lead: Lead, move: _Move) -> None:
+    """A fresh claim, unless someone else claimed the client since."""
+    [refusal] = _live_claim_refusals(
+        session, [(lead.client_email_key, lead.client_phone)], move.now, except_lead_id=lead.id
+    )
+    if refusal is not None:
+        raise refusal
+    lead.lost_reason = lead.lost_note = lead.lost_at = None
+    lead.claim_expires_at = move.now + timedelta(days=get_settings().claim_days)
+
+
+def _advance(session: Session, lead: Lead, move: _Move) -> None:
+    if move.target is S.CONTACTED:
+        lead.contacted_at = move.now
+    elif move.target is S.QUALIFIED:
+        lead.qualified_at = move.now
+
+
+def _handler(current: LeadStatus, target: LeadStatus) -> _Handler:
+    """The handler of an allowed move (a converted lead only goes back to qualified, a lost
+    one only to pending)."""
+    if target is S.CONVERTED:
+        return _convert
+    if current is S.CONVERTED:
+        return _reverse
+    if target is S.LOST:
+        return _lose
+    if current is S.LOST:
+        return _reopen
+    return _advance
+
+
 def change_lead_status(
     session: Session,
     *,
@@ -732,7 +852,9 @@ def change_lead_status(
     lost_note: str = "",
     deal_value: Decimal | str | None = None,
 ) -> LeadView:
-    """Move a lead along the pipeline, enforcing the transition table in DOMAIN.md."""
+    """Move a lead along the pipeline, enforcing the transition table in DOMAIN.md: load and
+    lock, check version and move, the move's own handler, then one epilogue (event, rollups,
+    notification, audit)."""
     actor = require_active_partner_or_manager(session, actor)
     errors = FieldErrors()
     target = clean_choice(errors, "status", to, LeadStatus, label="Status")
@@ -758,94 +880,26 @@ def change_lead_status(
     if target not in allowed_moves(actor, current):
         raise PermissionDenied(_transition_refusal(actor, current, target))
 
-    # Every query happens before the lead is touched: an autoflush in between would write
-    # the lead twice and bump its version twice.
-    now = utc_now()
-    settings = get_settings()
-    # Money moves take the partner's lock: it orders them against the partner's payout
-    # batches and makes concurrent conversions see each other's tier counts.
-    money_move = S.CONVERTED in (current, target)
-    partner = session.get(Partner, lead.partner_id, with_for_update=True) if money_move else None
-    if target is S.LOST:
-        reason = clean_choice(errors, "lost_reason", lost_reason, LostReason, label="Lost reason")
-        reason_note = clean_text(
-            errors, "lost_note", lost_note, label="Lost note", max_length=MAX_NOTES, multiline=True
-        )
-    elif target is S.CONVERTED:
-        value = clean_decimal(
-            errors,
-            "deal_value",
-            deal_value if deal_value is not None else "",
-            label="Deal value",
-            places=2,
-            minimum=Decimal(0),
-            exclusive_minimum=True,
-            maximum=settings.max_deal_value,
-        )
-    errors.raise_if_any()
-    if current is S.LOST:  # reopen: a fresh claim, unless someone else claimed it since
-        [refusal] = _live_claim_refusals(
-            session, [(lead.client_email_key, lead.client_phone)], now, except_lead_id=lead.id
-        )
-        if refusal is not None:
-            raise refusal
-    rate = (
-        statistics.effective_rate(session, partner)
-        if partner is not None and target is S.CONVERTED
-        else None
-    )
-    reversed_line = commissions.live_line(session, lead.id) if current is S.CONVERTED else None
-    if reversed_line is not None:
-        commissions.ensure_reversible(reversed_line)
     before = {"status": current.value, "version": lead.version}
-
-    if target is S.LOST:
-        lead.lost_reason, lead.lost_note, lead.lost_at = reason, reason_note, now
-    elif target is S.CONVERTED:
-        assert value is not None and rate is not None
-        lead.deal_value = value
-        lead.commission_rate = rate
-        lead.commission = to_cents(value * rate)
-        lead.converted_at = now
-    if current is S.CONVERTED:  # the reverse: its unpaid commission is void
-        lead.deal_value = lead.commission = lead.commission_rate = lead.converted_at = None
-    elif current is S.LOST:
-        lead.lost_reason = lead.lost_note = lead.lost_at = None
-        lead.claim_expires_at = now + timedelta(days=settings.claim_days)
-    if target is S.CONTACTED:
-        lead.contacted_at = now
-    if target is S.QUALIFIED and current is not S.CONVERTED:
-        lead.qualified_at = now
+    move = _Move(target, utc_now(), lost_reason, lost_note, deal_value)
+    finish = _handler(current, target)(session, lead, move)
     lead.status = target
-    lead.updated_at = now
+    lead.updated_at = move.now
     session.flush()  # one write of the lead, one version bump
+    message = (
+        finish()
+        if finish is not None
+        else f"Lead “{lead.client_name}” moved from {current.value} to {target.value}."
+    )
 
-    message = f"Lead “{lead.client_name}” moved from {current.value} to {target.value}."
-    if target is S.CONVERTED:
-        line = commissions.record_conversion(session, lead)
-        message = (
-            f"Lead “{lead.client_name}” converted: commission {line.amount:,.2f} "
-            f"{settings.currency}, on hold until {line.hold_until.date().isoformat()}."
-        )
-    if reversed_line is not None:
-        outcome = commissions.reverse(session, reversed_line, now)
-        fate = "voided" if outcome is CommissionStatus.VOID else "clawed back from your next payout"
-        message = (
-            f"The conversion of “{lead.client_name}” was reversed; its commission of "
-            f"{reversed_line.amount:,.2f} {settings.currency} was {fate}."
-        )
     _events(
         session, [lead], actor, LeadEventKind.STATUS_CHANGED, from_status=current, note=note_text
     )
     statistics.track_lead_move(session, lead, from_status=current)
     notify_partner(
-        session,
-        partner_id=lead.partner_id,
-        kind="lead_status",
-        lead_id=lead.id,
-        message=message,
+        session, partner_id=lead.partner_id, kind="lead_status", lead_id=lead.id, message=message
     )
-    after = {"status": target.value, "version": lead.version}
+    after: dict[str, Any] = {"status": target.value, "version": lead.version}
     if target is S.LOST:
         after["lost_reason"] = lead.lost_reason.value if lead.lost_reason else None
     if target is S.CONVERTED:

@@ -309,7 +309,7 @@ class Lead(Base):
     claim_expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     version: Mapped[int] = mapped_column(Integer, default=1)
 
-    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - read by the mapper, never changed
 
 
 class LeadEvent(Base):

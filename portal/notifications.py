@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from portal import audit
 from portal.access import Actor, refresh
+from portal.db import rows_changed
 from portal.models import Notification, User
 from portal.pagination import check_limit
 from portal.types import utc_now
@@ -98,7 +99,7 @@ def mark_read(session: Session, *, actor: Actor, notification_ids: list[int] | N
     )
     if notification_ids is not None:
         statement = statement.where(Notification.id.in_(notification_ids))
-    marked = session.execute(statement.values(read_at=utc_now())).rowcount or 0
+    marked = rows_changed(session, statement.values(read_at=utc_now()))
     if marked:
         audit.record_by(
             session,

@@ -12,6 +12,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import ColumnElement, bindparam, tuple_
 
 from portal.errors import ValidationError
+from portal.types import Expression
 
 MAX_PAGE_SIZE = 500
 AFTER_MOMENT, AFTER_ID = "after_moment", "after_id"
@@ -57,7 +58,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
         raise ValidationError({"cursor": "The page position is not valid."}) from error
 
 
-def after_cursor(moment: ColumnElement[Any], row_id: ColumnElement[int]) -> ColumnElement[bool]:
+def after_cursor(moment: Expression[Any], row_id: Expression[int]) -> ColumnElement[bool]:
     """Rows after a cursor in newest-first order, the cursor's position left to bind at
     execution (`cursor_values`), for statements built once."""
     return _after(moment, row_id, None)
@@ -69,21 +70,21 @@ def cursor_values(cursor: str) -> dict[str, Any]:
     return {AFTER_MOMENT: created_at, AFTER_ID: last_id}
 
 
-def before(
-    moment: ColumnElement[Any], row_id: ColumnElement[int], cursor: str
-) -> ColumnElement[bool]:
+def before(moment: Expression[Any], row_id: Expression[int], cursor: str) -> ColumnElement[bool]:
     """Rows after this cursor in newest-first order, its position bound in."""
     return _after(moment, row_id, cursor_values(cursor))
 
 
 def _after(
-    moment: ColumnElement[Any], row_id: ColumnElement[int], position: dict[str, Any] | None
+    moment: Expression[Any],
+    row_id: Expression[int],
+    position: dict[str, Any] | None,
 ) -> ColumnElement[bool]:
     """`(moment, id) < (cursor's moment, id)`: a row-value comparison, which PostgreSQL (and
     SQLite) answer with one index range scan; the spelled-out OR of two conditions made
     PostgreSQL filter its way to deep pages."""
 
-    def bound(name: str, column: ColumnElement[Any]) -> Any:
+    def bound(name: str, column: Expression[Any]) -> Any:
         if position is None:
             return bindparam(name, type_=column.type, required=True)
         return bindparam(name, position[name], type_=column.type)

@@ -24,6 +24,7 @@ from portal import audit
 from portal.access import Actor, refresh, require_manager, scoped_partner_id
 from portal.commissions import payout_eligibility, settled_by
 from portal.config import get_settings
+from portal.db import rows_changed
 from portal.errors import Conflict, NotFound, ValidationError
 from portal.models import (
     MAX_ID,
@@ -125,7 +126,8 @@ def _plan(session: Session, cutoff: date, now: datetime) -> PayoutPlan:
         .outerjoin(PartnerProfile, PartnerProfile.partner_id == Partner.id)
         .order_by(owed.c.partner_id)
     )
-    paid, left_out = [], []
+    paid: list[PlannedPayout] = []
+    left_out: list[PlannedPayout] = []
     for row in rows:
         amount = Decimal(row.amount).quantize(Decimal("0.01"))
         eligibility = payout_eligibility(
@@ -234,7 +236,8 @@ def run_batch(session: Session, *, actor: Actor, cutoff: date | str) -> BatchRes
         )
         session.add(payout)
         session.flush()
-        taken = session.execute(
+        taken = rows_changed(
+            session,
             update(Commission)
             .where(
                 Commission.id.in_([line_id for line_id, _ in lines]),
@@ -242,8 +245,8 @@ def run_batch(session: Session, *, actor: Actor, cutoff: date | str) -> BatchRes
                 Commission.payout_id.is_(None),
             )
             .values(status=CommissionStatus.IN_PAYOUT, payout_id=payout.id)
-            .execution_options(synchronize_session=False)
-        ).rowcount
+            .execution_options(synchronize_session=False),
+        )
         if taken != len(lines):
             raise Conflict("Another payout batch is running; try again in a moment.")
         notify_partner(

@@ -60,19 +60,19 @@ def overview(session: Session, *, actor: Actor, flagged_limit: int = 20) -> Prog
     first_month = (today.replace(day=1) - timedelta(days=31 * (CHART_MONTHS - 1))).replace(day=1)
 
     partners_by_status = {status: 0 for status in PartnerStatus}
-    for status, count in session.execute(
+    for partner_status, partner_count in session.execute(
         select(ProgramPartnerStats.status, ProgramPartnerStats.partner_count)
     ):
-        partners_by_status[status] = count
+        partners_by_status[partner_status] = partner_count
 
     leads_by_status = {status: 0 for status in LeadStatus}
     leads_per_month: dict[date, int] = defaultdict(int)
-    for month, status, count in session.execute(
+    for month, lead_status, lead_count in session.execute(
         select(ProgramLeadStats.month, ProgramLeadStats.status, ProgramLeadStats.lead_count)
     ):
-        leads_by_status[status] += int(count)
+        leads_by_status[lead_status] += int(lead_count)
         if month >= first_month:
-            leads_per_month[month] += int(count)
+            leads_per_month[month] += int(lead_count)
 
     conversions_per_month: dict[date, int] = defaultdict(int)
     for day, count in session.execute(
@@ -88,15 +88,15 @@ def overview(session: Session, *, actor: Actor, flagged_limit: int = 20) -> Prog
     # a program has run a while.
     money = {state: ZERO for state in CommissionState}
     money[CommissionState.PAID] = session.scalar(select(func.sum(Partner.paid_earnings))) or ZERO
-    for status, is_held, amount in session.execute(
+    for commission_status, is_held, amount in session.execute(
         select(Commission.status, held, func.sum(Commission.amount))
         .where(Commission.status != CommissionStatus.PAID)
         .group_by(Commission.status, held)
     ):
-        if status is CommissionStatus.OPEN:
+        if commission_status is CommissionStatus.OPEN:
             state = CommissionState.ON_HOLD if is_held else CommissionState.PAYABLE
         else:
-            state = CommissionState(status.value)
+            state = CommissionState(commission_status.value)
         money[state] += amount
 
     top = [

@@ -73,7 +73,9 @@ def balance_at(session: Session, partner_id: int, moment: datetime) -> Decimal:
             Payout.paid_at < moment,
         )
     )
-    return (Decimal(earned) - Decimal(voided) - Decimal(paid)).quantize(Decimal("0.01"))
+    return (Decimal(earned or 0) - Decimal(voided or 0) - Decimal(paid or 0)).quantize(
+        Decimal("0.01")
+    )
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, case, delete, extract, func, select, update
+from sqlalchemy import bindparam, case, delete, extract, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -393,7 +393,7 @@ def recompute(session: Session) -> Recomputed:
     )
     converted = Lead.status == LeadStatus.CONVERTED
     earnings = {
-        partner_id: to_cents(total)
+        partner_id: to_cents(total or ZERO)
         for partner_id, total in session.execute(
             select(Lead.partner_id, func.sum(Lead.commission))
             .where(converted)
@@ -411,7 +411,7 @@ def recompute(session: Session) -> Recomputed:
     }
     day = day_start(Lead.converted_at)
     conversions = {
-        (partner_id, _as_date(day_value)): (count, to_cents(total))
+        (partner_id, _as_date(day_value)): (count, to_cents(total or ZERO))
         for partner_id, day_value, count, total in session.execute(
             select(Lead.partner_id, day, func.count(), func.sum(Lead.commission))
             .where(converted)
@@ -460,11 +460,11 @@ def verify(session: Session) -> list[str]:
         for row in session.scalars(select(PartnerLeadStats).where(PartnerLeadStats.lead_count != 0))
     }
     if stored_counts != expected.lead_counts:
-        for key in sorted(set(stored_counts) | set(expected.lead_counts), key=str):
-            if stored_counts.get(key, 0) != expected.lead_counts.get(key, 0):
+        for count_key in sorted(set(stored_counts) | set(expected.lead_counts), key=str):
+            if stored_counts.get(count_key, 0) != expected.lead_counts.get(count_key, 0):
                 problems.append(
-                    f"lead count {key}: stored {stored_counts.get(key, 0)},"
-                    f" recomputed {expected.lead_counts.get(key, 0)}"
+                    f"lead count {count_key}: stored {stored_counts.get(count_key, 0)},"
+                    f" recomputed {expected.lead_counts.get(count_key, 0)}"
                 )
     stored_conversions = {
         (row.partner_id, row.day): (row.conversions, row.commission)
@@ -527,7 +527,7 @@ def rebuild(session: Session) -> None:
         session.execute(delete(rollup))
     if expected.partners_by_status:
         session.execute(
-            ProgramPartnerStats.__table__.insert(),
+            insert(ProgramPartnerStats),
             [
                 {"status": status, "partner_count": count}
                 for status, count in expected.partners_by_status.items()
@@ -553,7 +553,7 @@ def rebuild(session: Session) -> None:
         )
     if expected.lead_counts:
         session.execute(
-            PartnerLeadStats.__table__.insert(),
+            insert(PartnerLeadStats),
             [
                 {"partner_id": p, "month": m, "status": s, "lead_count": c}
                 for (p, m, s), c in expected.lead_counts.items()
@@ -561,7 +561,7 @@ def rebuild(session: Session) -> None:
         )
     if expected.lead_counts:
         session.execute(
-            ProgramLeadStats.__table__.insert(),
+            insert(ProgramLeadStats),
             [
                 {"month": m, "status": s, "lead_count": c}
                 for (m, s), c in expected.program_lead_counts().items()
@@ -569,14 +569,14 @@ def rebuild(session: Session) -> None:
         )
     if expected.conversions:
         session.execute(
-            ProgramConversionStats.__table__.insert(),
+            insert(ProgramConversionStats),
             [
                 {"day": d, "conversions": c, "commission": amount}
                 for d, (c, amount) in expected.program_conversions().items()
             ],
         )
         session.execute(
-            PartnerConversionStats.__table__.insert(),
+            insert(PartnerConversionStats),
             [
                 {"partner_id": p, "day": d, "conversions": c, "commission": amount}
                 for (p, d), (c, amount) in expected.conversions.items()

@@ -310,4 +310,8 @@ def expiring_tax_forms(
         )
         .order_by(PartnerProfile.tax_form_expires_on, Partner.id)
     ).all()
-    return [(row[0], row[1], row[2], row[3]) for row in rows]
+    return [
+        (row[0], row[1], row[2], row[3])
+        for row in rows
+        if row[2] is not None and row[3] is not None
+    ]

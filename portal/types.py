@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, TypeAlias, TypeVar
 
-from sqlalchemy import Date, DateTime, Integer, Numeric
+from sqlalchemy import ColumnElement, Date, DateTime, Integer, Numeric
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.sql.expression import FunctionElement
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 CENT = Decimal("0.01")
+T = TypeVar("T")
+# A column of a query: a mapped attribute (`Lead.created_at`) or any column expression.
+Expression: TypeAlias = ColumnElement[T] | QueryableAttribute[T]
 
 
 def to_cents(amount: Decimal) -> Decimal:

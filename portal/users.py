@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from portal import audit, throttle
 from portal.access import Actor, load_actor, refresh, require_manager, scoped_partner_id
 from portal.config import get_settings
+from portal.db import rows_changed
 from portal.errors import NotFound, PermissionDenied, RecordedRefusal, ValidationError
 from portal.models import Partner, Role, User, UserSession
 from portal.types import utc_now
@@ -316,7 +317,7 @@ def authenticate(
             audit.record(
                 session,
                 actor_user_id=None,
-                actor_label=f"(address {client_address[:40]})",
+                actor_label=f"(address {(client_address or 'unknown')[:40]})",
                 action="login.throttled",
                 object_type="user",
             )
@@ -440,10 +441,9 @@ def _revoke(session: Session, user_id: int, now: datetime, *, keep: int | None =
     )
     if keep is not None:
         query = query.where(UserSession.id != keep)
-    result = session.execute(
-        query.values(revoked_at=now).execution_options(synchronize_session=False)
+    return rows_changed(
+        session, query.values(revoked_at=now).execution_options(synchronize_session=False)
     )
-    return int(result.rowcount)
 
 
 def token_digest(token: str) -> str:

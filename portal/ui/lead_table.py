@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 from datetime import date
-from decimal import Decimal, InvalidOperation
 
 import pandas as pd
 import streamlit as st
@@ -36,7 +35,7 @@ def filtered_page(
         "Search name, email or company", max_chars=200, key=f"{prefix}_search"
     )
     dates = columns[2].date_input(
-        "Registered between", value=(), max_value=date.today(), key=f"{prefix}_dates"
+        "Registered between", value=[], max_value=date.today(), key=f"{prefix}_dates"
     )
     partner_id, self_referral, awaiting = None, None, False
     if partner_filter:
@@ -46,7 +45,8 @@ def filtered_page(
             True if flags[0].toggle("Self-referrals only", key=f"{prefix}_self") else None
         )
         awaiting = flags[1].toggle("Awaiting contact only", key=f"{prefix}_awaiting")
-    created_from, created_to = (dates[0], dates[-1]) if len(dates) else (None, None)
+    days = list(dates) if isinstance(dates, tuple) else []  # a range: none, one or two days
+    created_from, created_to = (days[0], days[-1]) if days else (None, None)
     filters = (
         status,
         search.strip(),
@@ -129,10 +129,11 @@ def _frame(actor: Actor, items: list[leads.LeadView], can_edit: bool) -> pd.Data
     return pd.DataFrame(columns, index=pd.Index([lead.id for lead in items], name="Lead"))
 
 
-def _number(value: object) -> object:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    return value
+def _number(value: object) -> float | None:
+    """A number cell's value (the editor gives floats, NaN for an emptied cell)."""
+    if isinstance(value, int | float) and not math.isnan(value):
+        return float(value)
+    return None
 
 
 def editor(actor: Actor, page: Page[leads.LeadView], prefix: str, *, can_edit: bool) -> None:
@@ -180,17 +181,14 @@ def editor(actor: Actor, page: Page[leads.LeadView], prefix: str, *, can_edit: b
                 target = edited.get("Status", row["Status"])
                 deal = _number(edited.get("Deal value", row.get("Deal value")))
                 reassign = _number(edited.get("Reassign to"))
-                try:
-                    deal_value = Decimal(str(deal)).quantize(Decimal("0.01")) if deal else None
-                except InvalidOperation:
-                    deal_value = None
                 edits.append(
                     leads.LeadEdit(
                         lead_id=int(frame.index[int(position)]),
                         expected_version=int(row["version"]),
                         to=target if target != row["Status"] else None,
                         lost_reason=edited.get("Lost reason", row["Lost reason"]),
-                        deal_value=deal_value,
+                        # As typed: the service checks and refuses, it is not rounded here.
+                        deal_value=str(deal) if deal is not None else None,
                         reassign_to=int(reassign) if reassign is not None else None,
                     )
                 )
