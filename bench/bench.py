@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import select, text  # noqa: E402
 
-from portal import exports, leads, notifications, program, statistics, users  # noqa: E402
+from portal import exports, integrity, leads, notifications, program, statistics, users  # noqa: E402
 from portal.access import Actor, load_actor  # noqa: E402
 from portal.db import get_engine, unit_of_work  # noqa: E402
 from portal.errors import Conflict  # noqa: E402
@@ -367,7 +367,7 @@ def bench_writes(manager: Actor, partner: Actor, repeat: int, seconds: float, ve
             for lead_id in pool
             if versions_after[lead_id] - versions_before[lead_id] != successes[lead_id]
         )
-        problems = statistics.verify(session) if verify else []
+        problems = integrity.verify_statistics(session) if verify else []
     total = sum(successes.values())
     report(
         f"6. 8 writers × {seconds:.0f} s: moves/s ({conflicts[0]} refused as stale)",

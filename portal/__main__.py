@@ -18,14 +18,11 @@ from typing import IO, Any
 from sqlalchemy.orm import Session
 
 from portal import (
-    commissions,
     exports,
-    generate,
+    integrity,
     migrate,
     payout_files,
     payouts,
-    seed,
-    statistics,
     users,
 )
 from portal.access import Actor
@@ -34,6 +31,7 @@ from portal.db import get_engine, unit_of_work
 from portal.errors import PortalError
 from portal.models import MAX_ID, Role
 from portal.payout_files import FileFormat
+from portal.tools import generate, seed
 from portal.validation import parse_day
 
 
@@ -228,7 +226,7 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "verify":
         with unit_of_work() as session:
-            problems = statistics.verify(session) + commissions.verify_ledger(session)
+            problems = integrity.verify(session)
         for problem in problems:
             print(problem)
         print(

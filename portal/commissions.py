@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Protocol
 
-from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from portal import statistics, tax_forms
@@ -485,90 +485,3 @@ def list_commissions(
         for line, client_name, paid_at in rows[:limit]
     ]
     return page_of(items, has_more=len(rows) > limit, moment=lambda item: item.earned_at)
-
-
-# --- invariants -----------------------------------------------------------------------------
-
-
-def verify_ledger(session: Session) -> list[str]:
-    """Every difference between the ledger, the payouts, the leads and the partner totals."""
-    problems: list[str] = []
-    not_void = Commission.status != CommissionStatus.VOID
-    paid = Commission.status == CommissionStatus.PAID
-    sums = {
-        partner_id: (total, paid_total)
-        for partner_id, total, paid_total in session.execute(
-            select(
-                Commission.partner_id,
-                func.sum(case((not_void, Commission.amount), else_=0)),
-                func.sum(case((paid, Commission.amount), else_=0)),
-            ).group_by(Commission.partner_id)
-        )
-    }
-    for partner_id, total_earnings, paid_earnings in session.execute(
-        select(Partner.id, Partner.total_earnings, Partner.paid_earnings)
-    ):
-        total, paid_total = sums.get(partner_id, (0, 0))
-        if total_earnings != Decimal(total).quantize(Decimal("0.01")):
-            problems.append(
-                f"partner {partner_id}: total_earnings {total_earnings} but the ledger sums"
-                f" to {total}"
-            )
-        if paid_earnings != Decimal(paid_total).quantize(Decimal("0.01")):
-            problems.append(
-                f"partner {partner_id}: paid_earnings {paid_earnings} but paid lines sum"
-                f" to {paid_total}"
-            )
-    for payout_id, status, amount, count, line_sum, line_count, wrong_state in session.execute(
-        select(
-            Payout.id,
-            Payout.status,
-            Payout.amount,
-            Payout.item_count,
-            func.coalesce(func.sum(Commission.amount), 0),
-            func.count(Commission.id),
-            func.count(Commission.id).filter(
-                Commission.status
-                != case(
-                    (Payout.status == "paid", "paid"),
-                    else_="in_payout",
-                )
-            ),
-        )
-        .outerjoin(Commission, Commission.payout_id == Payout.id)
-        .group_by(Payout.id, Payout.status, Payout.amount, Payout.item_count)
-    ):
-        live = status.value in ("scheduled", "paid")
-        want_sum = Decimal(line_sum).quantize(Decimal("0.01"))
-        if live and (amount != want_sum or count != line_count):
-            problems.append(
-                f"payout {payout_id} ({status.value}): amount {amount} in {count} lines, but"
-                f" holds {line_count} lines summing to {want_sum}"
-            )
-        if live and wrong_state:
-            problems.append(f"payout {payout_id}: {wrong_state} lines in the wrong state")
-        if not live and line_count:
-            problems.append(f"payout {payout_id} ({status.value}) still holds {line_count} lines")
-    live_rows = session.execute(
-        select(Commission.lead_id, Commission.amount).where(
-            Commission.kind == CommissionKind.COMMISSION,
-            not_void,
-            Commission.id.not_in(
-                select(Commission.reverses_id).where(Commission.reverses_id.is_not(None))
-            ),
-        )
-    ).all()
-    live_lines = dict(live_rows)
-    if len(live_lines) != len(live_rows):
-        problems.append("some leads have more than one live commission line")
-    converted = dict(
-        session.execute(select(Lead.id, Lead.commission).where(Lead.status == "converted")).all()
-    )
-    if live_lines != converted:
-        for lead_id in sorted(set(live_lines) | set(converted)):
-            if live_lines.get(lead_id) != converted.get(lead_id):
-                problems.append(
-                    f"lead {lead_id}: commission {converted.get(lead_id)} but live ledger"
-                    f" line {live_lines.get(lead_id)}"
-                )
-    return problems

@@ -32,7 +32,3 @@ class RecordedRefusal(ValidationError):
     """A refusal whose own record must outlive it: the failed guess counted toward the
     lock-out and its audit entry. `unit_of_work` commits before passing it on; a service
     raises it only when nothing but that record was written."""
-
-
-class LoginFailed(PortalError):
-    """Username and password did not match an active, unlocked account."""

@@ -24,7 +24,6 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     bindparam,
-    func,
     insert,
     or_,
     select,
@@ -689,30 +688,6 @@ def list_leads(
     rows = [(row, row["company_name"] if actor.is_manager else None) for row in result]
     items = lead_views(rows[:limit], actor)
     return page_of(items, has_more=len(rows) > limit, moment=lambda item: item.created_at)
-
-
-def count_leads(
-    session: Session,
-    *,
-    actor: Actor,
-    status: LeadStatus | None = None,
-    search: str = "",
-    created_from: date | None = None,
-    created_to: date | None = None,
-    partner_id: int | None = None,
-) -> int:
-    """How many leads match the filters (for an export's row count, not for paging)."""
-    actor = refresh(session, actor)
-    conditions, values = _filters(
-        actor,
-        status=status,
-        search=search,
-        created_from=created_from,
-        created_to=created_to,
-        partner_id=partner_id,
-    )
-    query = select(func.count()).where(*[_CONDITIONS[name]() for name in conditions])
-    return session.execute(query.select_from(Lead), values).scalar_one()
 
 
 def _check_version(lead: Lead, expected_version: int) -> None:

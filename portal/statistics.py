@@ -1,20 +1,18 @@
 """Partner statistics: rollups kept in the same transaction as each lead change.
 
 A partner's dashboard reads a few dozen rollup rows instead of scanning its leads (a partner
-may hold 100,000). `verify` recomputes everything from the leads and reports any difference;
-`rebuild` rewrites the rollups from the leads (after a bulk load).
+may hold 100,000). `integrity` checks them against a recomputation and rebuilds them.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, case, delete, extract, func, insert, select, update
+from sqlalchemy import bindparam, case, extract, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -22,8 +20,6 @@ from portal.access import Actor, refresh, scoped_partner_id
 from portal.config import get_settings
 from portal.errors import NotFound
 from portal.models import (
-    Commission,
-    CommissionStatus,
     Lead,
     LeadStatus,
     Partner,
@@ -34,7 +30,7 @@ from portal.models import (
     ProgramLeadStats,
     ProgramPartnerStats,
 )
-from portal.types import day_start, month_start, to_cents, utc_now
+from portal.types import utc_now
 
 ZERO = Decimal("0.00")
 TRAILING_DAYS = 365
@@ -357,228 +353,3 @@ def partner_statistics(
         leads_by_month=leads_by_month,
         earnings_by_month=earnings_by_month,
     )
-
-
-# --- recomputation -------------------------------------------------------------------------
-
-
-@dataclass
-class Recomputed:
-    """Every rollup as computed from the leads themselves."""
-
-    referrals: dict[int, int]
-    earnings: dict[int, Decimal]
-    lead_counts: dict[tuple[int, date, LeadStatus], int]
-    conversions: dict[tuple[int, date], tuple[int, Decimal]]
-    partners_by_status: dict[PartnerStatus, int]
-
-    def program_lead_counts(self) -> dict[tuple[date, LeadStatus], int]:
-        totals: dict[tuple[date, LeadStatus], int] = defaultdict(int)
-        for (_, month, status), count in self.lead_counts.items():
-            totals[month, status] += count
-        return dict(totals)
-
-    def program_conversions(self) -> dict[date, tuple[int, Decimal]]:
-        totals: dict[date, list[Any]] = defaultdict(lambda: [0, ZERO])
-        for (_, day), (count, amount) in self.conversions.items():
-            totals[day][0] += count
-            totals[day][1] += amount
-        return {day: (values[0], values[1]) for day, values in totals.items()}
-
-
-def recompute(session: Session) -> Recomputed:
-    """All rollups recomputed from partner_leads with GROUP BY queries."""
-    referrals = dict(
-        session.execute(select(Lead.partner_id, func.count()).group_by(Lead.partner_id)).all()
-    )
-    converted = Lead.status == LeadStatus.CONVERTED
-    earnings = {
-        partner_id: to_cents(total or ZERO)
-        for partner_id, total in session.execute(
-            select(Lead.partner_id, func.sum(Lead.commission))
-            .where(converted)
-            .group_by(Lead.partner_id)
-        )
-    }
-    month = month_start(Lead.created_at)
-    lead_counts = {
-        (partner_id, _as_date(month_value), status): count
-        for partner_id, month_value, status, count in session.execute(
-            select(Lead.partner_id, month, Lead.status, func.count()).group_by(
-                Lead.partner_id, month, Lead.status
-            )
-        )
-    }
-    day = day_start(Lead.converted_at)
-    conversions = {
-        (partner_id, _as_date(day_value)): (count, to_cents(total or ZERO))
-        for partner_id, day_value, count, total in session.execute(
-            select(Lead.partner_id, day, func.count(), func.sum(Lead.commission))
-            .where(converted)
-            .group_by(Lead.partner_id, day)
-        )
-    }
-    partners_by_status = dict(
-        session.execute(select(Partner.status, func.count()).group_by(Partner.status)).all()
-    )
-    return Recomputed(referrals, earnings, lead_counts, conversions, partners_by_status)
-
-
-def _as_date(value: date | str) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(value)
-
-
-def verify(session: Session) -> list[str]:
-    """Each difference between the stored statistics and a recomputation from the leads."""
-    expected = recompute(session)
-    problems: list[str] = []
-    for partner in session.execute(
-        select(
-            Partner.id,
-            Partner.total_referrals,
-            Partner.total_earnings,
-            Partner.paid_earnings,
-            Partner.pending_earnings,
-        )
-    ):
-        want_referrals = expected.referrals.get(partner.id, 0)
-        if partner.total_referrals != want_referrals:
-            problems.append(
-                f"partner {partner.id}: total_referrals {partner.total_referrals}"
-                f" but {want_referrals} leads"
-            )
-        want_earnings = expected.earnings.get(partner.id, ZERO)
-        if partner.total_earnings != want_earnings:
-            problems.append(
-                f"partner {partner.id}: total_earnings {partner.total_earnings}"
-                f" but converted commissions sum to {want_earnings}"
-            )
-        if partner.pending_earnings != partner.total_earnings - partner.paid_earnings:
-            problems.append(f"partner {partner.id}: pending_earnings is not total − paid")
-    stored_counts = {
-        (row.partner_id, row.month, row.status): row.lead_count
-        for row in session.scalars(select(PartnerLeadStats).where(PartnerLeadStats.lead_count != 0))
-    }
-    if stored_counts != expected.lead_counts:
-        for count_key in sorted(set(stored_counts) | set(expected.lead_counts), key=str):
-            if stored_counts.get(count_key, 0) != expected.lead_counts.get(count_key, 0):
-                problems.append(
-                    f"lead count {count_key}: stored {stored_counts.get(count_key, 0)},"
-                    f" recomputed {expected.lead_counts.get(count_key, 0)}"
-                )
-    stored_conversions = {
-        (row.partner_id, row.day): (row.conversions, row.commission)
-        for row in session.scalars(
-            select(PartnerConversionStats).where(
-                (PartnerConversionStats.conversions != 0)
-                | (PartnerConversionStats.commission != ZERO)
-            )
-        )
-    }
-    if stored_conversions != expected.conversions:
-        for key in sorted(set(stored_conversions) | set(expected.conversions), key=str):
-            if stored_conversions.get(key) != expected.conversions.get(key):
-                problems.append(
-                    f"conversions {key}: stored {stored_conversions.get(key)},"
-                    f" recomputed {expected.conversions.get(key)}"
-                )
-    stored_program = {
-        (row.month, row.status): row.lead_count
-        for row in session.scalars(select(ProgramLeadStats).where(ProgramLeadStats.lead_count != 0))
-    }
-    if stored_program != expected.program_lead_counts():
-        problems.append("program lead counts differ from a recomputation")
-    stored_days = {
-        row.day: (row.conversions, row.commission)
-        for row in session.scalars(
-            select(ProgramConversionStats).where(
-                (ProgramConversionStats.conversions != 0)
-                | (ProgramConversionStats.commission != ZERO)
-            )
-        )
-    }
-    if stored_days != expected.program_conversions():
-        problems.append("program conversions differ from a recomputation")
-    stored_partners = dict(
-        session.execute(
-            select(ProgramPartnerStats.status, ProgramPartnerStats.partner_count).where(
-                ProgramPartnerStats.partner_count != 0
-            )
-        ).all()
-    )
-    if stored_partners != expected.partners_by_status:
-        problems.append(
-            f"partners by status: stored {stored_partners},"
-            f" recomputed {expected.partners_by_status}"
-        )
-    return problems
-
-
-def rebuild(session: Session) -> None:
-    """Rewrite every rollup from the leads and the ledger (after a bulk load)."""
-    expected = recompute(session)
-    for rollup in (
-        PartnerLeadStats,
-        PartnerConversionStats,
-        ProgramLeadStats,
-        ProgramConversionStats,
-        ProgramPartnerStats,
-    ):
-        session.execute(delete(rollup))
-    if expected.partners_by_status:
-        session.execute(
-            insert(ProgramPartnerStats),
-            [
-                {"status": status, "partner_count": count}
-                for status, count in expected.partners_by_status.items()
-            ],
-        )
-    session.execute(
-        update(Partner).values(total_referrals=0, total_earnings=ZERO, paid_earnings=ZERO)
-    )
-    paid_lines = session.execute(
-        select(Commission.partner_id, func.sum(Commission.amount))
-        .where(Commission.status == CommissionStatus.PAID)
-        .group_by(Commission.partner_id)
-    ).all()
-    for partner_id, paid in paid_lines:
-        session.execute(update(Partner).where(Partner.id == partner_id).values(paid_earnings=paid))
-    for partner_id, count in expected.referrals.items():
-        session.execute(
-            update(Partner).where(Partner.id == partner_id).values(total_referrals=count)
-        )
-    for partner_id, total in expected.earnings.items():
-        session.execute(
-            update(Partner).where(Partner.id == partner_id).values(total_earnings=total)
-        )
-    if expected.lead_counts:
-        session.execute(
-            insert(PartnerLeadStats),
-            [
-                {"partner_id": p, "month": m, "status": s, "lead_count": c}
-                for (p, m, s), c in expected.lead_counts.items()
-            ],
-        )
-    if expected.lead_counts:
-        session.execute(
-            insert(ProgramLeadStats),
-            [
-                {"month": m, "status": s, "lead_count": c}
-                for (m, s), c in expected.program_lead_counts().items()
-            ],
-        )
-    if expected.conversions:
-        session.execute(
-            insert(ProgramConversionStats),
-            [
-                {"day": d, "conversions": c, "commission": amount}
-                for d, (c, amount) in expected.program_conversions().items()
-            ],
-        )
-        session.execute(
-            insert(PartnerConversionStats),
-            [
-                {"partner_id": p, "day": d, "conversions": c, "commission": amount}
-                for (p, d), (c, amount) in expected.conversions.items()
-            ],
-        )

@@ -181,7 +181,6 @@ MATRIX: dict[str, tuple[Call, set[str]]] = {
         ),
         ACTIVE_A_OR_MANAGER,
     ),
-    "leads.count_leads": (lambda s, w, a: leads.count_leads(s, actor=a), OWN),
     "leads.get_lead": (lambda s, w, a: leads.get_lead(s, actor=a, lead_id=w.lead_a), A_AND_MANAGER),
     "leads.list_leads": (lambda s, w, a: leads.list_leads(s, actor=a), OWN),
     "leads.reassign_lead": (

@@ -7,8 +7,8 @@ import os
 import subprocess
 import sys
 
-from portal import generate
 from portal.config import PROJECT_ROOT
+from portal.tools import generate
 
 
 def test_benchmark_runs_and_prints_every_figure(engine):

@@ -7,7 +7,7 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
-from portal import leads, statistics
+from portal import integrity, leads
 from portal.db import unit_of_work
 from portal.errors import Conflict, PortalError
 from portal.models import Lead, LeadEvent
@@ -58,7 +58,7 @@ def test_two_editors_on_one_lead_one_wins_the_other_is_told(engine):
         stored = session.get(Lead, lead.id)
         assert (stored.status, stored.version) == (winners[0].status, lead.version + 1)
         assert session.scalar(select(func.count()).select_from(LeadEvent)) == 2
-        assert statistics.verify(session) == []
+        assert integrity.verify_statistics(session) == []
 
 
 def test_two_partners_registering_one_client_at_once_make_one_claim(engine):
@@ -147,4 +147,4 @@ def test_eight_writers_on_one_partner_lose_nothing(engine):
     with unit_of_work(engine) as session:
         for lead_id in pool:
             assert session.get(Lead, lead_id).version == 1 + accepted[lead_id]
-        assert statistics.verify(session) == []
+        assert integrity.verify_statistics(session) == []

@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from portal import commissions, generate, statistics
+from portal import integrity
 from portal.db import unit_of_work
 from portal.errors import ValidationError
 from portal.models import Commission, Lead, LeadEvent, LeadStatus, Payout, User
+from portal.tools import generate
 from portal.users import authenticate
 
 
@@ -16,8 +17,8 @@ def test_generate_makes_a_consistent_program(engine):
     result = generate.generate(engine, partners=12, leads=3000, seed=3)
     assert (result.partners, result.leads) == (12, 3000)
     with unit_of_work(engine) as session:
-        assert statistics.verify(session) == []
-        assert commissions.verify_ledger(session) == []
+        assert integrity.verify_statistics(session) == []
+        assert integrity.verify_ledger(session) == []
         big = session.scalar(select(func.count()).select_from(Lead).where(Lead.partner_id == 1))
         assert big == 300
         statuses = set(session.scalars(select(Lead.status).distinct()))
@@ -37,7 +38,7 @@ def test_generate_makes_a_consistent_program(engine):
             make_actor(session, username="after.generate"),
             client_email="fresh@after-generate.example",
         )
-        assert statistics.verify(session) == []
+        assert integrity.verify_statistics(session) == []
 
 
 def test_generate_refuses_a_database_with_data(engine):

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select, update
 
-from portal import commissions, leads, payouts, profiles, statements, statistics
+from portal import commissions, integrity, leads, payouts, profiles, statements, statistics
 from portal.commissions import CommissionState
 from portal.db import unit_of_work
 from portal.errors import NotFound, PermissionDenied, PortalError, ValidationError
@@ -46,8 +46,8 @@ def age(session, lead_id, days):
 
 
 def assert_consistent(session):
-    assert statistics.verify(session) == []
-    assert commissions.verify_ledger(session) == []
+    assert integrity.verify_statistics(session) == []
+    assert integrity.verify_ledger(session) == []
 
 
 def summary(session, actor):

@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select, update
 
-from portal import commissions, exports, leads, partners, payouts, profiles
+from portal import commissions, exports, integrity, leads, partners, payouts, profiles
 from portal.commissions import CommissionState
 from portal.db import unit_of_work
 from portal.errors import ValidationError
@@ -62,7 +62,7 @@ def test_a_clawback_made_after_the_cutoff_is_netted_from_that_batch(engine):
         yesterday = today() - timedelta(days=1)
         (payout,) = payouts.run_batch(session, actor=manager, cutoff=yesterday).scheduled
         assert (payout.amount, payout.lines) == (Decimal("150.00"), 2)
-        assert commissions.verify_ledger(session) == []
+        assert integrity.verify_ledger(session) == []
 
 
 def test_a_zero_net_is_never_paid_even_with_no_minimum(engine, settings_override):
@@ -229,7 +229,7 @@ def test_preflight_tracker_and_batch_agree_for_every_partner_state(engine):
         assert {p.partner_id: p.reasons for p in batch.left_out} == {
             p.partner_id: p.reasons for p in plan.left_out
         }
-        assert commissions.verify_ledger(session) == []
+        assert integrity.verify_ledger(session) == []
 
 
 def test_a_suspended_partner_sees_what_it_is_owed_held_not_promised(engine):

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select, update
 
-from portal import commissions, payouts
+from portal import integrity, payouts
 from portal.db import unit_of_work
 from portal.errors import PermissionDenied, ValidationError
 from portal.models import AuditEntry, Commission, Payout, PayoutStatus
@@ -49,7 +49,7 @@ def test_a_reference_settles_one_payout_and_a_repeat_changes_nothing(engine):
         assert _statuses(session)[second] is PayoutStatus.SCHEDULED
         with pytest.raises(ValidationError, match="already paid"):
             payouts.mark_paid(session, actor=manager, payout_id=first, reference="TRF-10")
-        assert commissions.verify_ledger(session) == []
+        assert integrity.verify_ledger(session) == []
 
 
 def test_a_paid_date_is_kept_and_checked(engine):
@@ -88,7 +88,7 @@ def test_a_statement_settles_every_listed_payout(engine):
         assert {view.reference for view in settled} == {f"BANK-{pid}" for pid in ids}
         # Uploading the same statement again is harmless.
         assert len(payouts.settle_statement(session, actor=manager, content=content)) == 3
-        assert commissions.verify_ledger(session) == []
+        assert integrity.verify_ledger(session) == []
 
 
 @pytest.mark.parametrize(

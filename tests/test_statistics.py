@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import update
 
-from portal import commissions, leads, partners, statistics
+from portal import integrity, leads, partners, statistics
 from portal.db import unit_of_work
 from portal.errors import PortalError
 from portal.models import LeadStatus, Partner, ProgramPartnerStats
@@ -54,8 +54,8 @@ def test_statistics_equal_recomputation_after_random_operations(engine, steps):
         except PortalError:
             pass  # refusals are part of the game; they must leave the numbers right too
     with unit_of_work(engine) as session:
-        assert statistics.verify(session) == []
-        assert commissions.verify_ledger(session) == []
+        assert integrity.verify_statistics(session) == []
+        assert integrity.verify_ledger(session) == []
         for actor in team:
             stats = statistics.partner_statistics(session, actor=actor)
             assert stats.pending_earnings == stats.total_earnings - stats.paid_earnings
@@ -112,13 +112,13 @@ def test_verify_reports_a_tampered_rollup_and_rebuild_repairs_it(engine):
         session.execute(update(Partner).values(total_referrals=7, total_earnings=Decimal("12.34")))
         session.execute(update(ProgramPartnerStats).values(partner_count=5))
     with unit_of_work(engine) as session:
-        problems = statistics.verify(session)
+        problems = integrity.verify_statistics(session)
         assert any("total_referrals 7" in problem for problem in problems)
         assert any("total_earnings 12.34" in problem for problem in problems)
         assert any(problem.startswith("partners by status") for problem in problems)
-        statistics.rebuild(session)
+        integrity.rebuild_statistics(session)
     with unit_of_work(engine) as session:
-        assert statistics.verify(session) == []
+        assert integrity.verify_statistics(session) == []
 
 
 def test_money_sums_are_exact(engine):
@@ -148,4 +148,4 @@ def test_money_sums_are_exact(engine):
         stats = statistics.partner_statistics(session, actor=partner)
         # 0.10 + 0.20 + 0.01 + 0.02 + 1000000.00 (999999.999 rounded half-up)
         assert stats.total_earnings == Decimal("1000000.33")
-        assert statistics.verify(session) == []
+        assert integrity.verify_statistics(session) == []

@@ -13,13 +13,14 @@ import sqlalchemy as sa
 from alembic import op
 
 import portal.types
-from portal.config import get_settings
 
 
 revision: str = '0002'
 down_revision: str | None = '0001'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+HOLD_DAYS = 30
 
 
 def upgrade() -> None:
@@ -101,7 +102,9 @@ def _ledger_lines_for_existing_conversions() -> None:
         sa.column("hold_until", portal.types.UTCDateTime()),
         sa.column("status", sa.String()), sa.column("created_at", portal.types.UTCDateTime()),
     )
-    hold = timedelta(days=get_settings().hold_days)
+    # Frozen: the hold this migration was written for (DOMAIN.md's default). A migration's
+    # result must not depend on the settings of the day it happens to run.
+    hold = timedelta(days=HOLD_DAYS)
     rows = op.get_bind().execute(sa.select(leads).where(leads.c.status == "converted")).all()
     if rows:
         op.bulk_insert(commissions, [

@@ -137,10 +137,3 @@ def pipeline_funnel(pipeline: dict[LeadStatus, int]) -> go.Figure:
         )
     )
     return _layout(figure, "Pipeline")
-
-
-def amounts_by_label(values: dict[str, Decimal], title: str, currency: str) -> go.Figure:
-    figure = go.Figure()
-    figure.add_bar(x=list(values), y=[float(v) for v in values.values()], marker_color="#5b8def")
-    figure.update_yaxes(title=currency)
-    return _layout(figure, title)

@@ -19,7 +19,7 @@ from schwifty import IBAN
 from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from portal import audit, payouts, statistics, tax_forms
+from portal import audit, integrity, payouts, tax_forms
 from portal import leads as leads_service
 from portal.access import Actor
 from portal.commissions import next_payout_date
@@ -470,7 +470,7 @@ def seed_demo(session: Session, *, rng_seed: int = 2026) -> list[DemoLogin]:
             if lead.status is LeadStatus.CONVERTED and lead.converted_at is not None
         ],
     )
-    statistics.rebuild(session)
+    integrity.rebuild_statistics(session)
     _payout_history(session, rng, start, now, leads)
     audit.record(
         session,

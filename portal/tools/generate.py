@@ -20,12 +20,22 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Engine, func, select, text
+from sqlalchemy.orm import InstrumentedAttribute
 
-from portal import statistics
+from portal import integrity
 from portal.config import get_settings
 from portal.db import unit_of_work
 from portal.errors import ValidationError
-from portal.models import Base, Partner
+from portal.models import (
+    Base,
+    Commission,
+    Lead,
+    LeadEvent,
+    Partner,
+    PartnerProfile,
+    Payout,
+    User,
+)
 from portal.types import to_cents, utc_now
 from portal.users import hash_password
 
@@ -75,7 +85,12 @@ class _Loader:
         self.connection = connection
         self.dialect = dialect
 
-    def load(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+    def load(
+        self, attributes: Sequence[InstrumentedAttribute[Any]], rows: Iterable[Sequence[Any]]
+    ) -> int:
+        """Load rows of values in the order of `attributes`, all of one model's table."""
+        table = attributes[0].class_.__tablename__
+        columns = [attribute.property.columns[0].name for attribute in attributes]
         count = 0
         if self.dialect == "postgresql":
             raw = self.connection.connection.dbapi_connection
@@ -161,34 +176,32 @@ def generate(engine: Engine, *, partners: int, leads: int, seed: int = 7) -> Gen
                 )
             )
         loader.load(
-            "partners",
             (
-                "id",
-                "company_name",
-                "email",
-                "status",
-                "total_earnings",
-                "paid_earnings",
-                "total_referrals",
-                "created_at",
-                "updated_at",
-                "approved_at",
+                Partner.id,
+                Partner.company_name,
+                Partner.email,
+                Partner.status,
+                Partner.total_earnings,
+                Partner.paid_earnings,
+                Partner.total_referrals,
+                Partner.created_at,
+                Partner.updated_at,
+                Partner.approved_at,
             ),
             partner_rows,
         )
         loader.load(
-            "partner_profiles",
             (
-                "partner_id",
-                "payment_email",
-                "payment_method",
-                "tax_form",
-                "tax_form_received_at",
-                "notifications_enabled",
-                "email_notifications",
-                "monthly_reports",
-                "created_at",
-                "updated_at",
+                PartnerProfile.partner_id,
+                PartnerProfile.payment_email,
+                PartnerProfile.payment_method,
+                PartnerProfile.tax_form,
+                PartnerProfile.tax_form_received_at,
+                PartnerProfile.notifications_enabled,
+                PartnerProfile.email_notifications,
+                PartnerProfile.monthly_reports,
+                PartnerProfile.created_at,
+                PartnerProfile.updated_at,
             ),
             (
                 (
@@ -207,18 +220,17 @@ def generate(engine: Engine, *, partners: int, leads: int, seed: int = 7) -> Gen
             ),
         )
         loader.load(
-            "users",
             (
-                "id",
-                "username",
-                "display_name",
-                "email",
-                "password_hash",
-                "role",
-                "partner_id",
-                "is_active",
-                "failed_logins",
-                "created_at",
+                User.id,
+                User.username,
+                User.display_name,
+                User.email,
+                User.password_hash,
+                User.role,
+                User.partner_id,
+                User.is_active,
+                User.failed_logins,
+                User.created_at,
             ),
             [
                 (
@@ -368,37 +380,43 @@ def generate(engine: Engine, *, partners: int, leads: int, seed: int = 7) -> Gen
                 )
 
         loaded = loader.load(
-            "partner_leads",
             (
-                "id",
-                "partner_id",
-                "client_name",
-                "client_email",
-                "client_email_key",
-                "client_phone",
-                "company",
-                "service",
-                "notes",
-                "status",
-                "lost_reason",
-                "deal_value",
-                "commission",
-                "commission_rate",
-                "self_referral",
-                "created_at",
-                "contacted_at",
-                "qualified_at",
-                "converted_at",
-                "lost_at",
-                "updated_at",
-                "claim_expires_at",
-                "version",
+                Lead.id,
+                Lead.partner_id,
+                Lead.client_name,
+                Lead.client_email,
+                Lead.client_email_key,
+                Lead.client_phone,
+                Lead.company,
+                Lead.service,
+                Lead.notes,
+                Lead.status,
+                Lead.lost_reason,
+                Lead.deal_value,
+                Lead.commission,
+                Lead.commission_rate,
+                Lead.self_referral,
+                Lead.created_at,
+                Lead.contacted_at,
+                Lead.qualified_at,
+                Lead.converted_at,
+                Lead.lost_at,
+                Lead.updated_at,
+                Lead.claim_expires_at,
+                Lead.version,
             ),
             lead_rows(),
         )
         events = loader.load(
-            "lead_events",
-            ("lead_id", "actor_user_id", "kind", "from_status", "to_status", "note", "created_at"),
+            (
+                LeadEvent.lead_id,
+                LeadEvent.actor_user_id,
+                LeadEvent.kind,
+                LeadEvent.from_status,
+                LeadEvent.to_status,
+                LeadEvent.note,
+                LeadEvent.created_at,
+            ),
             event_rows,
         )
         event_rows.clear()
@@ -446,38 +464,36 @@ def generate(engine: Engine, *, partners: int, leads: int, seed: int = 7) -> Gen
                 for lead_id, _, _ in batch:
                     payout_of[lead_id] = payout_id
         loader.load(
-            "payouts",
             (
-                "id",
-                "partner_id",
-                "cutoff",
-                "amount",
-                "currency",
-                "item_count",
-                "status",
-                "payment_method",
-                "reference",
-                "failure_reason",
-                "created_at",
-                "paid_at",
-                "closed_at",
+                Payout.id,
+                Payout.partner_id,
+                Payout.cutoff,
+                Payout.amount,
+                Payout.currency,
+                Payout.item_count,
+                Payout.status,
+                Payout.payment_method,
+                Payout.reference,
+                Payout.failure_reason,
+                Payout.created_at,
+                Payout.paid_at,
+                Payout.closed_at,
             ),
             payouts,
         )
         commissions = loader.load(
-            "commissions",
             (
-                "partner_id",
-                "lead_id",
-                "kind",
-                "amount",
-                "deal_value",
-                "rate",
-                "earned_at",
-                "hold_until",
-                "status",
-                "payout_id",
-                "created_at",
+                Commission.partner_id,
+                Commission.lead_id,
+                Commission.kind,
+                Commission.amount,
+                Commission.deal_value,
+                Commission.rate,
+                Commission.earned_at,
+                Commission.hold_until,
+                Commission.status,
+                Commission.payout_id,
+                Commission.created_at,
             ),
             (
                 (
@@ -510,7 +526,7 @@ def generate(engine: Engine, *, partners: int, leads: int, seed: int = 7) -> Gen
                         )
                     )
     with unit_of_work(engine) as session:
-        statistics.rebuild(session)
+        integrity.rebuild_statistics(session)
     if dialect == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.execute(text("ANALYZE"))
