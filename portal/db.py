@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import time
@@ -60,8 +61,11 @@ def _engine_for(url: str) -> Engine:
             database = Path(parsed.database)
             database.parent.mkdir(parents=True, exist_ok=True)
             # Made owner-only before SQLite opens it (its WAL and SHM files copy this mode):
-            # it holds password hashes and encrypted secrets.
-            os.close(os.open(database, os.O_WRONLY | os.O_CREAT, 0o600))
+            # it holds password hashes and encrypted secrets. Only when it does not exist yet:
+            # closing any descriptor of an open database drops every POSIX lock this process
+            # holds on it, and SQLite's connections then corrupt it.
+            with contextlib.suppress(FileExistsError):
+                os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         engine = create_engine(url, connect_args={"check_same_thread": False})
         _configure_sqlite(engine)
         return engine

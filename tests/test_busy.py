@@ -5,6 +5,8 @@ statement's lock timeout. Either way the work lost a race, and `retrying` runs i
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -123,3 +125,33 @@ def test_other_database_errors_are_not_retried(engine):
 def test_a_busy_database_is_not_called_an_outage():
     assert "busy" in feedback.DATABASE_BUSY
     assert "cannot reach" not in feedback.DATABASE_BUSY
+
+
+OTHER_PROCESS_WRITES = """
+import sqlite3, sys
+connection = sqlite3.connect(sys.argv[1], isolation_level=None)
+connection.execute("CREATE TABLE other (y TEXT)")
+for _ in range(500):
+    connection.execute("INSERT INTO other VALUES ('x')")
+connection.close()
+"""
+
+
+def test_a_second_engine_on_an_open_database_keeps_its_locks(tmp_path):
+    """Opening and closing a descriptor of a SQLite file drops every POSIX lock the process
+    holds on it. An engine made for a database already open did that: another process (the
+    command line) then took itself for the last one out and deleted the WAL this process
+    still had open, and the test database was corrupted."""
+    path = tmp_path / "locks.db"
+    engine = db._engine_for.__wrapped__(f"sqlite:///{path}")
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE t (x INTEGER)"))
+    with engine.connect() as held_open:
+        held_open.execute(text("SELECT count(*) FROM t"))
+        held_open.commit()
+        db._engine_for.__wrapped__(f"sqlite:///{path}").dispose()
+        subprocess.run(  # noqa: S603 - our own interpreter and a temporary file
+            [sys.executable, "-c", OTHER_PROCESS_WRITES, str(path)], check=True
+        )
+        assert path.with_name("locks.db-wal").exists()
+    engine.dispose()
