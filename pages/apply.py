@@ -4,9 +4,7 @@ import streamlit as st
 
 from portal import partners
 from portal.config import get_settings
-from portal.db import unit_of_work
-from portal.errors import PortalError
-from portal.ui.feedback import show_error
+from portal.ui.feedback import perform
 from portal.ui.session import client_address
 
 LABELS = {
@@ -41,21 +39,20 @@ if submitted:
     if password != repeat:
         st.error("Repeat the password: the two passwords differ.", icon=":material/warning:")
     else:
-        try:
-            with unit_of_work() as session:
-                partners.apply(
-                    session,
-                    company_name=company_name,
-                    company_email=company_email,
-                    username=username,
-                    display_name=display_name,
-                    user_email=user_email,
-                    password=password,
-                    client_address=client_address(),
-                )
-        except PortalError as error:
-            show_error(error, LABELS)
-        else:
+        done = perform(
+            lambda session: partners.apply(
+                session,
+                company_name=company_name,
+                company_email=company_email,
+                username=username,
+                display_name=display_name,
+                user_email=user_email,
+                password=password,
+                client_address=client_address(),
+            ),
+            LABELS,
+        )
+        if done is not None:
             st.success(
                 "Thank you! Your application is in. Sign in to complete your profile "
                 "while a partner manager reviews it."

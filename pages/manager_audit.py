@@ -7,10 +7,9 @@ import streamlit as st
 
 from portal import audit, exports
 from portal.db import unit_of_work
-from portal.errors import PortalError
 from portal.models import Role
 from portal.ui import fmt, paging
-from portal.ui.feedback import show_error
+from portal.ui.feedback import perform
 from portal.ui.session import require
 
 actor = require(Role.MANAGER)
@@ -30,22 +29,22 @@ if st.session_state.get("audit_filters") != filters:
     st.session_state["audit_filters"] = filters
     st.session_state["audit_cursors"] = [None]
 cursors = st.session_state.setdefault("audit_cursors", [None])
-try:
-    with unit_of_work() as session:
-        page = audit.list_entries(
-            session,
-            actor=actor,
-            actor_label=who or None,
-            action=action,
-            object_type=object_type.strip() or None,
-            object_id=object_id.strip() or None,
-            since=since,
-            until=until,
-            after=cursors[-1],
-            limit=100,
-        )
-except PortalError as error:
-    show_error(error, {"actor_label": "Actor (username)"})
+page = perform(
+    lambda session: audit.list_entries(
+        session,
+        actor=actor,
+        actor_label=who or None,
+        action=action,
+        object_type=object_type.strip() or None,
+        object_id=object_id.strip() or None,
+        since=since,
+        until=until,
+        after=cursors[-1],
+        limit=100,
+    ),
+    {"actor_label": "Actor (username)"},
+)
+if page is None:
     st.stop()
 st.dataframe(
     [

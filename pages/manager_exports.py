@@ -8,10 +8,9 @@ import streamlit as st
 from portal import exports
 from portal.config import get_settings
 from portal.db import unit_of_work
-from portal.errors import PortalError
 from portal.models import Role
 from portal.ui import pickers
-from portal.ui.feedback import show_error
+from portal.ui.feedback import perform
 from portal.ui.session import require
 
 actor = require(Role.MANAGER)
@@ -46,11 +45,10 @@ filters = exports.Filters(
     date_to=span[-1] if span else None,
     year=int(year) if year else None,
 )
-try:
-    with unit_of_work() as session:
-        count = exports.count_rows(session, actor=actor, kind=kind, filters=filters)
-except PortalError as error:
-    show_error(error)
+count = perform(
+    lambda session: exports.count_rows(session, actor=actor, kind=kind, filters=filters)
+)
+if count is None:
     st.stop()
 
 st.metric("Rows", f"{count:,}")

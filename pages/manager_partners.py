@@ -8,10 +8,9 @@ import streamlit as st
 
 from portal import leads, partners, profiles, statistics, users
 from portal.db import unit_of_work
-from portal.errors import PortalError
 from portal.models import PartnerStatus, Role
 from portal.ui import fmt, paging
-from portal.ui.feedback import show_error
+from portal.ui.feedback import perform
 from portal.ui.session import require
 
 ACTIONS = ["", *partners.STATUS_ACTIONS]
@@ -39,17 +38,17 @@ if st.session_state.get("partner_filters") != filters:
     st.session_state["partner_filters"] = filters
     st.session_state["partner_cursors"] = [None]
 cursors = st.session_state.setdefault("partner_cursors", [None])
-try:
-    with unit_of_work() as session:
-        listing = partners.list_partners(
-            session,
-            actor=actor,
-            search=search,
-            status=None if status_filter == "all" else PartnerStatus(status_filter),
-            after=cursors[-1],
-        )
-except PortalError as error:
-    show_error(error, {"search": "Search by company name"})
+listing = perform(
+    lambda session: partners.list_partners(
+        session,
+        actor=actor,
+        search=search,
+        status=None if status_filter == "all" else PartnerStatus(status_filter),
+        after=cursors[-1],
+    ),
+    {"search": "Search by company name"},
+)
+if listing is None:
     st.stop()
 rows = listing.items
 
@@ -127,22 +126,22 @@ with (
     )
     status = st.radio("Status", ["active", "pending"], horizontal=True)
     if st.form_submit_button("Create partner", type="primary"):
-        try:
-            with unit_of_work() as session:
-                created = partners.create_partner(
-                    session,
-                    actor=actor,
-                    company_name=company_name,
-                    company_email=company_email,
-                    username=username,
-                    display_name=display_name,
-                    user_email=user_email,
-                    password=password,
-                    status=PartnerStatus(status),
-                )
+        created = perform(
+            lambda session: partners.create_partner(
+                session,
+                actor=actor,
+                company_name=company_name,
+                company_email=company_email,
+                username=username,
+                display_name=display_name,
+                user_email=user_email,
+                password=password,
+                status=PartnerStatus(status),
+            ),
+            LABELS,
+        )
+        if created is not None:
             st.success(f"Created partner #{created.id}.")
-        except PortalError as error:
-            show_error(error, LABELS)
 
 st.subheader("Partner details", anchor=False)
 chosen = st.selectbox(

@@ -9,11 +9,10 @@ import streamlit as st
 
 from portal import exports, payout_files, payouts
 from portal.db import unit_of_work
-from portal.errors import PortalError
 from portal.models import PayoutStatus, Role
 from portal.payouts import STATEMENT_COLUMNS, PayoutView
 from portal.ui import confirm, fmt
-from portal.ui.feedback import show_error
+from portal.ui.feedback import perform
 from portal.ui.session import require
 
 actor = require(Role.MANAGER)
@@ -36,11 +35,10 @@ cutoff = st.date_input(
     help="Pays every commission whose hold ended by the end of this day (UTC) and by the "
     "moment the batch runs, net of every open clawback.",
 )
-try:
-    with unit_of_work() as session:
-        plan = payouts.preview(session, actor=actor, cutoff=cutoff)
-except PortalError as error:
-    show_error(error, {"cutoff": "Cut-off date"})
+plan = perform(
+    lambda session: payouts.preview(session, actor=actor, cutoff=cutoff), {"cutoff": "Cut-off date"}
+)
+if plan is None:
     st.stop()
 cards = st.columns(3)
 cards[0].metric("Payouts", len(plan.paid))
@@ -77,10 +75,9 @@ if st.button(f"Run the batch for {cutoff}…", type="primary", disabled=not plan
     confirm.ask("batch", (cutoff, len(plan.paid), plan.total))
 
 
-def _run_batch(payload: tuple[date, int, Decimal]) -> str:
+def _run_batch(session, payload: tuple[date, int, Decimal]) -> str:
     day = payload[0]
-    with unit_of_work() as session:
-        result = payouts.run_batch(session, actor=actor, cutoff=day)
+    result = payouts.run_batch(session, actor=actor, cutoff=day)
     total = sum((p.amount for p in result.scheduled), Decimal("0.00"))
     return f"Scheduled {len(result.scheduled)} payout(s) for {day}, {fmt.money(total)} in all."
 
@@ -133,14 +130,13 @@ else:
         format_func=lambda f: payout_files.FORMATS[f].label,
     )
     if st.button("Prepare the payout file"):
-        try:
-            with unit_of_work() as session:
-                made = payout_files.build_payout_file(
-                    session, actor=actor, cutoff=batch, file_format=file_format
-                )
-        except PortalError as error:
-            show_error(error, {"payouts": "Payout file", "format": "Payout file format"})
-        else:
+        made = perform(
+            lambda session: payout_files.build_payout_file(
+                session, actor=actor, cutoff=batch, file_format=file_format
+            ),
+            {"payouts": "Payout file", "format": "Payout file format"},
+        )
+        if made is not None:
             st.session_state["payout_file"] = made
     made = st.session_state.get("payout_file")
     if made is not None and (made.cutoff, made.file_format) == (batch, file_format):
@@ -175,18 +171,16 @@ else:
         if st.form_submit_button("Review and record…", type="primary"):
             confirm.ask("settle", (chosen, outcome, reference, paid_on, reason))
 
-    def _settle(payload: tuple[int, str, str, date, str]) -> str:
+    def _settle(session, payload: tuple[int, str, str, date, str]) -> str:
         payout_id, result, ref, day, why = payload
-        with unit_of_work() as session:
-            if result == "paid":
-                view = payouts.mark_paid(
-                    session, actor=actor, payout_id=payout_id, reference=ref, paid_on=day
-                )
-            else:
-                view = payouts.close_unpaid(
-                    session, actor=actor, payout_id=payout_id, status=result, reason=why
-                )
-        _cleared()
+        if result == "paid":
+            view = payouts.mark_paid(
+                session, actor=actor, payout_id=payout_id, reference=ref, paid_on=day
+            )
+        else:
+            view = payouts.close_unpaid(
+                session, actor=actor, payout_id=payout_id, status=result, reason=why
+            )
         return f"Payout #{view.id} ({view.company_name}) is now {view.status.value}."
 
     def _settle_lines(payload: tuple[int, str, str, date, str]) -> list[str]:
@@ -209,6 +203,7 @@ else:
         confirm_label="Record it",
         act=_settle,
         labels={"reference": "Payment reference", "reason": "Reason", "paid_on": "Paid on"},
+        on_success=_cleared,
     )
 
     st.markdown("**Mark several payouts paid from a bank statement**")
@@ -239,12 +234,11 @@ else:
     )
     if statement is not None:
         content = statement.getvalue()
-        try:
-            with unit_of_work() as session:
-                rows = payouts.read_statement(session, actor=actor, content=content)
-        except PortalError as error:
-            show_error(error, {"statement": "Statement"})
-        else:
+        rows = perform(
+            lambda session: payouts.read_statement(session, actor=actor, content=content),
+            {"statement": "Statement"},
+        )
+        if rows is not None:
             st.dataframe(
                 [
                     {
@@ -263,10 +257,8 @@ else:
             if st.button(f"Mark {len(rows)} payout(s) paid…", type="primary"):
                 confirm.ask("statement", (content, len(rows), total))
 
-    def _settle_statement(payload: tuple[bytes, int, Decimal]) -> str:
-        with unit_of_work() as session:
-            settled = payouts.settle_statement(session, actor=actor, content=payload[0])
-        _cleared()
+    def _settle_statement(session, payload: tuple[bytes, int, Decimal]) -> str:
+        settled = payouts.settle_statement(session, actor=actor, content=payload[0])
         return f"Recorded {len(settled)} payout(s) as paid."
 
     confirm.dialog(
@@ -276,6 +268,7 @@ else:
         confirm_label="Mark them paid",
         act=_settle_statement,
         labels={"statement": "Statement"},
+        on_success=_cleared,
     )
 
     if st.button("Prepare the payout report (CSV, accounts masked)"):

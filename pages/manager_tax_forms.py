@@ -4,10 +4,9 @@ import streamlit as st
 
 from portal import tax_forms
 from portal.db import unit_of_work
-from portal.errors import PortalError
 from portal.models import Role, TaxDocumentStatus
 from portal.ui import fmt
-from portal.ui.feedback import show_error
+from portal.ui.feedback import perform
 from portal.ui.session import require
 
 actor = require(Role.MANAGER)
@@ -47,13 +46,11 @@ else:
     document = by_id[chosen]
     opened = st.session_state.get("tax_form_opened")
     if st.button("Open the PDF", help="Decrypts the form for you; the opening is audited."):
-        try:
-            with unit_of_work() as session:
-                _, content = tax_forms.open_tax_form(session, actor=actor, document_id=chosen)
-        except PortalError as error:
-            show_error(error)
-        else:
-            st.session_state["tax_form_opened"] = opened = (chosen, content)
+        form = perform(
+            lambda session: tax_forms.open_tax_form(session, actor=actor, document_id=chosen)
+        )
+        if form is not None:
+            st.session_state["tax_form_opened"] = opened = (chosen, form[1])
     if opened and opened[0] == chosen:
         st.download_button(
             f"Download {document.file_name}",
@@ -67,14 +64,13 @@ else:
         )
         reason = st.text_area("Reason (needed to reject; the partner reads it)", max_chars=1000)
         if st.form_submit_button("Record decision", type="primary"):
-            try:
-                with unit_of_work() as session:
-                    view = tax_forms.review_tax_form(
-                        session, actor=actor, document_id=chosen, decision=decision, reason=reason
-                    )
-            except PortalError as error:
-                show_error(error, {"reason": "Reason", "decision": "Decision"})
-            else:
+            view = perform(
+                lambda session: tax_forms.review_tax_form(
+                    session, actor=actor, document_id=chosen, decision=decision, reason=reason
+                ),
+                {"reason": "Reason", "decision": "Decision"},
+            )
+            if view is not None:
                 st.session_state.pop("tax_form_opened", None)
                 st.session_state["tax_form_messages"] = [
                     f"Tax form #{view.id} of {view.company_name} is {view.status.value}; "

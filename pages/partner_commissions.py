@@ -9,10 +9,9 @@ import streamlit as st
 from portal import commissions, exports, payouts, statements, statistics
 from portal.commissions import CommissionState
 from portal.db import unit_of_work
-from portal.errors import PortalError
 from portal.models import Role
 from portal.ui import charts, fmt, paging, payout_status
-from portal.ui.feedback import show_error
+from portal.ui.feedback import perform
 from portal.ui.session import require
 
 actor = require(Role.PARTNER)
@@ -100,12 +99,8 @@ else:
 st.subheader("Monthly statement", anchor=False)
 months = statements.recent_months(date.today(), 24)
 month = st.selectbox("Month", months, format_func=lambda m: m.strftime("%B %Y"))
-try:
-    with unit_of_work() as session:
-        statement = statements.monthly_statement(session, actor=actor, month=month)
-except PortalError as error:
-    show_error(error)
-else:
+statement = perform(lambda session: statements.monthly_statement(session, actor=actor, month=month))
+if statement is not None:
     cards = st.columns(3)
     cards[0].metric("Opening balance", fmt.money(statement.opening_balance))
     cards[1].metric("Movements", f"{len(statement.lines)}")

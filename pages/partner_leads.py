@@ -8,11 +8,9 @@ import streamlit as st
 
 from portal import exports, imports, leads
 from portal.config import get_settings
-from portal.db import retrying, unit_of_work
-from portal.errors import PortalError
 from portal.models import PartnerStatus, Role
 from portal.ui import fmt, lead_table
-from portal.ui.feedback import show_error
+from portal.ui.feedback import perform
 from portal.ui.session import require
 
 FORM_LABELS = {
@@ -49,24 +47,24 @@ if can_edit:
         )
         notes = st.text_area("Notes", max_chars=leads.MAX_NOTES)
         if st.form_submit_button("Register lead", type="primary"):
-            try:
-                with unit_of_work() as session:
-                    lead = leads.register_lead(
-                        session,
-                        actor=actor,
-                        client_name=client_name,
-                        client_email=client_email,
-                        client_phone=client_phone,
-                        company=company,
-                        service=service or "",
-                        notes=notes,
-                    )
+            lead = perform(
+                lambda session: leads.register_lead(
+                    session,
+                    actor=actor,
+                    client_name=client_name,
+                    client_email=client_email,
+                    client_phone=client_phone,
+                    company=company,
+                    service=service or "",
+                    notes=notes,
+                ),
+                FORM_LABELS,
+            )
+            if lead is not None:
                 st.success(
                     f"Registered lead #{lead.id}. The client is claimed for you until "
                     f"{fmt.day(lead.claim_expires_at)}."
                 )
-            except PortalError as error:
-                show_error(error, FORM_LABELS)
 
     with st.expander("Register many leads from a CSV file", icon=":material/upload_file:"):
         st.caption(
@@ -78,21 +76,21 @@ if can_edit:
         )
         upload = st.file_uploader("CSV file", type=["csv"], key="lead_upload", max_upload_size=1)
         if upload is not None and st.button("Import leads"):
-            try:
-                lead_file = imports.read_leads_csv(upload.getvalue())
-                result = retrying(
-                    lambda session: imports.register_lead_file(
-                        session, actor=actor, lead_file=lead_file
-                    )
-                )
+            data = upload.getvalue()
+            # The file is read and checked before the first query, so before the write lock.
+            result = perform(
+                lambda session: imports.register_lead_file(
+                    session, actor=actor, lead_file=imports.read_leads_csv(data)
+                ),
+                FORM_LABELS,
+            )
+            if result is not None:
                 st.success(f"Imported {len(result.imported)} lead(s).")
                 if result.refused:
                     st.warning(f"{len(result.refused)} row(s) were refused:")
                     st.dataframe(
                         pd.DataFrame(result.refused, columns=["Line", "Reason"]), hide_index=True
                     )
-            except PortalError as error:
-                show_error(error, FORM_LABELS)
 
 lead_table.show_outcomes("leads")
 page = lead_table.filtered_page(actor, "leads")
@@ -108,22 +106,26 @@ st.subheader("Export", anchor=False)
 span = st.date_input(
     "Leads registered between", value=(), max_value=date.today(), key="export_span"
 )
+
+
+def _leads_csv(session) -> tuple[bytes, int]:
+    sink = io.StringIO()  # one per attempt: a retried export starts on an empty file
+    rows = exports.write_csv(
+        session,
+        actor=actor,
+        kind="leads",
+        sink=sink,
+        filters=exports.Filters(
+            date_from=span[0] if span else None, date_to=span[-1] if span else None
+        ),
+    )
+    return sink.getvalue().encode("utf-8"), rows
+
+
 if st.button("Prepare CSV"):
-    sink = io.StringIO()
-    try:
-        with unit_of_work() as session:
-            rows = exports.write_csv(
-                session,
-                actor=actor,
-                kind="leads",
-                sink=sink,
-                filters=exports.Filters(
-                    date_from=span[0] if span else None, date_to=span[-1] if span else None
-                ),
-            )
-        st.session_state["leads_csv"] = (sink.getvalue().encode("utf-8"), rows)
-    except PortalError as error:
-        show_error(error)
+    prepared = perform(_leads_csv)
+    if prepared is not None:
+        st.session_state["leads_csv"] = prepared
 if "leads_csv" in st.session_state:
     data, rows = st.session_state["leads_csv"]
     st.download_button(f"Download {rows:,} lead(s) as CSV", data, "leads.csv", "text/csv")

@@ -7,11 +7,10 @@ import streamlit as st
 from portal import partners, profiles, tax_forms
 from portal.config import get_settings
 from portal.db import unit_of_work
-from portal.errors import PortalError
 from portal.models import PartnerStatus, PaymentMethod, Role, TaxForm
 from portal.ui import fmt
 from portal.ui.account import change_password_form, sessions_panel
-from portal.ui.feedback import show_error
+from portal.ui.feedback import perform
 from portal.ui.session import require
 
 LABELS = {
@@ -136,12 +135,10 @@ if submitted:
         "email_notifications": email_notifications,
         "monthly_reports": monthly_reports,
     }
-    try:
-        with unit_of_work() as session:
-            profiles.update_profile(session, actor=actor, changes=changes)
-    except PortalError as error:
-        show_error(error, LABELS)
-    else:
+    done = perform(
+        lambda session: profiles.update_profile(session, actor=actor, changes=changes), LABELS
+    )
+    if done is not None:
         # A saved secret must not linger in its input (the show-password toggle reveals it).
         for key in SECRET_INPUTS:
             st.session_state.pop(key, None)
@@ -196,18 +193,17 @@ if not read_only:
             if upload is None:
                 st.error("Signed form (PDF): choose the file to upload.", icon=":material/warning:")
             else:
-                try:
-                    with unit_of_work() as session:
-                        tax_forms.submit_tax_form(
-                            session,
-                            actor=actor,
-                            form=form_kind,
-                            file_name=upload.name,
-                            content=upload.getvalue(),
-                        )
-                except PortalError as error:
-                    show_error(error, {"file": "Signed form (PDF)", "form": "Form"})
-                else:
+                done = perform(
+                    lambda session: tax_forms.submit_tax_form(
+                        session,
+                        actor=actor,
+                        form=form_kind,
+                        file_name=upload.name,
+                        content=upload.getvalue(),
+                    ),
+                    {"file": "Signed form (PDF)", "form": "Form"},
+                )
+                if done is not None:
                     st.session_state["tax_form_uploaded"] = True
                     st.rerun()
 if st.session_state.pop("tax_form_uploaded", False):

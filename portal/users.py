@@ -397,9 +397,9 @@ def change_password(
     current_password: str,
     new_password: str,
     keep_session_id: int | None = None,
-) -> None:
+) -> int:
     """Replace the actor's own password and end its other sessions (all but
-    `keep_session_id`, the browser it was changed from)."""
+    `keep_session_id`, the browser it was changed from); how many it ended."""
     actor = refresh(session, actor)
     user = session.get(User, actor.user_id, with_for_update=True)
     if user is None:
@@ -429,10 +429,11 @@ def change_password(
     if problem:
         raise ValidationError({"new_password": problem})
     user.password_hash = hash_password(new_password)
-    _revoke(session, user.id, now, keep=keep_session_id)
+    ended = _revoke(session, user.id, now, keep=keep_session_id)
     audit.record_by(
         session, actor, "user.change_password", "user", user.id, after={"password": "changed"}
     )
+    return ended
 
 
 def _revoke(session: Session, user_id: int, now: datetime, *, keep: int | None = None) -> int:

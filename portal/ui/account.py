@@ -7,9 +7,8 @@ import streamlit as st
 from portal import users
 from portal.access import Actor
 from portal.db import unit_of_work
-from portal.errors import PortalError
 from portal.ui import fmt
-from portal.ui.feedback import show_error
+from portal.ui.feedback import perform
 from portal.ui.session import current_session_id
 
 LABELS = {"current_password": "Current password", "new_password": "New password"}
@@ -34,19 +33,19 @@ def change_password_form(actor: Actor) -> None:
             "Repeat the new password: the two new passwords differ.", icon=":material/warning:"
         )
         return
-    try:
-        with unit_of_work() as session:
-            users.change_password(
-                session,
-                actor=actor,
-                current_password=current,
-                new_password=new,
-                keep_session_id=current_session_id(),
-            )
-    except PortalError as error:
-        show_error(error, LABELS)
-        return
-    st.success("Password changed. Other browsers signed in as you have been signed out.")
+    ended = perform(
+        lambda session: users.change_password(
+            session,
+            actor=actor,
+            current_password=current,
+            new_password=new,
+            keep_session_id=current_session_id(),
+        ),
+        LABELS,
+    )
+    if ended is not None:
+        signed_out = f" {ended} other sign-in(s) ended." if ended else ""
+        st.success(f"Password changed.{signed_out}")
 
 
 def sessions_panel(actor: Actor) -> None:

@@ -10,10 +10,10 @@ from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
+from sqlalchemy.orm import Session
 
-from portal.errors import PortalError
 from portal.ui import fmt
-from portal.ui.feedback import show_error
+from portal.ui.feedback import perform
 
 _PENDING = "pending_confirmation"
 
@@ -39,11 +39,13 @@ def dialog(
     title: str,
     lines: Callable[[Any], list[str]],
     confirm_label: str,
-    act: Callable[[Any], str],
+    act: Callable[[Session, Any], str],
     labels: dict[str, str] | None = None,
+    on_success: Callable[[], None] | None = None,
 ) -> None:
     """Show the dialog `name` while it is pending: `lines` say what will happen; the confirm
-    button runs `act`, whose returned message is shown after the page reruns."""
+    button runs `act` as one user action (`perform`), whose returned message is shown after
+    the page reruns; `on_success` then resets what the page had entered."""
     payload = pending(name)
     if payload is None:
         return
@@ -54,12 +56,11 @@ def dialog(
             st.text(line)
         left, right = st.columns(2)
         if left.button(confirm_label, type="primary", key=f"confirm-{name}"):
-            try:
-                message = act(payload)
-            except PortalError as error:
-                show_error(error, labels)
-            else:
+            message = perform(lambda session: act(session, payload), labels)
+            if message is not None:
                 _forget()
+                if on_success is not None:
+                    on_success()
                 st.session_state.setdefault("confirmed_messages", []).append(message)
                 st.rerun()
         if right.button("Cancel", key=f"cancel-{name}"):

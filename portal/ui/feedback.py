@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 import streamlit as st
 from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.orm import Session
 
 from portal.config import ConfigurationError
-from portal.db import is_busy
+from portal.db import is_busy, retrying
 from portal.errors import PortalError, ValidationError
 from portal.ui import fmt
+
+T = TypeVar("T")
 
 DATABASE_BUSY = (
     "The portal is busy with other changes and could not save this one. Nothing was saved; "
@@ -32,6 +36,17 @@ def show_error(error: PortalError, labels: dict[str, str] | None = None) -> None
     else:
         # A refusal may quote what was typed (a reference, a file name): shown as typed.
         st.error(fmt.inert(str(error)), icon=":material/warning:")
+
+
+def perform(work: Callable[[Session], T], labels: dict[str, str] | None = None) -> T | None:
+    """One user action: `work` in its own unit of work (run again if it lost a race for a
+    lock), its result; or, when a service refused it, None and the refusal shown under the
+    fields it names (`labels`: field → the label the form shows)."""
+    try:
+        return retrying(work)
+    except PortalError as error:
+        show_error(error, labels)
+        return None
 
 
 @contextmanager

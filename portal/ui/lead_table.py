@@ -13,11 +13,10 @@ from portal import commissions, leads
 from portal.access import Actor
 from portal.config import get_settings
 from portal.db import unit_of_work
-from portal.errors import PortalError
 from portal.models import MAX_ID, LeadStatus, LostReason
 from portal.pagination import Page
 from portal.ui import fmt, paging, pickers
-from portal.ui.feedback import show_error
+from portal.ui.feedback import perform
 
 PAGE_SIZE = 50
 LABELS = {"created_to": "To", "search": "Search name, email or company", "cursor": "Page"}
@@ -60,24 +59,22 @@ def filtered_page(
         st.session_state[f"{prefix}_filters"] = filters
         st.session_state[f"{prefix}_cursors"] = [None]
     cursors = st.session_state.setdefault(f"{prefix}_cursors", [None])
-    try:
-        with unit_of_work() as session:
-            return leads.list_leads(
-                session,
-                actor=actor,
-                status=None if status == "all" else LeadStatus(status),
-                search=search,
-                created_from=created_from,
-                created_to=created_to,
-                partner_id=partner_id,
-                self_referral=self_referral,
-                awaiting=awaiting,
-                after=cursors[-1],
-                limit=PAGE_SIZE,
-            )
-    except PortalError as error:
-        show_error(error, LABELS)
-        return None
+    return perform(
+        lambda session: leads.list_leads(
+            session,
+            actor=actor,
+            status=None if status == "all" else LeadStatus(status),
+            search=search,
+            created_from=created_from,
+            created_to=created_to,
+            partner_id=partner_id,
+            self_referral=self_referral,
+            awaiting=awaiting,
+            after=cursors[-1],
+            limit=PAGE_SIZE,
+        ),
+        LABELS,
+    )
 
 
 def show_outcomes(prefix: str) -> None:
@@ -223,13 +220,15 @@ def details(actor: Actor, page: Page[leads.LeadView]) -> None:
     )
     if chosen is None:
         return
-    try:
-        with unit_of_work() as session:
-            detail = leads.get_lead(session, actor=actor, lead_id=chosen)
-            chain = commissions.list_commissions(session, actor=actor, lead_id=chosen).items
-    except PortalError as error:
-        show_error(error)
+    found = perform(
+        lambda session: (
+            leads.get_lead(session, actor=actor, lead_id=chosen),
+            commissions.list_commissions(session, actor=actor, lead_id=chosen).items,
+        )
+    )
+    if found is None:
         return
+    detail, chain = found
     lead = detail.lead
     left, right = st.columns(2)
     left.text(
