@@ -162,7 +162,11 @@ def shoot(page, name: str) -> None:
 
 
 def sign_in(page, url: str, username: str, password: str) -> None:
+    """Sign in as a person would: once the page, and the cookie component on it, have loaded.
+    A click sent while that component's first report reran the page was lost (the page
+    showed the sign-in form again), and the login cookie could then go unwritten."""
     page.goto(url)
+    expect(page.locator('iframe[title*="cookie_manager"]').first).to_be_attached()
     settle(page)
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password", exact=True).fill(password)
