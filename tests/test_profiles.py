@@ -55,10 +55,13 @@ def test_secrets_are_unreadable_in_the_raw_table_and_the_audit_log(engine):
         raw = connection.execute(
             text("SELECT bank_account_encrypted, tax_id FROM partner_profiles")
         ).one()
+        # Every stored value but the times: a time's microseconds may hold any four digits
+        # (it failed once on '…31.405329' holding '0532') and no time can hold a secret.
         dump = " ".join(
             str(value)
             for row in connection.execute(text("SELECT * FROM partner_profiles"))
-            for value in row
+            for column, value in row._mapping.items()
+            if not column.endswith(("_at", "_on"))
         )
         audit_dump = " ".join(
             str(row) for row in connection.execute(text("SELECT before, after FROM audit_log"))
