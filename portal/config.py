@@ -69,7 +69,9 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("DATABASE_URL", "database_url"),
         description="SQLAlchemy URL; empty means the SQLite file `data/portal.db`.",
     )
-    cookie_key: str = Field(default="", description="Signs the login cookie (random, secret).")
+    cookie_key: str = Field(
+        default="", description="Seals the tickets that write the login cookie (random, secret)."
+    )
     encryption_key: str = Field(
         default="",
         description="Fernet key(s) encrypting bank account and tax id; comma-separated, "
@@ -77,6 +79,11 @@ class Settings(BaseSettings):
     )
     cookie_name: str = Field(default="partner_portal_auth", description="Login cookie name.")
     cookie_expiry_days: float = Field(default=7, gt=0, description="Login cookie lifetime.")
+    cookie_secure: bool = Field(
+        default=False,
+        description="Mark the login cookie Secure even when the app sees plain HTTP (behind a "
+        "proxy that ends TLS); over HTTPS it always is.",
+    )
     bcrypt_rounds: int = Field(default=12, ge=4, le=16, description="bcrypt work factor.")
     hold_days: int = Field(default=30, ge=0, description="Days a commission is on hold.")
     min_payout: Decimal = Field(

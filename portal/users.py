@@ -616,18 +616,3 @@ def list_users(session: Session, *, actor: Actor, partner_id: int | None = None)
     if partner_id is not None:
         query = query.where(User.partner_id == partner_id)
     return [_view(user) for user in session.scalars(query)]
-
-
-def restorable_login(session: Session, *, username: str) -> dict[str, object] | None:
-    """What the login-cookie library needs to restore a session for this user, or None when
-    the user may not be signed in (unknown, deactivated)."""
-    user = session.scalar(select(User).where(User.username == username_key(username)))
-    if user is None or not user.is_active:
-        return None
-    return {
-        "email": user.email,
-        "first_name": user.display_name,
-        "last_name": "",
-        "password": user.password_hash,
-        "roles": [user.role.value],
-    }

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import streamlit as st
 from starlette.middleware import Middleware
+from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from portal.config import PROJECT_ROOT
+from portal.ui import login_cookie
 
 # Streamlit's own front end needs inline styles (emotion), its websocket, data:/blob: images
-# and same-origin component frames (the login cookie's). Nothing from another origin may load:
+# and same-origin frames (components, downloads). Nothing from another origin may load:
 # no third-party image, script, font or frame, and no other site may frame the portal.
 CONTENT_SECURITY_POLICY = "; ".join(
     (
@@ -62,4 +64,8 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
-app = st.App(str(PROJECT_ROOT / "Home.py"), middleware=[Middleware(SecurityHeaders)])
+app = st.App(
+    str(PROJECT_ROOT / "Home.py"),
+    routes=[Route(login_cookie.ROUTE, login_cookie.endpoint, methods=["GET"])],
+    middleware=[Middleware(SecurityHeaders)],
+)

@@ -1,100 +1,78 @@
 """Signing in and out, and who is signed in, for every run of the app.
 
-streamlit-authenticator writes and reads the login cookie (an HS256 JWT of the username and
-its expiry, signed with the configured cookie key). The password check is ours
-(`portal.users.authenticate`): lockout kept in the database, audit, constant time for unknown
-users, passwords of any characters. Each sign-in is recorded server-side (`user_sessions`,
-keyed by the hash of the cookie's token), and every run asks the database whether this
-browser's session still counts: a logout ends it, a password change ends the others, a
-deactivation or "sign out everywhere" ends all, and an idle one expires. A cookie the portal
-did not issue — or one it has revoked — signs nobody in, even when signed with the right key.
+The password check is ours (`portal.users.authenticate`): lockout kept in the database,
+audit, constant time for unknown users, passwords of any characters. Each sign-in is
+recorded server-side (`user_sessions`, keyed by the hash of a random token) and the browser
+keeps the token in an `HttpOnly` cookie that the server writes (`portal.ui.login_cookie`).
+Every run asks the database whether this browser's session still counts: a logout ends it,
+a password change ends the others, a deactivation or "sign out everywhere" ends all, and an
+idle one expires. A cookie the portal did not issue, or one it has revoked, signs nobody in.
+
+A session is restored from the cookie the browser sent when it opened this connection
+(`st.context.cookies`), before navigation is built, so a reload or a deep link stays on its
+page. Nothing here draws a component that reports back: a rerun it caused after each page
+load used to cut short the run of a click made in that moment (a Login click came back as
+the sign-in form again, or signed in without the cookie ever being written).
 """
 
 from __future__ import annotations
 
-import math
-from datetime import UTC, datetime
+import secrets
+from datetime import UTC, datetime, timedelta
 
-import jwt
 import streamlit as st
-import streamlit_authenticator as stauth
-from streamlit_authenticator.utilities import LoginError
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from portal import users
 from portal.access import Actor
 from portal.config import get_settings
-from portal.db import unit_of_work
+from portal.db import is_busy, unit_of_work
 from portal.models import Role
+from portal.ui import login_cookie
+from portal.ui.feedback import DATABASE_BUSY, DATABASE_DOWN
 
-AUTHENTICATOR = "_portal_authenticator"
 SESSION_ID = "_portal_session_id"
 NOTICE = "_portal_notice"
 LOGIN_BUTTON = "login_submit"
 SESSION_ENDED = "Your session has ended. Please sign in again."
 LOGOUT_REQUESTED = "_portal_logout_requested"
+# The cookie this browser should now hold: a new token's writer, or the eraser.
+COOKIE_IMAGE = "_portal_cookie_image"
+MAX_COOKIE_LENGTH = 200  # our tokens are 43 characters; anything longer is not ours
 
 
-def _authenticator() -> stauth.Authenticate:
-    settings = get_settings()
-    # Filled below with the one user a cookie names: the library keeps this dict by reference.
-    credentials: dict[str, dict[str, object]] = {"usernames": {}}
-    authenticator = stauth.Authenticate(
-        credentials,
-        settings.cookie_name,
-        settings.cookie_key,
-        settings.cookie_expiry_days,
-        auto_hash=False,
-        login_sleep_time=0,  # brute force is met by the database lockout instead
+def _restore_from_cookie() -> None:
+    """Sign this connection in from the cookie its browser sent, if it names a live session;
+    a cookie that does not is erased."""
+    if st.session_state.get("authentication_status"):
+        return
+    token = st.context.cookies.get(get_settings().cookie_name)
+    # Once this connection has written or erased the cookie, the one its browser sent when
+    # it connected is out of date: never restore from it (it may name an older session).
+    if not isinstance(token, str) or COOKIE_IMAGE in st.session_state:
+        return
+    actor = None
+    if len(token) <= MAX_COOKIE_LENGTH:
+        with unit_of_work() as session:
+            session_id = users.session_for_token(session, token=token)
+            if session_id is not None:
+                actor = users.actor_for_session(session, session_id=session_id)
+    if actor is None:  # signed out, expired, idle, or never issued by this portal
+        st.session_state[COOKIE_IMAGE] = login_cookie.eraser()
+        return
+    _mark_signed_in(actor, session_id)
+
+
+def _mark_signed_in(actor: Actor, session_id: int | None) -> None:
+    st.session_state.update(
+        {
+            "authentication_status": True,
+            "username": actor.username,
+            "name": actor.display_name,
+            "roles": [actor.role.value],
+            SESSION_ID: session_id,
+        }
     )
-    st.session_state[AUTHENTICATOR] = authenticator
-    return authenticator
-
-
-def _cookie_is_well_formed() -> bool:
-    """Whether the login cookie, if any, is an HS256 token of our shape signed with our key.
-
-    The library only catches a bad signature or bad encoding: `alg: none`, HS512, a missing or
-    non-numeric expiry raised out of every run and locked that browser out of the sign-in
-    page. Anything else is discarded here, before the library reads it.
-    """
-    settings = get_settings()
-    raw = st.context.cookies.get(settings.cookie_name)
-    if raw is None:
-        return True
-    try:
-        claims = jwt.decode(raw, settings.cookie_key, algorithms=["HS256"])
-        return isinstance(claims["username"], str) and math.isfinite(float(claims["exp_date"]))
-    except (jwt.PyJWTError, KeyError, TypeError, ValueError):
-        return False
-
-
-def _restore_from_cookie(authenticator: stauth.Authenticate) -> None:
-    if st.session_state.get("authentication_status"):
-        return
-    if not _cookie_is_well_formed():
-        authenticator.cookie_controller.delete_cookie()
-        return
-    token = authenticator.cookie_controller.get_cookie()
-    if not token:
-        return
-    raw = st.context.cookies.get(get_settings().cookie_name, "")
-    with unit_of_work() as session:
-        session_id = users.session_for_token(session, token=raw)
-        entry = users.restorable_login(session, username=str(token["username"]))
-    if session_id is None:  # signed out, expired, idle, or never issued by this portal
-        authenticator.cookie_controller.delete_cookie()
-        return
-    if entry is not None:
-        authenticator.authentication_controller.authentication_model.credentials["usernames"][
-            str(token["username"])
-        ] = entry
-    try:
-        authenticator.login(location="unrendered")
-    except LoginError:
-        authenticator.cookie_controller.delete_cookie()
-        return
-    if st.session_state.get("authentication_status"):
-        st.session_state[SESSION_ID] = session_id
 
 
 def client_address() -> str | None:
@@ -110,67 +88,58 @@ def client_address() -> str | None:
     return address if isinstance(address, str) and address else None  # a mock in AppTest
 
 
-def _sign_in(authenticator: stauth.Authenticate) -> None:
-    """Check the login form's submission (before navigation is built, so the signed-in
-    pages appear in this same run) and write the cookie on success."""
-    with unit_of_work() as session:
-        result = users.authenticate(
-            session,
-            username=st.session_state.get("login_username", ""),
-            password=st.session_state.get("login_password", ""),
-            client_address=client_address(),
-        )
-    st.session_state.pop("login_password", None)  # keep no password in session memory
+def _sign_in() -> None:
+    """The Login button's callback: check the form's submission and start the session.
+
+    A callback, not a check in the script, so that the sign-in has happened before the
+    script draws anything."""
     st.session_state.pop(NOTICE, None)
-    if result.actor is None:
-        st.session_state[NOTICE] = ("error", result.message)
-        return
-    _start_session(authenticator, result.actor)
+    try:
+        with unit_of_work() as session:
+            result = users.authenticate(
+                session,
+                username=st.session_state.get("login_username", ""),
+                password=st.session_state.get("login_password", ""),
+                client_address=client_address(),
+            )
+        if result.actor is None:
+            st.session_state[NOTICE] = ("error", result.message)
+            return
+        _start_session(result.actor)
+    except (OperationalError, InterfaceError) as error:
+        st.session_state[NOTICE] = ("error", DATABASE_BUSY if is_busy(error) else DATABASE_DOWN)
+    finally:
+        st.session_state.pop("login_password", None)  # keep no password in session memory
 
 
-def _start_session(authenticator: stauth.Authenticate, actor: Actor) -> None:
-    st.session_state.update(
-        {
-            "authentication_status": True,
-            "username": actor.username,
-            "name": actor.display_name,
-            "roles": [actor.role.value],
-            "logout": False,
-        }
-    )
-    # No st.rerun() after this: the cookie component must render for the cookie to be written.
-    authenticator.cookie_controller.set_cookie()
-    cookie = authenticator.cookie_controller.cookie_model
-    # The token just written, as the library makes it (HS256 of the username and expiry).
-    token = jwt.encode(
-        {"username": actor.username, "exp_date": cookie.exp_date},
-        get_settings().cookie_key,
-        algorithm="HS256",
-    )
+def _start_session(actor: Actor) -> None:
+    token = secrets.token_urlsafe(32)
+    expires_at = datetime.now(UTC) + timedelta(days=get_settings().cookie_expiry_days)
     assert actor.user_id is not None
     with unit_of_work() as session:
-        st.session_state[SESSION_ID] = users.open_session(
+        session_id = users.open_session(
             session,
             user_id=actor.user_id,
             token=token,
-            expires_at=datetime.fromtimestamp(float(cookie.exp_date), UTC),
+            expires_at=expires_at,
             client_address=client_address(),
             user_agent=st.context.headers.get("User-Agent"),
         )
+    _mark_signed_in(actor, session_id)
+    st.session_state[COOKIE_IMAGE] = login_cookie.writer(token, expires_at)
 
 
-def _sign_out(authenticator: stauth.Authenticate, *, notice: str | None = None) -> None:
-    if st.session_state.get("authentication_status"):
-        authenticator.logout(location="unrendered")
-    st.session_state.pop(SESSION_ID, None)
+def _sign_out(*, notice: str | None = None) -> None:
+    for key in ("authentication_status", "username", "name", "roles", SESSION_ID):
+        st.session_state.pop(key, None)
+    st.session_state[COOKIE_IMAGE] = login_cookie.eraser()
     if notice:
         st.session_state[NOTICE] = ("info", notice)
 
 
 def current_actor() -> Actor | None:
-    """Build the authenticator (once per run), handle sign-in and sign-out, restore the
-    session from the cookie, and return who is signed in, checked against the database."""
-    authenticator = _authenticator()
+    """Handle sign-out, restore the session from the cookie, and return who is signed in,
+    checked against the database (the Login button's callback has signed in already)."""
     if st.session_state.pop(LOGOUT_REQUESTED, False) and st.session_state.get(
         "authentication_status"
     ):
@@ -178,15 +147,23 @@ def current_actor() -> Actor | None:
         if actor is not None:
             with unit_of_work() as session:
                 users.end_session(session, actor=actor, session_id=st.session_state.get(SESSION_ID))
-        _sign_out(authenticator, notice="You are signed out.")
-        return None
-    if st.session_state.get(LOGIN_BUTTON) and not st.session_state.get("authentication_status"):
-        _sign_in(authenticator)
-    _restore_from_cookie(authenticator)
+        _sign_out(notice="You are signed out.")
+    else:
+        _restore_from_cookie()
     actor = signed_in_actor()
     if actor is None and st.session_state.get("authentication_status"):
-        _sign_out(authenticator, notice=SESSION_ENDED)
+        _sign_out(notice=SESSION_ENDED)
+    _draw_cookie_image()
     return actor
+
+
+def _draw_cookie_image() -> None:
+    """Draw the pending cookie writer or eraser on every run: one drawn only once could be
+    lost with a run cut short. The same markup each run is the same element, so the image
+    is fetched once; the ticket in it expires within minutes."""
+    image = st.session_state.get(COOKIE_IMAGE)
+    if image is not None:
+        st.sidebar.html(image)
 
 
 def logout_button() -> None:
@@ -224,7 +201,7 @@ def require(role: Role) -> Actor:
 
 
 def login_page() -> None:
-    """The sign-in form (its submission is handled by `current_actor` on the next run)."""
+    """The sign-in form (its Login button's callback signs in)."""
     st.title("Partner Portal")
     st.caption("Sign in to follow your referrals, commissions and payouts.")
     # Kept (not popped) until the next sign-in attempt: the cookie component reruns the
@@ -238,4 +215,4 @@ def login_page() -> None:
         st.text_input(
             "Password", type="password", key="login_password", autocomplete="current-password"
         )
-        st.form_submit_button("Login", key=LOGIN_BUTTON, type="primary")
+        st.form_submit_button("Login", key=LOGIN_BUTTON, type="primary", on_click=_sign_in)

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import Browser as PlaywrightBrowser
+from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
 
 from portal.config import PROJECT_ROOT
 from tests.conftest import IN_CI
@@ -32,6 +33,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 SCREENSHOTS = PROJECT_ROOT / "screenshots"
+COOKIE_NAME = "partner_portal_auth"
 
 
 expect.set_options(timeout=15_000)
@@ -129,11 +131,100 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield running
 
 
+# Added to every page before Streamlit's own code: numbers, in one sequence, the user's last
+# input, the last rerun the page asked for (a rerun_script BackMsg sent) and the last script
+# run that completed (a ForwardMsg script_finished other than "finished early for a rerun":
+# an interrupted run briefly shows "notRunning" too).
+RUN_TRACKER = """
+(() => {
+  let sequence = 0;
+  const runs = (window.__portalRuns = {input: 0, requested: 0, completed: 0});
+  for (const type of ['pointerdown', 'keydown']) {
+    window.addEventListener(type, () => { runs.input = ++sequence; }, true);
+  }
+  const bytesOf = (data) =>
+    data instanceof ArrayBuffer ? new Uint8Array(data)
+    : ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+    : null;
+  const RERUN_SCRIPT = (11 << 3) | 2;  // BackMsg.rerun_script, the message's first field
+  const send = WebSocket.prototype.send;
+  WebSocket.prototype.send = function (data) {
+    const bytes = bytesOf(data);
+    if (bytes && bytes[0] === RERUN_SCRIPT) runs.requested = ++sequence;
+    return send.call(this, data);
+  };
+  // The top-level fields of a ForwardMsg, until script_finished (field 6, an enum).
+  const finishedStatus = (bytes) => {
+    let at = 0;
+    const varint = () => {
+      let value = 0, shift = 0, byte;
+      do {
+        byte = bytes[at++];
+        value += (byte & 0x7f) * 2 ** shift;
+        shift += 7;
+      } while (byte & 0x80);
+      return value;
+    };
+    while (at < bytes.length) {
+      const tag = varint(), field = Math.floor(tag / 8), wire = tag & 7;
+      if (wire === 0) { const value = varint(); if (field === 6) return value; }
+      else if (wire === 2) { const length = varint(); at += length; }  // not at += varint()
+      else if (wire === 1) at += 8;
+      else if (wire === 5) at += 4;
+      else return null;
+    }
+    return null;
+  };
+  const FINISHED_EARLY_FOR_RERUN = 2;
+  const Native = window.WebSocket;
+  window.WebSocket = function (...args) {
+    const socket = new Native(...args);
+    socket.addEventListener('message', (event) => {
+      const bytes = bytesOf(event.data);
+      const status = bytes && finishedStatus(bytes);
+      if (status !== null && status !== FINISHED_EARLY_FOR_RERUN) runs.completed = ++sequence;
+    });
+    return socket;
+  };
+  window.WebSocket.prototype = Native.prototype;
+  Object.assign(window.WebSocket, {CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3});
+})();
+"""
+
+# Settled: the page asked for a run after the user's last input, a run completed after that,
+# and the app is idle and connected.
+SETTLED = """() => {
+  const runs = window.__portalRuns;
+  const app = document.querySelector('[data-testid="stApp"]');
+  if (!runs || !app) return false;
+  return app.getAttribute('data-test-script-state') === 'notRunning'
+    && app.getAttribute('data-test-connection-state') === 'CONNECTED'
+    && runs.requested > runs.input
+    && runs.completed > runs.requested;
+}"""
+
+
+class Browser:
+    """Chromium whose every new context carries the run tracker that `settle` waits on."""
+
+    def __init__(self, chromium: PlaywrightBrowser) -> None:
+        self.chromium = chromium
+
+    def new_context(self, **options: object) -> BrowserContext:
+        context = self.chromium.new_context(**options)
+        context.add_init_script(RUN_TRACKER)
+        return context
+
+    @property
+    def contexts(self) -> list[BrowserContext]:
+        return self.chromium.contexts
+
+
 @pytest.fixture(scope="module")
-def browser(server: Server):
+def browser(server: Server) -> Iterator[Browser]:
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
+        yield Browser(chromium)
         chromium.close()
 
 
@@ -148,12 +239,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
     return report
 
 
-def settle(page) -> None:
-    """Wait until Streamlit has finished running the script (twice, for follow-up reruns)."""
-    ready = '[data-testid="stApp"][data-test-script-state="notRunning"]'
-    for _ in range(2):
-        page.wait_for_timeout(400)
-        page.wait_for_selector(ready, timeout=60_000)
+def settle(page: Page) -> None:
+    """Wait until the run that the user's last action asked for has completed. Only after an
+    action that reruns the page: typing in a form does not, so settling then waits in vain."""
+    page.wait_for_function(SETTLED, timeout=60_000)
 
 
 def shoot(page, name: str) -> None:
@@ -161,59 +250,79 @@ def shoot(page, name: str) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
-def sign_in(page, url: str, username: str, password: str) -> None:
-    """Sign in as a person would: once the page, and the cookie component on it, have loaded.
-    A click sent while that component's first report reran the page was lost (the page
-    showed the sign-in form again), and the login cookie could then go unwritten."""
+def sign_in(page: Page, url: str, username: str, password: str) -> None:
+    """Sign in as a person would: type and click as soon as the form is there; then wait
+    until the login cookie is stored, so that the next page opened finds the session."""
     page.goto(url)
-    expect(page.locator('iframe[title*="cookie_manager"]').first).to_be_attached()
-    settle(page)
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password", exact=True).fill(password)
     page.get_by_role("button", name="Login").click()
     settle(page)
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()
+    wait_for_cookie(page)
 
 
-def choose(page, label: str, option: str) -> None:
-    """Pick an option of a selectbox by typing it (the option list re-renders while open,
-    so clicking an option is racy)."""
-    page.get_by_label(label).click()
-    page.wait_for_timeout(300)
-    page.keyboard.type(option, delay=50)
-    page.wait_for_timeout(300)
+# The server writes (or clears) the HttpOnly login cookie in answer to a hidden image's
+# request: once that image has loaded, the browser holds the cookie.
+COOKIE_IMAGE_LOADED = """() => {
+  const images = Array.from(document.querySelectorAll('img[src*="auth/cookie"]'));
+  return images.length > 0 && images.every((image) => image.complete);
+}"""
+
+
+def wait_for_cookie(page: Page) -> None:
+    page.wait_for_function(COOKIE_IMAGE_LOADED)
+
+
+def login_cookie(page: Page) -> dict | None:
+    return next((c for c in page.context.cookies() if c["name"] == COOKIE_NAME), None)
+
+
+def choose(page: Page, label: str, option: str, *, in_form: bool = False) -> None:
+    """Pick an option of a selectbox by typing it into the focused box (which opens its list,
+    where a click can toggle it shut again) and pressing Enter once the list shows it.
+    Outside a form the choice reruns the page: wait for that run."""
+    box = page.get_by_label(label)
+    box.focus()
+    expect(box).to_be_focused()
+    box.press_sequentially(option)
+    expect(page.get_by_role("option", name=option, exact=True)).to_be_visible()
     page.keyboard.press("Enter")
-    settle(page)
-    expect(page.get_by_label(label)).to_have_value(option)
-
-
-def edit_cell(
-    page, *, row: int, column: int, value: str, grid: int = 0, number: bool = False
-) -> None:
-    """Type into a data-editor cell. The grid is a canvas: select the row's index cell, move
-    right to data column `column` (0 = first after the index) with the keyboard, open the
-    editor with Enter and type (slowly: the editor overlay takes a moment to take focus).
-    The edit has reached the server once the table's save button is enabled; a keystroke
-    lost while the grid was still drawing is typed again, once."""
-    table = page.locator('[data-testid="stDataFrame"]').nth(grid)
-    save = page.get_by_role("button", name="Save changes")
-    for attempt in range(2):
-        expect(table).to_be_visible()
-        page.wait_for_timeout(300)
-        box = table.bounding_box()
-        assert box is not None
-        # The index (the row's id) is the first column whatever the widths: start there.
-        page.mouse.click(box["x"] + 20, box["y"] + 35 * (row + 1) + 17)
-        for _ in range(column + 1):
-            page.keyboard.press("ArrowRight")
-        page.keyboard.press("Enter")
-        page.wait_for_timeout(500)
-        if number:
-            page.keyboard.press("Control+a")
-        page.keyboard.type(value, delay=50)
-        page.wait_for_timeout(200)
-        page.keyboard.press("Enter")
+    if not in_form:
         settle(page)
-        if attempt == 0 and not save.is_enabled():
-            page.keyboard.press("Escape")
-            continue
-        return
+    expect(box).to_have_value(option)
+
+
+def edit_cell(page: Page, *, row: int, column: int, value: str, grid: int = 0) -> None:
+    """Type into a data-editor cell. The grid is a canvas, mirrored by an accessible table
+    whose cells take the focus as the selection moves: select the row's index cell, move
+    right to data column `column` (0 = first after the index) one key at a time, each once
+    the previous one has landed, open the cell's editor with Enter and, once it has focus,
+    type the value (a selectbox cell's editor is a combobox: pick the option once it is
+    listed). The edit has reached the server once the table's save button is enabled."""
+    table = page.locator('[data-testid="stDataFrame"]').nth(grid)
+
+    def cell(grid_column: int):
+        return table.locator(f'[data-testid="glide-cell-{grid_column}-{row}"]')
+
+    expect(cell(0)).to_be_attached()  # drawn
+    box = table.bounding_box()
+    assert box is not None
+    # The index (the row's id) is the first column whatever the widths: start there.
+    page.mouse.click(box["x"] + 20, box["y"] + 35 * (row + 1) + 17)
+    expect(cell(0)).to_be_focused()
+    for grid_column in range(1, column + 2):
+        page.keyboard.press("ArrowRight")
+        expect(cell(grid_column)).to_be_focused()
+    page.keyboard.press("Enter")
+    editor = page.locator("#portal .gdg-style").locator("input, textarea").first
+    expect(editor).to_be_focused()
+    if editor.get_attribute("role") == "combobox":
+        page.keyboard.type(value)
+        expect(page.get_by_role("option", name=value, exact=True)).to_be_visible()
+    else:
+        editor.fill(value)
+    page.keyboard.press("Enter")
+    expect(page.locator("#portal .gdg-style")).to_have_count(0)
+    settle(page)
+    expect(page.get_by_role("button", name="Save changes")).to_be_enabled()

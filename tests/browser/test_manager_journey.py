@@ -69,7 +69,7 @@ def test_manager_journey(server, browser):
     page.goto(f"{server.url}/manager_leads")
     settle(page)
     edit_cell(page, row=0, column=2, value="converted")
-    edit_cell(page, row=0, column=5, value="2000", number=True)
+    edit_cell(page, row=0, column=5, value="2000")
     page.get_by_role("button", name="Save changes").click()
     settle(page)
     expect(page.get_by_text(f"Lead {lead.id}: Saved: now converted.")).to_be_visible()

@@ -32,7 +32,7 @@ def test_partner_journey(server, browser):
     page.get_by_text("Register a lead").click()
     page.get_by_label("Client name *").fill("Journey Client <b>bold</b>")
     page.get_by_label("Client email *").fill("journey@client.example")
-    choose(page, "Service *", "SEO")
+    choose(page, "Service *", "SEO", in_form=True)
     page.get_by_role("button", name="Register lead").click()
     settle(page)
     expect(page.get_by_text("Registered lead #")).to_be_visible()
