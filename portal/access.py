@@ -44,6 +44,19 @@ class Actor:
     def is_partner(self) -> bool:
         return self.role is Role.PARTNER
 
+    def __post_init__(self) -> None:
+        if self.role is Role.PARTNER and not isinstance(self, PartnerActor):
+            raise TypeError("a partner acts as a PartnerActor, which always has its company")
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerActor(Actor):
+    """A partner company's user: its company and that company's status always known, so
+    code that scopes to "the actor's own partner" needs no check that there is one."""
+
+    partner_id: int
+    partner_status: PartnerStatus
+
 
 def load_actor(session: Session, *, user_id: int) -> Actor:
     """The current state of an active user, or PermissionDenied if it may no longer act."""
@@ -51,6 +64,17 @@ def load_actor(session: Session, *, user_id: int) -> Actor:
     row = session.connection().execute(_ACTOR_STATE, {"user_id": user_id}).one_or_none()
     if row is None or not row.is_active:
         raise PermissionDenied(SIGNED_OUT)
+    if row.role is Role.PARTNER:
+        if row.partner_id is None or row.status is None:  # the schema forbids it
+            raise PermissionDenied(SIGNED_OUT)
+        return PartnerActor(
+            user_id=user_id,
+            username=row.username,
+            display_name=row.display_name,
+            role=row.role,
+            partner_id=row.partner_id,
+            partner_status=row.status,
+        )
     return Actor(
         user_id=user_id,
         username=row.username,
@@ -113,21 +137,19 @@ def scoped_partner_id(actor: Actor, partner_id: int | None) -> int | None:
     """The partner an actor's request is about: a partner's own company whatever it asked
     for (asking for another is answered as if that partner did not exist), or what a manager
     named (None when it named none)."""
-    if actor.is_manager:
-        return partner_id
-    if partner_id not in (None, actor.partner_id):
+    if isinstance(actor, PartnerActor) and partner_id not in (None, actor.partner_id):
         raise NotFound("Partner not found.")
-    return actor.partner_id
+    return listed_partner_id(actor, partner_id)
 
 
 def listed_partner_id(actor: Actor, partner_id: int | None) -> int | None:
     """Whose leads a listing covers: a partner's own whatever it asked for; for a manager,
     the partner it named (None: every partner's)."""
+    if isinstance(actor, PartnerActor):
+        return actor.partner_id
     if actor.is_manager:
         return partner_id
-    if actor.partner_id is None:  # never "every partner's" for a partner (the schema forbids it)
-        raise PermissionDenied(SIGNED_OUT)
-    return actor.partner_id
+    raise PermissionDenied(SIGNED_OUT)  # never "every partner's" for anyone else
 
 
 def readable_leads(actor: Actor) -> Select[Lead]:

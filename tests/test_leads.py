@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from portal import integrity, leads
-from portal.access import Actor, listed_partner_id, readable_leads
+from portal.access import Actor, PartnerActor, listed_partner_id, readable_leads
 from portal.db import unit_of_work
 from portal.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from portal.models import (
@@ -602,13 +602,19 @@ def test_failure_inside_a_move_leaves_nothing_half_done(engine, monkeypatch):
 
 
 def test_a_partner_listing_never_widens_to_every_partner():
-    partner = Actor(7, "p", "P", Role.PARTNER, 3, PartnerStatus.ACTIVE)
+    partner = PartnerActor(7, "p", "P", Role.PARTNER, 3, PartnerStatus.ACTIVE)
     manager = Actor(8, "m", "M", Role.MANAGER, None, None)
     assert listed_partner_id(partner, 99) == 3  # what it asked for is ignored
     assert listed_partner_id(manager, 99) == 99
     assert listed_partner_id(manager, None) is None  # every partner's, for a manager only
-    orphan = Actor(9, "o", "O", Role.PARTNER, None, PartnerStatus.ACTIVE)
+    # A partner without its company cannot even be made, let alone list every partner's.
+    with pytest.raises(TypeError):
+        Actor(9, "o", "O", Role.PARTNER, None, PartnerStatus.ACTIVE)
+    with pytest.raises(TypeError):
+        Actor(9, "o", "O", Role.PARTNER, 3, PartnerStatus.ACTIVE)
+    stranger = Actor(9, "s", "S", Role.MANAGER, None, None)
+    object.__setattr__(stranger, "role", "guest")  # neither a manager nor a partner
     with pytest.raises(PermissionDenied):
-        listed_partner_id(orphan, None)
+        listed_partner_id(stranger, None)
     with pytest.raises(PermissionDenied):
-        readable_leads(orphan)
+        readable_leads(stranger)
