@@ -24,11 +24,7 @@ object_id = columns[3].text_input("Object id", max_chars=64)
 dates = st.date_input("Between", value=(), max_value=date.today())
 since = datetime.combine(dates[0], time.min, UTC) if dates else None
 until = datetime.combine(dates[-1] + timedelta(days=1), time.min, UTC) if dates else None
-filters = (who, action, object_type, object_id, since, until)
-if st.session_state.get("audit_filters") != filters:
-    st.session_state["audit_filters"] = filters
-    st.session_state["audit_cursors"] = [None]
-cursors = st.session_state.setdefault("audit_cursors", [None])
+cursors = paging.cursors("audit", (who, action, object_type, object_id, since, until))
 page = perform(
     lambda session: audit.list_entries(
         session,

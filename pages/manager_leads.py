@@ -3,7 +3,7 @@
 import streamlit as st
 
 from portal.models import Role
-from portal.ui import lead_table
+from portal.ui import edit_table, lead_table
 from portal.ui.session import require
 
 actor = require(Role.MANAGER)
@@ -13,7 +13,7 @@ st.caption(
     "reverse a conversion by moving it back to 'qualified'; reopen a lost lead by moving "
     "it to 'pending'; reassign by entering the new partner's id."
 )
-lead_table.show_outcomes("all_leads")
+edit_table.show_outcomes("all_leads", "Lead")
 page = lead_table.filtered_page(actor, "all_leads", partner_filter=True)
 if page is None:
     st.stop()

@@ -2,6 +2,7 @@
 Newest first, fifty to a page."""
 
 from decimal import Decimal
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -9,7 +10,8 @@ import streamlit as st
 from portal import leads, partners, profiles, statistics, users
 from portal.db import unit_of_work
 from portal.models import PartnerStatus, Role
-from portal.ui import fmt, paging
+from portal.partners import PartnerEdit
+from portal.ui import edit_table, fmt, paging
 from portal.ui.feedback import perform
 from portal.ui.session import require
 
@@ -27,17 +29,12 @@ LABELS = {
 actor = require(Role.MANAGER)
 st.title("Partners")
 
-for outcome in st.session_state.pop("partner_outcomes", []):
-    (st.success if outcome.saved else st.error)(f"Partner {outcome.key}: {outcome.message}")
+edit_table.show_outcomes("partners", "Partner")
 
 left, right = st.columns([1, 3])
 status_filter = left.selectbox("Status", ["all", *[s.value for s in PartnerStatus]])
 search = right.text_input("Search by company name", max_chars=200)
-filters = (status_filter, search.strip())
-if st.session_state.get("partner_filters") != filters:
-    st.session_state["partner_filters"] = filters
-    st.session_state["partner_cursors"] = [None]
-cursors = st.session_state.setdefault("partner_cursors", [None])
+cursors = paging.cursors("partner", (status_filter, search.strip()))
 listing = perform(
     lambda session: partners.list_partners(
         session,
@@ -69,12 +66,21 @@ if rows:
         },
         index=pd.Index([p.id for p in rows], name="Partner"),
     )
-    key = f"partners-{len(cursors)}-{st.session_state.get('partner_saves', 0)}"
-    st.data_editor(
+
+    def partner_edit(partner_id: int, row: pd.Series, edited: dict[str, Any]) -> PartnerEdit:
+        rate = edited.get("Pinned rate", row["Pinned rate"])
+        return PartnerEdit(
+            partner_id=partner_id,
+            action=edited.get("Action") or None,
+            rate_changed="Pinned rate" in edited,
+            rate=None if rate is None or pd.isna(rate) else Decimal(str(rate)),
+        )
+
+    edit_table.edit_table(
         frame,
-        key=key,
-        num_rows="fixed",
-        disabled=[c for c in frame.columns if c not in ("Action", "Pinned rate")],
+        name="partners",
+        view=str(len(cursors)),
+        editable=["Action", "Pinned rate"],
         column_config={
             "Action": st.column_config.SelectboxColumn(
                 options=ACTIONS, help="approve a pending partner, suspend, or reactivate"
@@ -87,26 +93,9 @@ if rows:
                 help="A negotiated rate (0–0.5); empty means the tier's default rate.",
             ),
         },
+        edit=partner_edit,
+        apply=lambda session, edits: partners.apply_edits(session, actor=actor, edits=edits),
     )
-    edits = st.session_state.get(key, {}).get("edited_rows", {})
-    if st.button("Save changes", type="primary", disabled=not edits):
-        batch = []
-        for position, edited in edits.items():
-            row = frame.iloc[int(position)]
-            rate = edited.get("Pinned rate", row["Pinned rate"])
-            batch.append(
-                partners.PartnerEdit(
-                    partner_id=int(frame.index[int(position)]),
-                    action=edited.get("Action") or None,
-                    rate_changed="Pinned rate" in edited,
-                    rate=None if rate is None or pd.isna(rate) else Decimal(str(rate)),
-                )
-            )
-        with unit_of_work() as session:
-            outcomes = partners.apply_edits(session, actor=actor, edits=batch)
-        st.session_state["partner_outcomes"] = outcomes
-        st.session_state["partner_saves"] = st.session_state.get("partner_saves", 0) + 1
-        st.rerun()
     paging.pager(cursors, listing.next_cursor, key="partners")
 else:
     st.info("No partners match.")

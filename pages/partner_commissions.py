@@ -40,7 +40,7 @@ with right:
 st.subheader("Commission per lead", anchor=False)
 state_names = ["all", *[state.value for state in CommissionState]]
 state_filter = st.selectbox("State", state_names)
-cursors = st.session_state.setdefault("commission_cursors", {}).setdefault(state_filter, [None])
+cursors = paging.cursors("commission", state_filter)
 with unit_of_work() as session:
     page = commissions.list_commissions(
         session,

@@ -9,7 +9,7 @@ import streamlit as st
 from portal import exports, imports, leads
 from portal.config import get_settings
 from portal.models import PartnerStatus, Role
-from portal.ui import fmt, lead_table
+from portal.ui import edit_table, fmt, lead_table
 from portal.ui.feedback import perform
 from portal.ui.session import require
 
@@ -92,7 +92,7 @@ if can_edit:
                         pd.DataFrame(result.refused, columns=["Line", "Reason"]), hide_index=True
                     )
 
-lead_table.show_outcomes("leads")
+edit_table.show_outcomes("leads", "Lead")
 page = lead_table.filtered_page(actor, "leads")
 if page is None:
     st.stop()

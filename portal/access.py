@@ -64,18 +64,10 @@ def load_actor(session: Session, *, user_id: int) -> Actor:
     row = session.connection().execute(_ACTOR_STATE, {"user_id": user_id}).one_or_none()
     if row is None or not row.is_active:
         raise PermissionDenied(SIGNED_OUT)
-    if row.role is Role.PARTNER:
-        if row.partner_id is None or row.status is None:  # the schema forbids it
-            raise PermissionDenied(SIGNED_OUT)
-        return PartnerActor(
-            user_id=user_id,
-            username=row.username,
-            display_name=row.display_name,
-            role=row.role,
-            partner_id=row.partner_id,
-            partner_status=row.status,
-        )
-    return Actor(
+    partner = row.role is Role.PARTNER
+    if partner and (row.partner_id is None or row.status is None):  # the schema forbids it
+        raise PermissionDenied(SIGNED_OUT)
+    return (PartnerActor if partner else Actor)(
         user_id=user_id,
         username=row.username,
         display_name=row.display_name,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from datetime import date
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -12,10 +13,9 @@ import streamlit as st
 from portal import commissions, leads
 from portal.access import Actor
 from portal.config import get_settings
-from portal.db import unit_of_work
 from portal.models import MAX_ID, LeadStatus, LostReason
 from portal.pagination import Page
-from portal.ui import fmt, paging, pickers
+from portal.ui import edit_table, fmt, paging, pickers
 from portal.ui.feedback import perform
 
 PAGE_SIZE = 50
@@ -55,10 +55,7 @@ def filtered_page(
         self_referral,
         awaiting,
     )
-    if st.session_state.get(f"{prefix}_filters") != filters:
-        st.session_state[f"{prefix}_filters"] = filters
-        st.session_state[f"{prefix}_cursors"] = [None]
-    cursors = st.session_state.setdefault(f"{prefix}_cursors", [None])
+    cursors = paging.cursors(prefix, filters)
     return perform(
         lambda session: leads.list_leads(
             session,
@@ -75,12 +72,6 @@ def filtered_page(
         ),
         LABELS,
     )
-
-
-def show_outcomes(prefix: str) -> None:
-    """What the last save did to each row."""
-    for outcome in st.session_state.pop(f"{prefix}_outcomes", []):
-        (st.success if outcome.saved else st.error)(f"Lead {outcome.key}: {outcome.message}")
 
 
 def _frame(actor: Actor, items: list[leads.LeadView], can_edit: bool) -> pd.DataFrame:
@@ -136,16 +127,31 @@ def _number(value: object) -> float | None:
 def editor(actor: Actor, page: Page[leads.LeadView], prefix: str, *, can_edit: bool) -> None:
     """The lead table with inline edits, a save button, and newer/older page buttons."""
     frame = _frame(actor, page.items, can_edit)
-    editable = ["Status", "Lost reason"] + (
-        ["Deal value", "Reassign to"] if actor.is_manager else []
-    )
     cursors = st.session_state[f"{prefix}_cursors"]
-    key = f"{prefix}-{len(cursors)}-{cursors[-1]}-{st.session_state.get(f'{prefix}_saves', 0)}"
-    st.data_editor(
+
+    def lead_edit(lead_id: int, row: pd.Series, edited: dict[str, Any]) -> leads.LeadEdit:
+        target = edited.get("Status", row["Status"])
+        deal = _number(edited.get("Deal value", row.get("Deal value")))
+        reassign = _number(edited.get("Reassign to"))
+        return leads.LeadEdit(
+            lead_id=lead_id,
+            expected_version=int(row["version"]),
+            to=target if target != row["Status"] else None,
+            lost_reason=edited.get("Lost reason", row["Lost reason"]),
+            # As typed: the service checks and refuses, it is not rounded here.
+            deal_value=str(deal) if deal is not None else None,
+            reassign_to=int(reassign) if reassign is not None else None,
+        )
+
+    edit_table.edit_table(
         frame,
-        key=key,
-        num_rows="fixed",
-        disabled=[c for c in frame.columns if c not in editable] if can_edit else True,
+        name=prefix,
+        view=f"{len(cursors)}-{cursors[-1]}",
+        editable=(
+            ["Status", "Lost reason"] + (["Deal value", "Reassign to"] if actor.is_manager else [])
+            if can_edit
+            else None
+        ),
         column_config={
             "Status": st.column_config.SelectboxColumn(
                 options=[s.value for s in LeadStatus],
@@ -166,34 +172,9 @@ def editor(actor: Actor, page: Page[leads.LeadView], prefix: str, *, can_edit: b
             ),
             "version": None,
         },
+        edit=lead_edit,
+        apply=lambda session, edits: leads.apply_edits(session, actor=actor, edits=edits),
     )
-    if can_edit:
-        edited_rows = st.session_state.get(key, {}).get("edited_rows", {})
-        if st.button(
-            "Save changes", type="primary", disabled=not edited_rows, key=f"{prefix}_save"
-        ):
-            edits = []
-            for position, edited in edited_rows.items():
-                row = frame.iloc[int(position)]
-                target = edited.get("Status", row["Status"])
-                deal = _number(edited.get("Deal value", row.get("Deal value")))
-                reassign = _number(edited.get("Reassign to"))
-                edits.append(
-                    leads.LeadEdit(
-                        lead_id=int(frame.index[int(position)]),
-                        expected_version=int(row["version"]),
-                        to=target if target != row["Status"] else None,
-                        lost_reason=edited.get("Lost reason", row["Lost reason"]),
-                        # As typed: the service checks and refuses, it is not rounded here.
-                        deal_value=str(deal) if deal is not None else None,
-                        reassign_to=int(reassign) if reassign is not None else None,
-                    )
-                )
-            with unit_of_work() as session:
-                outcomes = leads.apply_edits(session, actor=actor, edits=edits)
-            st.session_state[f"{prefix}_outcomes"] = outcomes
-            st.session_state[f"{prefix}_saves"] = st.session_state.get(f"{prefix}_saves", 0) + 1
-            st.rerun()
     paging.pager(cursors, page.next_cursor, key=prefix)
 
 

@@ -1,8 +1,21 @@
-"""Newer/older buttons over keyset pages; the cursor stack lives in session state."""
+"""Keyset pages in the UI: the cursor stack of a listing, and its newer/older buttons."""
 
 from __future__ import annotations
 
+from collections.abc import Hashable
+
 import streamlit as st
+
+
+def cursors(key: str, filters: Hashable) -> list[str | None]:
+    """The cursor stack of the listing `key` (`[-1]` is the current page's), back to the
+    first page whenever its filters change: a cursor into one filtered list means nothing
+    in another."""
+    if st.session_state.get(f"{key}_filters") != filters:
+        st.session_state[f"{key}_filters"] = filters
+        st.session_state[f"{key}_cursors"] = [None]
+    stack: list[str | None] = st.session_state[f"{key}_cursors"]
+    return stack
 
 
 def pager(cursors: list[str | None], next_cursor: str | None, *, key: str) -> None:
