@@ -197,6 +197,22 @@ def _day_range(column: Expression[Any], filters: Filters) -> list[ColumnElement[
     return conditions
 
 
+def _narrowed(
+    query: Select[Any],
+    filters: Filters,
+    *,
+    partner: Callable[[int], ColumnElement[bool]],
+    status: Callable[[str], ColumnElement[bool]],
+    day: Expression[Any],
+) -> Select[Any]:
+    """`query` narrowed to the filters: one partner, one status, a range of days of `day`."""
+    if filters.partner_id is not None:
+        query = query.where(partner(filters.partner_id))
+    if filters.status:
+        query = query.where(status(filters.status))
+    return query.where(*_day_range(day, filters))
+
+
 # --- the kinds ------------------------------------------------------------------------------
 
 
@@ -224,12 +240,13 @@ def _lead_columns(_: datetime) -> list[Column]:
 
 
 def _lead_source(filters: Filters, _: datetime) -> Select[Any]:
-    query = select().select_from(Lead).join(Partner, Partner.id == Lead.partner_id)
-    if filters.partner_id is not None:
-        query = query.where(Lead.partner_id == filters.partner_id)
-    if filters.status:
-        query = query.where(Lead.status == LeadStatus(filters.status))
-    return query.where(*_day_range(Lead.created_at, filters))
+    return _narrowed(
+        select().select_from(Lead).join(Partner, Partner.id == Lead.partner_id),
+        filters,
+        partner=lambda partner_id: Lead.partner_id == partner_id,
+        status=lambda status: Lead.status == LeadStatus(status),
+        day=Lead.created_at,
+    )
 
 
 def _commission_state(now: datetime) -> ColumnElement[str]:
@@ -260,17 +277,16 @@ def _commission_columns(now: datetime) -> list[Column]:
 
 
 def _commission_source(filters: Filters, now: datetime) -> Select[Any]:
-    query = (
+    return _narrowed(
         select()
         .select_from(Commission)
         .join(Lead, Lead.id == Commission.lead_id)
-        .join(Partner, Partner.id == Commission.partner_id)
+        .join(Partner, Partner.id == Commission.partner_id),
+        filters,
+        partner=lambda partner_id: Commission.partner_id == partner_id,
+        status=lambda status: _commission_state(now) == status,
+        day=Commission.earned_at,
     )
-    if filters.partner_id is not None:
-        query = query.where(Commission.partner_id == filters.partner_id)
-    if filters.status:
-        query = query.where(_commission_state(now) == filters.status)
-    return query.where(*_day_range(Commission.earned_at, filters))
 
 
 def _payout_columns(_: datetime) -> list[Column]:
@@ -293,17 +309,16 @@ def _payout_columns(_: datetime) -> list[Column]:
 
 
 def _payout_source(filters: Filters, _: datetime) -> Select[Any]:
-    query = (
+    return _narrowed(
         select()
         .select_from(Payout)
         .join(Partner, Partner.id == Payout.partner_id)
-        .outerjoin(PartnerProfile, PartnerProfile.partner_id == Payout.partner_id)
+        .outerjoin(PartnerProfile, PartnerProfile.partner_id == Payout.partner_id),
+        filters,
+        partner=lambda partner_id: Payout.partner_id == partner_id,
+        status=lambda status: Payout.status == PayoutStatus(status),
+        day=Payout.created_at,
     )
-    if filters.partner_id is not None:
-        query = query.where(Payout.partner_id == filters.partner_id)
-    if filters.status:
-        query = query.where(Payout.status == PayoutStatus(filters.status))
-    return query.where(*_day_range(Payout.created_at, filters))
 
 
 def _partner_columns(_: datetime) -> list[Column]:
@@ -326,16 +341,15 @@ def _partner_columns(_: datetime) -> list[Column]:
 
 
 def _partner_source(filters: Filters, _: datetime) -> Select[Any]:
-    query = (
+    return _narrowed(
         select()
         .select_from(Partner)
-        .outerjoin(PartnerProfile, PartnerProfile.partner_id == Partner.id)
+        .outerjoin(PartnerProfile, PartnerProfile.partner_id == Partner.id),
+        filters,
+        partner=lambda partner_id: Partner.id == partner_id,
+        status=lambda status: Partner.status == PartnerStatus(status),
+        day=Partner.created_at,
     )
-    if filters.partner_id is not None:
-        query = query.where(Partner.id == filters.partner_id)
-    if filters.status:
-        query = query.where(Partner.status == PartnerStatus(filters.status))
-    return query.where(*_day_range(Partner.created_at, filters))
 
 
 def _audit_columns(_: datetime) -> list[Column]:
@@ -353,14 +367,15 @@ def _audit_columns(_: datetime) -> list[Column]:
 
 
 def _audit_source(filters: Filters, _: datetime) -> Select[Any]:
-    query = select().select_from(AuditEntry)
-    if filters.partner_id is not None:
-        query = query.where(
-            AuditEntry.object_type == "partner", AuditEntry.object_id == str(filters.partner_id)
-        )
-    if filters.status:
-        query = query.where(AuditEntry.action == filters.status)
-    return query.where(*_day_range(AuditEntry.created_at, filters))
+    return _narrowed(
+        select().select_from(AuditEntry),
+        filters,
+        partner=lambda partner_id: and_(
+            AuditEntry.object_type == "partner", AuditEntry.object_id == str(partner_id)
+        ),
+        status=lambda action: AuditEntry.action == action,
+        day=AuditEntry.created_at,
+    )
 
 
 def _tax_columns(_: datetime) -> list[Column]:
