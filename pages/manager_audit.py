@@ -1,6 +1,5 @@
 """Audit log for managers: filter by actor, action, object and date; export."""
 
-import io
 from datetime import UTC, date, datetime, time, timedelta
 
 import streamlit as st
@@ -8,7 +7,7 @@ import streamlit as st
 from portal import audit, exports
 from portal.db import unit_of_work
 from portal.models import Role
-from portal.ui import fmt, paging
+from portal.ui import downloads, fmt, paging
 from portal.ui.feedback import perform
 from portal.ui.session import require
 
@@ -57,21 +56,15 @@ st.dataframe(
     hide_index=True,
 )
 paging.pager(cursors, page.next_cursor, key="audit")
-if st.button("Prepare CSV of this date range and action"):
-    sink = io.StringIO()
-    with unit_of_work() as session:
-        count = exports.write_csv(
-            session,
-            actor=actor,
-            kind="audit",
-            sink=sink,
-            filters=exports.Filters(
-                status=action,
-                date_from=dates[0] if dates else None,
-                date_to=dates[-1] if dates else None,
-            ),
-        )
-    st.session_state["audit_csv"] = (sink.getvalue().encode("utf-8"), count)
-if "audit_csv" in st.session_state:
-    data, count = st.session_state["audit_csv"]
-    st.download_button(f"Download {count:,} entries", data, "audit-log.csv", "text/csv")
+downloads.csv_export(
+    actor,
+    "audit",
+    prepare="Prepare CSV of this date range and action",
+    file_name="audit-log.csv",
+    noun="entries",
+    filters=exports.Filters(
+        status=action,
+        date_from=dates[0] if dates else None,
+        date_to=dates[-1] if dates else None,
+    ),
+)

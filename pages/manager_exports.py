@@ -1,15 +1,13 @@
 """Exports for managers: any kind, filtered, counted first, built with a progress bar."""
 
-import io
 from datetime import date
 
 import streamlit as st
 
 from portal import exports
 from portal.config import get_settings
-from portal.db import unit_of_work
 from portal.models import Role
-from portal.ui import pickers
+from portal.ui import downloads, pickers
 from portal.ui.feedback import perform
 from portal.ui.session import require
 
@@ -69,20 +67,21 @@ if count > cap:
     st.code(command, language="bash")
     st.stop()
 
-if st.button("Build the file", type="primary"):
-    bar = st.progress(0.0, text="Building…")
-    sink = io.StringIO()
+bar = st.empty()
 
-    def progress(rows: int) -> None:
-        if rows >= 0 and count:
-            bar.progress(min(1.0, rows / count), text=f"{rows:,} of {count:,} rows")
 
-    with unit_of_work() as session:
-        written = exports.write_csv(
-            session, actor=actor, kind=kind, sink=sink, filters=filters, progress=progress
-        )
-    bar.progress(1.0, text=f"{written:,} rows ready")
-    st.session_state["export_file"] = (kind, sink.getvalue().encode("utf-8"), written)
-if st.session_state.get("export_file", (None,))[0] == kind:
-    _, data, written = st.session_state["export_file"]
-    st.download_button(f"Download {written:,} rows", data, f"{kind}.csv", "text/csv")
+def progress(rows: int) -> None:
+    if rows >= 0 and count:
+        bar.progress(min(1.0, rows / count), text=f"{rows:,} of {count:,} rows")
+
+
+if downloads.csv_export(
+    actor,
+    kind,
+    prepare="Build the file",
+    file_name=f"{kind}.csv",
+    noun="row(s)",
+    filters=filters,
+    progress=progress,
+):
+    bar.progress(1.0, text="Ready")

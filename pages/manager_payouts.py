@@ -11,7 +11,7 @@ from portal import exports, payout_files, payouts
 from portal.db import unit_of_work
 from portal.models import PayoutStatus, Role
 from portal.payouts import STATEMENT_COLUMNS, PayoutView
-from portal.ui import confirm, fmt
+from portal.ui import confirm, downloads, fmt
 from portal.ui.feedback import perform
 from portal.ui.session import require
 
@@ -271,24 +271,14 @@ else:
         on_success=_cleared,
     )
 
-    if st.button("Prepare the payout report (CSV, accounts masked)"):
-        sink = io.StringIO()
-        with unit_of_work() as session:
-            exports.write_csv(
-                session,
-                actor=actor,
-                kind="payouts",
-                sink=sink,
-                filters=exports.Filters(status="scheduled"),
-            )
-        st.session_state["payout_report"] = sink.getvalue().encode("utf-8")
-    if "payout_report" in st.session_state:
-        st.download_button(
-            "Download the payout report",
-            st.session_state["payout_report"],
-            "payouts-scheduled.csv",
-            "text/csv",
-        )
+    downloads.csv_export(
+        actor,
+        "payouts",
+        prepare="Prepare the payout report (CSV, accounts masked)",
+        file_name="payouts-scheduled.csv",
+        noun="scheduled payout(s)",
+        filters=exports.Filters(status="scheduled"),
+    )
 
 st.subheader("History", anchor=False)
 with unit_of_work() as session:

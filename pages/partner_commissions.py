@@ -1,6 +1,5 @@
 """Partner commissions: totals per state, the next payout, the ledger, payouts, statements."""
 
-import io
 from datetime import date
 
 import pandas as pd
@@ -10,7 +9,7 @@ from portal import commissions, exports, payouts, statements, statistics
 from portal.commissions import CommissionState
 from portal.db import unit_of_work
 from portal.models import Role
-from portal.ui import charts, fmt, paging, payout_status
+from portal.ui import charts, downloads, fmt, paging, payout_status
 from portal.ui.feedback import perform
 from portal.ui.session import require
 
@@ -124,11 +123,10 @@ if statement is not None:
     )
 
 st.subheader("Export commissions", anchor=False)
-if st.button("Prepare commissions CSV"):
-    sink = io.StringIO()
-    with unit_of_work() as session:
-        count = exports.write_csv(session, actor=actor, kind="commissions", sink=sink)
-    st.session_state["commissions_csv"] = (sink.getvalue().encode("utf-8"), count)
-if "commissions_csv" in st.session_state:
-    data, count = st.session_state["commissions_csv"]
-    st.download_button(f"Download {count:,} line(s) as CSV", data, "commissions.csv", "text/csv")
+downloads.csv_export(
+    actor,
+    "commissions",
+    prepare="Prepare commissions CSV",
+    file_name="commissions.csv",
+    noun="line(s)",
+)

@@ -1,6 +1,5 @@
 """Partner leads: register, import, filter, edit statuses inline, open one, export."""
 
-import io
 from datetime import date
 
 import pandas as pd
@@ -9,7 +8,7 @@ import streamlit as st
 from portal import exports, imports, leads
 from portal.config import get_settings
 from portal.models import PartnerStatus, Role
-from portal.ui import edit_table, fmt, lead_table
+from portal.ui import downloads, edit_table, fmt, lead_table
 from portal.ui.feedback import perform
 from portal.ui.session import require
 
@@ -108,24 +107,13 @@ span = st.date_input(
 )
 
 
-def _leads_csv(session) -> tuple[bytes, int]:
-    sink = io.StringIO()  # one per attempt: a retried export starts on an empty file
-    rows = exports.write_csv(
-        session,
-        actor=actor,
-        kind="leads",
-        sink=sink,
-        filters=exports.Filters(
-            date_from=span[0] if span else None, date_to=span[-1] if span else None
-        ),
-    )
-    return sink.getvalue().encode("utf-8"), rows
-
-
-if st.button("Prepare CSV"):
-    prepared = perform(_leads_csv)
-    if prepared is not None:
-        st.session_state["leads_csv"] = prepared
-if "leads_csv" in st.session_state:
-    data, rows = st.session_state["leads_csv"]
-    st.download_button(f"Download {rows:,} lead(s) as CSV", data, "leads.csv", "text/csv")
+downloads.csv_export(
+    actor,
+    "leads",
+    prepare="Prepare CSV",
+    file_name="leads.csv",
+    noun="lead(s)",
+    filters=exports.Filters(
+        date_from=span[0] if span else None, date_to=span[-1] if span else None
+    ),
+)

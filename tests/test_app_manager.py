@@ -229,7 +229,7 @@ def test_audit_and_exports_pages_filter_and_count(app_database):
     assert metric(exports_page, "Rows") == "2"
     next(b for b in exports_page.button if b.label == "Build the file").click().run()
     assert not exports_page.exception
-    assert any(b.label == "Download 2 rows" for b in exports_page.get("download_button"))
+    assert any(b.label == "Download 2 row(s) as CSV" for b in exports_page.get("download_button"))
 
 
 def test_exports_page_points_to_the_command_line_past_the_cap(app_database, settings_override):

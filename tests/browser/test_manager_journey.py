@@ -126,7 +126,7 @@ def test_manager_journey(server, browser):
     page.get_by_role("button", name="Build the file").click()
     settle(page)
     with page.expect_download() as download:
-        page.get_by_role("button", name="Download 1 rows").click()
+        page.get_by_role("button", name="Download 1 row(s) as CSV").click()
     rows = list(csv.DictReader(io.StringIO(download.value.path().read_text("utf-8"))))
     assert [(r["partner"], r["amount"], r["status"], r["reference"]) for r in rows] == [
         ("Bravo Sellers", "200.00", "paid", "TRF-JOURNEY-1")
