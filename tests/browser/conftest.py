@@ -279,15 +279,14 @@ def login_cookie(page: Page) -> dict | None:
 
 
 def choose(page: Page, label: str, option: str, *, in_form: bool = False) -> None:
-    """Pick an option of a selectbox by typing it into the focused box (which opens its list,
-    where a click can toggle it shut again) and pressing Enter once the list shows it.
-    Outside a form the choice reruns the page: wait for that run."""
+    """Pick an option of a selectbox as a mouse user does: its Open button, then the option,
+    each once it is there; chosen once the list has closed on it. (Typed text is no choice:
+    the box shows what was typed whether or not an option was taken, and typing did not
+    always open the list.) Outside a form the choice reruns the page: wait for that run."""
     box = page.get_by_label(label)
-    box.focus()
-    expect(box).to_be_focused()
-    box.press_sequentially(option)
-    expect(page.get_by_role("option", name=option, exact=True)).to_be_visible()
-    page.keyboard.press("Enter")
+    page.get_by_test_id("stSelectbox").filter(has=box).get_by_role("button", name="Open").click()
+    page.get_by_role("listbox").get_by_role("option", name=option, exact=True).click()
+    expect(page.get_by_role("listbox")).to_have_count(0)
     if not in_form:
         settle(page)
     expect(box).to_have_value(option)
