@@ -57,9 +57,6 @@ def page_as(actor: Actor | None, page: str, **query: str) -> AppTest:
 def _seed(test: AppTest, actor: Actor, session_id: int | None = None) -> None:
     test.session_state["authentication_status"] = True
     test.session_state["username"] = actor.username
-    test.session_state["name"] = actor.display_name
-    test.session_state["roles"] = [actor.role.value]
-    test.session_state["logout"] = False
     if session_id is None:
         with unit_of_work() as db:  # a recorded sign-in, as the login form makes one
             session_id = users.open_session(

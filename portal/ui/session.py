@@ -68,8 +68,6 @@ def _mark_signed_in(actor: Actor, session_id: int | None) -> None:
         {
             "authentication_status": True,
             "username": actor.username,
-            "name": actor.display_name,
-            "roles": [actor.role.value],
             SESSION_ID: session_id,
         }
     )
@@ -130,7 +128,7 @@ def _start_session(actor: Actor) -> None:
 
 
 def _sign_out(*, notice: str | None = None) -> None:
-    for key in ("authentication_status", "username", "name", "roles", SESSION_ID):
+    for key in ("authentication_status", "username", SESSION_ID):
         st.session_state.pop(key, None)
     st.session_state[COOKIE_IMAGE] = login_cookie.eraser()
     if notice:
