@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser as PlaywrightBrowser
 from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from portal.config import PROJECT_ROOT
 from tests.conftest import IN_CI
@@ -284,8 +285,18 @@ def choose(page: Page, label: str, option: str, *, in_form: bool = False) -> Non
     the box shows what was typed whether or not an option was taken, and typing did not
     always open the list.) Outside a form the choice reruns the page: wait for that run."""
     box = page.get_by_label(label)
-    page.get_by_test_id("stSelectbox").filter(has=box).get_by_role("button", name="Open").click()
-    page.get_by_role("listbox").get_by_role("option", name=option, exact=True).click()
+    opener = page.get_by_test_id("stSelectbox").filter(has=box).get_by_role("button", name="Open")
+    listbox = page.get_by_role("listbox")
+    # Under a CPU hog a press on Open was seen to be lost (the list never opened): press
+    # again when the list has not opened, never blindly (a second press would close it).
+    for _ in range(3):
+        opener.click()
+        try:
+            listbox.wait_for(state="visible", timeout=10_000)
+            break
+        except PlaywrightTimeoutError:
+            continue
+    listbox.get_by_role("option", name=option, exact=True).click()
     expect(page.get_by_role("listbox")).to_have_count(0)
     if not in_form:
         settle(page)
