@@ -9,9 +9,11 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import signal
 import sys
+import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, date, datetime
 from typing import IO, Any
 
@@ -20,13 +22,15 @@ from sqlalchemy.orm import Session
 from portal import (
     exports,
     integrity,
+    mail_sender,
     migrate,
+    password_links,
     payout_files,
     payouts,
     users,
 )
 from portal.access import Actor
-from portal.config import ConfigurationError
+from portal.config import ConfigurationError, get_settings
 from portal.db import get_engine, unit_of_work
 from portal.errors import PortalError
 from portal.models import MAX_ID, Role
@@ -91,6 +95,23 @@ def _parser() -> argparse.ArgumentParser:
         "--password-stdin",
         action="store_true",
         help="read the password from standard input instead of prompting",
+    )
+    create.add_argument(
+        "--invite",
+        action="store_true",
+        help="no password: e-mail the user a single-use link to choose one",
+    )
+
+    mail_parser = commands.add_parser("mail", help="e-mail in the outbox")
+    mail_commands = mail_parser.add_subparsers(dest="mail_command", required=True, metavar="ACTION")
+    send = mail_commands.add_parser(
+        "send",
+        help="queue due digests and statements, then deliver what is due to PORTAL_SMTP_URL",
+    )
+    how_often = send.add_mutually_exclusive_group()
+    how_often.add_argument("--once", action="store_true", help="one pass, then exit (default)")
+    how_often.add_argument(
+        "--loop", action="store_true", help="a pass every PORTAL_MAIL_POLL_SECONDS until stopped"
     )
 
     commands.add_parser(
@@ -210,6 +231,21 @@ def _run(args: argparse.Namespace) -> int:
         print(path.read_text(), end="")
         return 0
     if args.command == "create-user":
+        if args.invite:
+            if args.password_stdin:
+                raise PortalError("--invite and --password-stdin exclude each other.")
+            with unit_of_work() as session:
+                user = password_links.invite_user(
+                    session,
+                    actor=Actor.operator(),
+                    username=args.username,
+                    display_name=args.name,
+                    email=args.email,
+                    role=Role(args.role),
+                    partner_id=args.partner_id,
+                )
+            print(f"Created {user.role.value} {user.username} (id {user.id}); invitation queued.")
+            return 0
         password = _read_password(args.password_stdin)
         with unit_of_work() as session:
             user = users.create_user(
@@ -236,6 +272,8 @@ def _run(args: argparse.Namespace) -> int:
             else f"{len(problems)} difference(s) found."
         )
         return 1 if problems else 0
+    if args.command == "mail":
+        return _mail(args)
     if args.command == "payouts":
         return _payouts(args)
     if args.command == "export":
@@ -252,6 +290,21 @@ def _run(args: argparse.Namespace) -> int:
         print(f"Logins: manager, partner1 … partner{result.partners}; password {result.password}")
         return 0
     raise AssertionError(f"unhandled command {args.command}")
+
+
+def _mail(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    if not settings.smtp_url:
+        raise ConfigurationError("PORTAL_SMTP_URL is not set: there is nowhere to deliver to.")
+    if args.loop:
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        with suppress(KeyboardInterrupt):
+            mail_sender.run_forever(stop)
+        return 0
+    report = mail_sender.run_once()
+    print(f"Mail: {report}.")
+    return 0
 
 
 @contextmanager

@@ -13,9 +13,11 @@ import os
 import secrets
 import tomllib
 from decimal import Decimal
+from email.headerregistry import HeaderRegistry
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import parse_qs, urlsplit
 
 from cryptography.fernet import Fernet
 from pydantic import AliasChoices, Field, field_validator, model_validator
@@ -161,6 +163,47 @@ class Settings(BaseSettings):
         default=120, ge=1, description="A signed-in browser idle this long must sign in again."
     )
     lockout_minutes: int = Field(default=15, ge=1, description="How long a lock lasts.")
+    program_name: str = Field(
+        default="Partner Portal", max_length=100, description="The program's name in e-mails."
+    )
+    public_url: str = Field(
+        default="http://localhost:8501",
+        description="The portal's address as users reach it; every link in an e-mail starts "
+        "with it (never with what a request's headers claim).",
+    )
+    smtp_url: str = Field(
+        default="",
+        description="Where mail is delivered: smtp://host:port (add ?starttls=true to "
+        "upgrade), smtps://user:password@host:465; empty keeps every message in the outbox "
+        "for the Mail page.",
+    )
+    mail_from: str = Field(
+        default="Partner Portal <portal@localhost>",
+        description="The From address of every message (required in production with SMTP).",
+    )
+    mail_sender_thread: bool = Field(
+        default=True,
+        description="Deliver mail and queue digests and statements from a thread of the app "
+        "process; false when `python -m portal mail send --loop` runs instead.",
+    )
+    mail_poll_seconds: float = Field(
+        default=30, gt=0, description="How often the sender looks for mail that is due."
+    )
+    mail_max_attempts: int = Field(
+        default=8, ge=1, description="Delivery attempts before a message is marked dead."
+    )
+    mail_retry_seconds: int = Field(
+        default=60,
+        ge=1,
+        description="Wait before the first retry; each further retry waits twice as long.",
+    )
+    reset_link_minutes: int = Field(
+        default=60, ge=5, description="How long a password-reset link works."
+    )
+    invitation_days: int = Field(default=7, ge=1, description="How long an invitation works.")
+    reset_mails_per_hour: int = Field(
+        default=3, ge=1, description="Password-reset mails one account may be sent per hour."
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -185,6 +228,15 @@ class Settings(BaseSettings):
             if url.startswith(prefix):
                 return "postgresql+psycopg://" + url.removeprefix(prefix)
         return url
+
+    @field_validator("mail_from")
+    @classmethod
+    def _one_sender(cls, value: str) -> str:
+        header = HeaderRegistry()("From", value)
+        addresses: tuple[Any, ...] = getattr(header, "addresses", ())
+        if len(addresses) != 1 or "@" not in addresses[0].addr_spec or header.defects:
+            raise ValueError("mail_from must be one address, e.g. Partner Program <p@example.com>")
+        return value
 
     @field_validator("tier_rates")
     @classmethod
@@ -272,6 +324,7 @@ def load_settings(**overrides: Any) -> Settings:
             raise ConfigurationError(
                 f"PORTAL_ENV=production needs the account that pays the payouts: {names}"
             )
+        _check_mail(settings)
         return settings
     names_debtor = any(getattr(settings, name) for name in DEMO_DEBTOR)
     demo_debtor = {} if names_debtor else DEMO_DEBTOR
@@ -280,6 +333,28 @@ def load_settings(**overrides: Any) -> Settings:
     keys = _demo_keys(settings.data_dir) if missing else {}
     filled: dict[str, Any] = {**overrides, **{name: keys[name] for name in missing}, **demo_debtor}
     return Settings(**filled)
+
+
+def _check_mail(settings: Settings) -> None:
+    """Production with delivery on: real addresses, and no password sent in the clear."""
+    if not settings.smtp_url:
+        return
+    parts = urlsplit(settings.smtp_url)
+    if parts.scheme not in {"smtp", "smtps"} or not parts.hostname:
+        raise ConfigurationError("PORTAL_SMTP_URL must look like smtp://host:port or smtps://…")
+    starttls = parse_qs(parts.query).get("starttls", ["false"])[0].lower() in {"1", "true", "yes"}
+    if parts.password and parts.scheme == "smtp" and not starttls:
+        raise ConfigurationError(
+            "PORTAL_SMTP_URL sends its password in the clear: use smtps:// or ?starttls=true"
+        )
+    for name, value in (
+        ("PORTAL_PUBLIC_URL", settings.public_url),
+        ("PORTAL_MAIL_FROM", settings.mail_from),
+    ):
+        if "localhost" in value or "127.0.0.1" in value:
+            raise ConfigurationError(f"{name} must be the production address, not {value!r}")
+    if not settings.public_url.startswith("https://"):
+        raise ConfigurationError("PORTAL_PUBLIC_URL must be an https:// address in production")
 
 
 @lru_cache(maxsize=1)

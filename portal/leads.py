@@ -872,7 +872,11 @@ def change_lead_status(
     )
     statistics.track_lead_move(session, lead, from_status=current)
     notify_partner(
-        session, partner_id=lead.partner_id, kind="lead_status", lead_id=lead.id, message=message
+        session,
+        partner_id=lead.partner_id,
+        kind="commission_earned" if target is S.CONVERTED else "lead_status",
+        lead_id=lead.id,
+        message=message,
     )
     after: dict[str, Any] = {"status": target.value, "version": lead.version}
     if target is S.LOST:

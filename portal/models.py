@@ -231,6 +231,8 @@ class PartnerProfile(Base):
     notifications_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     email_notifications: Mapped[bool] = mapped_column(Boolean, default=True)
     monthly_reports: Mapped[bool] = mapped_column(Boolean, default=False)
+    # E-mail the day's events as one message the next morning instead of one mail each.
+    email_digest: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
 
@@ -623,3 +625,80 @@ class UserSession(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     client_address: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(200))
+
+
+class MailStatus(enum.StrEnum):
+    PENDING = "pending"  # to be delivered
+    HELD = "held"  # waits for its recipient's daily digest
+    DIGESTED = "digested"  # went out inside a digest
+    SENT = "sent"
+    DEAD = "dead"  # gave up after the configured attempts, or refused for good
+
+
+class OutboxMessage(Base):
+    """One e-mail, written in the unit of work of the change that causes it (a rolled-back
+    change sends nothing), then delivered by the sender."""
+
+    __tablename__ = "outbox_messages"
+    __table_args__ = (
+        CheckConstraint("attempts >= 0", name="attempts_nonnegative"),
+        CheckConstraint("(status = 'sent') = (sent_at IS NOT NULL)", name="sent_has_time"),
+        Index("ix_outbox_messages_due", "status", "next_attempt_at", "id"),
+        Index("ix_outbox_messages_created", "created_at", "id"),
+        Index("ix_outbox_messages_user_status", "user_id", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Names a message that must exist once only (a month's statement, a day's digest).
+    dedupe_key: Mapped[str | None] = mapped_column(String(120), unique=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(32))
+    to_address: Mapped[str] = mapped_column(String(254))
+    to_name: Mapped[str] = mapped_column(String(200), default="")
+    subject: Mapped[str] = mapped_column(String(300))
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    message_id: Mapped[str] = mapped_column(String(200), unique=True)
+    list_unsubscribe: Mapped[str | None] = mapped_column(String(500))
+    attachment_name: Mapped[str | None] = mapped_column(String(200))
+    attachment: Mapped[bytes | None] = mapped_column(LargeBinary)
+    status: Mapped[MailStatus] = mapped_column(
+        _enum(MailStatus, "mail_status"), default=MailStatus.PENDING
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    # A sender owns the message until then; another sender skips it meanwhile.
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+
+
+class TokenPurpose(enum.StrEnum):
+    RESET = "reset"
+    INVITATION = "invitation"
+
+
+class PasswordToken(Base):
+    """A single-use link to set a password, stored as the SHA-256 of its token."""
+
+    __tablename__ = "password_tokens"
+    __table_args__ = (Index("ix_password_tokens_user_id", "user_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    purpose: Mapped[TokenPurpose] = mapped_column(_enum(TokenPurpose, "token_purpose"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ScheduledRun(Base):
+    """A periodic mail job done for one period (job "monthly", period "2026-11"): runs once."""
+
+    __tablename__ = "scheduled_runs"
+
+    job: Mapped[str] = mapped_column(String(32), primary_key=True)
+    period: Mapped[str] = mapped_column(String(16), primary_key=True)
+    finished_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)

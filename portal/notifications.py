@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from portal import audit
+from portal import audit, mail
 from portal.access import Actor, refresh
 from portal.db import rows_changed
 from portal.models import Notification, User
@@ -19,7 +19,11 @@ from portal.types import utc_now
 def notify_partner(
     session: Session, *, partner_id: int, kind: str, message: str, lead_id: int | None = None
 ) -> None:
-    """Send one notification to every active user of a partner company."""
+    """Send one notification to every active user of a partner company, and e-mail it to
+    those whose company asked for event mail (in the same unit of work)."""
+    mail.mail_partner_event(
+        session, partner_id=partner_id, kind=kind, message=message, lead_id=lead_id
+    )
     session.connection().execute(
         _NOTIFY_PARTNER,
         {

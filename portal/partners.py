@@ -9,7 +9,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal import audit, statistics, throttle
+from portal import audit, mail, statistics, throttle
 from portal.access import Actor, refresh, require_manager, scoped_partner_id
 from portal.batch import RowOutcome, apply_each
 from portal.config import get_settings
@@ -37,6 +37,11 @@ STATUS_ACTIONS: dict[str, tuple[set[PartnerStatus], PartnerStatus]] = {
     "reactivate": ({PartnerStatus.SUSPENDED}, PartnerStatus.ACTIVE),
 }
 
+STATUS_MAILS = {
+    "approve": "partner_approved",
+    "suspend": "partner_suspended",
+    "reactivate": "partner_reactivated",
+}
 STATUS_MESSAGES = {
     PartnerStatus.ACTIVE: "Your partner account is active: you can register leads.",
     PartnerStatus.SUSPENDED: "Your partner account has been suspended; it is now read-only.",
@@ -188,6 +193,12 @@ def apply(
         object_id=partner.id,
         after={"company_name": partner.company_name, "email": partner.email},
     )
+    mail.mail_partner(
+        session,
+        partner_id=partner.id,
+        kind="application_received",
+        context={"company": partner.company_name},
+    )
     return _view(partner)
 
 
@@ -256,6 +267,12 @@ def change_status(session: Session, *, actor: Actor, partner_id: int, action: st
         partner.approved_at = partner.updated_at
     notify_partner(
         session, partner_id=partner.id, kind="partner_status", message=STATUS_MESSAGES[target]
+    )
+    mail.mail_partner(
+        session,
+        partner_id=partner.id,
+        kind=STATUS_MAILS[action],
+        context={"company": partner.company_name},
     )
     audit.record_by(
         session,

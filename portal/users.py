@@ -11,7 +11,7 @@ import bcrypt
 from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
-from portal import audit, throttle
+from portal import audit, mail, throttle
 from portal.access import Actor, load_actor, refresh, require_manager, scoped_partner_id
 from portal.config import get_settings
 from portal.db import rows_changed
@@ -287,6 +287,23 @@ def _count_failure(user: User, now: datetime) -> bool:
     return True
 
 
+def _mail_lockout(session: Session, user: User, now: datetime) -> None:
+    """Tell the account's owner it was locked: a guesser at work, or a forgotten password."""
+    settings = get_settings()
+    until = user.locked_until or now
+    mail.enqueue(
+        session,
+        recipient=mail.Recipient(user.id, user.email, user.display_name),
+        kind="lockout",
+        context={
+            "username": user.username,
+            "failures": settings.lockout_failures,
+            "minutes": settings.lockout_minutes,
+            "until": until.strftime("%d %b %Y %H:%M UTC"),
+        },
+    )
+
+
 def _locked_message(until: datetime, now: datetime) -> str:
     minutes = max(1, int((until - now).total_seconds() // 60) + 1)
     return (
@@ -363,6 +380,7 @@ def _check_login(session: Session, *, username: str, password: str, now: datetim
         reason = "wrong_password"
         message = WRONG_CREDENTIALS
         if _count_failure(user, now):
+            _mail_lockout(session, user, now)
             reason = "locked_now"
             message = (
                 f"Too many failed attempts: this account is locked for "
@@ -423,20 +441,22 @@ def change_password(
             after={"reason": "locked_now" if locked else "wrong_password"},
         )
         if locked:
-            _revoke(session, user.id, now)  # the lock signs this browser out too
+            revoke_sessions(session, user.id, now)  # the lock signs this browser out too
         raise RecordedRefusal({"current_password": "Current password is wrong."})
     problem = password_problem(new_password or "")
     if problem:
         raise ValidationError({"new_password": problem})
     user.password_hash = hash_password(new_password)
-    ended = _revoke(session, user.id, now, keep=keep_session_id)
+    ended = revoke_sessions(session, user.id, now, keep=keep_session_id)
     audit.record_by(
         session, actor, "user.change_password", "user", user.id, after={"password": "changed"}
     )
     return ended
 
 
-def _revoke(session: Session, user_id: int, now: datetime, *, keep: int | None = None) -> int:
+def revoke_sessions(
+    session: Session, user_id: int, now: datetime, *, keep: int | None = None
+) -> int:
     query = update(UserSession).where(
         UserSession.user_id == user_id, UserSession.revoked_at.is_(None)
     )
@@ -564,7 +584,7 @@ def end_sessions(session: Session, *, actor: Actor) -> int:
     actor = refresh(session, actor)
     if actor.user_id is None:
         raise NotFound("User not found.")
-    ended = _revoke(session, actor.user_id, utc_now())
+    ended = revoke_sessions(session, actor.user_id, utc_now())
     audit.record_by(
         session, actor, "user.logout_everywhere", "user", actor.user_id, after={"ended": ended}
     )
@@ -584,7 +604,7 @@ def set_active(session: Session, *, actor: Actor, user_id: int, active: bool) ->
     before = {"is_active": user.is_active}
     user.is_active = active
     if not active:
-        _revoke(session, user.id, utc_now())
+        revoke_sessions(session, user.id, utc_now())
     audit.record_by(
         session,
         actor,

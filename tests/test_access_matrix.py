@@ -16,7 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 import portal
@@ -26,8 +26,10 @@ from portal import (
     exports,
     imports,
     leads,
+    mail,
     notifications,
     partners,
+    password_links,
     payout_files,
     payouts,
     profiles,
@@ -40,7 +42,7 @@ from portal import (
 from portal.access import Actor
 from portal.db import unit_of_work
 from portal.errors import NotFound, PermissionDenied, PortalError
-from portal.models import Commission, PartnerStatus, Role
+from portal.models import Commission, MailStatus, OutboxMessage, PartnerStatus, Role
 from portal.types import utc_now
 from tests.apptest import page_as, texts
 from tests.factories import (
@@ -66,6 +68,7 @@ class World:
     payout: int
     user_a: int
     tax_document: int
+    dead_mail: int
 
 
 def _world(engine) -> World:
@@ -97,6 +100,13 @@ def _world(engine) -> World:
         session.execute(update(Commission).values(hold_until=utc_now() - timedelta(days=1)))
         (payout,) = payouts.run_batch(session, actor=manager, cutoff=utc_now().date()).scheduled
         users.set_active(session, actor=manager, user_id=colleague.user_id, active=False)
+        dead_mail = session.scalars(select(OutboxMessage.id)).first()
+        assert dead_mail is not None  # the approvals and payouts above wrote mail
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == dead_mail)
+            .values(status=MailStatus.DEAD, attempts=8)
+        )
     return World(
         actors={
             "partner_a": a,
@@ -109,6 +119,7 @@ def _world(engine) -> World:
         },
         partner_a=a.partner_id,
         pending_partner=pending.partner_id,
+        dead_mail=dead_mail,
         lead_a=lead.id,
         lead_a_version=lead.version,
         payout=payout.id,
@@ -378,6 +389,24 @@ MATRIX: dict[str, tuple[Call, set[str]]] = {
         MANAGER,
     ),
     "users.unlock": (lambda s, w, a: users.unlock(s, actor=a, user_id=w.user_a), MANAGER),
+    "mail.list_mail": (lambda s, w, a: mail.list_mail(s, actor=a), MANAGER),
+    "mail.mail_counts": (lambda s, w, a: mail.mail_counts(s, actor=a), MANAGER),
+    "mail.retry_dead": (
+        lambda s, w, a: mail.retry_dead(s, actor=a, message_id=w.dead_mail),
+        MANAGER,
+    ),
+    "password_links.invite_user": (
+        lambda s, w, a: password_links.invite_user(
+            s,
+            actor=a,
+            username="matrix.invited",
+            display_name="Invited",
+            email="invited@example.com",
+            role=Role.PARTNER,
+            partner_id=w.partner_a,
+        ),
+        MANAGER,
+    ),
 }
 
 

@@ -14,8 +14,10 @@ from portal.models import Lead, Partner, User
 from portal.users import authenticate
 
 
-def run_cli(url: str, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": url}
+def run_cli(
+    url: str, *args: str, stdin: str = "", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": url, **(env or {})}
     return subprocess.run(  # noqa: S603 - our own module, fixed arguments
         [sys.executable, "-m", "portal", *args],
         input=stdin,

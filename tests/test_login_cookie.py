@@ -46,9 +46,12 @@ def test_a_writer_ticket_sets_an_httponly_strict_cookie(client):
 def test_over_https_or_when_configured_the_cookie_is_secure(client, settings_override):
     image = login_cookie.writer("t", datetime.now(UTC) + timedelta(days=1))
     https = TestClient(client.app, base_url="https://portal.test")
-    assert "secure" in https.get(login_cookie.ROUTE, params={"ticket": _ticket(image)}).headers[
-        "set-cookie"
-    ].lower()
+    assert (
+        "secure"
+        in https.get(login_cookie.ROUTE, params={"ticket": _ticket(image)})
+        .headers["set-cookie"]
+        .lower()
+    )
     settings_override(cookie_secure=True)
     answer = client.get(login_cookie.ROUTE, params={"ticket": _ticket(image)})
     assert "secure" in answer.headers["set-cookie"].lower()
