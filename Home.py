@@ -33,21 +33,24 @@ MANAGER_PAGES = [
     st.Page("pages/manager_tax_forms.py", title="Tax forms", icon=":material/description:"),
     st.Page("pages/manager_audit.py", title="Audit log", icon=":material/manage_search:"),
     st.Page("pages/manager_exports.py", title="Exports", icon=":material/download:"),
+    st.Page("pages/manager_mail.py", title="Mail", icon=":material/mail:"),
     st.Page("pages/account.py", title="Account", icon=":material/person:"),
 ]
+SET_PASSWORD = st.Page("pages/set_password.py", title="Set a password", icon=":material/key:")
 
 with database_guard():
     actor = session.current_actor()
     if actor is None:
-        pages = [
-            st.Page(session.login_page, title="Sign in", icon=":material/login:", default=True)
-        ]
+        pages = [session.sign_in_page()]
         if get_settings().signup_allowed:
             pages.append(
                 st.Page("pages/apply.py", title="Apply as a partner", icon=":material/how_to_reg:")
             )
+        pages.append(SET_PASSWORD)
     else:
         pages = PARTNER_PAGES if actor.is_partner else MANAGER_PAGES
+        if "token" in st.query_params:  # a reset link opened in a signed-in browser
+            pages = [*pages, SET_PASSWORD]
         with unit_of_work() as db:
             unread = notifications.unread_count(db, actor=actor)
         with st.sidebar:

@@ -111,8 +111,21 @@ with st.form("profile"):
 
     st.subheader("Notifications", anchor=False)
     notifications_enabled = st.checkbox("In-app notifications", profile.notifications_enabled)
-    email_notifications = st.checkbox("Email notifications", profile.email_notifications)
-    monthly_reports = st.checkbox("Monthly report by email", profile.monthly_reports)
+    email_notifications = st.checkbox(
+        "Email notifications",
+        profile.email_notifications,
+        help="An e-mail when a lead moves, a commission is earned or a payout changes.",
+    )
+    email_digest = st.checkbox(
+        "One daily digest instead of one email per event",
+        profile.email_digest,
+        help="The day's events in one e-mail, sent the next morning (UTC).",
+    )
+    monthly_reports = st.checkbox(
+        "Monthly report by email",
+        profile.monthly_reports,
+        help="Last month's statement, with its CSV, on the first of each month.",
+    )
     submitted = st.form_submit_button("Save profile", type="primary", disabled=read_only)
 
 if submitted:
@@ -134,6 +147,7 @@ if submitted:
         "notifications_enabled": notifications_enabled,
         "email_notifications": email_notifications,
         "monthly_reports": monthly_reports,
+        "email_digest": email_digest,
     }
     done = perform(
         lambda session: profiles.update_profile(session, actor=actor, changes=changes), LABELS

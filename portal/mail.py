@@ -347,8 +347,8 @@ def mail_counts(session: Session, *, actor: Actor) -> dict[MailStatus, int]:
     return {status: counts.get(status, 0) for status in MailStatus}
 
 
-def retry_dead(session: Session, *, actor: Actor, message_id: int) -> None:
-    """Give a dead message a fresh set of attempts; managers only."""
+def retry_dead(session: Session, *, actor: Actor, message_id: int) -> int:
+    """Give a dead message a fresh set of attempts; managers only. Returns its id."""
     actor = require_manager(session, actor)
     changed = rows_changed(
         session,
@@ -360,3 +360,4 @@ def retry_dead(session: Session, *, actor: Actor, message_id: int) -> None:
     if not changed:
         raise NotFound(f"No dead message #{message_id}.")
     audit.record_by(session, actor, "mail.retry", "mail", message_id)
+    return message_id

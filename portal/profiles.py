@@ -42,6 +42,7 @@ FLAG_FIELDS = {
     "notifications_enabled": "Notifications",
     "email_notifications": "Email notifications",
     "monthly_reports": "Monthly reports",
+    "email_digest": "Daily digest",
 }
 EDITABLE_FIELDS = (
     set(TEXT_FIELDS)
@@ -87,6 +88,7 @@ class ProfileView:
     notifications_enabled: bool
     email_notifications: bool
     monthly_reports: bool
+    email_digest: bool
     updated_at: datetime
 
 
@@ -115,6 +117,7 @@ def _view(profile: PartnerProfile) -> ProfileView:
         notifications_enabled=profile.notifications_enabled,
         email_notifications=profile.email_notifications,
         monthly_reports=profile.monthly_reports,
+        email_digest=profile.email_digest,
         updated_at=profile.updated_at,
     )
 

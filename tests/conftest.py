@@ -24,6 +24,8 @@ os.environ.update(
         "PORTAL_BCRYPT_ROUNDS": "4",
         "PORTAL_COOKIE_KEY": secrets.token_urlsafe(48),
         "PORTAL_ENCRYPTION_KEY": "",
+        # Tests deliver mail themselves; a browser test's server turns its sender on.
+        "PORTAL_MAIL_SENDER_THREAD": "false",
     }
 )
 os.environ.pop("DATABASE_URL", None)

@@ -480,6 +480,7 @@ PAGES = {
     "pages/manager_payouts.py": MANAGER,
     "pages/manager_audit.py": MANAGER,
     "pages/manager_exports.py": MANAGER,
+    "pages/manager_mail.py": MANAGER,
     "pages/account.py": MANAGER,
 }
 REFUSALS = ("This page is for", "Please sign in", "Your session has ended")

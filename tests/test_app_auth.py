@@ -24,6 +24,7 @@ MANAGER_PAGES = [
     "pages/manager_payouts.py",
     "pages/manager_audit.py",
     "pages/manager_exports.py",
+    "pages/manager_mail.py",
     "pages/account.py",
 ]
 

@@ -11,7 +11,8 @@ def cursors(key: str, filters: Hashable) -> list[str | None]:
     """The cursor stack of the listing `key` (`[-1]` is the current page's), back to the
     first page whenever its filters change: a cursor into one filtered list means nothing
     in another."""
-    if st.session_state.get(f"{key}_filters") != filters:
+    started = f"{key}_cursors" in st.session_state
+    if not started or st.session_state.get(f"{key}_filters") != filters:
         st.session_state[f"{key}_filters"] = filters
         st.session_state[f"{key}_cursors"] = [None]
     stack: list[str | None] = st.session_state[f"{key}_cursors"]

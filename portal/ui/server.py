@@ -12,8 +12,9 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from portal import mail_sender
 from portal.config import PROJECT_ROOT
-from portal.ui import login_cookie
+from portal.ui import login_cookie, unsubscribe
 
 # Streamlit's own front end needs inline styles (emotion), its websocket, data:/blob: images
 # and same-origin frames (components, downloads). Nothing from another origin may load:
@@ -66,6 +67,11 @@ class SecurityHeaders:
 
 app = st.App(
     str(PROJECT_ROOT / "Home.py"),
-    routes=[Route(login_cookie.ROUTE, login_cookie.endpoint, methods=["GET"])],
+    routes=[
+        Route(login_cookie.ROUTE, login_cookie.endpoint, methods=["GET"]),
+        Route(unsubscribe.ROUTE, unsubscribe.endpoint, methods=["GET", "POST"]),
+    ],
     middleware=[Middleware(SecurityHeaders)],
 )
+# `make run` alone delivers: the sender is a thread of this process (PORTAL_MAIL_SENDER_THREAD).
+mail_sender.start_thread()

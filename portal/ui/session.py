@@ -22,14 +22,15 @@ from datetime import UTC, datetime, timedelta
 
 import streamlit as st
 from sqlalchemy.exc import InterfaceError, OperationalError
+from streamlit.navigation.page import StreamlitPage
 
-from portal import users
+from portal import password_links, users
 from portal.access import Actor
 from portal.config import get_settings
 from portal.db import is_busy, unit_of_work
 from portal.models import Role
 from portal.ui import login_cookie
-from portal.ui.feedback import DATABASE_BUSY, DATABASE_DOWN
+from portal.ui.feedback import DATABASE_BUSY, DATABASE_DOWN, perform
 
 SESSION_ID = "_portal_session_id"
 NOTICE = "_portal_notice"
@@ -198,6 +199,11 @@ def require(role: Role) -> Actor:
     return actor
 
 
+def sign_in_page() -> StreamlitPage:
+    """The sign-in page as navigation and links name it."""
+    return st.Page(login_page, title="Sign in", icon=":material/login:", default=True)
+
+
 def login_page() -> None:
     """The sign-in form (its Login button's callback signs in)."""
     st.title("Partner Portal")
@@ -214,3 +220,13 @@ def login_page() -> None:
             "Password", type="password", key="login_password", autocomplete="current-password"
         )
         st.form_submit_button("Login", key=LOGIN_BUTTON, type="primary", on_click=_sign_in)
+    with st.expander("Forgot your password?"), st.form("forgot_password", clear_on_submit=True):
+        login = st.text_input("Username or email", key="forgot_login", autocomplete="username")
+        asked = st.form_submit_button("Email me a link")
+    if asked:
+        answer = perform(
+            lambda session: password_links.request_reset(session, login=login),
+            {"login": "Username or email"},
+        )
+        if answer is not None:
+            st.info(answer, icon=":material/mail:")

@@ -1,0 +1,89 @@
+"""Mail for managers: the outbox (what was sent, what waits, what failed), each message shown
+as its recipient reads it, as text, and a failed one sent again."""
+
+import streamlit as st
+
+from portal import mail
+from portal.config import get_settings
+from portal.db import unit_of_work
+from portal.models import MailStatus, Role
+from portal.ui import fmt, paging
+from portal.ui.feedback import perform
+from portal.ui.session import require
+
+STATUS_WORDS = {
+    MailStatus.PENDING: "Waiting to be sent",
+    MailStatus.HELD: "Held for a daily digest",
+    MailStatus.DIGESTED: "Sent in a digest",
+    MailStatus.SENT: "Sent",
+    MailStatus.DEAD: "Failed",
+}
+
+actor = require(Role.MANAGER)
+st.title("Mail")
+if not get_settings().smtp_url:
+    st.info(
+        "No mail server is configured (PORTAL_SMTP_URL), so messages stay here: nothing is "
+        "sent and nothing is dropped. Configure one to deliver them.",
+        icon=":material/outbox:",
+    )
+with unit_of_work() as session:
+    counts = mail.mail_counts(session, actor=actor)
+columns = st.columns(len(STATUS_WORDS))
+for column, (status, words) in zip(columns, STATUS_WORDS.items(), strict=True):
+    column.metric(words, f"{counts[status]:,}")
+
+shown = st.selectbox(
+    "Show",
+    list(STATUS_WORDS),
+    index=None,
+    format_func=STATUS_WORDS.__getitem__,
+    placeholder="All messages",
+)
+cursors = paging.cursors("mail", shown)
+page = perform(
+    lambda session: mail.list_mail(session, actor=actor, status=shown, cursor=cursors[-1])
+)
+if page is None:
+    st.stop()
+if not page.items:
+    st.text("No messages.")
+    st.stop()
+st.dataframe(
+    [
+        {
+            "#": item.id,
+            "Queued": fmt.moment(item.created_at),
+            "To": item.to_address,
+            "Subject": item.subject,
+            "Status": STATUS_WORDS[item.status],
+            "Attempts": item.attempts,
+            "Sent": fmt.moment(item.sent_at),
+            "Last error": item.last_error,
+        }
+        for item in page.items
+    ],
+    hide_index=True,
+)
+paging.pager(cursors, page.next_cursor, key="mail")
+
+chosen = st.selectbox(
+    "Read a message",
+    page.items,
+    index=None,
+    format_func=lambda item: f"#{item.id} {item.subject} → {item.to_address}",
+    placeholder="Choose a message",
+)
+if chosen is not None:
+    st.text(f"To: {chosen.to_address}\nSubject: {chosen.subject}")
+    if chosen.attachment_name:
+        st.text(f"Attachment: {chosen.attachment_name}")
+    st.code(chosen.body_text, language=None, wrap_lines=True)
+    if chosen.status is MailStatus.DEAD:
+        st.text(f"Gave up after {chosen.attempts} attempts: {chosen.last_error}")
+        if st.button("Send it again", type="primary"):
+            done = perform(
+                lambda session: mail.retry_dead(session, actor=actor, message_id=chosen.id)
+            )
+            if done is not None:
+                st.rerun()
