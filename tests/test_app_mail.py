@@ -58,6 +58,7 @@ def test_a_link_sets_the_password_once(app_database):
     test = page_as(None, "pages/set_password.py", token=token)
     assert "Choose a new password" in [title.value for title in test.title]
     assert partner.username in texts(test)
+
     def submit(first: str, second: str) -> None:
         test.text_input[0].input(first)
         test.text_input[1].input(second)

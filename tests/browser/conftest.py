@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,11 +62,15 @@ class Server:
 
 
 @contextmanager
-def run_app(folder: Path, database_url: str) -> Iterator[Server]:
+def run_app(
+    folder: Path, database_url: str, settings: Callable[[str], dict[str, str]] | None = None
+) -> Iterator[Server]:
     """One app process (`streamlit run portal/ui/server.py`, as `make run`) on a free port,
-    stopped on exit."""
+    stopped on exit; `settings(url)` adds environment settings that depend on its address."""
     port = _free_port()
     env = {**os.environ, "DATABASE_URL": database_url, "PORTAL_DATA_DIR": str(folder)}
+    if settings is not None:
+        env |= settings(f"http://127.0.0.1:{port}")
     log_path = folder / f"streamlit-{port}.log"
     with log_path.open("w") as log:
         process = subprocess.Popen(  # noqa: S603 - our own app
@@ -255,7 +259,7 @@ def sign_in(page: Page, url: str, username: str, password: str) -> None:
     """Sign in as a person would: type and click as soon as the form is there; then wait
     until the login cookie is stored, so that the next page opened finds the session."""
     page.goto(url)
-    page.get_by_label("Username").fill(username)
+    page.get_by_label("Username", exact=True).fill(username)
     page.get_by_label("Password", exact=True).fill(password)
     page.get_by_role("button", name="Login").click()
     settle(page)

@@ -33,7 +33,7 @@ def test_a_cookie_signed_with_another_key_is_refused(server, browser):
         algorithm="HS256",
     )
     context, page = _visit_with(browser, server, forged)
-    expect(page.get_by_label("Username")).to_be_visible()
+    expect(page.get_by_label("Username", exact=True)).to_be_visible()
     assert page.get_by_role("heading", name="Dashboard").count() == 0
     context.close()
 
@@ -45,7 +45,7 @@ def test_a_cookie_signed_with_another_key_is_refused(server, browser):
         algorithm="HS256",
     )
     context, page = _visit_with(browser, server, minted)
-    expect(page.get_by_label("Username")).to_be_visible()
+    expect(page.get_by_label("Username", exact=True)).to_be_visible()
     assert page.get_by_role("heading", name="Dashboard").count() == 0
     context.close()
 
@@ -68,10 +68,10 @@ def test_a_session_survives_a_reload_and_a_copied_cookie_dies_with_the_logout(se
     copied = cookie["value"]
     page.get_by_role("button", name="Log out").click()
     settle(page)
-    expect(page.get_by_label("Username")).to_be_visible()
+    expect(page.get_by_label("Username", exact=True)).to_be_visible()
     context.close()
     context, page = _visit_with(browser, server, copied)
-    expect(page.get_by_label("Username")).to_be_visible()
+    expect(page.get_by_label("Username", exact=True)).to_be_visible()
     assert page.get_by_role("heading", name="Dashboard").count() == 0
     context.close()
 
@@ -104,7 +104,7 @@ def test_a_malformed_cookie_is_discarded_and_the_sign_in_page_shown(server, brow
     }
     for name, token in malformed.items():
         context, page = _visit_with(browser, server, token)
-        expect(page.get_by_label("Username")).to_be_visible()
+        expect(page.get_by_label("Username", exact=True)).to_be_visible()
         assert page.locator('[data-testid="stException"]').count() == 0, name
         assert page.get_by_role("heading", name="Dashboard").count() == 0, name
         # The bad cookie is gone, so the next visit is a clean sign-in page too.
@@ -125,7 +125,7 @@ def test_a_login_clicked_the_moment_the_form_appears_signs_in_and_sticks(server,
         context = browser.new_context(viewport={"width": 1200, "height": 900})
         page = context.new_page()
         page.goto(server.url)
-        page.get_by_label("Username").fill(partner.username)
+        page.get_by_label("Username", exact=True).fill(partner.username)
         page.get_by_label("Password", exact=True).fill(PASSWORD)
         page.get_by_role("button", name="Login").click()
         expect(page.get_by_role("heading", name="Dashboard"), f"try {attempt}").to_be_visible()

@@ -104,7 +104,7 @@ def test_partner_journey(server, browser):
     page = replay.new_page()
     page.goto(server.url)
     settle(page)
-    expect(page.get_by_label("Username")).to_be_visible()
+    expect(page.get_by_label("Username", exact=True)).to_be_visible()
     assert page.get_by_role("heading", name="Dashboard").count() == 0
     shoot(page, "signed-out")
     replay.close()

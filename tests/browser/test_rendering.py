@@ -87,7 +87,9 @@ def test_security_headers_and_a_policy_that_blocks_other_origins(server, browser
     assert headers["referrer-policy"] == "no-referrer"
     assert headers["x-content-type-options"] == "nosniff"
     settle(page)
-    expect(page.get_by_label("Username")).to_be_visible()  # the app works under the policy
+    expect(
+        page.get_by_label("Username", exact=True)
+    ).to_be_visible()  # the app works under the policy
     # Whatever text slipped through as markup, the browser would not fetch from elsewhere.
     blocked = page.evaluate(
         """() => new Promise((resolve) => {
