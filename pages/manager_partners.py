@@ -111,7 +111,10 @@ with (
     user_email = right.text_input("Contact email")
     username = left.text_input("Username")
     password = right.text_input(
-        "Initial password", type="password", help="At least 12 characters; share it safely."
+        "Initial password",
+        type="password",
+        help="Leave it empty to e-mail the contact an invitation to choose their own "
+        "(recommended); or at least 12 characters, shared safely.",
     )
     status = st.radio("Status", ["active", "pending"], horizontal=True)
     if st.form_submit_button("Create partner", type="primary"):
@@ -130,7 +133,8 @@ with (
             LABELS,
         )
         if created is not None:
-            st.success(f"Created partner #{created.id}.")
+            invited = " and e-mailed its login an invitation" if not password else ""
+            st.success(f"Created partner #{created.id}{invited}.")
 
 st.subheader("Partner details", anchor=False)
 chosen = st.selectbox(

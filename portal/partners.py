@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -9,7 +10,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal import audit, mail, statistics, throttle
+from portal import audit, mail, password_links, statistics, throttle
 from portal.access import Actor, refresh, require_manager, scoped_partner_id
 from portal.batch import RowOutcome, apply_each
 from portal.config import get_settings
@@ -211,21 +212,25 @@ def create_partner(
     username: str,
     display_name: str,
     user_email: str,
-    password: str,
+    password: str | None,
     status: PartnerStatus = PartnerStatus.ACTIVE,
 ) -> PartnerView:
-    """A manager adds a partner company with its first login."""
+    """A manager adds a partner company with its first login; with no password, the login
+    gets an invitation to choose one by e-mail."""
     actor = require_manager(session, actor)
-    partner, _ = _new_partner(
+    invite = not password
+    partner, user_id = _new_partner(
         session,
         company_name=company_name,
         company_email=company_email,
         username=username,
         display_name=display_name,
         user_email=user_email,
-        password=password,
+        password=secrets.token_urlsafe(24) if invite else password or "",
         status=status,
     )
+    if invite:
+        password_links.send_invitation(session, actor=actor, user_id=user_id)
     audit.record_by(
         session,
         actor,

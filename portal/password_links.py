@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from portal import audit, mail, throttle
 from portal.access import Actor, require_manager
 from portal.config import get_settings
-from portal.errors import ValidationError
+from portal.errors import NotFound, ValidationError
 from portal.models import PasswordToken, Role, TokenPurpose, User
 from portal.types import utc_now
 from portal.users import (
@@ -99,8 +99,17 @@ def invite_user(
         role=role,
         partner_id=partner_id,
     )
-    user = session.get(User, view.id)
-    assert user is not None
+    send_invitation(session, actor=actor, user_id=view.id)
+    return view
+
+
+def send_invitation(session: Session, *, actor: Actor, user_id: int) -> None:
+    """Mail a user a link to choose a password (a new one replaces earlier links); managers
+    only."""
+    require_manager(session, actor)
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("User not found.")
     lifetime = timedelta(days=get_settings().invitation_days)
     token = _issue(session, user, TokenPurpose.INVITATION, lifetime)
     mail.enqueue(
@@ -115,7 +124,6 @@ def invite_user(
         },
     )
     audit.record_by(session, actor, "user.invite", "user", user.id)
-    return view
 
 
 def request_reset(session: Session, *, login: str) -> str:

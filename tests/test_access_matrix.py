@@ -395,6 +395,9 @@ MATRIX: dict[str, tuple[Call, set[str]]] = {
         lambda s, w, a: mail.retry_dead(s, actor=a, message_id=w.dead_mail),
         MANAGER,
     ),
+    "password_links.send_invitation": (
+        lambda s, w, a: password_links.send_invitation(s, actor=a, user_id=w.user_a), MANAGER
+    ),
     "password_links.invite_user": (
         lambda s, w, a: password_links.invite_user(
             s,

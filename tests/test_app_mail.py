@@ -136,3 +136,28 @@ def test_the_profile_offers_the_daily_digest(app_database):
                 PartnerProfile.partner_id == partner.partner_id
             )
         )
+
+
+def test_a_partner_created_with_no_password_is_invited(app_database):
+    with unit_of_work(app_database) as session:
+        manager = make_manager(session)
+    test = page_as(manager, "pages/manager_partners.py")
+    fields = {field.label: field for field in test.text_input}
+    fields["Company name"].input("Invited From Page")
+    fields["Company email"].input("team@page.example")
+    fields["Contact name"].input("Pia Page")
+    fields["Contact email"].input("pia@page.example")
+    fields["Username"].input("pia.page")
+    next(b for b in test.button if b.label == "Create partner").click().run()
+    assert not test.exception
+    assert any("e-mailed its login an invitation" in s.value for s in test.success)
+    assert "/set_password?token=" in _body(app_database, "invitation")
+
+
+def _body(engine, kind: str) -> str:
+    with unit_of_work(engine) as session:
+        body = session.scalars(
+            select(OutboxMessage.body_text).where(OutboxMessage.kind == kind)
+        ).first()
+    assert body is not None
+    return body

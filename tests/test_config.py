@@ -118,6 +118,30 @@ def test_production_refuses_missing_secrets(clean_env, monkeypatch):
     assert settings.payout_debtor_iban == "GB29NWBK60161331926819"  # never the demo account
 
 
+def test_production_mail_needs_real_addresses_and_no_clear_password(clean_env, monkeypatch):
+    for name, value in {
+        "PORTAL_ENV": "production",
+        "PORTAL_COOKIE_KEY": secrets.token_urlsafe(48),
+        "PORTAL_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+        "PORTAL_PAYOUT_DEBTOR_NAME": "Example Program Ltd",
+        "PORTAL_PAYOUT_DEBTOR_IBAN": "GB29NWBK60161331926819",
+    }.items():
+        monkeypatch.setenv(name, value)
+    assert load_settings().smtp_url == ""  # no delivery: nothing more is needed
+    monkeypatch.setenv("PORTAL_SMTP_URL", "smtp://user:secret@mail.example.com:587")
+    with pytest.raises(ConfigurationError, match="in the clear"):
+        load_settings()
+    monkeypatch.setenv("PORTAL_SMTP_URL", "smtp://user:secret@mail.example.com:587?starttls=true")
+    with pytest.raises(ConfigurationError, match="PORTAL_PUBLIC_URL"):
+        load_settings()
+    monkeypatch.setenv("PORTAL_PUBLIC_URL", "http://partners.example.com")
+    monkeypatch.setenv("PORTAL_MAIL_FROM", "Partners <partners@example.com>")
+    with pytest.raises(ConfigurationError, match="https"):
+        load_settings()
+    monkeypatch.setenv("PORTAL_PUBLIC_URL", "https://partners.example.com")
+    assert load_settings().smtp_url.startswith("smtp://user:secret@")
+
+
 def test_demo_pays_from_the_demo_account_unless_one_is_named(clean_env, monkeypatch):
     assert load_settings().payout_debtor_iban == "DE89370400440532013000"
     monkeypatch.setenv("PORTAL_PAYOUT_DEBTOR_NAME", "Own Ltd")

@@ -388,3 +388,27 @@ def test_managers_read_and_retry_the_outbox_partners_do_not(engine):
         assert (row.status, row.attempts) == (MailStatus.PENDING, 0)
         with pytest.raises(NotFound):
             mail.retry_dead(session, actor=manager, message_id=row.id)
+
+
+def test_a_partner_created_without_a_password_gets_an_invitation(engine):
+    with unit_of_work(engine) as session:
+        manager = make_manager(session)
+        created = partners.create_partner(
+            session,
+            actor=manager,
+            company_name="Invited Co",
+            company_email="team@invited.example",
+            username="invited.co",
+            display_name="Ian Invited",
+            user_email="ian@invited.example",
+            password="",
+        )
+        (invitation,) = outbox(session, "invitation")
+        assert invitation.to_address == "ian@invited.example"
+        token = link_token(invitation.body_text)
+        # Nobody knows the stand-in password: only the link opens the account.
+        assert users.authenticate(session, username="invited.co", password="").actor is None
+    with unit_of_work(engine) as session:
+        password_links.set_password(session, token=token, new_password=PASSWORD)
+        actor = users.authenticate(session, username="invited.co", password=PASSWORD).actor
+        assert actor is not None and actor.partner_id == created.id
