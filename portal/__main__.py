@@ -20,6 +20,7 @@ from typing import IO, Any
 from sqlalchemy.orm import Session
 
 from portal import (
+    api_keys,
     exports,
     integrity,
     mail_sender,
@@ -33,7 +34,7 @@ from portal.access import Actor
 from portal.config import ConfigurationError, get_settings
 from portal.db import get_engine, unit_of_work
 from portal.errors import PortalError
-from portal.models import MAX_ID, Role
+from portal.models import MAX_ID, ApiScope, Role
 from portal.payout_files import FileFormat
 from portal.tools import generate, seed
 from portal.validation import parse_day
@@ -101,6 +102,15 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="no password: e-mail the user a single-use link to choose one",
     )
+
+    key_parser = commands.add_parser("api-key", help="API keys")
+    key_commands = key_parser.add_subparsers(dest="key_command", required=True, metavar="ACTION")
+    key_create = key_commands.add_parser(
+        "create", help="make an API key for a user and print it (shown this once)"
+    )
+    key_create.add_argument("--username", required=True)
+    key_create.add_argument("--scope", required=True, choices=[scope.value for scope in ApiScope])
+    key_create.add_argument("--expires", type=_positive_int, metavar="DAYS", help="days it works")
 
     mail_parser = commands.add_parser("mail", help="e-mail in the outbox")
     mail_commands = mail_parser.add_subparsers(dest="mail_command", required=True, metavar="ACTION")
@@ -274,6 +284,23 @@ def _run(args: argparse.Namespace) -> int:
         return 1 if problems else 0
     if args.command == "mail":
         return _mail(args)
+    if args.command == "api-key":
+        with unit_of_work() as session:
+            view, key = api_keys.key_for_user(
+                session,
+                actor=Actor.operator(),
+                username=args.username,
+                scope=args.scope,
+                expires_days=args.expires,
+            )
+        print(key)
+        expiry = view.expires_at.date().isoformat() if view.expires_at else "never"
+        print(
+            f"API key {view.prefix} ({view.scope.value}) for {args.username}; expires {expiry}. "
+            "It is shown this once.",
+            file=sys.stderr,
+        )
+        return 0
     if args.command == "payouts":
         return _payouts(args)
     if args.command == "export":

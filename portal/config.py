@@ -163,6 +163,12 @@ class Settings(BaseSettings):
         default=120, ge=1, description="A signed-in browser idle this long must sign in again."
     )
     lockout_minutes: int = Field(default=15, ge=1, description="How long a lock lasts.")
+    api_requests_per_minute: int = Field(
+        default=120, ge=1, description="Requests one API key may make per minute (per process)."
+    )
+    api_max_body_kb: int = Field(
+        default=64, ge=1, le=1024, description="Largest API request body accepted (KB)."
+    )
     program_name: str = Field(
         default="Partner Portal", max_length=100, description="The program's name in e-mails."
     )

@@ -19,6 +19,10 @@ class Conflict(PortalError):
     """The action clashes with the current state (a stale edit, a live claim)."""
 
 
+class StaleVersion(Conflict):
+    """The object changed since the version the caller read (an HTTP 412)."""
+
+
 class ValidationError(PortalError):
     """Input refused; `errors` maps each field to what is wrong with it."""
 

@@ -43,7 +43,7 @@ from portal.access import (
 )
 from portal.batch import RowOutcome, apply_each
 from portal.config import get_settings
-from portal.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from portal.errors import NotFound, PermissionDenied, StaleVersion, ValidationError
 from portal.models import (
     CommissionStatus,
     Lead,
@@ -692,7 +692,7 @@ def list_leads(
 
 def _check_version(lead: Lead, expected_version: int) -> None:
     if lead.version != expected_version:
-        raise Conflict(STALE_VERSION)
+        raise StaleVersion(STALE_VERSION)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 import portal
 from portal import (
+    api_keys,
     audit,
     commissions,
     exports,
@@ -69,6 +70,7 @@ class World:
     user_a: int
     tax_document: int
     dead_mail: int
+    api_key: int
 
 
 def _world(engine) -> World:
@@ -100,6 +102,7 @@ def _world(engine) -> World:
         session.execute(update(Commission).values(hold_until=utc_now() - timedelta(days=1)))
         (payout,) = payouts.run_batch(session, actor=manager, cutoff=utc_now().date()).scheduled
         users.set_active(session, actor=manager, user_id=colleague.user_id, active=False)
+        api_key = api_keys.create_key(session, actor=a, name="matrix", scope="write")[0].id
         dead_mail = session.scalars(select(OutboxMessage.id)).first()
         assert dead_mail is not None  # the approvals and payouts above wrote mail
         session.execute(
@@ -120,6 +123,7 @@ def _world(engine) -> World:
         partner_a=a.partner_id,
         pending_partner=pending.partner_id,
         dead_mail=dead_mail,
+        api_key=api_key,
         lead_a=lead.id,
         lead_a_version=lead.version,
         payout=payout.id,
@@ -389,6 +393,21 @@ MATRIX: dict[str, tuple[Call, set[str]]] = {
         MANAGER,
     ),
     "users.unlock": (lambda s, w, a: users.unlock(s, actor=a, user_id=w.user_a), MANAGER),
+    "api_keys.create_key": (
+        lambda s, w, a: api_keys.create_key(s, actor=a, name="matrix key", scope="read"),
+        OWN,
+    ),
+    "api_keys.list_keys": (lambda s, w, a: api_keys.list_keys(s, actor=a), OWN),
+    "api_keys.revoke_key": (
+        lambda s, w, a: api_keys.revoke_key(s, actor=a, key_id=w.api_key),
+        {"partner_a"},
+    ),
+    "api_keys.key_for_user": (
+        lambda s, w, a: api_keys.key_for_user(
+            s, actor=a, username="nobody", scope="read", expires_days=None
+        ),
+        set(),  # the command line only: no signed-in actor
+    ),
     "mail.list_mail": (lambda s, w, a: mail.list_mail(s, actor=a), MANAGER),
     "mail.mail_counts": (lambda s, w, a: mail.mail_counts(s, actor=a), MANAGER),
     "mail.retry_dead": (
@@ -396,7 +415,8 @@ MATRIX: dict[str, tuple[Call, set[str]]] = {
         MANAGER,
     ),
     "password_links.send_invitation": (
-        lambda s, w, a: password_links.send_invitation(s, actor=a, user_id=w.user_a), MANAGER
+        lambda s, w, a: password_links.send_invitation(s, actor=a, user_id=w.user_a),
+        MANAGER,
     ),
     "password_links.invite_user": (
         lambda s, w, a: password_links.invite_user(

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import streamlit as st
 from starlette.middleware import Middleware
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from portal import mail_sender
+from portal.api.app import api
 from portal.config import PROJECT_ROOT
 from portal.ui import login_cookie, unsubscribe
 
@@ -35,6 +36,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "frame-ancestors 'self'",  # its own component frames; no other site
     )
 )
+API_ROOT = "/api/v1"
 SECURITY_HEADERS = (
     (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
     (b"x-frame-options", b"SAMEORIGIN"),
@@ -70,6 +72,7 @@ app = st.App(
     routes=[
         Route(login_cookie.ROUTE, login_cookie.endpoint, methods=["GET"]),
         Route(unsubscribe.ROUTE, unsubscribe.endpoint, methods=["GET", "POST"]),
+        Mount(API_ROOT, app=api),
     ],
     middleware=[Middleware(SecurityHeaders)],
 )

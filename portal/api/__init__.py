@@ -1,0 +1,1 @@
+"""The JSON API under /api/v1: the original design's endpoints on the same services."""

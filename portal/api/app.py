@@ -1,0 +1,499 @@
+"""The JSON API (FastAPI), mounted at /api/v1 in the app's own server.
+
+Every request names an API key (`Authorization: Bearer ppk_…`), acts as the key's user and
+goes through the same services as the pages, so the access rules are the ones the access
+matrix tests. A read key may only read. Refusals are RFC 9457 problem documents with the
+services' field errors; another partner's lead is a 404 exactly like a missing one; no
+stack trace leaves the server. Money is a decimal string ("1234.50"), never a float.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from portal import (
+    api_keys,
+    commissions,
+    idempotency,
+    leads,
+    partners,
+    payouts,
+    profiles,
+    statements,
+    statistics,
+)
+from portal.api.limits import BodyLimit, RateLimiter
+from portal.commissions import CommissionState
+from portal.config import get_settings
+from portal.db import unit_of_work
+from portal.errors import (
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    PortalError,
+    StaleVersion,
+    ValidationError,
+)
+from portal.models import ApiScope, LeadStatus, PartnerStatus, PayoutStatus
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+PROBLEM = "application/problem+json"
+MAX_LIMIT = 200
+
+
+# Answers as JSON: dataclass views flattened, money as decimal strings, times in ISO 8601.
+
+
+def plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            field.name: plain(getattr(value, field.name)) for field in dataclasses.fields(value)
+        }
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {str(plain(key)): plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(item) for item in value]
+    return value
+
+
+def page_json(page: Any) -> dict[str, Any]:
+    return {"items": plain(page.items), "next_cursor": page.next_cursor}
+
+
+# Problems (RFC 9457).
+
+
+class Problem(Exception):
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str = "",
+        *,
+        errors: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail or title)
+        self.status, self.title, self.detail = status, title, detail
+        self.errors, self.headers = errors, headers
+
+
+def problem_response(problem: Problem) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": problem.title,
+        "status": problem.status,
+    }
+    if problem.detail:
+        body["detail"] = problem.detail
+    if problem.errors:
+        body["errors"] = problem.errors
+    return JSONResponse(body, problem.status, headers=problem.headers, media_type=PROBLEM)
+
+
+def _from_portal(error: PortalError) -> Problem:
+    if isinstance(error, ValidationError):
+        return Problem(422, "Invalid request", str(error), errors=error.errors)
+    if isinstance(error, NotFound):
+        return Problem(404, "Not found", str(error))
+    if isinstance(error, PermissionDenied):
+        return Problem(403, "Forbidden", str(error))
+    if isinstance(error, StaleVersion):
+        return Problem(412, "Precondition failed", str(error))
+    if isinstance(error, Conflict):
+        return Problem(409, "Conflict", str(error))
+    return Problem(400, "Refused", str(error))
+
+
+# Who is calling.
+
+
+@dataclasses.dataclass(frozen=True)
+class Caller:
+    key_id: int
+    scope: ApiScope
+    actor: Any  # portal.access.Actor
+
+
+rate_limiter = RateLimiter()
+
+
+def caller(request: Request, authorization: Annotated[str, Header()] = "") -> Caller:
+    scheme, _, key = authorization.partition(" ")
+    challenge = {"WWW-Authenticate": 'Bearer realm="partner-portal"'}
+    if scheme.lower() != "bearer" or not key.strip():
+        raise Problem(
+            401, "Unauthorized", "Send an API key: Authorization: Bearer ppk_…", headers=challenge
+        )
+    with unit_of_work() as session:
+        holder = api_keys.holder_of(session, key=key.strip())
+    if holder is None:
+        raise Problem(
+            401,
+            "Unauthorized",
+            "This API key is not valid (unknown, revoked or expired).",
+            headers=challenge,
+        )
+    wait = rate_limiter.wait(holder.key_id, get_settings().api_requests_per_minute)
+    if wait is not None:
+        raise Problem(
+            429,
+            "Too many requests",
+            f"This key may make {get_settings().api_requests_per_minute} requests a minute.",
+            headers={"Retry-After": str(wait)},
+        )
+    if request.method not in {"GET", "HEAD"} and holder.scope is not ApiScope.WRITE:
+        raise Problem(403, "Forbidden", "This API key may only read.")
+    return Caller(holder.key_id, holder.scope, holder.actor)
+
+
+Calling = Annotated[Caller, Depends(caller)]
+
+
+def run(work: Callable[[Session], T]) -> T:
+    """One unit of work; the services' refusals become problems."""
+    try:
+        with unit_of_work() as session:
+            return work(session)
+    except PortalError as error:
+        raise _from_portal(error) from None
+
+
+# Request bodies.
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_max_length=5000)
+
+
+class NewLead(Strict):
+    client_name: str = Field(max_length=200)
+    client_email: str = Field(max_length=254)
+    service: str = Field(max_length=100)
+    client_phone: str | None = Field(default=None, max_length=40)
+    company: str | None = Field(default=None, max_length=200)
+    notes: str | None = None
+    partner_id: int | None = Field(default=None, description="Managers: whose lead it is.")
+
+
+class LeadMove(Strict):
+    status: LeadStatus
+    note: str = ""
+    lost_reason: str | None = Field(default=None, description="Required when status is lost.")
+    lost_note: str = ""
+    deal_value: Decimal | None = Field(
+        default=None, description="Managers, when status is converted: the deal's value."
+    )
+
+
+class PartnerAction(Strict):
+    action: str = Field(description="approve, suspend or reactivate")
+
+
+# The application.
+
+api = FastAPI(
+    title="Partner Portal API",
+    version="1",
+    description="Register and follow leads, read commissions, payouts, statements and the "
+    "profile from your own systems. Authenticate with `Authorization: Bearer <API key>` "
+    "(make one on the Profile or Account page).",
+    docs_url=None,
+    redoc_url=None,
+    openapi_url="/openapi.json",
+)
+api.add_middleware(BodyLimit, max_bytes=lambda: get_settings().api_max_body_kb * 1024)
+
+
+@api.exception_handler(Problem)
+async def _problem(_: Request, problem: Problem) -> JSONResponse:
+    return problem_response(problem)
+
+
+@api.exception_handler(RequestValidationError)
+async def _invalid(_: Request, error: RequestValidationError) -> JSONResponse:
+    errors = {}
+    for item in error.errors():
+        location = [str(part) for part in item.get("loc", ()) if part not in ("body", "query")]
+        errors[".".join(location) or "body"] = str(item.get("msg", "is not valid"))
+    return problem_response(Problem(422, "Invalid request", "See errors.", errors=errors))
+
+
+@api.exception_handler(StarletteHTTPException)
+async def _http(_: Request, error: StarletteHTTPException) -> JSONResponse:
+    return problem_response(Problem(error.status_code, str(error.detail)))
+
+
+@api.exception_handler(Exception)
+async def _unexpected(_: Request, error: Exception) -> JSONResponse:
+    log.exception("API request failed", exc_info=error)
+    return problem_response(Problem(500, "Internal error", "The request could not be completed."))
+
+
+# Swagger UI comes from a CDN: only its page may load from there (the portal's own policy
+# lets nothing load from another origin).
+DOCS_POLICY = "; ".join(
+    (
+        "default-src 'none'",
+        "script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net",
+        "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net",
+        "img-src 'self' data: https://fastapi.tiangolo.com",
+        "connect-src 'self'",
+        "frame-ancestors 'none'",
+    )
+)
+
+
+@api.get("/docs", include_in_schema=False)
+def docs(request: Request) -> Response:
+    root = request.scope.get("root_path", "")
+    page = get_swagger_ui_html(openapi_url=f"{root}/openapi.json", title=f"{api.title} docs")
+    page.headers["Content-Security-Policy"] = DOCS_POLICY
+    return page
+
+
+def _limit(limit: int) -> int:
+    if not 1 <= limit <= MAX_LIMIT:
+        raise Problem(422, "Invalid request", errors={"limit": f"limit must be 1 to {MAX_LIMIT}."})
+    return limit
+
+
+def _etag(version: int) -> str:
+    return f'"{version}"'
+
+
+@api.get("/dashboard", summary="The partner's dashboard figures")
+def dashboard(call: Calling, partner_id: int | None = None) -> Response:
+    stats = run(lambda s: statistics.partner_statistics(s, actor=call.actor, partner_id=partner_id))
+    return JSONResponse(plain(stats))
+
+
+@api.get("/leads", summary="Leads, newest first, a keyset page at a time")
+def list_leads(
+    call: Calling,
+    status: LeadStatus | None = None,
+    search: str = Query("", max_length=200),
+    created_from: date | None = None,
+    created_to: date | None = None,
+    partner_id: int | None = None,
+    cursor: str | None = Query(None, max_length=200),
+    limit: int = 50,
+) -> Response:
+    page = run(
+        lambda s: leads.list_leads(
+            s,
+            actor=call.actor,
+            status=status,
+            search=search,
+            created_from=created_from,
+            created_to=created_to,
+            partner_id=partner_id,
+            after=cursor,
+            limit=_limit(limit),
+        )
+    )
+    return JSONResponse(page_json(page))
+
+
+@api.post("/leads", status_code=201, summary="Register a lead (send an Idempotency-Key)")
+def create_lead(
+    call: Calling,
+    body: NewLead,
+    idempotency_key: Annotated[str | None, Header(max_length=100)] = None,
+) -> Response:
+    fields = body.model_dump()
+
+    def register(session: Session) -> tuple[int, dict[str, Any]]:
+        view = leads.register_lead(session, actor=call.actor, **fields)
+        return 201, plain(view)
+
+    if idempotency_key is None:
+        status, answer = run(register)
+        return JSONResponse(answer, status, headers={"ETag": _etag(answer["version"])})
+    digest = hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
+    status, answer, replayed = _once(call.key_id, idempotency_key, digest, register)
+    headers = {"ETag": _etag(answer["version"])}
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return JSONResponse(answer, status, headers=headers)
+
+
+def _once(
+    key_id: int,
+    key: str,
+    digest: str,
+    work: Callable[[Session], tuple[int, dict[str, Any]]],
+) -> tuple[int, dict[str, Any], bool]:
+    """Do `work` once per (key, Idempotency-Key); a retry gets the first answer back."""
+    for _ in range(2):
+        try:
+            with unit_of_work() as session:
+                stored = idempotency.stored_answer(session, key_id=key_id, key=key, digest=digest)
+                if stored is not None:
+                    return stored[0], stored[1], True
+                status, answer = work(session)
+                idempotency.keep_answer(
+                    session, key_id=key_id, key=key, digest=digest, status=status, body=answer
+                )
+                return status, answer, False
+        except PortalError as error:
+            raise _from_portal(error) from None
+        except IntegrityError:
+            continue  # the same request ran at the same time and won: read its answer
+    raise Problem(409, "Conflict", "The same request is being processed; retry it.")
+
+
+@api.get("/leads/{lead_id}", summary="One lead with its timeline")
+def get_lead(call: Calling, lead_id: int) -> Response:
+    detail = run(lambda s: leads.get_lead(s, actor=call.actor, lead_id=lead_id))
+    return JSONResponse(plain(detail), headers={"ETag": _etag(detail.lead.version)})
+
+
+@api.patch("/leads/{lead_id}", summary="Move a lead (If-Match: its ETag)")
+def move_lead(
+    call: Calling,
+    lead_id: int,
+    body: LeadMove,
+    if_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    if if_match is None:
+        raise Problem(428, "Precondition required", "Send If-Match with the lead's ETag.")
+    version_text = if_match.strip().removeprefix("W/").strip('"')
+    if not version_text.isdigit() or len(version_text) > 9:
+        raise Problem(412, "Precondition failed", 'If-Match must be the lead\'s ETag, e.g. "3".')
+    view = run(
+        lambda s: leads.change_lead_status(
+            s,
+            actor=call.actor,
+            lead_id=lead_id,
+            to=body.status,
+            expected_version=int(version_text),
+            note=body.note,
+            lost_reason=body.lost_reason,
+            lost_note=body.lost_note,
+            deal_value=body.deal_value,
+        )
+    )
+    return JSONResponse(plain(view), headers={"ETag": _etag(view.version)})
+
+
+@api.get("/commissions", summary="Commission lines and the summary")
+def list_commissions(
+    call: Calling,
+    state: CommissionState | None = None,
+    partner_id: int | None = None,
+    cursor: str | None = Query(None, max_length=200),
+    limit: int = 50,
+) -> Response:
+    def read(session: Session) -> dict[str, Any]:
+        summary = commissions.commission_summary(session, actor=call.actor, partner_id=partner_id)
+        page = commissions.list_commissions(
+            session,
+            actor=call.actor,
+            partner_id=partner_id,
+            state=state,
+            after=cursor,
+            limit=_limit(limit),
+        )
+        return {"summary": plain(summary), **page_json(page)}
+
+    return JSONResponse(run(read))
+
+
+@api.get("/payouts", summary="Payouts, newest first")
+def list_payouts(
+    call: Calling,
+    status: PayoutStatus | None = None,
+    partner_id: int | None = None,
+    cursor: str | None = Query(None, max_length=200),
+    limit: int = 50,
+) -> Response:
+    page = run(
+        lambda s: payouts.list_payouts(
+            s,
+            actor=call.actor,
+            partner_id=partner_id,
+            status=status,
+            after=cursor,
+            limit=_limit(limit),
+        )
+    )
+    return JSONResponse(page_json(page))
+
+
+@api.get("/statements/{month}", summary="A monthly statement (month as 2026-11)")
+def statement(call: Calling, month: str, partner_id: int | None = None) -> Response:
+    found = run(
+        lambda s: statements.monthly_statement(
+            s, actor=call.actor, month=month, partner_id=partner_id
+        )
+    )
+    return JSONResponse(plain(found))
+
+
+@api.get("/profile", summary="The profile (secrets masked)")
+def get_profile(call: Calling, partner_id: int | None = None) -> Response:
+    found = run(lambda s: profiles.get_profile(s, actor=call.actor, partner_id=partner_id))
+    return JSONResponse(plain(found))
+
+
+@api.patch("/profile", summary="Change profile fields (secrets write-only)")
+def update_profile(
+    call: Calling, changes: dict[str, Any], partner_id: int | None = None
+) -> Response:
+    found = run(
+        lambda s: profiles.update_profile(
+            s, actor=call.actor, changes=changes, partner_id=partner_id
+        )
+    )
+    return JSONResponse(plain(found))
+
+
+@api.get("/partners", summary="Partners (managers)")
+def list_partners(
+    call: Calling,
+    status: PartnerStatus | None = None,
+    search: str = Query("", max_length=200),
+    cursor: str | None = Query(None, max_length=200),
+    limit: int = 50,
+) -> Response:
+    page = run(
+        lambda s: partners.list_partners(
+            s, actor=call.actor, status=status, search=search, after=cursor, limit=_limit(limit)
+        )
+    )
+    return JSONResponse(page_json(page))
+
+
+@api.post("/partners/{partner_id}/status", summary="Approve, suspend or reactivate (managers)")
+def partner_status(call: Calling, partner_id: int, body: PartnerAction) -> Response:
+    view = run(
+        lambda s: partners.change_status(
+            s, actor=call.actor, partner_id=partner_id, action=body.action
+        )
+    )
+    return JSONResponse(plain(view))

@@ -1,0 +1,95 @@
+"""Limits of the API: request body size, and requests per key per minute."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+TOO_LARGE = (
+    b'{"type":"about:blank","title":"Request too large","status":413,'
+    b'"detail":"The request body is larger than this API accepts."}'
+)
+
+
+class BodyLimit:
+    """Refuse a body over the limit with 413, whether it announces its length or not."""
+
+    def __init__(self, app: ASGIApp, max_bytes: Callable[[], int]) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.max_bytes()
+        headers = dict(scope.get("headers", []))
+        declared = headers.get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > limit:
+            await _refuse(send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, counted, send)
+        except _TooLarge:
+            await _refuse(send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _refuse(send: Send) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/problem+json"),
+                (b"content-length", str(len(TOO_LARGE)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": TOO_LARGE})
+
+
+class RateLimiter:
+    """A sliding window of the last minute's requests per key, in this process: with several
+    replicas each counts its own (a sticky balancer keeps a client on one)."""
+
+    WINDOW = 60.0
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seen: dict[int, deque[float]] = {}
+
+    def wait(self, key_id: int, per_minute: int, now: float | None = None) -> int | None:
+        """None when the request may go ahead (and counts it); else seconds to wait."""
+        moment = time.monotonic() if now is None else now
+        with self._lock:
+            seen = self._seen.setdefault(key_id, deque())
+            while seen and seen[0] <= moment - self.WINDOW:
+                seen.popleft()
+            if len(seen) >= per_minute:
+                return max(1, math.ceil(seen[0] + self.WINDOW - moment))
+            seen.append(moment)
+            return None
+
+    def reset(self) -> None:
+        with self._lock:
+            self._seen.clear()
