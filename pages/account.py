@@ -3,7 +3,7 @@
 import streamlit as st
 
 from portal.models import Role
-from portal.ui.account import change_password_form, sessions_panel
+from portal.ui.account import api_keys_panel, change_password_form, sessions_panel
 from portal.ui.session import require
 
 actor = require(Role.MANAGER)
@@ -11,3 +11,4 @@ st.title("Account")
 st.text(f"{actor.display_name} ({actor.username}) · program manager")
 change_password_form(actor)
 sessions_panel(actor)
+api_keys_panel(actor)

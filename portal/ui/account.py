@@ -1,10 +1,11 @@
-"""The change-password form, shared by the partner profile and the manager account page."""
+"""Account panels shared by the partner profile and the manager account page: password,
+sessions, API keys."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from portal import users
+from portal import api_keys, users
 from portal.access import Actor
 from portal.db import unit_of_work
 from portal.ui import fmt
@@ -71,3 +72,82 @@ def sessions_panel(actor: Actor) -> None:
         with unit_of_work() as session:
             users.end_sessions(session, actor=actor)
         st.rerun()
+
+
+API_KEY_SHOWN = "_portal_new_api_key"
+SCOPE_WORDS = {"read": "Read only", "write": "Read and write"}
+API_KEY_LABELS = {"name": "Key name", "scope": "Access", "expires_days": "Expires after (days)"}
+
+
+def api_keys_panel(actor: Actor) -> None:
+    """The actor's API keys: make one (shown once), see when each was last used, revoke."""
+    st.subheader("API keys", anchor=False)
+    st.caption(
+        "Let your own systems (a CRM, a spreadsheet script) call the portal's API at "
+        "/api/v1 with Authorization: Bearer <key>. See /api/v1/docs."
+    )
+    shown = st.session_state.pop(API_KEY_SHOWN, None)
+    if shown is not None:
+        st.success("Your new key. Copy it now: it is not shown again.", icon=":material/key:")
+        st.code(shown, language=None)
+    with st.form("new_api_key", clear_on_submit=True):
+        left, middle, right = st.columns([2, 1, 1])
+        name = left.text_input("Key name", max_chars=100, placeholder="e.g. CRM sync")
+        scope: str = (
+            middle.selectbox("Access", list(SCOPE_WORDS), format_func=SCOPE_WORDS.__getitem__)
+            or "read"
+        )
+        expires = right.number_input(
+            "Expires after (days)",
+            min_value=0,
+            max_value=api_keys.MAX_EXPIRY_DAYS,
+            value=365,
+            help="0: never.",
+        )
+        made = st.form_submit_button("Create key")
+    if made:
+        created = perform(
+            lambda session: api_keys.create_key(
+                session, actor=actor, name=name, scope=scope, expires_days=int(expires) or None
+            ),
+            API_KEY_LABELS,
+        )
+        if created is not None:
+            st.session_state[API_KEY_SHOWN] = created[1]
+            st.rerun()
+    with unit_of_work() as session:
+        keys = api_keys.list_keys(session, actor=actor)
+    if not keys:
+        st.text("No API keys yet.")
+        return
+    st.dataframe(
+        [
+            {
+                "Name": key.name,
+                "Key": f"{key.prefix}_…",
+                "Access": SCOPE_WORDS[key.scope.value],
+                "Created": fmt.moment(key.created_at),
+                "Last used": fmt.moment(key.last_used_at),
+                "Expires": fmt.moment(key.expires_at) if key.expires_at else "Never",
+                "State": "Active" if key.active else ("Revoked" if key.revoked_at else "Expired"),
+            }
+            for key in keys
+        ],
+        hide_index=True,
+    )
+    live = [key for key in keys if key.revoked_at is None]
+    if not live:
+        return
+    with st.form("revoke_api_key"):
+        chosen = st.selectbox(
+            "Revoke a key",
+            live,
+            index=None,
+            format_func=lambda key: f"{key.name} ({key.prefix}_…)",
+            placeholder="Choose a key",
+        )
+        revoke = st.form_submit_button("Revoke key")
+    if revoke and chosen is not None:
+        done = perform(lambda session: api_keys.revoke_key(session, actor=actor, key_id=chosen.id))
+        if done is not None:
+            st.rerun()

@@ -1,0 +1,123 @@
+"""The API in the real server (`streamlit run portal/ui/server.py`, one process, one port),
+on both databases: the README's curl examples run as written, and httpx checks what they
+cannot (the pages still served by the same process, problems, idempotency)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx2 as httpx
+import pytest
+from sqlalchemy import select
+
+from portal import migrate
+from portal.config import PROJECT_ROOT
+from portal.db import get_engine, unit_of_work
+from portal.models import Lead, LeadStatus
+from tests.browser.conftest import Server, run_app
+from tests.conftest import create_postgres_database, drop_postgres_database, require_postgres
+from tests.factories import make_actor
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def api_server(request, tmp_path_factory) -> Iterator[Server]:
+    folder = tmp_path_factory.mktemp(f"api-{request.param}")
+    if request.param == "postgresql":
+        require_postgres()
+        url = create_postgres_database()
+    else:
+        url = f"sqlite:///{folder / 'portal.db'}"
+    migrate.upgrade(get_engine(url))
+    try:
+        with run_app(folder, url) as server:
+            yield server
+    finally:
+        get_engine(url).dispose()
+        if request.param == "postgresql":
+            drop_postgres_database(url)
+
+
+def _key(server: Server, username: str, scope: str) -> str:
+    made = subprocess.run(  # noqa: S603 - our own module, fixed arguments
+        [
+            *(sys.executable, "-m", "portal", "api-key", "create"),
+            *("--username", username, "--scope", scope, "--expires", "30"),
+        ],
+        env=server.env,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert made.returncode == 0, made.stderr
+    assert "shown this once" in made.stderr
+    return made.stdout.strip()
+
+
+def readme_examples() -> str:
+    text = (PROJECT_ROOT / "README.md").read_text()
+    block = re.search(r"<!-- api-examples -->\n```bash\n(.*?)```", text, re.DOTALL)
+    assert block is not None
+    lines = block.group(1).splitlines()
+    assert lines[0].startswith("PORTAL=")  # the reader's own values: the test sets them
+    return "\n".join(lines[1:])
+
+
+def test_the_readme_curl_examples_work(api_server, tmp_path: Path):
+    engine = get_engine(api_server.database_url)
+    with unit_of_work(engine) as session:
+        partner = make_actor(session, username="curl.partner")
+    key = _key(api_server, partner.username, "write")
+    script = tmp_path / "examples.sh"
+    script.write_text("set -euo pipefail\n" + readme_examples() + "\n")
+    ran = subprocess.run(  # noqa: S603 - the README's own block
+        ["/bin/bash", str(script)],
+        env={**os.environ, "PORTAL": api_server.url, "KEY": key},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert ran.returncode == 0, ran.stdout[-2000:] + ran.stderr[-2000:]
+    assert 'etag: "1"' in ran.stdout.lower()
+    with unit_of_work(engine) as session:
+        lead = session.scalars(select(Lead).where(Lead.client_email == "ada@client.example")).one()
+    assert lead.id == 1 and lead.status is LeadStatus.CONTACTED
+
+
+def test_pages_and_api_share_the_process(api_server):
+    engine = get_engine(api_server.database_url)
+    with unit_of_work(engine) as session:
+        partner = make_actor(session)
+    key = _key(api_server, partner.username, "read")
+    with httpx.Client(base_url=api_server.url, timeout=30) as client:
+        assert client.get("/_stcore/health").text == "ok"
+        assert "<html" in client.get("/").text.lower()
+        spec = client.get("/api/v1/openapi.json").json()
+        assert "/leads" in spec["paths"]
+        docs = client.get("/api/v1/docs")
+        assert (
+            docs.status_code == 200
+            and "cdn.jsdelivr.net" in docs.headers["content-security-policy"]
+        )
+        # The portal's own pages keep the strict policy.
+        assert "cdn.jsdelivr.net" not in client.get("/").headers["content-security-policy"]
+        unauthorised = client.get("/api/v1/leads")
+        assert unauthorised.status_code == 401
+        assert unauthorised.headers["content-type"] == "application/problem+json"
+        headers = {"Authorization": f"Bearer {key}"}
+        assert client.get("/api/v1/leads", headers=headers).json()["items"] == []
+        refused = client.post(
+            "/api/v1/leads",
+            headers=headers,
+            json={"client_name": "R", "client_email": "r@r.example", "service": "SEO"},
+        )
+        assert refused.status_code == 403
+        huge = client.post("/api/v1/leads", headers=headers, content=b"x" * 200_000)
+        assert huge.status_code == 413
