@@ -9,7 +9,12 @@ from portal.config import get_settings
 from portal.db import unit_of_work
 from portal.models import PartnerStatus, PaymentMethod, Role, TaxForm
 from portal.ui import fmt
-from portal.ui.account import api_keys_panel, change_password_form, sessions_panel
+from portal.ui.account import (
+    api_keys_panel,
+    change_password_form,
+    sessions_panel,
+    webhooks_panel,
+)
 from portal.ui.feedback import perform
 from portal.ui.session import require
 
@@ -226,3 +231,4 @@ if st.session_state.pop("tax_form_uploaded", False):
 change_password_form(actor)
 sessions_panel(actor)
 api_keys_panel(actor)
+webhooks_panel(actor)

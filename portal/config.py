@@ -169,6 +169,11 @@ class Settings(BaseSettings):
     api_max_body_kb: int = Field(
         default=64, ge=1, le=1024, description="Largest API request body accepted (KB)."
     )
+    webhook_allow_private_targets: bool = Field(
+        default=False,
+        description="Let webhooks reach private and loopback addresses over plain HTTP (tests "
+        "and local development only; refused in production).",
+    )
     program_name: str = Field(
         default="Partner Portal", max_length=100, description="The program's name in e-mails."
     )
@@ -331,6 +336,10 @@ def load_settings(**overrides: Any) -> Settings:
                 f"PORTAL_ENV=production needs the account that pays the payouts: {names}"
             )
         _check_mail(settings)
+        if settings.webhook_allow_private_targets:
+            raise ConfigurationError(
+                "PORTAL_WEBHOOK_ALLOW_PRIVATE_TARGETS is for tests and local development only"
+            )
         return settings
     names_debtor = any(getattr(settings, name) for name in DEMO_DEBTOR)
     demo_debtor = {} if names_debtor else DEMO_DEBTOR

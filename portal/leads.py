@@ -874,7 +874,13 @@ def change_lead_status(
     notify_partner(
         session,
         partner_id=lead.partner_id,
-        kind="commission_earned" if target is S.CONVERTED else "lead_status",
+        kind=(
+            "commission_earned"
+            if target is S.CONVERTED
+            else "commission_reversed"
+            if current is S.CONVERTED
+            else "lead_status"
+        ),
         lead_id=lead.id,
         message=message,
     )

@@ -45,6 +45,7 @@ TOPICS = {
 EVENT_SUBJECTS = {
     "lead_status": "A lead moved",
     "commission_earned": "You earned a commission",
+    "commission_reversed": "A conversion was reversed",
     "lead_reassigned": "A lead was reassigned",
     "payout_scheduled": "A payout is scheduled",
     "payout_paid": "A payout was paid",
@@ -221,7 +222,7 @@ def mail_partner_event(
     if subject is None:
         return
     link = f"{link_base()}/partner_leads" + (f"?lead={lead_id}" if lead_id else "")
-    if kind.startswith("payout") or kind == "commission_earned":
+    if kind.startswith(("payout", "commission")):
         link = f"{link_base()}/partner_commissions"
     for recipient, digest in partner_recipients(session, partner_id, topic="events"):
         enqueue(

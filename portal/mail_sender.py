@@ -23,11 +23,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from sqlalchemy import Engine, or_, select, update
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from portal import mail, statements
+from portal import mail, outbox, statements, webhooks
 from portal.access import Actor
 from portal.config import ConfigurationError, get_settings
 from portal.db import get_engine, unit_of_work
@@ -41,8 +41,6 @@ from portal.models import (
 from portal.types import utc_now
 
 log = logging.getLogger(__name__)
-CLAIM_FOR = timedelta(minutes=5)
-BATCH = 50
 MAX_ERROR = 500
 
 
@@ -103,36 +101,6 @@ class DeliveryReport:
         return f"sent {self.sent}, retried {self.retried}, dead {self.dead}"
 
 
-def _claim(engine: Engine, now: datetime) -> list[int]:
-    with unit_of_work(engine) as session:
-        ids = list(
-            session.scalars(
-                select(OutboxMessage.id)
-                .where(
-                    OutboxMessage.status == MailStatus.PENDING,
-                    OutboxMessage.next_attempt_at <= now,
-                    or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
-                )
-                .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
-                .limit(BATCH)
-                .with_for_update(skip_locked=True)
-            )
-        )
-        if ids:
-            session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id.in_(ids))
-                .values(claimed_until=now + CLAIM_FOR)
-                .execution_options(synchronize_session=False)
-            )
-    return ids
-
-
-def _backoff(attempts: int) -> timedelta:
-    base = get_settings().mail_retry_seconds
-    return timedelta(seconds=min(base * 2 ** (attempts - 1), 24 * 3600))
-
-
 def _record(engine: Engine, message_id: int, error: str | None, *, permanent: bool) -> MailStatus:
     settings = get_settings()
     now = utc_now()
@@ -150,7 +118,7 @@ def _record(engine: Engine, message_id: int, error: str | None, *, permanent: bo
             if permanent or row.attempts >= settings.mail_max_attempts:
                 row.status = MailStatus.DEAD
             else:
-                row.next_attempt_at = now + _backoff(row.attempts)
+                row.next_attempt_at = now + outbox.retry_delay(row.attempts)
         return row.status
 
 
@@ -174,7 +142,7 @@ def deliver_due(
             return DeliveryReport()
         server = SmtpServer.from_url(settings.smtp_url)
     report = DeliveryReport()
-    while ids := _claim(engine, utc_now()):
+    while ids := outbox.claim_due(engine, OutboxMessage, utc_now()):
         _deliver_batch(engine, server, ids, report)
     return report
 
@@ -368,6 +336,7 @@ def run_once(engine: Engine | None = None) -> DeliveryReport:
     engine = engine or get_engine()
     queue_digests(engine)
     queue_statements(engine)
+    webhooks.deliver_due(engine)
     return deliver_due(engine)
 
 

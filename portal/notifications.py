@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from portal import audit, mail
+from portal import audit, mail, webhooks
 from portal.access import Actor, refresh
 from portal.db import rows_changed
 from portal.models import Notification, User
@@ -23,6 +23,9 @@ def notify_partner(
     those whose company asked for event mail (in the same unit of work)."""
     mail.mail_partner_event(
         session, partner_id=partner_id, kind=kind, message=message, lead_id=lead_id
+    )
+    webhooks.queue_event(
+        session, partner_id=partner_id, kind=kind, data={"lead_id": lead_id, "message": message}
     )
     session.connection().execute(
         _NOTIFY_PARTNER,

@@ -24,6 +24,7 @@ from portal import (
     api_keys,
     audit,
     commissions,
+    crypto,
     exports,
     imports,
     leads,
@@ -39,11 +40,20 @@ from portal import (
     statistics,
     tax_forms,
     users,
+    webhooks,
 )
 from portal.access import Actor
 from portal.db import unit_of_work
 from portal.errors import NotFound, PermissionDenied, PortalError
-from portal.models import Commission, MailStatus, OutboxMessage, PartnerStatus, Role
+from portal.models import (
+    Commission,
+    MailStatus,
+    OutboxMessage,
+    PartnerStatus,
+    Role,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from portal.types import utc_now
 from tests.apptest import page_as, texts
 from tests.factories import (
@@ -71,6 +81,8 @@ class World:
     tax_document: int
     dead_mail: int
     api_key: int
+    webhook: int
+    webhook_delivery: int
 
 
 def _world(engine) -> World:
@@ -103,6 +115,20 @@ def _world(engine) -> World:
         (payout,) = payouts.run_batch(session, actor=manager, cutoff=utc_now().date()).scheduled
         users.set_active(session, actor=manager, user_id=colleague.user_id, active=False)
         api_key = api_keys.create_key(session, actor=a, name="matrix", scope="write")[0].id
+        # Made directly: registering one resolves its host, and the matrix needs no network.
+        webhook = WebhookEndpoint(
+            partner_id=a.partner_id,
+            url="https://hooks.example/a",
+            events=["lead.status_changed"],
+            secret_encrypted=crypto.encrypt("whsec_matrix"),
+        )
+        session.add(webhook)
+        session.flush()
+        delivery = WebhookDelivery(
+            endpoint_id=webhook.id, event_id="evt_matrix", event="lead.status_changed", body="{}"
+        )
+        session.add(delivery)
+        session.flush()
         dead_mail = session.scalars(select(OutboxMessage.id)).first()
         assert dead_mail is not None  # the approvals and payouts above wrote mail
         session.execute(
@@ -124,12 +150,20 @@ def _world(engine) -> World:
         pending_partner=pending.partner_id,
         dead_mail=dead_mail,
         api_key=api_key,
+        webhook=webhook.id,
+        webhook_delivery=delivery.id,
         lead_a=lead.id,
         lead_a_version=lead.version,
         payout=payout.id,
         user_a=a.user_id,
         tax_document=renewal.id,
     )
+
+
+def _own_only(found: list[Any]) -> None:
+    """A listing scoped to another partner is a refusal, not an empty answer."""
+    if not found:
+        raise NotFound("nothing of this partner's")
 
 
 def _all_saved(outcomes: list[Any]) -> None:
@@ -407,6 +441,32 @@ MATRIX: dict[str, tuple[Call, set[str]]] = {
             s, actor=a, username="nobody", scope="read", expires_days=None
         ),
         set(),  # the command line only: no signed-in actor
+    ),
+    "webhooks.add_endpoint": (
+        lambda s, w, a: webhooks.add_endpoint(
+            s,
+            actor=a,
+            url="https://93.184.216.34/hooks",
+            events=["payout.paid"],
+            partner_id=w.partner_a,
+        ),
+        ACTIVE_A_OR_MANAGER,
+    ),
+    "webhooks.list_endpoints": (
+        lambda s, w, a: _own_only(webhooks.list_endpoints(s, actor=a, partner_id=w.partner_a)),
+        A_AND_MANAGER,
+    ),
+    "webhooks.disable_endpoint": (
+        lambda s, w, a: webhooks.disable_endpoint(s, actor=a, endpoint_id=w.webhook),
+        ACTIVE_A_OR_MANAGER,
+    ),
+    "webhooks.list_deliveries": (
+        lambda s, w, a: webhooks.list_deliveries(s, actor=a, endpoint_id=w.webhook),
+        A_AND_MANAGER,
+    ),
+    "webhooks.replay": (
+        lambda s, w, a: webhooks.replay(s, actor=a, delivery_id=w.webhook_delivery),
+        ACTIVE_A_OR_MANAGER,
     ),
     "mail.list_mail": (lambda s, w, a: mail.list_mail(s, actor=a), MANAGER),
     "mail.mail_counts": (lambda s, w, a: mail.mail_counts(s, actor=a), MANAGER),

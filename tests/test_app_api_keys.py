@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from portal import api_keys
+from portal import api_keys, leads, webhooks
 from portal.db import unit_of_work
 from tests.apptest import signed_in, texts
-from tests.factories import make_actor, make_manager
+from tests.factories import make_actor, make_lead, make_manager
 
 
 @pytest.mark.parametrize(
@@ -39,3 +39,38 @@ def test_a_key_is_shown_once_listed_and_revoked(app_database, who, page):
         assert api_keys.holder_of(session, key=shown) is None
         (view,) = api_keys.list_keys(session, actor=actor)
         assert view.revoked_at is not None and view.name == "CRM <sync>"
+
+
+def test_a_partner_adds_a_webhook_reads_its_log_and_sends_again(app_database, settings_override):
+    settings_override(webhook_allow_private_targets=True)
+    with unit_of_work(app_database) as session:
+        manager = make_manager(session)
+        partner = make_actor(session)
+    test = signed_in(partner, "pages/partner_profile.py")
+    next(b for b in test.button if b.label == "Add webhook").click().run()
+    said = texts(test)
+    assert "URL must start with https://." in said and "Choose one or more of" in said
+    next(t for t in test.text_input if t.label == "Endpoint URL").input("http://127.0.0.1:9/h")
+    next(m for m in test.multiselect if m.label == "Events").select("lead.status_changed")
+    next(b for b in test.button if b.label == "Add webhook").click().run()
+    assert not test.exception
+    assert any(code.value.startswith("whsec_") for code in test.code)
+    with unit_of_work(app_database) as session:
+        lead = make_lead(session, partner)
+        leads.change_lead_status(
+            session, actor=manager, lead_id=lead.id, to="contacted", expected_version=1
+        )
+    webhooks.deliver_due(app_database)  # nothing listens on port 9: a failure to show
+    test.run()
+    assert "Nothing delivered yet." not in texts(test)
+    (log,) = [frame for frame in test.dataframe if "Event" in frame.value.columns]
+    assert list(log.value["Event"]) == ["lead.status_changed"]
+    assert list(log.value["State"]) == ["Waiting"]
+    next(box for box in test.selectbox if box.label == "Send a delivery again").select_index(0)
+    test.run()
+    next(b for b in test.button if b.label == "Send again").click().run()
+    assert not test.exception
+    next(b for b in test.button if b.label == "Disable this webhook").click().run()
+    with unit_of_work(app_database) as session:
+        (endpoint,) = webhooks.list_endpoints(session, actor=partner)
+        assert endpoint.disabled_at is not None

@@ -140,6 +140,9 @@ def test_production_mail_needs_real_addresses_and_no_clear_password(clean_env, m
         load_settings()
     monkeypatch.setenv("PORTAL_PUBLIC_URL", "https://partners.example.com")
     assert load_settings().smtp_url.startswith("smtp://user:secret@")
+    monkeypatch.setenv("PORTAL_WEBHOOK_ALLOW_PRIVATE_TARGETS", "true")
+    with pytest.raises(ConfigurationError, match="tests and local development only"):
+        load_settings()
 
 
 def test_demo_pays_from_the_demo_account_unless_one_is_named(clean_env, monkeypatch):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from portal import api_keys, users
+from portal import api_keys, users, webhooks
 from portal.access import Actor
 from portal.db import unit_of_work
 from portal.ui import fmt
@@ -151,3 +151,99 @@ def api_keys_panel(actor: Actor) -> None:
         done = perform(lambda session: api_keys.revoke_key(session, actor=actor, key_id=chosen.id))
         if done is not None:
             st.rerun()
+
+
+WEBHOOK_SECRET_SHOWN = "_portal_new_webhook_secret"  # noqa: S105 - a session-state key
+WEBHOOK_LABELS = {"url": "Endpoint URL", "events": "Events"}
+
+
+def webhooks_panel(actor: Actor) -> None:
+    """A partner's webhooks: register one (its secret shown once), read each one's delivery
+    log with the receiver's answers, send a delivery again, disable."""
+    st.subheader("Webhooks", anchor=False)
+    st.caption(
+        "Your system is told about your events as they happen: a signed JSON POST to your "
+        "HTTPS address (Portal-Signature: t=…,v1=HMAC-SHA256 of “t.body” with the secret)."
+    )
+    secret = st.session_state.pop(WEBHOOK_SECRET_SHOWN, None)
+    if secret is not None:
+        st.success("The signing secret. Copy it now: it is not shown again.", icon=":material/key:")
+        st.code(secret, language=None)
+    with st.form("new_webhook", clear_on_submit=True):
+        url = st.text_input(
+            "Endpoint URL", max_chars=500, placeholder="https://crm.example.com/hooks"
+        )
+        events = st.multiselect(
+            "Events", list(webhooks.EVENTS), format_func=webhooks.EVENTS.__getitem__
+        )
+        added = st.form_submit_button("Add webhook")
+    if added:
+        created = perform(
+            lambda session: webhooks.add_endpoint(session, actor=actor, url=url, events=events),
+            WEBHOOK_LABELS,
+        )
+        if created is not None:
+            st.session_state[WEBHOOK_SECRET_SHOWN] = created[1]
+            st.rerun()
+    with unit_of_work() as session:
+        endpoints = webhooks.list_endpoints(session, actor=actor)
+    if not endpoints:
+        st.text("No webhooks yet.")
+        return
+    chosen = st.selectbox(
+        "Webhook",
+        endpoints,
+        format_func=lambda e: f"{e.url} ({'disabled' if e.disabled_at else ', '.join(e.events)})",
+    )
+    if chosen is None:
+        return
+    with unit_of_work() as session:
+        log = webhooks.list_deliveries(session, actor=actor, endpoint_id=chosen.id)
+    if log:
+        st.dataframe(
+            [
+                {
+                    "#": item.id,
+                    "Event": item.event,
+                    "Queued": fmt.moment(item.created_at),
+                    "State": DELIVERY_WORDS[item.status.value],
+                    "Attempts": item.attempts,
+                    "Answer": item.last_status_code or "—",
+                    "Error": item.last_error,
+                    "Delivered": fmt.moment(item.delivered_at),
+                }
+                for item in log
+            ],
+            hide_index=True,
+        )
+        again = st.selectbox(
+            "Send a delivery again",
+            log,
+            index=None,
+            format_func=lambda item: f"#{item.id} {item.event} ({fmt.moment(item.created_at)})",
+            placeholder="Choose a delivery",
+        )
+        if again is not None and st.button("Send again"):
+            delivery_id = again.id
+            replayed = perform(
+                lambda session: webhooks.replay(session, actor=actor, delivery_id=delivery_id)
+            )
+            if replayed is not None:
+                st.rerun()
+    else:
+        st.text("Nothing delivered yet.")
+    if chosen.disabled_at is None and st.button("Disable this webhook"):
+        disabled = perform(
+            lambda session: webhooks.disable_endpoint(session, actor=actor, endpoint_id=chosen.id)
+        )
+        if disabled is not None:
+            st.rerun()
+
+
+DELIVERY_WORDS = {
+    "pending": "Waiting",
+    "held": "Waiting",
+    "digested": "Delivered",
+    "sent": "Delivered",
+    "dead": "Failed",
+}
