@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
@@ -62,6 +63,12 @@ def load_actor(session: Session, *, user_id: int) -> Actor:
     """The current state of an active user, or PermissionDenied if it may no longer act."""
     session.flush()  # the connection does not autoflush: changes made earlier must count
     row = session.connection().execute(_ACTOR_STATE, {"user_id": user_id}).one_or_none()
+    return actor_from_state(user_id, row)
+
+
+def actor_from_state(user_id: int, row: Any) -> Actor:
+    """The actor from a row of ACTOR_COLUMNS (read with other columns by a caller that
+    needs them in the same query), or PermissionDenied if the user may no longer act."""
     if row is None or not row.is_active:
         raise PermissionDenied(SIGNED_OUT)
     partner = row.role is Role.PARTNER
@@ -79,15 +86,16 @@ def load_actor(session: Session, *, user_id: int) -> Actor:
 
 # Runs at the start of every action, so it is built once and reads columns through the
 # connection rather than loading a User through the ORM.
+ACTOR_COLUMNS = (
+    User.username,
+    User.display_name,
+    User.role,
+    User.partner_id,
+    User.is_active,
+    Partner.status,
+)
 _ACTOR_STATE = (
-    select(
-        User.username,
-        User.display_name,
-        User.role,
-        User.partner_id,
-        User.is_active,
-        Partner.status,
-    )
+    select(*ACTOR_COLUMNS)
     .outerjoin(Partner, Partner.id == User.partner_id)
     .where(User.id == bindparam("user_id"))
 )

@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from portal import audit
@@ -118,9 +118,10 @@ def enqueue(
     held: bool = False,
     dedupe_key: str | None = None,
     attachment: Attachment | None = None,
-) -> OutboxMessage:
+) -> None:
     """Render one message and add it to the outbox of this unit of work."""
     settings = get_settings()
+    now = utc_now()
     if topic is not None and topic not in TOPICS:
         raise ValueError(f"unknown mail topic {topic!r}")
     unsubscribe = (
@@ -139,25 +140,32 @@ def enqueue(
     text_env, html_env = _environments()
     text_template = text_env.get_template(f"{kind}.txt")
     subject = "".join(text_template.blocks["subject"](text_template.new_context(values)))
-    row = OutboxMessage(
-        dedupe_key=dedupe_key,
-        user_id=recipient.user_id,
-        kind=kind,
-        to_address=recipient.address,
-        to_name=one_line(recipient.name, 200),
-        subject=one_line(subject, 300),
-        body_text=text_template.render(values),
-        body_html=html_env.get_template(f"{kind}.html").render(values),
-        message_id=make_msgid(domain=_sender_domain()),
-        list_unsubscribe=unsubscribe,
-        attachment_name=attachment.file_name if attachment else None,
-        attachment=attachment.content if attachment else None,
-        status=MailStatus.HELD if held else MailStatus.PENDING,
-        next_attempt_at=utc_now(),
+    session.connection().execute(
+        _INSERT_MESSAGE,
+        {
+            "dedupe_key": dedupe_key,
+            "user_id": recipient.user_id,
+            "kind": kind,
+            "to_address": recipient.address,
+            "to_name": one_line(recipient.name, 200),
+            "subject": one_line(subject, 300),
+            "body_text": text_template.render(values),
+            "body_html": html_env.get_template(f"{kind}.html").render(values),
+            "message_id": make_msgid(domain=_sender_domain()),
+            "list_unsubscribe": unsubscribe,
+            "attachment_name": attachment.file_name if attachment else None,
+            "attachment": attachment.content if attachment else None,
+            "status": MailStatus.HELD if held else MailStatus.PENDING,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "last_error": "",
+            "created_at": now,
+        },
     )
-    session.add(row)
-    session.flush()
-    return row
+
+
+# Built once: a status change writes mail on its hot path (see the README's performance notes).
+_INSERT_MESSAGE = insert(OutboxMessage)
 
 
 def _sender_domain() -> str:
@@ -166,7 +174,12 @@ def _sender_domain() -> str:
 
 
 def _sender() -> Address:
-    header = HeaderRegistry()("From", get_settings().mail_from)
+    return _parsed_sender(get_settings().mail_from)
+
+
+@lru_cache(maxsize=4)
+def _parsed_sender(mail_from: str) -> Address:
+    header = HeaderRegistry()("From", mail_from)
     addresses: tuple[Address, ...] = getattr(header, "addresses", ())
     return addresses[0]  # the settings accept exactly one address
 
@@ -199,18 +212,26 @@ def partner_recipients(
 ) -> list[tuple[Recipient, bool]]:
     """The active users of a partner company as recipients, with whether each takes a daily
     digest; with a topic, only when the company's profile has that topic switched on."""
+    session.flush()  # the statement goes past the ORM: what it added must be in the database
+    rows = session.connection().execute(_RECIPIENTS[topic], {"partner_id": partner_id})
+    return [
+        (Recipient(user_id, email, name), bool(digest)) for user_id, email, name, digest in rows
+    ]
+
+
+def _recipients_query(topic: str | None) -> Any:
     query = (
         select(User.id, User.email, User.display_name, PartnerProfile.email_digest)
         .join(PartnerProfile, PartnerProfile.partner_id == User.partner_id)
-        .where(User.partner_id == partner_id, User.is_active)
+        .where(User.partner_id == bindparam("partner_id"), User.is_active)
         .order_by(User.id)
     )
     if topic is not None:
         query = query.where(getattr(PartnerProfile, TOPICS[topic][0]).is_(True))
-    return [
-        (Recipient(user_id, email, name), bool(digest))
-        for user_id, email, name, digest in session.execute(query)
-    ]
+    return query
+
+
+_RECIPIENTS = {topic: _recipients_query(topic) for topic in (None, *TOPICS)}
 
 
 def mail_partner_event(

@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from portal import audit, crypto, outbox
@@ -251,14 +251,12 @@ def queue_event(session: Session, *, partner_id: int, kind: str, data: dict[str,
     events = KIND_EVENTS.get(kind)
     if not events:
         return
-    endpoints = list(
-        session.scalars(
-            select(WebhookEndpoint).where(
-                WebhookEndpoint.partner_id == partner_id, WebhookEndpoint.disabled_at.is_(None)
-            )
-        )
-    )
+    session.flush()  # the statement goes past the ORM: what it added must be in the database
+    endpoints = session.connection().execute(_LIVE_ENDPOINTS, {"partner_id": partner_id}).all()
+    if not endpoints:
+        return
     now = utc_now()
+    deliveries = []
     for event in events:
         event_id = f"evt_{uuid.uuid4().hex}"
         body = json.dumps(
@@ -270,18 +268,29 @@ def queue_event(session: Session, *, partner_id: int, kind: str, data: dict[str,
             },
             sort_keys=True,
         )
-        for endpoint in endpoints:
-            if event in endpoint.events:
-                session.add(
-                    WebhookDelivery(
-                        endpoint_id=endpoint.id,
-                        event_id=event_id,
-                        event=event,
-                        body=body,
-                        next_attempt_at=now,
-                        created_at=now,
-                    )
-                )
+        deliveries += [
+            {
+                "endpoint_id": endpoint_id,
+                "event_id": event_id,
+                "event": event,
+                "body": body,
+                "status": MailStatus.PENDING,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "last_error": "",
+                "created_at": now,
+            }
+            for endpoint_id, subscribed in endpoints
+            if event in subscribed
+        ]
+    if deliveries:
+        session.connection().execute(insert(WebhookDelivery), deliveries)
+
+
+# Built once: every partner event asks it, on the status change's hot path.
+_LIVE_ENDPOINTS = select(WebhookEndpoint.id, WebhookEndpoint.events).where(
+    WebhookEndpoint.partner_id == bindparam("partner_id"), WebhookEndpoint.disabled_at.is_(None)
+)
 
 
 def signature(secret: str, timestamp: int, body: str) -> str:

@@ -35,5 +35,8 @@ def test_benchmark_runs_and_prints_every_figure(engine):
         "6. 8 writers",
         "lost updates: 0",
         "7. cold start",
+        "8. API lead list",
+        "8. API status change",
+        "HTTP layer adds",
     ):
         assert operation in result.stdout, operation

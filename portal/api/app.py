@@ -39,6 +39,7 @@ from portal import (
     statements,
     statistics,
 )
+from portal.access import Actor
 from portal.api.limits import BodyLimit, RateLimiter
 from portal.commissions import CommissionState
 from portal.config import get_settings
@@ -62,26 +63,42 @@ MAX_LIMIT = 200
 # Answers as JSON: dataclass views flattened, money as decimal strings, times in ISO 8601.
 
 
-def plain(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {
-            field.name: plain(getattr(value, field.name)) for field in dataclasses.fields(value)
-        }
+def _encode(value: Any) -> Any:
+    """What json cannot write by itself: views (dataclasses), exact money, times."""
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, datetime | date):
         return value.isoformat()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        names = _FIELDS.get(type(value))
+        if names is None:
+            names = _FIELDS.setdefault(type(value), [f.name for f in dataclasses.fields(value)])
+        return {name: getattr(value, name) for name in names}
     if isinstance(value, enum.Enum):
         return value.value
-    if isinstance(value, dict):
-        return {str(plain(key)): plain(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [plain(item) for item in value]
-    return value
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+_FIELDS: dict[type, list[str]] = {}
+
+
+def encoded(value: Any) -> str:
+    """JSON text of a view; the C encoder writes what it knows and asks `_encode` for the
+    rest (str enums are strings already)."""
+    return json.dumps(value, default=_encode, separators=(",", ":"), ensure_ascii=False)
+
+
+def plain(value: Any) -> Any:
+    """A view as JSON values (dicts, lists, strings, numbers)."""
+    return json.loads(encoded(value))
+
+
+def answer(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(encoded(value), status, headers, media_type="application/json")
 
 
 def page_json(page: Any) -> dict[str, Any]:
-    return {"items": plain(page.items), "next_cursor": page.next_cursor}
+    return {"items": page.items, "next_cursor": page.next_cursor}
 
 
 # Problems (RFC 9457).
@@ -134,51 +151,57 @@ def _from_portal(error: PortalError) -> Problem:
 
 @dataclasses.dataclass(frozen=True)
 class Caller:
-    key_id: int
-    scope: ApiScope
-    actor: Any  # portal.access.Actor
+    """The key a request presents and whether it asks to write; checked in `run`, in the
+    same transaction as the work (one round trip for the key and its user's state)."""
+
+    key: str
+    writes: bool
 
 
 rate_limiter = RateLimiter()
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="partner-portal"'}
 
 
-def caller(request: Request, authorization: Annotated[str, Header()] = "") -> Caller:
+async def caller(request: Request, authorization: Annotated[str, Header()] = "") -> Caller:
     scheme, _, key = authorization.partition(" ")
-    challenge = {"WWW-Authenticate": 'Bearer realm="partner-portal"'}
     if scheme.lower() != "bearer" or not key.strip():
         raise Problem(
-            401, "Unauthorized", "Send an API key: Authorization: Bearer ppk_…", headers=challenge
+            401, "Unauthorized", "Send an API key: Authorization: Bearer ppk_…", headers=CHALLENGE
         )
-    with unit_of_work() as session:
-        holder = api_keys.holder_of(session, key=key.strip())
-    if holder is None:
-        raise Problem(
-            401,
-            "Unauthorized",
-            "This API key is not valid (unknown, revoked or expired).",
-            headers=challenge,
-        )
-    wait = rate_limiter.wait(holder.key_id, get_settings().api_requests_per_minute)
-    if wait is not None:
-        raise Problem(
-            429,
-            "Too many requests",
-            f"This key may make {get_settings().api_requests_per_minute} requests a minute.",
-            headers={"Retry-After": str(wait)},
-        )
-    if request.method not in {"GET", "HEAD"} and holder.scope is not ApiScope.WRITE:
-        raise Problem(403, "Forbidden", "This API key may only read.")
-    return Caller(holder.key_id, holder.scope, holder.actor)
+    return Caller(key.strip(), request.method not in {"GET", "HEAD"})
 
 
 Calling = Annotated[Caller, Depends(caller)]
 
 
-def run(work: Callable[[Session], T]) -> T:
-    """One unit of work; the services' refusals become problems."""
+def _admit(session: Session, call: Caller) -> api_keys.KeyHolder:
+    holder = api_keys.holder_of(session, key=call.key)
+    if holder is None:
+        raise Problem(
+            401,
+            "Unauthorized",
+            "This API key is not valid (unknown, revoked or expired).",
+            headers=CHALLENGE,
+        )
+    per_minute = get_settings().api_requests_per_minute
+    wait = rate_limiter.wait(holder.key_id, per_minute)
+    if wait is not None:
+        raise Problem(
+            429,
+            "Too many requests",
+            f"This key may make {per_minute} requests a minute.",
+            headers={"Retry-After": str(wait)},
+        )
+    if call.writes and holder.scope is not ApiScope.WRITE:
+        raise Problem(403, "Forbidden", "This API key may only read.")
+    return holder
+
+
+def run(call: Caller, work: Callable[[Session, Actor], T]) -> T:
+    """The key checked, then the work, in one unit of work; refusals become problems."""
     try:
         with unit_of_work() as session:
-            return work(session)
+            return work(session, _admit(session, call).actor)
     except PortalError as error:
         raise _from_portal(error) from None
 
@@ -288,8 +311,10 @@ def _etag(version: int) -> str:
 
 @api.get("/dashboard", summary="The partner's dashboard figures")
 def dashboard(call: Calling, partner_id: int | None = None) -> Response:
-    stats = run(lambda s: statistics.partner_statistics(s, actor=call.actor, partner_id=partner_id))
-    return JSONResponse(plain(stats))
+    stats = run(
+        call, lambda s, actor: statistics.partner_statistics(s, actor=actor, partner_id=partner_id)
+    )
+    return answer(stats)
 
 
 @api.get("/leads", summary="Leads, newest first, a keyset page at a time")
@@ -304,9 +329,10 @@ def list_leads(
     limit: int = 50,
 ) -> Response:
     page = run(
-        lambda s: leads.list_leads(
+        call,
+        lambda s, actor: leads.list_leads(
             s,
-            actor=call.actor,
+            actor=actor,
             status=status,
             search=search,
             created_from=created_from,
@@ -314,9 +340,9 @@ def list_leads(
             partner_id=partner_id,
             after=cursor,
             limit=_limit(limit),
-        )
+        ),
     )
-    return JSONResponse(page_json(page))
+    return answer(page_json(page))
 
 
 @api.post("/leads", status_code=201, summary="Register a lead (send an Idempotency-Key)")
@@ -327,39 +353,41 @@ def create_lead(
 ) -> Response:
     fields = body.model_dump()
 
-    def register(session: Session) -> tuple[int, dict[str, Any]]:
-        view = leads.register_lead(session, actor=call.actor, **fields)
+    def register(session: Session, actor: Actor) -> tuple[int, dict[str, Any]]:
+        view = leads.register_lead(session, actor=actor, **fields)
         return 201, plain(view)
 
     if idempotency_key is None:
-        status, answer = run(register)
-        return JSONResponse(answer, status, headers={"ETag": _etag(answer["version"])})
+        status, body_json = run(call, register)
+        return answer(body_json, status, headers={"ETag": _etag(body_json["version"])})
     digest = hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
-    status, answer, replayed = _once(call.key_id, idempotency_key, digest, register)
-    headers = {"ETag": _etag(answer["version"])}
+    status, body_json, replayed = _once(call, idempotency_key, digest, register)
+    headers = {"ETag": _etag(body_json["version"])}
     if replayed:
         headers["Idempotent-Replayed"] = "true"
-    return JSONResponse(answer, status, headers=headers)
+    return answer(body_json, status, headers=headers)
 
 
 def _once(
-    key_id: int,
+    call: Caller,
     key: str,
     digest: str,
-    work: Callable[[Session], tuple[int, dict[str, Any]]],
+    work: Callable[[Session, Actor], tuple[int, dict[str, Any]]],
 ) -> tuple[int, dict[str, Any], bool]:
-    """Do `work` once per (key, Idempotency-Key); a retry gets the first answer back."""
+    """Do `work` once per (API key, Idempotency-Key); a retry gets the first answer back."""
     for _ in range(2):
         try:
             with unit_of_work() as session:
+                holder = _admit(session, call)
+                key_id = holder.key_id
                 stored = idempotency.stored_answer(session, key_id=key_id, key=key, digest=digest)
                 if stored is not None:
                     return stored[0], stored[1], True
-                status, answer = work(session)
+                status, body_json = work(session, holder.actor)
                 idempotency.keep_answer(
-                    session, key_id=key_id, key=key, digest=digest, status=status, body=answer
+                    session, key_id=key_id, key=key, digest=digest, status=status, body=body_json
                 )
-                return status, answer, False
+                return status, body_json, False
         except PortalError as error:
             raise _from_portal(error) from None
         except IntegrityError:
@@ -369,8 +397,8 @@ def _once(
 
 @api.get("/leads/{lead_id}", summary="One lead with its timeline")
 def get_lead(call: Calling, lead_id: int) -> Response:
-    detail = run(lambda s: leads.get_lead(s, actor=call.actor, lead_id=lead_id))
-    return JSONResponse(plain(detail), headers={"ETag": _etag(detail.lead.version)})
+    detail = run(call, lambda s, actor: leads.get_lead(s, actor=actor, lead_id=lead_id))
+    return answer(detail, headers={"ETag": _etag(detail.lead.version)})
 
 
 @api.patch("/leads/{lead_id}", summary="Move a lead (If-Match: its ETag)")
@@ -386,9 +414,10 @@ def move_lead(
     if not version_text.isdigit() or len(version_text) > 9:
         raise Problem(412, "Precondition failed", 'If-Match must be the lead\'s ETag, e.g. "3".')
     view = run(
-        lambda s: leads.change_lead_status(
+        call,
+        lambda s, actor: leads.change_lead_status(
             s,
-            actor=call.actor,
+            actor=actor,
             lead_id=lead_id,
             to=body.status,
             expected_version=int(version_text),
@@ -396,9 +425,9 @@ def move_lead(
             lost_reason=body.lost_reason,
             lost_note=body.lost_note,
             deal_value=body.deal_value,
-        )
+        ),
     )
-    return JSONResponse(plain(view), headers={"ETag": _etag(view.version)})
+    return answer(view, headers={"ETag": _etag(view.version)})
 
 
 @api.get("/commissions", summary="Commission lines and the summary")
@@ -409,19 +438,19 @@ def list_commissions(
     cursor: str | None = Query(None, max_length=200),
     limit: int = 50,
 ) -> Response:
-    def read(session: Session) -> dict[str, Any]:
-        summary = commissions.commission_summary(session, actor=call.actor, partner_id=partner_id)
+    def read(session: Session, actor: Actor) -> dict[str, Any]:
+        summary = commissions.commission_summary(session, actor=actor, partner_id=partner_id)
         page = commissions.list_commissions(
             session,
-            actor=call.actor,
+            actor=actor,
             partner_id=partner_id,
             state=state,
             after=cursor,
             limit=_limit(limit),
         )
-        return {"summary": plain(summary), **page_json(page)}
+        return {"summary": summary, **page_json(page)}
 
-    return JSONResponse(run(read))
+    return answer(run(call, read))
 
 
 @api.get("/payouts", summary="Payouts, newest first")
@@ -433,32 +462,34 @@ def list_payouts(
     limit: int = 50,
 ) -> Response:
     page = run(
-        lambda s: payouts.list_payouts(
+        call,
+        lambda s, actor: payouts.list_payouts(
             s,
-            actor=call.actor,
+            actor=actor,
             partner_id=partner_id,
             status=status,
             after=cursor,
             limit=_limit(limit),
-        )
+        ),
     )
-    return JSONResponse(page_json(page))
+    return answer(page_json(page))
 
 
 @api.get("/statements/{month}", summary="A monthly statement (month as 2026-11)")
 def statement(call: Calling, month: str, partner_id: int | None = None) -> Response:
     found = run(
-        lambda s: statements.monthly_statement(
-            s, actor=call.actor, month=month, partner_id=partner_id
-        )
+        call,
+        lambda s, actor: statements.monthly_statement(
+            s, actor=actor, month=month, partner_id=partner_id
+        ),
     )
-    return JSONResponse(plain(found))
+    return answer(found)
 
 
 @api.get("/profile", summary="The profile (secrets masked)")
 def get_profile(call: Calling, partner_id: int | None = None) -> Response:
-    found = run(lambda s: profiles.get_profile(s, actor=call.actor, partner_id=partner_id))
-    return JSONResponse(plain(found))
+    found = run(call, lambda s, actor: profiles.get_profile(s, actor=actor, partner_id=partner_id))
+    return answer(found)
 
 
 @api.patch("/profile", summary="Change profile fields (secrets write-only)")
@@ -466,11 +497,12 @@ def update_profile(
     call: Calling, changes: dict[str, Any], partner_id: int | None = None
 ) -> Response:
     found = run(
-        lambda s: profiles.update_profile(
-            s, actor=call.actor, changes=changes, partner_id=partner_id
-        )
+        call,
+        lambda s, actor: profiles.update_profile(
+            s, actor=actor, changes=changes, partner_id=partner_id
+        ),
     )
-    return JSONResponse(plain(found))
+    return answer(found)
 
 
 @api.get("/partners", summary="Partners (managers)")
@@ -482,18 +514,20 @@ def list_partners(
     limit: int = 50,
 ) -> Response:
     page = run(
-        lambda s: partners.list_partners(
-            s, actor=call.actor, status=status, search=search, after=cursor, limit=_limit(limit)
-        )
+        call,
+        lambda s, actor: partners.list_partners(
+            s, actor=actor, status=status, search=search, after=cursor, limit=_limit(limit)
+        ),
     )
-    return JSONResponse(page_json(page))
+    return answer(page_json(page))
 
 
 @api.post("/partners/{partner_id}/status", summary="Approve, suspend or reactivate (managers)")
 def partner_status(call: Calling, partner_id: int, body: PartnerAction) -> Response:
     view = run(
-        lambda s: partners.change_status(
-            s, actor=call.actor, partner_id=partner_id, action=body.action
-        )
+        call,
+        lambda s, actor: partners.change_status(
+            s, actor=actor, partner_id=partner_id, action=body.action
+        ),
     )
-    return JSONResponse(plain(view))
+    return answer(view)
