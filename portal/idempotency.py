@@ -33,12 +33,21 @@ def stored_answer(
     return found.status_code, found.body
 
 
-def keep_answer(
-    session: Session, *, key_id: int, key: str, digest: str, status: int, body: dict[str, Any]
-) -> None:
+def claim(session: Session, *, key_id: int, key: str, digest: str) -> None:
+    """Take the key before doing the work: a twin request sent at the same time waits here
+    (PostgreSQL's unique index) and then fails on it, to replay the answer instead of
+    racing the work itself."""
     session.add(
         IdempotentRequest(
-            api_key_id=key_id, key=_checked(key), request_hash=digest, status_code=status, body=body
+            api_key_id=key_id, key=_checked(key), request_hash=digest, status_code=0, body={}
         )
     )
-    session.flush()  # a concurrent twin fails here, on the primary key
+    session.flush()
+
+
+def keep_answer(
+    session: Session, *, key_id: int, key: str, status: int, body: dict[str, Any]
+) -> None:
+    """Record the answer of the work done under a claimed key."""
+    row = session.get_one(IdempotentRequest, (key_id, key))
+    row.status_code, row.body = status, body

@@ -3,6 +3,7 @@ problems, idempotency, ETags, limits; tests/test_api_server.py runs it in the re
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -151,6 +152,32 @@ def test_a_retried_registration_registers_once(client, app_database, world):
     assert count == 1
     other = client.post(f"{ROOT}/leads", headers=headers, json={**body, "client_name": "Other"})
     assert other.status_code == 422 and "Idempotency-Key" in other.json()["errors"]
+
+
+def test_two_copies_sent_at_once_register_once(app_database, world):
+    headers = {**key_for(app_database, world["a"]), "Idempotency-Key": "crm-twin"}
+    body = {"client_name": "Twin", "client_email": "twin@once.example", "service": "SEO"}
+    app = Starlette(routes=[Mount(ROOT, app=api_app.api)])
+    start = threading.Barrier(2)
+    answers = []
+
+    def send() -> None:
+        with TestClient(app, base_url="http://portal.test") as own:
+            start.wait()
+            answers.append(own.post(f"{ROOT}/leads", headers=headers, json=body))
+
+    threads = [threading.Thread(target=send) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert [answer.status_code for answer in answers] == [201, 201]
+    assert answers[0].json() == answers[1].json()
+    with unit_of_work(app_database) as session:
+        count = session.scalar(
+            select(func.count()).select_from(Lead).where(Lead.client_email == "twin@once.example")
+        )
+    assert count == 1
 
 
 def test_registration_errors_name_their_fields(client, app_database, world):

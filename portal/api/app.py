@@ -383,9 +383,10 @@ def _once(
                 stored = idempotency.stored_answer(session, key_id=key_id, key=key, digest=digest)
                 if stored is not None:
                     return stored[0], stored[1], True
+                idempotency.claim(session, key_id=key_id, key=key, digest=digest)
                 status, body_json = work(session, holder.actor)
                 idempotency.keep_answer(
-                    session, key_id=key_id, key=key, digest=digest, status=status, body=body_json
+                    session, key_id=key_id, key=key, status=status, body=body_json
                 )
                 return status, body_json, False
         except PortalError as error:
