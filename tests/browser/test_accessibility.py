@@ -1,0 +1,107 @@
+"""Accessibility: every page of every role passes axe-core (axe-playwright-python bundles it)
+with no serious or critical violation, at desktop and phone widths, on the demo program; and
+signing in works with the keyboard alone."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Page, expect
+
+from portal.config import PROJECT_ROOT
+from tests.browser.conftest import Server, migrate_database, run_app, settle, sign_in
+
+PAGES = {
+    None: ["", "apply", "set_password"],
+    "partner": ["", "partner_leads", "partner_commissions", "partner_profile"],
+    "manager": [
+        "",
+        "manager_partners",
+        "manager_leads",
+        "manager_payouts",
+        "manager_tax_forms",
+        "manager_audit",
+        "manager_exports",
+        "manager_mail",
+        "account",
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, dict[str, str]]]:
+    folder = tmp_path_factory.mktemp("accessibility")
+    database_url = f"sqlite:///{folder / 'portal.db'}"
+    migrate_database(database_url, folder)
+    subprocess.run(
+        [sys.executable, "-m", "portal", "seed-demo"],
+        env={**os.environ, "DATABASE_URL": database_url, "PORTAL_DATA_DIR": str(folder)},
+        cwd=PROJECT_ROOT,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    text = (folder / "demo-logins.txt").read_text()
+    passwords = {name: secret for name, secret in re.findall(r"^\s+(\S+)\s+(\S+)\s", text, re.M)}
+    with run_app(folder, database_url) as server:
+        yield server, passwords
+
+
+def serious_violations(page: Page) -> list[str]:
+    results = Axe().run(page)
+    return [
+        f"{violation['id']} ({violation['impact']}): {node['target']}"
+        for violation in results.response["violations"]
+        if violation["impact"] in ("serious", "critical")
+        for node in violation["nodes"]
+    ]
+
+
+@pytest.mark.parametrize("width", [1440, 390])
+def test_every_page_passes_axe(browser, demo, width):
+    server, passwords = demo
+    found = {}
+    for role, paths in PAGES.items():
+        context = browser.new_context(viewport={"width": width, "height": 900})
+        page = context.new_page()
+        if role is not None:
+            sign_in(page, server.url, role, passwords[role])
+        for path in paths:
+            page.goto(f"{server.url}/{path}")
+            settle(page)
+            expect(page.get_by_role("heading").first).to_be_visible()
+            problems = serious_violations(page)
+            if problems:
+                found[f"{role or 'signed out'} /{path}"] = problems
+        context.close()
+    assert found == {}
+
+
+def test_signing_in_with_the_keyboard_alone(browser, demo):
+    server, passwords = demo
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(server.url)
+    settle(page)
+    username = page.get_by_label("Username", exact=True)
+    expect(username).to_be_visible()
+    page.locator("body").focus()
+    for _ in range(30):  # Tab from the top of the page until the username field has focus
+        page.keyboard.press("Tab")
+        if username.evaluate("element => element === document.activeElement"):
+            break
+    expect(username).to_be_focused()
+    page.keyboard.type("partner")
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("Password", exact=True)).to_be_focused()
+    page.keyboard.type(passwords["partner"])
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    context.close()
