@@ -9,7 +9,7 @@ from portal import commissions, exports, payouts, statements, statistics
 from portal.commissions import CommissionState
 from portal.db import unit_of_work
 from portal.models import Role
-from portal.ui import charts, downloads, fmt, paging, payout_status
+from portal.ui import charts, downloads, fmt, paging, partner_state, payout_status
 from portal.ui.feedback import perform
 from portal.ui.session import require
 
@@ -20,6 +20,7 @@ with unit_of_work() as session:
     history = payouts.list_payouts(session, actor=actor, limit=24).items
 
 st.title("Commissions")
+partner_state.state_banner(actor)
 cards = st.columns(5)
 for column, state in zip(cards, CommissionState, strict=True):
     column.metric(fmt.label(state.value), fmt.money(summary.totals[state], currency=False))

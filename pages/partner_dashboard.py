@@ -6,7 +6,7 @@ from portal import commissions, leads, notifications, statistics
 from portal.config import get_settings
 from portal.db import unit_of_work
 from portal.models import PartnerStatus, Role
-from portal.ui import charts, fmt, payout_status
+from portal.ui import charts, fmt, partner_state, payout_status
 from portal.ui.session import require
 
 actor = require(Role.PARTNER)
@@ -19,19 +19,8 @@ with unit_of_work() as session:
 
 st.title("Dashboard")
 st.text(stats.company_name)
-if stats.status is PartnerStatus.PENDING:
-    st.info(
-        "Your application is under review. You can complete your profile meanwhile; "
-        "lead registration opens once a partner manager approves you.",
-        icon=":material/hourglass_top:",
-    )
-elif stats.status is PartnerStatus.SUSPENDED:
-    st.warning(
-        "Your partner account is suspended: it is read-only. Your commissions and "
-        "payouts remain visible; what you are owed is kept for you and paid once the "
-        "account is reactivated.",
-        icon=":material/block:",
-    )
+partner_state.status_news(actor)
+partner_state.state_banner(actor)
 
 row = st.columns(4)
 row[0].metric("Referrals", f"{stats.total_referrals:,}")
@@ -70,13 +59,12 @@ if payout_summary.lifetime:  # once anything was earned
     payout_status.next_payout(payout_summary)
 
 if stats.total_referrals == 0:
-    hint = (
-        " Open Leads in the menu to register one." if stats.status is PartnerStatus.ACTIVE else ""
-    )
-    st.info(
-        f"No leads yet. Register your first referral to start earning commission.{hint}",
-        icon=":material/rocket_launch:",
-    )
+    if stats.status is PartnerStatus.ACTIVE:  # the others were told what they can do above
+        st.info(
+            "No leads yet. Register your first referral to start earning commission: open "
+            "Leads in the menu.",
+            icon=":material/rocket_launch:",
+        )
 else:
     left, right = st.columns(2)
     left.plotly_chart(charts.leads_by_month(stats.leads_by_month), width="stretch")

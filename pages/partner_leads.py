@@ -8,7 +8,7 @@ import streamlit as st
 from portal import exports, imports, leads
 from portal.config import get_settings
 from portal.models import PartnerStatus, Role
-from portal.ui import downloads, edit_table, fmt, lead_table
+from portal.ui import downloads, edit_table, fmt, lead_table, partner_state
 from portal.ui.feedback import perform
 from portal.ui.session import require
 
@@ -25,12 +25,7 @@ FORM_LABELS = {
 actor = require(Role.PARTNER)
 can_edit = actor.partner_status is PartnerStatus.ACTIVE
 st.title("Leads")
-if not can_edit:
-    st.info(
-        "Your account is read-only right now: you can see your leads but not register "
-        "or move them.",
-        icon=":material/lock:",
-    )
+partner_state.state_banner(actor)
 
 if can_edit:
     with st.expander("Register a lead", icon=":material/add:"), st.form("register"):

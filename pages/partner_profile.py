@@ -8,7 +8,7 @@ from portal import partners, profiles, tax_forms
 from portal.config import get_settings
 from portal.db import unit_of_work
 from portal.models import PartnerStatus, PaymentMethod, Role, TaxForm
-from portal.ui import fmt
+from portal.ui import fmt, partner_state
 from portal.ui.account import (
     api_keys_panel,
     change_password_form,
@@ -46,8 +46,7 @@ read_only = actor.partner_status is PartnerStatus.SUSPENDED
 
 st.title("Profile")
 st.text(f"{company.company_name} · {company.email} · status: {company.status.value}")
-if read_only:
-    st.info("Your account is suspended, so the profile is read-only.", icon=":material/lock:")
+partner_state.state_banner(actor)
 
 
 def _choice(options, current):

@@ -9,9 +9,11 @@ from decimal import Decimal
 from sqlalchemy import select, update
 
 from portal import partners, profiles
+from portal.access import load_actor
 from portal.db import unit_of_work
 from portal.models import Commission, Lead, LeadStatus, PartnerProfile, PartnerStatus
 from portal.types import utc_now
+from portal.ui import partner_state
 from tests.apptest import metric, page_as, shown, texts
 from tests.factories import (
     TINY_PDF,
@@ -314,3 +316,36 @@ def test_profile_uploads_a_tax_form_and_shows_its_review(app_database):
     assert not test.exception
     assert any("a partner manager will review it" in shown(s) for s in test.success)
     assert list(test.dataframe[0].value["Status"]) == ["Submitted"]
+
+
+def test_applicants_and_suspended_partners_get_one_message_on_every_page(app_database):
+    with unit_of_work(app_database) as db:
+        pending = make_actor(db, status=PartnerStatus.PENDING)
+        suspended = make_actor(db, status=PartnerStatus.SUSPENDED)
+    for actor, message, other in (
+        (pending, partner_state.PENDING, partner_state.SUSPENDED),
+        (suspended, partner_state.SUSPENDED, partner_state.PENDING),
+    ):
+        for page in (DASHBOARD, LEADS, COMMISSIONS, PROFILE):
+            said = texts(page_as(actor, page))
+            assert said.count(message) == 1, (page, said[:300])
+            assert other not in said
+            # Nothing that contradicts it: no invitation to do what the state forbids.
+            assert "Register your first referral" not in said
+            assert "No leads yet" not in said
+
+
+def test_an_approved_applicant_is_told_once_on_its_next_visit(app_database):
+    with unit_of_work(app_database) as db:
+        manager = make_manager(db)
+        applicant = make_actor(db, status=PartnerStatus.PENDING)
+        partners.change_status(db, actor=manager, partner_id=applicant.partner_id, action="approve")
+    with unit_of_work(app_database) as db:
+        approved = load_actor(db, user_id=applicant.user_id)
+    first = page_as(approved, DASHBOARD)
+    assert [s.value for s in first.success] == [
+        "Your partner account is active: you can register leads."
+    ]
+    again = page_as(approved, DASHBOARD)
+    assert not again.success
+    assert "No leads yet" in texts(again)

@@ -1,0 +1,42 @@
+"""What an applicant or a suspended partner is told: one message per state, the same on every
+partner page (what happens next, what they can still do), and the news of an approval or a
+reactivation once, on the next visit."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from portal import notifications
+from portal.access import Actor
+from portal.db import unit_of_work
+from portal.models import PartnerStatus
+
+PENDING = (
+    "Your application is under review. A partner manager decides, and you get an e-mail "
+    "when they do. Meanwhile you can complete your profile (payment details, tax form); "
+    "registering leads opens once you are approved."
+)
+SUSPENDED = (
+    "Your partner account is suspended, so it is read-only: you can see your leads, "
+    "commissions and payouts, but not register or move leads or change your profile. What "
+    "you are owed is kept for you and paid once the account is reactivated; your partner "
+    "manager can tell you more."
+)
+
+
+def state_banner(actor: Actor) -> None:
+    """The one message of the partner's state, if it is not simply active."""
+    if actor.partner_status is PartnerStatus.PENDING:
+        st.info(PENDING, icon=":material/hourglass_top:")
+    elif actor.partner_status is PartnerStatus.SUSPENDED:
+        st.warning(SUSPENDED, icon=":material/block:")
+
+
+def status_news(actor: Actor) -> None:
+    """Tell an approved (or reactivated) partner once, at its next visit."""
+    if actor.partner_status is not PartnerStatus.ACTIVE:
+        return
+    with unit_of_work() as session:
+        news = notifications.take_status_news(session, actor=actor)
+    if news:
+        st.success(news, icon=":material/celebration:")
