@@ -45,11 +45,10 @@ st.dataframe(
     [
         {
             "When": fmt.moment(e.created_at),
-            "Actor": e.actor_label,
+            "Who": e.actor_label,
             "Action": e.action,
-            "Object": f"{e.object_type} {e.object_id or ''}".strip(),
-            "Before": str(e.before or ""),
-            "After": str(e.after or ""),
+            "Object": e.object_name,
+            "Change": e.change,
         }
         for e in page.items
     ],

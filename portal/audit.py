@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from portal.access import Actor, require_manager
 from portal.crypto import masked
-from portal.models import AuditEntry
+from portal.models import ApiKey, AuditEntry, Lead, Partner, User, WebhookEndpoint
 from portal.pagination import Page, before, check_limit, page_of
 from portal.validation import filter_text
 
@@ -128,6 +128,56 @@ class AuditView:
     object_id: str | None
     before: dict[str, Any] | None
     after: dict[str, Any] | None
+    object_name: str = ""  # "lead #1635 Iris Novak"
+    change: str = ""  # "status: pending → contacted; version: 1 → 2"
+
+
+# How each kind of object is named in the log, and where its name is read.
+_NAMES: dict[str, tuple[str, Any, Any]] = {
+    "lead": ("lead", Lead.id, Lead.client_name),
+    "partner": ("partner", Partner.id, Partner.company_name),
+    "user": ("user", User.id, User.display_name),
+    "api_key": ("API key", ApiKey.id, ApiKey.name),
+    "webhook": ("webhook", WebhookEndpoint.id, WebhookEndpoint.url),
+}
+
+
+def _object_names(session: Session, rows: Sequence[AuditEntry]) -> dict[tuple[str, str], str]:
+    """Readable names of the objects on one page of the log: one query per kind of object."""
+    wanted: dict[str, set[int]] = {}
+    for row in rows:
+        if row.object_type in _NAMES and row.object_id and row.object_id.isdigit():
+            wanted.setdefault(row.object_type, set()).add(int(row.object_id))
+    names = {}
+    for object_type, ids in wanted.items():
+        noun, key, name = _NAMES[object_type]
+        for object_id, text in session.execute(select(key, name).where(key.in_(ids))):
+            names[(object_type, str(object_id))] = f"{noun} #{object_id} {text}"
+    return names
+
+
+def describe_change(before: dict[str, Any] | None, after: dict[str, Any] | None) -> str:
+    """A recorded change in words: each field that changed, from → to."""
+    before, after = before or {}, after or {}
+    parts = []
+    for field in [*before, *(name for name in after if name not in before)]:
+        label = field.replace("_", " ")
+        old, new = before.get(field), after.get(field)
+        if field in before and field in after:
+            parts.append(f"{label}: {_shown(old)} → {_shown(new)}")
+        elif field in after:
+            parts.append(f"{label}: {_shown(new)}")
+        else:
+            parts.append(f"{label} was {_shown(old)}")
+    return "; ".join(parts)
+
+
+def _shown(value: Any) -> str:
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
 
 
 def list_entries(
@@ -171,8 +221,14 @@ def list_entries(
     rows = session.scalars(
         query.order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc()).limit(limit + 1)
     ).all()
+    names = _object_names(session, rows[:limit])
     items = [
         AuditView(
+            object_name=names.get(
+                (row.object_type, row.object_id or ""),
+                f"{row.object_type} #{row.object_id}" if row.object_id else row.object_type,
+            ),
+            change=describe_change(row.before, row.after),
             id=row.id,
             created_at=row.created_at,
             actor_user_id=row.actor_user_id,

@@ -225,6 +225,8 @@ def test_audit_and_exports_pages_filter_and_count(app_database):
     audit_page = page_as(manager, "pages/manager_audit.py")
     assert not audit_page.exception
     assert list(audit_page.dataframe[0].value["Action"]) == ["lead.register", "lead.register"]
+    assert all(name.startswith("lead #") for name in audit_page.dataframe[0].value["Object"])
+    assert "Before" not in audit_page.dataframe[0].value.columns  # changes in words instead
     exports_page = page_as(manager, "pages/manager_exports.py")
     assert metric(exports_page, "Rows") == "2"
     next(b for b in exports_page.button if b.label == "Build the file").click().run()

@@ -72,3 +72,19 @@ def test_audit_log_is_for_managers_and_filters(engine):
         first = audit.list_entries(session, actor=manager, limit=1)
         second = audit.list_entries(session, actor=manager, limit=1, after=first.next_cursor)
         assert first.items[0].id != second.items[0].id
+
+
+def test_audit_entries_name_their_objects_and_say_what_changed(engine):
+    with unit_of_work(engine) as session:
+        manager = make_manager(session)
+        partner = make_actor(session)
+        lead = make_lead(session, partner, client_name="Iris Novak")
+        leads.change_lead_status(
+            session, actor=manager, lead_id=lead.id, to="contacted", expected_version=1
+        )
+        entries = audit.list_entries(session, actor=manager, action="lead.change_status").items
+    (entry,) = entries
+    assert entry.object_name == f"lead #{lead.id} Iris Novak"
+    assert entry.change == "status: pending → contacted; version: 1 → 2"
+    assert audit.describe_change(None, {"flag": True, "note": ""}) == "flag: yes; note: —"
+    assert audit.describe_change({"gone": "x"}, None) == "gone was x"
