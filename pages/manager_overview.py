@@ -18,7 +18,7 @@ currency = get_settings().currency
 st.title("Program overview")
 cards = st.columns(6)
 for column, status in zip(cards, PartnerStatus, strict=False):
-    column.metric(f"Partners {status.value}", view.partners_by_status[status])
+    column.metric(f"Partners {status.value}", f"{view.partners_by_status[status]:,}")
 cards[3].metric("Leads", f"{view.total_leads:,}")
 cards[4].metric("Conversion rate", fmt.percent(view.conversion_rate))
 cards[5].metric(
@@ -82,7 +82,7 @@ if view.self_referrals:
                 "Partner": lead.partner_name,
                 "Client": lead.client_name,
                 "Email": lead.client_email,
-                "Status": lead.status.value,
+                "Status": fmt.label(lead.status.value),
             }
             for lead in view.self_referrals
         ],

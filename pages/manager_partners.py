@@ -215,7 +215,7 @@ if chosen is not None:
             {
                 "Lead": lead.id,
                 "Client": lead.client_name,
-                "Status": lead.status.value,
+                "Status": fmt.label(lead.status.value),
                 "Registered": fmt.day(lead.created_at),
             }
             for lead in recent

@@ -289,7 +289,7 @@ st.dataframe(
             "Payout": p.id,
             "Company": p.company_name,
             "Amount": fmt.money(p.amount),
-            "Status": p.status.value,
+            "Status": fmt.label(p.status.value),
             "Reference": p.reference,
             "Scheduled": fmt.day(p.created_at),
             "Paid": fmt.day(p.paid_at),

@@ -84,7 +84,7 @@ if history:
                 "Scheduled": fmt.day(p.created_at),
                 "Amount": fmt.money(p.amount),
                 "Lines": p.lines,
-                "Status": p.status.value,
+                "Status": fmt.label(p.status.value),
                 "Method": fmt.method(p.payment_method),
                 "Reference": p.reference,
                 "Paid": fmt.day(p.paid_at) if p.paid_at else "",

@@ -78,7 +78,7 @@ else:
                 {
                     "Client": lead.client_name,
                     "Company": lead.company or "",
-                    "Status": lead.status.value,
+                    "Status": fmt.label(lead.status.value),
                     "Registered": fmt.day(lead.created_at),
                 }
                 for lead in recent

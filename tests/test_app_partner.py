@@ -46,7 +46,11 @@ def test_dashboard_shows_the_partners_figures_and_charts(app_database):
     assert metric(test, "Tier") == "Bronze"
     figures = [json.loads(chart.proto.spec) for chart in test.get("plotly_chart")]
     titles = [figure["layout"]["title"]["text"] for figure in figures]
-    assert titles == ["Leads per month", "Earnings per month", "Pipeline"]
+    assert titles == [
+        "Leads per month registered, by status now",
+        "Earnings per month",
+        "Pipeline: leads that reached each stage",
+    ]
     funnel = figures[2]["data"][0]
     assert funnel["x"] == [2, 1, 1, 1]  # both leads pending-or-beyond, one converted
     assert "9 more conversions to Silver" in [p.proto.text for p in test.get("progress")]

@@ -19,7 +19,7 @@ def test_month_span_fills_quiet_months_across_a_new_year():
 def test_one_month_is_one_category_not_a_sliver_of_time():
     figure = charts.leads_by_month([MonthCount(date(2026, 11, 1), LeadStatus.PENDING, 3)])
     assert figure.layout.xaxis.type == "category"
-    pending = next(bar for bar in figure.data if bar.name == "pending")
+    pending = next(bar for bar in figure.data if bar.name == "Pending")
     assert list(pending.x) == ["Nov 2026"] and list(pending.y) == [3]
 
 
@@ -36,3 +36,38 @@ def test_earnings_and_trend_show_gaps_as_zero():
     trend = charts.program_trend({date(2026, 10, 1): 4}, {date(2026, 12, 1): 1})
     assert [list(series.y) for series in trend.data] == [[4, 0, 0], [0, 0, 1]]
     assert trend.layout.xaxis.type == "category"
+
+
+def test_the_pipeline_counts_stages_reached_and_names_them_in_words():
+    figure = charts.pipeline_funnel(
+        {
+            LeadStatus.PENDING: 5,
+            LeadStatus.CONTACTED: 4,
+            LeadStatus.QUALIFIED: 3,
+            LeadStatus.CONVERTED: 2,
+            LeadStatus.LOST: 1234,
+        }
+    )
+    (funnel,) = figure.data
+    assert list(funnel.y) == ["Registered", "Contacted", "Qualified", "Converted"]
+    assert list(funnel.x) == [1248, 9, 5, 2]
+    assert "Lost: 1,234" in figure.layout.title.subtitle.text
+    assert figure.layout.title.text.startswith("Pipeline: leads that reached")
+
+
+def test_axes_have_titles_and_labels_stay_level():
+    figure = charts.earnings_by_month(
+        [MonthEarnings(date(2026, 8, 1), 1, Decimal("1234.5"))], "EUR"
+    )
+    assert figure.layout.yaxis.title.text == "Commission (EUR)"
+    assert figure.layout.xaxis.title.text == "Month converted"
+    assert figure.layout.xaxis.tickangle == 0
+    assert "EUR" in figure.data[0].hovertemplate and ",.2f" in figure.data[0].hovertemplate
+
+
+def test_a_long_span_labels_a_few_months_level_and_the_latest_always():
+    counts = [MonthCount(date(2025, month, 1), LeadStatus.PENDING, 1) for month in range(1, 13)]
+    counts.append(MonthCount(date(2026, 6, 1), LeadStatus.PENDING, 1))
+    axis = charts.leads_by_month(counts).layout.xaxis
+    assert len(axis.tickvals) <= charts.MAX_MONTH_TICKS
+    assert axis.tickvals[-1] == "Jun 2026" and axis.ticktext[-1] == "Jun<br>2026"

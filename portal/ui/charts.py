@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
@@ -24,11 +25,14 @@ FUNNEL = (LeadStatus.PENDING, LeadStatus.CONTACTED, LeadStatus.QUALIFIED, LeadSt
 
 def _layout(figure: go.Figure, title: str) -> go.Figure:
     figure.update_layout(
-        title=title,
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        height=320,
-        legend={"orientation": "h", "y": -0.2},
+        title={"text": title, "x": 0, "xanchor": "left"},
+        # Room above the plot for the mode bar, which would otherwise cover the title.
+        margin={"l": 10, "r": 10, "t": 64, "b": 10},
+        height=340,
+        # Below the axis title, not over it.
+        legend={"orientation": "h", "y": -0.3, "yanchor": "top", "x": 0},
         plot_bgcolor="white",
+        separators=".,",  # 1,234.56 everywhere
     )
     return figure
 
@@ -49,10 +53,25 @@ def _month_labels(months: Sequence[date]) -> list[str]:
     return [month.strftime("%b %Y") for month in months]
 
 
-def _month_axis(figure: go.Figure) -> None:
+MAX_MONTH_TICKS = 6  # level, two-line labels that fit a phone-wide chart
+
+
+def _month_axis(figure: go.Figure, months: Sequence[date], title: str | None) -> None:
     # Categories, not dates: plotly would otherwise draw a single month as a bar a few
-    # milliseconds wide on a time axis.
-    figure.update_xaxes(type="category")
+    # milliseconds wide on a time axis. Plotly tilts and clips long category labels on a
+    # narrow chart ("Aug 2"): label every few months instead, level, on two lines.
+    labels = _month_labels(months)
+    step = max(1, math.ceil(len(labels) / MAX_MONTH_TICKS))
+    shown = list(range(len(labels) - 1, -1, -step))[::-1]  # always the latest month
+    figure.update_xaxes(
+        type="category",
+        title=title,
+        tickangle=0,
+        tickmode="array",
+        tickvals=[labels[index] for index in shown],
+        ticktext=[months[index].strftime("%b<br>%Y") for index in shown],
+        automargin=True,
+    )
 
 
 def leads_by_month(counts: Sequence[MonthCount]) -> go.Figure:
@@ -62,14 +81,17 @@ def leads_by_month(counts: Sequence[MonthCount]) -> go.Figure:
     for status in LeadStatus:
         per_month = {c.month: c.count for c in counts if c.status is status}
         figure.add_bar(
-            name=status.value,
+            name=fmt.label(status.value),
             x=_month_labels(months),
             y=[per_month.get(month, 0) for month in months],
             marker_color=STATUS_COLOURS[status],
+            hovertemplate="%{x}: %{y:,} %{fullData.name}<extra></extra>",
         )
     figure.update_layout(barmode="stack")
-    _month_axis(figure)
-    return _layout(figure, "Leads per month")
+    figure.update_yaxes(title="Leads", tickformat=",d")
+    # No x title: the legend sits there; the title says what the months are.
+    _month_axis(figure, months, None)
+    return _layout(figure, "Leads per month registered, by status now")
 
 
 def earnings_by_month(earnings: Sequence[MonthEarnings], currency: str) -> go.Figure:
@@ -82,9 +104,10 @@ def earnings_by_month(earnings: Sequence[MonthEarnings], currency: str) -> go.Fi
         x=_month_labels(months),
         y=[float(per_month.get(month, 0)) for month in months],
         marker_color="#2fa36b",
+        hovertemplate=f"%{{x}}: %{{y:,.2f}} {currency}<extra></extra>",
     )
-    figure.update_yaxes(title=currency)
-    _month_axis(figure)
+    figure.update_yaxes(title=f"Commission ({currency})", tickformat=",.0f")
+    _month_axis(figure, months, "Month converted")
     return _layout(figure, "Earnings per month")
 
 
@@ -104,7 +127,8 @@ def program_trend(leads: dict[date, int], conversions: dict[date, int]) -> go.Fi
         y=[conversions.get(month, 0) for month in months],
         marker_color="#2fa36b",
     )
-    _month_axis(figure)
+    figure.update_yaxes(title="Leads", tickformat=",d")
+    _month_axis(figure, months, None)  # the legend sits where an x title would
     return _layout(figure, "Leads and conversions per month")
 
 
@@ -119,8 +143,10 @@ def top_partners(names: Sequence[str], earnings: Sequence[Decimal], currency: st
             ],
             orientation="h",
             marker_color="#2fa36b",
+            hovertemplate=f"%{{y}}: %{{x:,.2f}} {currency}<extra></extra>",
         )
     )
+    figure.update_xaxes(title=f"Total earnings ({currency})", tickformat=",.0f")
     return _layout(figure, f"Top partners by earnings ({currency})")
 
 
@@ -129,11 +155,20 @@ def pipeline_funnel(pipeline: dict[LeadStatus, int]) -> go.Figure:
     reached = []
     for index, _ in enumerate(FUNNEL):
         reached.append(sum(pipeline.get(status, 0) for status in FUNNEL[index:]))
+    lost = pipeline.get(LeadStatus.LOST, 0)
+    reached[0] += lost  # every lead was registered; where a lost one got to is not kept here
     figure = go.Figure(
         go.Funnel(
-            y=[status.value for status in FUNNEL],
+            y=["Registered", "Contacted", "Qualified", "Converted"],
             x=reached,
             marker={"color": [STATUS_COLOURS[s] for s in FUNNEL]},
+            texttemplate="%{value:,}",
+            hovertemplate="%{y}: %{x:,} leads reached this stage<extra></extra>",
         )
     )
-    return _layout(figure, "Pipeline")
+    figure = _layout(figure, "Pipeline: leads that reached each stage")
+    figure.update_layout(
+        title_subtitle_text=f"Lost: {lost:,} (counted under Registered only)",
+        margin={"t": 84},
+    )
+    return figure

@@ -238,8 +238,8 @@ def details(actor: Actor, page: Page[leads.LeadView]) -> None:
             {
                 "When": fmt.moment(entry.at),
                 "What": entry.kind.value.replace("_", " "),
-                "From": entry.from_status.value if entry.from_status else "",
-                "To": entry.to_status.value if entry.to_status else "",
+                "From": fmt.label(entry.from_status.value) if entry.from_status else "",
+                "To": fmt.label(entry.to_status.value) if entry.to_status else "",
                 "By": entry.actor,
                 "Note": entry.note,
             }
