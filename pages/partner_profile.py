@@ -33,6 +33,10 @@ LABELS = {
     "state": "State or region",
     "zip": "ZIP or postal code",
     "country": "Country",
+    "notifications_enabled": "In-app notifications",
+    "email_notifications": "Email notifications",
+    "email_digest": "Daily digest",
+    "monthly_reports": "Monthly report by email",
 }
 
 SECRET_INPUTS = ("profile_new_bank_account", "profile_new_tax_id")
@@ -160,10 +164,15 @@ if submitted:
         # A saved secret must not linger in its input (the show-password toggle reveals it).
         for key in SECRET_INPUTS:
             st.session_state.pop(key, None)
-        st.session_state["profile_saved"] = True
+        st.session_state["profile_saved"] = done.changed
         st.rerun()
-if st.session_state.pop("profile_saved", False):
-    st.success("Profile saved.")
+saved = st.session_state.pop("profile_saved", None)
+if saved is not None:
+    if saved:
+        words = ", ".join(LABELS.get(name, fmt.label(name)) for name in saved)
+        st.success(f"Saved. Changed: {words}.", icon=":material/check_circle:")
+    else:
+        st.info("Nothing to save: the profile already says this.", icon=":material/info:")
 
 st.subheader("Tax form", anchor=False)
 if profile.tax_form:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -90,6 +90,7 @@ class ProfileView:
     monthly_reports: bool
     email_digest: bool
     updated_at: datetime
+    changed: tuple[str, ...] = ()  # after an update: the fields it changed
 
 
 def _view(profile: PartnerProfile) -> ProfileView:
@@ -318,4 +319,4 @@ def update_profile(
             before={name: before_view[name] for name in changed},
             after={name: after_view[name] for name in changed},
         )
-    return _view(profile)
+    return replace(_view(profile), changed=tuple(changed))

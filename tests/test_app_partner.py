@@ -221,7 +221,13 @@ def test_profile_form_validates_per_field_and_saves_secrets_masked(app_database)
     fields["Replace tax id"].input("98-7654321")
     next(b for b in test.button if b.label == "Save profile").click().run()
     assert not test.exception and not test.error
-    assert "Profile saved." in [shown(message) for message in test.success]
+    (saved,) = [shown(message) for message in test.success]
+    assert saved.startswith("Saved. Changed: ")
+    for label in ("Bank account number", "Tax id", "Website", "Contact phone"):
+        assert label in saved
+    assert "City" not in saved  # only what changed
+    next(b for b in test.button if b.label == "Save profile").click().run()
+    assert "Nothing to save" in texts(test)
     # Saved secrets do not linger in their inputs, where the show toggle would reveal them.
     fields = {field.label: field for field in test.text_input}
     assert fields["Replace bank account number"].value == ""
