@@ -38,6 +38,10 @@ with right:
         st.caption("Your earnings will show here month by month once a lead converts.")
 
 st.subheader("Commission per lead", anchor=False)
+st.caption(
+    partner_state.rate_sentence(stats)
+    + " Each line keeps the rate of its conversion (the tier or agreed rate of that day)."
+)
 state_names = ["all", *[state.value for state in CommissionState]]
 state_filter = st.selectbox("State", state_names)
 cursors = paging.cursors("commission", state_filter)
@@ -59,6 +63,7 @@ if page.items:
                     "Line": line.kind.value,
                     "Deal": fmt.money(line.deal_value, currency=False) if line.deal_value else "",
                     "Rate": fmt.rate(line.rate) if line.rate else "",
+                    "Rate note": partner_state.line_rate_note(line.rate, stats.effective_rate),
                     "Amount": fmt.money(line.amount, currency=False),
                     "State": line.state.value.replace("_", " "),
                     "Converted": fmt.day(line.earned_at),

@@ -53,6 +53,7 @@ with row[3]:
     else:
         st.progress(1.0, text="Top tier reached")
     st.caption(f"{stats.trailing_conversions} conversions in the last 12 months")
+st.caption(partner_state.rate_sentence(stats))
 
 if payout_summary.lifetime:  # once anything was earned
     st.subheader("Next payout", anchor=False)

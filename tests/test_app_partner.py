@@ -359,3 +359,19 @@ def test_an_approved_applicant_is_told_once_on_its_next_visit(app_database):
     again = page_as(approved, DASHBOARD)
     assert not again.success
     assert "No leads yet" in texts(again)
+
+
+def test_the_rate_and_why_on_the_dashboard_and_each_commission_line(app_database):
+    with unit_of_work(app_database) as db:
+        manager = make_manager(db)
+        partner = make_actor(db)
+        make_converted_lead(db, manager, partner, deal_value="1000.00")  # at the 10% tier rate
+    dashboard = texts(page_as(partner, DASHBOARD))
+    assert "Your commission rate today: 10%, the Bronze tier's rate." in dashboard
+    with unit_of_work(app_database) as db:
+        partners.pin_rate(db, actor=manager, partner_id=partner.partner_id, rate="0.2")
+    test = page_as(partner, COMMISSIONS)
+    assert "Your commission rate today: 20%, agreed with your partner manager" in texts(test)
+    lines = next(frame for frame in test.dataframe if "Rate note" in frame.value.columns)
+    assert list(lines.value["Rate"]) == ["10%"]
+    assert list(lines.value["Rate note"]) == ["your rate when it converted"]

@@ -4,12 +4,16 @@ reactivation once, on the next visit."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import streamlit as st
 
 from portal import notifications
 from portal.access import Actor
 from portal.db import unit_of_work
 from portal.models import PartnerStatus
+from portal.statistics import PartnerStatistics
+from portal.ui import fmt
 
 PENDING = (
     "Your application is under review. A partner manager decides, and you get an e-mail "
@@ -40,3 +44,20 @@ def status_news(actor: Actor) -> None:
         news = notifications.take_status_news(session, actor=actor)
     if news:
         st.success(news, icon=":material/celebration:")
+
+
+def rate_sentence(stats: PartnerStatistics) -> str:
+    """The partner's commission rate today, and why it is that rate."""
+    why = (
+        "agreed with your partner manager (it stays whatever your tier)"
+        if stats.rate_pinned
+        else f"the {stats.tier.title()} tier's rate"
+    )
+    return f"Your commission rate today: {fmt.rate(stats.effective_rate)}, {why}."
+
+
+def line_rate_note(line_rate: Decimal | None, today: Decimal) -> str:
+    """Why a commission line's rate is not today's: rates are fixed at conversion."""
+    if line_rate is None or line_rate == today:
+        return ""
+    return "your rate when it converted"
