@@ -135,6 +135,7 @@ else:
                 session, actor=actor, cutoff=batch, file_format=file_format
             ),
             {"payouts": "Payout file", "format": "Payout file format"},
+            busy="Preparing the payout file…",
         )
         if made is not None:
             st.session_state["payout_file"] = made
@@ -237,6 +238,7 @@ else:
         rows = perform(
             lambda session: payouts.read_statement(session, actor=actor, content=content),
             {"statement": "Statement"},
+            busy="Reading the bank statement…",
         )
         if rows is not None:
             st.dataframe(

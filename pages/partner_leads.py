@@ -77,6 +77,7 @@ if can_edit:
                     session, actor=actor, lead_file=imports.read_leads_csv(data)
                 ),
                 FORM_LABELS,
+                busy="Registering the file's leads…",
             )
             if result is not None:
                 st.success(f"Imported {len(result.imported)} lead(s).")

@@ -38,12 +38,20 @@ def show_error(error: PortalError, labels: dict[str, str] | None = None) -> None
         st.error(fmt.inert(str(error)), icon=":material/warning:")
 
 
-def perform(work: Callable[[Session], T], labels: dict[str, str] | None = None) -> T | None:
+def perform(
+    work: Callable[[Session], T],
+    labels: dict[str, str] | None = None,
+    *,
+    busy: str = "Working…",
+) -> T | None:
     """One user action: `work` in its own unit of work (run again if it lost a race for a
     lock), its result; or, when a service refused it, None and the refusal shown under the
-    fields it names (`labels`: field → the label the form shows)."""
+    fields it names (`labels`: field → the label the form shows). Work that takes over half
+    a second shows `busy` with a running time meanwhile (Streamlit's spinner waits that long
+    before it shows, so quick actions do not flicker)."""
     try:
-        return retrying(work)
+        with st.spinner(busy, show_time=True):
+            return retrying(work)
     except PortalError as error:
         show_error(error, labels)
         return None
