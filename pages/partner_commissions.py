@@ -58,14 +58,15 @@ if page.items:
         pd.DataFrame(
             [
                 {
-                    "Lead": line.lead_id,
+                    # The money first: on a phone only the first columns fit.
                     "Client": line.client_name,
-                    "Line": line.kind.value,
+                    "Amount": fmt.money(line.amount, currency=False),
+                    "State": fmt.label(line.state.value),
+                    "Line": fmt.label(line.kind.value),
                     "Deal": fmt.money(line.deal_value, currency=False) if line.deal_value else "",
                     "Rate": fmt.rate(line.rate) if line.rate else "",
                     "Rate note": partner_state.line_rate_note(line.rate, stats.effective_rate),
-                    "Amount": fmt.money(line.amount, currency=False),
-                    "State": line.state.value.replace("_", " "),
+                    "Lead": line.lead_id,
                     "Converted": fmt.day(line.earned_at),
                     "Hold ends": fmt.day(line.hold_until),
                     "Payout": f"#{line.payout_id}" if line.payout_id else "",

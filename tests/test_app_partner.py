@@ -375,3 +375,4 @@ def test_the_rate_and_why_on_the_dashboard_and_each_commission_line(app_database
     lines = next(frame for frame in test.dataframe if "Rate note" in frame.value.columns)
     assert list(lines.value["Rate"]) == ["10%"]
     assert list(lines.value["Rate note"]) == ["your rate when it converted"]
+    assert list(lines.value.columns[:3]) == ["Client", "Amount", "State"]  # fits a phone
