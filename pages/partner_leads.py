@@ -9,7 +9,7 @@ from portal import exports, imports, leads
 from portal.config import get_settings
 from portal.models import PartnerStatus, Role
 from portal.ui import downloads, edit_table, fmt, lead_table, partner_state
-from portal.ui.feedback import perform
+from portal.ui.feedback import FormErrors, perform
 from portal.ui.session import require
 
 FORM_LABELS = {
@@ -27,21 +27,45 @@ can_edit = actor.partner_status is PartnerStatus.ACTIVE
 st.title("Leads")
 partner_state.state_banner(actor)
 
+REGISTERED = "_registered_lead"
+registration = FormErrors("register")
+registered = st.session_state.pop(REGISTERED, None)
+if registered is not None:
+    number, claimed_until = registered
+    st.success(
+        f"Registered lead #{number}: it is first in the table below. The client is claimed "
+        f"for you until {claimed_until}.",
+        icon=":material/check_circle:",
+    )
 if can_edit:
-    with st.expander("Register a lead", icon=":material/add:"), st.form("register"):
+    with (
+        st.expander("Register a lead", icon=":material/add:", expanded=registration.pending),
+        st.form(registration.key),
+    ):
         left, right = st.columns(2)
-        client_name = left.text_input("Client name *", max_chars=200)
-        client_email = right.text_input("Client email *", max_chars=254)
-        client_phone = left.text_input(
-            "Client phone", max_chars=40, help="With the country code, e.g. +1 415 555 0100."
-        )
-        company = right.text_input("Company", max_chars=200)
+        with left:
+            client_name = st.text_input("Client name *", max_chars=200)
+            registration.under("client_name")
+        with right:
+            client_email = st.text_input("Client email *", max_chars=254)
+            registration.under("client_email")
+        with left:
+            client_phone = st.text_input(
+                "Client phone", max_chars=40, help="With the country code, e.g. +1 415 555 0100."
+            )
+            registration.under("client_phone")
+        with right:
+            company = st.text_input("Company", max_chars=200)
+            registration.under("company")
         service = st.selectbox(
             "Service *", get_settings().services, index=None, placeholder="Choose a service"
         )
+        registration.under("service")
         notes = st.text_area("Notes", max_chars=leads.MAX_NOTES)
+        registration.under("notes")
+        registration.others(set(FORM_LABELS))
         if st.form_submit_button("Register lead", type="primary"):
-            lead = perform(
+            lead = registration.submit(
                 lambda session: leads.register_lead(
                     session,
                     actor=actor,
@@ -52,13 +76,11 @@ if can_edit:
                     service=service or "",
                     notes=notes,
                 ),
-                FORM_LABELS,
+                busy="Registering the lead…",
             )
             if lead is not None:
-                st.success(
-                    f"Registered lead #{lead.id}. The client is claimed for you until "
-                    f"{fmt.day(lead.claim_expires_at)}."
-                )
+                st.session_state[REGISTERED] = (lead.id, fmt.day(lead.claim_expires_at))
+                st.rerun()
 
     with st.expander("Register many leads from a CSV file", icon=":material/upload_file:"):
         st.caption(

@@ -82,15 +82,32 @@ def test_register_form_names_bad_fields_then_registers(app_database):
     fields["Client phone"].input("12")
     test.selectbox[0].select("SEO")
     test.button[0].click().run()
-    errors = " ".join(shown(e) for e in test.error)
-    assert "Client email:" in errors and "Client phone:" in errors
+    assert not test.exception
+    errors = [shown(e) for e in test.error]
+    assert len(errors) == 2
+    assert any(e.startswith("Client email") for e in errors)
+    assert any(e.startswith("Client phone") for e in errors)
+    assert not any(e.startswith(("Client email:", "Client phone:")) for e in errors)
+    # Each message sits right under its own input, and what was typed is kept.
+    form = [
+        (element.type, getattr(element, "label", None))
+        for element in test.main
+        if element.type in ("text_input", "error")
+    ]
+    email_at = form.index(("text_input", "Client email *"))
+    assert form[email_at + 1][0] == "error"
+    fields = {field.label: field for field in test.text_input}
+    assert fields["Client name *"].value == "Ada Client"
     with unit_of_work(app_database) as db:
         assert db.scalar(select(Lead.id)) is None
-    fields = {field.label: field for field in test.text_input}
     fields["Client email *"].input("ada@client.example")
     fields["Client phone"].input("")
     test.button[0].click().run()
-    assert any("Registered lead" in shown(s) for s in test.success)
+    assert not test.exception and not test.error
+    (message,) = [shown(s) for s in test.success]
+    assert message.startswith("Registered lead #") and "first in the table" in message
+    # A fresh form for the next lead.
+    assert {field.label: field.value for field in test.text_input}["Client name *"] == ""
     with unit_of_work(app_database) as db:
         assert db.scalar(select(Lead.client_email)) == "ada@client.example"
 

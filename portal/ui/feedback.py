@@ -57,6 +57,55 @@ def perform(
         return None
 
 
+class FormErrors:
+    """A form whose refused fields are told under the fields themselves: a refusal is kept
+    for the next run, which draws the form again (its inputs kept) with each message below
+    its own input (`under`); the messages name their field in words, so no label is
+    repeated. A success starts the form afresh (`generation` is part of its key)."""
+
+    def __init__(self, form: str) -> None:
+        self.form = form
+        self._errors_key = f"_form_errors_{form}"
+        self._generation_key = f"_form_generation_{form}"
+
+    @property
+    def key(self) -> str:
+        return f"{self.form}-{st.session_state.get(self._generation_key, 0)}"
+
+    @property
+    def pending(self) -> bool:
+        """Whether the last submission was refused (its form should stay open)."""
+        return bool(st.session_state.get(self._errors_key))
+
+    def under(self, field: str) -> None:
+        message = st.session_state.get(self._errors_key, {}).get(field)
+        if message:
+            st.error(fmt.inert(message), icon=":material/warning:")
+
+    def others(self, fields: set[str]) -> None:
+        """Refusals of fields the form does not draw (shown where this is called)."""
+        for field, message in st.session_state.get(self._errors_key, {}).items():
+            if field not in fields:
+                st.error(fmt.inert(message), icon=":material/warning:")
+
+    def submit(self, work: Callable[[Session], T], *, busy: str = "Working…") -> T | None:
+        """Run the form's action: on a refusal of its fields, keep them and draw the form
+        again; on any other refusal, say it here; on success, a fresh form next run."""
+        try:
+            with st.spinner(busy, show_time=True):
+                result = retrying(work)
+        except ValidationError as refused:
+            st.session_state[self._errors_key] = refused.errors
+            st.rerun()
+        except PortalError as error:
+            st.session_state.pop(self._errors_key, None)
+            show_error(error)
+            return None
+        st.session_state.pop(self._errors_key, None)
+        st.session_state[self._generation_key] = st.session_state.get(self._generation_key, 0) + 1
+        return result
+
+
 @contextmanager
 def database_guard() -> Iterator[None]:
     """Turn an unreachable or busy database into a friendly message instead of a traceback."""
