@@ -156,9 +156,16 @@ def test_apply_refusal_names_the_fields(app_database):
     fields["Password"].input("short")
     fields["Repeat the password"].input("short")
     test.button[0].click().run()
-    errors = " ".join(shown(e) for e in test.error)
-    assert "Company name: Company name is required." in errors
-    assert "Company email:" in errors and "Password:" in errors
+    errors = [shown(e) for e in test.error]
+    assert "Company name is required." in errors
+    assert any(e.startswith("Company email") for e in errors)
+    assert any(e.startswith("Password") for e in errors)
+    assert not any(":" in e.split(" ")[0] for e in errors)  # no "Label:" before a message
+    fields = {t.label: t for t in test.text_input}
+    assert fields["Company email"].value == "not an email"  # kept to correct
+    fields["Repeat the password"].input("other")
+    test.button[0].click().run()
+    assert "The two passwords differ: type the same one twice." in [shown(e) for e in test.error]
 
 
 def test_an_unreachable_database_gives_a_friendly_message(monkeypatch):

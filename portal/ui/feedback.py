@@ -88,6 +88,11 @@ class FormErrors:
             if field not in fields:
                 st.error(fmt.inert(message), icon=":material/warning:")
 
+    def refuse(self, errors: dict[str, str]) -> None:
+        """Refuse the submission for reasons the page itself found (two passwords differ)."""
+        st.session_state[self._errors_key] = errors
+        st.rerun()
+
     def submit(self, work: Callable[[Session], T], *, busy: str = "Working…") -> T | None:
         """Run the form's action: on a refusal of its fields, keep them and draw the form
         again; on any other refusal, say it here; on success, a fresh form next run."""
