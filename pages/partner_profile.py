@@ -15,7 +15,7 @@ from portal.ui.account import (
     sessions_panel,
     webhooks_panel,
 )
-from portal.ui.feedback import perform
+from portal.ui.feedback import FormErrors, perform
 from portal.ui.session import require
 
 LABELS = {
@@ -58,64 +58,96 @@ def _choice(options, current):
     return values.index(current) if current in values else 0
 
 
-with st.form("profile"):
+profile_form = FormErrors("profile")
+with st.form(profile_form.key):
     st.subheader("Payment", anchor=False)
-    # One row per pair of related fields, so a phone stacks them in reading order.
+    # One row per pair of related fields, so a phone stacks them in reading order; each
+    # refusal is shown under its own field.
     left, right = st.columns(2)
     methods = [method.value for method in PaymentMethod]
-    payment_method = left.selectbox(
-        "Payment method",
-        [None, *methods],
-        index=_choice(methods, profile.payment_method.value if profile.payment_method else None),
-        format_func=lambda value: "—" if value is None else fmt.method(value),
-    )
-    payment_email = right.text_input(
-        "Payment email", profile.payment_email or "", help="Your PayPal or Wise account."
-    )
+    with left:
+        payment_method = st.selectbox(
+            "Payment method",
+            [None, *methods],
+            index=_choice(
+                methods, profile.payment_method.value if profile.payment_method else None
+            ),
+            format_func=lambda value: "—" if value is None else fmt.method(value),
+        )
+        profile_form.under("payment_method")
+    with right:
+        payment_email = st.text_input(
+            "Payment email", profile.payment_email or "", help="Your PayPal or Wise account."
+        )
+        profile_form.under("payment_email")
     left, right = st.columns(2)
     left.text_input("Bank account on file", profile.bank_account or "none", disabled=True)
-    new_account = right.text_input(
-        "Replace bank account number",
-        type="password",
-        key=SECRET_INPUTS[0],
-        help="An IBAN (e.g. DE89 3704 0044 0532 0130 00), or a US account number. Leave "
-        "empty to keep the one on file. Stored encrypted; only its last four characters are "
-        "ever shown.",
-    )
+    with right:
+        new_account = st.text_input(
+            "Replace bank account number",
+            type="password",
+            key=SECRET_INPUTS[0],
+            help="An IBAN (e.g. DE89 3704 0044 0532 0130 00), or a US account number. Leave "
+            "empty to keep the one on file. Stored encrypted; only its last four characters "
+            "are ever shown.",
+        )
+        profile_form.under("bank_account")
     left, right = st.columns(2)
-    bank_code = left.text_input(
-        "BIC or routing number",
-        profile.bank_code or "",
-        help="The BIC (SWIFT code) of an IBAN account (filled in for known banks), or the "
-        "9-digit ABA routing number of a US account.",
-    )
+    with left:
+        bank_code = st.text_input(
+            "BIC or routing number",
+            profile.bank_code or "",
+            help="The BIC (SWIFT code) of an IBAN account (filled in for known banks), or the "
+            "9-digit ABA routing number of a US account.",
+        )
+        profile_form.under("bank_code")
     left, right = st.columns(2)
     left.text_input("Tax id on file", profile.tax_id or "none", disabled=True)
-    new_tax_id = right.text_input(
-        "Replace tax id",
-        type="password",
-        key=SECRET_INPUTS[1],
-        help="Leave empty to keep the one on file.",
-    )
+    with right:
+        new_tax_id = st.text_input(
+            "Replace tax id",
+            type="password",
+            key=SECRET_INPUTS[1],
+            help="Leave empty to keep the one on file.",
+        )
+        profile_form.under("tax_id")
 
     st.subheader("Contact", anchor=False)
     left, right = st.columns(2)
-    contact_name = left.text_input("Contact name", profile.contact_name or "")
-    contact_email = right.text_input("Contact email", profile.contact_email or "")
-    contact_phone = left.text_input(
-        "Contact phone",
-        profile.contact_phone or "",
-        help="With the country code, e.g. +44 20 7946 0958.",
-    )
-    website = right.text_input("Website", profile.website or "", help="http:// or https://")
+    with left:
+        contact_name = st.text_input("Contact name", profile.contact_name or "")
+        profile_form.under("contact_name")
+    with right:
+        contact_email = st.text_input("Contact email", profile.contact_email or "")
+        profile_form.under("contact_email")
+    left, right = st.columns(2)
+    with left:
+        contact_phone = st.text_input(
+            "Contact phone",
+            profile.contact_phone or "",
+            help="With the country code, e.g. +44 20 7946 0958.",
+        )
+        profile_form.under("contact_phone")
+    with right:
+        website = st.text_input("Website", profile.website or "", help="http:// or https://")
+        profile_form.under("website")
     address = st.text_input("Address", profile.address or "")
+    profile_form.under("address")
     left, middle, right, last = st.columns(4)
-    city = left.text_input("City", profile.city or "")
-    state = middle.text_input("State or region", profile.state or "")
-    zip_code = right.text_input("ZIP or postal code", profile.zip or "")
-    country = last.text_input(
-        "Country", profile.country or "", max_chars=2, help="Two-letter code, e.g. US"
-    )
+    with left:
+        city = st.text_input("City", profile.city or "")
+        profile_form.under("city")
+    with middle:
+        state = st.text_input("State or region", profile.state or "")
+        profile_form.under("state")
+    with right:
+        zip_code = st.text_input("ZIP or postal code", profile.zip or "")
+        profile_form.under("zip")
+    with last:
+        country = st.text_input(
+            "Country", profile.country or "", max_chars=2, help="Two-letter code, e.g. US"
+        )
+        profile_form.under("country")
 
     st.subheader("Notifications", anchor=False)
     notifications_enabled = st.checkbox("In-app notifications", profile.notifications_enabled)
@@ -133,6 +165,10 @@ with st.form("profile"):
         "Monthly report by email",
         profile.monthly_reports,
         help="Last month's statement, with its CSV, on the first of each month.",
+    )
+    profile_form.others(
+        set(LABELS)
+        - {"notifications_enabled", "email_notifications", "email_digest", "monthly_reports"}
     )
     submitted = st.form_submit_button("Save profile", type="primary", disabled=read_only)
 
@@ -157,8 +193,9 @@ if submitted:
         "monthly_reports": monthly_reports,
         "email_digest": email_digest,
     }
-    done = perform(
-        lambda session: profiles.update_profile(session, actor=actor, changes=changes), LABELS
+    done = profile_form.submit(
+        lambda session: profiles.update_profile(session, actor=actor, changes=changes),
+        busy="Saving the profile…",
     )
     if done is not None:
         # A saved secret must not linger in its input (the show-password toggle reveals it).
