@@ -79,6 +79,14 @@ SCOPE_WORDS = {"read": "Read only", "write": "Read and write"}
 API_KEY_LABELS = {"name": "Key name", "scope": "Access", "expires_days": "Expires after (days)"}
 
 
+def _show_once(key: str, what: str) -> None:
+    """A secret made on the previous run, shown this once (it is not kept anywhere else)."""
+    secret = st.session_state.pop(key, None)
+    if secret is not None:
+        st.success(f"{what}. Copy it now: it is not shown again.", icon=":material/key:")
+        st.code(secret, language=None)
+
+
 def api_keys_panel(actor: Actor) -> None:
     """The actor's API keys: make one (shown once), see when each was last used, revoke."""
     st.subheader("API keys", anchor=False)
@@ -86,10 +94,7 @@ def api_keys_panel(actor: Actor) -> None:
         "Let your own systems (a CRM, a spreadsheet script) call the portal's API at "
         "/api/v1 with Authorization: Bearer <key>. See /api/v1/docs."
     )
-    shown = st.session_state.pop(API_KEY_SHOWN, None)
-    if shown is not None:
-        st.success("Your new key. Copy it now: it is not shown again.", icon=":material/key:")
-        st.code(shown, language=None)
+    _show_once(API_KEY_SHOWN, "Your new key")
     with st.form("new_api_key", clear_on_submit=True):
         left, middle, right = st.columns([2, 1, 1])
         name = left.text_input("Key name", max_chars=100, placeholder="e.g. CRM sync")
@@ -165,10 +170,7 @@ def webhooks_panel(actor: Actor) -> None:
         "Your system is told about your events as they happen: a signed JSON POST to your "
         "HTTPS address (Portal-Signature: t=…,v1=HMAC-SHA256 of “t.body” with the secret)."
     )
-    secret = st.session_state.pop(WEBHOOK_SECRET_SHOWN, None)
-    if secret is not None:
-        st.success("The signing secret. Copy it now: it is not shown again.", icon=":material/key:")
-        st.code(secret, language=None)
+    _show_once(WEBHOOK_SECRET_SHOWN, "The signing secret")
     with st.form("new_webhook", clear_on_submit=True):
         url = st.text_input(
             "Endpoint URL", max_chars=500, placeholder="https://crm.example.com/hooks"
