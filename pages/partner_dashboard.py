@@ -19,7 +19,8 @@ with unit_of_work() as session:
 
 st.title("Dashboard")
 st.text(stats.company_name)
-partner_state.status_news(actor)
+partner_state.status_news(actor, unread)
+unread = [note for note in unread if note.kind != "partner_status"]  # told just above
 partner_state.state_banner(actor)
 
 row = st.columns(4)

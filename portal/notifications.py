@@ -117,22 +117,3 @@ def mark_read(session: Session, *, actor: Actor, notification_ids: list[int] | N
             after={"marked": marked},
         )
     return marked
-
-
-def take_status_news(session: Session, *, actor: Actor) -> str | None:
-    """The newest unread news of the actor's partner status (an approval, a reactivation),
-    marked read with any older ones: it is told once."""
-    actor = refresh(session, actor)
-    rows = session.execute(
-        select(Notification.id, Notification.message)
-        .where(
-            Notification.user_id == actor.user_id,
-            Notification.kind == "partner_status",
-            Notification.read_at.is_(None),
-        )
-        .order_by(Notification.id.desc())
-    ).all()
-    if not rows:
-        return None
-    mark_read(session, actor=actor, notification_ids=[row.id for row in rows])
-    return str(rows[0].message)

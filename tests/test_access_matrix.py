@@ -468,10 +468,6 @@ MATRIX: dict[str, tuple[Call, set[str]]] = {
         lambda s, w, a: webhooks.replay(s, actor=a, delivery_id=w.webhook_delivery),
         ACTIVE_A_OR_MANAGER,
     ),
-    "notifications.take_status_news": (
-        lambda s, w, a: notifications.take_status_news(s, actor=a),
-        OWN,
-    ),
     "mail.list_mail": (lambda s, w, a: mail.list_mail(s, actor=a), MANAGER),
     "mail.mail_counts": (lambda s, w, a: mail.mail_counts(s, actor=a), MANAGER),
     "mail.retry_dead": (

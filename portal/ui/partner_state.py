@@ -36,14 +36,17 @@ def state_banner(actor: Actor) -> None:
         st.warning(SUSPENDED, icon=":material/block:")
 
 
-def status_news(actor: Actor) -> None:
-    """Tell an approved (or reactivated) partner once, at its next visit."""
+def status_news(actor: Actor, unread: list[notifications.NotificationView]) -> None:
+    """Tell an approved (or reactivated) partner once, at its next visit: the newest unread
+    news of its status (from the unread notifications the page has read), then marked read."""
     if actor.partner_status is not PartnerStatus.ACTIVE:
         return
+    news = [note for note in unread if note.kind == "partner_status"]
+    if not news:
+        return
     with unit_of_work() as session:
-        news = notifications.take_status_news(session, actor=actor)
-    if news:
-        st.success(news, icon=":material/celebration:")
+        notifications.mark_read(session, actor=actor, notification_ids=[n.id for n in news])
+    st.success(news[0].message, icon=":material/celebration:")
 
 
 def rate_sentence(stats: PartnerStatistics) -> str:
