@@ -104,6 +104,11 @@ def unsubscribe_url(user_id: int, topic: str) -> str:
     return f"{link_base()}/mail/unsubscribe?{query}"
 
 
+def moment_words(moment: datetime) -> str:
+    """A time as mail says it: `01 Dec 2026 08:30 UTC`."""
+    return moment.strftime("%d %b %Y %H:%M UTC")
+
+
 def link_base() -> str:
     return get_settings().public_url.rstrip("/")
 
@@ -129,10 +134,11 @@ def enqueue(
         if topic is not None and recipient.user_id is not None
         else None
     )
+    name = one_line(recipient.name, 200)
     values = {
         "program": settings.program_name,
         "portal_url": link_base(),
-        "name": one_line(recipient.name, 200),
+        "name": name,
         "unsubscribe_url": unsubscribe,
         "topic_words": TOPICS[topic][1] if topic else "",
         **context,
@@ -147,7 +153,7 @@ def enqueue(
             "user_id": recipient.user_id,
             "kind": kind,
             "to_address": recipient.address,
-            "to_name": one_line(recipient.name, 200),
+            "to_name": name,
             "subject": one_line(subject, 300),
             "body_text": text_template.render(values),
             "body_html": html_env.get_template(f"{kind}.html").render(values),

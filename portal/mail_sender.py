@@ -31,6 +31,7 @@ from portal import mail, outbox, statements, webhooks
 from portal.access import Actor
 from portal.config import ConfigurationError, get_settings
 from portal.db import get_engine, unit_of_work
+from portal.exports import statement_csv
 from portal.models import (
     MailStatus,
     OutboxMessage,
@@ -279,10 +280,18 @@ def queue_statements(engine: Engine | None = None, *, today: date | None = None)
                 .order_by(PartnerProfile.partner_id)
             )
         )
+        # Statements an interrupted run already queued (read once, not per recipient).
+        done = set(
+            session.scalars(
+                select(OutboxMessage.dedupe_key).where(
+                    OutboxMessage.dedupe_key.startswith(f"monthly:{period}:")
+                )
+            )
+        )
     queued = 0
     for partner_id in partner_ids:
         with unit_of_work(engine) as session:
-            queued += _queue_statement(session, partner_id, month, period)
+            queued += _queue_statement(session, partner_id, month, period, done)
     try:
         with unit_of_work(engine) as session:
             session.add(ScheduledRun(job="monthly", period=period))
@@ -291,9 +300,16 @@ def queue_statements(engine: Engine | None = None, *, today: date | None = None)
     return queued
 
 
-def _queue_statement(session: Session, partner_id: int, month: date, period: str) -> int:
-    from portal.exports import statement_csv
-
+def _queue_statement(
+    session: Session, partner_id: int, month: date, period: str, done: set[str | None]
+) -> int:
+    recipients = [
+        (recipient, f"monthly:{period}:{recipient.user_id}")
+        for recipient, _ in mail.partner_recipients(session, partner_id, topic="monthly")
+    ]
+    recipients = [(recipient, key) for recipient, key in recipients if key not in done]
+    if not recipients:
+        return 0
     statement = statements.monthly_statement(
         session, actor=Actor.operator(), month=month, partner_id=partner_id
     )
@@ -309,11 +325,7 @@ def _queue_statement(session: Session, partner_id: int, month: date, period: str
     attachment = mail.Attachment(
         f"statement-{period}.csv", statement_csv(statement).encode("utf-8")
     )
-    queued = 0
-    for recipient, _ in mail.partner_recipients(session, partner_id, topic="monthly"):
-        key = f"monthly:{period}:{recipient.user_id}"
-        if session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)):
-            continue
+    for recipient, key in recipients:
         mail.enqueue(
             session,
             recipient=recipient,
@@ -323,8 +335,7 @@ def _queue_statement(session: Session, partner_id: int, month: date, period: str
             dedupe_key=key,
             attachment=attachment,
         )
-        queued += 1
-    return queued
+    return len(recipients)
 
 
 def _amount(value: Decimal) -> str:

@@ -71,10 +71,6 @@ def link_for(token: str) -> str:
     return f"{mail.link_base()}/set_password?{urlencode({'token': token})}"
 
 
-def _expires_words(moment: datetime) -> str:
-    return moment.strftime("%d %b %Y %H:%M UTC")
-
-
 def invite_user(
     session: Session,
     *,
@@ -120,7 +116,7 @@ def send_invitation(session: Session, *, actor: Actor, user_id: int) -> None:
             "inviter": actor.display_name if actor.user_id else get_settings().program_name,
             "username": user.username,
             "link": link_for(token),
-            "expires": _expires_words(utc_now() + lifetime),
+            "expires": mail.moment_words(utc_now() + lifetime),
         },
     )
     audit.record_by(session, actor, "user.invite", "user", user.id)
@@ -177,7 +173,7 @@ def request_reset(session: Session, *, login: str) -> str:
             context={
                 "username": user.username,
                 "link": link_for(token),
-                "expires": _expires_words(now + lifetime),
+                "expires": mail.moment_words(now + lifetime),
             },
         )
         audit.record(

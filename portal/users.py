@@ -299,7 +299,7 @@ def _mail_lockout(session: Session, user: User, now: datetime) -> None:
             "username": user.username,
             "failures": settings.lockout_failures,
             "minutes": settings.lockout_minutes,
-            "until": until.strftime("%d %b %Y %H:%M UTC"),
+            "until": mail.moment_words(until),
         },
     )
 

@@ -231,9 +231,7 @@ def test_profile_form_validates_per_field_and_saves_secrets_masked(app_database)
     fields["Contact phone"].input("+1 415 555 0100")
     fields["Replace bank account number"].input("12345678901234")
     next(b for b in test.button if b.label == "Save profile").click().run()
-    assert "A US account needs its 9-digit ABA routing number." in [
-        shown(e) for e in test.error
-    ]
+    assert "A US account needs its 9-digit ABA routing number." in [shown(e) for e in test.error]
     fields = {field.label: field for field in test.text_input}
     fields["Replace bank account number"].input("12345678901234")
     fields["BIC or routing number"].input("011000015")

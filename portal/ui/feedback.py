@@ -50,11 +50,15 @@ def perform(
     a second shows `busy` with a running time meanwhile (Streamlit's spinner waits that long
     before it shows, so quick actions do not flicker)."""
     try:
-        with st.spinner(busy, show_time=True):
-            return retrying(work)
+        return _attempt(work, busy)
     except PortalError as error:
         show_error(error, labels)
         return None
+
+
+def _attempt(work: Callable[[Session], T], busy: str) -> T:
+    with st.spinner(busy, show_time=True):
+        return retrying(work)
 
 
 class FormErrors:
@@ -97,8 +101,7 @@ class FormErrors:
         """Run the form's action: on a refusal of its fields, keep them and draw the form
         again; on any other refusal, say it here; on success, a fresh form next run."""
         try:
-            with st.spinner(busy, show_time=True):
-                result = retrying(work)
+            result = _attempt(work, busy)
         except ValidationError as refused:
             st.session_state[self._errors_key] = refused.errors
             st.rerun()
