@@ -223,3 +223,12 @@ def test_password_gets_set_for_matching_user_only(engine):
     with unit_of_work(engine) as session:
         second_name = session.get(User, second.user_id).username
         assert users.authenticate(session, username=second_name, password=PASSWORD).actor
+
+
+def test_api_key_create_refuses_an_unknown_user_and_writes_nothing(engine):
+    url = engine.url.render_as_string(hide_password=False)
+    done = run_cli(url, "api-key", "create", "--username", "nobody.here", "--scope", "read")
+    assert done.returncode == 1
+    assert "No active user named 'nobody.here'" in done.stderr and done.stdout == ""
+    bad_scope = run_cli(url, "api-key", "create", "--username", "x", "--scope", "admin")
+    assert bad_scope.returncode == 2 and "invalid choice" in bad_scope.stderr
