@@ -1,19 +1,20 @@
-"""All leads for managers: every partner's leads, with convert, reopen, reverse, reassign."""
+"""All leads for managers: every partner's leads, moved in the table (convert, reverse and
+lose through a dialog), opened from their row, reassigned in bulk."""
 
 import streamlit as st
 
 from portal.models import Role
-from portal.ui import edit_table, lead_table
+from portal.ui import lead_table
 from portal.ui.session import require
 
 actor = require(Role.MANAGER)
 st.title("All leads")
 st.caption(
-    "Convert a qualified lead by choosing 'converted' and entering its deal value; "
-    "reverse a conversion by moving it back to 'qualified'; reopen a lost lead by moving "
-    "it to 'pending'; reassign by entering the new partner's id."
+    "Change a lead's Status to move it: converting asks for the deal value and shows the "
+    "commission first; moving a converted lead back to qualified reverses its commission; "
+    "moving a lost lead to pending reopens it. Tick Select on leads to reassign them."
 )
-edit_table.show_outcomes("all_leads", "Lead")
+lead_table.take_edit(actor, "all_leads")
 page = lead_table.filtered_page(actor, "all_leads", partner_filter=True)
 if page is None:
     st.stop()
@@ -21,4 +22,4 @@ if page.items:
     lead_table.editor(actor, page, "all_leads", can_edit=True)
 else:
     st.info("No leads match these filters.")
-lead_table.details(actor, page)
+lead_table.details(actor)

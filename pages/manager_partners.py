@@ -1,21 +1,30 @@
-"""Partners for managers: approve, suspend, reactivate and pin rates inline; create; inspect.
-Newest first, fifty to a page."""
+"""Partners for managers: select rows, then approve, suspend, reactivate or pin a rate (each
+confirmed, several partners at once); create; inspect one. Newest first, fifty to a page."""
 
 from decimal import Decimal
-from typing import Any
 
 import pandas as pd
 import streamlit as st
 
 from portal import leads, partners, profiles, statistics, users
+from portal.batch import RowOutcome
 from portal.db import unit_of_work
+from portal.errors import ValidationError
 from portal.models import PartnerStatus, Role
-from portal.partners import PartnerEdit
-from portal.ui import edit_table, fmt, paging
+from portal.partners import PartnerEdit, PartnerView
+from portal.ui import confirm, fmt, paging
 from portal.ui.feedback import perform
 from portal.ui.session import require
 
-ACTIONS = ["", *partners.STATUS_ACTIONS]
+SELECTION = "partners_selection"
+ACTION_LABELS = {"approve": "Approve", "suspend": "Suspend", "reactivate": "Reactivate"}
+DONE = {"approve": "Approved", "suspend": "Suspended", "reactivate": "Reactivated"}
+EFFECTS = {
+    "approve": "They can sign in and register leads; each is told by e-mail.",
+    "suspend": "They keep read-only access; their leads and commissions stay; each is told "
+    "by e-mail.",
+    "reactivate": "They can register and move leads again; each is told by e-mail.",
+}
 LABELS = {
     "company_name": "Company name",
     "company_email": "Company email",
@@ -28,8 +37,7 @@ LABELS = {
 
 actor = require(Role.MANAGER)
 st.title("Partners")
-
-edit_table.show_outcomes("partners", "Partner")
+confirm.show_confirmed()
 
 left, right = st.columns([1, 3])
 status_filter = left.selectbox("Status", ["all", *[s.value for s in PartnerStatus]])
@@ -48,57 +56,135 @@ listing = perform(
 if listing is None:
     st.stop()
 rows = listing.items
+selected: list[PartnerView] = []
 
 if rows:
-    frame = pd.DataFrame(
-        {
-            "Company": [p.company_name for p in rows],
-            "Email": [p.email for p in rows],
-            "Status": [p.status.value for p in rows],
-            "Action": ["" for _ in rows],
-            "Pinned rate": [
-                float(p.commission_rate) if p.commission_rate is not None else None for p in rows
-            ],
-            "Referrals": [p.total_referrals for p in rows],
-            "Earned": [fmt.money(p.total_earnings, currency=False) for p in rows],
-            "Paid": [fmt.money(p.paid_earnings, currency=False) for p in rows],
-            "Joined": [fmt.day(p.created_at) for p in rows],
-        },
-        index=pd.Index([p.id for p in rows], name="Partner"),
+    picked = st.dataframe(
+        pd.DataFrame(
+            {
+                "Company": [p.company_name for p in rows],
+                "Status": [fmt.label(p.status.value) for p in rows],
+                "Pinned rate": [
+                    fmt.rate(p.commission_rate) if p.commission_rate is not None else "tier's"
+                    for p in rows
+                ],
+                "Referrals": [p.total_referrals for p in rows],
+                "Earned": [fmt.money(p.total_earnings, currency=False) for p in rows],
+                "Paid": [fmt.money(p.paid_earnings, currency=False) for p in rows],
+                "Email": [p.email for p in rows],
+                "Joined": [fmt.day(p.created_at) for p in rows],
+            },
+            index=pd.Index([p.id for p in rows], name="Partner"),
+        ),
+        key=f"{SELECTION}-{len(cursors)}-{st.session_state.get(SELECTION, 0)}",
+        on_select="rerun",
+        selection_mode="multi-row",
+        column_config={"Company": st.column_config.TextColumn(pinned=True)},
     )
-
-    def partner_edit(partner_id: int, row: pd.Series, edited: dict[str, Any]) -> PartnerEdit:
-        rate = edited.get("Pinned rate", row["Pinned rate"])
-        return PartnerEdit(
-            partner_id=partner_id,
-            action=edited.get("Action") or None,
-            rate_changed="Pinned rate" in edited,
-            rate=None if rate is None or pd.isna(rate) else Decimal(str(rate)),
-        )
-
-    edit_table.edit_table(
-        frame,
-        name="partners",
-        view=str(len(cursors)),
-        editable=["Action", "Pinned rate"],
-        column_config={
-            "Action": st.column_config.SelectboxColumn(
-                options=ACTIONS, help="approve a pending partner, suspend, or reactivate"
-            ),
-            "Pinned rate": st.column_config.NumberColumn(
-                min_value=0.0,
-                max_value=0.5,
-                step=0.0001,
-                format="%.4f",
-                help="A negotiated rate (0–0.5); empty means the tier's default rate.",
-            ),
-        },
-        edit=partner_edit,
-        apply=lambda session, edits: partners.apply_edits(session, actor=actor, edits=edits),
-    )
+    selected = [rows[position] for position in picked.selection.rows]
     paging.pager(cursors, listing.next_cursor, key="partners")
+    st.caption(
+        fmt.inert(
+            f"Selected: {', '.join(p.company_name for p in selected)}"
+            if selected
+            else "Select partners' rows to act on them (several at once) and to see one's "
+            "details below."
+        )
+    )
+    buttons = st.columns(4)
+    for column, (action, label) in zip(buttons, ACTION_LABELS.items(), strict=False):
+        able = [p for p in selected if p.status in partners.STATUS_ACTIONS[action][0]]
+        if column.button(
+            f"{label} ({len(able)})…" if selected else f"{label}…",
+            disabled=not able,
+            key=f"partners-{action}",
+            help=f"{label} the selected partners that are "
+            + " or ".join(s.value for s in partners.STATUS_ACTIONS[action][0])
+            + ".",
+        ):
+            confirm.ask(f"partners-{action}", (action, able))
+    if buttons[3].button("Pin a rate…", disabled=not selected, key="partners-pin"):
+        confirm.ask("partners-pin", ("pin", selected))
 else:
     st.info("No partners match.")
+
+
+def _told(outcomes: list[RowOutcome], done: str, chosen: list[PartnerView]) -> str:
+    """One message for a bulk action; refused if none of it could be done."""
+    names = {p.id: p.company_name for p in chosen}
+    refused = [f"{names[o.key]}: {o.message}" for o in outcomes if not o.saved]
+    saved = len(outcomes) - len(refused)
+    if not saved:
+        raise ValidationError({"partners": "; ".join(refused)})
+    st.session_state[SELECTION] = st.session_state.get(SELECTION, 0) + 1  # a fresh selection
+    return f"{done} {saved} partner(s)." + (
+        f" Not changed: {'; '.join(refused)}" if refused else ""
+    )
+
+
+def _act(session, payload: tuple[str, list[PartnerView]]) -> str:
+    action, chosen = payload
+    edits = [PartnerEdit(partner_id=p.id, action=action) for p in chosen]
+    outcomes = partners.apply_edits(session, actor=actor, edits=edits)
+    return _told(outcomes, DONE[action], chosen)
+
+
+def _names(chosen: list[PartnerView]) -> str:
+    return ", ".join(p.company_name for p in chosen[:10]) + (" …" if len(chosen) > 10 else "")
+
+
+for action, label in ACTION_LABELS.items():
+    confirm.dialog(
+        f"partners-{action}",
+        title=f"{label} these partners?",
+        lines=lambda payload, label=label: [
+            f"{label}: {_names(payload[1])} ({len(payload[1])} partner(s)).",
+            EFFECTS[payload[0]],
+        ],
+        confirm_label=label,
+        act=_act,
+        labels={"partners": "Partners"},
+    )
+
+
+def _rate(payload: tuple[str, list[PartnerView]]) -> float | None:
+    return st.number_input(
+        "Pinned rate (%)",
+        min_value=0.0,
+        max_value=float(partners.MAX_PINNED_RATE * 100),
+        step=0.5,
+        format="%.2f",
+        value=None,
+        placeholder="Empty: back to the tier's rate",
+        key="partners-pin-rate",
+    )
+
+
+def _pin(session, answer: tuple[tuple[str, list[PartnerView]], float | None]) -> str:
+    (_, chosen), percent = answer
+    rate = None if percent is None else Decimal(str(percent)) / 100
+    edits = [PartnerEdit(partner_id=p.id, rate_changed=True, rate=rate) for p in chosen]
+    outcomes = partners.apply_edits(session, actor=actor, edits=edits)
+    return _told(
+        outcomes,
+        f"Pinned {fmt.rate(rate)} for" if rate is not None else "Back to the tier's rate for",
+        chosen,
+    )
+
+
+confirm.dialog(
+    "partners-pin",
+    title="Pin a commission rate?",
+    lines=lambda payload: [
+        f"For: {_names(payload[1])} ({len(payload[1])} partner(s)).",
+        "Their future conversions earn this rate whatever their tier; leave it empty to "
+        "go back to the tier's rate. Commissions already earned keep theirs.",
+    ],
+    inputs=_rate,
+    confirm_label="Pin the rate",
+    act=_pin,
+    labels={"commission_rate": "Pinned rate"},
+)
 
 with (
     st.expander("Create a partner with its first login", icon=":material/add:"),
@@ -136,15 +222,9 @@ with (
             invited = " and e-mailed its login an invitation" if not password else ""
             st.success(f"Created partner #{created.id}{invited}.")
 
-st.subheader("Partner details", anchor=False)
-chosen = st.selectbox(
-    "Partner",
-    [p.id for p in rows],
-    index=None,
-    placeholder="Choose",
-    format_func=lambda i: f"#{i} {next(p.company_name for p in rows if p.id == i)}",
-)
+chosen = selected[-1].id if selected else None
 if chosen is not None:
+    st.subheader(f"Partner #{chosen}", anchor=False)
     with unit_of_work() as session:
         stats = statistics.partner_statistics(session, actor=actor, partner_id=chosen)
         logins = users.list_users(session, actor=actor, partner_id=chosen)

@@ -1,4 +1,4 @@
-"""Partner leads: register, import, filter, edit statuses inline, open one, export."""
+"""Partner leads: register, import, filter, move leads in the table, open one, export."""
 
 from datetime import date
 
@@ -8,7 +8,7 @@ import streamlit as st
 from portal import exports, imports, leads
 from portal.config import get_settings
 from portal.models import PartnerStatus, Role
-from portal.ui import downloads, edit_table, fmt, lead_table, partner_state
+from portal.ui import downloads, fmt, lead_table, partner_state
 from portal.ui.feedback import FormErrors, perform
 from portal.ui.session import require
 
@@ -33,8 +33,8 @@ registered = st.session_state.pop(REGISTERED, None)
 if registered is not None:
     number, claimed_until = registered
     st.success(
-        f"Registered lead #{number}: it is first in the table below. The client is claimed "
-        f"for you until {claimed_until}.",
+        f"Registered lead #{number}: it is highlighted first in the table below. The client "
+        f"is claimed for you until {claimed_until}.",
         icon=":material/check_circle:",
     )
 if can_edit:
@@ -109,15 +109,21 @@ if can_edit:
                         pd.DataFrame(result.refused, columns=["Line", "Reason"]), hide_index=True
                     )
 
-edit_table.show_outcomes("leads", "Lead")
+lead_table.take_edit(actor, "leads")
 page = lead_table.filtered_page(actor, "leads")
 if page is None:
     st.stop()
 if page.items:
-    lead_table.editor(actor, page, "leads", can_edit=can_edit)
+    lead_table.editor(
+        actor,
+        page,
+        "leads",
+        can_edit=can_edit,
+        highlight=registered[0] if registered is not None else None,
+    )
 else:
     st.info("No leads match these filters, or none are registered yet.")
-lead_table.details(actor, page)
+lead_table.details(actor)
 
 st.subheader("Export", anchor=False)
 span = st.date_input(

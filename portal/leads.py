@@ -96,9 +96,15 @@ def allowed_moves(actor: Actor, status: LeadStatus) -> tuple[LeadStatus, ...]:
     return (MANAGER_MOVES if actor.is_manager else PARTNER_MOVES)[status]
 
 
-def _transition_refusal(actor: Actor, current: LeadStatus, target: LeadStatus) -> str:
+def in_words(statuses: Sequence[LeadStatus]) -> str:
+    """`(contacted, qualified, lost)` → "contacted, qualified or lost"."""
+    names = [status.value for status in statuses]
+    return " or ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
+
+
+def transition_refusal(actor: Actor, current: LeadStatus, target: LeadStatus) -> str:
+    """Why this actor may not move a `current` lead to `target`, with what it may do."""
     moves = allowed_moves(actor, current)
-    allowed = ", ".join(move.value for move in moves)
     who = "a manager" if actor.is_manager else "a partner"
     if not moves:
         return (
@@ -107,7 +113,7 @@ def _transition_refusal(actor: Actor, current: LeadStatus, target: LeadStatus) -
         )
     return (
         f"A {current.value} lead cannot be moved to {target.value} by {who}; "
-        f"allowed moves: {allowed}."
+        f"it can move to {in_words(moves)}."
     )
 
 
@@ -714,21 +720,26 @@ _Finish = Callable[[], str]
 _Handler = Callable[[Session, Lead, _Move], _Finish | None]
 
 
-def _convert(session: Session, lead: Lead, move: _Move) -> _Finish:
-    settings = get_settings()
+def _clean_deal_value(value: Decimal | str | None) -> Decimal:
     errors = FieldErrors()
-    value = clean_decimal(
+    cleaned = clean_decimal(
         errors,
         "deal_value",
-        move.deal_value if move.deal_value is not None else "",
+        value if value is not None else "",
         label="Deal value",
         places=2,
         minimum=Decimal(0),
         exclusive_minimum=True,
-        maximum=settings.max_deal_value,
+        maximum=get_settings().max_deal_value,
     )
     errors.raise_if_any()
-    assert value is not None
+    assert cleaned is not None
+    return cleaned
+
+
+def _convert(session: Session, lead: Lead, move: _Move) -> _Finish:
+    settings = get_settings()
+    value = _clean_deal_value(move.deal_value)
     # Money moves take the partner's lock: it orders them against the partner's payout
     # batches and makes concurrent conversions see each other's tier counts.
     partner = session.get_one(Partner, lead.partner_id, with_for_update=True)
@@ -853,7 +864,7 @@ def change_lead_status(
     if target is current:
         return lead_view(lead, actor, partner_name)
     if target not in allowed_moves(actor, current):
-        raise PermissionDenied(_transition_refusal(actor, current, target))
+        raise PermissionDenied(transition_refusal(actor, current, target))
 
     before = {"status": current.value, "version": lead.version}
     move = _Move(target, utc_now(), lost_reason, lost_note, deal_value)
@@ -976,6 +987,37 @@ def reassign_lead(
         after={"partner_id": target.id, "version": lead.version},
     )
     return lead_view(lead, actor, target.company_name)
+
+
+@dataclass(frozen=True)
+class ConversionPreview:
+    """What a conversion would earn, before a manager confirms it."""
+
+    deal_value: Decimal
+    rate: Decimal
+    rate_pinned: bool
+    commission: Decimal
+
+
+def preview_conversion(
+    session: Session, *, actor: Actor, lead_id: int, deal_value: Decimal | str | None
+) -> ConversionPreview:
+    """The commission converting this lead at `deal_value` earns at its partner's rate
+    today, computed as the conversion computes it; managers only, nothing is written."""
+    require_manager(session, actor)
+    value = _clean_deal_value(deal_value)
+    partner = session.scalar(
+        select(Partner).join(Lead, Lead.partner_id == Partner.id).where(Lead.id == lead_id)
+    )
+    if partner is None:
+        raise NotFound(LEAD_NOT_FOUND)
+    rate = statistics.effective_rate(session, partner)
+    return ConversionPreview(
+        deal_value=value,
+        rate=rate,
+        rate_pinned=partner.commission_rate is not None,
+        commission=to_cents(value * rate),
+    )
 
 
 @dataclass(frozen=True)

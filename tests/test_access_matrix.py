@@ -224,6 +224,10 @@ MATRIX: dict[str, tuple[Call, set[str]]] = {
         ),
         ACTIVE_A_OR_MANAGER,
     ),
+    "leads.preview_conversion": (
+        lambda s, w, a: leads.preview_conversion(s, actor=a, lead_id=w.lead_a, deal_value="100"),
+        MANAGER,
+    ),
     "leads.change_lead_status": (
         lambda s, w, a: leads.change_lead_status(
             s, actor=a, lead_id=w.lead_a, to="contacted", expected_version=w.lead_a_version

@@ -54,32 +54,50 @@ def test_overview_counts_the_program(app_database):
     assert len(test.get("plotly_chart")) == 2
 
 
-def test_partners_table_approves_and_pins_a_rate_per_row(app_database):
+def _select_partners(test, positions, generation=0):
+    test.session_state[f"partners_selection-1-{generation}"] = {"selection": {"rows": positions}}
+    test.run()
+    assert not test.exception, test.exception
+
+
+def test_partners_are_approved_in_bulk_after_a_confirmation(app_database):
     with unit_of_work(app_database) as db:
         manager = make_manager(db)
-        pending = make_actor(db, status=PartnerStatus.PENDING)
+        pending = [make_actor(db, status=PartnerStatus.PENDING) for _ in range(2)]
         active = make_actor(db)
     test = page_as(manager, "pages/manager_partners.py")
-    key = "partners-1-0"
+    assert next(b for b in test.button if b.label == "Approve…").disabled
     order = _partner_order(app_database)
-    test.session_state[key] = {
-        "edited_rows": {
-            order.index(pending.partner_id): {"Action": "approve"},
-            order.index(active.partner_id): {"Pinned rate": 0.7},  # out of range
-        },
-        "added_rows": [],
-        "deleted_rows": [],
-    }
-    test.run()
-    next(b for b in test.button if b.label == "Save changes").click().run()
-    messages = [shown(m) for m in test.success] + [shown(m) for m in test.error]
-    assert f"Partner {pending.partner_id}: Saved: now active." in messages
-    assert any(
-        m.startswith(f"Partner {active.partner_id}:") and "at most 0.5" in m for m in messages
-    )
+    _select_partners(test, [order.index(p.partner_id) for p in (*pending, active)])
+    # Only the two pending partners can be approved; the active one can be suspended.
+    assert not next(b for b in test.button if b.label == "Approve (2)…").disabled
+    assert not next(b for b in test.button if b.label == "Suspend (3)…").disabled
+    assert next(b for b in test.button if b.label == "Reactivate (0)…").disabled
+    _click(test, "Approve (2)…")
+    with unit_of_work(app_database) as db:  # nothing before the confirmation
+        assert db.get(Partner, pending[0].partner_id).status is PartnerStatus.PENDING
+    assert "They can sign in and register leads; each is told by e-mail." in texts(test)
+    _click(test, "Approve")
+    assert "Approved 2 partner(s)." in [shown(m) for m in test.success]
     with unit_of_work(app_database) as db:
-        assert db.get(Partner, pending.partner_id).status is PartnerStatus.ACTIVE
-        assert db.get(Partner, active.partner_id).commission_rate is None
+        assert {db.get(Partner, p.partner_id).status for p in pending} == {PartnerStatus.ACTIVE}
+    # The selection starts afresh after an action.
+    assert next(b for b in test.button if b.label == "Approve…").disabled
+
+
+def test_a_rate_is_pinned_for_the_selected_partner_and_checked(app_database):
+    with unit_of_work(app_database) as db:
+        manager = make_manager(db)
+        active = make_actor(db)
+    test = page_as(manager, "pages/manager_partners.py")
+    _select_partners(test, [0])
+    assert f"Partner #{active.partner_id}" in [h.value for h in test.subheader]  # its details
+    _click(test, "Pin a rate…")
+    next(n for n in test.number_input if n.label == "Pinned rate (%)").set_value(12.5).run()
+    _click(test, "Pin the rate")
+    assert "Pinned 12.5% for 1 partner(s)." in [shown(m) for m in test.success]
+    with unit_of_work(app_database) as db:
+        assert str(db.get(Partner, active.partner_id).commission_rate) == "0.1250"
 
 
 def _partner_order(engine):
@@ -108,36 +126,76 @@ def test_create_partner_form(app_database):
     assert any("Created partner" in shown(s) for s in test.success)
 
 
-def test_all_leads_converts_with_a_deal_value_and_reassigns(app_database):
-    with unit_of_work(app_database) as db:
-        manager = make_manager(db)
-        first, second = make_actor(db), make_actor(db)
-        lead = make_lead(db, first)
-        leads.change_lead_status(
-            db, actor=manager, lead_id=lead.id, to="qualified", expected_version=lead.version
-        )
-        other = make_lead(db, first)
-        backdate_lead(db, lead.id, timedelta(hours=1))
-    test = page_as(manager, "pages/manager_leads.py")
-    assert not test.exception
-    key = "all_leads-1-None-0"
-    test.session_state[key] = {
-        "edited_rows": {
-            1: {"Status": "converted", "Deal value": 2500.0},
-            0: {"Reassign to": float(second.partner_id)},
-        },
+def _edit_leads(test, changes, generation):
+    test.session_state[f"all_leads-1-None-{generation}"] = {
+        "edited_rows": changes,
         "added_rows": [],
         "deleted_rows": [],
     }
     test.run()
-    next(b for b in test.button if b.label == "Save changes").click().run()
-    messages = [shown(m) for m in test.success] + [shown(m) for m in test.error]
-    assert f"Lead {lead.id}: Saved: now converted." in messages, messages
+    assert not test.exception, test.exception
+
+
+def test_all_leads_converts_after_previewing_the_commission(app_database):
+    with unit_of_work(app_database) as db:
+        manager = make_manager(db)
+        partner = make_actor(db)
+        lead = make_lead(db, partner, client_name="Deal")
+        leads.change_lead_status(
+            db, actor=manager, lead_id=lead.id, to="qualified", expected_version=lead.version
+        )
+    test = page_as(manager, "pages/manager_leads.py")
+    _edit_leads(test, {0: {"Status": "Converted"}}, 0)
+    assert f"Lead #{lead.id} Deal converts; its partner earns the commission." in texts(test)
+    with unit_of_work(app_database) as db:
+        assert db.get(Lead, lead.id).status is LeadStatus.QUALIFIED  # nothing before confirming
+    deal = next(t for t in test.text_input if t.label.startswith("Deal value"))
+    deal.input("abc").run()
+    assert any(shown(e).startswith("Deal value: ") for e in test.error)
+    next(t for t in test.text_input if t.label.startswith("Deal value")).input("2500").run()
+    assert "Commission: 250.00 USD (10%, the tier's rate), on hold for" in texts(test)
+    _click(test, "Convert")
+    assert f"Lead #{lead.id} Deal: now converted, commission 250.00 USD (version 3)." in [
+        shown(m) for m in test.success
+    ]
     with unit_of_work(app_database) as db:
         converted = db.get(Lead, lead.id)
-        assert converted.status is LeadStatus.CONVERTED
-        assert str(converted.commission) == "250.00"
-        assert db.get(Lead, other.id).partner_id == second.partner_id
+        assert (converted.status, str(converted.commission)) == (LeadStatus.CONVERTED, "250.00")
+    # Back to qualified is a reversal: confirmed first, naming the commission taken back.
+    _edit_leads(test, {0: {"Status": "Qualified"}}, 1)
+    assert "Its commission of 250.00 USD is reversed" in texts(test)
+    _click(test, "Reverse the conversion")
+    with unit_of_work(app_database) as db:
+        assert db.get(Lead, lead.id).status is LeadStatus.QUALIFIED
+
+
+def test_all_leads_reassigns_the_selected_leads_to_a_partner_chosen_by_name(app_database):
+    with unit_of_work(app_database) as db:
+        manager = make_manager(db)
+        first = make_actor(db)
+        second = make_actor(db)
+        db.execute(
+            update(Partner).where(Partner.id == second.partner_id).values(company_name="Zeta Ltd")
+        )
+        one, two = make_lead(db, first), make_lead(db, first)
+        backdate_lead(db, one.id, timedelta(hours=1))
+    test = page_as(manager, "pages/manager_leads.py")
+    reassign = next(b for b in test.button if b.label.startswith("Reassign"))
+    assert reassign.disabled
+    _edit_leads(test, {0: {"Select": True}}, 0)
+    _edit_leads(test, {1: {"Select": True}}, 1)
+    _click(test, "Reassign 2 lead(s)…")
+    next(t for t in test.text_input if t.label == "Partner name").input("nobody").run()
+    assert "Partner name: no active partner's name contains “nobody”." in texts(test)
+    next(t for t in test.text_input if t.label == "Partner name").input("zeta").run()
+    (choice,) = [box for box in test.selectbox if box.label == "Partner"]
+    assert choice.value == second.partner_id
+    _click(test, "Reassign")
+    assert "Reassigned 2 lead(s)." in [shown(m) for m in test.success]
+    with unit_of_work(app_database) as db:
+        owners = {db.get(Lead, lead.id).partner_id for lead in (one, two)}
+    assert owners == {second.partner_id}
+    assert next(b for b in test.button if b.label.startswith("Reassign")).disabled
 
 
 def _click(test, label):

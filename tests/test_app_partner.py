@@ -11,9 +11,16 @@ from sqlalchemy import select, update
 from portal import partners, profiles
 from portal.access import load_actor
 from portal.db import unit_of_work
-from portal.models import Commission, Lead, LeadStatus, PartnerProfile, PartnerStatus
+from portal.models import (
+    Commission,
+    Lead,
+    LeadStatus,
+    Partner,
+    PartnerProfile,
+    PartnerStatus,
+)
 from portal.types import utc_now
-from portal.ui import partner_state
+from portal.ui import lead_table, partner_state
 from tests.apptest import metric, page_as, shown, texts
 from tests.factories import (
     TINY_PDF,
@@ -61,7 +68,14 @@ def test_new_pending_and_suspended_partners_see_their_banners(app_database):
     with unit_of_work(app_database) as db:
         new = make_actor(db)
         pending = make_actor(db, status=PartnerStatus.PENDING)
-        suspended = make_actor(db, status=PartnerStatus.SUSPENDED)
+        suspended = make_actor(db)
+        make_lead(db, suspended)
+        db.execute(
+            update(Partner)
+            .where(Partner.id == suspended.partner_id)
+            .values(status=PartnerStatus.SUSPENDED)
+        )
+        suspended = load_actor(db, user_id=suspended.user_id)
     fresh = page_as(new, DASHBOARD)
     assert not fresh.exception
     assert "No leads yet" in texts(fresh)
@@ -69,7 +83,8 @@ def test_new_pending_and_suspended_partners_see_their_banners(app_database):
     assert "suspended" in texts(page_as(suspended, DASHBOARD))
     read_only = page_as(suspended, LEADS)
     assert "read-only" in texts(read_only)
-    assert not [b for b in read_only.button if b.label == "Save changes"]
+    assert "Can move to" not in _table_columns(read_only)
+    assert json.loads(_editor(read_only).proto.columns)["Status"]["disabled"] is True
 
 
 def test_register_form_names_bad_fields_then_registers(app_database):
@@ -105,62 +120,129 @@ def test_register_form_names_bad_fields_then_registers(app_database):
     test.button[0].click().run()
     assert not test.exception and not test.error
     (message,) = [shown(s) for s in test.success]
-    assert message.startswith("Registered lead #") and "first in the table" in message
+    assert message.startswith("Registered lead #") and "highlighted first in the table" in message
     # A fresh form for the next lead.
     assert {field.label: field.value for field in test.text_input}["Client name *"] == ""
     with unit_of_work(app_database) as db:
         assert db.scalar(select(Lead.client_email)) == "ada@client.example"
+    # The new row is highlighted once, then drawn like the others.
+    assert lead_table.NEW_ROW in _editor(test).proto.arrow_data.styler.styles
+    test.run()
+    assert lead_table.NEW_ROW not in _editor(test).proto.arrow_data.styler.styles
 
 
-def _editor_key(test, saves=0):
-    """The first page's editor key (prefix, page depth, cursor, saves so far)."""
-    return f"leads-1-None-{saves}"
+def _edit(test, changes, *, prefix="leads", generation=0):
+    """Commit cells in the lead table as the browser would (row position → column → value),
+    then let the page run."""
+    test.session_state[f"{prefix}-1-None-{generation}"] = {
+        "edited_rows": changes,
+        "added_rows": [],
+        "deleted_rows": [],
+    }
+    return test.run()
 
 
-def test_inline_edits_are_saved_and_refusals_change_nothing(app_database):
+def _messages(test):
+    return [shown(m) for m in test.success] + [shown(m) for m in test.error]
+
+
+def test_a_status_cell_takes_effect_at_once_and_a_wrong_move_is_refused_in_words(app_database):
     with unit_of_work(app_database) as db:
         partner = make_actor(db)
         older = make_lead(db, partner, client_name="Older")
         newer = make_lead(db, partner, client_name="Newer")
         backdate_lead(db, older.id, timedelta(hours=1))
     test = page_as(partner, LEADS)
-    key = _editor_key(test)
-    # Row 0 is the newest lead: contacted is allowed; row 1 to converted is not (partners
-    # cannot convert).
-    test.session_state[key] = {
-        "edited_rows": {0: {"Status": "contacted"}, 1: {"Status": "converted"}},
-        "added_rows": [],
-        "deleted_rows": [],
-    }
-    test.run()
-    next(b for b in test.button if b.label == "Save changes").click().run()
-    messages = {shown(m) for m in test.success} | {shown(m) for m in test.error}
-    assert f"Lead {newer.id}: Saved: now contacted." in messages
-    assert any(
-        m.startswith(f"Lead {older.id}: A pending lead cannot be moved to converted")
-        for m in messages
-    )
+    status_options = _status_column(test)
+    assert "Converted" not in status_options and "Contacted" in status_options
+    assert not [b for b in test.button if b.label == "Save changes"]
+    # Row 0 is the newest lead: contacted is allowed, and saved with no other click.
+    _edit(test, {0: {"Status": "Contacted"}})
+    assert not test.exception
+    (done,) = _messages(test)
+    assert done.startswith(f"Lead #{newer.id} Newer: now contacted, claimed until ")
+    assert done.endswith("(version 2).")
     with unit_of_work(app_database) as db:
         assert db.get(Lead, newer.id).status is LeadStatus.CONTACTED
-        assert db.get(Lead, older.id).status is LeadStatus.PENDING
+    # The table is drawn afresh with the new status and version.
+    table = _table(test, generation=1)
+    assert (table.loc[newer.id, "Status"], table.loc[newer.id, "Version"]) == ("Contacted", 2)
+    assert table.loc[newer.id, "Can move to"] == "qualified or lost"
+    # Qualified → pending is not a move: refused on that row, in words, nothing written.
+    _edit(test, {1: {"Status": "Qualified"}}, generation=1)
+    _edit(test, {1: {"Status": "Pending"}}, generation=2)
+    (refused,) = [shown(m) for m in test.error]
+    assert refused == (
+        f"Lead #{older.id} Older: A qualified lead cannot be moved to pending by a partner; "
+        "it can move to lost."
+    )
+    with unit_of_work(app_database) as db:
+        assert db.get(Lead, older.id).status is LeadStatus.QUALIFIED
 
 
-def test_moving_to_lost_without_a_reason_is_refused(app_database):
+def _editor(test):
+    """The lead table (the one editable table on the page)."""
+    (editor,) = [frame for frame in test.dataframe if frame.proto.editing_mode]
+    return editor
+
+
+def _status_column(test):
+    return json.loads(_editor(test).proto.columns)["Status"]["type_config"]["options"]
+
+
+def _table(test, *, prefix="leads", generation=0):
+    """The lead table as drawn, checked to be a fresh editor (no edit carried over)."""
+    editor = _editor(test)
+    assert editor.key == f"{prefix}-1-None-{generation}"
+    return editor.value
+
+
+def _table_columns(test):
+    return list(_editor(test).value.columns)
+
+
+def test_moving_to_lost_asks_the_reason_in_a_dialog(app_database):
     with unit_of_work(app_database) as db:
         partner = make_actor(db)
-        lead = make_lead(db, partner)
+        lead = make_lead(db, partner, client_name="Gone")
     test = page_as(partner, LEADS)
-    key = _editor_key(test)
-    test.session_state[key] = {
-        "edited_rows": {0: {"Status": "lost"}},
-        "added_rows": [],
-        "deleted_rows": [],
-    }
-    test.run()
-    next(b for b in test.button if b.label == "Save changes").click().run()
-    assert any("Lost reason is required" in shown(e) for e in test.error)
+    _edit(test, {0: {"Status": "Lost"}})
+    # Nothing is written until the reason is given; the dialog asks for it in words.
+    assert f"Lead #{lead.id} Gone moves to lost; its claim on the client ends." in texts(test)
+    (reason,) = [box for box in test.selectbox if box.label == "Reason *"]
+    assert reason.options[:2] == ["No response", "Not interested"]
+    next(b for b in test.button if b.label == "Mark as lost").click().run()
+    assert any("Reason: Lost reason is required." in shown(e) for e in test.error)
     with unit_of_work(app_database) as db:
         assert db.get(Lead, lead.id).status is LeadStatus.PENDING
+    next(box for box in test.selectbox if box.label == "Reason *").select("bad_fit").run()
+    next(t for t in test.text_input if t.label == "Note").input("Went elsewhere").run()
+    next(b for b in test.button if b.label == "Mark as lost").click().run()
+    assert not test.exception
+    assert f"Lead #{lead.id} Gone: now lost (version 2)." in _messages(test)
+    with unit_of_work(app_database) as db:
+        gone = db.get(Lead, lead.id)
+        assert (gone.status, gone.lost_reason.value, gone.lost_note) == (
+            LeadStatus.LOST,
+            "bad_fit",
+            "Went elsewhere",
+        )
+
+
+def test_ticking_open_shows_the_lead_below_the_table(app_database):
+    with unit_of_work(app_database) as db:
+        partner = make_actor(db)
+        lead = make_lead(db, partner, client_name="Opened")
+    test = page_as(partner, LEADS)
+    assert "Tick Open on a row" in texts(test)
+    _edit(test, {0: {"Open": True}})
+    assert test.query_params["lead"] == str(lead.id)
+    assert f"Lead #{lead.id}" in [h.value for h in test.subheader]
+    assert "day(s) left" in "".join(t.value for t in test.text)
+    timeline = [frame for frame in test.dataframe if "What" in frame.value.columns]
+    assert list(timeline[0].value["What"]) == ["registered"]
+    _edit(test, {0: {"Open": False}}, generation=1)
+    assert "lead" not in test.query_params
 
 
 def test_lead_detail_by_address_shows_the_timeline_and_user_text_stays_text(app_database):

@@ -247,6 +247,49 @@ def test_transition_table(engine, role):
                 assert session.get(Lead, lead.id).status is current
 
 
+def test_a_refusal_names_the_allowed_moves_in_words():
+    partner = PartnerActor(
+        user_id=1,
+        username="p",
+        display_name="P",
+        role=Role.PARTNER,
+        partner_id=1,
+        partner_status=PartnerStatus.ACTIVE,
+    )
+    assert leads.transition_refusal(partner, S.PENDING, S.CONVERTED) == (
+        "A pending lead cannot be moved to converted by a partner; "
+        "it can move to contacted, qualified or lost."
+    )
+    assert leads.in_words([S.QUALIFIED, S.LOST]) == "qualified or lost"
+    assert leads.in_words([S.LOST]) == "lost"
+    assert leads.in_words([]) == ""
+
+
+def test_the_conversion_preview_is_what_the_conversion_earns(engine):
+    with unit_of_work(engine) as session:
+        manager = make_manager(session)
+        partner = make_actor(session)
+        lead = make_lead(session, partner)
+        qualified = _move(session, manager, lead.id, lead.version, S.QUALIFIED)
+        preview = leads.preview_conversion(
+            session, actor=manager, lead_id=lead.id, deal_value="1234.57"
+        )
+        assert preview.commission == Decimal("123.46") and not preview.rate_pinned
+        same = leads.preview_conversion(
+            session, actor=manager, lead_id=lead.id, deal_value="2500.00"
+        )
+        assert session.get(Lead, lead.id).status is S.QUALIFIED  # a preview writes nothing
+        converted = _move(session, manager, lead.id, qualified.version, S.CONVERTED)
+    assert (same.commission, same.rate) == (converted.commission, converted.commission_rate)
+    with pytest.raises(ValidationError) as refused, unit_of_work(engine) as session:
+        leads.preview_conversion(session, actor=manager, lead_id=lead.id, deal_value="-1")
+    assert set(refused.value.errors) == {"deal_value"}
+    with pytest.raises(NotFound), unit_of_work(engine) as session:
+        leads.preview_conversion(session, actor=manager, lead_id=lead.id + 99, deal_value="1")
+    with pytest.raises(PermissionDenied), unit_of_work(engine) as session:
+        leads.preview_conversion(session, actor=partner, lead_id=lead.id, deal_value="1")
+
+
 def test_move_to_same_status_is_a_no_op(engine):
     with unit_of_work(engine) as session:
         partner = make_actor(session)

@@ -42,10 +42,13 @@ def dialog(
     act: Callable[[Session, Any], str],
     labels: dict[str, str] | None = None,
     on_success: Callable[[], None] | None = None,
+    inputs: Callable[[Any], Any] | None = None,
 ) -> None:
-    """Show the dialog `name` while it is pending: `lines` say what will happen; the confirm
-    button runs `act` as one user action (`perform`), whose returned message is shown after
-    the page reruns; `on_success` then resets what the page had entered."""
+    """Show the dialog `name` while it is pending: `lines` say what will happen; `inputs`,
+    if given, draws what the action still needs and returns it; the confirm button runs
+    `act(session, payload)` — `(payload, inputs)` when there are inputs — as one user action
+    (`perform`), whose returned message is shown after the page reruns; `on_success` then
+    resets what the page had entered."""
     payload = pending(name)
     if payload is None:
         return
@@ -54,9 +57,10 @@ def dialog(
     def _show() -> None:
         for line in lines(payload):
             st.text(line)
+        argument = payload if inputs is None else (payload, inputs(payload))
         left, right = st.columns(2)
         if left.button(confirm_label, type="primary", key=f"confirm-{name}"):
-            message = perform(lambda session: act(session, payload), labels)
+            message = perform(lambda session: act(session, argument), labels)
             if message is not None:
                 _forget()
                 if on_success is not None:

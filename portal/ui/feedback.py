@@ -27,15 +27,19 @@ DATABASE_DOWN = (
 )
 
 
-def show_error(error: PortalError, labels: dict[str, str] | None = None) -> None:
-    """One message per refused field (named as the form names it), or the refusal itself."""
+def show_error(
+    error: PortalError, labels: dict[str, str] | None = None, *, subject: str = ""
+) -> None:
+    """One message per refused field (named as the form names it), or the refusal itself;
+    `subject` names what was refused when the page shows several ("Lead #12 Ada")."""
+    lead_in = f"{subject}: " if subject else ""
     if isinstance(error, ValidationError):
         for field, message in error.errors.items():
             name = (labels or {}).get(field, field.replace("_", " ").capitalize())
-            st.error(fmt.inert(f"{name}: {message}"), icon=":material/warning:")
+            st.error(fmt.inert(f"{lead_in}{name}: {message}"), icon=":material/warning:")
     else:
         # A refusal may quote what was typed (a reference, a file name): shown as typed.
-        st.error(fmt.inert(str(error)), icon=":material/warning:")
+        st.error(fmt.inert(f"{lead_in}{error}"), icon=":material/warning:")
 
 
 def perform(
@@ -43,16 +47,18 @@ def perform(
     labels: dict[str, str] | None = None,
     *,
     busy: str = "Working…",
+    subject: str = "",
 ) -> T | None:
     """One user action: `work` in its own unit of work (run again if it lost a race for a
     lock), its result; or, when a service refused it, None and the refusal shown under the
     fields it names (`labels`: field → the label the form shows). Work that takes over half
     a second shows `busy` with a running time meanwhile (Streamlit's spinner waits that long
-    before it shows, so quick actions do not flicker)."""
+    before it shows, so quick actions do not flicker); `subject` names what a refusal is
+    about."""
     try:
         return _attempt(work, busy)
     except PortalError as error:
-        show_error(error, labels)
+        show_error(error, labels, subject=subject)
         return None
 
 

@@ -1,22 +1,29 @@
-"""The lead table shared by partners and managers: filters, keyset pages, inline edits, and
-one lead's details. Managers get the partner column, flags, deal value and reassignment."""
+"""The lead table shared by partners and managers: filters, keyset pages, status edits that
+take effect as soon as a cell is changed (with a dialog for the moves that need more), and the
+details of the lead opened from its row. Managers also get the partner column, flags, the
+deal value and bulk reassignment."""
 
 from __future__ import annotations
 
-import math
-from datetime import date
-from typing import Any
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import streamlit as st
+from sqlalchemy.orm import Session
 
 from portal import commissions, leads
 from portal.access import Actor
 from portal.config import get_settings
+from portal.errors import ValidationError
 from portal.models import MAX_ID, LeadStatus, LostReason
 from portal.pagination import Page
-from portal.ui import edit_table, fmt, paging, pickers
+from portal.types import utc_now
+from portal.ui import confirm, fmt, paging, pickers
 from portal.ui.feedback import perform
+
+if TYPE_CHECKING:
+    from pandas.io.formats.style import Styler
 
 PAGE_SIZE = 50
 LABELS = {"created_to": "To", "search": "Search name, email or company", "cursor": "Page"}
@@ -74,133 +81,382 @@ def filtered_page(
     )
 
 
-def _frame(actor: Actor, items: list[leads.LeadView], can_edit: bool) -> pd.DataFrame:
-    columns: dict[str, list[object]] = {}
+OPEN = "Open"
+SELECT = "Select"
+STATUS_WORDS = {status: fmt.label(status.value) for status in LeadStatus}
+STATUS_OF = {words: status for status, words in STATUS_WORDS.items()}
+# Partners never convert: their Status cell does not offer it.
+PARTNER_CHOICES = [STATUS_WORDS[s] for s in LeadStatus if s is not LeadStatus.CONVERTED]
+
+
+def _claim(lead: leads.LeadView) -> str:
+    if not lead.claim_live:
+        return "—"
+    if lead.status is LeadStatus.QUALIFIED:
+        return "held while qualified"
+    return f"until {fmt.day(lead.claim_expires_at)}"
+
+
+def _subject(lead: leads.LeadView) -> str:
+    return f"Lead #{lead.id} {lead.client_name}"
+
+
+def _frame(
+    actor: Actor, items: list[leads.LeadView], can_edit: bool, opened: int | None, prefix: str
+) -> pd.DataFrame:
+    selected = _selected(prefix)
+    columns: dict[str, list[object]] = {OPEN: [lead.id == opened for lead in items]}
     if actor.is_manager:
-        columns["Partner"] = [lead.partner_name or "" for lead in items]
+        columns[SELECT] = [lead.id in selected for lead in items]
     columns |= {
         "Client": [lead.client_name for lead in items],
-        "Status": [lead.status.value for lead in items],
-        "Can move to": [
-            ", ".join(m.value for m in leads.allowed_moves(actor, lead.status)) if can_edit else ""
-            for lead in items
+        "Status": [STATUS_WORDS[lead.status] for lead in items],
+        "Commission": [
+            fmt.money(lead.commission, currency=False) if lead.commission else "" for lead in items
         ],
-        "Lost reason": [lead.lost_reason.value if lead.lost_reason else None for lead in items],
+        "Claim": [_claim(lead) for lead in items],
     }
-    if actor.is_manager:
-        columns["Deal value"] = [
-            float(lead.deal_value) if lead.deal_value else None for lead in items
+    if can_edit:
+        columns["Can move to"] = [
+            leads.in_words(leads.allowed_moves(actor, lead.status)) or "—" for lead in items
         ]
-        columns["Reassign to"] = [None for _ in items]
+    if actor.is_manager:
+        columns["Partner"] = [lead.partner_name or "" for lead in items]
+        columns["Deal value"] = [
+            fmt.money(lead.deal_value, currency=False) if lead.deal_value else "" for lead in items
+        ]
         columns["Self-referral"] = [bool(lead.self_referral) for lead in items]
     columns |= {
+        "Lost reason": [
+            fmt.label(lead.lost_reason.value) if lead.lost_reason else "" for lead in items
+        ],
         "Email": [lead.client_email for lead in items],
         "Company": [lead.company or "" for lead in items],
         "Service": [lead.service for lead in items],
         "Registered": [fmt.day(lead.created_at) for lead in items],
-        "Claim": [
-            (
-                "held while qualified"
-                if lead.status is LeadStatus.QUALIFIED
-                else f"until {fmt.day(lead.claim_expires_at)}"
-            )
-            if lead.claim_live
-            else "—"
-            for lead in items
-        ],
         "Awaiting contact": [lead.awaiting_contact for lead in items],
-        "Commission": [
-            fmt.money(lead.commission, currency=False) if lead.commission else "" for lead in items
-        ],
-        "version": [lead.version for lead in items],
+        "Version": [lead.version for lead in items],
     }
     return pd.DataFrame(columns, index=pd.Index([lead.id for lead in items], name="Lead"))
 
 
-def _number(value: object) -> float | None:
-    """A number cell's value (the editor gives floats, NaN for an emptied cell)."""
-    if isinstance(value, int | float) and not math.isnan(value):
-        return float(value)
-    return None
+def _selected(prefix: str) -> dict[int, leads.LeadView]:
+    """The rows a manager ticked for a bulk action (kept across pages until acted on)."""
+    chosen: dict[int, leads.LeadView] = st.session_state.setdefault(f"{prefix}_selected", {})
+    return chosen
 
 
-def editor(actor: Actor, page: Page[leads.LeadView], prefix: str, *, can_edit: bool) -> None:
-    """The lead table with inline edits, a save button, and newer/older page buttons."""
-    frame = _frame(actor, page.items, can_edit)
-    cursors = st.session_state[f"{prefix}_cursors"]
+def _generation(prefix: str) -> int:
+    return int(st.session_state.get(f"{prefix}_generation", 0))
 
-    def lead_edit(lead_id: int, row: pd.Series, edited: dict[str, Any]) -> leads.LeadEdit:
-        target = edited.get("Status", row["Status"])
-        deal = _number(edited.get("Deal value", row.get("Deal value")))
-        reassign = _number(edited.get("Reassign to"))
-        return leads.LeadEdit(
-            lead_id=lead_id,
-            expected_version=int(row["version"]),
-            to=target if target != row["Status"] else None,
-            lost_reason=edited.get("Lost reason", row["Lost reason"]),
-            # As typed: the service checks and refuses, it is not rounded here.
-            deal_value=str(deal) if deal is not None else None,
-            reassign_to=int(reassign) if reassign is not None else None,
+
+def take_edit(actor: Actor, prefix: str) -> None:
+    """Act on what the user just committed in the table the last run drew — each edit takes
+    effect at once: a move is saved (or refused on the spot, saying which moves the lead
+    allows), a move that needs more opens its dialog (lost: the reason; converted: the deal
+    value and the commission it earns; a reversal: confirmation), ticking Open opens the
+    lead below, ticking Select picks it for a bulk action. Call it before the page reads its
+    leads, so the table drawn next shows the result; it also says what the last dialog did."""
+    confirm.show_confirmed()
+    drawn = st.session_state.pop(f"{prefix}_drawn", None)
+    if drawn is None:
+        return
+    key, rows = drawn
+    changes: dict[Any, dict[str, Any]] = st.session_state.get(key, {}).get("edited_rows", {})
+    if not changes:
+        st.session_state[f"{prefix}_drawn"] = drawn
+        return
+    # A fresh editor next run: no edit outlives the action it asked for.
+    st.session_state[f"{prefix}_generation"] = _generation(prefix) + 1
+    for position, changed in changes.items():
+        lead: leads.LeadView = rows[int(position)]
+        if OPEN in changed:
+            if changed[OPEN]:
+                st.query_params["lead"] = str(lead.id)
+            elif st.query_params.get("lead") == str(lead.id):
+                del st.query_params["lead"]
+        if SELECT in changed:
+            if changed[SELECT]:
+                _selected(prefix)[lead.id] = lead
+            else:
+                _selected(prefix).pop(lead.id, None)
+        if "Status" in changed:
+            _move(actor, prefix, lead, STATUS_OF.get(str(changed["Status"])))
+
+
+def _move(actor: Actor, prefix: str, lead: leads.LeadView, target: LeadStatus | None) -> None:
+    if target is None or target is lead.status:
+        return
+    if target not in leads.allowed_moves(actor, lead.status):
+        st.error(
+            fmt.inert(f"{_subject(lead)}: {leads.transition_refusal(actor, lead.status, target)}")
         )
+    elif target is LeadStatus.LOST:
+        confirm.ask(f"{prefix}-lose", lead)
+    elif target is LeadStatus.CONVERTED:
+        confirm.ask(f"{prefix}-convert", lead)
+    elif lead.status is LeadStatus.CONVERTED:
+        confirm.ask(f"{prefix}-reverse", lead)
+    else:
+        moved = perform(
+            lambda session: _moved(session, actor, lead, target), subject=_subject(lead)
+        )
+        if moved is not None:
+            st.success(fmt.inert(moved))
 
-    edit_table.edit_table(
-        frame,
-        name=prefix,
-        view=f"{len(cursors)}-{cursors[-1]}",
-        editable=(
-            ["Status", "Lost reason"] + (["Deal value", "Reassign to"] if actor.is_manager else [])
-            if can_edit
-            else None
-        ),
+
+def _moved(
+    session: Session,
+    actor: Actor,
+    lead: leads.LeadView,
+    target: LeadStatus,
+    *,
+    lost_reason: str | None = None,
+    lost_note: str = "",
+    deal_value: str | None = None,
+) -> str:
+    """Move the lead as it was drawn (its version), saying what the move did as the table
+    will show it: status, claim, commission and version."""
+    moved = leads.change_lead_status(
+        session,
+        actor=actor,
+        lead_id=lead.id,
+        to=target,
+        expected_version=lead.version,
+        lost_reason=lost_reason,
+        lost_note=lost_note,
+        deal_value=deal_value,
+    )
+    return _after_move(moved)
+
+
+def _after_move(lead: leads.LeadView) -> str:
+    claim = _claim(lead)
+    return (
+        f"{_subject(lead)}: now {lead.status.value}"
+        + (f", claimed {claim}" if claim != "—" else "")
+        + (f", commission {fmt.money(lead.commission)}" if lead.commission else "")
+        + f" (version {lead.version})."
+    )
+
+
+def editor(
+    actor: Actor,
+    page: Page[leads.LeadView],
+    prefix: str,
+    *,
+    can_edit: bool,
+    highlight: int | None = None,
+) -> None:
+    """The lead table whose Status cells move leads as soon as they are changed, its Open
+    (and, for managers, Select) ticks, and newer/older page buttons; `highlight` marks a
+    row (the lead just registered)."""
+    cursors = st.session_state[f"{prefix}_cursors"]
+    frame = _frame(actor, page.items, can_edit, _requested_lead(), prefix)
+    key = f"{prefix}-{len(cursors)}-{cursors[-1]}-{_generation(prefix)}"
+    st.session_state[f"{prefix}_drawn"] = (key, page.items)
+    editable = [OPEN, SELECT] + (["Status"] if can_edit else [])
+    shown: pd.DataFrame | Styler = frame
+    if highlight in frame.index:
+        shown = frame.style.apply(
+            lambda row: [NEW_ROW if row.name == highlight else "" for _ in row], axis=1
+        )
+    st.data_editor(
+        shown,
+        key=key,
+        num_rows="fixed",
+        disabled=[column for column in frame.columns if column not in editable],
         column_config={
+            OPEN: st.column_config.CheckboxColumn(
+                width="small", help="Tick to open the lead's details below the table."
+            ),
+            **(
+                {
+                    SELECT: st.column_config.CheckboxColumn(
+                        width="small", help="Tick the leads to reassign together."
+                    )
+                }
+                if actor.is_manager
+                else {}
+            ),
             "Status": st.column_config.SelectboxColumn(
-                options=[s.value for s in LeadStatus],
+                options=list(STATUS_WORDS.values()) if actor.is_manager else PARTNER_CHOICES,
                 required=True,
-                help="The new status; 'Can move to' lists the moves allowed from each row.",
+                help="Choose the next status: it is saved at once. 'Can move to' lists the "
+                "moves each lead allows; lost asks for the reason.",
             ),
-            "Lost reason": st.column_config.SelectboxColumn(
-                options=[r.value for r in LostReason], help="Needed for a move to lost."
-            ),
-            "Deal value": st.column_config.NumberColumn(
-                min_value=0.01, step=0.01, format="%.2f", help="Needed to convert a lead."
-            ),
-            "Reassign to": st.column_config.NumberColumn(
-                min_value=1, step=1, format="%d", help="The id of the partner to move it to."
-            ),
+            "Client": st.column_config.TextColumn(pinned=True),
             "Awaiting contact": st.column_config.CheckboxColumn(
                 help=f"Still pending after {get_settings().awaiting_contact_days} days."
             ),
-            "version": None,
         },
-        edit=lead_edit,
-        apply=lambda session, edits: leads.apply_edits(session, actor=actor, edits=edits),
     )
     paging.pager(cursors, page.next_cursor, key=prefix)
+    _dialogs(actor, prefix)
+    if actor.is_manager:
+        _bulk_actions(actor, prefix)
 
 
-def details(actor: Actor, page: Page[leads.LeadView]) -> None:
-    """One lead: its fields, claim, timeline and commission chain (`?lead=ID` opens one)."""
-    st.subheader("Lead details", anchor=False)
-    requested = st.query_params.get("lead")
-    lead_id = None
-    if requested is not None:
-        if requested.isdigit() and len(requested) <= 10 and int(requested) <= MAX_ID:
-            lead_id = int(requested)
-        else:
-            st.error("The lead in the address (lead=…) must be a lead number.")
-    options = [lead.id for lead in page.items]
-    if lead_id is not None and lead_id not in options:
-        options = [lead_id, *options]
-    names = {lead.id: lead.client_name for lead in page.items}
-    chosen = st.selectbox(
-        "Open a lead",
-        options,
-        index=options.index(lead_id) if lead_id is not None else None,
-        format_func=lambda i: f"#{i} {names.get(i, '')}",
-        placeholder="Choose a lead",
+NEW_ROW = "background-color: #fff4c2"
+
+
+def _dialogs(actor: Actor, prefix: str) -> None:
+    def lost(session: Session, answer: tuple[leads.LeadView, tuple[str | None, str]]) -> str:
+        lead, (reason, note) = answer
+        return _moved(session, actor, lead, LeadStatus.LOST, lost_reason=reason, lost_note=note)
+
+    def why_lost(lead: leads.LeadView) -> tuple[str | None, str]:
+        reason = st.selectbox(
+            "Reason *",
+            [reason.value for reason in LostReason],
+            index=None,
+            format_func=fmt.label,
+            placeholder="Choose a reason",
+            key=f"{prefix}-lost-reason",
+        )
+        note = st.text_input("Note", max_chars=500, key=f"{prefix}-lost-note")
+        return reason, note
+
+    confirm.dialog(
+        f"{prefix}-lose",
+        title="Why was this lead lost?",
+        lines=lambda lead: [f"{_subject(lead)} moves to lost; its claim on the client ends."],
+        inputs=why_lost,
+        confirm_label="Mark as lost",
+        act=lost,
+        labels={"lost_reason": "Reason", "lost_note": "Note"},
     )
-    if chosen is None:
+    if not actor.is_manager:
         return
+
+    def deal(lead: leads.LeadView) -> str:
+        typed = st.text_input(
+            f"Deal value ({get_settings().currency}) *", key=f"{prefix}-deal-value"
+        )
+        if typed.strip():
+            preview = perform(
+                lambda session: leads.preview_conversion(
+                    session, actor=actor, lead_id=lead.id, deal_value=typed.strip()
+                ),
+                {"deal_value": "Deal value"},
+            )
+            if preview is not None:
+                why = "the partner's pinned rate" if preview.rate_pinned else "the tier's rate"
+                st.text(
+                    f"Commission: {fmt.money(preview.commission)} "
+                    f"({fmt.rate(preview.rate)}, {why}), on hold for "
+                    f"{get_settings().hold_days} days."
+                )
+        return typed.strip()
+
+    def convert(session: Session, answer: tuple[leads.LeadView, str]) -> str:
+        lead, value = answer
+        return _moved(session, actor, lead, LeadStatus.CONVERTED, deal_value=value)
+
+    confirm.dialog(
+        f"{prefix}-convert",
+        title="Convert this lead?",
+        lines=lambda lead: [f"{_subject(lead)} converts; its partner earns the commission."],
+        inputs=deal,
+        confirm_label="Convert",
+        act=convert,
+        labels={"deal_value": "Deal value"},
+    )
+
+    def reverse(session: Session, lead: leads.LeadView) -> str:
+        return _moved(session, actor, lead, LeadStatus.QUALIFIED)
+
+    confirm.dialog(
+        f"{prefix}-reverse",
+        title="Reverse this conversion?",
+        lines=lambda lead: [
+            f"{_subject(lead)} goes back to qualified.",
+            f"Its commission of {fmt.money(lead.commission)} is reversed; if it was paid "
+            "already, the amount is taken back from the partner's next payout.",
+        ],
+        confirm_label="Reverse the conversion",
+        act=reverse,
+    )
+
+
+def _bulk_actions(actor: Actor, prefix: str) -> None:
+    selected = _selected(prefix)
+    left, right = st.columns([3, 1])
+    left.caption(
+        f"{len(selected)} lead(s) selected: " + ", ".join(f"#{i}" for i in sorted(selected))
+        if selected
+        else "Tick Select on leads to reassign them together."
+    )
+    if right.button(
+        f"Reassign {len(selected)} lead(s)…", disabled=not selected, key=f"{prefix}-reassign"
+    ):
+        confirm.ask(f"{prefix}-reassign", list(selected.values()))
+
+    def reassign(session: Session, answer: tuple[list[leads.LeadView], int | None]) -> str:
+        chosen, partner_id = answer
+        if partner_id is None:
+            raise ValidationError({"partner": "Choose the partner to move them to."})
+        outcomes = leads.apply_edits(
+            session,
+            actor=actor,
+            edits=[
+                leads.LeadEdit(
+                    lead_id=lead.id, expected_version=lead.version, reassign_to=partner_id
+                )
+                for lead in chosen
+            ],
+        )
+        moved = [outcome for outcome in outcomes if outcome.saved]
+        refused = [
+            f"#{outcome.key}: {outcome.message}" for outcome in outcomes if not outcome.saved
+        ]
+        return f"Reassigned {len(moved)} lead(s)." + (
+            f" Refused: {'; '.join(refused)}" if refused else ""
+        )
+
+    confirm.dialog(
+        f"{prefix}-reassign",
+        title="Reassign the selected leads?",
+        lines=lambda chosen: [
+            f"{len(chosen)} lead(s) move to the partner you choose: "
+            + ", ".join(_subject(lead) for lead in chosen[:10])
+            + (" …" if len(chosen) > 10 else "")
+        ],
+        inputs=lambda chosen: pickers.partner_by_name(actor, key=f"{prefix}-reassign-to"),
+        confirm_label="Reassign",
+        act=reassign,
+        labels={"partner": "Partner"},
+        on_success=lambda: st.session_state.pop(f"{prefix}_selected", None),
+    )
+
+
+def _time_left(until: datetime) -> str:
+    left = until - utc_now()
+    if left.days >= 1:
+        return f"{left.days} day(s) left"
+    return f"{max(1, left.seconds // 3600)} hour(s) left"
+
+
+def _requested_lead() -> int | None:
+    """The lead the address opens (`?lead=ID`), if it names one."""
+    requested = st.query_params.get("lead")
+    if requested is not None and requested.isdigit() and len(requested) <= 10:
+        number = int(requested)
+        return number if number <= MAX_ID else None
+    return None
+
+
+def details(actor: Actor) -> None:
+    """The lead opened from its row's Open tick or by the address (`?lead=ID`): its fields,
+    claim, timeline and commission chain."""
+    requested = st.query_params.get("lead")
+    chosen = _requested_lead()
+    if requested is not None and chosen is None:
+        st.error("The lead in the address (lead=…) must be a lead number.")
+    if chosen is None:
+        st.caption("Tick Open on a row to see its details, timeline and commission here.")
+        return
+    st.subheader(f"Lead #{chosen}", anchor=False)
     found = perform(
         lambda session: (
             leads.get_lead(session, actor=actor, lead_id=chosen),
@@ -221,15 +477,19 @@ def details(actor: Actor, page: Page[leads.LeadView]) -> None:
     claim = (
         "held while the lead is qualified"
         if lead.status is LeadStatus.QUALIFIED
-        else f"until {fmt.moment(lead.claim_expires_at)}"
+        else f"until {fmt.moment(lead.claim_expires_at)} ({_time_left(lead.claim_expires_at)})"
         if lead.claim_live
         else "none (the lead is closed or its claim expired)"
     )
     right.text(
-        f"Status: {lead.status.value}\nRegistered: {fmt.moment(lead.created_at)}\n"
+        f"Status: {STATUS_WORDS[lead.status]}\nRegistered: {fmt.moment(lead.created_at)}\n"
         f"Claim: {claim}\nDeal value: {fmt.money(lead.deal_value)}\n"
         f"Commission: {fmt.money(lead.commission)}"
-        + (f"\nLost: {lead.lost_reason.value} — {lead.lost_note or ''}" if lead.lost_reason else "")
+        + (
+            f"\nLost: {fmt.label(lead.lost_reason.value)} — {lead.lost_note or ''}"
+            if lead.lost_reason
+            else ""
+        )
     )
     if lead.notes:
         st.text(f"Notes: {lead.notes}")

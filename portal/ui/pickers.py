@@ -1,4 +1,5 @@
-"""Choosing a partner by id: a program may have ten thousand, too many for a select box."""
+"""Choosing a partner: a program may have ten thousand, too many for one select box, so
+by id (filters) or by a few letters of the name (actions)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from portal import partners
 from portal.access import Actor
 from portal.db import unit_of_work
 from portal.errors import NotFound
+from portal.models import PartnerStatus
 from portal.ui import fmt
 
 
@@ -26,3 +28,31 @@ def partner_filter(actor: Actor, *, key: str, container=st) -> int | None:  # ty
         return None
     container.caption(fmt.inert(partner.company_name))
     return partner.id
+
+
+MATCHES = 20
+
+
+def partner_by_name(actor: Actor, *, key: str) -> int | None:
+    """A search box for the company name and the active partners it matches; the chosen
+    partner's id (None until one is chosen)."""
+    typed = st.text_input(
+        "Partner name", max_chars=200, key=f"{key}-search", placeholder="A few letters"
+    )
+    if not typed.strip():
+        return None
+    with unit_of_work() as session:
+        found = partners.list_partners(
+            session, actor=actor, status=PartnerStatus.ACTIVE, search=typed, limit=MATCHES
+        ).items
+    if not found:
+        st.error(fmt.inert(f"Partner name: no active partner's name contains “{typed.strip()}”."))
+        return None
+    names = {partner.id: f"{partner.company_name} (#{partner.id})" for partner in found}
+    return st.selectbox(
+        "Partner",
+        list(names),
+        format_func=names.__getitem__,
+        key=f"{key}-choice",
+        help=f"The first {MATCHES} active partners whose name contains what you typed.",
+    )

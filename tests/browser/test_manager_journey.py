@@ -14,7 +14,7 @@ from portal import leads, profiles
 from portal.db import get_engine, unit_of_work
 from portal.models import Commission, Lead, LeadStatus, Partner, PartnerStatus, Payout
 from portal.types import utc_now
-from tests.browser.conftest import choose, edit_cell, settle, shoot, sign_in
+from tests.browser.conftest import choose, edit_cell, select_row, settle, shoot, sign_in
 from tests.factories import (
     PASSWORD,
     make_actor,
@@ -54,25 +54,34 @@ def test_manager_journey(server, browser):
     shoot(page, "manager-overview")
 
     # Approve: partners are listed newest first, so the applicant (made before the seller)
-    # is row 1; Company → Email → Status → Action.
+    # is row 1. Select its row, then the action, then confirm it.
     page.goto(f"{server.url}/manager_partners")
     settle(page)
-    edit_cell(page, row=1, column=3, value="approve")
-    page.get_by_role("button", name="Save changes").click()
+    select_row(page, row=1)
+    page.get_by_role("button", name="Approve (1)…").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_text("Approve: Aardvark Applicants (1 partner(s)).")).to_be_visible()
+    shoot(page, "manager-partners-confirm-approve")
+    dialog.get_by_role("button", name="Approve", exact=True).click()
     settle(page)
-    expect(page.get_by_text(f"Partner {applicant.id}: Saved: now active.")).to_be_visible()
+    expect(page.get_by_text("Approved 1 partner(s).")).to_be_visible()
     shoot(page, "manager-partners")
     with unit_of_work(engine) as db:
         assert db.get(Partner, applicant.id).status is PartnerStatus.ACTIVE
 
-    # Convert: Partner → Client → Status, then → Can move to → Lost reason → Deal value.
+    # Convert: Client → Open → Select → Status; the dialog previews the commission.
     page.goto(f"{server.url}/manager_leads")
     settle(page)
-    edit_cell(page, row=0, column=2, value="converted")
-    edit_cell(page, row=0, column=5, value="2000")
-    page.get_by_role("button", name="Save changes").click()
+    edit_cell(page, row=0, column=3, value="Converted")
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("Deal value (USD) *").fill("2000")
+    dialog.get_by_label("Deal value (USD) *").press("Enter")
     settle(page)
-    expect(page.get_by_text(f"Lead {lead.id}: Saved: now converted.")).to_be_visible()
+    expect(dialog.get_by_text("Commission: 200.00 USD (10%, the tier's rate)")).to_be_visible()
+    shoot(page, "manager-leads-convert")
+    dialog.get_by_role("button", name="Convert", exact=True).click()
+    settle(page)
+    expect(page.get_by_text("now converted, commission 200.00 USD")).to_be_visible()
     shoot(page, "manager-leads")
     with unit_of_work(engine) as db:
         converted = db.get(Lead, lead.id)

@@ -44,10 +44,8 @@ def test_partner_journey(server, browser):
 
     page.reload()
     settle(page)
-    edit_cell(page, row=0, column=1, value="contacted")  # Client → Status
-    page.get_by_role("button", name="Save changes").click()
-    settle(page)
-    expect(page.get_by_text(f"Lead {lead.id}: Saved: now contacted.")).to_be_visible()
+    edit_cell(page, row=0, column=2, value="Contacted")  # Client → Open → Status
+    expect(page.get_by_text("now contacted, claimed until")).to_be_visible()
     shoot(page, "partner-leads")
     with unit_of_work(engine) as db:
         assert db.get(Lead, lead.id).status is LeadStatus.CONTACTED

@@ -9,9 +9,9 @@ from playwright.sync_api import expect
 from portal.db import get_engine, unit_of_work
 from portal.models import PartnerStatus
 from tests.browser.conftest import (
-    edit_cell,
     migrate_database,
     run_app,
+    select_row,
     settle,
     sign_in,
 )
@@ -48,10 +48,11 @@ def test_a_write_in_one_replica_is_seen_in_the_other(two_apps, browser):
     sign_in(manager_page, second.url, manager.username, PASSWORD)
     manager_page.goto(f"{second.url}/manager_partners")
     settle(manager_page)
-    edit_cell(manager_page, row=0, column=3, value="approve")
-    manager_page.get_by_role("button", name="Save changes").click()
+    select_row(manager_page, row=0)
+    manager_page.get_by_role("button", name="Approve (1)…").click()
+    manager_page.get_by_role("dialog").get_by_role("button", name="Approve", exact=True).click()
     settle(manager_page)
-    expect(manager_page.get_by_text("Saved: now active.")).to_be_visible()
+    expect(manager_page.get_by_text("Approved 1 partner(s).")).to_be_visible()
 
     partner_page.reload()
     settle(partner_page)

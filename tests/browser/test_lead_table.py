@@ -1,0 +1,77 @@
+"""The lead table as a partner uses it, at desktop and phone widths: a registered lead shows
+highlighted; a Status cell moves the lead as soon as it is changed; a wrong move is refused on
+its row in words; lost asks for the reason in a dialog; ticking Open shows the lead's details."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from portal.db import get_engine, unit_of_work
+from portal.models import Lead, LeadStatus
+from tests.browser.conftest import choose, edit_cell, settle, shoot, sign_in, tick_cell
+from tests.factories import PASSWORD, make_actor
+
+SIZES = {"1440": {"width": 1440, "height": 900}, "390": {"width": 390, "height": 844}}
+OPEN, STATUS = 1, 2  # data columns: Client (pinned first), Open, Status, …
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+def test_partner_moves_leads_in_the_table(server, browser, size):
+    engine = get_engine(server.database_url)
+    with unit_of_work(engine) as db:
+        partner = make_actor(db, username=f"table.partner.{size}")
+    phone = size == "390"
+    context = browser.new_context(viewport=SIZES[size], is_mobile=phone, has_touch=phone)
+    page = context.new_page()
+    sign_in(page, server.url, partner.username, PASSWORD)
+    page.goto(f"{server.url}/partner_leads")
+    settle(page)
+
+    page.get_by_text("Register a lead").click()
+    page.get_by_label("Client name *").fill("Table Client")
+    page.get_by_label("Client email *").fill(f"table{size}@client.example")
+    choose(page, "Service *", "SEO", in_form=True)
+    page.get_by_role("button", name="Register lead").click()
+    settle(page)
+    expect(page.get_by_text("it is highlighted first in the table")).to_be_visible()
+    expect(page.get_by_label("Client name *")).to_have_value("")  # a fresh form
+    shoot(page, f"lead-table-registered-{size}")
+    with unit_of_work(engine) as db:
+        lead = db.scalar(select(Lead).where(Lead.partner_id == partner.partner_id))
+    name = f"Lead #{lead.id} Table Client"
+
+    edit_cell(page, row=0, column=STATUS, value="Contacted", shot=f"lead-table-mid-edit-{size}")
+    expect(page.get_by_text(f"{name}: now contacted, claimed until")).to_be_visible()
+    expect(page.get_by_text("(version 2).")).to_be_visible()
+    with unit_of_work(engine) as db:
+        assert db.get(Lead, lead.id).status is LeadStatus.CONTACTED
+
+    edit_cell(page, row=0, column=STATUS, value="Pending")
+    expect(
+        page.get_by_text(
+            f"{name}: A contacted lead cannot be moved to pending by a partner; "
+            "it can move to qualified or lost."
+        )
+    ).to_be_visible()
+    shoot(page, f"lead-table-refused-{size}")
+
+    edit_cell(page, row=0, column=STATUS, value="Lost")
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_text(f"{name} moves to lost")).to_be_visible()
+    choose(page, "Reason *", "Bad fit")
+    shoot(page, f"lead-table-lost-reason-{size}")
+    dialog.get_by_role("button", name="Mark as lost").click()
+    settle(page)
+    expect(page.get_by_text(f"{name}: now lost (version 3).")).to_be_visible()
+    with unit_of_work(engine) as db:
+        gone = db.get(Lead, lead.id)
+        assert (gone.status, gone.lost_reason.value) == (LeadStatus.LOST, "bad_fit")
+
+    tick_cell(page, row=0, column=OPEN)
+    expect(page.get_by_role("heading", name=f"Lead #{lead.id}")).to_be_visible()
+    expect(page.get_by_text("status changed").first).to_be_attached()
+    assert page.url.endswith(f"lead={lead.id}")
+    shoot(page, f"lead-table-open-{size}")
+    context.close()
