@@ -24,10 +24,12 @@ run: $(INSTALLED)
 	@$(BIN)/python -m portal demo-logins || true
 	$(BIN)/streamlit run portal/ui/server.py --server.port $(PORT)
 
+TEST_WORKERS ?= 2
+
 test: $(INSTALLED)
 	@sh scripts/ensure-postgres.sh
 	@sh scripts/ensure-chromium.sh
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 # The edit loop: the service tests on SQLite only, no browser, no PostgreSQL (seconds).
 test-fast: $(INSTALLED)

@@ -64,6 +64,7 @@ def test_partner_moves_leads_in_the_table(server, browser, size):
     shoot(page, f"lead-table-lost-reason-{size}")
     dialog.get_by_role("button", name="Mark as lost").click()
     settle(page)
+    expect(page.get_by_role("dialog")).to_have_count(0)
     expect(page.get_by_text(f"{name}: now lost (version 3).")).to_be_visible()
     with unit_of_work(engine) as db:
         gone = db.get(Lead, lead.id)
