@@ -190,11 +190,14 @@ with (
     st.expander("Create a partner with its first login", icon=":material/add:"),
     st.form("create_partner"),
 ):
+    # One row per pair: on a phone, where columns stack, each pair stays together.
     left, right = st.columns(2)
     company_name = left.text_input("Company name")
     company_email = right.text_input("Company email")
+    left, right = st.columns(2)
     display_name = left.text_input("Contact name")
     user_email = right.text_input("Contact email")
+    left, right = st.columns(2)
     username = left.text_input("Username")
     password = right.text_input(
         "Initial password",

@@ -42,6 +42,8 @@ if can_edit:
         st.expander("Register a lead", icon=":material/add:", expanded=registration.pending),
         st.form(registration.key),
     ):
+        # One row per pair, so that on a phone, where columns stack, the fields keep their
+        # reading order (name, email, phone, company).
         left, right = st.columns(2)
         with left:
             client_name = st.text_input("Client name *", max_chars=200)
@@ -49,6 +51,7 @@ if can_edit:
         with right:
             client_email = st.text_input("Client email *", max_chars=254)
             registration.under("client_email")
+        left, right = st.columns(2)
         with left:
             client_phone = st.text_input(
                 "Client phone", max_chars=40, help="With the country code, e.g. +1 415 555 0100."

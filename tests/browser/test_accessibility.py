@@ -15,7 +15,7 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
 from portal.config import PROJECT_ROOT
-from tests.browser.conftest import Server, migrate_database, run_app, settle, sign_in
+from tests.browser.conftest import Server, migrate_database, run_app, settle, shoot, sign_in
 
 PAGES = {
     None: ["", "apply", "set_password"],
@@ -77,6 +77,7 @@ def test_every_page_passes_axe(browser, demo, width):
             settle(page)
             expect(page.get_by_role("heading").first).to_be_visible()
             problems = serious_violations(page)
+            shoot(page, f"demo-{role or 'signed-out'}-{path or 'home'}-{width}")
             if problems:
                 found[f"{role or 'signed out'} /{path}"] = problems
         context.close()
