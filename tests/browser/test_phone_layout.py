@@ -84,3 +84,22 @@ def test_money_pages_on_a_phone(server, browser):
     _fits_the_screen(page, "manager tax forms")
     shoot(page, "phone-manager-tax-forms")
     context.close()
+
+
+def test_the_sidebar_closes_after_choosing_a_page_on_a_phone(server, browser):
+    with unit_of_work(get_engine(server.database_url)) as db:
+        partner = make_actor(db, username="phone.navigator")
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    sign_in(page, server.url, partner.username, PASSWORD)
+    sidebar = page.get_by_test_id("stSidebar")
+    for title, heading in (("Leads", "Leads"), ("Commissions", "Commissions")):
+        page.get_by_test_id("stExpandSidebarButton").click()
+        expect(sidebar).to_have_attribute("data-collapsed", "false")
+        sidebar.get_by_role("link", name=title).click()
+        settle(page)
+        expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
+        # The page chosen is what the phone shows, not the menu it was chosen from.
+        expect(sidebar).to_have_attribute("data-collapsed", "true")
+    shoot(page, "phone-after-navigation")
+    context.close()
