@@ -44,11 +44,12 @@ if page is None:
 st.dataframe(
     [
         {
+            # What changed first: on a phone the columns after the first few are off-screen.
             "When": fmt.moment(e.created_at),
-            "Who": e.actor_label,
-            "Action": e.action,
             "Object": e.object_name,
             "Change": e.change,
+            "Who": e.actor_label,
+            "Action": e.action,
         }
         for e in page.items
     ],

@@ -205,7 +205,7 @@ with (
         help="Leave it empty to e-mail the contact an invitation to choose their own "
         "(recommended); or at least 12 characters, shared safely.",
     )
-    status = st.radio("Status", ["active", "pending"], horizontal=True)
+    status = st.radio("The new partner starts", ["active", "pending"], horizontal=True)
     if st.form_submit_button("Create partner", type="primary"):
         created = perform(
             lambda session: partners.create_partner(

@@ -323,6 +323,7 @@ def _focus_cell(page: Page, *, row: int, column: int, grid: int):  # type: ignor
     # a click then selects nothing: click again (selecting a cell twice is harmless) until
     # the cell has the focus.
     for _ in range(3):
+        table.scroll_into_view_if_needed()  # a click outside the viewport lands nowhere
         box = table.bounding_box()
         assert box is not None
         page.mouse.click(box["x"] + 20, box["y"] + 35 * (row + 1) + 17)
@@ -374,6 +375,7 @@ def select_row(page: Page, *, row: int, grid: int = 0) -> None:
     then wait for the run the selection causes."""
     table = page.locator('[data-testid="stDataFrame"]').nth(grid)
     expect(table.locator(f'[data-testid="glide-cell-1-{row}"]')).to_be_attached()
+    table.scroll_into_view_if_needed()
     box = table.bounding_box()
     assert box is not None
     page.mouse.click(box["x"] + 16, box["y"] + 35 * (row + 1) + 17)
