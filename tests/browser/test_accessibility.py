@@ -20,6 +20,8 @@ from tests.browser.conftest import Server, migrate_database, run_app, settle, sh
 PAGES = {
     None: ["", "apply", "set_password"],
     "partner": ["", "partner_leads", "partner_commissions", "partner_profile"],
+    "applicant": ["", "partner_leads"],
+    "suspended": ["", "partner_leads"],
     "manager": [
         "",
         "manager_partners",
@@ -32,6 +34,18 @@ PAGES = {
         "account",
     ],
 }
+
+# What a page must say, as a reader sees it at either width: the partner's rate and why
+# (dashboard, each commission line), charts with axis titles, and one message per state.
+SAYS = {
+    ("partner", ""): ["Your commission rate today:", "Commission (USD)", "Month converted"],
+    ("partner", "partner_commissions"): ["Your commission rate today:"],
+    ("applicant", ""): ["Your application is under review."],
+    ("applicant", "partner_leads"): ["Your application is under review."],
+    ("suspended", ""): ["Your partner account is suspended, so it is read-only"],
+    ("suspended", "partner_leads"): ["Your partner account is suspended, so it is read-only"],
+}
+NEVER_SAYS = {"applicant": "Register your first", "suspended": "Register a lead"}
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +90,10 @@ def test_every_page_passes_axe(browser, demo, width):
             page.goto(f"{server.url}/{path}")
             settle(page)
             expect(page.get_by_role("heading").first).to_be_visible()
+            for text in SAYS.get((role, path), []):
+                expect(page.get_by_text(text).first).to_be_attached()
+            if role in NEVER_SAYS:
+                expect(page.get_by_text(NEVER_SAYS[role])).to_have_count(0)
             problems = serious_violations(page)
             shoot(page, f"demo-{role or 'signed-out'}-{path or 'home'}-{width}")
             if problems:
