@@ -63,14 +63,15 @@ if rows:
         pd.DataFrame(
             {
                 "Company": [p.company_name for p in rows],
+                # Money first after the name: on a phone the later columns are off-screen.
+                "Earned": [fmt.money(p.total_earnings, currency=False) for p in rows],
+                "Paid": [fmt.money(p.paid_earnings, currency=False) for p in rows],
                 "Status": [fmt.label(p.status.value) for p in rows],
                 "Pinned rate": [
                     fmt.rate(p.commission_rate) if p.commission_rate is not None else "tier's"
                     for p in rows
                 ],
                 "Referrals": [p.total_referrals for p in rows],
-                "Earned": [fmt.money(p.total_earnings, currency=False) for p in rows],
-                "Paid": [fmt.money(p.paid_earnings, currency=False) for p in rows],
                 "Email": [p.email for p in rows],
                 "Joined": [fmt.day(p.created_at) for p in rows],
             },
