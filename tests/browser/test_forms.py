@@ -1,0 +1,52 @@
+"""Forms as a partner meets them at desktop and phone widths: a refused field is told right
+under that field, without repeating its label, and what was typed stays; "Save profile" says
+what changed."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from portal.db import get_engine, unit_of_work
+from tests.browser.conftest import choose, settle, shoot, sign_in
+from tests.factories import PASSWORD, make_actor
+
+SIZES = {"1440": {"width": 1440, "height": 900}, "390": {"width": 390, "height": 844}}
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+def test_refusals_sit_under_their_field_and_saving_says_what_changed(server, browser, size):
+    with unit_of_work(get_engine(server.database_url)) as db:
+        partner = make_actor(db, username=f"forms.partner.{size}")
+    phone = size == "390"
+    context = browser.new_context(viewport=SIZES[size], is_mobile=phone, has_touch=phone)
+    page = context.new_page()
+    sign_in(page, server.url, partner.username, PASSWORD)
+
+    page.goto(f"{server.url}/partner_leads")
+    settle(page)
+    page.get_by_text("Register a lead").click()
+    page.get_by_label("Client name *").fill("Kept Name")
+    page.get_by_label("Client email *").fill("not-an-email")
+    choose(page, "Service *", "SEO", in_form=True)
+    page.get_by_role("button", name="Register lead").click()
+    settle(page)
+    email = page.get_by_test_id("stTextInput").filter(has=page.get_by_label("Client email *"))
+    refusal = page.get_by_test_id("stAlert").filter(has_text="email")
+    expect(refusal).to_have_count(1)
+    # Right under the email field: the next element after the field's own block.
+    field_box, refusal_box = email.bounding_box(), refusal.bounding_box()
+    assert field_box and refusal_box
+    assert 0 <= refusal_box["y"] - (field_box["y"] + field_box["height"]) < 40
+    expect(refusal).not_to_contain_text("Client email:")
+    expect(page.get_by_label("Client name *")).to_have_value("Kept Name")
+    shoot(page, f"form-refusal-under-field-{size}")
+
+    page.goto(f"{server.url}/partner_profile")
+    settle(page)
+    page.get_by_label("Contact name").fill("Casey Contact")
+    page.get_by_role("button", name="Save profile").click()
+    settle(page)
+    expect(page.get_by_text("Saved. Changed: contact name.", exact=False)).to_be_visible()
+    shoot(page, f"form-saved-{size}")
+    context.close()
