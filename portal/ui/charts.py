@@ -25,8 +25,17 @@ FUNNEL = (LeadStatus.PENDING, LeadStatus.CONTACTED, LeadStatus.QUALIFIED, LeadSt
 
 def _layout(figure: go.Figure, title: str) -> go.Figure:
     figure.update_layout(
-        title={"text": title, "x": 0, "xanchor": "left"},
-        # Room above the plot for the mode bar, which would otherwise cover the title.
+        # The title sits on the plot's top edge and the mode bar (shown on hover) in the
+        # top margin's upper part, so a title as wide as the chart stays uncovered.
+        title={
+            "text": title,
+            "x": 0,
+            "xanchor": "left",
+            "y": 1,
+            "yref": "paper",
+            "yanchor": "bottom",
+            "pad": {"b": 8},
+        },
         margin={"l": 10, "r": 10, "t": 64, "b": 10},
         height=340,
         # Below the axis title, not over it.
@@ -169,6 +178,7 @@ def pipeline_funnel(pipeline: dict[LeadStatus, int]) -> go.Figure:
     figure = _layout(figure, "Pipeline: leads that reached each stage")
     figure.update_layout(
         title_subtitle_text=f"Lost: {lost:,} (counted under Registered only)",
-        margin={"t": 84},
+        title_pad_b=28,  # the subtitle hangs below the title: keep it off the plot
+        margin={"t": 88},
     )
     return figure

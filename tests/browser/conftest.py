@@ -225,6 +225,17 @@ class Browser:
         return self.chromium.contexts
 
 
+# The two sizes every page is designed for: a laptop, and a phone held upright (touch).
+SIZES = {"1440": {"width": 1440, "height": 900}, "390": {"width": 390, "height": 844}}
+
+
+def sized_page(browser: Browser, size: str) -> Page:
+    """A page in a fresh context at one of `SIZES`; at phone size a touch device."""
+    phone = size == "390"
+    context = browser.new_context(viewport=SIZES[size], is_mobile=phone, has_touch=phone)
+    return context.new_page()
+
+
 @pytest.fixture(scope="module")
 def browser(server: Server) -> Iterator[Browser]:
     with sync_playwright() as playwright:

@@ -1,6 +1,7 @@
 """Accessibility: every page of every role passes axe-core (axe-playwright-python bundles it)
-with no serious or critical violation, at desktop and phone widths, on the demo program; and
-signing in works with the keyboard alone."""
+with no serious or critical violation, at desktop and phone widths, on the demo program, and
+its charts keep their titles and month labels readable; and signing in works with the
+keyboard alone."""
 
 from __future__ import annotations
 
@@ -67,6 +68,45 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, dic
         yield server, passwords
 
 
+# Per plotly chart: the mode bar (shown while the pointer is over the chart) must not cover
+# the title, and every month label must lie whole inside the chart and apart from the next.
+CHART_GEOMETRY = """(plot) => {
+  const box = (element) => element.getBoundingClientRect();
+  const overlap = (a, b) =>
+    a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+  const inside = (a, b) => a.left >= b.left - 1 && a.right <= b.right + 1
+    && a.top >= b.top - 1 && a.bottom <= b.bottom + 1;
+  const problems = [];
+  const title = plot.querySelector('.gtitle');
+  const modebar = plot.querySelector('.modebar');
+  if (title && modebar && overlap(box(title), box(modebar))) {
+    problems.push(`mode bar over the title "${title.textContent}"`);
+  }
+  const chart = box(plot.querySelector('.main-svg'));
+  const labels = Array.from(plot.querySelectorAll('.xtick text'));
+  labels.forEach((label, index) => {
+    if (!inside(box(label), chart)) problems.push(`tick "${label.textContent}" clipped`);
+    const next = labels[index + 1];
+    if (next && overlap(box(label), box(next))) {
+      problems.push(`ticks "${label.textContent}" and "${next.textContent}" overlap`);
+    }
+  });
+  return problems;
+}"""
+
+
+def chart_problems(page: Page) -> list[str]:
+    problems = []
+    charts = page.locator(".js-plotly-plot")
+    for index in range(charts.count()):
+        chart = charts.nth(index)
+        chart.scroll_into_view_if_needed()
+        chart.hover()  # the mode bar shows while the pointer is over the chart
+        expect(chart.locator(".modebar")).to_be_visible()
+        problems += chart.evaluate(CHART_GEOMETRY)
+    return problems
+
+
 def serious_violations(page: Page) -> list[str]:
     results = Axe().run(page)
     return [
@@ -94,7 +134,7 @@ def test_every_page_passes_axe(browser, demo, width):
                 expect(page.get_by_text(text).first).to_be_attached()
             if role in NEVER_SAYS:
                 expect(page.get_by_text(NEVER_SAYS[role])).to_have_count(0)
-            problems = serious_violations(page)
+            problems = serious_violations(page) + chart_problems(page)
             shoot(page, f"demo-{role or 'signed-out'}-{path or 'home'}-{width}")
             if problems:
                 found[f"{role or 'signed out'} /{path}"] = problems

@@ -8,19 +8,15 @@ import pytest
 from playwright.sync_api import expect
 
 from portal.db import get_engine, unit_of_work
-from tests.browser.conftest import choose, settle, shoot, sign_in
+from tests.browser.conftest import SIZES, choose, settle, shoot, sign_in, sized_page
 from tests.factories import PASSWORD, make_actor
-
-SIZES = {"1440": {"width": 1440, "height": 900}, "390": {"width": 390, "height": 844}}
 
 
 @pytest.mark.parametrize("size", list(SIZES))
 def test_refusals_sit_under_their_field_and_saving_says_what_changed(server, browser, size):
     with unit_of_work(get_engine(server.database_url)) as db:
         partner = make_actor(db, username=f"forms.partner.{size}")
-    phone = size == "390"
-    context = browser.new_context(viewport=SIZES[size], is_mobile=phone, has_touch=phone)
-    page = context.new_page()
+    page = sized_page(browser, size)
     sign_in(page, server.url, partner.username, PASSWORD)
 
     page.goto(f"{server.url}/partner_leads")
@@ -49,4 +45,4 @@ def test_refusals_sit_under_their_field_and_saving_says_what_changed(server, bro
     settle(page)
     expect(page.get_by_text("Saved. Changed: contact name.", exact=False)).to_be_visible()
     shoot(page, f"form-saved-{size}")
-    context.close()
+    page.context.close()

@@ -10,10 +10,18 @@ from sqlalchemy import select
 
 from portal.db import get_engine, unit_of_work
 from portal.models import Lead, LeadStatus
-from tests.browser.conftest import choose, edit_cell, settle, shoot, sign_in, tick_cell
+from tests.browser.conftest import (
+    SIZES,
+    choose,
+    edit_cell,
+    settle,
+    shoot,
+    sign_in,
+    sized_page,
+    tick_cell,
+)
 from tests.factories import PASSWORD, make_actor
 
-SIZES = {"1440": {"width": 1440, "height": 900}, "390": {"width": 390, "height": 844}}
 OPEN, STATUS = 1, 2  # data columns: Client (pinned first), Open, Status, …
 
 
@@ -22,9 +30,7 @@ def test_partner_moves_leads_in_the_table(server, browser, size):
     engine = get_engine(server.database_url)
     with unit_of_work(engine) as db:
         partner = make_actor(db, username=f"table.partner.{size}")
-    phone = size == "390"
-    context = browser.new_context(viewport=SIZES[size], is_mobile=phone, has_touch=phone)
-    page = context.new_page()
+    page = sized_page(browser, size)
     sign_in(page, server.url, partner.username, PASSWORD)
     page.goto(f"{server.url}/partner_leads")
     settle(page)
@@ -75,4 +81,4 @@ def test_partner_moves_leads_in_the_table(server, browser, size):
     expect(page.get_by_text("status changed").first).to_be_attached()
     assert page.url.endswith(f"lead={lead.id}")
     shoot(page, f"lead-table-open-{size}")
-    context.close()
+    page.context.close()

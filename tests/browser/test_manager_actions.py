@@ -11,10 +11,19 @@ from playwright.sync_api import expect
 from portal import leads
 from portal.db import get_engine, unit_of_work
 from portal.models import Lead, LeadStatus, Partner, PartnerStatus
-from tests.browser.conftest import choose, edit_cell, select_row, settle, shoot, sign_in, tick_cell
+from tests.browser.conftest import (
+    SIZES,
+    choose,
+    edit_cell,
+    select_row,
+    settle,
+    shoot,
+    sign_in,
+    sized_page,
+    tick_cell,
+)
 from tests.factories import PASSWORD, make_actor, make_lead, make_manager, make_partner
 
-SIZES = {"1440": {"width": 1440, "height": 900}, "390": {"width": 390, "height": 844}}
 SELECT, STATUS = 2, 3  # lead table data columns: Client (pinned first), Open, Select, Status
 
 
@@ -34,9 +43,7 @@ def test_manager_acts_with_buttons_that_confirm(server, browser, size):
             db, actor=manager, lead_id=lead.id, to="qualified", expected_version=lead.version
         )
         other = make_lead(db, seller, client_name=f"Moved {size}")
-    phone = size == "390"
-    context = browser.new_context(viewport=SIZES[size], is_mobile=phone, has_touch=phone)
-    page = context.new_page()
+    page = sized_page(browser, size)
     sign_in(page, server.url, manager.username, PASSWORD)
 
     # Newest first: the taker, the seller, then the two applicants (rows 2 and 3).
@@ -89,7 +96,7 @@ def test_manager_acts_with_buttons_that_confirm(server, browser, size):
     page.goto(f"{server.url}/manager_audit")
     settle(page)
     expect(page.get_by_text(f"lead #{lead.id} Deal {size}").first).to_be_attached()
-    if not phone:  # the grid mirrors only the columns in view: Change is off a phone's screen
+    if size != "390":  # the grid mirrors only the columns in view: Change is off a phone's screen
         expect(page.get_by_text("status: qualified → converted").first).to_be_attached()
     shoot(page, f"manager-audit-{size}")
-    context.close()
+    page.context.close()

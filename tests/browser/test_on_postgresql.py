@@ -1,19 +1,24 @@
-"""Scale-out: two app processes on different ports share one PostgreSQL database; a write
-made through one is seen through the other at its next rerun."""
+"""The app on PostgreSQL. Scale-out: two app processes on different ports share one database;
+a write made through one is seen through the other at its next rerun. Long work: an action
+that waits shows that it is under way, with its running time."""
 
 from __future__ import annotations
 
+import psycopg
 import pytest
 from playwright.sync_api import expect
 
 from portal.db import get_engine, unit_of_work
 from portal.models import PartnerStatus
 from tests.browser.conftest import (
+    SIZES,
     migrate_database,
     run_app,
     select_row,
     settle,
+    shoot,
     sign_in,
+    sized_page,
 )
 from tests.conftest import create_postgres_database, drop_postgres_database, require_postgres
 from tests.factories import PASSWORD, make_actor, make_manager
@@ -58,3 +63,33 @@ def test_a_write_in_one_replica_is_seen_in_the_other(two_apps, browser):
     settle(partner_page)
     expect(partner_page.get_by_text("No leads yet")).to_be_visible()
     assert partner_page.get_by_text("application is under review").count() == 0
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+def test_work_that_takes_a_while_shows_progress(two_apps, browser, size):
+    """The save is slow for as long as the test holds the profile's row lock (the app waits
+    for it, as behind a long batch), so the test ends the wait: no race with the half second
+    Streamlit's spinner waits before it shows."""
+    app = two_apps[0]
+    with unit_of_work(get_engine(app.database_url)) as db:
+        partner = make_actor(db, username=f"patient.partner.{size}")
+    page = sized_page(browser, size)
+    sign_in(page, app.url, partner.username, PASSWORD)
+    page.goto(f"{app.url}/partner_profile")
+    settle(page)
+    page.get_by_label("Contact name").fill("Patient Contact")
+
+    dsn = app.database_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(dsn) as blocker:
+        blocker.execute(
+            "SELECT 1 FROM partner_profiles WHERE partner_id = %s FOR UPDATE", [partner.partner_id]
+        )
+        page.get_by_role("button", name="Save profile").click()
+        spinner = page.get_by_test_id("stSpinner")
+        expect(spinner).to_contain_text("Saving the profile…")
+        expect(spinner).to_contain_text("seconds")  # its running time
+        shoot(page, f"progress-while-saving-{size}")
+    settle(page)  # the block's end committed the blocker's transaction: the save goes on
+    expect(page.get_by_test_id("stSpinner")).to_have_count(0)
+    expect(page.get_by_text("Saved. Changed: contact name.", exact=False)).to_be_visible()
+    page.context.close()
