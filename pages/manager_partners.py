@@ -110,20 +110,17 @@ else:
     st.info("No partners match.")
 
 
-def _told(outcomes: list[RowOutcome], done: str, chosen: list[PartnerView]) -> str:
-    """One message for a bulk action; refused if none of it could be done."""
+def _told(outcomes: list[RowOutcome], done: str, chosen: list[PartnerView]) -> confirm.Partly:
+    """What a bulk action did and what it refused; refused outright if it did nothing."""
     names = {p.id: p.company_name for p in chosen}
-    refused = [f"{names[o.key]}: {o.message}" for o in outcomes if not o.saved]
-    saved = len(outcomes) - len(refused)
-    if not saved:
-        raise ValidationError({"partners": "; ".join(refused)})
+    refused = [f"Not changed: {names[o.key]} — {o.message}" for o in outcomes if not o.saved]
+    if len(refused) == len(outcomes):
+        raise ValidationError({"partners": "\n\n".join(refused)})
     st.session_state[SELECTION] = st.session_state.get(SELECTION, 0) + 1  # a fresh selection
-    return f"{done} {saved} partner(s)." + (
-        f" Not changed: {'; '.join(refused)}" if refused else ""
-    )
+    return confirm.Partly(f"{done} {len(outcomes) - len(refused)} partner(s).", refused)
 
 
-def _act(session, payload: tuple[str, list[PartnerView]]) -> str:
+def _act(session, payload: tuple[str, list[PartnerView]]) -> confirm.Partly:
     action, chosen = payload
     edits = [PartnerEdit(partner_id=p.id, action=action) for p in chosen]
     outcomes = partners.apply_edits(session, actor=actor, edits=edits)
@@ -161,7 +158,7 @@ def _rate(payload: tuple[str, list[PartnerView]]) -> float | None:
     )
 
 
-def _pin(session, answer: tuple[tuple[str, list[PartnerView]], float | None]) -> str:
+def _pin(session, answer: tuple[tuple[str, list[PartnerView]], float | None]) -> confirm.Partly:
     (_, chosen), percent = answer
     rate = None if percent is None else Decimal(str(percent)) / 100
     edits = [PartnerEdit(partner_id=p.id, rate_changed=True, rate=rate) for p in chosen]

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from portal import leads, payouts, profiles, users
+from portal import leads, partners, payouts, profiles, users
 from portal.db import unit_of_work
 from portal.models import (
     Commission,
@@ -399,3 +399,51 @@ def test_tax_forms_page_names_the_company_as_typed(app_database):
     (message,) = [s.value for s in test.success]
     assert "](https" not in message and "**Co**" not in message  # no link, no emphasis
     assert "[x](https://evil.example) **Co**" in shown(test.success[0])
+
+
+def test_a_bulk_reassign_tells_the_rows_it_refused_apart_from_those_it_moved(app_database):
+    with unit_of_work(app_database) as db:
+        manager = make_manager(db)
+        first, second = make_actor(db), make_actor(db)
+        db.execute(
+            update(Partner).where(Partner.id == second.partner_id).values(company_name="Zeta Ltd")
+        )
+        one, two = make_lead(db, first), make_lead(db, first)
+        backdate_lead(db, one.id, timedelta(hours=1))
+    test = page_as(manager, "pages/manager_leads.py")
+    _edit_leads(test, {0: {"Select": True}}, 0)
+    _edit_leads(test, {1: {"Select": True}}, 1)
+    _click(test, "Reassign 2 lead(s)…")
+    next(t for t in test.text_input if t.label == "Partner name").input("zeta").run()
+    with unit_of_work(app_database) as db:  # someone else moves one of them meanwhile
+        leads.change_lead_status(
+            db, actor=manager, lead_id=one.id, to="contacted", expected_version=one.version
+        )
+    _click(test, "Reassign")
+    assert [shown(m) for m in test.success] == ["Reassigned 1 lead(s)."]
+    (refusal,) = [shown(w) for w in test.warning]
+    assert refusal.startswith(f"Not reassigned: Lead #{one.id} ")
+    with unit_of_work(app_database) as db:
+        assert db.get(Lead, one.id).partner_id == first.partner_id
+        assert db.get(Lead, two.id).partner_id == second.partner_id
+
+
+def test_a_bulk_approval_tells_the_partners_it_refused_apart_from_those_it_approved(
+    app_database,
+):
+    with unit_of_work(app_database) as db:
+        manager = make_manager(db)
+        pending = [make_actor(db, status=PartnerStatus.PENDING) for _ in range(2)]
+    test = page_as(manager, "pages/manager_partners.py")
+    order = _partner_order(app_database)
+    _select_partners(test, [order.index(p.partner_id) for p in pending])
+    _click(test, "Approve (2)…")
+    with unit_of_work(app_database) as db:  # another manager suspends one meanwhile
+        partners.change_status(
+            db, actor=manager, partner_id=pending[0].partner_id, action="suspend"
+        )
+    _click(test, "Approve")
+    assert [shown(m) for m in test.success] == ["Approved 1 partner(s)."]
+    (refusal,) = [shown(w) for w in test.warning]
+    assert refusal.startswith("Not changed: ")
+    assert refusal.endswith("A suspended partner cannot be approved.")

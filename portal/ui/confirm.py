@@ -7,6 +7,7 @@ causes (and AppTest can drive it); dismissing the dialog forgets the action.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import streamlit as st
@@ -16,6 +17,15 @@ from portal.ui import fmt
 from portal.ui.feedback import perform
 
 _PENDING = "pending_confirmation"
+
+
+@dataclass(frozen=True)
+class Partly:
+    """A bulk action that did some of its rows: what was done, and the rows it refused, each
+    with its reason (shown as a warning apart from the success)."""
+
+    done: str
+    refused: list[str]
 
 
 def ask(name: str, payload: Any) -> None:
@@ -39,7 +49,7 @@ def dialog(
     title: str,
     lines: Callable[[Any], list[str]],
     confirm_label: str,
-    act: Callable[[Session, Any], str],
+    act: Callable[[Session, Any], str | Partly],
     labels: dict[str, str] | None = None,
     on_success: Callable[[], None] | None = None,
     inputs: Callable[[Any], Any] | None = None,
@@ -47,7 +57,7 @@ def dialog(
     """Show the dialog `name` while it is pending: `lines` say what will happen; `inputs`,
     if given, draws what the action still needs and returns it; the confirm button runs
     `act(session, payload)` — `(payload, inputs)` when there are inputs — as one user action
-    (`perform`), whose returned message is shown after the page reruns; `on_success` then
+    (`perform`), whose returned message (or `Partly`) is shown after the page reruns; `on_success` then
     resets what the page had entered."""
     payload = pending(name)
     if payload is None:
@@ -65,7 +75,9 @@ def dialog(
                 _forget()
                 if on_success is not None:
                     on_success()
-                st.session_state.setdefault("confirmed_messages", []).append(message)
+                st.session_state["confirmed_messages"] = (
+                    message if isinstance(message, Partly) else Partly(message, [])
+                )
                 st.rerun()
         if right.button("Cancel", key=f"cancel-{name}"):
             _forget()
@@ -75,6 +87,10 @@ def dialog(
 
 
 def show_confirmed() -> None:
-    """The messages of actions confirmed on the previous run."""
-    for message in st.session_state.pop("confirmed_messages", []):
-        st.success(fmt.inert(message))
+    """What the action confirmed on the previous run did, and what it refused."""
+    outcome: Partly | None = st.session_state.pop("confirmed_messages", None)
+    if outcome is None:
+        return
+    st.success(fmt.inert(outcome.done))
+    if outcome.refused:
+        st.warning(fmt.inert("\n\n".join(outcome.refused)), icon=":material/block:")

@@ -392,7 +392,9 @@ def _bulk_actions(actor: Actor, prefix: str) -> None:
     ):
         confirm.ask(f"{prefix}-reassign", list(selected.values()))
 
-    def reassign(session: Session, answer: tuple[list[leads.LeadView], int | None]) -> str:
+    def reassign(
+        session: Session, answer: tuple[list[leads.LeadView], int | None]
+    ) -> confirm.Partly:
         chosen, partner_id = answer
         if partner_id is None:
             raise ValidationError({"partner": "Choose the partner to move them to."})
@@ -406,13 +408,13 @@ def _bulk_actions(actor: Actor, prefix: str) -> None:
                 for lead in chosen
             ],
         )
-        moved = [outcome for outcome in outcomes if outcome.saved]
+        subjects = {lead.id: _subject(lead) for lead in chosen}
         refused = [
-            f"#{outcome.key}: {outcome.message}" for outcome in outcomes if not outcome.saved
+            f"Not reassigned: {subjects[o.key]} — {o.message}" for o in outcomes if not o.saved
         ]
-        return f"Reassigned {len(moved)} lead(s)." + (
-            f" Refused: {'; '.join(refused)}" if refused else ""
-        )
+        if len(refused) == len(outcomes):
+            raise ValidationError({"partner": "\n\n".join(refused)})
+        return confirm.Partly(f"Reassigned {len(outcomes) - len(refused)} lead(s).", refused)
 
     confirm.dialog(
         f"{prefix}-reassign",
