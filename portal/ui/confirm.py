@@ -57,8 +57,8 @@ def dialog(
     """Show the dialog `name` while it is pending: `lines` say what will happen; `inputs`,
     if given, draws what the action still needs and returns it; the confirm button runs
     `act(session, payload)` — `(payload, inputs)` when there are inputs — as one user action
-    (`perform`), whose returned message (or `Partly`) is shown after the page reruns; `on_success` then
-    resets what the page had entered."""
+    (`perform`), whose returned message (or `Partly`) is shown after the page reruns;
+    `on_success` then resets what the page had entered."""
     payload = pending(name)
     if payload is None:
         return
