@@ -61,8 +61,15 @@ def test_a_write_in_one_replica_is_seen_in_the_other(two_apps, browser):
 
     partner_page.reload()
     settle(partner_page)
+    # Told once, at the next visit after the approval.
+    approved = partner_page.get_by_text("Your partner account is active: you can register leads.")
+    expect(approved).to_be_visible()
     expect(partner_page.get_by_text("No leads yet")).to_be_visible()
     assert partner_page.get_by_text("application is under review").count() == 0
+    partner_page.reload()
+    settle(partner_page)
+    expect(partner_page.get_by_text("No leads yet")).to_be_visible()
+    expect(approved).to_have_count(0)
 
 
 @pytest.mark.parametrize("size", list(SIZES))
