@@ -134,8 +134,8 @@ def test_every_page_passes_axe(browser, demo, width):
                 expect(page.get_by_text(text).first).to_be_attached()
             if role in NEVER_SAYS:
                 expect(page.get_by_text(NEVER_SAYS[role])).to_have_count(0)
-            problems = serious_violations(page) + chart_problems(page)
             shoot(page, f"demo-{role or 'signed-out'}-{path or 'home'}-{width}")
+            problems = serious_violations(page) + chart_problems(page)
             if problems:
                 found[f"{role or 'signed out'} /{path}"] = problems
         context.close()
