@@ -29,7 +29,7 @@ TEST_WORKERS ?= 2
 test: $(INSTALLED)
 	@sh scripts/ensure-postgres.sh
 	@sh scripts/ensure-chromium.sh
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist load $(PYTEST_ARGS)
 
 # The edit loop: the service tests on SQLite only, no browser, no PostgreSQL (seconds).
 test-fast: $(INSTALLED)

@@ -55,15 +55,6 @@ if IN_CI:
 BACKENDS = ["sqlite", "postgresql"]
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under `-n` (pytest-xdist, `--dist loadgroup`), every browser journey runs on one
-    worker, one Chromium and app at a time, while the other worker takes the rest: two
-    browsers with their apps at once would fight for the two cores."""
-    for item in items:
-        if "browser" in item.path.parts:
-            item.add_marker(pytest.mark.xdist_group("browser"))
-
-
 def _admin_engine() -> Engine:
     return create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
 
