@@ -7,7 +7,7 @@ import streamlit as st
 from portal import notifications
 from portal.config import get_settings
 from portal.db import unit_of_work
-from portal.ui import phone, session
+from portal.ui import memory, phone, session
 from portal.ui.feedback import database_guard
 
 st.set_page_config(page_title="Partner Portal", page_icon="🤝", layout="wide")
@@ -60,3 +60,4 @@ with database_guard():
             session.logout_button()
             phone.close_sidebar_after_navigation()
     st.navigation(pages).run()
+memory.page_run_finished()

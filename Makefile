@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 PORT ?= 8501
 
-.PHONY: run test test-fast install lint clean bench
+.PHONY: run test test-fast install lint clean bench bench-web
 
 install: $(INSTALLED)
 
@@ -40,6 +40,11 @@ test-fast: $(INSTALLED)
 # generated program: python -m portal generate --partners 10000 --leads 1000000
 bench: $(INSTALLED)
 	$(BIN)/python bench/bench.py $(BENCH_ARGS)
+
+# The web tier under load: partners acting through Streamlit's websocket protocol against app
+# processes started here, then the same against the web floor; DATABASE_URL as for `bench`.
+bench-web: $(INSTALLED)
+	$(BIN)/python bench/web_load.py $(BENCH_WEB_ARGS)
 
 # ruff, then the strict type check of portal/ (configured in pyproject.toml); any finding fails.
 lint: $(INSTALLED)

@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from portal import mail_sender
 from portal.api.app import api
 from portal.config import PROJECT_ROOT
-from portal.ui import login_cookie, unsubscribe
+from portal.ui import login_cookie, memory, unsubscribe
 
 # Streamlit's own front end needs inline styles (emotion), its websocket, data:/blob: images
 # and same-origin frames (components, downloads). Nothing from another origin may load:
@@ -78,3 +78,4 @@ app = st.App(
 )
 # `make run` alone delivers: the sender is a thread of this process (PORTAL_MAIL_SENDER_THREAD).
 mail_sender.start_thread()
+memory.freeze_start_up_objects()

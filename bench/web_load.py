@@ -1,0 +1,536 @@
+"""Load on the web tier: many partners (and a few managers) signed in at once, each acting
+like a person — Dashboard, Leads (filter, older page, one inline status edit), Commissions —
+with think time between actions, for a fixed time, against app processes this harness
+starts on free ports. It reports page-settle p50/p95/p99 (from the action sent until the
+script run it caused has finished), completed actions per second, errors, each server's CPU
+and resident memory, and memory once every session has closed.
+
+    DATABASE_URL=postgresql+psycopg://…/scale .venv/bin/python bench/web_load.py \\
+        --partners 100 --managers 2 --think 10 --seconds 120 [--processes 2] [--browsers 2]
+
+The sessions speak Streamlit's own protocol over its websocket (`/_stcore/stream`: BackMsg
+out, ForwardMsg in), as the browser does, which costs the client little CPU, so the server is
+what is measured; `--browsers N` adds N real Chromium sessions (Playwright) doing the same
+actions, the reference the protocol figures are checked against. The same actions are also
+run against the web floor (`bench/floor/app.py`: the same elements drawn from data computed
+before the run, no database, no services) and each page's cost is printed as a ratio to it.
+
+The database must hold a generated program (`python -m portal generate …`): users
+`partner<N>` and `manager` exist; sessions are opened for them directly (no password typed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import pyarrow as pa  # noqa: E402
+import websockets  # noqa: E402
+from sqlalchemy import select  # noqa: E402
+from streamlit.proto.BackMsg_pb2 import BackMsg  # noqa: E402
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
+from streamlit.proto.WidgetStates_pb2 import WidgetState  # noqa: E402
+
+from portal import users  # noqa: E402
+from portal.config import get_settings  # noqa: E402
+from portal.db import get_engine, unit_of_work  # noqa: E402
+from portal.models import User  # noqa: E402
+
+PAGE_SIZE_LIMIT = 64 * 1024 * 1024
+FINISHED_EARLY_FOR_RERUN = ForwardMsg.ScriptFinishedStatus.FINISHED_EARLY_FOR_RERUN
+FINISHED_WITH_COMPILE_ERROR = ForwardMsg.ScriptFinishedStatus.FINISHED_WITH_COMPILE_ERROR
+RUN_TIMEOUT = 60.0
+
+
+# --- app processes -----------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen[bytes]
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        raise RuntimeError("no VmRSS")
+
+
+def start_server(script: str, env: dict[str, str], log_dir: Path) -> Server:
+    port = _free_port()
+    log = (log_dir / f"server-{port}.log").open("w")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            script,
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--browser.gatherUsageStats",
+            "false",
+            "--server.fileWatcherType",
+            "none",
+            "--server.runOnSave",
+            "false",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
+                if answer.read() == b"ok":
+                    return Server(url, process)
+        except OSError:
+            pass
+        if time.monotonic() > deadline or process.poll() is not None:
+            raise RuntimeError(f"{script} did not start; see {log.name}")
+        time.sleep(0.3)
+
+
+# --- sign-in -----------------------------------------------------------------------------
+
+
+def open_sessions(usernames: list[str]) -> dict[str, str]:
+    """A live login session per user, as signing in would open it: username → cookie token."""
+    tokens = {}
+    expires_at = datetime.now(UTC) + timedelta(days=1)
+    with unit_of_work() as session:
+        ids = {
+            username: user_id
+            for username, user_id in session.execute(
+                select(User.username, User.id).where(User.username.in_(usernames))
+            )
+        }
+        missing = sorted(set(usernames) - set(ids))
+        if missing:
+            raise SystemExit(f"no such users in the database: {', '.join(missing[:5])} …")
+        for username in usernames:
+            token = secrets.token_urlsafe(32)
+            users.open_session(
+                session,
+                user_id=ids[username],
+                token=token,
+                expires_at=expires_at,
+                client_address="127.0.0.1",
+                user_agent="bench/web_load.py",
+            )
+            tokens[username] = token
+    return tokens
+
+
+# --- a session speaking Streamlit's protocol ---------------------------------------------
+
+
+@dataclass
+class Drawn:
+    """What the last run drew that a person would act on."""
+
+    widgets: dict[str, WidgetState] = field(default_factory=dict)  # label → its state's id
+    options: dict[str, list[str]] = field(default_factory=dict)
+    editor: tuple[str, bytes] | None = None  # the data editor's id and its Arrow data
+    errors: list[str] = field(default_factory=list)
+
+
+class ProtocolSession:
+    """One signed-in user's connection: each `run` sends what the browser sends for a page
+    view or a widget change and waits until the script run it caused has finished."""
+
+    def __init__(self, server: Server, cookie: str | None) -> None:
+        self.server = server
+        self.cookie = cookie
+        self.page = ""
+        self.drawn = Drawn()
+        self.socket: websockets.ClientConnection | None = None
+
+    async def connect(self) -> None:
+        headers = {"Origin": self.server.url}
+        if self.cookie is not None:
+            headers["Cookie"] = f"{get_settings().cookie_name}={self.cookie}"
+        self.socket = await websockets.connect(
+            self.server.url.replace("http", "ws", 1) + "/_stcore/stream",
+            subprotocols=[websockets.Subprotocol("streamlit")],
+            additional_headers=headers,
+            max_size=PAGE_SIZE_LIMIT,
+            open_timeout=RUN_TIMEOUT,
+            ping_interval=None,
+        )
+
+    async def close(self) -> None:
+        if self.socket is not None:
+            await self.socket.close()
+
+    async def run(self, page: str | None = None, widgets: list[WidgetState] = ()) -> float:
+        """Open `page` (None: the current one) with `widgets` changed; the seconds until the
+        run finished. Raises on a failed run or an exception drawn on the page."""
+        if page is not None:
+            self.page = page
+        message = BackMsg()
+        message.rerun_script.page_name = self.page
+        message.rerun_script.query_string = ""
+        message.rerun_script.widget_states.widgets.extend(widgets)
+        assert self.socket is not None
+        started = time.perf_counter()
+        await self.socket.send(message.SerializeToString())
+        drawn = Drawn()
+        while True:
+            data = await asyncio.wait_for(self.socket.recv(), RUN_TIMEOUT)
+            forward = ForwardMsg()
+            forward.ParseFromString(data)
+            kind = forward.WhichOneof("type")
+            if kind == "delta" and forward.delta.WhichOneof("type") == "new_element":
+                _note(forward.delta.new_element, drawn)
+            elif kind == "page_not_found":
+                drawn.errors.append(f"page not found: {self.page}")
+            elif kind == "script_finished":
+                if forward.script_finished == FINISHED_EARLY_FOR_RERUN:
+                    continue
+                seconds = time.perf_counter() - started
+                if forward.script_finished == FINISHED_WITH_COMPILE_ERROR:
+                    drawn.errors.append("the page did not compile")
+                self.drawn = drawn
+                if drawn.errors:
+                    raise RuntimeError("; ".join(drawn.errors))
+                return seconds
+
+    def button(self, label: str) -> WidgetState:
+        state = WidgetState(id=self._id(label))
+        state.trigger_value = True
+        return state
+
+    def choice(self, label: str, option: str) -> WidgetState:
+        state = WidgetState(id=self._id(label))
+        state.string_value = option
+        return state
+
+    def _id(self, label: str) -> str:
+        if label not in self.drawn.widgets:
+            raise RuntimeError(f"no widget {label!r} on {self.page or 'the home page'}")
+        return self.drawn.widgets[label].id
+
+    def status_edit(self, before: str, after: str) -> WidgetState | None:
+        """The data editor's state after moving the first row showing `before` to `after`."""
+        if self.drawn.editor is None:
+            return None
+        editor_id, data = self.drawn.editor
+        statuses = pa.ipc.open_stream(data).read_all().column("Status").to_pylist()
+        if before not in statuses:
+            return None
+        row = statuses.index(before)
+        state = WidgetState(id=editor_id)
+        state.string_value = json.dumps(
+            {"edited_rows": {str(row): {"Status": after}}, "added_rows": [], "deleted_rows": []}
+        )
+        return state
+
+
+def _note(element, drawn: Drawn) -> None:  # type: ignore[no-untyped-def]
+    kind = element.WhichOneof("type")
+    if kind == "exception":
+        drawn.errors.append(f"exception: {element.exception.message[:200]}")
+        return
+    if kind == "alert" and element.alert.format == element.alert.ERROR:
+        drawn.errors.append(f"error shown: {element.alert.body[:200]}")
+        return
+    if kind == "arrow_data_frame" and element.arrow_data_frame.id:
+        drawn.editor = (element.arrow_data_frame.id, element.arrow_data_frame.data)
+        return
+    widget = getattr(element, kind, None) if kind else None
+    label = getattr(widget, "label", None)
+    widget_id = getattr(widget, "id", None)
+    if label and widget_id:
+        drawn.widgets[label] = WidgetState(id=widget_id)
+        if kind == "selectbox":
+            drawn.options[label] = list(widget.options)
+
+
+# --- what a person does ------------------------------------------------------------------
+
+# A partner's round: each step is (what it is called, what it does to the session).
+PARTNER_ROUND = ("dashboard", "leads", "filter", "older", "edit", "commissions")
+MANAGER_ROUND = ("overview", "all leads", "partners", "payouts")
+MANAGER_PAGES = {
+    "overview": "",
+    "all leads": "manager_leads",
+    "partners": "manager_partners",
+    "payouts": "manager_payouts",
+}
+
+
+async def act(client: ProtocolSession, step: str) -> float:
+    if step == "dashboard":
+        return await client.run("")
+    if step == "leads":
+        return await client.run("partner_leads")
+    if step == "filter":
+        options = client.drawn.options.get("Status", [])
+        wanted = "Pending" if "Pending" in options else (options[1] if options[1:] else None)
+        if wanted is None:
+            return await client.run()
+        return await client.run(widgets=[client.choice("Status", wanted)])
+    if step == "older":
+        if "Older →" not in client.drawn.widgets:
+            return await client.run()
+        return await client.run(widgets=[client.button("Older →")])
+    if step == "edit":
+        edit = client.status_edit("Pending", "Contacted")
+        return await client.run(widgets=[edit] if edit is not None else [])
+    if step == "commissions":
+        return await client.run("partner_commissions")
+    return await client.run(MANAGER_PAGES[step])
+
+
+@dataclass
+class Tally:
+    settle: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    errors: list[str] = field(default_factory=list)
+    actions: int = 0
+
+
+async def person(
+    server: Server,
+    token: str,
+    round_: tuple[str, ...],
+    think: float,
+    until: float,
+    tally: Tally,
+    rounds: int | None = None,
+) -> None:
+    """One person acting until `until` (or for `rounds` rounds), `think` seconds apart."""
+    client = ProtocolSession(server, token)
+    try:
+        await client.connect()
+        await asyncio.sleep(random.uniform(0, think))  # not everyone starts at once
+        step = 0
+        while step < rounds * len(round_) if rounds is not None else time.monotonic() < until:
+            name = round_[step % len(round_)]
+            try:
+                seconds = await act(client, name)
+                tally.settle[name].append(seconds)
+                tally.actions += 1
+            except Exception as error:
+                tally.errors.append(f"{name}: {error}")
+                client.page = ""  # start the round again from the dashboard
+                step = -1
+            step += 1
+            await asyncio.sleep(think * random.uniform(0.5, 1.5))
+    except Exception as error:
+        tally.errors.append(f"connect: {error}")
+    finally:
+        await client.close()
+
+
+# --- one measured run --------------------------------------------------------------------
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
+
+
+@dataclass
+class Figures:
+    label: str
+    sessions: int
+    seconds: float
+    tally: Tally
+    cpu_percent: list[float]
+    rss_start: list[float]
+    rss_peak: list[float]
+    rss_after: list[float]
+    floor_misses: int = 0
+
+    def cpu_ms_per_action(self) -> float:
+        """Server CPU per completed action, the cost that bounds how many sessions fit."""
+        cpu_seconds = sum(self.cpu_percent) / 100 * self.seconds
+        return 1000 * cpu_seconds / max(1, self.tally.actions)
+
+    def all_settle(self) -> list[float]:
+        return [s for values in self.tally.settle.values() for s in values]
+
+    def line(self) -> str:
+        settle = self.all_settle()
+        return (
+            f"{self.label:<28} {self.sessions:>4} sessions  "
+            f"p50 {percentile(settle, 0.5) * 1000:6.0f} ms  "
+            f"p95 {percentile(settle, 0.95) * 1000:6.0f} ms  "
+            f"p99 {percentile(settle, 0.99) * 1000:6.0f} ms  "
+            f"{self.tally.actions / self.seconds:5.1f} actions/s  "
+            f"errors {len(self.tally.errors)}  "
+            f"CPU {'+'.join(f'{c:.0f}' for c in self.cpu_percent)} % "
+            f"({self.cpu_ms_per_action():.0f} ms/action)  "
+            f"RSS MB start {'+'.join(f'{m:.0f}' for m in self.rss_start)} "
+            f"peak {'+'.join(f'{m:.0f}' for m in self.rss_peak)} "
+            f"after {'+'.join(f'{m:.0f}' for m in self.rss_after)}"
+        )
+
+
+async def measure(
+    label: str,
+    servers: list[Server],
+    tokens: list[tuple[str, tuple[str, ...]]],
+    think: float,
+    seconds: float,
+    settle_after: float,
+) -> Figures:
+    tally = Tally()
+    cpu_before = [s.cpu_seconds() for s in servers]
+    rss_start = [s.rss_mb() for s in servers]
+    peak = list(rss_start)
+    started = time.monotonic()
+    until = started + seconds
+    people = [
+        asyncio.create_task(
+            person(servers[index % len(servers)], token, round_, think, until, tally)
+        )
+        for index, (token, round_) in enumerate(tokens)
+    ]
+    while not all(task.done() for task in people):
+        await asyncio.sleep(1)
+        peak = [max(p, s.rss_mb()) for p, s in zip(peak, servers, strict=True)]
+    elapsed = time.monotonic() - started
+    cpu = [
+        100 * (s.cpu_seconds() - before) / elapsed
+        for s, before in zip(servers, cpu_before, strict=True)
+    ]
+    await asyncio.sleep(settle_after)  # sessions are dropped a moment after their socket closes
+    rss_after = [s.rss_mb() for s in servers]
+    return Figures(label, len(tokens), elapsed, tally, cpu, rss_start, peak, rss_after)
+
+
+async def warm_up(servers: list[Server], people: list[tuple[str, tuple[str, ...]]]) -> None:
+    """One round per session without think time: imports, pools and the floor's memory."""
+    await asyncio.gather(
+        *(
+            person(servers[index % len(servers)], token, round_, 0.0, 0.0, Tally(), rounds=1)
+            for index, (token, round_) in enumerate(people)
+        )
+    )
+
+
+def floor_misses(servers: list[Server]) -> int:
+    total = 0
+    for server in servers:
+        with urllib.request.urlopen(f"{server.url}/floor/misses", timeout=10) as answer:
+            total += json.load(answer)["count"]
+    return total
+
+
+def run_against(
+    script: str, label: str, args: argparse.Namespace, people: list[tuple[str, tuple[str, ...]]]
+) -> Figures:
+    logs = ROOT / "bench" / "logs"
+    logs.mkdir(exist_ok=True)
+    # The mail sender runs beside the app in `make run`; here it would only add noise.
+    env = {
+        **os.environ,
+        "DATABASE_URL": get_settings().sqlalchemy_url,
+        "PORTAL_MAIL_SENDER_THREAD": "false",
+    }
+    servers = [start_server(script, env, logs) for _ in range(args.processes)]
+    try:
+        asyncio.run(warm_up(servers, people))
+        floor = script.startswith("bench/floor")
+        before = floor_misses(servers) if floor else 0
+        figures = asyncio.run(
+            measure(label, servers, people, args.think, args.seconds, args.settle_after)
+        )
+        if floor:
+            figures.floor_misses = floor_misses(servers) - before
+        return figures
+    finally:
+        for server in servers:
+            server.process.terminate()
+            server.process.wait(timeout=30)
+
+
+def print_figures(figures: Figures) -> None:
+    print(figures.line(), flush=True)
+    for step, values in sorted(figures.tally.settle.items()):
+        print(
+            f"  {step:<12} n={len(values):5}  p50 {statistics.median(values) * 1000:6.0f} ms  "
+            f"p95 {percentile(values, 0.95) * 1000:6.0f} ms",
+            flush=True,
+        )
+    for error in figures.tally.errors[:10]:
+        print(f"  error: {error}", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--partners", type=int, default=20, help="active partners at once")
+    parser.add_argument("--managers", type=int, default=1)
+    parser.add_argument("--think", type=float, default=10.0, help="seconds between actions")
+    parser.add_argument("--seconds", type=float, default=60.0, help="length of each run")
+    parser.add_argument("--processes", type=int, default=1, help="app processes (sticky)")
+    parser.add_argument("--settle-after", type=float, default=15.0)
+    parser.add_argument("--no-floor", action="store_true", help="skip the web floor's run")
+    args = parser.parse_args()
+    for name in ("partners", "processes"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be at least 1")
+    if args.managers < 0 or args.think < 0 or args.seconds <= 0:
+        parser.error("--managers and --think must not be negative, --seconds must be positive")
+
+    partners = [f"partner{n}" for n in range(2, args.partners + 2)]  # partner1 is the big one
+    managers = ["manager"] * args.managers
+    tokens = open_sessions(sorted(set(partners + managers)))
+    get_engine().dispose()
+    people = [(tokens[name], PARTNER_ROUND) for name in partners]
+    people += [(tokens[name], MANAGER_ROUND) for name in managers]
+
+    portal_figures = run_against("portal/ui/server.py", f"portal ×{args.processes}", args, people)
+    print_figures(portal_figures)
+    if args.no_floor:
+        return
+    floor_figures = run_against("bench/floor/server.py", f"floor ×{args.processes}", args, people)
+    print_figures(floor_figures)
+    print(f"  floor: {floor_figures.floor_misses} service call(s) missed memory during the run")
+    ours, floor = portal_figures.all_settle(), floor_figures.all_settle()
+    for share, name in ((0.5, "p50"), (0.95, "p95")):
+        ratio = percentile(ours, share) / percentile(floor, share)
+        print(f"page settle {name}: portal / floor = {ratio:.2f}×  (target ≤ 1.5×)", flush=True)
+
+
+if __name__ == "__main__":
+    main()
