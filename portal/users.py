@@ -12,7 +12,15 @@ from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
 from portal import audit, mail, throttle
-from portal.access import Actor, load_actor, refresh, require_manager, scoped_partner_id
+from portal.access import (
+    ACTOR_COLUMNS,
+    Actor,
+    actor_from_state,
+    load_actor,
+    refresh,
+    require_manager,
+    scoped_partner_id,
+)
 from portal.config import get_settings
 from portal.db import rows_changed
 from portal.errors import NotFound, PermissionDenied, RecordedRefusal, ValidationError
@@ -518,17 +526,21 @@ def session_for_token(session: Session, *, token: str) -> int | None:
 
 def actor_for_session(session: Session, *, session_id: int) -> Actor | None:
     """The actor behind a live session (its user active), its last-seen time kept fresh;
-    None once the session has ended."""
+    None once the session has ended. One query: it runs on every page view."""
     now = utc_now()
-    record = session.scalar(select(UserSession).where(UserSession.id == session_id, _live(now)))
-    if record is None:
+    row = session.execute(
+        select(UserSession.user_id, UserSession.last_seen_at, *ACTOR_COLUMNS)
+        .join(User, User.id == UserSession.user_id)
+        .outerjoin(Partner, Partner.id == User.partner_id)
+        .where(UserSession.id == session_id, _live(now))
+    ).one_or_none()
+    if row is None or not row.is_active:
         return None
-    user = session.get(User, record.user_id)
-    if user is None or not user.is_active:
-        return None
-    if now - record.last_seen_at > SESSION_TOUCH_EVERY:  # not a write on every click
-        record.last_seen_at = now
-    return load_actor(session, user_id=user.id)
+    if now - row.last_seen_at > SESSION_TOUCH_EVERY:  # not a write on every click
+        session.execute(
+            update(UserSession).where(UserSession.id == session_id).values(last_seen_at=now)
+        )
+    return actor_from_state(row.user_id, row)
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,8 @@ NOTICE = "_portal_notice"
 LOGIN_BUTTON = "login_submit"
 SESSION_ENDED = "Your session has ended. Please sign in again."
 LOGOUT_REQUESTED = "_portal_logout_requested"
+# Who Home.py found signed in at the start of this run, for the page it runs.
+ACTOR_OF_THIS_RUN = "_actor_of_this_run"
 # The cookie this browser should now hold: a new token's writer, or the eraser.
 COOKIE_IMAGE = "_portal_cookie_image"
 MAX_COOKIE_LENGTH = 200  # our tokens are 43 characters; anything longer is not ours
@@ -153,6 +155,7 @@ def current_actor() -> Actor | None:
     if actor is None and st.session_state.get("authentication_status"):
         _sign_out(notice=SESSION_ENDED)
     _draw_cookie_image()
+    st.session_state[ACTOR_OF_THIS_RUN] = actor
     return actor
 
 
@@ -187,8 +190,10 @@ def current_session_id() -> int | None:
 
 
 def require(role: Role) -> Actor:
-    """The signed-in actor if it has this role; otherwise the page says no and stops."""
-    actor = signed_in_actor()
+    """The signed-in actor if it has this role; otherwise the page says no and stops. The
+    actor Home.py read at the start of this run is taken (once: a later run, or a page run
+    on its own, reads it afresh)."""
+    actor = st.session_state.pop(ACTOR_OF_THIS_RUN, None) or signed_in_actor()
     if actor is None:
         ended = st.session_state.get("authentication_status")
         st.warning(SESSION_ENDED if ended else "Please sign in to see this page.")
