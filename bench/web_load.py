@@ -56,6 +56,7 @@ from portal.models import User  # noqa: E402
 PAGE_SIZE_LIMIT = 64 * 1024 * 1024
 FINISHED_EARLY_FOR_RERUN = ForwardMsg.ScriptFinishedStatus.FINISHED_EARLY_FOR_RERUN
 FINISHED_WITH_COMPILE_ERROR = ForwardMsg.ScriptFinishedStatus.FINISHED_WITH_COMPILE_ERROR
+FINISHED_FRAGMENT_RUN = ForwardMsg.ScriptFinishedStatus.FINISHED_FRAGMENT_RUN_SUCCESSFULLY
 RUN_TIMEOUT = 60.0
 
 
@@ -169,6 +170,7 @@ class Drawn:
     widgets: dict[str, WidgetState] = field(default_factory=dict)  # label → its state's id
     options: dict[str, list[str]] = field(default_factory=dict)
     editor: tuple[str, bytes] | None = None  # the data editor's id and its Arrow data
+    fragments: dict[str, str] = field(default_factory=dict)  # widget id → its fragment
     errors: list[str] = field(default_factory=list)
 
 
@@ -209,6 +211,10 @@ class ProtocolSession:
         message.rerun_script.page_name = self.page
         message.rerun_script.query_string = ""
         message.rerun_script.widget_states.widgets.extend(widgets)
+        # A widget inside a fragment reruns that fragment alone, as the browser asks.
+        fragments = {self.drawn.fragments.get(widget.id, "") for widget in widgets}
+        if page is None and len(fragments) == 1:
+            message.rerun_script.fragment_id = fragments.pop()
         assert self.socket is not None
         started = time.perf_counter()
         await self.socket.send(message.SerializeToString())
@@ -219,7 +225,7 @@ class ProtocolSession:
             forward.ParseFromString(data)
             kind = forward.WhichOneof("type")
             if kind == "delta" and forward.delta.WhichOneof("type") == "new_element":
-                _note(forward.delta.new_element, drawn)
+                _note(forward.delta.new_element, drawn, forward.delta.fragment_id)
             elif kind == "page_not_found":
                 drawn.errors.append(f"page not found: {self.page}")
             elif kind == "script_finished":
@@ -228,10 +234,29 @@ class ProtocolSession:
                 seconds = time.perf_counter() - started
                 if forward.script_finished == FINISHED_WITH_COMPILE_ERROR:
                     drawn.errors.append("the page did not compile")
+                if forward.script_finished == FINISHED_FRAGMENT_RUN:
+                    drawn = self._merged(drawn)
                 self.drawn = drawn
                 if drawn.errors:
                     raise RuntimeError("; ".join(drawn.errors))
                 return seconds
+
+    def _merged(self, fragment: Drawn) -> Drawn:
+        """After a fragment's run: what it drew replaces its part of the page only."""
+        rerun = set(fragment.fragments.values())
+        kept = {
+            label: state
+            for label, state in self.drawn.widgets.items()
+            if self.drawn.fragments.get(state.id, "") not in rerun
+        }
+        merged = Drawn(
+            widgets={**kept, **fragment.widgets},
+            options={**self.drawn.options, **fragment.options},
+            editor=fragment.editor if fragment.editor is not None else self.drawn.editor,
+            fragments={**self.drawn.fragments, **fragment.fragments},
+            errors=fragment.errors,
+        )
+        return merged
 
     def button(self, label: str) -> WidgetState:
         state = WidgetState(id=self._id(label))
@@ -264,7 +289,7 @@ class ProtocolSession:
         return state
 
 
-def _note(element, drawn: Drawn) -> None:  # type: ignore[no-untyped-def]
+def _note(element, drawn: Drawn, fragment_id: str) -> None:  # type: ignore[no-untyped-def]
     kind = element.WhichOneof("type")
     if kind == "exception":
         drawn.errors.append(f"exception: {element.exception.message[:200]}")
@@ -274,12 +299,14 @@ def _note(element, drawn: Drawn) -> None:  # type: ignore[no-untyped-def]
         return
     if kind == "arrow_data_frame" and element.arrow_data_frame.id:
         drawn.editor = (element.arrow_data_frame.id, element.arrow_data_frame.data)
+        drawn.fragments[element.arrow_data_frame.id] = fragment_id
         return
     widget = getattr(element, kind, None) if kind else None
     label = getattr(widget, "label", None)
     widget_id = getattr(widget, "id", None)
     if label and widget_id:
         drawn.widgets[label] = WidgetState(id=widget_id)
+        drawn.fragments[widget_id] = fragment_id
         if kind == "selectbox":
             drawn.options[label] = list(widget.options)
 

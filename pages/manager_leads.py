@@ -14,12 +14,4 @@ st.caption(
     "commission first; moving a converted lead back to qualified reverses its commission; "
     "moving a lost lead to pending reopens it. Tick Select on leads to reassign them."
 )
-lead_table.take_edit(actor, "all_leads")
-page = lead_table.filtered_page(actor, "all_leads", partner_filter=True)
-if page is None:
-    st.stop()
-if page.items:
-    lead_table.editor(actor, page, "all_leads", can_edit=True)
-else:
-    st.info("No leads match these filters.")
-lead_table.details(actor)
+lead_table.table(actor, "all_leads", can_edit=True, partner_filter=True)

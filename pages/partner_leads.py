@@ -112,21 +112,13 @@ if can_edit:
                         pd.DataFrame(result.refused, columns=["Line", "Reason"]), hide_index=True
                     )
 
-lead_table.take_edit(actor, "leads")
-page = lead_table.filtered_page(actor, "leads")
-if page is None:
-    st.stop()
-if page.items:
-    lead_table.editor(
-        actor,
-        page,
-        "leads",
-        can_edit=can_edit,
-        highlight=registered[0] if registered is not None else None,
-    )
-else:
-    st.info("No leads match these filters, or none are registered yet.")
-lead_table.details(actor)
+lead_table.table(
+    actor,
+    "leads",
+    can_edit=can_edit,
+    highlight=registered[0] if registered is not None else None,
+    empty="No leads match these filters, or none are registered yet.",
+)
 
 st.subheader("Export", anchor=False)
 span = st.date_input(

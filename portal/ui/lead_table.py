@@ -526,3 +526,28 @@ def details(actor: Actor) -> None:
             ],
             hide_index=True,
         )
+
+
+@st.fragment
+def table(
+    actor: Actor,
+    prefix: str,
+    *,
+    can_edit: bool,
+    partner_filter: bool = False,
+    highlight: int | None = None,
+    empty: str = "No leads match these filters.",
+) -> None:
+    """The filters, the table and the opened lead, as one fragment: a filter, a page turn,
+    an edit or an Open tick reruns this part alone, not the whole page (its header, forms
+    and sidebar, and the sign-in check — every action still checks the actor itself). An
+    action that changes more than the table (a dialog's confirmation) reruns the page."""
+    take_edit(actor, prefix)
+    page = filtered_page(actor, prefix, partner_filter=partner_filter)
+    if page is None:
+        return
+    if page.items:
+        editor(actor, page, prefix, can_edit=can_edit, highlight=highlight)
+    else:
+        st.info(empty)
+    details(actor)
