@@ -405,6 +405,7 @@ class Figures:
     rss_start: list[float]
     rss_peak: list[float]
     rss_after: list[float]
+    client_cpu_percent: float
     floor_misses: int = 0
 
     def cpu_ms_per_action(self) -> float:
@@ -425,7 +426,7 @@ class Figures:
             f"{self.tally.actions / self.seconds:5.1f} actions/s  "
             f"errors {len(self.tally.errors)}  "
             f"CPU {'+'.join(f'{c:.0f}' for c in self.cpu_percent)} % "
-            f"({self.cpu_ms_per_action():.0f} ms/action)  "
+            f"({self.cpu_ms_per_action():.0f} ms/action), client {self.client_cpu_percent:.0f} %  "
             f"RSS MB start {'+'.join(f'{m:.0f}' for m in self.rss_start)} "
             f"peak {'+'.join(f'{m:.0f}' for m in self.rss_peak)} "
             f"after {'+'.join(f'{m:.0f}' for m in self.rss_after)}"
@@ -442,6 +443,7 @@ async def measure(
 ) -> Figures:
     tally = Tally()
     cpu_before = [s.cpu_seconds() for s in servers]
+    client_before = time.process_time()
     rss_start = [s.rss_mb() for s in servers]
     peak = list(rss_start)
     started = time.monotonic()
@@ -460,9 +462,10 @@ async def measure(
         100 * (s.cpu_seconds() - before) / elapsed
         for s, before in zip(servers, cpu_before, strict=True)
     ]
+    client = 100 * (time.process_time() - client_before) / elapsed
     await asyncio.sleep(settle_after)  # sessions are dropped a moment after their socket closes
     rss_after = [s.rss_mb() for s in servers]
-    return Figures(label, len(tokens), elapsed, tally, cpu, rss_start, peak, rss_after)
+    return Figures(label, len(tokens), elapsed, tally, cpu, rss_start, peak, rss_after, client)
 
 
 async def warm_up(servers: list[Server], people: list[tuple[str, tuple[str, ...]]]) -> None:
@@ -472,6 +475,29 @@ async def warm_up(servers: list[Server], people: list[tuple[str, tuple[str, ...]
             person(servers[index % len(servers)], token, round_, 0.0, 0.0, Tally(), rounds=1)
             for index, (token, round_) in enumerate(people)
         )
+    )
+
+
+async def idle_sessions(
+    server: Server, people: list[tuple[str, tuple[str, ...]]], settle_after: float
+) -> str:
+    """Resident memory before, with every person signed in and idle on the dashboard, and
+    after they have all closed: what an idle session costs and whether it is given back."""
+    before = server.rss_mb()
+    clients = [ProtocolSession(server, token) for token, _ in people]
+    for client in clients:
+        await client.connect()
+        await client.run("")
+    await asyncio.sleep(5)
+    idle = server.rss_mb()
+    for client in clients:
+        await client.close()
+    await asyncio.sleep(settle_after)
+    after = server.rss_mb()
+    return (
+        f"idle sessions: {len(clients)}  RSS MB before {before:.0f}, idle {idle:.0f} "
+        f"({(idle - before) / len(clients):.2f} MB per session), after closing {after:.0f} "
+        f"({100 * (after - before) / before:+.1f} %)"
     )
 
 
@@ -498,6 +524,8 @@ def run_against(
     try:
         asyncio.run(warm_up(servers, people))
         floor = script.startswith("bench/floor")
+        if args.idle and not floor:
+            print(asyncio.run(idle_sessions(servers[0], people, args.settle_after)), flush=True)
         before = floor_misses(servers) if floor else 0
         figures = asyncio.run(
             measure(label, servers, people, args.think, args.seconds, args.settle_after)
@@ -532,6 +560,9 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=1, help="app processes (sticky)")
     parser.add_argument("--settle-after", type=float, default=15.0)
     parser.add_argument("--no-floor", action="store_true", help="skip the web floor's run")
+    parser.add_argument(
+        "--idle", action="store_true", help="first measure the memory of idle sessions"
+    )
     args = parser.parse_args()
     for name in ("partners", "processes"):
         if getattr(args, name) < 1:

@@ -1,0 +1,54 @@
+"""The web-tier load harness runs end to end on a small generated program: partners and a
+manager act through Streamlit's protocol against the portal and against the web floor (the
+timings are not checked: that is the harness's job, on the large program)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+from portal import migrate
+from portal.config import PROJECT_ROOT
+from portal.db import get_engine
+from portal.tools import generate
+from tests.conftest import create_sqlite_database
+
+
+def test_the_load_harness_drives_the_portal_and_the_floor(tmp_path):
+    url = create_sqlite_database(tmp_path)
+    engine = get_engine(url)
+    migrate.upgrade(engine)
+    generate.generate(engine, partners=4, leads=400, seed=3)
+    engine.dispose()
+    result = subprocess.run(
+        [
+            sys.executable,
+            "bench/web_load.py",
+            "--partners",
+            "3",
+            "--think",
+            "0.2",
+            "--seconds",
+            "4",
+            "--settle-after",
+            "1",
+            "--idle",
+        ],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "DATABASE_URL": url, "PORTAL_DATA_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    output = result.stdout
+    assert result.returncode == 0, output + result.stderr
+    assert re.search(r"^portal ×1 +4 sessions .* errors 0 ", output, re.M), output
+    assert re.search(r"^floor ×1 +4 sessions .* errors 0 ", output, re.M), output
+    for step in ("dashboard", "leads", "filter", "older", "edit", "commissions", "overview"):
+        assert re.search(rf"^  {step} +n= +[1-9]", output, re.M), (step, output)
+    assert "floor: 0 service call(s) missed memory during the run" in output
+    assert re.search(r"^idle sessions: 4 +RSS MB before \d+", output, re.M), output
+    assert re.search(r"^page settle p95: portal / floor = [\d.]+×", output, re.M), output
