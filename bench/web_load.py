@@ -6,14 +6,15 @@ script run it caused has finished), completed actions per second, errors, each s
 and resident memory, and memory once every session has closed.
 
     DATABASE_URL=postgresql+psycopg://…/scale .venv/bin/python bench/web_load.py \\
-        --partners 100 --managers 2 --think 10 --seconds 120 [--processes 2] [--browsers 2]
+        --partners 100 --managers 2 --think 10 --seconds 90 [--processes 2] [--idle]
 
 The sessions speak Streamlit's own protocol over its websocket (`/_stcore/stream`: BackMsg
-out, ForwardMsg in), as the browser does, which costs the client little CPU, so the server is
-what is measured; `--browsers N` adds N real Chromium sessions (Playwright) doing the same
-actions, the reference the protocol figures are checked against. The same actions are also
-run against the web floor (`bench/floor/app.py`: the same elements drawn from data computed
-before the run, no database, no services) and each page's cost is printed as a ratio to it.
+out, ForwardMsg in), as the browser does — a widget inside a fragment reruns that fragment
+alone — which costs the client a few per cent of a core, so the server is what is measured.
+The same actions are then run against the web floor (`bench/floor/`: the same pages drawing
+the same elements, with every service call answered from memory after its first time: no
+database, no services) and the page settle is printed as a ratio to it. `--idle` first
+measures what idle sessions cost in memory and whether closing them gives it back.
 
 The database must hold a generated program (`python -m portal generate …`): users
 `partner<N>` and `manager` exist; sessions are opened for them directly (no password typed).
@@ -37,6 +38,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -387,6 +389,53 @@ async def person(
         await client.close()
 
 
+# --- the reference: real Chromium sessions --------------------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+BROWSER_ROUND = ("dashboard", "leads", "older", "commissions")
+BROWSER_PATHS = {"dashboard": "", "leads": "partner_leads", "commissions": "partner_commissions"}
+
+
+async def browser_person(
+    chromium: Any, server: Server, token: str, think: float, until: float, tally: Tally
+) -> None:
+    """A partner in Chromium doing the protocol round's page views and page turn; settled
+    when the run its action asked for has finished (the browser tests' own run tracker)."""
+    from tests.browser.conftest import RUN_TRACKER, SETTLED
+
+    context = await chromium.new_context(viewport={"width": 1440, "height": 900})
+    try:
+        await context.add_cookies(
+            [{"name": get_settings().cookie_name, "value": token, "url": server.url}]
+        )
+        await context.add_init_script(RUN_TRACKER)
+        page = await context.new_page()
+        await asyncio.sleep(random.uniform(0, think))
+        step = 0
+        while time.monotonic() < until:
+            name = BROWSER_ROUND[step % len(BROWSER_ROUND)]
+            step += 1
+            started = time.perf_counter()
+            try:
+                if name == "older":
+                    older = page.get_by_role("button", name="Older →")
+                    if not await older.count() or not await older.is_enabled():
+                        continue
+                    await older.click()
+                else:
+                    await page.goto(f"{server.url}/{BROWSER_PATHS[name]}")
+                await page.wait_for_function(SETTLED, timeout=RUN_TIMEOUT * 1000)
+                tally.settle[name].append(time.perf_counter() - started)
+                tally.actions += 1
+                if await page.get_by_test_id("stException").count():
+                    tally.errors.append(f"browser {name}: an exception on the page")
+            except Exception as error:
+                tally.errors.append(f"browser {name}: {error}")
+            await asyncio.sleep(think * random.uniform(0.5, 1.5))
+    finally:
+        await context.close()
+
+
 # --- one measured run --------------------------------------------------------------------
 
 
@@ -407,6 +456,7 @@ class Figures:
     rss_after: list[float]
     client_cpu_percent: float
     floor_misses: int = 0
+    browser_tally: Tally | None = None
 
     def cpu_ms_per_action(self) -> float:
         """Server CPU per completed action, the cost that bounds how many sessions fit."""
@@ -440,8 +490,17 @@ async def measure(
     think: float,
     seconds: float,
     settle_after: float,
+    browser_tokens: list[str] | None = None,
 ) -> Figures:
-    tally = Tally()
+    tally, browser_tally = Tally(), Tally()
+    playwright = chromium = None
+    if browser_tokens:
+        from playwright.async_api import async_playwright
+
+        playwright = await async_playwright().start()
+        chromium = await playwright.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
+        )
     cpu_before = [s.cpu_seconds() for s in servers]
     client_before = time.process_time()
     rss_start = [s.rss_mb() for s in servers]
@@ -454,6 +513,14 @@ async def measure(
         )
         for index, (token, round_) in enumerate(tokens)
     ]
+    people += [
+        asyncio.create_task(
+            browser_person(
+                chromium, servers[index % len(servers)], token, think, until, browser_tally
+            )
+        )
+        for index, token in enumerate(browser_tokens or [])
+    ]
     while not all(task.done() for task in people):
         await asyncio.sleep(1)
         peak = [max(p, s.rss_mb()) for p, s in zip(peak, servers, strict=True)]
@@ -463,9 +530,14 @@ async def measure(
         for s, before in zip(servers, cpu_before, strict=True)
     ]
     client = 100 * (time.process_time() - client_before) / elapsed
+    if chromium is not None and playwright is not None:
+        await chromium.close()
+        await playwright.stop()
     await asyncio.sleep(settle_after)  # sessions are dropped a moment after their socket closes
     rss_after = [s.rss_mb() for s in servers]
-    return Figures(label, len(tokens), elapsed, tally, cpu, rss_start, peak, rss_after, client)
+    figures = Figures(label, len(tokens), elapsed, tally, cpu, rss_start, peak, rss_after, client)
+    figures.browser_tally = browser_tally if browser_tokens else None
+    return figures
 
 
 async def warm_up(servers: list[Server], people: list[tuple[str, tuple[str, ...]]]) -> None:
@@ -510,7 +582,11 @@ def floor_misses(servers: list[Server]) -> int:
 
 
 def run_against(
-    script: str, label: str, args: argparse.Namespace, people: list[tuple[str, tuple[str, ...]]]
+    script: str,
+    label: str,
+    args: argparse.Namespace,
+    people: list[tuple[str, tuple[str, ...]]],
+    browser_tokens: list[str] | None = None,
 ) -> Figures:
     logs = ROOT / "bench" / "logs"
     logs.mkdir(exist_ok=True)
@@ -528,7 +604,15 @@ def run_against(
             print(asyncio.run(idle_sessions(servers[0], people, args.settle_after)), flush=True)
         before = floor_misses(servers) if floor else 0
         figures = asyncio.run(
-            measure(label, servers, people, args.think, args.seconds, args.settle_after)
+            measure(
+                label,
+                servers,
+                people,
+                args.think,
+                args.seconds,
+                args.settle_after,
+                None if floor else browser_tokens,
+            )
         )
         if floor:
             figures.floor_misses = floor_misses(servers) - before
@@ -549,6 +633,18 @@ def print_figures(figures: Figures) -> None:
         )
     for error in figures.tally.errors[:10]:
         print(f"  error: {error}", flush=True)
+    if figures.browser_tally is not None:
+        browsers = figures.browser_tally
+        print(f"  in Chromium: {browsers.actions} actions, errors {len(browsers.errors)}")
+        for step, values in sorted(browsers.settle.items()):
+            print(
+                f"  browser {step:<12} n={len(values):5}  "
+                f"p50 {statistics.median(values) * 1000:6.0f} ms  "
+                f"p95 {percentile(values, 0.95) * 1000:6.0f} ms",
+                flush=True,
+            )
+        for error in browsers.errors[:5]:
+            print(f"  browser error: {error}", flush=True)
 
 
 def main() -> None:
@@ -563,21 +659,32 @@ def main() -> None:
     parser.add_argument(
         "--idle", action="store_true", help="first measure the memory of idle sessions"
     )
+    parser.add_argument(
+        "--browsers", type=int, default=0, help="partners in Chromium besides (the reference)"
+    )
     args = parser.parse_args()
     for name in ("partners", "processes"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be at least 1")
-    if args.managers < 0 or args.think < 0 or args.seconds <= 0:
+    if args.managers < 0 or args.browsers < 0 or args.think < 0 or args.seconds <= 0:
         parser.error("--managers and --think must not be negative, --seconds must be positive")
 
     partners = [f"partner{n}" for n in range(2, args.partners + 2)]  # partner1 is the big one
+    first = args.partners + 2
+    in_browsers = [f"partner{n}" for n in range(first, first + args.browsers)]
     managers = ["manager"] * args.managers
-    tokens = open_sessions(sorted(set(partners + managers)))
+    tokens = open_sessions(sorted(set(partners + managers + in_browsers)))
     get_engine().dispose()
     people = [(tokens[name], PARTNER_ROUND) for name in partners]
     people += [(tokens[name], MANAGER_ROUND) for name in managers]
 
-    portal_figures = run_against("portal/ui/server.py", f"portal ×{args.processes}", args, people)
+    portal_figures = run_against(
+        "portal/ui/server.py",
+        f"portal ×{args.processes}",
+        args,
+        people,
+        [tokens[name] for name in in_browsers],
+    )
     print_figures(portal_figures)
     if args.no_floor:
         return
