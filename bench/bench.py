@@ -15,7 +15,6 @@ import logging
 import os
 import random
 import statistics as stats
-import subprocess
 import sys
 import threading
 import time
@@ -35,6 +34,7 @@ from portal.access import Actor, load_actor  # noqa: E402
 from portal.db import get_engine, unit_of_work  # noqa: E402
 from portal.errors import Conflict  # noqa: E402
 from portal.models import Lead, LeadStatus, User  # noqa: E402
+from portal.tools import serve  # noqa: E402
 
 RESULTS: list[tuple[str, float, float | None, str]] = []
 
@@ -518,32 +518,9 @@ def bench_api(partner: Actor, repeat: int) -> None:
 
 
 def bench_cold_start() -> None:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = serve.free_port()
     start = time.perf_counter()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "portal/ui/server.py",
-            "--server.headless",
-            "true",
-            "--server.port",
-            str(port),
-            "--browser.gatherUsageStats",
-            "false",
-            "--server.fileWatcherType",
-            "none",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    process = serve.start(port)
     try:
         while True:
             try:

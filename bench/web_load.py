@@ -28,7 +28,6 @@ import json
 import os
 import random
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -54,8 +53,9 @@ from portal import users  # noqa: E402
 from portal.config import get_settings  # noqa: E402
 from portal.db import get_engine, unit_of_work  # noqa: E402
 from portal.models import User  # noqa: E402
+from portal.tools import serve  # noqa: E402
 
-PAGE_SIZE_LIMIT = 64 * 1024 * 1024
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024  # a page's largest message (tables, figures)
 FINISHED_EARLY_FOR_RERUN = ForwardMsg.ScriptFinishedStatus.FINISHED_EARLY_FOR_RERUN
 FINISHED_WITH_COMPILE_ERROR = ForwardMsg.ScriptFinishedStatus.FINISHED_WITH_COMPILE_ERROR
 FINISHED_FRAGMENT_RUN = ForwardMsg.ScriptFinishedStatus.FINISHED_FRAGMENT_RUN_SUCCESSFULLY
@@ -63,12 +63,6 @@ RUN_TIMEOUT = 60.0
 
 
 # --- app processes -----------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @dataclass
@@ -92,43 +86,14 @@ class Server:
 
 
 def start_server(script: str, env: dict[str, str], log_dir: Path) -> Server:
-    port = _free_port()
+    port = serve.free_port()
     log = (log_dir / f"server-{port}.log").open("w")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            script,
-            "--server.headless",
-            "true",
-            "--server.port",
-            str(port),
-            "--browser.gatherUsageStats",
-            "false",
-            "--server.fileWatcherType",
-            "none",
-            "--server.runOnSave",
-            "false",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
-                if answer.read() == b"ok":
-                    return Server(url, process)
-        except OSError:
-            pass
-        if time.monotonic() > deadline or process.poll() is not None:
-            raise RuntimeError(f"{script} did not start; see {log.name}")
-        time.sleep(0.3)
+    server = Server(f"http://127.0.0.1:{port}", serve.start(port, env, script=script, log=log))
+    try:
+        serve.wait_until_healthy(server.url, server.process)
+    except RuntimeError as error:
+        raise RuntimeError(f"{error}; see {log.name}") from None
+    return server
 
 
 # --- sign-in -----------------------------------------------------------------------------
@@ -169,7 +134,7 @@ def open_sessions(usernames: list[str]) -> dict[str, str]:
 class Drawn:
     """What the last run drew that a person would act on."""
 
-    widgets: dict[str, WidgetState] = field(default_factory=dict)  # label → its state's id
+    widgets: dict[str, str] = field(default_factory=dict)  # label → widget id
     options: dict[str, list[str]] = field(default_factory=dict)
     editor: tuple[str, bytes] | None = None  # the data editor's id and its Arrow data
     fragments: dict[str, str] = field(default_factory=dict)  # widget id → its fragment
@@ -195,7 +160,7 @@ class ProtocolSession:
             self.server.url.replace("http", "ws", 1) + "/_stcore/stream",
             subprotocols=[websockets.Subprotocol("streamlit")],
             additional_headers=headers,
-            max_size=PAGE_SIZE_LIMIT,
+            max_size=MAX_MESSAGE_BYTES,
             open_timeout=RUN_TIMEOUT,
             ping_interval=None,
         )
@@ -247,18 +212,17 @@ class ProtocolSession:
         """After a fragment's run: what it drew replaces its part of the page only."""
         rerun = set(fragment.fragments.values())
         kept = {
-            label: state
-            for label, state in self.drawn.widgets.items()
-            if self.drawn.fragments.get(state.id, "") not in rerun
+            label: widget_id
+            for label, widget_id in self.drawn.widgets.items()
+            if self.drawn.fragments.get(widget_id, "") not in rerun
         }
-        merged = Drawn(
+        return Drawn(
             widgets={**kept, **fragment.widgets},
             options={**self.drawn.options, **fragment.options},
             editor=fragment.editor if fragment.editor is not None else self.drawn.editor,
             fragments={**self.drawn.fragments, **fragment.fragments},
             errors=fragment.errors,
         )
-        return merged
 
     def button(self, label: str) -> WidgetState:
         state = WidgetState(id=self._id(label))
@@ -273,7 +237,7 @@ class ProtocolSession:
     def _id(self, label: str) -> str:
         if label not in self.drawn.widgets:
             raise RuntimeError(f"no widget {label!r} on {self.page or 'the home page'}")
-        return self.drawn.widgets[label].id
+        return self.drawn.widgets[label]
 
     def status_edit(self, before: str, after: str) -> WidgetState | None:
         """The data editor's state after moving the first row showing `before` to `after`."""
@@ -307,7 +271,7 @@ def _note(element, drawn: Drawn, fragment_id: str) -> None:  # type: ignore[no-u
     label = getattr(widget, "label", None)
     widget_id = getattr(widget, "id", None)
     if label and widget_id:
-        drawn.widgets[label] = WidgetState(id=widget_id)
+        drawn.widgets[label] = widget_id
         drawn.fragments[widget_id] = fragment_id
         if kind == "selectbox":
             drawn.options[label] = list(widget.options)
@@ -315,7 +279,7 @@ def _note(element, drawn: Drawn, fragment_id: str) -> None:  # type: ignore[no-u
 
 # --- what a person does ------------------------------------------------------------------
 
-# A partner's round: each step is (what it is called, what it does to the session).
+# The steps each person repeats, in order (`act` says what each does).
 PARTNER_ROUND = ("dashboard", "leads", "filter", "older", "edit", "commissions")
 MANAGER_ROUND = ("overview", "all leads", "partners", "payouts")
 MANAGER_PAGES = {

@@ -29,7 +29,7 @@ PAGE_SIZE = 50
 LABELS = {"created_to": "To", "search": "Search name, email or company", "cursor": "Page"}
 
 
-def filtered_page(
+def _filtered_page(
     actor: Actor, prefix: str, *, partner_filter: bool = False
 ) -> Page[leads.LeadView] | None:
     """Filter widgets, then the current keyset page of leads (None if the filters are bad)."""
@@ -150,7 +150,7 @@ def _generation(prefix: str) -> int:
     return int(st.session_state.get(f"{prefix}_generation", 0))
 
 
-def take_edit(actor: Actor, prefix: str) -> None:
+def _take_edit(actor: Actor, prefix: str) -> None:
     """Act on what the user just committed in the table the last run drew — each edit takes
     effect at once: a move is saved (or refused on the spot, saying which moves the lead
     allows), a move that needs more opens its dialog (lost: the reason; converted: the deal
@@ -240,7 +240,7 @@ def _after_move(lead: leads.LeadView) -> str:
     )
 
 
-def editor(
+def _editor(
     actor: Actor,
     page: Page[leads.LeadView],
     prefix: str,
@@ -448,7 +448,7 @@ def _requested_lead() -> int | None:
     return None
 
 
-def details(actor: Actor) -> None:
+def _details(actor: Actor) -> None:
     """The lead opened from its row's Open tick or by the address (`?lead=ID`): its fields,
     claim, timeline and commission chain."""
     requested = st.query_params.get("lead")
@@ -542,12 +542,12 @@ def table(
     an edit or an Open tick reruns this part alone, not the whole page (its header, forms
     and sidebar, and the sign-in check — every action still checks the actor itself). An
     action that changes more than the table (a dialog's confirmation) reruns the page."""
-    take_edit(actor, prefix)
-    page = filtered_page(actor, prefix, partner_filter=partner_filter)
+    _take_edit(actor, prefix)
+    page = _filtered_page(actor, prefix, partner_filter=partner_filter)
     if page is None:
         return
     if page.items:
-        editor(actor, page, prefix, can_edit=can_edit, highlight=highlight)
+        _editor(actor, page, prefix, can_edit=can_edit, highlight=highlight)
     else:
         st.info(empty)
-    details(actor)
+    _details(actor)

@@ -6,11 +6,8 @@ skipped locally; under CI=true that is a failure (`make test` installs Chromium)
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,8 +18,12 @@ from playwright.sync_api import Browser as PlaywrightBrowser
 from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
+from portal.access import Actor
 from portal.config import PROJECT_ROOT
+from portal.db import get_engine, unit_of_work
+from portal.tools import serve
 from tests.conftest import IN_CI
+from tests.factories import PASSWORD, make_actor
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -48,12 +49,6 @@ def _require_browser() -> None:
         pytest.skip(reason)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @dataclass
 class Server:
     url: str
@@ -67,52 +62,23 @@ def run_app(
 ) -> Iterator[Server]:
     """One app process (`streamlit run portal/ui/server.py`, as `make run`) on a free port,
     stopped on exit; `settings(url)` adds environment settings that depend on its address."""
-    port = _free_port()
+    port = serve.free_port()
     env = {**os.environ, "DATABASE_URL": database_url, "PORTAL_DATA_DIR": str(folder)}
     if settings is not None:
         env |= settings(f"http://127.0.0.1:{port}")
     log_path = folder / f"streamlit-{port}.log"
     with log_path.open("w") as log:
-        process = subprocess.Popen(  # noqa: S603 - our own app
-            [
-                sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                "portal/ui/server.py",
-                "--server.headless",
-                "true",
-                "--server.port",
-                str(port),
-                "--browser.gatherUsageStats",
-                "false",
-                "--server.fileWatcherType",
-                "none",
-            ],
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        process = serve.start(port, env, log=log)
         url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 60
-            while not _healthy(url):
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError(f"streamlit did not start:\n{log_path.read_text()}")
-                time.sleep(0.3)
+            try:
+                serve.wait_until_healthy(url, process)
+            except RuntimeError as error:
+                raise RuntimeError(f"{error}:\n{log_path.read_text()}") from None
             yield Server(url=url, database_url=database_url, env=env)
         finally:
             process.terminate()
             process.wait(timeout=20)
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:  # noqa: S310
-            return answer.read() == b"ok"
-    except OSError:
-        return False
 
 
 def migrate_database(database_url: str, folder: Path) -> None:
@@ -234,6 +200,20 @@ def sized_page(browser: Browser, size: str) -> Page:
     phone = size == "390"
     context = browser.new_context(viewport=SIZES[size], is_mobile=phone, has_touch=phone)
     return context.new_page()
+
+
+def new_partner_page(
+    browser: Browser, server: Server, size: str, username: str, path: str = ""
+) -> tuple[Page, Actor]:
+    """A new active partner `username`, signed in at one of `SIZES`, on the page at `path`;
+    the page and the partner."""
+    with unit_of_work(get_engine(server.database_url)) as db:
+        partner = make_actor(db, username=username)
+    page = sized_page(browser, size)
+    sign_in(page, server.url, partner.username, PASSWORD)
+    page.goto(f"{server.url}/{path}")
+    settle(page)
+    return page, partner
 
 
 @pytest.fixture(scope="module")

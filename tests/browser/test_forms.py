@@ -7,20 +7,12 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from portal.db import get_engine, unit_of_work
-from tests.browser.conftest import SIZES, choose, settle, shoot, sign_in, sized_page
-from tests.factories import PASSWORD, make_actor
+from tests.browser.conftest import SIZES, choose, new_partner_page, settle, shoot
 
 
 @pytest.mark.parametrize("size", list(SIZES))
 def test_refusals_sit_under_their_field_and_saving_says_what_changed(server, browser, size):
-    with unit_of_work(get_engine(server.database_url)) as db:
-        partner = make_actor(db, username=f"forms.partner.{size}")
-    page = sized_page(browser, size)
-    sign_in(page, server.url, partner.username, PASSWORD)
-
-    page.goto(f"{server.url}/partner_leads")
-    settle(page)
+    page, _ = new_partner_page(browser, server, size, f"forms.partner.{size}", "partner_leads")
     page.get_by_text("Register a lead").click()
     page.get_by_label("Client name *").fill("Kept Name")
     page.get_by_label("Client email *").fill("not-an-email")

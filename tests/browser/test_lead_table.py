@@ -14,13 +14,11 @@ from tests.browser.conftest import (
     SIZES,
     choose,
     edit_cell,
+    new_partner_page,
     settle,
     shoot,
-    sign_in,
-    sized_page,
     tick_cell,
 )
-from tests.factories import PASSWORD, make_actor
 
 OPEN, STATUS = 1, 2  # data columns: Client (pinned first), Open, Status, …
 
@@ -28,12 +26,9 @@ OPEN, STATUS = 1, 2  # data columns: Client (pinned first), Open, Status, …
 @pytest.mark.parametrize("size", list(SIZES))
 def test_partner_moves_leads_in_the_table(server, browser, size):
     engine = get_engine(server.database_url)
-    with unit_of_work(engine) as db:
-        partner = make_actor(db, username=f"table.partner.{size}")
-    page = sized_page(browser, size)
-    sign_in(page, server.url, partner.username, PASSWORD)
-    page.goto(f"{server.url}/partner_leads")
-    settle(page)
+    page, partner = new_partner_page(
+        browser, server, size, f"table.partner.{size}", "partner_leads"
+    )
 
     page.get_by_text("Register a lead").click()
     page.get_by_label("Client name *").fill("Table Client")

@@ -13,12 +13,12 @@ from portal.models import PartnerStatus
 from tests.browser.conftest import (
     SIZES,
     migrate_database,
+    new_partner_page,
     run_app,
     select_row,
     settle,
     shoot,
     sign_in,
-    sized_page,
 )
 from tests.conftest import create_postgres_database, drop_postgres_database, require_postgres
 from tests.factories import PASSWORD, make_actor, make_manager
@@ -78,12 +78,9 @@ def test_work_that_takes_a_while_shows_progress(two_apps, browser, size):
     for it, as behind a long batch), so the test ends the wait: no race with the half second
     Streamlit's spinner waits before it shows."""
     app = two_apps[0]
-    with unit_of_work(get_engine(app.database_url)) as db:
-        partner = make_actor(db, username=f"patient.partner.{size}")
-    page = sized_page(browser, size)
-    sign_in(page, app.url, partner.username, PASSWORD)
-    page.goto(f"{app.url}/partner_profile")
-    settle(page)
+    page, partner = new_partner_page(
+        browser, app, size, f"patient.partner.{size}", "partner_profile"
+    )
     page.get_by_label("Contact name").fill("Patient Contact")
 
     dsn = app.database_url.replace("postgresql+psycopg://", "postgresql://")
