@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from decimal import Decimal
+
+import plotly.graph_objects as go
+import pytest
 
 from portal.models import LeadStatus
 from portal.statistics import MonthCount, MonthEarnings
@@ -71,3 +75,33 @@ def test_a_long_span_labels_a_few_months_level_and_the_latest_always():
     axis = charts.leads_by_month(counts).layout.xaxis
     assert len(axis.tickvals) <= charts.MAX_MONTH_TICKS
     assert axis.tickvals[-1] == "Jun 2026" and axis.ticktext[-1] == "Jun<br>2026"
+
+
+def every_chart() -> dict[str, go.Figure]:
+    months = [MonthCount(date(2025, m, 1), s, m * 3) for m in range(1, 13) for s in LeadStatus]
+    return {
+        "leads by month": charts.leads_by_month(months),
+        "earnings by month": charts.earnings_by_month(
+            [MonthEarnings(date(2026, 8, 1), 1, Decimal("1234.5"))], "EUR"
+        ),
+        "program trend": charts.program_trend({date(2026, 10, 1): 4}, {date(2026, 12, 1): 1}),
+        "top partners": charts.top_partners(["Acme <b>Ltd</b>", "B" * 60], [Decimal(9)] * 2, "USD"),
+        "pipeline": charts.pipeline_funnel({LeadStatus.PENDING: 5, LeadStatus.LOST: 2}),
+    }
+
+
+@pytest.mark.parametrize("name", list(every_chart()))
+def test_each_figure_built_unchecked_is_what_plotly_accepts_checked(name):
+    """The figures skip plotly's property checks for speed: built with them, each is the same
+    (a misspelt property or a wrong value would raise here, or be dropped and differ)."""
+    figure = every_chart()[name]
+    unchecked = figure.to_plotly_json()
+    checked = go.Figure(unchecked).to_plotly_json()
+    assert json.dumps(checked, sort_keys=True) == json.dumps(unchecked, sort_keys=True)
+
+
+def test_the_check_would_catch_a_misspelt_property():
+    spec = charts.earnings_by_month([], "EUR").to_plotly_json()
+    spec["layout"]["xaxis"]["tickangel"] = 0
+    with pytest.raises(ValueError, match="tickangel"):
+        go.Figure(spec)
