@@ -7,7 +7,7 @@ import streamlit as st
 from portal import notifications
 from portal.config import get_settings
 from portal.db import unit_of_work
-from portal.ui import memory, phone, session
+from portal.ui import memory, phone, run_slots, session
 from portal.ui.feedback import database_guard
 
 st.set_page_config(page_title="Partner Portal", page_icon="🤝", layout="wide")
@@ -38,7 +38,7 @@ MANAGER_PAGES = [
 ]
 SET_PASSWORD = st.Page("pages/set_password.py", title="Set a password", icon=":material/key:")
 
-with database_guard():
+with run_slots.slot(), database_guard():
     actor = session.current_actor()
     if actor is None:
         pages = [session.sign_in_page()]

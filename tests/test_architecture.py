@@ -39,3 +39,20 @@ def test_only_ui_code_imports_streamlit():
         str(path.relative_to(PROJECT_ROOT)) for path in services if "streamlit" in _imports(path)
     ]
     assert offenders == []
+
+
+def _ui_sources() -> list[Path]:
+    return [*_scripts(), *sorted((PROJECT_ROOT / "portal" / "ui").glob("*.py"))]
+
+
+def test_every_page_run_takes_a_run_slot():
+    """A whole page runs inside Home.py's slot; a fragment reruns alone, so every fragment is
+    declared through run_slots.fragment (portal/ui/run_slots.py says why)."""
+    home = (PROJECT_ROOT / "Home.py").read_text(encoding="utf-8")
+    assert "with run_slots.slot(), database_guard():" in home
+    offenders = [
+        str(path.relative_to(PROJECT_ROOT))
+        for path in _ui_sources()
+        if path.name != "run_slots.py" and "st.fragment" in path.read_text(encoding="utf-8")
+    ]
+    assert offenders == []

@@ -19,7 +19,7 @@ from portal.errors import ValidationError
 from portal.models import MAX_ID, LeadStatus, LostReason
 from portal.pagination import Page
 from portal.types import utc_now
-from portal.ui import confirm, fmt, paging, pickers
+from portal.ui import confirm, fmt, paging, pickers, run_slots
 from portal.ui.feedback import perform
 
 if TYPE_CHECKING:
@@ -528,7 +528,7 @@ def _details(actor: Actor) -> None:
         )
 
 
-@st.fragment
+@run_slots.fragment
 def table(
     actor: Actor,
     prefix: str,

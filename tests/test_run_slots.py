@@ -1,0 +1,83 @@
+"""Page runs share a few slots (portal/ui/run_slots.py): never more at once, a fragment
+drawn inside its page uses the page's slot, and a run that waits too long goes ahead."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from portal.ui import run_slots
+
+
+def test_no_more_runs_than_slots_draw_at_once():
+    inside, most, lock = 0, 0, threading.Lock()
+    started = threading.Barrier(run_slots.SLOTS + 3)
+
+    def run() -> None:
+        nonlocal inside, most
+        started.wait()
+        with run_slots.slot():
+            with lock:
+                inside += 1
+                most = max(most, inside)
+            time.sleep(0.05)  # the run's own work
+            with lock:
+                inside -= 1
+
+    threads = [threading.Thread(target=run) for _ in range(run_slots.SLOTS + 3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert most == run_slots.SLOTS
+    assert inside == 0
+
+
+def test_a_fragment_inside_its_page_run_takes_no_second_slot():
+    drawn = []
+
+    def fragment_body() -> None:
+        with run_slots.slot():
+            drawn.append("fragment")
+
+    def page_run() -> None:
+        with run_slots.slot():
+            fragment_body()
+
+    pages = [threading.Thread(target=page_run) for _ in range(run_slots.SLOTS)]
+    for page in pages:
+        page.start()
+    for page in pages:
+        page.join(timeout=run_slots.WAIT_SECONDS / 2)
+    assert drawn == ["fragment"] * run_slots.SLOTS  # none waited for a slot it held itself
+
+
+def test_a_run_goes_ahead_when_every_slot_is_held_too_long(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(run_slots, "WAIT_SECONDS", 0.1)
+    held = threading.Event()
+    release = threading.Event()
+
+    def stuck() -> None:  # e.g. waiting on a database lock
+        with run_slots.slot():
+            held.set()
+            release.wait(10)
+
+    stuck_runs = [threading.Thread(target=stuck) for _ in range(run_slots.SLOTS)]
+    for run in stuck_runs:
+        held.clear()
+        run.start()
+        assert held.wait(5)
+    started = time.monotonic()
+    with run_slots.slot():
+        waited = time.monotonic() - started
+    release.set()
+    for run in stuck_runs:
+        run.join(timeout=10)
+    assert 0.1 <= waited < 2
+    # Every slot came back: as many runs as slots get one at once again.
+    taken = [run_slots._slots.acquire(timeout=1) for _ in range(run_slots.SLOTS)]
+    for _ in taken:
+        run_slots._slots.release()
+    assert taken == [True] * run_slots.SLOTS
