@@ -9,14 +9,26 @@ from portal import commissions, exports, payouts, statements, statistics
 from portal.commissions import CommissionState
 from portal.db import unit_of_work
 from portal.models import Role
-from portal.ui import charts, downloads, fmt, paging, partner_state, payout_status
+from portal.ui import (
+    charts,
+    downloads,
+    fmt,
+    paging,
+    partner_state,
+    payout_status,
+    recent_reads,
+)
 from portal.ui.feedback import perform
 from portal.ui.session import require
 
 actor = require(Role.PARTNER)
+summary = recent_reads.read(
+    "commissions", actor, lambda session: commissions.commission_summary(session, actor=actor)
+)
+stats = recent_reads.read(
+    "statistics", actor, lambda session: statistics.partner_statistics(session, actor=actor)
+)
 with unit_of_work() as session:
-    summary = commissions.commission_summary(session, actor=actor)
-    stats = statistics.partner_statistics(session, actor=actor)
     history = payouts.list_payouts(session, actor=actor, limit=24).items
 
 st.title("Commissions")

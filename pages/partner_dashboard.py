@@ -6,14 +6,18 @@ from portal import commissions, leads, notifications, statistics
 from portal.config import get_settings
 from portal.db import unit_of_work
 from portal.models import PartnerStatus, Role
-from portal.ui import charts, fmt, partner_state, payout_status
+from portal.ui import charts, fmt, partner_state, payout_status, recent_reads
 from portal.ui.session import require
 
 actor = require(Role.PARTNER)
 currency = get_settings().currency
+stats = recent_reads.read(
+    "statistics", actor, lambda session: statistics.partner_statistics(session, actor=actor)
+)
+payout_summary = recent_reads.read(
+    "commissions", actor, lambda session: commissions.commission_summary(session, actor=actor)
+)
 with unit_of_work() as session:
-    stats = statistics.partner_statistics(session, actor=actor)
-    payout_summary = commissions.commission_summary(session, actor=actor)
     recent = leads.list_leads(session, actor=actor, limit=5).items
     unread = notifications.list_notifications(session, actor=actor, unread_only=True, limit=10)
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from sqlalchemy import select, update
 
-from portal import partners, profiles
+from portal import partners, profiles, statistics
 from portal.access import load_actor
 from portal.db import unit_of_work
 from portal.models import (
@@ -20,8 +20,8 @@ from portal.models import (
     PartnerStatus,
 )
 from portal.types import utc_now
-from portal.ui import lead_table, partner_state
-from tests.apptest import metric, page_as, shown, texts
+from portal.ui import lead_table, partner_state, recent_reads
+from tests.apptest import metric, page_as, shown, signed_in, texts
 from tests.factories import (
     TINY_PDF,
     backdate_lead,
@@ -475,3 +475,40 @@ def test_the_rate_and_why_on_the_dashboard_and_each_commission_line(app_database
     assert list(lines.value["Rate"]) == ["10%"]
     assert list(lines.value["Rate note"]) == ["your rate when it converted"]
     assert list(lines.value.columns[:3]) == ["Client", "Amount", "State"]  # fits a phone
+
+
+def test_figures_are_kept_a_minute_and_never_past_the_partners_own_action(
+    app_database, monkeypatch
+):
+    """Dashboard and Commissions share a session's recent reads (portal/ui/recent_reads.py):
+    another user's change shows after the minute; the partner's own write shows at once."""
+    with unit_of_work(app_database) as db:
+        partner = make_actor(db)
+        make_lead(db, partner)
+    reads = []
+    real = statistics.partner_statistics
+    monkeypatch.setattr(
+        statistics, "partner_statistics", lambda *a, **k: reads.append(1) or real(*a, **k)
+    )
+    clock = [1000.0]
+    monkeypatch.setattr(recent_reads, "monotonic", lambda: clock[0])
+    test = signed_in(partner, DASHBOARD)
+    assert metric(test, "Referrals") == "1"
+    with unit_of_work(app_database) as db:
+        make_lead(db, partner)  # written by someone else, not through this session
+    test.switch_page(COMMISSIONS).run()
+    test.switch_page(DASHBOARD).run()
+    assert not test.exception
+    assert (metric(test, "Referrals"), len(reads)) == ("1", 1)  # kept across both pages
+    clock[0] += recent_reads.KEEP_SECONDS + 1
+    test.run()
+    assert (metric(test, "Referrals"), len(reads)) == ("2", 2)  # the minute is over
+    with unit_of_work(app_database) as db:
+        make_lead(db, partner)
+    test.switch_page(PROFILE).run()
+    fields = {field.label: field for field in test.text_input}
+    fields["Website"].input("https://agency.example")
+    next(b for b in test.button if b.label == "Save profile").click().run()
+    assert test.success, texts(test)  # the partner's own write, through this session
+    test.switch_page(DASHBOARD).run()
+    assert (metric(test, "Referrals"), len(reads)) == ("3", 3)  # read afresh at once

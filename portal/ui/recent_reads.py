@@ -1,0 +1,69 @@
+"""A session's own recent reads of its heaviest figures, kept for a minute.
+
+A partner moving between Dashboard and Commissions asks for the same statistics and
+commission summary each time; they change when a lead moves or money is paid. This browser
+session keeps what it read for `KEEP_SECONDS` and forgets all of it the moment the session
+itself writes anything (any unit of work that inserts, updates or deletes, through any page
+or dialog), so a page never shows the state from before the user's own action. Another
+user's change (a manager converting a lead) shows within the minute, or at once after a
+browser reload, which starts a new session.
+
+What is kept is bounded by the names in use (a few per session), not by use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from time import monotonic
+from typing import Any, TypeVar
+
+import streamlit as st
+from sqlalchemy import Connection, Engine, event
+from sqlalchemy.engine.default import DefaultExecutionContext
+from sqlalchemy.engine.interfaces import ExecutionContext
+from sqlalchemy.orm import Session
+from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+from portal.access import Actor
+from portal.db import unit_of_work
+
+T = TypeVar("T")
+KEEP_SECONDS = 60.0
+_KEPT = "_recent_reads"
+
+
+def read(name: str, actor: Actor, load: Callable[[Session], T]) -> T:
+    """`load` in a unit of work, or what it gave this session for `actor` within the minute."""
+    kept: dict[tuple[str, int | None], tuple[float, Any]] = st.session_state.setdefault(_KEPT, {})
+    key = (name, actor.user_id)
+    now = monotonic()
+    if key in kept and kept[key][0] > now:
+        value: T = kept[key][1]
+        return value
+    with unit_of_work() as session:
+        value = load(session)
+    kept[key] = (now + KEEP_SECONDS, value)
+    return value
+
+
+def forget() -> None:
+    """Forget every kept read of this browser session (called on each of its writes)."""
+    if get_script_run_ctx(suppress_warning=True) is not None:
+        st.session_state.pop(_KEPT, None)
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _on_statement(
+    connection: Connection,
+    cursor: Any,
+    statement: str,
+    parameters: Any,
+    context: ExecutionContext | None,
+    executemany: bool,
+) -> None:
+    # Every write reaches the driver here, whether the ORM flushed it or a service sent it
+    # through its connection (rollups, the outbox, bulk inserts).
+    if isinstance(context, DefaultExecutionContext) and (
+        context.isinsert or context.isupdate or context.isdelete
+    ):
+        forget()
