@@ -60,6 +60,7 @@ FINISHED_EARLY_FOR_RERUN = ForwardMsg.ScriptFinishedStatus.FINISHED_EARLY_FOR_RE
 FINISHED_WITH_COMPILE_ERROR = ForwardMsg.ScriptFinishedStatus.FINISHED_WITH_COMPILE_ERROR
 FINISHED_FRAGMENT_RUN = ForwardMsg.ScriptFinishedStatus.FINISHED_FRAGMENT_RUN_SUCCESSFULLY
 RUN_TIMEOUT = 60.0
+SIGNED_IN_MARK = "Log out"  # the sidebar button every signed-in page run draws
 
 
 # --- app processes -----------------------------------------------------------------------
@@ -151,6 +152,7 @@ class ProtocolSession:
         self.page = ""
         self.drawn = Drawn()
         self.socket: websockets.ClientConnection | None = None
+        self.first_reply: float | None = None  # of the last run
 
     async def connect(self) -> None:
         headers = {"Origin": self.server.url}
@@ -186,8 +188,11 @@ class ProtocolSession:
         started = time.perf_counter()
         await self.socket.send(message.SerializeToString())
         drawn = Drawn()
+        self.first_reply = None
         while True:
             data = await asyncio.wait_for(self.socket.recv(), RUN_TIMEOUT)
+            if self.first_reply is None:
+                self.first_reply = time.perf_counter() - started
             forward = ForwardMsg()
             forward.ParseFromString(data)
             kind = forward.WhichOneof("type")
@@ -203,6 +208,9 @@ class ProtocolSession:
                     drawn.errors.append("the page did not compile")
                 if forward.script_finished == FINISHED_FRAGMENT_RUN:
                     drawn = self._merged(drawn)
+                elif SIGNED_IN_MARK not in drawn.widgets:
+                    # A blank page or the sign-in form would otherwise count as a fast view.
+                    drawn.errors.append(f"not a signed-in page: no {SIGNED_IN_MARK!r} button")
                 self.drawn = drawn
                 if drawn.errors:
                     raise RuntimeError("; ".join(drawn.errors))
@@ -318,6 +326,9 @@ class Tally:
     settle: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     errors: list[str] = field(default_factory=list)
     actions: int = 0
+    # Action sent → the server's first message for it: how long the action waited before
+    # its run began drawing, as the client sees it (the rest of the settle is the run).
+    first_reply: list[float] = field(default_factory=list)
 
 
 async def person(
@@ -340,6 +351,7 @@ async def person(
             try:
                 seconds = await act(client, name)
                 tally.settle[name].append(seconds)
+                tally.first_reply.append(client.first_reply or seconds)
                 tally.actions += 1
             except Exception as error:
                 tally.errors.append(f"{name}: {error}")
@@ -421,6 +433,7 @@ class Figures:
     client_cpu_percent: float
     floor_misses: int = 0
     browser_tally: Tally | None = None
+    client_lag_max: float = 0.0
 
     def cpu_ms_per_action(self) -> float:
         """Server CPU per completed action, the cost that bounds how many sessions fit."""
@@ -485,10 +498,13 @@ async def measure(
         )
         for index, token in enumerate(browser_tokens or [])
     ]
+    client_lag: list[float] = []
+    lag_watch = asyncio.create_task(loop_lag(client_lag))
     while not all(task.done() for task in people):
         await asyncio.sleep(1)
         peak = [max(p, s.rss_mb()) for p, s in zip(peak, servers, strict=True)]
     elapsed = time.monotonic() - started
+    lag_watch.cancel()
     cpu = [
         100 * (s.cpu_seconds() - before) / elapsed
         for s, before in zip(servers, cpu_before, strict=True)
@@ -500,8 +516,18 @@ async def measure(
     await asyncio.sleep(settle_after)  # sessions are dropped a moment after their socket closes
     rss_after = [s.rss_mb() for s in servers]
     figures = Figures(label, len(tokens), elapsed, tally, cpu, rss_start, peak, rss_after, client)
+    figures.client_lag_max = max(client_lag, default=0.0)
     figures.browser_tally = browser_tally if browser_tokens else None
     return figures
+
+
+async def loop_lag(lags: list[float], every: float = 0.1) -> None:
+    """How late this client's event loop wakes: were it busy, the settles it measures would
+    be its own delays, not the server's."""
+    while True:
+        started = time.perf_counter()
+        await asyncio.sleep(every)
+        lags.append(time.perf_counter() - started - every)
 
 
 async def warm_up(servers: list[Server], people: list[tuple[str, tuple[str, ...]]]) -> None:
@@ -589,6 +615,13 @@ def run_against(
 
 def print_figures(figures: Figures) -> None:
     print(figures.line(), flush=True)
+    first_reply = figures.tally.first_reply
+    print(
+        f"  first reply p50 {percentile(first_reply, 0.5) * 1000:.0f} ms, "
+        f"p95 {percentile(first_reply, 0.95) * 1000:.0f} ms; "
+        f"the client's own event loop lagged at most {figures.client_lag_max * 1000:.0f} ms",
+        flush=True,
+    )
     for step, values in sorted(figures.tally.settle.items()):
         print(
             f"  {step:<12} n={len(values):5}  p50 {statistics.median(values) * 1000:6.0f} ms  "

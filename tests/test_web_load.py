@@ -55,6 +55,8 @@ def test_the_load_harness_drives_the_portal_and_the_floor(tmp_path):
     for step in ("dashboard", "leads", "filter", "older", "edit", "commissions", "overview"):
         assert re.search(rf"^  {step} +n= +[1-9]", output, re.M), (step, output)
     assert "floor: 0 service call(s) missed memory during the run" in output
+    first_reply = r"^  first reply p50 \d+ ms, p95 \d+ ms; the client's own event loop lagged"
+    assert len(re.findall(first_reply, output, re.M)) == 2, output  # portal and floor
     assert re.search(r"^  in Chromium: [1-9]\d* actions, errors 0$", output, re.M), output
     assert re.search(r"^idle sessions: 3 +RSS MB before \d+", output, re.M), output
     assert re.search(r"^page settle p95: portal / floor = [\d.]+×", output, re.M), output
