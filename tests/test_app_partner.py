@@ -512,3 +512,45 @@ def test_figures_are_kept_a_minute_and_never_past_the_partners_own_action(
     assert test.success, texts(test)  # the partner's own write, through this session
     test.switch_page(DASHBOARD).run()
     assert (metric(test, "Referrals"), len(reads)) == ("3", 3)  # read afresh at once
+
+
+def _state_sizes(test) -> dict[str, int]:
+    """Each key the session holds (widget ids included) and how many items its value holds,
+    counted through nested lists, tuples, sets and dicts (a changed status is no growth)."""
+
+    def items(value: object) -> int:
+        if isinstance(value, dict):
+            return len(value) + sum(items(inner) for inner in value.values())
+        if isinstance(value, list | tuple | set | frozenset):
+            return len(value) + sum(items(inner) for inner in value)
+        return 0
+
+    return {key: items(test.session_state[key]) for key in test.session_state}
+
+
+def test_session_state_does_not_grow_with_use(app_database):
+    """A partner's usual round (Leads: a filter there and back, a page turn there and back, a
+    status edit; Commissions; Profile; Dashboard) leaves nothing behind that piles up: after
+    the second round and after the sixth the session holds the same keys and as much."""
+    with unit_of_work(app_database) as db:
+        partner = make_actor(db)
+        for _ in range(60):
+            make_lead(db, partner)
+    test = signed_in(partner, DASHBOARD)
+    sizes = []
+    for round_ in range(6):
+        test.switch_page(LEADS).run()
+        test.selectbox(key="leads_status").select("pending").run()
+        test.selectbox(key="leads_status").select("all").run()
+        next(b for b in test.button if b.label == "Older →").click().run()
+        next(b for b in test.button if b.label == "← Newer").click().run()
+        _edit(test, {round_: {"Status": "Contacted"}}, generation=round_)
+        assert [m for m in _messages(test) if "now contacted" in m], _messages(test)
+        for page in (COMMISSIONS, PROFILE, DASHBOARD):
+            test.switch_page(page).run()
+            assert not test.exception
+        sizes.append(_state_sizes(test))
+    second, sixth = sizes[1], sizes[5]
+    assert set(sixth) == set(second)
+    grown = {key: (second[key], sixth[key]) for key in second if sixth[key] > second[key]}
+    assert grown == {}
