@@ -25,7 +25,9 @@ from typing import ParamSpec, TypeVar
 
 import streamlit as st
 
-SLOTS = 2  # measured at 1, 2 and 3: 2 settled fastest (README, "The web tier")
+# Measured (README, "The web tier"): one slot leaves a run waiting on the database holding up
+# every other; with three, the stalls began to come back under heavier page runs.
+SLOTS = 2
 WAIT_SECONDS = 5.0
 
 P = ParamSpec("P")
