@@ -390,9 +390,14 @@ async def browser_person(
         page = await context.new_page()
         await asyncio.sleep(random.uniform(0, think))
         started = time.perf_counter()
-        await page.goto(server.url)
-        await page.wait_for_function(SETTLED, timeout=RUN_TIMEOUT * 1000)
+        try:
+            await page.goto(server.url)
+            await page.wait_for_function(SETTLED, timeout=RUN_TIMEOUT * 1000)
+        except Exception as error:
+            tally.errors.append(f"browser open: {error}")
+            return
         tally.settle["open"].append(time.perf_counter() - started)
+        tally.actions += 1  # however short the run, each browser session makes this one
         step = 1  # on the dashboard
         while time.monotonic() < until:
             name = BROWSER_ROUND[step % len(BROWSER_ROUND)]
@@ -538,13 +543,17 @@ async def loop_lag(lags: list[float], every: float = 0.1) -> None:
 
 
 async def warm_up(servers: list[Server], people: list[tuple[str, tuple[str, ...]]]) -> None:
-    """One round per session without think time: imports, pools and the floor's memory."""
+    """One round per session without think time (pools, the floor's memory): every session's
+    first page view reaches the fresh server at once, and must draw without an error."""
+    tally = Tally()
     await asyncio.gather(
         *(
-            person(servers[index % len(servers)], token, round_, 0.0, 0.0, Tally(), rounds=1)
+            person(servers[index % len(servers)], token, round_, 0.0, 0.0, tally, rounds=1)
             for index, (token, round_) in enumerate(people)
         )
     )
+    if tally.errors:
+        raise SystemExit(f"the warm-up round failed: {'; '.join(tally.errors[:5])}")
 
 
 async def idle_sessions(
