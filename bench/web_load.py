@@ -340,13 +340,16 @@ async def person(
     tally: Tally,
     rounds: int | None = None,
 ) -> None:
-    """One person acting until `until` (or for `rounds` rounds), `think` seconds apart."""
+    """One person acting `think` seconds apart until `until`, and for one round at least (or
+    for `rounds` rounds' worth of actions): every step is taken however slow the server."""
     client = ProtocolSession(server, token)
+    wanted = len(round_) * (rounds if rounds is not None else 1)
     try:
         await client.connect()
         await asyncio.sleep(random.uniform(0, think))  # not everyone starts at once
-        step = 0
-        while step < rounds * len(round_) if rounds is not None else time.monotonic() < until:
+        step = attempts = 0
+        while attempts < wanted or (rounds is None and time.monotonic() < until):
+            attempts += 1
             name = round_[step % len(round_)]
             try:
                 seconds = await act(client, name)
