@@ -12,27 +12,35 @@ from portal.ui import run_slots
 
 
 def test_no_more_runs_than_slots_draw_at_once():
-    inside, most, lock = 0, 0, threading.Lock()
-    started = threading.Barrier(run_slots.SLOTS + 3)
+    runs = run_slots.SLOTS + 3
+    inside = most = finished = 0
+    changed = threading.Condition()
+
+    everyone_asks = threading.Barrier(runs)
 
     def run() -> None:
-        nonlocal inside, most
-        started.wait()
-        with run_slots.slot():
-            with lock:
-                inside += 1
-                most = max(most, inside)
-            time.sleep(0.05)  # the run's own work
-            with lock:
-                inside -= 1
+        nonlocal inside, most, finished
+        everyone_asks.wait()
+        with run_slots.slot(), changed:
+            inside += 1
+            most = max(most, inside)
+            changed.notify_all()
+            # Stay until the slots are full (or no other run is left to come in), then a
+            # moment more, in which a run that got past a full set of slots would show.
+            changed.wait_for(
+                lambda: inside >= run_slots.SLOTS or finished + inside == runs, timeout=10
+            )
+            changed.wait_for(lambda: inside > run_slots.SLOTS, timeout=0.2)
+            inside -= 1
+            finished += 1
+            changed.notify_all()
 
-    threads = [threading.Thread(target=run) for _ in range(run_slots.SLOTS + 3)]
+    threads = [threading.Thread(target=run) for _ in range(runs)]
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(timeout=10)
-    assert most == run_slots.SLOTS
-    assert inside == 0
+        thread.join(timeout=30)
+    assert (most, finished) == (run_slots.SLOTS, runs)
 
 
 def test_a_fragment_inside_its_page_run_takes_no_second_slot():
