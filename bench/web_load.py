@@ -326,8 +326,8 @@ class Tally:
     settle: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     errors: list[str] = field(default_factory=list)
     actions: int = 0
-    # Action sent → the server's first message for it: how long the action waited before
-    # its run began drawing, as the client sees it (the rest of the settle is the run).
+    # Action sent → the server's first message for it: how long the server took to take the
+    # action up (its run's thread started; the page may still wait for a run slot after).
     first_reply: list[float] = field(default_factory=list)
 
 
@@ -354,7 +354,8 @@ async def person(
             try:
                 seconds = await act(client, name)
                 tally.settle[name].append(seconds)
-                tally.first_reply.append(client.first_reply or seconds)
+                first_reply = client.first_reply
+                tally.first_reply.append(seconds if first_reply is None else first_reply)
                 tally.actions += 1
             except Exception as error:
                 tally.errors.append(f"{name}: {error}")

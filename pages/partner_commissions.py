@@ -5,7 +5,7 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from portal import commissions, exports, payouts, statements, statistics
+from portal import commissions, exports, payouts, statements
 from portal.commissions import CommissionState
 from portal.db import unit_of_work
 from portal.models import Role
@@ -22,12 +22,8 @@ from portal.ui.feedback import perform
 from portal.ui.session import require
 
 actor = require(Role.PARTNER)
-summary = recent_reads.read(
-    "commissions", actor, lambda session: commissions.commission_summary(session, actor=actor)
-)
-stats = recent_reads.read(
-    "statistics", actor, lambda session: statistics.partner_statistics(session, actor=actor)
-)
+summary = recent_reads.commission_summary(actor)
+stats = recent_reads.partner_statistics(actor)
 with unit_of_work() as session:
     history = payouts.list_payouts(session, actor=actor, limit=24).items
 

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from portal import commissions, leads, notifications, statistics
+from portal import leads, notifications
 from portal.config import get_settings
 from portal.db import unit_of_work
 from portal.models import PartnerStatus, Role
@@ -11,12 +11,8 @@ from portal.ui.session import require
 
 actor = require(Role.PARTNER)
 currency = get_settings().currency
-stats = recent_reads.read(
-    "statistics", actor, lambda session: statistics.partner_statistics(session, actor=actor)
-)
-payout_summary = recent_reads.read(
-    "commissions", actor, lambda session: commissions.commission_summary(session, actor=actor)
-)
+stats = recent_reads.partner_statistics(actor)
+payout_summary = recent_reads.commission_summary(actor)
 with unit_of_work() as session:
     recent = leads.list_leads(session, actor=actor, limit=5).items
     unread = notifications.list_notifications(session, actor=actor, unread_only=True, limit=10)

@@ -24,15 +24,26 @@ from sqlalchemy.engine.interfaces import ExecutionContext
 from sqlalchemy.orm import Session
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+from portal import commissions, statistics
 from portal.access import Actor
+from portal.commissions import CommissionSummary
 from portal.db import unit_of_work
+from portal.statistics import PartnerStatistics
 
 T = TypeVar("T")
 KEEP_SECONDS = 60.0
 _KEPT = "_recent_reads"
 
 
-def read(name: str, actor: Actor, load: Callable[[Session], T]) -> T:
+def partner_statistics(actor: Actor) -> PartnerStatistics:
+    return _read("statistics", actor, lambda s: statistics.partner_statistics(s, actor=actor))
+
+
+def commission_summary(actor: Actor) -> CommissionSummary:
+    return _read("commissions", actor, lambda s: commissions.commission_summary(s, actor=actor))
+
+
+def _read(name: str, actor: Actor, load: Callable[[Session], T]) -> T:
     """`load` in a unit of work, or what it gave this session for `actor` within the minute."""
     kept: dict[tuple[str, int | None], tuple[float, Any]] = st.session_state.setdefault(_KEPT, {})
     key = (name, actor.user_id)
