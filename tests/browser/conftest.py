@@ -163,7 +163,9 @@ RUN_TRACKER = """
 """
 
 # Settled: the page asked for a run after the user's last input, a run completed after that,
-# and the app is idle and connected.
+# the app is idle and connected, and every element is drawn: Streamlit loads the code of
+# charts, tables and metrics on first use and shows a skeleton meanwhile, after the run has
+# completed (seen on a first visit to Commissions: 15 skeletons when the run had completed).
 SETTLED = """() => {
   const runs = window.__portalRuns;
   const app = document.querySelector('[data-testid="stApp"]');
@@ -171,7 +173,8 @@ SETTLED = """() => {
   return app.getAttribute('data-test-script-state') === 'notRunning'
     && app.getAttribute('data-test-connection-state') === 'CONNECTED'
     && runs.requested > runs.input
-    && runs.completed > runs.requested;
+    && runs.completed > runs.requested
+    && !app.querySelector('[data-testid="stSkeleton"]');
 }"""
 
 
