@@ -285,17 +285,21 @@ def choose(page: Page, label: str, option: str, *, in_form: bool = False) -> Non
     box = page.get_by_label(label)
     opener = page.get_by_test_id("stSelectbox").filter(has=box).get_by_role("button", name="Open")
     listbox = page.get_by_role("listbox")
-    # Under a CPU hog a press on Open was seen to be lost (the list never opened): press
-    # again when the list has not opened, never blindly (a second press would close it).
-    for _ in range(3):
-        opener.click()
+    # Under a CPU hog a press on Open was seen to be lost (the list never opened), and a
+    # late one to close the list again while its option was being clicked (the option
+    # detached, the list gone): until the box shows the option, open the list only when it
+    # is closed, never blindly, and take the option again.
+    for _ in range(4):
+        if not listbox.is_visible():
+            opener.click()
         try:
             listbox.wait_for(state="visible", timeout=10_000)
+            listbox.get_by_role("option", name=option, exact=True).click(timeout=10_000)
+            expect(listbox).to_have_count(0, timeout=10_000)
+            expect(box).to_have_value(option, timeout=5_000)
             break
-        except PlaywrightTimeoutError:
+        except (PlaywrightTimeoutError, AssertionError):
             continue
-    listbox.get_by_role("option", name=option, exact=True).click()
-    expect(page.get_by_role("listbox")).to_have_count(0)
     if not in_form:
         settle(page)
     expect(box).to_have_value(option)
