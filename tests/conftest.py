@@ -118,12 +118,16 @@ def empty_all_tables(engine: Engine) -> None:
     """Delete every row (the schema stays), so the next test starts from nothing."""
     tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
     with engine.begin() as connection:
+        # DELETE, not TRUNCATE: on tables a test has left small, TRUNCATE (new files for
+        # every table) took 105 ms against 8 ms, after each of some 450 PostgreSQL tests.
+        for name in tables:
+            connection.execute(text(f'DELETE FROM "{name}"'))  # noqa: S608 - our table names
         if engine.dialect.name == "postgresql":
-            names = ", ".join(f'"{name}"' for name in tables)
-            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        else:
-            for name in tables:
-                connection.execute(text(f'DELETE FROM "{name}"'))  # noqa: S608 - our table names
+            sequences = connection.scalars(
+                text("SELECT sequencename FROM pg_sequences WHERE schemaname = current_schema()")
+            )
+            for sequence in list(sequences):
+                connection.execute(text(f'ALTER SEQUENCE "{sequence}" RESTART'))
 
 
 @pytest.fixture
