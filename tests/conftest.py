@@ -119,7 +119,8 @@ def empty_all_tables(engine: Engine) -> None:
     tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
     with engine.begin() as connection:
         # DELETE, not TRUNCATE: on tables a test has left small, TRUNCATE (new files for
-        # every table) took 105 ms against 8 ms, after each of some 450 PostgreSQL tests.
+        # every table) took 105 ms against 21 ms for DELETE with the sequences restarted,
+        # after each of some 450 PostgreSQL tests.
         for name in tables:
             connection.execute(text(f'DELETE FROM "{name}"'))  # noqa: S608 - our table names
         if engine.dialect.name == "postgresql":
