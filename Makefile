@@ -31,10 +31,14 @@ test: $(INSTALLED)
 	@sh scripts/ensure-chromium.sh
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist load $(PYTEST_ARGS)
 
-# The edit loop: the service tests on SQLite only, no browser, no PostgreSQL (seconds).
+# The edit loop: the service tests on SQLite only — no browser, no PostgreSQL, no pages, no
+# app servers or benchmarks started in subprocesses.
+FAST_SKIPS := tests/browser tests/test_faults.py tests/test_web_load.py tests/test_bench.py \
+	tests/test_api_server.py tests/test_access_matrix.py tests/test_memory.py \
+	$(wildcard tests/test_app_*.py tests/test_bad_input_pages.py)
 test-fast: $(INSTALLED)
-	$(BIN)/python -m pytest -q -k "not postgresql" --ignore=tests/browser --ignore=tests/test_faults.py \
-		$(addprefix --ignore=,$(wildcard tests/test_app_*.py tests/test_bad_input_pages.py)) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) -k "not postgresql" $(addprefix --ignore=,$(FAST_SKIPS)) \
+		$(PYTEST_ARGS)
 
 # Benchmarks against the floor, on the database DATABASE_URL names, which must hold a
 # generated program: python -m portal generate --partners 10000 --leads 1000000
