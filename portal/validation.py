@@ -49,6 +49,16 @@ def _has_control_characters(value: str, *, allow_newlines: bool) -> bool:
     )
 
 
+def _given(
+    errors: FieldErrors, field: str, value: str | None, *, label: str, required: bool
+) -> str | None:
+    """The value trimmed, or None when empty (a refusal recorded if it was required)."""
+    text = (value or "").strip()
+    if not text and required:
+        errors.add(field, f"{label} is required.")
+    return text or None
+
+
 def clean_text(
     errors: FieldErrors,
     field: str,
@@ -60,10 +70,8 @@ def clean_text(
     multiline: bool = False,
 ) -> str | None:
     """Trimmed text, or None when empty; records why it is refused."""
-    text = (value or "").strip()
-    if not text:
-        if required:
-            errors.add(field, f"{label} is required.")
+    text = _given(errors, field, value, label=label, required=required)
+    if text is None:
         return None
     if len(text) > max_length:
         errors.add(field, f"{label} must be at most {max_length} characters.")
@@ -78,10 +86,8 @@ def clean_email(
     errors: FieldErrors, field: str, value: str | None, *, label: str, required: bool = False
 ) -> str | None:
     """A syntactically valid email address in its normalised form, or None when empty."""
-    text = (value or "").strip()
-    if not text:
-        if required:
-            errors.add(field, f"{label} is required.")
+    text = _given(errors, field, value, label=label, required=required)
+    if text is None:
         return None
     try:
         return validate_email(text, check_deliverability=False).normalized
@@ -104,10 +110,8 @@ def clean_phone(
     errors: FieldErrors, field: str, value: str | None, *, label: str, required: bool = False
 ) -> str | None:
     """A phone number in E.164, or None when empty."""
-    text = (value or "").strip()
-    if not text:
-        if required:
-            errors.add(field, f"{label} is required.")
+    text = _given(errors, field, value, label=label, required=required)
+    if text is None:
         return None
     message = (
         f"{label} is not a valid phone number; include the country code, e.g. +1 415 555 0100."
