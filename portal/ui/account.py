@@ -3,7 +3,10 @@ sessions, API keys."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import streamlit as st
+from sqlalchemy.orm import Session
 
 from portal import api_keys, users, webhooks
 from portal.access import Actor
@@ -87,6 +90,17 @@ def _show_once(key: str, what: str) -> None:
         st.code(secret, language=None)
 
 
+def _make_secret(
+    work: Callable[[Session], tuple[object, str]], labels: dict[str, str], key: str
+) -> None:
+    """Run `work`, which makes something with a secret; on success keep the secret for the
+    next run's `_show_once(key, …)` and rerun, else the refusal shows under its field."""
+    created = perform(work, labels)
+    if created is not None:
+        st.session_state[key] = created[1]
+        st.rerun()
+
+
 def api_keys_panel(actor: Actor) -> None:
     """The actor's API keys: make one (shown once), see when each was last used, revoke."""
     st.subheader("API keys", anchor=False)
@@ -111,15 +125,13 @@ def api_keys_panel(actor: Actor) -> None:
         )
         made = st.form_submit_button("Create key")
     if made:
-        created = perform(
+        _make_secret(
             lambda session: api_keys.create_key(
                 session, actor=actor, name=name, scope=scope, expires_days=int(expires) or None
             ),
             API_KEY_LABELS,
+            API_KEY_SHOWN,
         )
-        if created is not None:
-            st.session_state[API_KEY_SHOWN] = created[1]
-            st.rerun()
     with unit_of_work() as session:
         keys = api_keys.list_keys(session, actor=actor)
     if not keys:
@@ -180,13 +192,11 @@ def webhooks_panel(actor: Actor) -> None:
         )
         added = st.form_submit_button("Add webhook")
     if added:
-        created = perform(
+        _make_secret(
             lambda session: webhooks.add_endpoint(session, actor=actor, url=url, events=events),
             WEBHOOK_LABELS,
+            WEBHOOK_SECRET_SHOWN,
         )
-        if created is not None:
-            st.session_state[WEBHOOK_SECRET_SHOWN] = created[1]
-            st.rerun()
     with unit_of_work() as session:
         endpoints = webhooks.list_endpoints(session, actor=actor)
     if not endpoints:
