@@ -132,8 +132,8 @@ def clean_phone(
 
 def clean_website(errors: FieldErrors, field: str, value: str | None, *, label: str) -> str | None:
     """An http or https URL with a host, or None when empty."""
-    text = (value or "").strip()
-    if not text:
+    text = _given(errors, field, value, label=label, required=False)
+    if text is None:
         return None
     if len(text) > 500 or _has_control_characters(text, allow_newlines=False) or " " in text:
         errors.add(field, f"{label} must be a web address starting with http:// or https://.")
