@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from portal import notifications
+from portal.access import one_action
 from portal.config import get_settings
 from portal.db import unit_of_work
 from portal.ui import memory, phone, run_slots, session
@@ -40,24 +41,27 @@ SET_PASSWORD = st.Page("pages/set_password.py", title="Set a password", icon=":m
 
 with run_slots.slot(), database_guard():
     actor = session.current_actor()
-    if actor is None:
-        pages = [session.sign_in_page()]
-        if get_settings().signup_allowed:
-            pages.append(
-                st.Page("pages/apply.py", title="Apply as a partner", icon=":material/how_to_reg:")
-            )
-        pages.append(SET_PASSWORD)
-    else:
-        pages = PARTNER_PAGES if actor.is_partner else MANAGER_PAGES
-        if "token" in st.query_params:  # a reset link opened in a signed-in browser
-            pages = [*pages, SET_PASSWORD]
-        with unit_of_work() as db:
-            unread = notifications.unread_count(db, actor=actor)
-        with st.sidebar:
-            st.text(f"{actor.display_name}\n{actor.role.value}")
-            if unread:
-                st.text(f"{unread} unread notification{'s' if unread != 1 else ''}")
-            session.logout_button()
-            phone.close_sidebar_after_navigation()
-    st.navigation(pages).run()
+    with one_action(actor):
+        if actor is None:
+            pages = [session.sign_in_page()]
+            if get_settings().signup_allowed:
+                pages.append(
+                    st.Page(
+                        "pages/apply.py", title="Apply as a partner", icon=":material/how_to_reg:"
+                    )
+                )
+            pages.append(SET_PASSWORD)
+        else:
+            pages = PARTNER_PAGES if actor.is_partner else MANAGER_PAGES
+            if "token" in st.query_params:  # a reset link opened in a signed-in browser
+                pages = [*pages, SET_PASSWORD]
+            with unit_of_work() as db:
+                unread = notifications.unread_count(db, actor=actor)
+            with st.sidebar:
+                st.text(f"{actor.display_name}\n{actor.role.value}")
+                if unread:
+                    st.text(f"{unread} unread notification{'s' if unread != 1 else ''}")
+                session.logout_button()
+                phone.close_sidebar_after_navigation()
+        st.navigation(pages).run()
 memory.page_run_finished()

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Connection, Engine, Select, bindparam, event, select
+from sqlalchemy.engine.default import DefaultExecutionContext
+from sqlalchemy.engine.interfaces import ExecutionContext
 from sqlalchemy.orm import Session
 
 from portal.errors import NotFound, PermissionDenied
@@ -101,12 +106,52 @@ _ACTOR_STATE = (
 )
 
 
+# The actor an action (a page run, an API request) read at its start, while nothing is written.
+_READ_FOR_THIS_ACTION: ContextVar[Actor | None] = ContextVar("read_for_this_action", default=None)
+
+
+@contextmanager
+def one_action(actor: Actor | None) -> Iterator[None]:
+    """One action by `actor`, just read from the database: within it, the services take that
+    reading instead of reading the user again at each call (a page makes five or more), as a
+    request is authenticated once. The first write of the action ends this (a write may
+    change the actor itself); every call after it reads the actor afresh."""
+    token = _READ_FOR_THIS_ACTION.set(actor)
+    try:
+        yield
+    finally:
+        _READ_FOR_THIS_ACTION.reset(token)
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _on_statement(
+    connection: Connection,
+    cursor: Any,
+    statement: str,
+    parameters: Any,
+    context: ExecutionContext | None,
+    executemany: bool,
+) -> None:
+    # Every write reaches the driver here, whether the ORM flushed it or a service sent it.
+    if (
+        isinstance(context, DefaultExecutionContext)
+        and (context.isinsert or context.isupdate or context.isdelete)
+        and _READ_FOR_THIS_ACTION.get() is not None
+    ):
+        _READ_FOR_THIS_ACTION.set(None)
+
+
 def refresh(session: Session, actor: Actor | None) -> Actor:
-    """Re-read the actor inside this transaction, so a deactivation or suspension counts now."""
+    """The actor as it is now, so a deactivation or suspension counts at once: read inside
+    this transaction, or as this action read it at its start (`one_action`)."""
     if actor is None:
         raise PermissionDenied(SIGNED_OUT)
     if actor.user_id is None:
         return actor
+    session.flush()  # what is pending is written first (and a write ends the action's reading)
+    read = _READ_FOR_THIS_ACTION.get()
+    if read is not None and read.user_id == actor.user_id:
+        return read
     return load_actor(session, user_id=actor.user_id)
 
 

@@ -6,7 +6,8 @@ import json
 from datetime import timedelta
 from decimal import Decimal
 
-from sqlalchemy import select, update
+from sqlalchemy import Engine, event, select, update
+from streamlit.runtime.pages_manager import PagesManager
 
 from portal import partners, profiles, statistics
 from portal.access import load_actor
@@ -512,6 +513,46 @@ def test_figures_are_kept_a_minute_and_never_past_the_partners_own_action(
     assert test.success, texts(test)  # the partner's own write, through this session
     test.switch_page(DASHBOARD).run()
     assert (metric(test, "Referrals"), len(reads)) == ("3", 3)  # read afresh at once
+
+
+def test_a_page_run_reads_the_signed_in_user_once(app_database, monkeypatch):
+    """Home.py reads who is signed in at the start of each run; the page's services take that
+    reading (portal/access.py, `one_action`) instead of each reading the user again."""
+    # AppTest takes the pages/ folder for Streamlit's older multipage mode and runs a page
+    # switched to on its own; the server runs Home.py, which draws the page, every time.
+    real_init = PagesManager.__init__
+
+    def through_home(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", through_home)
+    with unit_of_work(app_database) as db:
+        partner = make_actor(db)
+        make_converted_lead(db, make_manager(db), partner)
+    test = signed_in(partner, DASHBOARD)
+    reads: list[str] = []
+
+    def listener(connection, cursor, statement, *rest):
+        if "users.is_active" in statement:
+            reads.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", listener)
+    try:
+        for page, title in [
+            (DASHBOARD, "Dashboard"),
+            (LEADS, "Leads"),
+            (COMMISSIONS, "Commissions"),
+            (PROFILE, "Profile"),
+            (DASHBOARD, "Dashboard"),
+        ]:
+            reads.clear()
+            test.switch_page(page).run()
+            assert not test.exception
+            assert [t.value for t in test.title] == [title]
+            assert len(reads) == 1, (page, reads)
+    finally:
+        event.remove(Engine, "before_cursor_execute", listener)
 
 
 def _state_sizes(test) -> dict[str, int]:

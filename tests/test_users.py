@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
-from portal import users
-from portal.access import Actor, load_actor
+from portal import commissions, leads, notifications, statistics, users
+from portal.access import Actor, load_actor, one_action
 from portal.db import unit_of_work
 from portal.errors import NotFound, PermissionDenied, ValidationError
 from portal.models import AuditEntry, Role, User, UserSession
@@ -151,6 +151,68 @@ def test_deactivated_user_cannot_log_in_or_act(engine):
         load_actor(session, user_id=actor.user_id)
     with pytest.raises(PermissionDenied), unit_of_work(engine) as session:
         users.list_users(session, actor=actor)
+
+
+def _actor_reads(engine, work) -> int:
+    """How many times `work` read a user's state (the query `load_actor` sends)."""
+    reads = []
+
+    def listener(connection, cursor, statement, *rest):
+        if "users.is_active" in statement:
+            reads.append(statement)
+
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        work()
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    return len(reads)
+
+
+def _dashboard_reads(engine, actor):
+    """The service calls of a partner's dashboard, each in its own unit of work."""
+    with unit_of_work(engine) as session:
+        statistics.partner_statistics(session, actor=actor)
+    with unit_of_work(engine) as session:
+        commissions.commission_summary(session, actor=actor)
+    with unit_of_work(engine) as session:
+        leads.list_leads(session, actor=actor, limit=5)
+        notifications.list_notifications(session, actor=actor, unread_only=True, limit=10)
+        notifications.unread_count(session, actor=actor)
+
+
+def test_an_action_takes_the_actor_it_read_instead_of_reading_it_at_every_call(engine):
+    with unit_of_work(engine) as session:
+        partner = make_actor(session)
+        other = make_actor(session)
+    assert _actor_reads(engine, lambda: _dashboard_reads(engine, partner)) == 5
+
+    def one_page_run():
+        with one_action(partner):
+            _dashboard_reads(engine, partner)
+            _dashboard_reads(engine, other)  # someone else is still read at each call
+
+    assert _actor_reads(engine, one_page_run) == 5
+
+
+def test_a_write_ends_the_actions_reading_and_a_deactivation_counts_at_the_next_action(engine):
+    with unit_of_work(engine) as session:
+        manager = make_manager(session)
+        partner = make_actor(session)
+
+    def run_with_a_write():
+        with one_action(partner):
+            _dashboard_reads(engine, partner)
+            with unit_of_work(engine) as session:
+                notifications.mark_read(session, actor=partner)
+            _dashboard_reads(engine, partner)
+
+    # mark_read takes the reading (its write comes after its check); every call after it reads.
+    assert _actor_reads(engine, run_with_a_write) == 5
+    with unit_of_work(engine) as session:
+        users.set_active(session, actor=manager, user_id=partner.user_id, active=False)
+    with one_action(manager), pytest.raises(PermissionDenied), unit_of_work(engine) as session:
+        statistics.partner_statistics(session, actor=partner)
 
 
 def test_manager_cannot_deactivate_itself_and_partners_cannot_deactivate(engine):

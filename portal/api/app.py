@@ -39,7 +39,7 @@ from portal import (
     statements,
     statistics,
 )
-from portal.access import Actor
+from portal.access import Actor, one_action
 from portal.api.limits import BodyLimit, RateLimiter
 from portal.commissions import CommissionState
 from portal.config import get_settings
@@ -198,10 +198,13 @@ def _admit(session: Session, call: Caller) -> api_keys.KeyHolder:
 
 
 def run(call: Caller, work: Callable[[Session, Actor], T]) -> T:
-    """The key checked, then the work, in one unit of work; refusals become problems."""
+    """The key checked, then the work, in one unit of work; refusals become problems. The
+    key's check read its user's state: the services take that reading (`one_action`)."""
     try:
         with unit_of_work() as session:
-            return work(session, _admit(session, call).actor)
+            actor = _admit(session, call).actor
+            with one_action(actor):
+                return work(session, actor)
     except PortalError as error:
         raise _from_portal(error) from None
 

@@ -25,6 +25,10 @@ from typing import ParamSpec, TypeVar
 
 import streamlit as st
 
+from portal.access import one_action
+from portal.ui import session
+from portal.ui.feedback import database_guard
+
 # Measured (README, "The web tier"): one slot leaves a run waiting on the database holding up
 # every other; with three, the stalls began to come back under heavier page runs.
 SLOTS = 2
@@ -55,12 +59,15 @@ def slot() -> Iterator[None]:
 
 
 def fragment(function: Callable[P, R]) -> Callable[P, R]:
-    """`st.fragment` whose own reruns take a slot, as whole page runs do in Home.py: the one
-    way the pages declare a fragment (tests/test_architecture.py holds them to it)."""
+    """`st.fragment` whose own reruns take a slot and read the signed-in actor once for the
+    services they call, as whole page runs do in Home.py: the one way the pages declare a
+    fragment (tests/test_architecture.py holds them to it)."""
 
     @wraps(function)
     def in_a_slot(*args: P.args, **kwargs: P.kwargs) -> R:
-        with slot():
+        if getattr(_this_thread, "holds", False):  # drawn by its page's run: all done there
+            return function(*args, **kwargs)
+        with slot(), database_guard(), one_action(session.signed_in_actor()):
             return function(*args, **kwargs)
 
     return st.fragment(in_a_slot)
