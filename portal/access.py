@@ -106,21 +106,30 @@ _ACTOR_STATE = (
 )
 
 
-# The actor an action (a page run, an API request) read at its start, while nothing is written.
-_READ_FOR_THIS_ACTION: ContextVar[Actor | None] = ContextVar("read_for_this_action", default=None)
+class _Reading:
+    """The actor as an action read it (None: not read since the action began or last wrote)."""
+
+    __slots__ = ("actor",)
+
+    def __init__(self, actor: Actor | None) -> None:
+        self.actor = actor
+
+
+_THIS_ACTION: ContextVar[_Reading | None] = ContextVar("this_action", default=None)
 
 
 @contextmanager
-def one_action(actor: Actor | None) -> Iterator[None]:
-    """One action by `actor`, just read from the database: within it, the services take that
-    reading instead of reading the user again at each call (a page makes five or more), as a
-    request is authenticated once. The first write of the action ends this (a write may
-    change the actor itself); every call after it reads the actor afresh."""
-    token = _READ_FOR_THIS_ACTION.set(actor)
+def one_action(actor: Actor | None = None) -> Iterator[None]:
+    """One action (a page run, an API request): its services read the acting user once, at
+    the first call that needs it, or not at all when the caller has just read it (`actor`),
+    instead of at every call (a page makes five or more), as a request is authenticated
+    once. A write ends the reading: a write may change the actor itself, so the next call
+    reads it afresh."""
+    token = _THIS_ACTION.set(_Reading(actor))
     try:
         yield
     finally:
-        _READ_FOR_THIS_ACTION.reset(token)
+        _THIS_ACTION.reset(token)
 
 
 @event.listens_for(Engine, "before_cursor_execute")
@@ -133,26 +142,32 @@ def _on_statement(
     executemany: bool,
 ) -> None:
     # Every write reaches the driver here, whether the ORM flushed it or a service sent it.
+    reading = _THIS_ACTION.get()
     if (
-        isinstance(context, DefaultExecutionContext)
+        reading is not None
+        and isinstance(context, DefaultExecutionContext)
         and (context.isinsert or context.isupdate or context.isdelete)
-        and _READ_FOR_THIS_ACTION.get() is not None
     ):
-        _READ_FOR_THIS_ACTION.set(None)
+        reading.actor = None
 
 
 def refresh(session: Session, actor: Actor | None) -> Actor:
     """The actor as it is now, so a deactivation or suspension counts at once: read inside
-    this transaction, or as this action read it at its start (`one_action`)."""
+    this transaction, or as this action read it since its last write (`one_action`)."""
     if actor is None:
         raise PermissionDenied(SIGNED_OUT)
     if actor.user_id is None:
         return actor
     session.flush()  # what is pending is written first (and a write ends the action's reading)
-    read = _READ_FOR_THIS_ACTION.get()
-    if read is not None and read.user_id == actor.user_id:
-        return read
-    return load_actor(session, user_id=actor.user_id)
+    reading = _THIS_ACTION.get()
+    if reading is not None and reading.actor is not None:
+        if reading.actor.user_id == actor.user_id:
+            return reading.actor
+        return load_actor(session, user_id=actor.user_id)  # someone else: not this action's
+    current = load_actor(session, user_id=actor.user_id)
+    if reading is not None:
+        reading.actor = current
+    return current
 
 
 def require_manager(session: Session, actor: Actor | None) -> Actor:

@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Protocol
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session
 
 from portal import statistics, tax_forms
@@ -339,41 +339,50 @@ def commission_summary(
     """Totals per state, the next payout date and amount, and why anything is held."""
     actor = refresh(session, actor)
     partner_id = scoped_partner_id(actor, partner_id)
-    partner = session.get(Partner, partner_id) if partner_id is not None else None
-    if partner is None:
+    found = (
+        session.execute(
+            select(Partner, PartnerProfile)
+            .outerjoin(PartnerProfile, PartnerProfile.partner_id == Partner.id)
+            .where(Partner.id == partner_id)
+        ).one_or_none()
+        if partner_id is not None
+        else None
+    )
+    if found is None:
         raise NotFound("Partner not found.")
+    partner, profile = found
     settings = get_settings()
     now = utc_now()
     payday = next_payout_date(now.date())
     payday_end = datetime.combine(payday + timedelta(days=1), datetime.min.time(), now.tzinfo)
     held = (Commission.status == CommissionStatus.OPEN) & (Commission.hold_until > now)
+    # A batch run on payday settles what is due by the end of that day.
+    due = settled_by(payday_end, payday_end)
     totals = {state: ZERO for state in CommissionState}
+    owed = ZERO
+    next_release = None
+    # One pass over the partner's lines gives the totals, what is owed and the next release.
     rows = session.execute(
         select(
             Commission.status,
             held.label("held"),
             func.sum(Commission.amount),
+            func.sum(case((due, Commission.amount), else_=ZERO)),
+            func.min(Commission.hold_until),
         )
         .where(Commission.partner_id == partner.id)
         .group_by(Commission.status, held)
     )
-    for status, is_held, amount in rows:
+    for status, is_held, amount, amount_due, first_hold_end in rows:
         if status is CommissionStatus.OPEN:
             state = CommissionState.ON_HOLD if is_held else CommissionState.PAYABLE
         else:
             state = CommissionState(status.value)
         totals[state] += amount
-    # A batch run on payday settles what is due by the end of that day.
-    owed = session.scalar(
-        select(func.coalesce(func.sum(Commission.amount), 0)).where(
-            Commission.partner_id == partner.id, settled_by(payday_end, payday_end)
-        )
-    )
-    owed = Decimal(owed or 0).quantize(Decimal("0.01"))
-    next_release = session.scalar(
-        select(func.min(Commission.hold_until)).where(Commission.partner_id == partner.id, held)
-    )
-    profile = session.scalar(select(PartnerProfile).where(PartnerProfile.partner_id == partner.id))
+        owed += Decimal(amount_due or 0)
+        if state is CommissionState.ON_HOLD:
+            next_release = first_hold_end
+    owed = owed.quantize(Decimal("0.01"))
     eligibility = payout_eligibility(
         status=partner.status, profile=profile, owed=owed, today=payday
     )

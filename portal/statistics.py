@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, case, extract, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from portal.access import Actor, refresh, scoped_partner_id
 from portal.config import get_settings
@@ -251,20 +251,25 @@ def conversion_rate(converted: int, total: int) -> Decimal:
     return (Decimal(converted) / Decimal(total)).quantize(Decimal("0.0001"))
 
 
-def _rank(session: Session, partner: Partner) -> tuple[int | None, int]:
-    """Competition rank ("1224") by total earnings among active partners, and how many."""
-    ranked = select(ProgramPartnerStats.partner_count).where(
-        ProgramPartnerStats.status == PartnerStatus.ACTIVE
+def _rank_columns() -> tuple[Any, Any]:
+    """Read with the partner: how many active partners earned more (its competition rank,
+    "1224", is one more), counted from an index, and how many active partners there are."""
+    rival = aliased(Partner)
+    ahead = (
+        select(func.count())
+        .where(rival.status == PartnerStatus.ACTIVE, rival.total_earnings > Partner.total_earnings)
+        .correlate(Partner)
+        .scalar_subquery()
     )
-    ahead = select(func.count()).where(
-        Partner.status == PartnerStatus.ACTIVE,
-        Partner.total_earnings > partner.total_earnings,
+    ranked = (
+        select(ProgramPartnerStats.partner_count)
+        .where(ProgramPartnerStats.status == PartnerStatus.ACTIVE)
+        .scalar_subquery()
     )
-    counted, above = session.execute(
-        select(ranked.scalar_subquery(), ahead.scalar_subquery())
-    ).one()
-    ranked_partners = counted or 0
-    return (above + 1 if partner.status is PartnerStatus.ACTIVE else None), ranked_partners
+    return ahead, ranked
+
+
+_RANK = _rank_columns()
 
 
 def partner_statistics(
@@ -272,9 +277,14 @@ def partner_statistics(
 ) -> PartnerStatistics:
     """A partner's statistics from its rollups; a partner may read only its own."""
     partner_id = scoped_partner_id(refresh(session, actor), partner_id)
-    partner = session.get(Partner, partner_id) if partner_id is not None else None
-    if partner is None:
+    found = (
+        session.execute(select(Partner, *_RANK).where(Partner.id == partner_id)).one_or_none()
+        if partner_id is not None
+        else None
+    )
+    if found is None:
         raise NotFound("Partner not found.")
+    partner, ahead, ranked = found
 
     today = utc_now().date()
     first_month = (today.replace(day=1) - timedelta(days=31 * (CHART_MONTHS - 1))).replace(day=1)
@@ -325,7 +335,7 @@ def partner_statistics(
         to_next = next_tier.threshold - trailing
         span = next_tier.threshold - tier.threshold
         progress = (trailing - tier.threshold) / span
-    rank, ranked = _rank(session, partner)
+    rank = ahead + 1 if partner.status is PartnerStatus.ACTIVE else None
     total = partner.total_referrals
     converted = pipeline[LeadStatus.CONVERTED]
     return PartnerStatistics(
@@ -339,7 +349,7 @@ def partner_statistics(
         paid_earnings=partner.paid_earnings,
         pending_earnings=partner.total_earnings - partner.paid_earnings,
         rank=rank,
-        ranked_partners=ranked,
+        ranked_partners=ranked or 0,
         tier=tier.name,
         next_tier=next_tier.name if next_tier else None,
         trailing_conversions=trailing,

@@ -181,18 +181,25 @@ def _dashboard_reads(engine, actor):
         notifications.unread_count(session, actor=actor)
 
 
-def test_an_action_takes_the_actor_it_read_instead_of_reading_it_at_every_call(engine):
+def test_an_action_reads_its_actor_once_instead_of_at_every_call(engine):
     with unit_of_work(engine) as session:
         partner = make_actor(session)
         other = make_actor(session)
     assert _actor_reads(engine, lambda: _dashboard_reads(engine, partner)) == 5
 
-    def one_page_run():
+    def page_run_given_the_actor():  # as Home.py, which has just read it
         with one_action(partner):
             _dashboard_reads(engine, partner)
             _dashboard_reads(engine, other)  # someone else is still read at each call
 
-    assert _actor_reads(engine, one_page_run) == 5
+    assert _actor_reads(engine, page_run_given_the_actor) == 5
+
+    def fragment_run():  # the first call reads it, the others take that reading
+        with one_action():
+            _dashboard_reads(engine, partner)
+            _dashboard_reads(engine, partner)
+
+    assert _actor_reads(engine, fragment_run) == 1
 
 
 def test_a_write_ends_the_actions_reading_and_a_deactivation_counts_at_the_next_action(engine):
@@ -207,11 +214,12 @@ def test_a_write_ends_the_actions_reading_and_a_deactivation_counts_at_the_next_
                 notifications.mark_read(session, actor=partner)
             _dashboard_reads(engine, partner)
 
-    # mark_read takes the reading (its write comes after its check); every call after it reads.
-    assert _actor_reads(engine, run_with_a_write) == 5
+    # mark_read takes the reading (its check comes before its write); the call after the
+    # write reads the actor again, and the calls after that take the new reading.
+    assert _actor_reads(engine, run_with_a_write) == 1
     with unit_of_work(engine) as session:
         users.set_active(session, actor=manager, user_id=partner.user_id, active=False)
-    with one_action(manager), pytest.raises(PermissionDenied), unit_of_work(engine) as session:
+    with one_action(), pytest.raises(PermissionDenied), unit_of_work(engine) as session:
         statistics.partner_statistics(session, actor=partner)
 
 

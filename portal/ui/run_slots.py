@@ -26,8 +26,6 @@ from typing import ParamSpec, TypeVar
 import streamlit as st
 
 from portal.access import one_action
-from portal.ui import session
-from portal.ui.feedback import database_guard
 
 # Measured (README, "The web tier"): one slot leaves a run waiting on the database holding up
 # every other; with three, the stalls began to come back under heavier page runs.
@@ -59,15 +57,15 @@ def slot() -> Iterator[None]:
 
 
 def fragment(function: Callable[P, R]) -> Callable[P, R]:
-    """`st.fragment` whose own reruns take a slot and read the signed-in actor once for the
-    services they call, as whole page runs do in Home.py: the one way the pages declare a
-    fragment (tests/test_architecture.py holds them to it)."""
+    """`st.fragment` whose own reruns take a slot and are one action (the actor read once),
+    as whole page runs are in Home.py: the one way the pages declare a fragment
+    (tests/test_architecture.py holds them to it)."""
 
     @wraps(function)
     def in_a_slot(*args: P.args, **kwargs: P.kwargs) -> R:
         if getattr(_this_thread, "holds", False):  # drawn by its page's run: all done there
             return function(*args, **kwargs)
-        with slot(), database_guard(), one_action(session.signed_in_actor()):
+        with slot(), one_action():
             return function(*args, **kwargs)
 
     return st.fragment(in_a_slot)
