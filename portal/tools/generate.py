@@ -528,8 +528,11 @@ def generate(engine: Engine, *, partners: int, leads: int, seed: int = 7) -> Gen
     with unit_of_work(engine) as session:
         integrity.rebuild_statistics(session)
     if dialect == "postgresql":
+        # As autovacuum leaves a program that has run for a while: planner statistics, and a
+        # visibility map, without which every index-only scan also reads the table (the
+        # dashboard's rank read all 816 pages of 10,000 partners instead of 8).
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            connection.execute(text("ANALYZE"))
+            connection.execute(text("VACUUM ANALYZE"))
     return Generated(
         partners=partners,
         leads=loaded,
