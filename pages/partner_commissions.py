@@ -22,9 +22,9 @@ from portal.ui.feedback import perform
 from portal.ui.session import require
 
 actor = require(Role.PARTNER)
-summary = recent_reads.commission_summary(actor)
-stats = recent_reads.partner_statistics(actor)
 with unit_of_work() as session:
+    summary = recent_reads.commission_summary(session, actor)
+    stats = recent_reads.partner_statistics(session, actor)
     history = payouts.list_payouts(session, actor=actor, limit=24).items
 
 st.title("Commissions")

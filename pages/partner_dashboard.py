@@ -11,9 +11,9 @@ from portal.ui.session import require
 
 actor = require(Role.PARTNER)
 currency = get_settings().currency
-stats = recent_reads.partner_statistics(actor)
-payout_summary = recent_reads.commission_summary(actor)
-with unit_of_work() as session:
+with unit_of_work() as session:  # the page's reads: one transaction, one connection
+    stats = recent_reads.partner_statistics(session, actor)
+    payout_summary = recent_reads.commission_summary(session, actor)
     recent = leads.list_leads(session, actor=actor, limit=5).items
     unread = notifications.list_notifications(session, actor=actor, unread_only=True, limit=10)
 

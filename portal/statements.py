@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from portal.access import Actor, refresh, require_manager, scoped_partner_id
@@ -53,29 +53,25 @@ def _month_bounds(month: date) -> tuple[datetime, datetime]:
 
 
 def balance_at(session: Session, partner_id: int, moment: datetime) -> Decimal:
-    """What the partner was owed at a moment."""
-    earned = session.scalar(
-        select(func.coalesce(func.sum(Commission.amount), 0)).where(
-            Commission.partner_id == partner_id, Commission.earned_at < moment
-        )
+    """What the partner was owed at a moment (one statement: three sums)."""
+    earned = select(func.coalesce(func.sum(Commission.amount), 0)).where(
+        Commission.partner_id == partner_id, Commission.earned_at < moment
     )
-    voided = session.scalar(
-        select(func.coalesce(func.sum(Commission.amount), 0)).where(
-            Commission.partner_id == partner_id,
-            Commission.status == CommissionStatus.VOID,
-            Commission.voided_at < moment,
-        )
+    voided = select(func.coalesce(func.sum(Commission.amount), 0)).where(
+        Commission.partner_id == partner_id,
+        Commission.status == CommissionStatus.VOID,
+        Commission.voided_at < moment,
     )
-    paid = session.scalar(
-        select(func.coalesce(func.sum(Payout.amount), 0)).where(
-            Payout.partner_id == partner_id,
-            Payout.status == PayoutStatus.PAID,
-            Payout.paid_at < moment,
-        )
+    paid = select(func.coalesce(func.sum(Payout.amount), 0)).where(
+        Payout.partner_id == partner_id,
+        Payout.status == PayoutStatus.PAID,
+        Payout.paid_at < moment,
     )
-    return (Decimal(earned or 0) - Decimal(voided or 0) - Decimal(paid or 0)).quantize(
-        Decimal("0.01")
-    )
+    sums = session.execute(
+        select(earned.scalar_subquery(), voided.scalar_subquery(), paid.scalar_subquery())
+    ).one()
+    earned_sum, voided_sum, paid_sum = (Decimal(value or 0) for value in sums)
+    return (earned_sum - voided_sum - paid_sum).quantize(Decimal("0.01"))
 
 
 @dataclass(frozen=True)
@@ -118,40 +114,40 @@ def monthly_statement(
         raise NotFound("Partner not found.")
     start, end = _month_bounds(month)
     lines: list[StatementLine] = []
-    in_month = and_(Commission.earned_at >= start, Commission.earned_at < end)
+    reversals: list[StatementLine] = []
+    earned_in_month = and_(Commission.earned_at >= start, Commission.earned_at < end)
+    voided_in_month = and_(
+        Commission.status == CommissionStatus.VOID,
+        Commission.voided_at >= start,
+        Commission.voided_at < end,
+    )
+    # One read of the month's ledger lines: a line earned, voided, or both in this month.
     for line, client in session.execute(
         select(Commission, Lead.client_name)
         .join(Lead, Lead.id == Commission.lead_id)
-        .where(Commission.partner_id == partner.id, in_month)
+        .where(Commission.partner_id == partner.id, or_(earned_in_month, voided_in_month))
     ):
-        if line.kind is CommissionKind.COMMISSION:
-            text = f"Commission: {client} (deal {line.deal_value:,.2f} at {line.rate:.2%})"
-            lines.append(StatementLine(line.earned_at, "commission", text, line.amount))
-        else:
-            lines.append(
+        if start <= line.earned_at < end:
+            if line.kind is CommissionKind.COMMISSION:
+                text = f"Commission: {client} (deal {line.deal_value:,.2f} at {line.rate:.2%})"
+                lines.append(StatementLine(line.earned_at, "commission", text, line.amount))
+            else:
+                lines.append(
+                    StatementLine(
+                        line.earned_at,
+                        "clawback",
+                        f"Clawback: conversion of {client} reversed after payment",
+                        line.amount,
+                    )
+                )
+        voided_at = line.voided_at
+        if line.status is CommissionStatus.VOID and voided_at and start <= voided_at < end:
+            reversals.append(
                 StatementLine(
-                    line.earned_at,
-                    "clawback",
-                    f"Clawback: conversion of {client} reversed after payment",
-                    line.amount,
+                    voided_at, "reversal", f"Reversed before payment: {client}", -line.amount
                 )
             )
-    for line, client in session.execute(
-        select(Commission, Lead.client_name)
-        .join(Lead, Lead.id == Commission.lead_id)
-        .where(
-            Commission.partner_id == partner.id,
-            Commission.status == CommissionStatus.VOID,
-            Commission.voided_at >= start,
-            Commission.voided_at < end,
-        )
-    ):
-        assert line.voided_at is not None
-        lines.append(
-            StatementLine(
-                line.voided_at, "reversal", f"Reversed before payment: {client}", -line.amount
-            )
-        )
+    lines += reversals
     for payout in session.scalars(
         select(Payout).where(
             Payout.partner_id == partner.id,

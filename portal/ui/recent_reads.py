@@ -27,7 +27,6 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from portal import commissions, statistics
 from portal.access import Actor
 from portal.commissions import CommissionSummary
-from portal.db import unit_of_work
 from portal.statistics import PartnerStatistics
 
 T = TypeVar("T")
@@ -35,24 +34,24 @@ KEEP_SECONDS = 60.0
 _KEPT = "_recent_reads"
 
 
-def partner_statistics(actor: Actor) -> PartnerStatistics:
-    return _read("statistics", actor, lambda s: statistics.partner_statistics(s, actor=actor))
+def partner_statistics(session: Session, actor: Actor) -> PartnerStatistics:
+    return _read("statistics", actor, lambda: statistics.partner_statistics(session, actor=actor))
 
 
-def commission_summary(actor: Actor) -> CommissionSummary:
-    return _read("commissions", actor, lambda s: commissions.commission_summary(s, actor=actor))
+def commission_summary(session: Session, actor: Actor) -> CommissionSummary:
+    return _read("commissions", actor, lambda: commissions.commission_summary(session, actor=actor))
 
 
-def _read(name: str, actor: Actor, load: Callable[[Session], T]) -> T:
-    """`load` in a unit of work, or what it gave this session for `actor` within the minute."""
+def _read(name: str, actor: Actor, load: Callable[[], T]) -> T:
+    """What `load` reads (in the page's unit of work), or what it gave this session for
+    `actor` within the minute."""
     kept: dict[tuple[str, int | None], tuple[float, Any]] = st.session_state.setdefault(_KEPT, {})
     key = (name, actor.user_id)
     now = monotonic()
     if key in kept and kept[key][0] > now:
         value: T = kept[key][1]
         return value
-    with unit_of_work() as session:
-        value = load(session)
+    value = load()
     kept[key] = (now + KEEP_SECONDS, value)
     return value
 
