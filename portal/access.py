@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Select, bindparam, event, select
-from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.engine.interfaces import ExecutionContext
 from sqlalchemy.orm import Session
 
+from portal.db import writes_data
 from portal.errors import NotFound, PermissionDenied
 from portal.models import Lead, Partner, PartnerStatus, Role, User
 
@@ -141,13 +141,8 @@ def _on_statement(
     context: ExecutionContext | None,
     executemany: bool,
 ) -> None:
-    # Every write reaches the driver here, whether the ORM flushed it or a service sent it.
     reading = _THIS_ACTION.get()
-    if (
-        reading is not None
-        and isinstance(context, DefaultExecutionContext)
-        and (context.isinsert or context.isupdate or context.isdelete)
-    ):
+    if reading is not None and writes_data(context):
         reading.actor = None
 
 

@@ -14,6 +14,8 @@ from typing import Any, TypeVar, cast
 
 from sqlalchemy import CursorResult, Engine, Executable, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.engine.default import DefaultExecutionContext
+from sqlalchemy.engine.interfaces import ExecutionContext
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,6 +28,10 @@ BUSY_ATTEMPTS = 4
 # may simply be run again.
 _RETRYABLE_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
 T = TypeVar("T")
+# Marks a write that changes nothing a user sees (a session's last-seen time), so that what is
+# kept until the user's next write (`writes_data`) outlives it.
+_BOOKKEEPING = "bookkeeping"
+BOOKKEEPING = {_BOOKKEEPING: True}
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -90,6 +96,16 @@ def unit_of_work(engine: Engine | None = None) -> Iterator[Session]:
             else:
                 return
         raise kept
+
+
+def writes_data(context: ExecutionContext | None) -> bool:
+    """Whether a statement about to run (a `before_cursor_execute` hook's context) changes
+    data: an INSERT, UPDATE or DELETE, sent by the ORM or by a service, not `BOOKKEEPING`."""
+    return (
+        isinstance(context, DefaultExecutionContext)
+        and bool(context.isinsert or context.isupdate or context.isdelete)
+        and not context.execution_options.get(_BOOKKEEPING, False)
+    )
 
 
 def rows_changed(session: Session, statement: Executable) -> int:

@@ -22,7 +22,7 @@ from portal.access import (
     scoped_partner_id,
 )
 from portal.config import get_settings
-from portal.db import rows_changed
+from portal.db import BOOKKEEPING, rows_changed
 from portal.errors import NotFound, PermissionDenied, RecordedRefusal, ValidationError
 from portal.models import Partner, Role, User, UserSession
 from portal.types import utc_now
@@ -538,7 +538,10 @@ def actor_for_session(session: Session, *, session_id: int) -> Actor | None:
         return None
     if now - row.last_seen_at > SESSION_TOUCH_EVERY:  # not a write on every click
         session.execute(
-            update(UserSession).where(UserSession.id == session_id).values(last_seen_at=now)
+            update(UserSession)
+            .where(UserSession.id == session_id)
+            .values(last_seen_at=now)
+            .execution_options(**BOOKKEEPING)
         )
     return actor_from_state(row.user_id, row)
 

@@ -19,7 +19,6 @@ from typing import Any, TypeVar
 
 import streamlit as st
 from sqlalchemy import Connection, Engine, event
-from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.engine.interfaces import ExecutionContext
 from sqlalchemy.orm import Session
 from streamlit.runtime.scriptrunner import get_script_run_ctx
@@ -27,6 +26,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from portal import commissions, statistics
 from portal.access import Actor
 from portal.commissions import CommissionSummary
+from portal.db import writes_data
 from portal.statistics import PartnerStatistics
 
 T = TypeVar("T")
@@ -73,7 +73,5 @@ def _on_statement(
 ) -> None:
     # Every write reaches the driver here, whether the ORM flushed it or a service sent it
     # through its connection (rollups, the outbox, bulk inserts).
-    if isinstance(context, DefaultExecutionContext) and (
-        context.isinsert or context.isupdate or context.isdelete
-    ):
+    if writes_data(context):
         forget()
