@@ -13,7 +13,9 @@ out, ForwardMsg in), as the browser does — a widget inside a fragment reruns t
 alone — which costs the client a few per cent of a core, so the server is what is measured.
 The same actions are then run against the web floor (`bench/floor/`: the same pages drawing
 the same elements, with every service call answered from memory after its first time: no
-database, no services) and the page settle is printed as a ratio to it. `--idle` first
+database, no services) and the page settle is printed as a ratio to it; `--repeats N` runs
+each N times, alternating (portal, floor, floor, portal, …), and gives the ratio of all their
+page settles, so that a drift in the machine's speed falls on both sides. `--idle` first
 measures what idle sessions cost in memory and whether closing them gives it back.
 
 The database must hold a generated program (`python -m portal generate …`): users
@@ -484,6 +486,8 @@ async def measure(
     seconds: float,
     settle_after: float,
     browser_tokens: list[str] | None = None,
+    *,
+    idle: bool = False,
 ) -> Figures:
     tally, browser_tally = Tally(), Tally()
     playwright = chromium = None
@@ -597,6 +601,8 @@ def run_against(
     args: argparse.Namespace,
     people: list[tuple[str, tuple[str, ...]]],
     browser_tokens: list[str] | None = None,
+    *,
+    idle: bool = False,
 ) -> Figures:
     logs = ROOT / "bench" / "logs"
     logs.mkdir(exist_ok=True)
@@ -610,7 +616,7 @@ def run_against(
     try:
         asyncio.run(warm_up(servers, people))
         floor = script.startswith("bench/floor")
-        if args.idle and not floor:
+        if idle:
             print(asyncio.run(idle_sessions(servers[0], people, args.settle_after)), flush=True)
         before = floor_misses(servers) if floor else 0
         figures = asyncio.run(
@@ -621,7 +627,7 @@ def run_against(
                 args.think,
                 args.seconds,
                 args.settle_after,
-                None if floor else browser_tokens,
+                browser_tokens,
             )
         )
         if floor:
@@ -679,8 +685,14 @@ def main() -> None:
     parser.add_argument(
         "--browsers", type=int, default=0, help="partners in Chromium besides (the reference)"
     )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        help="portal and floor runs each, alternating; the ratio is of all their page settles",
+    )
     args = parser.parse_args()
-    for name in ("partners", "processes"):
+    for name in ("partners", "processes", "repeats"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be at least 1")
     if args.managers < 0 or args.browsers < 0 or args.think < 0 or args.seconds <= 0:
@@ -695,23 +707,42 @@ def main() -> None:
     people = [(tokens[name], PARTNER_ROUND) for name in partners]
     people += [(tokens[name], MANAGER_ROUND) for name in managers]
 
-    portal_figures = run_against(
-        "portal/ui/server.py",
-        f"portal ×{args.processes}",
-        args,
-        people,
-        [tokens[name] for name in in_browsers],
-    )
-    print_figures(portal_figures)
+    # Portal and floor alternate, each repeat in the other order (portal, floor, floor,
+    # portal…): a machine whose speed drifts over the minutes of the runs (a shared host's does)
+    # slows both sides alike instead of the one measured last.
+    sides = [("portal/ui/server.py", "portal"), ("bench/floor/server.py", "floor")]
     if args.no_floor:
-        return
-    floor_figures = run_against("bench/floor/server.py", f"floor ×{args.processes}", args, people)
-    print_figures(floor_figures)
-    print(f"  floor: {floor_figures.floor_misses} service call(s) missed memory during the run")
-    ours, floor = portal_figures.all_settle(), floor_figures.all_settle()
+        sides = sides[:1]
+    settles: dict[str, list[float]] = {name: [] for _, name in sides}
+    for repeat in range(args.repeats):
+        ran: dict[str, Figures] = {}
+        for script, name in sides if repeat % 2 == 0 else sides[::-1]:
+            first_portal_run = name == "portal" and repeat == 0
+            figures = run_against(
+                script,
+                f"{name} ×{args.processes}",
+                args,
+                people,
+                [tokens[who] for who in in_browsers] if first_portal_run else None,
+                idle=args.idle and first_portal_run,
+            )
+            print_figures(figures)
+            if name == "floor":
+                print(
+                    f"  floor: {figures.floor_misses} service call(s) missed memory during the run"
+                )
+            ran[name] = figures
+            settles[name] += figures.all_settle()
+        if len(ran) == 2 and args.repeats > 1:
+            print_ratios(ran["portal"].all_settle(), ran["floor"].all_settle(), f"run {repeat + 1}")
+    if not args.no_floor:
+        print_ratios(settles["portal"], settles["floor"], "page settle")
+
+
+def print_ratios(ours: list[float], floor: list[float], label: str) -> None:
     for share, name in ((0.5, "p50"), (0.95, "p95")):
         ratio = percentile(ours, share) / percentile(floor, share)
-        print(f"page settle {name}: portal / floor = {ratio:.2f}×  (target ≤ 1.5×)", flush=True)
+        print(f"{label} {name}: portal / floor = {ratio:.2f}×  (target ≤ 1.5×)", flush=True)
 
 
 if __name__ == "__main__":

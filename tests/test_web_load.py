@@ -40,6 +40,8 @@ def test_the_load_harness_drives_the_portal_and_the_floor(tmp_path):
             "--idle",
             "--browsers",
             "1",
+            "--repeats",
+            "2",
         ],
         cwd=PROJECT_ROOT,
         env={**os.environ, "DATABASE_URL": url, "PORTAL_DATA_DIR": str(tmp_path)},
@@ -50,13 +52,15 @@ def test_the_load_harness_drives_the_portal_and_the_floor(tmp_path):
     )
     output = result.stdout
     assert result.returncode == 0, output + result.stderr
-    assert re.search(r"^portal ×1 +3 sessions .* errors 0 ", output, re.M), output
-    assert re.search(r"^floor ×1 +3 sessions .* errors 0 ", output, re.M), output
+    # Two runs of each, alternating: portal, floor, floor, portal.
+    runs = re.findall(r"^(portal|floor) ×1 +3 sessions .* errors 0 ", output, re.M)
+    assert runs == ["portal", "floor", "floor", "portal"], output
     for step in ("dashboard", "leads", "filter", "older", "edit", "commissions", "overview"):
         assert re.search(rf"^  {step} +n= +[1-9]", output, re.M), (step, output)
-    assert "floor: 0 service call(s) missed memory during the run" in output
+    assert output.count("floor: 0 service call(s) missed memory during the run") == 2, output
     first_reply = r"^  first reply p50 \d+ ms, p95 \d+ ms; the client's own event loop lagged"
-    assert len(re.findall(first_reply, output, re.M)) == 2, output  # portal and floor
+    assert len(re.findall(first_reply, output, re.M)) == 4, output
     assert re.search(r"^  in Chromium: [1-9]\d* actions, errors 0$", output, re.M), output
     assert re.search(r"^idle sessions: 3 +RSS MB before \d+", output, re.M), output
-    assert re.search(r"^page settle p95: portal / floor = [\d.]+×", output, re.M), output
+    for label in ("run 1", "run 2", "page settle"):  # each pair's ratio, then all runs'
+        assert re.search(rf"^{label} p95: portal / floor = [\d.]+×", output, re.M), output
