@@ -40,7 +40,10 @@ MANAGER_PAGES = [
 SET_PASSWORD = st.Page("pages/set_password.py", title="Set a password", icon=":material/key:")
 
 with run_slots.slot(), database_guard():
-    actor = session.current_actor()
+    with unit_of_work() as db:  # who is signed in, and what they have unread: one transaction
+        actor = session.current_actor(db)
+        with one_action(actor):
+            unread = notifications.unread_count(db, actor=actor) if actor else 0
     with one_action(actor):
         if actor is None:
             pages = [session.sign_in_page()]
@@ -55,8 +58,6 @@ with run_slots.slot(), database_guard():
             pages = PARTNER_PAGES if actor.is_partner else MANAGER_PAGES
             if "token" in st.query_params:  # a reset link opened in a signed-in browser
                 pages = [*pages, SET_PASSWORD]
-            with unit_of_work() as db:
-                unread = notifications.unread_count(db, actor=actor)
             with st.sidebar:
                 st.text(f"{actor.display_name}\n{actor.role.value}")
                 if unread:

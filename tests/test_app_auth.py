@@ -182,21 +182,3 @@ def test_an_unreachable_database_gives_a_friendly_message(monkeypatch):
         config.get_settings.cache_clear()
     assert not test.exception
     assert "cannot reach its database" in texts(test)
-
-
-def test_a_page_view_reads_the_signed_in_actor_once(app_database, monkeypatch):
-    """Home.py reads who is signed in; the page it runs takes that actor instead of reading
-    it again (services still re-read it inside each action they take)."""
-    with unit_of_work(app_database) as db:
-        partner = make_actor(db)
-    reads = []
-    read = users.actor_for_session
-
-    def counted(db, *, session_id):
-        reads.append(session_id)
-        return read(db, session_id=session_id)
-
-    monkeypatch.setattr(users, "actor_for_session", counted)
-    test = signed_in(partner)
-    assert [t.value for t in test.title] == ["Dashboard"]
-    assert len(reads) == 1

@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 
 import streamlit as st
 from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.orm import Session
 from streamlit.navigation.page import StreamlitPage
 
 from portal import password_links, users
@@ -138,20 +139,21 @@ def _sign_out(*, notice: str | None = None) -> None:
         st.session_state[NOTICE] = ("info", notice)
 
 
-def current_actor() -> Actor | None:
+def current_actor(db: Session) -> Actor | None:
     """Handle sign-out, restore the session from the cookie, and return who is signed in,
-    checked against the database (the Login button's callback has signed in already)."""
+    checked against the database in `db`, the run's unit of work (the Login button's callback
+    has signed in already)."""
     if st.session_state.pop(LOGOUT_REQUESTED, False) and st.session_state.get(
         "authentication_status"
     ):
-        actor = signed_in_actor()
-        if actor is not None:
-            with unit_of_work() as session:
+        with unit_of_work() as session:
+            actor = signed_in_actor(session)
+            if actor is not None:
                 users.end_session(session, actor=actor, session_id=st.session_state.get(SESSION_ID))
         _sign_out(notice="You are signed out.")
     else:
         _restore_from_cookie()
-    actor = signed_in_actor()
+    actor = signed_in_actor(db)
     if actor is None and st.session_state.get("authentication_status"):
         _sign_out(notice=SESSION_ENDED)
     _draw_cookie_image()
@@ -173,14 +175,13 @@ def logout_button() -> None:
     st.button("Log out", on_click=st.session_state.__setitem__, args=(LOGOUT_REQUESTED, True))
 
 
-def signed_in_actor() -> Actor | None:
+def signed_in_actor(db: Session) -> Actor | None:
     """The signed-in user as the database sees it now, or None."""
     username = st.session_state.get("username")
     session_id = st.session_state.get(SESSION_ID)
     if not st.session_state.get("authentication_status") or not username or session_id is None:
         return None
-    with unit_of_work() as session:
-        actor = users.actor_for_session(session, session_id=session_id)
+    actor = users.actor_for_session(db, session_id=session_id)
     return actor if actor is not None and actor.username == username else None
 
 
@@ -193,7 +194,10 @@ def require(role: Role) -> Actor:
     """The signed-in actor if it has this role; otherwise the page says no and stops. The
     actor Home.py read at the start of this run is taken (once: a later run, or a page run
     on its own, reads it afresh)."""
-    actor = st.session_state.pop(ACTOR_OF_THIS_RUN, None) or signed_in_actor()
+    actor: Actor | None = st.session_state.pop(ACTOR_OF_THIS_RUN, None)
+    if actor is None:
+        with unit_of_work() as db:
+            actor = signed_in_actor(db)
     if actor is None:
         ended = st.session_state.get("authentication_status")
         st.warning(SESSION_ENDED if ended else "Please sign in to see this page.")
