@@ -413,7 +413,9 @@ def test_guesses_at_the_current_password_count_toward_the_lockout_and_are_audite
         reasons = [
             entry.after["reason"]
             for entry in session.scalars(
-                select(AuditEntry).where(AuditEntry.action == "user.change_password_failed")
+                select(AuditEntry)
+                .where(AuditEntry.action == "user.change_password_failed")
+                .order_by(AuditEntry.id)  # rows come back in no set order without it
             )
         ]
     assert reasons == ["wrong_password"] * 4 + ["locked_now"]
