@@ -8,11 +8,10 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, bindparam, event, select
-from sqlalchemy.engine.interfaces import ExecutionContext
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
-from portal.db import writes_data
+from portal.db import on_data_written
 from portal.errors import NotFound, PermissionDenied
 from portal.models import Lead, Partner, PartnerStatus, Role, User
 
@@ -132,18 +131,13 @@ def one_action(actor: Actor | None = None) -> Iterator[None]:
         _THIS_ACTION.reset(token)
 
 
-@event.listens_for(Engine, "before_cursor_execute")
-def _on_statement(
-    connection: Connection,
-    cursor: Any,
-    statement: str,
-    parameters: Any,
-    context: ExecutionContext | None,
-    executemany: bool,
-) -> None:
+def _forget_the_reading() -> None:
     reading = _THIS_ACTION.get()
-    if reading is not None and writes_data(context):
+    if reading is not None:
         reading.actor = None
+
+
+on_data_written(_forget_the_reading)
 
 
 def refresh(session: Session, actor: Actor | None) -> Actor:
@@ -155,12 +149,10 @@ def refresh(session: Session, actor: Actor | None) -> Actor:
         return actor
     session.flush()  # what is pending is written first (and a write ends the action's reading)
     reading = _THIS_ACTION.get()
-    if reading is not None and reading.actor is not None:
-        if reading.actor.user_id == actor.user_id:
-            return reading.actor
-        return load_actor(session, user_id=actor.user_id)  # someone else: not this action's
+    if reading is not None and reading.actor is not None and reading.actor.user_id == actor.user_id:
+        return reading.actor
     current = load_actor(session, user_id=actor.user_id)
-    if reading is not None:
+    if reading is not None and reading.actor is None:  # kept unless it is someone else
         reading.actor = current
     return current
 

@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import CursorResult, Engine, Executable, create_engine, event
+from sqlalchemy import Connection, CursorResult, Engine, Executable, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.engine.interfaces import ExecutionContext
@@ -29,9 +29,10 @@ BUSY_ATTEMPTS = 4
 _RETRYABLE_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
 T = TypeVar("T")
 # Marks a write that changes nothing a user sees (a session's last-seen time), so that what is
-# kept until the user's next write (`writes_data`) outlives it.
+# kept until the user's next write (`on_data_written`) outlives it.
 _BOOKKEEPING = "bookkeeping"
 BOOKKEEPING = {_BOOKKEEPING: True}
+_DATA_WRITTEN: list[Callable[[], None]] = []
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -98,14 +99,29 @@ def unit_of_work(engine: Engine | None = None) -> Iterator[Session]:
         raise kept
 
 
-def writes_data(context: ExecutionContext | None) -> bool:
-    """Whether a statement about to run (a `before_cursor_execute` hook's context) changes
-    data: an INSERT, UPDATE or DELETE, sent by the ORM or by a service, not `BOOKKEEPING`."""
-    return (
+def on_data_written(forget: Callable[[], None]) -> None:
+    """Call `forget` before every statement that changes data (an INSERT, UPDATE or DELETE,
+    flushed by the ORM or sent by a service through its connection; not `BOOKKEEPING`), in the
+    thread that sends it: for what is kept only until the user's own next write."""
+    _DATA_WRITTEN.append(forget)
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _before_statement(
+    connection: Connection,
+    cursor: Any,
+    statement: str,
+    parameters: Any,
+    context: ExecutionContext | None,
+    executemany: bool,
+) -> None:
+    if (
         isinstance(context, DefaultExecutionContext)
-        and bool(context.isinsert or context.isupdate or context.isdelete)
+        and (context.isinsert or context.isupdate or context.isdelete)
         and not context.execution_options.get(_BOOKKEEPING, False)
-    )
+    ):
+        for forget in _DATA_WRITTEN:
+            forget()
 
 
 def rows_changed(session: Session, statement: Executable) -> int:

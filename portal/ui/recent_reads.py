@@ -18,15 +18,13 @@ from time import monotonic
 from typing import Any, TypeVar
 
 import streamlit as st
-from sqlalchemy import Connection, Engine, event
-from sqlalchemy.engine.interfaces import ExecutionContext
 from sqlalchemy.orm import Session
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from portal import commissions, statistics
 from portal.access import Actor
 from portal.commissions import CommissionSummary
-from portal.db import writes_data
+from portal.db import on_data_written
 from portal.statistics import PartnerStatistics
 
 T = TypeVar("T")
@@ -62,16 +60,4 @@ def forget() -> None:
         st.session_state.pop(_KEPT, None)
 
 
-@event.listens_for(Engine, "before_cursor_execute")
-def _on_statement(
-    connection: Connection,
-    cursor: Any,
-    statement: str,
-    parameters: Any,
-    context: ExecutionContext | None,
-    executemany: bool,
-) -> None:
-    # Every write reaches the driver here, whether the ORM flushed it or a service sent it
-    # through its connection (rollups, the outbox, bulk inserts).
-    if writes_data(context):
-        forget()
+on_data_written(forget)
