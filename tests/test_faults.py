@@ -11,6 +11,7 @@ import contextlib
 import os
 import shutil
 import socket
+import struct
 import subprocess
 import tempfile
 import threading
@@ -18,10 +19,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.engine import make_url
 
-from portal import config, migrate
+from portal import config, db, migrate
 from portal.db import get_engine, unit_of_work
 from portal.models import Lead
 from portal.ui import session as ui_session
@@ -75,10 +76,18 @@ class Proxy:
     def cut(self) -> None:
         """Drop every connection and stop accepting new ones (the database is gone)."""
         self.running = False
+        # Shut down before closing: that wakes the threads blocked on these sockets, which
+        # would otherwise keep them open (and the port taken) past close.
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)
         self.listener.close()
         for sock in self.sockets:
             try:
-                sock.shutdown(socket.SHUT_RDWR)
+                # Reset, as a network failure does: a graceful close would leave our end
+                # waiting for the app's (a pooled connection not used meanwhile never answers)
+                # and keep the port from being listened on again.
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                sock.shutdown(socket.SHUT_RD)
                 sock.close()
             except OSError:
                 pass
@@ -224,3 +233,61 @@ def test_pages_survive_postgresql_stopped_mid_session_and_recover(private_server
     assert next(m.value for m in after.metric if m.label == "Referrals") == "1"
     with unit_of_work(engine) as session:
         assert session.scalar(select(func.count()).select_from(Lead)) == 1
+
+
+def _restart_while_quiet(private_server: PrivateServer, engine: Engine) -> None:
+    """Use a pooled connection, then restart the server while nothing runs."""
+    with unit_of_work(engine) as session:
+        session.execute(select(1))
+    private_server.stop()
+    private_server.start()
+
+
+def test_a_connection_idle_past_the_limit_is_tested_and_replaced(private_server, monkeypatch):
+    engine = get_engine(private_server.url)
+    migrate.upgrade(engine)
+    _restart_while_quiet(private_server, engine)
+    monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 0.0)  # every pooled connection is idle
+    with unit_of_work(engine) as session:  # the dropped connection is not handed out
+        assert session.scalar(select(func.count()).select_from(Lead)) == 0
+
+
+def test_a_connection_in_steady_use_is_not_tested_so_a_restart_costs_one_action(
+    private_server, monkeypatch
+):
+    engine = get_engine(private_server.url)
+    migrate.upgrade(engine)
+    with unit_of_work(engine) as session:
+        partner = make_actor(session)
+    browser = signed_in(partner).session_state[ui_session.SESSION_ID]
+    monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 3600.0)
+    _restart_while_quiet(private_server, engine)
+    first = signed_in(partner, session_id=browser)
+    assert not first.exception
+    assert "cannot reach its database" in texts(first)
+    again = signed_in(partner, session_id=browser)  # the pool replaced every connection
+    assert not again.exception
+    assert [t.value for t in again.title] == ["Dashboard"]
+
+
+def test_only_connections_idle_past_the_limit_cost_a_round_trip(monkeypatch):
+    require_postgres()
+    url = create_postgres_database()
+    engine = get_engine(url)
+    pings: list[object] = []
+    real_ping = engine.dialect.do_ping
+    monkeypatch.setattr(
+        engine.dialect, "do_ping", lambda conn: pings.append(conn) or real_ping(conn)
+    )
+    try:
+        for _ in range(3):  # back to back, as a busy app's units of work follow each other
+            with unit_of_work(engine) as session:
+                session.execute(select(1))
+        assert pings == []
+        monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 0.0)
+        with unit_of_work(engine) as session:
+            session.execute(select(1))
+        assert len(pings) == 1
+    finally:
+        engine.dispose()
+        drop_postgres_database(url)
