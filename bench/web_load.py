@@ -1,7 +1,7 @@
 """Load on the web tier: many partners (and a few managers) signed in at once, each acting
-like a person — Dashboard, Leads (filter, older page, one inline status edit), Commissions —
-with think time between actions, for a fixed time, against app processes this harness
-starts on free ports. It reports page-settle p50/p95/p99 (from the action sent until the
+like a person — Dashboard, Leads (older page, a status filter, one inline status edit),
+Commissions — with think time between actions, for a fixed time, against app processes this
+harness starts on free ports. It reports page-settle p50/p95/p99 (from the action sent until the
 script run it caused has finished), completed actions per second, errors, each server's CPU
 and resident memory, and memory once every session has closed.
 
@@ -152,9 +152,16 @@ class ProtocolSession:
         self.server = server
         self.cookie = cookie
         self.page = ""
+        # As a browser does: a run names its page by the script hash the navigation gave
+        # (a page's own `st.rerun()` reruns the page its run was asked for by hash).
+        self.page_hashes: dict[str, str] = {}  # url path → page script hash
+        self.page_hash = ""  # of the page shown
         self.drawn = Drawn()
         self.socket: websockets.ClientConnection | None = None
         self.first_reply: float | None = None  # of the last run
+        # How each script run the last action caused ended (a fragment's own run, a whole
+        # page's, one cut short for another): one action should cost one run.
+        self.finished: list[int] = []
 
     async def connect(self) -> None:
         headers = {"Origin": self.server.url}
@@ -178,8 +185,10 @@ class ProtocolSession:
         run finished. Raises on a failed run or an exception drawn on the page."""
         if page is not None:
             self.page = page
+            self.page_hash = self.page_hashes.get(page, "")
         message = BackMsg()
         message.rerun_script.page_name = self.page
+        message.rerun_script.page_script_hash = self.page_hash
         message.rerun_script.query_string = ""
         message.rerun_script.widget_states.widgets.extend(widgets)
         # A widget inside a fragment reruns that fragment alone, as the browser asks.
@@ -191,6 +200,7 @@ class ProtocolSession:
         await self.socket.send(message.SerializeToString())
         drawn = Drawn()
         self.first_reply = None
+        self.finished = []
         while True:
             data = await asyncio.wait_for(self.socket.recv(), RUN_TIMEOUT)
             if self.first_reply is None:
@@ -200,9 +210,16 @@ class ProtocolSession:
             kind = forward.WhichOneof("type")
             if kind == "delta" and forward.delta.WhichOneof("type") == "new_element":
                 _note(forward.delta.new_element, drawn, forward.delta.fragment_id)
+            elif kind == "navigation":
+                for app_page in forward.navigation.app_pages:
+                    self.page_hashes[app_page.url_pathname] = app_page.page_script_hash
+                    if app_page.is_default:
+                        self.page_hashes[""] = app_page.page_script_hash
+                self.page_hash = forward.navigation.page_script_hash
             elif kind == "page_not_found":
                 drawn.errors.append(f"page not found: {self.page}")
             elif kind == "script_finished":
+                self.finished.append(forward.script_finished)
                 if forward.script_finished == FINISHED_EARLY_FOR_RERUN:
                     continue
                 seconds = time.perf_counter() - started
@@ -273,11 +290,16 @@ def _note(element, drawn: Drawn, fragment_id: str) -> None:  # type: ignore[no-u
     if kind == "alert" and element.alert.format == element.alert.ERROR:
         drawn.errors.append(f"error shown: {element.alert.body[:200]}")
         return
-    if kind == "arrow_data_frame" and element.arrow_data_frame.id:
-        drawn.editor = (element.arrow_data_frame.id, element.arrow_data_frame.data)
-        drawn.fragments[element.arrow_data_frame.id] = fragment_id
+    if kind in ("dataframe", "arrow_data_frame"):  # named dataframe since Streamlit 1.6x
+        frame = getattr(element, kind)
+        if frame.id:  # editable
+            data = frame.arrow_data.data if kind == "dataframe" else frame.data
+            drawn.editor = (frame.id, data)
+            drawn.fragments[frame.id] = fragment_id
         return
     widget = getattr(element, kind, None) if kind else None
+    if getattr(widget, "disabled", False):
+        return  # nobody can click or change it
     label = getattr(widget, "label", None)
     widget_id = getattr(widget, "id", None)
     if label and widget_id:
@@ -290,7 +312,8 @@ def _note(element, drawn: Drawn, fragment_id: str) -> None:  # type: ignore[no-u
 # --- what a person does ------------------------------------------------------------------
 
 # The steps each person repeats, in order (`act` says what each does).
-PARTNER_ROUND = ("dashboard", "leads", "filter", "older", "edit", "commissions")
+# The older page before the filter: a partner's pending leads rarely fill a page.
+PARTNER_ROUND = ("dashboard", "leads", "older", "filter", "edit", "commissions")
 MANAGER_ROUND = ("overview", "all leads", "partners", "payouts")
 MANAGER_PAGES = {
     "overview": "",
@@ -300,27 +323,30 @@ MANAGER_PAGES = {
 }
 
 
-async def act(client: ProtocolSession, step: str) -> float:
+async def act(client: ProtocolSession, step: str) -> tuple[str, float]:
+    """Take `step`; what was done and the seconds until its run finished. A step the page
+    does not offer at the moment (no other status to filter by, no older page, no pending
+    lead to move) is a plain rerun, counted as "rerun", not as the step."""
     if step == "dashboard":
-        return await client.run("")
+        return step, await client.run("")
     if step == "leads":
-        return await client.run("partner_leads")
+        return step, await client.run("partner_leads")
     if step == "filter":
         options = client.drawn.options.get("Status", [])
-        wanted = "Pending" if "Pending" in options else (options[1] if options[1:] else None)
-        if wanted is None:
-            return await client.run()
-        return await client.run(widgets=[client.choice("Status", wanted)])
-    if step == "older":
-        if "Older →" not in client.drawn.widgets:
-            return await client.run()
-        return await client.run(widgets=[client.button("Older →")])
-    if step == "edit":
+        if options[1:]:
+            return step, await client.run(widgets=[client.choice("Status", options[1])])
+    elif step == "older":
+        if "Older →" in client.drawn.widgets:
+            return step, await client.run(widgets=[client.button("Older →")])
+    elif step == "edit":
         edit = client.status_edit("Pending", "Contacted")
-        return await client.run(widgets=[edit] if edit is not None else [])
-    if step == "commissions":
-        return await client.run("partner_commissions")
-    return await client.run(MANAGER_PAGES[step])
+        if edit is not None:
+            return step, await client.run(widgets=[edit])
+    elif step == "commissions":
+        return step, await client.run("partner_commissions")
+    else:
+        return step, await client.run(MANAGER_PAGES[step])
+    return "rerun", await client.run()
 
 
 @dataclass
@@ -354,8 +380,8 @@ async def person(
             attempts += 1
             name = round_[step % len(round_)]
             try:
-                seconds = await act(client, name)
-                tally.settle[name].append(seconds)
+                done, seconds = await act(client, name)
+                tally.settle[done].append(seconds)
                 first_reply = client.first_reply
                 tally.first_reply.append(seconds if first_reply is None else first_reply)
                 tally.actions += 1
