@@ -20,11 +20,19 @@ def cursors(key: str, filters: Hashable) -> list[str | None]:
 
 
 def pager(cursors: list[str | None], next_cursor: str | None, *, key: str) -> None:
-    """Step back to the previous page or on to the next one (`cursors[-1]` is the current)."""
-    newer, _, older = st.columns([1, 4, 1])
-    if newer.button("← Newer", disabled=len(cursors) == 1, key=f"{key}_newer"):
+    """Step back to the previous page or on to the next one (`cursors[-1]` is the current).
+    The step is taken in the buttons' callbacks, before the run their click causes: that one
+    run draws the new page (inside a fragment, the fragment's run alone), where a step taken
+    after the click would need a second run, of the whole page."""
+    def back() -> None:
         cursors.pop()
-        st.rerun()
-    if older.button("Older →", disabled=next_cursor is None, key=f"{key}_older"):
-        cursors.append(next_cursor)
-        st.rerun()
+
+    newer, _, older = st.columns([1, 4, 1])
+    newer.button("← Newer", disabled=len(cursors) == 1, key=f"{key}_newer", on_click=back)
+    older.button(
+        "Older →",
+        disabled=next_cursor is None,
+        key=f"{key}_older",
+        on_click=cursors.append,
+        args=(next_cursor,),
+    )
