@@ -11,6 +11,7 @@ import streamlit as st
 from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from streamlit.runtime.pages_manager import PagesManager
 
 from portal import mail_sender
 from portal.api.app import api
@@ -67,6 +68,17 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
+def navigation_from_home_only() -> None:
+    """Make Home.py's `st.navigation` the only navigation from the process's first run on.
+    Streamlit takes a `pages/` folder beside the entry point for its older multipage mode
+    until some run calls `st.navigation`: a link to a page opened first after a start ran
+    that page on its own, without Home.py (no sign-in from the cookie, a sidebar listing
+    every page file) until someone opened the home page. (A class attribute of Streamlit's,
+    set here as `st.navigation` itself sets it.)"""
+    PagesManager.uses_pages_directory = False
+
+
+navigation_from_home_only()
 app = st.App(
     str(PROJECT_ROOT / "Home.py"),
     routes=[
