@@ -139,7 +139,8 @@ class Drawn:
 
     widgets: dict[str, str] = field(default_factory=dict)  # label → widget id
     options: dict[str, list[str]] = field(default_factory=dict)
-    editor: tuple[str, bytes] | None = None  # the data editor's id and its Arrow data
+    # The data editor's id, its Arrow data and which of its columns can be edited.
+    editor: tuple[str, bytes, set[str]] | None = None
     fragments: dict[str, str] = field(default_factory=dict)  # widget id → its fragment
     errors: list[str] = field(default_factory=list)
 
@@ -270,7 +271,9 @@ class ProtocolSession:
         """The data editor's state after moving the first row showing `before` to `after`."""
         if self.drawn.editor is None:
             return None
-        editor_id, data = self.drawn.editor
+        editor_id, data, editable = self.drawn.editor
+        if "Status" not in editable:  # a partner whose account is read-only
+            return None
         statuses = pa.ipc.open_stream(data).read_all().column("Status").to_pylist()
         if before not in statuses:
             return None
@@ -294,7 +297,9 @@ def _note(element, drawn: Drawn, fragment_id: str) -> None:  # type: ignore[no-u
         frame = getattr(element, kind)
         if frame.id:  # editable
             data = frame.arrow_data.data if kind == "dataframe" else frame.data
-            drawn.editor = (frame.id, data)
+            columns = json.loads(frame.columns or "{}")
+            editable = {name for name, config in columns.items() if not config.get("disabled")}
+            drawn.editor = (frame.id, data, editable)
             drawn.fragments[frame.id] = fragment_id
         return
     widget = getattr(element, kind, None) if kind else None
