@@ -40,7 +40,8 @@ MANAGER_PAGES = [
 SET_PASSWORD = st.Page("pages/set_password.py", title="Set a password", icon=":material/key:")
 
 with run_slots.slot(), database_guard():
-    with unit_of_work() as db:  # who is signed in, and what they have unread: one transaction
+    # Who is signed in, and what they have unread: two reads, no common snapshot needed.
+    with unit_of_work(separate_statements=True) as db:
         actor = session.current_actor(db)
         with one_action(actor):
             unread = notifications.unread_count(db, actor=actor) if actor else 0

@@ -111,11 +111,28 @@ def _session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+@lru_cache(maxsize=8)
+def _autocommitting(engine: Engine) -> Engine:
+    """The engine's pool, its connections handed out in autocommit (still no connection until
+    the first statement: a page that needs no database opens none)."""
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
 @contextmanager
-def unit_of_work(engine: Engine | None = None) -> Iterator[Session]:
+def unit_of_work(
+    engine: Engine | None = None, *, separate_statements: bool = False
+) -> Iterator[Session]:
     """One transaction per user action: commits if the block succeeds, else rolls back —
-    except for a `RecordedRefusal`, whose record (a counted failure, its audit) is kept."""
-    with _session_factory(engine or get_engine())() as session:
+    except for a `RecordedRefusal`, whose record (a counted failure, its audit) is kept.
+
+    With `separate_statements`, on PostgreSQL each statement is a transaction of its own, which
+    spares the BEGIN and COMMIT round trips: for reads that need no common snapshot, made on
+    every page run (Home.py's). Under load every round trip waits for PostgreSQL to be
+    scheduled on the same cores (README, "The web tier")."""
+    bind = engine or get_engine()
+    if separate_statements and bind.dialect.name == "postgresql":
+        bind = _autocommitting(bind)
+    with _session_factory(bind)() as session:
         with session.begin():
             try:
                 yield session

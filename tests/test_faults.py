@@ -15,6 +15,7 @@ import struct
 import subprocess
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -288,6 +289,26 @@ def test_only_connections_idle_past_the_limit_cost_a_round_trip(monkeypatch):
         with unit_of_work(engine) as session:
             session.execute(select(1))
         assert len(pings) == 1
+    finally:
+        engine.dispose()
+        drop_postgres_database(url)
+
+
+def test_separate_statements_spare_the_transaction_round_trips():
+    """Home.py's reads on every page run: each statement its own transaction on PostgreSQL
+    (its own `now()`), where a unit of work's statements share one."""
+    require_postgres()
+    url = create_postgres_database()
+    engine = get_engine(url)
+    try:
+        moments = {}
+        for separate in (False, True):
+            with unit_of_work(engine, separate_statements=separate) as session:
+                first = session.scalar(select(func.now()))
+                time.sleep(0.01)
+                moments[separate] = (first, session.scalar(select(func.now())))
+        assert moments[False][0] == moments[False][1]
+        assert moments[True][0] < moments[True][1]
     finally:
         engine.dispose()
         drop_postgres_database(url)
