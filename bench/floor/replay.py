@@ -32,14 +32,15 @@ NOT_SERVICES = {"portal.db", "portal.config", "portal.models", "portal.migrate"}
 class LazySession:
     """Stands in for the session of a unit of work; opens the real one only when asked."""
 
-    def __init__(self, args: tuple[Any, ...]) -> None:
+    def __init__(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         self._args = args
+        self._kwargs = kwargs
         self._context: contextlib.AbstractContextManager[Session] | None = None
         self._session: Session | None = None
 
     def real(self) -> Session:
         if self._session is None:
-            self._context = _real_unit_of_work(*self._args)
+            self._context = _real_unit_of_work(*self._args, **self._kwargs)
             self._session = self._context.__enter__()
         return self._session
 
@@ -52,8 +53,8 @@ class LazySession:
 
 
 @contextlib.contextmanager
-def lazy_unit_of_work(*args: Any) -> Iterator[Any]:
-    lazy = LazySession(args)
+def lazy_unit_of_work(*args: Any, **kwargs: Any) -> Iterator[Any]:
+    lazy = LazySession(args, kwargs)
     try:
         yield lazy
     except BaseException as error:
