@@ -18,42 +18,30 @@ from portal.ui import (
     payout_status,
     recent_reads,
 )
-from portal.ui.feedback import perform
 from portal.ui.session import require
 
 actor = require(Role.PARTNER)
-with unit_of_work() as session:
-    summary = recent_reads.commission_summary(session, actor)
-    stats = recent_reads.partner_statistics(session, actor)
-    history = payouts.list_payouts(session, actor=actor, limit=24).items
-
 st.title("Commissions")
 partner_state.state_banner(actor)
-cards = st.columns(5)
-for column, state in zip(cards, CommissionState, strict=True):
-    column.metric(fmt.label(state.value), fmt.money(summary.totals[state], currency=False))
-st.caption(f"Amounts in {summary.currency}. Void lines are reversed conversions and are not owed.")
-
-left, right = st.columns(2)
-with left:
-    st.subheader("Next payout", anchor=False)
-    payout_status.next_payout(summary)
-with right:
-    if stats.earnings_by_month:
-        st.plotly_chart(charts.earnings_by_month(stats.earnings_by_month, summary.currency))
-    else:
-        st.subheader("Earnings per month", anchor=False)
-        st.caption("Your earnings will show here month by month once a lead converts.")
-
+# The widgets that choose what is read are drawn before the reads, and what the reads give
+# goes into the places kept for it: so the page reads in one unit of work (each costs two
+# round trips to the database besides its queries).
+figures = st.container()
 st.subheader("Commission per lead", anchor=False)
-st.caption(
-    partner_state.rate_sentence(stats)
-    + " Each line keeps the rate of its conversion (the tier or agreed rate of that day)."
-)
+rate_note = st.empty()
 state_names = ["all", *[state.value for state in CommissionState]]
 state_filter = st.selectbox("State", state_names)
 cursors = paging.cursors("commission", state_filter)
+ledger = st.container()
+st.subheader("Payout history", anchor=False)
+payout_history = st.container()
+st.subheader("Monthly statement", anchor=False)
+months = statements.recent_months(date.today(), 24)
+month = st.selectbox("Month", months, format_func=lambda m: m.strftime("%B %Y"))
+
 with unit_of_work() as session:
+    summary = recent_reads.commission_summary(session, actor)
+    stats = recent_reads.partner_statistics(session, actor)
     page = commissions.list_commissions(
         session,
         actor=actor,
@@ -61,81 +49,104 @@ with unit_of_work() as session:
         limit=50,
         state=None if state_filter == "all" else CommissionState(state_filter),
     )
-if page.items:
-    st.dataframe(
-        pd.DataFrame(
+    history = payouts.list_payouts(session, actor=actor, limit=24).items
+    statement = statements.monthly_statement(session, actor=actor, month=month)
+
+with figures:
+    cards = st.columns(5)
+    for column, state in zip(cards, CommissionState, strict=True):
+        column.metric(fmt.label(state.value), fmt.money(summary.totals[state], currency=False))
+    st.caption(
+        f"Amounts in {summary.currency}. Void lines are reversed conversions and are not owed."
+    )
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Next payout", anchor=False)
+        payout_status.next_payout(summary)
+    with right:
+        if stats.earnings_by_month:
+            st.plotly_chart(charts.earnings_by_month(stats.earnings_by_month, summary.currency))
+        else:
+            st.subheader("Earnings per month", anchor=False)
+            st.caption("Your earnings will show here month by month once a lead converts.")
+
+rate_note.caption(
+    partner_state.rate_sentence(stats)
+    + " Each line keeps the rate of its conversion (the tier or agreed rate of that day)."
+)
+with ledger:
+    if page.items:
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {
+                        # The money first: on a phone only the first columns fit.
+                        "Client": line.client_name,
+                        "Amount": fmt.money(line.amount, currency=False),
+                        "State": fmt.label(line.state.value),
+                        "Line": fmt.label(line.kind.value),
+                        "Deal": fmt.money(line.deal_value, currency=False)
+                        if line.deal_value
+                        else "",
+                        "Rate": fmt.rate(line.rate) if line.rate else "",
+                        "Rate note": partner_state.line_rate_note(line.rate, stats.effective_rate),
+                        "Lead": line.lead_id,
+                        "Converted": fmt.day(line.earned_at),
+                        "Hold ends": fmt.day(line.hold_until),
+                        "Payout": f"#{line.payout_id}" if line.payout_id else "",
+                        "Paid": fmt.day(line.paid_at) if line.paid_at else "",
+                    }
+                    for line in page.items
+                ]
+            ),
+            hide_index=True,
+        )
+        paging.pager(cursors, page.next_cursor, key="commissions")
+    else:
+        st.caption("No commission lines yet: they appear when a lead converts.")
+
+with payout_history:
+    if history:
+        st.dataframe(
             [
                 {
-                    # The money first: on a phone only the first columns fit.
-                    "Client": line.client_name,
-                    "Amount": fmt.money(line.amount, currency=False),
-                    "State": fmt.label(line.state.value),
-                    "Line": fmt.label(line.kind.value),
-                    "Deal": fmt.money(line.deal_value, currency=False) if line.deal_value else "",
-                    "Rate": fmt.rate(line.rate) if line.rate else "",
-                    "Rate note": partner_state.line_rate_note(line.rate, stats.effective_rate),
-                    "Lead": line.lead_id,
-                    "Converted": fmt.day(line.earned_at),
-                    "Hold ends": fmt.day(line.hold_until),
-                    "Payout": f"#{line.payout_id}" if line.payout_id else "",
-                    "Paid": fmt.day(line.paid_at) if line.paid_at else "",
+                    "Payout": f"#{p.id}",
+                    "Scheduled": fmt.day(p.created_at),
+                    "Amount": fmt.money(p.amount),
+                    "Lines": p.lines,
+                    "Status": fmt.label(p.status.value),
+                    "Method": fmt.method(p.payment_method),
+                    "Reference": p.reference,
+                    "Paid": fmt.day(p.paid_at) if p.paid_at else "",
                 }
-                for line in page.items
-            ]
-        ),
-        hide_index=True,
-    )
-    paging.pager(cursors, page.next_cursor, key="commissions")
-else:
-    st.caption("No commission lines yet: they appear when a lead converts.")
+                for p in history
+            ],
+            hide_index=True,
+        )
+    else:
+        st.caption("No payouts yet.")
 
-st.subheader("Payout history", anchor=False)
-if history:
-    st.dataframe(
-        [
-            {
-                "Payout": f"#{p.id}",
-                "Scheduled": fmt.day(p.created_at),
-                "Amount": fmt.money(p.amount),
-                "Lines": p.lines,
-                "Status": fmt.label(p.status.value),
-                "Method": fmt.method(p.payment_method),
-                "Reference": p.reference,
-                "Paid": fmt.day(p.paid_at) if p.paid_at else "",
-            }
-            for p in history
-        ],
-        hide_index=True,
-    )
-else:
-    st.caption("No payouts yet.")
-
-st.subheader("Monthly statement", anchor=False)
-months = statements.recent_months(date.today(), 24)
-month = st.selectbox("Month", months, format_func=lambda m: m.strftime("%B %Y"))
-statement = perform(lambda session: statements.monthly_statement(session, actor=actor, month=month))
-if statement is not None:
-    cards = st.columns(3)
-    cards[0].metric("Opening balance", fmt.money(statement.opening_balance))
-    cards[1].metric("Movements", f"{len(statement.lines)}")
-    cards[2].metric("Closing balance", fmt.money(statement.closing_balance))
-    rows = [
-        {
-            "When": fmt.moment(line.at),
-            "Kind": line.kind,
-            "Description": line.description,
-            "Amount": f"{line.amount:.2f}",
-        }
-        for line in statement.lines
-    ]
-    if rows:
-        st.dataframe(rows, hide_index=True)
-    st.download_button(
-        "Download statement (CSV)",
-        exports.statement_csv(statement).encode(),
-        f"statement-{month:%Y-%m}.csv",
-        "text/csv",
-    )
+cards = st.columns(3)
+cards[0].metric("Opening balance", fmt.money(statement.opening_balance))
+cards[1].metric("Movements", f"{len(statement.lines)}")
+cards[2].metric("Closing balance", fmt.money(statement.closing_balance))
+rows = [
+    {
+        "When": fmt.moment(line.at),
+        "Kind": line.kind,
+        "Description": line.description,
+        "Amount": f"{line.amount:.2f}",
+    }
+    for line in statement.lines
+]
+if rows:
+    st.dataframe(rows, hide_index=True)
+st.download_button(
+    "Download statement (CSV)",
+    exports.statement_csv(statement).encode(),
+    f"statement-{month:%Y-%m}.csv",
+    "text/csv",
+)
 
 st.subheader("Export commissions", anchor=False)
 downloads.csv_export(
