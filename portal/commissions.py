@@ -459,8 +459,23 @@ def list_commissions(
     check_limit(limit)
     partner_id = scoped_partner_id(actor, partner_id)
     now = utc_now()
+    # Plain rows, not ORM objects: a page is read, never changed.
     query = (
-        select(Commission, Lead.client_name, Payout.paid_at)
+        select(
+            Commission.id,
+            Commission.lead_id,
+            Commission.kind,
+            Commission.amount,
+            Commission.deal_value,
+            Commission.rate,
+            Commission.earned_at,
+            Commission.hold_until,
+            Commission.status,
+            Commission.payout_id,
+            Commission.voided_at,
+            Lead.client_name,
+            Payout.paid_at,
+        )
         .join(Lead, Lead.id == Commission.lead_id)
         .outerjoin(Payout, Payout.id == Commission.payout_id)
     )
@@ -479,7 +494,7 @@ def list_commissions(
         CommissionLine(
             id=line.id,
             lead_id=line.lead_id,
-            client_name=client_name,
+            client_name=line.client_name,
             kind=line.kind,
             amount=line.amount,
             deal_value=line.deal_value,
@@ -488,9 +503,9 @@ def list_commissions(
             hold_until=line.hold_until,
             state=state_of(line.status, line.hold_until, now),
             payout_id=line.payout_id,
-            paid_at=paid_at,
+            paid_at=line.paid_at,
             voided_at=line.voided_at,
         )
-        for line, client_name, paid_at in rows[:limit]
+        for line in rows[:limit]
     ]
     return page_of(items, has_more=len(rows) > limit, moment=lambda item: item.earned_at)

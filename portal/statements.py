@@ -109,7 +109,14 @@ def monthly_statement(
         except ValueError:
             raise ValidationError({"month": "Month must look like 2026-11."}) from None
     partner_id = scoped_partner_id(actor, partner_id)
-    partner = session.get(Partner, partner_id) if partner_id is not None else None
+    # Plain rows, not ORM objects, here and below: a statement is read, never changed.
+    partner = (
+        session.execute(
+            select(Partner.id, Partner.company_name).where(Partner.id == partner_id)
+        ).one_or_none()
+        if partner_id is not None
+        else None
+    )
     if partner is None:
         raise NotFound("Partner not found.")
     start, end = _month_bounds(month)
@@ -122,21 +129,33 @@ def monthly_statement(
         Commission.voided_at < end,
     )
     # One read of the month's ledger lines: a line earned, voided, or both in this month.
-    for line, client in session.execute(
-        select(Commission, Lead.client_name)
+    for line in session.execute(
+        select(
+            Commission.kind,
+            Commission.amount,
+            Commission.deal_value,
+            Commission.rate,
+            Commission.earned_at,
+            Commission.status,
+            Commission.voided_at,
+            Lead.client_name,
+        )
         .join(Lead, Lead.id == Commission.lead_id)
         .where(Commission.partner_id == partner.id, or_(earned_in_month, voided_in_month))
     ):
         if start <= line.earned_at < end:
             if line.kind is CommissionKind.COMMISSION:
-                text = f"Commission: {client} (deal {line.deal_value:,.2f} at {line.rate:.2%})"
+                text = (
+                    f"Commission: {line.client_name} "
+                    f"(deal {line.deal_value:,.2f} at {line.rate:.2%})"
+                )
                 lines.append(StatementLine(line.earned_at, "commission", text, line.amount))
             else:
                 lines.append(
                     StatementLine(
                         line.earned_at,
                         "clawback",
-                        f"Clawback: conversion of {client} reversed after payment",
+                        f"Clawback: conversion of {line.client_name} reversed after payment",
                         line.amount,
                     )
                 )
@@ -144,12 +163,15 @@ def monthly_statement(
         if line.status is CommissionStatus.VOID and voided_at and start <= voided_at < end:
             reversals.append(
                 StatementLine(
-                    voided_at, "reversal", f"Reversed before payment: {client}", -line.amount
+                    voided_at,
+                    "reversal",
+                    f"Reversed before payment: {line.client_name}",
+                    -line.amount,
                 )
             )
     lines += reversals
-    for payout in session.scalars(
-        select(Payout).where(
+    for payout in session.execute(
+        select(Payout.id, Payout.paid_at, Payout.reference, Payout.amount).where(
             Payout.partner_id == partner.id,
             Payout.status == PayoutStatus.PAID,
             Payout.paid_at >= start,
