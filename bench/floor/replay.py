@@ -25,6 +25,7 @@ from portal import db
 MEMORY: dict[tuple[str, str], Any] = {}
 MISSES = {"count": 0}
 _LOCK = threading.Lock()
+_CALLING = threading.local()  # whether this thread is inside a service call made for real
 _real_unit_of_work = db.unit_of_work
 NOT_SERVICES = {"portal.db", "portal.config", "portal.models", "portal.migrate"}
 
@@ -68,12 +69,21 @@ def _replayed(function: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(function)
     def answer(*args: Any, **kwargs: Any) -> Any:
+        if getattr(_CALLING, "for_real", False):
+            # Part of a call made for real: it runs whole, or its writes would be left half
+            # done (a rollup `_upsert` asked the same thing twice would be skipped the second
+            # time, and the statistics would no longer match the leads).
+            return function(*args, **kwargs)
         asked = repr(([a for a in args if not isinstance(a, LazySession | Session)], kwargs))
         key = (name, asked)
         if key in MEMORY:
             return MEMORY[key]
         real_args = [a.real() if isinstance(a, LazySession) else a for a in args]
-        result = function(*real_args, **kwargs)
+        _CALLING.for_real = True
+        try:
+            result = function(*real_args, **kwargs)
+        finally:
+            _CALLING.for_real = False
         with _LOCK:
             MEMORY[key] = result
             MISSES["count"] += 1
