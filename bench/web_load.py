@@ -20,6 +20,8 @@ measures what idle sessions cost in memory and whether closing them gives it bac
 
 The database must hold a generated program (`python -m portal generate …`): users
 `partner<N>` and `manager` exist; sessions are opened for them directly (no password typed).
+The partners taken are the active ones with the most pending leads, so that repeated runs on
+one database still find leads to move.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ sys.path.insert(0, str(ROOT))
 
 import pyarrow as pa  # noqa: E402
 import websockets  # noqa: E402
-from sqlalchemy import select  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
 from streamlit.proto.BackMsg_pb2 import BackMsg  # noqa: E402
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
 from streamlit.proto.WidgetStates_pb2 import WidgetState  # noqa: E402
@@ -54,7 +56,7 @@ from streamlit.proto.WidgetStates_pb2 import WidgetState  # noqa: E402
 from portal import users  # noqa: E402
 from portal.config import get_settings  # noqa: E402
 from portal.db import get_engine, unit_of_work  # noqa: E402
-from portal.models import User  # noqa: E402
+from portal.models import Lead, LeadStatus, Partner, PartnerStatus, User  # noqa: E402
 from portal.tools import serve  # noqa: E402
 
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024  # a page's largest message (tables, figures)
@@ -100,6 +102,34 @@ def start_server(script: str, env: dict[str, str], log_dir: Path) -> Server:
 
 
 # --- sign-in -----------------------------------------------------------------------------
+
+
+def partners_with_pending_leads(count: int) -> list[str]:
+    """Usernames of the active partners with the most pending leads (the big first one aside):
+    every round moves one pending lead on, for good, and runs repeat on the same database, so
+    partners picked by number would run out of leads to move and their edits turn into reruns."""
+    pending = (
+        select(Lead.partner_id, func.count().label("leads"))
+        .where(Lead.status == LeadStatus.PENDING)
+        .group_by(Lead.partner_id)
+        .subquery()
+    )
+    with unit_of_work() as session:
+        usernames = session.scalars(
+            select(User.username)
+            .join(Partner, Partner.id == User.partner_id)
+            .join(pending, pending.c.partner_id == Partner.id)
+            .where(
+                Partner.status == PartnerStatus.ACTIVE,
+                User.is_active.is_(True),
+                User.username != "partner1",
+            )
+            .order_by(pending.c.leads.desc(), Partner.id)
+            .limit(count)
+        ).all()
+    if len(usernames) < count:
+        raise SystemExit(f"only {len(usernames)} active partners with pending leads")
+    return list(usernames)
 
 
 def open_sessions(usernames: list[str]) -> dict[str, str]:
@@ -729,9 +759,8 @@ def main() -> None:
     if args.managers < 0 or args.browsers < 0 or args.think < 0 or args.seconds <= 0:
         parser.error("--managers and --think must not be negative, --seconds must be positive")
 
-    partners = [f"partner{n}" for n in range(2, args.partners + 2)]  # partner1 is the big one
-    first = args.partners + 2
-    in_browsers = [f"partner{n}" for n in range(first, first + args.browsers)]
+    chosen = partners_with_pending_leads(args.partners + args.browsers)
+    partners, in_browsers = chosen[: args.partners], chosen[args.partners :]
     managers = ["manager"] * args.managers
     tokens = open_sessions(sorted(set(partners + managers + in_browsers)))
     get_engine().dispose()
