@@ -360,16 +360,16 @@ MANAGER_PAGES = {
 
 async def act(client: ProtocolSession, step: str) -> tuple[str, float]:
     """Take `step`; what was done and the seconds until its run finished. A step the page
-    does not offer at the moment (no other status to filter by, no older page, no pending
-    lead to move) is a plain rerun, counted as "rerun", not as the step."""
+    does not offer at the moment (no status filter, no older page, no pending lead to move)
+    is a plain rerun, counted as "rerun", not as the step."""
     if step == "dashboard":
         return step, await client.run("")
     if step == "leads":
         return step, await client.run("partner_leads")
-    if step == "filter":
-        options = client.drawn.options.get("Status", [])
-        if options[1:]:
-            return step, await client.run(widgets=[client.choice("Status", options[1])])
+    if step == "filter":  # to the pending leads, which the edit then moves on
+        if LeadStatus.PENDING.value in client.drawn.options.get("Status", []):
+            pending = client.choice("Status", LeadStatus.PENDING.value)
+            return step, await client.run(widgets=[pending])
     elif step == "older":
         if "Older →" in client.drawn.widgets:
             return step, await client.run(widgets=[client.button("Older →")])
