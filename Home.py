@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from portal import notifications
 from portal.access import one_action
 from portal.config import get_settings
 from portal.db import unit_of_work
-from portal.ui import memory, phone, run_slots, session
+from portal.ui import memory, phone, recent_reads, run_slots, session
 from portal.ui.feedback import database_guard
 
 st.set_page_config(page_title="Partner Portal", page_icon="🤝", layout="wide")
@@ -40,11 +39,11 @@ MANAGER_PAGES = [
 SET_PASSWORD = st.Page("pages/set_password.py", title="Set a password", icon=":material/key:")
 
 with run_slots.slot(), database_guard():
-    # Who is signed in, and what they have unread: two reads, no common snapshot needed.
-    with unit_of_work(separate_statements=True) as db:
+    # Who is signed in (read on every run), and what they have unread (kept a while).
+    with unit_of_work(reads_only=True) as db:
         actor = session.current_actor(db)
         with one_action(actor):
-            unread = notifications.unread_count(db, actor=actor) if actor else 0
+            unread = recent_reads.unread_count(db, actor) if actor else 0
     with one_action(actor):
         if actor is None:
             pages = [session.sign_in_page()]

@@ -13,7 +13,7 @@ from portal.ui.session import require
 
 actor = require(Role.MANAGER)
 st.title("Audit log")
-with unit_of_work() as session:
+with unit_of_work(reads_only=True) as session:
     known_actions = audit.actions(session, actor=actor)
 columns = st.columns(4)
 who = columns[0].text_input("Actor (username)", max_chars=64)
@@ -38,6 +38,7 @@ page = perform(
         limit=100,
     ),
     {"actor_label": "Actor (username)"},
+    reads_only=True,
 )
 if page is None:
     st.stop()

@@ -44,7 +44,8 @@ filters = exports.Filters(
     year=int(year) if year else None,
 )
 count = perform(
-    lambda session: exports.count_rows(session, actor=actor, kind=kind, filters=filters)
+    lambda session: exports.count_rows(session, actor=actor, kind=kind, filters=filters),
+    reads_only=True,
 )
 if count is None:
     st.stop()

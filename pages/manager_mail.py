@@ -27,7 +27,7 @@ if not get_settings().smtp_url:
         "sent and nothing is dropped. Configure one to deliver them.",
         icon=":material/outbox:",
     )
-with unit_of_work() as session:
+with unit_of_work(reads_only=True) as session:
     counts = mail.mail_counts(session, actor=actor)
 columns = st.columns(len(STATUS_WORDS))
 for column, (status, words) in zip(columns, STATUS_WORDS.items(), strict=True):
@@ -42,7 +42,8 @@ shown = st.selectbox(
 )
 cursors = paging.cursors("mail", shown)
 page = perform(
-    lambda session: mail.list_mail(session, actor=actor, status=shown, cursor=cursors[-1])
+    lambda session: mail.list_mail(session, actor=actor, status=shown, cursor=cursors[-1]),
+    reads_only=True,
 )
 if page is None:
     st.stop()

@@ -11,7 +11,7 @@ from portal.ui import charts, fmt
 from portal.ui.session import require
 
 actor = require(Role.MANAGER)
-with unit_of_work() as session:
+with unit_of_work(reads_only=True) as session:
     view = program.overview(session, actor=actor)
 currency = get_settings().currency
 

@@ -52,6 +52,7 @@ listing = perform(
         after=cursors[-1],
     ),
     {"search": "Search by company name"},
+    reads_only=True,
 )
 if listing is None:
     st.stop()
@@ -226,7 +227,7 @@ with (
 chosen = selected[-1].id if selected else None
 if chosen is not None:
     st.subheader(f"Partner #{chosen}", anchor=False)
-    with unit_of_work() as session:
+    with unit_of_work(reads_only=True) as session:
         stats = statistics.partner_statistics(session, actor=actor, partner_id=chosen)
         logins = users.list_users(session, actor=actor, partner_id=chosen)
         profile = profiles.get_profile(session, actor=actor, partner_id=chosen)

@@ -96,7 +96,7 @@ confirm.dialog(
 )
 
 st.subheader("Scheduled payouts", anchor=False)
-with unit_of_work() as session:
+with unit_of_work(reads_only=True) as session:
     scheduled = payouts.list_payouts(
         session, actor=actor, status=PayoutStatus.SCHEDULED, limit=500
     ).items
@@ -283,7 +283,7 @@ else:
     )
 
 st.subheader("History", anchor=False)
-with unit_of_work() as session:
+with unit_of_work(reads_only=True) as session:
     history = payouts.list_payouts(session, actor=actor, limit=100).items
 st.dataframe(
     [

@@ -24,8 +24,7 @@ actor = require(Role.PARTNER)
 st.title("Commissions")
 partner_state.state_banner(actor)
 # The widgets that choose what is read are drawn before the reads, and what the reads give
-# goes into the places kept for it: so the page reads in one unit of work (each costs two
-# round trips to the database besides its queries).
+# goes into the places kept for it: so the page reads in one unit of work, on one connection.
 figures = st.container()
 st.subheader("Commission per lead", anchor=False)
 rate_note = st.empty()
@@ -39,7 +38,7 @@ st.subheader("Monthly statement", anchor=False)
 months = statements.recent_months(date.today(), 24)
 month = st.selectbox("Month", months, format_func=lambda m: m.strftime("%B %Y"))
 
-with unit_of_work() as session:
+with unit_of_work(reads_only=True) as session:
     summary = recent_reads.commission_summary(session, actor)
     stats = recent_reads.partner_statistics(session, actor)
     page = commissions.list_commissions(

@@ -11,7 +11,7 @@ from portal.ui.session import require
 
 actor = require(Role.PARTNER)
 currency = get_settings().currency
-with unit_of_work() as session:  # the page's reads: one transaction, one connection
+with unit_of_work(reads_only=True) as session:  # the page's reads, on one connection
     stats = recent_reads.partner_statistics(session, actor)
     payout_summary = recent_reads.commission_summary(session, actor)
     recent = leads.list_leads(session, actor=actor, limit=5).items

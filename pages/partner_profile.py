@@ -42,7 +42,7 @@ LABELS = {
 SECRET_INPUTS = ("profile_new_bank_account", "profile_new_tax_id")
 
 actor = require(Role.PARTNER)
-with unit_of_work() as session:
+with unit_of_work(reads_only=True) as session:
     company = partners.get_partner(session, actor=actor)
     profile = profiles.get_profile(session, actor=actor)
     uploads = tax_forms.list_tax_forms(session, actor=actor, limit=10)

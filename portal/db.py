@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 import random
 import time
@@ -34,6 +35,7 @@ T = TypeVar("T")
 _BOOKKEEPING = "bookkeeping"
 BOOKKEEPING = {_BOOKKEEPING: True}
 _DATA_WRITTEN: list[Callable[[], None]] = []
+_READS_ONLY = contextvars.ContextVar("reads_only", default=False)
 # A pooled PostgreSQL connection unused for longer than this is tested before it is handed out
 # (a server restart or a firewall may have dropped it meanwhile). One in steady use is not:
 # testing each one cost a round trip per unit of work, a tenth of a page run's time under load
@@ -59,8 +61,10 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(connection: Any) -> None:
         # SQLite has one writer at a time. Taking the write lock when the transaction
         # starts (not at its first write) makes read-check-write sequences atomic and
-        # avoids the deadlock of two readers both upgrading to writers.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # avoids the deadlock of two readers both upgrading to writers. Reads take no lock
+        # and no transaction: each statement is its own, as on PostgreSQL.
+        if not _READS_ONLY.get():
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _configure_postgresql(engine: Engine) -> None:
@@ -119,28 +123,33 @@ def _autocommitting(engine: Engine) -> Engine:
 
 
 @contextmanager
-def unit_of_work(
-    engine: Engine | None = None, *, separate_statements: bool = False
-) -> Iterator[Session]:
+def unit_of_work(engine: Engine | None = None, *, reads_only: bool = False) -> Iterator[Session]:
     """One transaction per user action: commits if the block succeeds, else rolls back —
     except for a `RecordedRefusal`, whose record (a counted failure, its audit) is kept.
 
-    With `separate_statements`, on PostgreSQL each statement is a transaction of its own, which
-    spares the BEGIN and COMMIT round trips: for reads that need no common snapshot, made on
-    every page run (Home.py's). Under load every round trip waits for PostgreSQL to be
-    scheduled on the same cores (README, "The web tier")."""
+    With `reads_only`, each statement is a transaction of its own. On PostgreSQL that spares
+    the BEGIN and COMMIT round trips and loses nothing: at READ COMMITTED, its level here,
+    each statement of a transaction takes its own snapshot anyway; on SQLite the reads no
+    longer wait for the write lock. Under load every
+    round trip waits for PostgreSQL to be scheduled on the same cores (README, "The web
+    tier"). A statement that changes data in such a unit of work is refused, on every
+    database (its writes would not be all or nothing)."""
     bind = engine or get_engine()
-    if separate_statements and bind.dialect.name == "postgresql":
-        bind = _autocommitting(bind)
-    with _session_factory(bind)() as session:
-        with session.begin():
-            try:
-                yield session
-            except RecordedRefusal as refusal:
-                kept = refusal
-            else:
-                return
-        raise kept
+    if reads_only and bind.dialect.name == "postgresql":
+        bind = _autocommitting(bind)  # SQLite's: `_on_begin`
+    mode = _READS_ONLY.set(reads_only)
+    try:
+        with _session_factory(bind)() as session:
+            with session.begin():
+                try:
+                    yield session
+                except RecordedRefusal as refusal:
+                    kept = refusal
+                else:
+                    return
+            raise kept
+    finally:
+        _READS_ONLY.reset(mode)
 
 
 def on_data_written(forget: Callable[[], None]) -> None:
@@ -164,8 +173,14 @@ def _before_statement(
         and (context.isinsert or context.isupdate or context.isdelete)
         and not context.execution_options.get(_BOOKKEEPING, False)
     ):
+        if _READS_ONLY.get():
+            raise WriteInReads(f"{' '.join(statement.split()[:3])}… in a unit of work for reads")
         for forget in _DATA_WRITTEN:
             forget()
+
+
+class WriteInReads(RuntimeError):
+    """A data-changing statement sent in a unit of work opened for reads only."""
 
 
 def rows_changed(session: Session, statement: Executable) -> int:
@@ -181,13 +196,18 @@ def is_busy(error: DBAPIError) -> bool:
     return "database is locked" in message or "database table is locked" in message
 
 
-def retrying(work: Callable[[Session], T], *, engine: Engine | None = None) -> T:
+def retrying(
+    work: Callable[[Session], T],
+    *,
+    engine: Engine | None = None,
+    reads_only: bool = False,
+) -> T:
     """Run `work` in a unit of work, and run it again in a fresh one (after a short, jittered
     backoff) while the database is busy: a lost race is a wait for the user, not an error."""
     attempt = 1
     while True:
         try:
-            with unit_of_work(engine) as session:
+            with unit_of_work(engine, reads_only=reads_only) as session:
                 return work(session)
         except DBAPIError as error:
             if attempt == BUSY_ATTEMPTS or not is_busy(error):

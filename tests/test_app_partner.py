@@ -9,7 +9,7 @@ from decimal import Decimal
 from sqlalchemy import Engine, event, select, update
 from streamlit.runtime.pages_manager import PagesManager
 
-from portal import partners, profiles, statistics
+from portal import notifications, partners, profiles, statistics
 from portal.access import load_actor
 from portal.db import unit_of_work
 from portal.models import (
@@ -522,11 +522,9 @@ def test_figures_are_kept_a_minute_and_never_past_the_partners_own_action(
     assert (metric(test, "Referrals"), len(reads)) == ("3", 3)  # read afresh at once
 
 
-def test_a_page_run_reads_the_signed_in_user_once(app_database, monkeypatch):
-    """Home.py reads who is signed in at the start of each run; the page's services take that
-    reading (portal/access.py, `one_action`) instead of each reading the user again."""
-    # AppTest takes the pages/ folder for Streamlit's older multipage mode and runs a page
-    # switched to on its own; the server runs Home.py, which draws the page, every time.
+def pages_through_home(monkeypatch) -> None:
+    """AppTest takes the pages/ folder for Streamlit's older multipage mode and runs a page
+    switched to on its own; the server runs Home.py, which draws the page, every time."""
     real_init = PagesManager.__init__
 
     def through_home(self, *args, **kwargs):
@@ -534,6 +532,42 @@ def test_a_page_run_reads_the_signed_in_user_once(app_database, monkeypatch):
         PagesManager.uses_pages_directory = False
 
     monkeypatch.setattr(PagesManager, "__init__", through_home)
+
+
+def test_the_sidebars_unread_count_is_kept_a_minute_and_never_past_marking_read(
+    app_database, monkeypatch
+):
+    """Every page run tells the unread count in the sidebar; it is one of the session's recent
+    reads: a new notification shows within the minute, and marking them read shows at once."""
+    pages_through_home(monkeypatch)
+    with unit_of_work(app_database) as db:
+        partner = make_actor(db)
+        notifications.notify_partner(db, partner_id=partner.partner_id, kind="news", message="a")
+    clock = [1000.0]
+    monkeypatch.setattr(recent_reads, "monotonic", lambda: clock[0])
+    test = signed_in(partner, DASHBOARD)
+
+    def sidebar() -> list[str]:
+        return [t.value for t in test.sidebar.text if "unread" in t.value]
+
+    assert sidebar() == ["1 unread notification"]
+    with unit_of_work(app_database) as db:
+        notifications.notify_partner(db, partner_id=partner.partner_id, kind="news", message="b")
+    test.switch_page(LEADS).run()
+    assert sidebar() == ["1 unread notification"]
+    clock[0] += recent_reads.KEEP_SECONDS + 1
+    test.switch_page(DASHBOARD).run()
+    assert sidebar() == ["2 unread notifications"]
+    next(b for b in test.button if b.label == "Mark all as read").click().run()
+    assert not test.exception
+    assert sidebar() == []
+    assert "You are all caught up." in texts(test)
+
+
+def test_a_page_run_reads_the_signed_in_user_once(app_database, monkeypatch):
+    """Home.py reads who is signed in at the start of each run; the page's services take that
+    reading (portal/access.py, `one_action`) instead of each reading the user again."""
+    pages_through_home(monkeypatch)
     with unit_of_work(app_database) as db:
         partner = make_actor(db)
         make_converted_lead(db, make_manager(db), partner)

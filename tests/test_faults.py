@@ -294,16 +294,33 @@ def test_only_connections_idle_past_the_limit_cost_a_round_trip(monkeypatch):
         drop_postgres_database(url)
 
 
-def test_separate_statements_spare_the_transaction_round_trips():
-    """Home.py's reads on every page run: each statement its own transaction on PostgreSQL
-    (its own `now()`), where a unit of work's statements share one."""
+def test_a_write_in_a_unit_of_work_for_reads_is_refused_and_nothing_is_written(engine):
+    """Its statements would each commit on their own: a write there is a mistake, refused at
+    its first statement; a unit of work for writes opened inside it writes as usual."""
+    with unit_of_work(engine) as session:
+        partner = make_actor(session)
+    with pytest.raises(db.WriteInReads, match="INSERT INTO partner_leads"):
+        with unit_of_work(engine, reads_only=True) as session:
+            make_lead(session, partner)
+    with unit_of_work(engine, reads_only=True) as session:
+        assert session.scalar(select(func.count()).select_from(Lead)) == 0
+        with unit_of_work(engine) as inner:
+            make_lead(inner, partner)
+        assert session.scalar(select(func.count()).select_from(Lead)) == 1
+        with pytest.raises(db.WriteInReads):
+            make_lead(session, partner)
+
+
+def test_reads_only_spare_the_transaction_round_trips():
+    """Reads (Home.py's on every page run, the pages'): each statement its own transaction on
+    PostgreSQL (its own `now()`), where a unit of work's statements share one."""
     require_postgres()
     url = create_postgres_database()
     engine = get_engine(url)
     try:
         moments = {}
         for separate in (False, True):
-            with unit_of_work(engine, separate_statements=separate) as session:
+            with unit_of_work(engine, reads_only=separate) as session:
                 first = session.scalar(select(func.now()))
                 time.sleep(0.01)
                 moments[separate] = (first, session.scalar(select(func.now())))

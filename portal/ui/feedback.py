@@ -48,23 +48,24 @@ def perform(
     *,
     busy: str = "Working…",
     subject: str = "",
+    reads_only: bool = False,
 ) -> T | None:
     """One user action: `work` in its own unit of work (run again if it lost a race for a
     lock), its result; or, when a service refused it, None and the refusal shown under the
     fields it names (`labels`: field → the label the form shows). Work that takes over half
     a second shows `busy` with a running time meanwhile (Streamlit's spinner waits that long
     before it shows, so quick actions do not flicker); `subject` names what a refusal is
-    about."""
+    about. `reads_only` as for `unit_of_work`."""
     try:
-        return _attempt(work, busy)
+        return _attempt(work, busy, reads_only=reads_only)
     except PortalError as error:
         show_error(error, labels, subject=subject)
         return None
 
 
-def _attempt(work: Callable[[Session], T], busy: str) -> T:
+def _attempt(work: Callable[[Session], T], busy: str, *, reads_only: bool) -> T:
     with st.spinner(busy, show_time=True):
-        return retrying(work)
+        return retrying(work, reads_only=reads_only)
 
 
 class FormErrors:
@@ -107,7 +108,7 @@ class FormErrors:
         """Run the form's action: on a refusal of its fields, keep them and draw the form
         again; on any other refusal, say it here; on success, a fresh form next run."""
         try:
-            result = _attempt(work, busy)
+            result = _attempt(work, busy, reads_only=False)
         except ValidationError as refused:
             st.session_state[self._errors_key] = refused.errors
             st.rerun()

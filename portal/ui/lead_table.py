@@ -78,6 +78,7 @@ def _filtered_page(
             limit=PAGE_SIZE,
         ),
         LABELS,
+        reads_only=True,
     )
 
 
@@ -463,7 +464,8 @@ def _details(actor: Actor) -> None:
         lambda session: (
             leads.get_lead(session, actor=actor, lead_id=chosen),
             commissions.list_commissions(session, actor=actor, lead_id=chosen).items,
-        )
+        ),
+        reads_only=True,
     )
     if found is None:
         return

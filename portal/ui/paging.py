@@ -24,6 +24,7 @@ def pager(cursors: list[str | None], next_cursor: str | None, *, key: str) -> No
     The step is taken in the buttons' callbacks, before the run their click causes: that one
     run draws the new page (inside a fragment, the fragment's run alone), where a step taken
     after the click would need a second run, of the whole page."""
+
     def back() -> None:
         cursors.pop()
 

@@ -21,7 +21,7 @@ def partner_filter(actor: Actor, *, key: str, container=st) -> int | None:  # ty
     if chosen is None:
         return None
     try:
-        with unit_of_work() as session:
+        with unit_of_work(reads_only=True) as session:
             partner = partners.get_partner(session, actor=actor, partner_id=int(chosen))
     except NotFound:
         container.error(f"Partner id: no partner has the id {int(chosen)}.")
@@ -41,7 +41,7 @@ def partner_by_name(actor: Actor, *, key: str) -> int | None:
     )
     if not typed.strip():
         return None
-    with unit_of_work() as session:
+    with unit_of_work(reads_only=True) as session:
         found = partners.list_partners(
             session, actor=actor, status=PartnerStatus.ACTIVE, search=typed, limit=MATCHES
         ).items

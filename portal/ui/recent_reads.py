@@ -1,7 +1,8 @@
 """A session's own recent reads of its heaviest figures, kept for a minute.
 
 A partner moving between Dashboard and Commissions asks for the same statistics and
-commission summary each time; they change when a lead moves or money is paid. This browser
+commission summary each time; they change when a lead moves or money is paid. Every page run
+asks how many notifications are unread, for the sidebar. This browser
 session keeps what it read for `KEEP_SECONDS` and forgets all of it the moment the session
 itself writes anything (any unit of work that inserts, updates or deletes, through any page
 or dialog), so a page never shows the state from before the user's own action. Another
@@ -21,7 +22,7 @@ import streamlit as st
 from sqlalchemy.orm import Session
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from portal import commissions, statistics
+from portal import commissions, notifications, statistics
 from portal.access import Actor
 from portal.commissions import CommissionSummary
 from portal.db import on_data_written
@@ -38,6 +39,10 @@ def partner_statistics(session: Session, actor: Actor) -> PartnerStatistics:
 
 def commission_summary(session: Session, actor: Actor) -> CommissionSummary:
     return _read("commissions", actor, lambda: commissions.commission_summary(session, actor=actor))
+
+
+def unread_count(session: Session, actor: Actor) -> int:
+    return _read("unread", actor, lambda: notifications.unread_count(session, actor=actor))
 
 
 def _read(name: str, actor: Actor, load: Callable[[], T]) -> T:
