@@ -299,9 +299,11 @@ def test_a_write_in_a_unit_of_work_for_reads_is_refused_and_nothing_is_written(e
     its first statement; a unit of work for writes opened inside it writes as usual."""
     with unit_of_work(engine) as session:
         partner = make_actor(session)
-    with pytest.raises(db.WriteInReads, match="INSERT INTO partner_leads"):
-        with unit_of_work(engine, reads_only=True) as session:
-            make_lead(session, partner)
+    with (
+        pytest.raises(db.WriteInReads, match="INSERT INTO partner_leads"),
+        unit_of_work(engine, reads_only=True) as session,
+    ):
+        make_lead(session, partner)
     with unit_of_work(engine, reads_only=True) as session:
         assert session.scalar(select(func.count()).select_from(Lead)) == 0
         with unit_of_work(engine) as inner:
