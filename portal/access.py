@@ -131,7 +131,7 @@ def one_action(actor: Actor | None = None) -> Iterator[None]:
         _THIS_ACTION.reset(token)
 
 
-def _forget_the_reading() -> None:
+def _forget_the_reading(_table: str) -> None:
     reading = _THIS_ACTION.get()
     if reading is not None:
         reading.actor = None

@@ -13,13 +13,23 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Connection, CursorResult, Engine, Executable, create_engine, event
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    Engine,
+    Executable,
+    Table,
+    create_engine,
+    event,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.engine.interfaces import ExecutionContext
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.util import find_tables
 
 from portal.config import get_settings
 from portal.errors import RecordedRefusal
@@ -34,7 +44,12 @@ T = TypeVar("T")
 # kept until the user's next write (`on_data_written`) outlives it.
 _BOOKKEEPING = "bookkeeping"
 BOOKKEEPING = {_BOOKKEEPING: True}
-_DATA_WRITTEN: list[Callable[[], None]] = []
+_DATA_WRITTEN: list[Callable[[str], None]] = []
+# What a `tables_read` block has read so far in this thread: table names, or ANY_TABLE.
+_TABLES_READ: contextvars.ContextVar[set[str] | None] = contextvars.ContextVar(
+    "tables_read", default=None
+)
+ANY_TABLE = "*"  # a statement whose tables are not known (none such is sent today)
 _READS_ONLY = contextvars.ContextVar("reads_only", default=False)
 # A pooled PostgreSQL connection unused for longer than this is tested before it is handed out
 # (a server restart or a firewall may have dropped it meanwhile). One in steady use is not:
@@ -152,11 +167,31 @@ def unit_of_work(engine: Engine | None = None, *, reads_only: bool = False) -> I
         _READS_ONLY.reset(mode)
 
 
-def on_data_written(forget: Callable[[], None]) -> None:
-    """Call `forget` before every statement that changes data (an INSERT, UPDATE or DELETE,
-    flushed by the ORM or sent by a service through its connection; not `BOOKKEEPING`), in the
-    thread that sends it: for what is kept only until the user's own next write."""
+def on_data_written(forget: Callable[[str], None]) -> None:
+    """Call `forget` with the table's name before every statement that changes data (an
+    INSERT, UPDATE or DELETE, flushed by the ORM or sent by a service through its connection;
+    not `BOOKKEEPING`), in the thread that sends it: for what is kept only until the user's
+    own next write."""
     _DATA_WRITTEN.append(forget)
+
+
+@contextmanager
+def tables_read() -> Iterator[set[str]]:
+    """The names of the tables the statements sent in this block and thread read (with
+    ANY_TABLE for a statement whose tables are not known): what a kept read depends on."""
+    tables: set[str] = set()
+    token = _TABLES_READ.set(tables)
+    try:
+        yield tables
+    finally:
+        _TABLES_READ.reset(token)
+
+
+def _tables_of(context: ExecutionContext | None) -> set[str]:
+    compiled = getattr(context, "compiled", None)
+    if compiled is None or not isinstance(compiled.statement, ClauseElement):
+        return {ANY_TABLE}
+    return {table.name for table in find_tables(compiled.statement, include_crud=True)}
 
 
 @event.listens_for(Engine, "before_cursor_execute")
@@ -168,6 +203,9 @@ def _before_statement(
     context: ExecutionContext | None,
     executemany: bool,
 ) -> None:
+    reading = _TABLES_READ.get()
+    if reading is not None:
+        reading |= _tables_of(context)
     if (
         isinstance(context, DefaultExecutionContext)
         and (context.isinsert or context.isupdate or context.isdelete)
@@ -175,8 +213,10 @@ def _before_statement(
     ):
         if _READS_ONLY.get():
             raise WriteInReads(f"{' '.join(statement.split()[:3])}… in a unit of work for reads")
+        written = getattr(getattr(context.compiled, "statement", None), "table", None)
+        table = written.name if isinstance(written, Table) else ANY_TABLE
         for forget in _DATA_WRITTEN:
-            forget()
+            forget(table)
 
 
 class WriteInReads(RuntimeError):

@@ -9,7 +9,7 @@ from decimal import Decimal
 from sqlalchemy import Engine, event, select, update
 from streamlit.runtime.pages_manager import PagesManager
 
-from portal import notifications, partners, profiles, statistics
+from portal import commissions, notifications, partners, profiles, statistics
 from portal.access import load_actor
 from portal.db import unit_of_work
 from portal.models import (
@@ -511,15 +511,57 @@ def test_figures_are_kept_a_minute_and_never_past_the_partners_own_action(
     clock[0] += recent_reads.KEEP_SECONDS + 1
     test.run()
     assert (metric(test, "Referrals"), len(reads)) == ("2", 2)  # the minute is over
-    with unit_of_work(app_database) as db:
-        make_lead(db, partner)
+    # The partner's own writes: one of the tables the figures come from forgets them at once
+    # (the next test), a write elsewhere does not.
     test.switch_page(PROFILE).run()
     fields = {field.label: field for field in test.text_input}
     fields["Website"].input("https://agency.example")
     next(b for b in test.button if b.label == "Save profile").click().run()
-    assert test.success, texts(test)  # the partner's own write, through this session
+    assert test.success, texts(test)
+    test.switch_page(DASHBOARD).run()
+    assert (metric(test, "Referrals"), len(reads)) == ("2", 2)
+    test.switch_page(LEADS).run()
+    _edit(test, {0: {"Status": "Contacted"}})
+    assert [m for m in _messages(test) if "now contacted" in m], _messages(test)
+    with unit_of_work(app_database) as db:
+        make_lead(db, partner)
     test.switch_page(DASHBOARD).run()
     assert (metric(test, "Referrals"), len(reads)) == ("3", 3)  # read afresh at once
+
+
+def test_a_write_forgets_the_kept_reads_of_the_tables_it_writes_only(app_database, monkeypatch):
+    """A lead the partner moves changes its lead counts (the statistics are read afresh) but
+    no money (the commission summary is kept); a profile saved changes whether a payout can
+    be made (the summary is read afresh). Each still shows the partner's own change at once."""
+    with unit_of_work(app_database) as db:
+        partner = make_actor(db)
+        make_converted_lead(db, make_manager(db), partner)
+        make_lead(db, partner)
+    calls: list[str] = []
+    for module, name in ((statistics, "partner_statistics"), (commissions, "commission_summary")):
+        real = getattr(module, name)
+        monkeypatch.setattr(
+            module,
+            name,
+            lambda *a, _real=real, _name=name, **k: calls.append(_name) or _real(*a, **k),
+        )
+    test = signed_in(partner, DASHBOARD)
+    assert sorted(calls) == ["commission_summary", "partner_statistics"]
+    calls.clear()
+    test.switch_page(LEADS).run()
+    _edit(test, {0: {"Status": "Contacted"}})
+    assert [m for m in _messages(test) if "now contacted" in m], _messages(test)
+    test.switch_page(DASHBOARD).run()
+    assert calls == ["partner_statistics"]
+    assert "Contacted" in [row for row in test.dataframe[0].value["Status"]]
+    calls.clear()
+    test.switch_page(PROFILE).run()
+    fields = {field.label: field for field in test.text_input}
+    fields["Website"].input("https://agency.example")
+    next(b for b in test.button if b.label == "Save profile").click().run()
+    assert test.success, texts(test)
+    test.switch_page(COMMISSIONS).run()
+    assert calls == ["commission_summary"]
 
 
 def pages_through_home(monkeypatch) -> None:

@@ -3,11 +3,12 @@
 A partner moving between Dashboard and Commissions asks for the same statistics and
 commission summary each time; they change when a lead moves or money is paid. Every page run
 asks how many notifications are unread, for the sidebar. This browser
-session keeps what it read for `KEEP_SECONDS` and forgets all of it the moment the session
-itself writes anything (any unit of work that inserts, updates or deletes, through any page
-or dialog), so a page never shows the state from before the user's own action. Another
-user's change (a manager converting a lead) shows within the minute, or at once after a
-browser reload, which starts a new session.
+session keeps what it read for `KEEP_SECONDS`, with the tables its statements read, and
+forgets it the moment the session itself writes to one of them (an insert, update or delete
+by any page or dialog), so a page never shows the state from before the user's own action:
+a lead the partner moves forgets the statistics (their lead counts), not the commission
+summary. Another user's change (a manager converting a lead) shows within the minute, or at
+once after a browser reload, which starts a new session.
 
 What is kept is bounded by the names in use (a few per session), not by use.
 """
@@ -15,6 +16,7 @@ What is kept is bounded by the names in use (a few per session), not by use.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from time import monotonic
 from typing import Any, TypeVar
 
@@ -25,7 +27,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from portal import commissions, notifications, statistics
 from portal.access import Actor
 from portal.commissions import CommissionSummary
-from portal.db import on_data_written
+from portal.db import ANY_TABLE, on_data_written, tables_read
 from portal.statistics import PartnerStatistics
 
 T = TypeVar("T")
@@ -48,21 +50,33 @@ def unread_count(session: Session, actor: Actor) -> int:
 def _read(name: str, actor: Actor, load: Callable[[], T]) -> T:
     """What `load` reads (in the page's unit of work), or what it gave this session for
     `actor` within the minute."""
-    kept: dict[tuple[str, int | None], tuple[float, Any]] = st.session_state.setdefault(_KEPT, {})
+    kept: dict[tuple[str, int | None], _Kept] = st.session_state.setdefault(_KEPT, {})
     key = (name, actor.user_id)
     now = monotonic()
-    if key in kept and kept[key][0] > now:
-        value: T = kept[key][1]
+    if key in kept and kept[key].until > now:
+        value: T = kept[key].value
         return value
-    value = load()
-    kept[key] = (now + KEEP_SECONDS, value)
+    with tables_read() as tables:
+        value = load()
+    kept[key] = _Kept(until=now + KEEP_SECONDS, tables=frozenset(tables), value=value)
     return value
 
 
-def forget() -> None:
-    """Forget every kept read of this browser session (called on each of its writes)."""
-    if get_script_run_ctx(suppress_warning=True) is not None:
-        st.session_state.pop(_KEPT, None)
+@dataclass(frozen=True)
+class _Kept:
+    until: float  # monotonic seconds
+    tables: frozenset[str]  # what it was read from
+    value: Any
+
+
+def forget(table: str) -> None:
+    """Forget what this browser session read from `table` (called on each of its writes)."""
+    if get_script_run_ctx(suppress_warning=True) is None:
+        return
+    kept: dict[tuple[str, int | None], _Kept] = st.session_state.get(_KEPT, {})
+    for key, read in list(kept.items()):
+        if table in read.tables or ANY_TABLE in read.tables or table == ANY_TABLE:
+            del kept[key]
 
 
 on_data_written(forget)
