@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
-from portal.db import on_data_written
+from portal.db import ANY_TABLE, on_data_written
 from portal.errors import NotFound, PermissionDenied
 from portal.models import Lead, Partner, PartnerStatus, Role, User
 
@@ -122,8 +122,8 @@ def one_action(actor: Actor | None = None) -> Iterator[None]:
     """One action (a page run, an API request): its services read the acting user once, at
     the first call that needs it, or not at all when the caller has just read it (`actor`),
     instead of at every call (a page makes five or more), as a request is authenticated
-    once. A write ends the reading: a write may change the actor itself, so the next call
-    reads it afresh."""
+    once. A write to the tables the actor is read from ends the reading (it may change the
+    actor itself): the next call reads it afresh."""
     token = _THIS_ACTION.set(_Reading(actor))
     try:
         yield
@@ -131,9 +131,12 @@ def one_action(actor: Actor | None = None) -> Iterator[None]:
         _THIS_ACTION.reset(token)
 
 
-def _forget_the_reading(_table: str) -> None:
+_ACTOR_TABLES = frozenset({User.__tablename__, Partner.__tablename__, ANY_TABLE})
+
+
+def _forget_the_reading(table: str) -> None:
     reading = _THIS_ACTION.get()
-    if reading is not None:
+    if reading is not None and table in _ACTOR_TABLES:
         reading.actor = None
 
 

@@ -11,7 +11,7 @@ from portal import commissions, leads, notifications, statistics, users
 from portal.access import Actor, load_actor, one_action
 from portal.db import unit_of_work
 from portal.errors import NotFound, PermissionDenied, ValidationError
-from portal.models import AuditEntry, Role, User, UserSession
+from portal.models import AuditEntry, Partner, Role, User, UserSession
 from portal.types import utc_now
 from tests.factories import PASSWORD, make_actor, make_manager, make_partner
 
@@ -202,21 +202,33 @@ def test_an_action_reads_its_actor_once_instead_of_at_every_call(engine):
     assert _actor_reads(engine, fragment_run) == 1
 
 
-def test_a_write_ends_the_actions_reading_and_a_deactivation_counts_at_the_next_action(engine):
+def test_a_write_to_the_actors_tables_ends_the_actions_reading_and_a_deactivation_counts(engine):
     with unit_of_work(engine) as session:
         manager = make_manager(session)
         partner = make_actor(session)
 
-    def run_with_a_write():
-        with one_action(partner):
-            _dashboard_reads(engine, partner)
-            with unit_of_work(engine) as session:
-                notifications.mark_read(session, actor=partner)
-            _dashboard_reads(engine, partner)
+    def run_with_a_write(*, to_partners: bool):
+        def run():
+            with one_action(partner):
+                _dashboard_reads(engine, partner)
+                with unit_of_work(engine) as session:
+                    notifications.mark_read(session, actor=partner)
+                    if to_partners:  # as a manager's suspension in the same moment would
+                        session.execute(
+                            update(Partner)
+                            .where(Partner.id == partner.partner_id)
+                            .values(status=Partner.status)
+                        )
+                _dashboard_reads(engine, partner)
 
-    # mark_read takes the reading (its check comes before its write); the call after the
-    # write reads the actor again, and the calls after that take the new reading.
-    assert _actor_reads(engine, run_with_a_write) == 1
+        return run
+
+    # mark_read takes the reading (its check comes before its write), and its writes
+    # (notifications, audit) cannot change the actor: the calls after it take the reading
+    # too. A write to a table the actor is read from ends it: the call after that write reads
+    # the actor again, and the calls after that take the new reading.
+    assert _actor_reads(engine, run_with_a_write(to_partners=False)) == 0
+    assert _actor_reads(engine, run_with_a_write(to_partners=True)) == 1
     with unit_of_work(engine) as session:
         users.set_active(session, actor=manager, user_id=partner.user_id, active=False)
     with one_action(), pytest.raises(PermissionDenied), unit_of_work(engine) as session:
