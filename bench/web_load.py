@@ -416,6 +416,8 @@ async def person(
             name = round_[step % len(round_)]
             try:
                 done, seconds = await act(client, name)
+                if attempts == 1:  # a new session's first view: signed in from the cookie
+                    done = f"{done} (new)"
                 tally.settle[done].append(seconds)
                 first_reply = client.first_reply
                 tally.first_reply.append(seconds if first_reply is None else first_reply)

@@ -514,36 +514,38 @@ def _live(now: datetime) -> ColumnElement[bool]:
     )
 
 
-def session_for_token(session: Session, *, token: str) -> int | None:
-    """The live session a login cookie's token belongs to, or None (revoked, expired, idle
-    too long, or never issued here: a cookie minted with the key alone signs nobody in)."""
-    return session.scalar(
-        select(UserSession.id).where(
-            UserSession.token_hash == token_digest(token), _live(utc_now())
-        )
-    )
+def session_for_token(session: Session, *, token: str) -> tuple[int, Actor] | None:
+    """The live session a login cookie's token belongs to and its actor (as
+    `actor_for_session`), or None (revoked, expired, idle too long, or never issued here: a
+    cookie minted with the key alone signs nobody in)."""
+    return _live_session(session, UserSession.token_hash == token_digest(token))
 
 
 def actor_for_session(session: Session, *, session_id: int) -> Actor | None:
     """The actor behind a live session (its user active), its last-seen time kept fresh;
     None once the session has ended. One query: it runs on every page view."""
+    found = _live_session(session, UserSession.id == session_id)
+    return found[1] if found is not None else None
+
+
+def _live_session(session: Session, which: ColumnElement[bool]) -> tuple[int, Actor] | None:
     now = utc_now()
     row = session.execute(
-        select(UserSession.user_id, UserSession.last_seen_at, *ACTOR_COLUMNS)
+        select(UserSession.id, UserSession.user_id, UserSession.last_seen_at, *ACTOR_COLUMNS)
         .join(User, User.id == UserSession.user_id)
         .outerjoin(Partner, Partner.id == User.partner_id)
-        .where(UserSession.id == session_id, _live(now))
+        .where(which, _live(now))
     ).one_or_none()
     if row is None or not row.is_active:
         return None
     if now - row.last_seen_at > SESSION_TOUCH_EVERY:  # not a write on every click
         session.execute(
             update(UserSession)
-            .where(UserSession.id == session_id)
+            .where(UserSession.id == row.id)
             .values(last_seen_at=now)
             .execution_options(**BOOKKEEPING)
         )
-    return actor_from_state(row.user_id, row)
+    return row.id, actor_from_state(row.user_id, row)
 
 
 @dataclass(frozen=True)

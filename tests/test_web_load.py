@@ -56,7 +56,8 @@ def test_the_load_harness_drives_the_portal_and_the_floor(tmp_path):
     # Two runs of each, alternating: portal, floor, floor, portal.
     runs = re.findall(r"^(portal|floor) ×1 +3 sessions .* errors 0 ", output, re.M)
     assert runs == ["portal", "floor", "floor", "portal"], output
-    for step in ("dashboard", "leads", "filter", "older", "edit", "commissions", "overview"):
+    steps = ("dashboard", "leads", "filter", "older", "edit", "commissions", "overview")
+    for step in (*steps, r"dashboard \(new\)", r"overview \(new\)"):  # a session's first
         assert re.search(rf"^  {step} +n= +[1-9]", output, re.M), (step, output)
     assert output.count("floor: 0 service call(s) missed memory during the run") == 2, output
     first_reply = r"^  first reply p50 \d+ ms, p95 \d+ ms; the client's own event loop lagged"

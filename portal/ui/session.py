@@ -45,26 +45,23 @@ COOKIE_IMAGE = "_portal_cookie_image"
 MAX_COOKIE_LENGTH = 200  # our tokens are 43 characters; anything longer is not ours
 
 
-def _restore_from_cookie() -> None:
-    """Sign this connection in from the cookie its browser sent, if it names a live session;
-    a cookie that does not is erased."""
+def _restore_from_cookie(db: Session) -> Actor | None:
+    """Sign this connection in from the cookie its browser sent, if it names a live session,
+    and return who that is (read in `db`); a cookie that does not is erased."""
     if st.session_state.get("authentication_status"):
-        return
+        return None
     token = st.context.cookies.get(get_settings().cookie_name)
     # Once this connection has written or erased the cookie, the one its browser sent when
     # it connected is out of date: never restore from it (it may name an older session).
     if not isinstance(token, str) or COOKIE_IMAGE in st.session_state:
-        return
-    actor = None
-    if len(token) <= MAX_COOKIE_LENGTH:
-        with unit_of_work() as session:
-            session_id = users.session_for_token(session, token=token)
-            if session_id is not None:
-                actor = users.actor_for_session(session, session_id=session_id)
-    if actor is None:  # signed out, expired, idle, or never issued by this portal
+        return None
+    found = users.session_for_token(db, token=token) if len(token) <= MAX_COOKIE_LENGTH else None
+    if found is None:  # signed out, expired, idle, or never issued by this portal
         st.session_state[COOKIE_IMAGE] = login_cookie.eraser()
-        return
+        return None
+    session_id, actor = found
     _mark_signed_in(actor, session_id)
+    return actor
 
 
 def _mark_signed_in(actor: Actor, session_id: int | None) -> None:
@@ -151,9 +148,11 @@ def current_actor(db: Session) -> Actor | None:
             if actor is not None:
                 users.end_session(session, actor=actor, session_id=st.session_state.get(SESSION_ID))
         _sign_out(notice="You are signed out.")
+        actor = None
     else:
-        _restore_from_cookie()
-    actor = signed_in_actor(db)
+        actor = _restore_from_cookie(db)
+    if actor is None:
+        actor = signed_in_actor(db)
     if actor is None and st.session_state.get("authentication_status"):
         _sign_out(notice=SESSION_ENDED)
     _draw_cookie_image()
