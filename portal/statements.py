@@ -52,8 +52,9 @@ def _month_bounds(month: date) -> tuple[datetime, datetime]:
     return start, datetime.combine(next_month, time.min, tzinfo=UTC)
 
 
-def balance_at(session: Session, partner_id: int, moment: datetime) -> Decimal:
-    """What the partner was owed at a moment (one statement: three sums)."""
+def _balance_sums(partner_id: Any, moment: datetime) -> tuple[Any, Any, Any]:
+    """What the partner had earned, had voided and was paid before a moment: three sums, to
+    be read as columns of a statement (`_balance` makes the balance of them)."""
     earned = select(func.coalesce(func.sum(Commission.amount), 0)).where(
         Commission.partner_id == partner_id, Commission.earned_at < moment
     )
@@ -67,10 +68,11 @@ def balance_at(session: Session, partner_id: int, moment: datetime) -> Decimal:
         Payout.status == PayoutStatus.PAID,
         Payout.paid_at < moment,
     )
-    sums = session.execute(
-        select(earned.scalar_subquery(), voided.scalar_subquery(), paid.scalar_subquery())
-    ).one()
-    earned_sum, voided_sum, paid_sum = (Decimal(value or 0) for value in sums)
+    return earned.scalar_subquery(), voided.scalar_subquery(), paid.scalar_subquery()
+
+
+def _balance(earned: Any, voided: Any, paid: Any) -> Decimal:
+    earned_sum, voided_sum, paid_sum = (Decimal(value or 0) for value in (earned, voided, paid))
     return (earned_sum - voided_sum - paid_sum).quantize(Decimal("0.01"))
 
 
@@ -109,17 +111,20 @@ def monthly_statement(
         except ValueError:
             raise ValidationError({"month": "Month must look like 2026-11."}) from None
     partner_id = scoped_partner_id(actor, partner_id)
-    # Plain rows, not ORM objects, here and below: a statement is read, never changed.
+    start, end = _month_bounds(month)
+    # Plain rows, not ORM objects, here and below: a statement is read, never changed. The
+    # partner comes with its opening balance.
     partner = (
         session.execute(
-            select(Partner.id, Partner.company_name).where(Partner.id == partner_id)
+            select(Partner.id, Partner.company_name, *_balance_sums(Partner.id, start)).where(
+                Partner.id == partner_id
+            )
         ).one_or_none()
         if partner_id is not None
         else None
     )
     if partner is None:
         raise NotFound("Partner not found.")
-    start, end = _month_bounds(month)
     lines: list[StatementLine] = []
     reversals: list[StatementLine] = []
     earned_in_month = and_(Commission.earned_at >= start, Commission.earned_at < end)
@@ -188,7 +193,7 @@ def monthly_statement(
             )
         )
     lines.sort(key=lambda line: line.at)
-    opening = balance_at(session, partner.id, start)
+    opening = _balance(*partner[2:])
     closing = opening + sum((line.amount for line in lines), ZERO)
     return Statement(
         partner_id=partner.id,
