@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Protocol
 
-from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy import ColumnElement, case, func, select, true
 from sqlalchemy.orm import Session
 
 from portal import statistics, tax_forms
@@ -339,18 +339,8 @@ def commission_summary(
     """Totals per state, the next payout date and amount, and why anything is held."""
     actor = refresh(session, actor)
     partner_id = scoped_partner_id(actor, partner_id)
-    found = (
-        session.execute(
-            select(Partner, PartnerProfile)
-            .outerjoin(PartnerProfile, PartnerProfile.partner_id == Partner.id)
-            .where(Partner.id == partner_id)
-        ).one_or_none()
-        if partner_id is not None
-        else None
-    )
-    if found is None:
+    if partner_id is None:
         raise NotFound("Partner not found.")
-    partner, profile = found
     settings = get_settings()
     now = utc_now()
     payday = next_payout_date(now.date())
@@ -358,22 +348,36 @@ def commission_summary(
     held = (Commission.status == CommissionStatus.OPEN) & (Commission.hold_until > now)
     # A batch run on payday settles what is due by the end of that day.
     due = settled_by(payday_end, payday_end)
+    # One pass over the partner's lines gives the totals, what is owed and the next release;
+    # read with the partner and its profile in one statement (a row per kind of line, or one
+    # row without a kind for a partner with no lines yet).
+    lines = (
+        select(
+            Commission.status.label("status"),
+            held.label("held"),
+            func.sum(Commission.amount).label("amount"),
+            func.sum(case((due, Commission.amount), else_=ZERO)).label("amount_due"),
+            func.min(Commission.hold_until).label("first_hold_end"),
+        )
+        .where(Commission.partner_id == partner_id)
+        .group_by(Commission.status, held)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Partner, PartnerProfile, *lines.c)
+        .outerjoin(PartnerProfile, PartnerProfile.partner_id == Partner.id)
+        .outerjoin(lines, true())
+        .where(Partner.id == partner_id)
+    ).all()
+    if not rows:
+        raise NotFound("Partner not found.")
+    partner, profile = rows[0][:2]
     totals = {state: ZERO for state in CommissionState}
     owed = ZERO
     next_release = None
-    # One pass over the partner's lines gives the totals, what is owed and the next release.
-    rows = session.execute(
-        select(
-            Commission.status,
-            held.label("held"),
-            func.sum(Commission.amount),
-            func.sum(case((due, Commission.amount), else_=ZERO)),
-            func.min(Commission.hold_until),
-        )
-        .where(Commission.partner_id == partner.id)
-        .group_by(Commission.status, held)
-    )
-    for status, is_held, amount, amount_due, first_hold_end in rows:
+    for _, _, status, is_held, amount, amount_due, first_hold_end in rows:
+        if status is None:  # no lines yet
+            continue
         if status is CommissionStatus.OPEN:
             state = CommissionState.ON_HOLD if is_held else CommissionState.PAYABLE
         else:
