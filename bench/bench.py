@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import select, text  # noqa: E402
 
 from portal import exports, integrity, leads, notifications, program, statistics, users  # noqa: E402
-from portal.access import Actor, load_actor  # noqa: E402
+from portal.access import Actor, load_actor, one_action  # noqa: E402
 from portal.db import get_engine, unit_of_work  # noqa: E402
 from portal.errors import Conflict  # noqa: E402
 from portal.models import Lead, LeadStatus, User  # noqa: E402
@@ -64,8 +64,9 @@ def actor_named(username: str) -> Actor:
 
 
 def raw_query(sql: str, params: dict[str, object]) -> list[tuple[object, ...]]:
-    """Hand-written SQL straight through the driver: the floor."""
-    with get_engine().connect() as connection:
+    """Hand-written SQL straight through the driver, each statement a transaction of its own
+    (no BEGIN or COMMIT round trip): the floor."""
+    with get_engine().execution_options(isolation_level="AUTOCOMMIT").connect() as connection:
         return list(
             connection.exec_driver_sql(
                 sql, tuple(params.values()) if connection.dialect.name == "sqlite" else params
@@ -75,7 +76,7 @@ def raw_query(sql: str, params: dict[str, object]) -> list[tuple[object, ...]]:
 
 def bench_dashboard(partner: Actor, repeat: int, postgres: bool) -> None:
     def ours() -> None:
-        with unit_of_work() as session:
+        with one_action(), unit_of_work(reads_only=True) as session:  # as the page reads
             statistics.partner_statistics(session, actor=partner)
             leads.list_leads(session, actor=partner, limit=5)
             notifications.list_notifications(session, actor=partner, unread_only=True, limit=10)
@@ -137,7 +138,8 @@ def bench_lead_pages(partner: Actor, repeat: int, postgres: bool) -> None:
     for label, status, cursor in cases:
 
         def ours(status=status, cursor=cursor) -> None:
-            with unit_of_work() as session:
+            # As the lead table reads a page: one action (the user read once), no transaction.
+            with one_action(), unit_of_work(reads_only=True) as session:
                 leads.list_leads(session, actor=partner, status=status, after=cursor, limit=50)
 
         where = f"partner_id = {marker}"
@@ -315,7 +317,7 @@ def bench_writes(manager: Actor, partner: Actor, repeat: int, seconds: float, ve
     state = {"status": first.status, "version": first.version}
 
     def change() -> None:
-        with unit_of_work() as session:
+        with one_action(), unit_of_work() as session:  # as the lead table makes it
             view = leads.change_lead_status(
                 session,
                 actor=manager,
