@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 
 import bcrypt
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import Executable, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from portal import audit, mail, throttle
@@ -505,37 +505,52 @@ def open_session(
     return record.id
 
 
-def _live(now: datetime) -> ColumnElement[bool]:
+# A session that counts: not revoked, not expired, not idle too long (values: `_live_at`).
+_LIVE = (
+    UserSession.revoked_at.is_(None)
+    & (UserSession.expires_at > bindparam("now"))
+    & (UserSession.last_seen_at > bindparam("idle_since"))
+)
+
+
+def _live_at(now: datetime) -> dict[str, datetime]:
     idle = timedelta(minutes=get_settings().session_idle_minutes)
-    return (
-        UserSession.revoked_at.is_(None)
-        & (UserSession.expires_at > now)
-        & (UserSession.last_seen_at > now - idle)
-    )
+    return {"now": now, "idle_since": now - idle}
 
 
 def session_for_token(session: Session, *, token: str) -> tuple[int, Actor] | None:
     """The live session a login cookie's token belongs to and its actor (as
     `actor_for_session`), or None (revoked, expired, idle too long, or never issued here: a
     cookie minted with the key alone signs nobody in)."""
-    return _live_session(session, UserSession.token_hash == token_digest(token))
+    return _live_session(session, _SESSION_BY_TOKEN, token_digest(token))
 
 
 def actor_for_session(session: Session, *, session_id: int) -> Actor | None:
     """The actor behind a live session (its user active), its last-seen time kept fresh;
     None once the session has ended. One query: it runs on every page view."""
-    found = _live_session(session, UserSession.id == session_id)
+    found = _live_session(session, _SESSION_BY_ID, session_id)
     return found[1] if found is not None else None
 
 
-def _live_session(session: Session, which: ColumnElement[bool]) -> tuple[int, Actor] | None:
+# Built once: one of them runs at the start of every page run (building and cache-keying a
+# fresh statement cost more than running it).
+_LIVE_SESSION = (
+    select(UserSession.id, UserSession.user_id, UserSession.last_seen_at, *ACTOR_COLUMNS)
+    .join(User, User.id == UserSession.user_id)
+    .outerjoin(Partner, Partner.id == User.partner_id)
+    .where(_LIVE)
+)
+_SESSION_BY_ID = _LIVE_SESSION.where(UserSession.id == bindparam("which"))
+_SESSION_BY_TOKEN = _LIVE_SESSION.where(UserSession.token_hash == bindparam("which"))
+
+
+def _live_session(
+    session: Session, statement: Executable, which: object
+) -> tuple[int, Actor] | None:
+    """The live session `statement` finds by `which`, its last-seen time kept fresh."""
     now = utc_now()
-    row = session.execute(
-        select(UserSession.id, UserSession.user_id, UserSession.last_seen_at, *ACTOR_COLUMNS)
-        .join(User, User.id == UserSession.user_id)
-        .outerjoin(Partner, Partner.id == User.partner_id)
-        .where(which, _live(now))
-    ).one_or_none()
+    session.flush()  # the connection does not autoflush
+    row = session.connection().execute(statement, {"which": which, **_live_at(now)}).one_or_none()
     if row is None or not row.is_active:
         return None
     if now - row.last_seen_at > SESSION_TOUCH_EVERY:  # not a write on every click
@@ -563,8 +578,9 @@ def list_sessions(session: Session, *, actor: Actor) -> list[SessionView]:
     actor = refresh(session, actor)
     rows = session.scalars(
         select(UserSession)
-        .where(UserSession.user_id == actor.user_id, _live(utc_now()))
-        .order_by(UserSession.last_seen_at.desc(), UserSession.id.desc())
+        .where(UserSession.user_id == actor.user_id, _LIVE)
+        .order_by(UserSession.last_seen_at.desc(), UserSession.id.desc()),
+        _live_at(utc_now()),
     ).all()
     return [
         SessionView(
