@@ -270,21 +270,66 @@ def _rank_columns() -> tuple[Any, Any]:
 
 
 _RANK = _rank_columns()
+# A partner's statistics are read on every dashboard: their statements are built once (with
+# plain columns, no ORM objects), not per call.
+_PARTNER_WITH_RANK = select(
+    Partner.id,
+    Partner.company_name,
+    Partner.status,
+    Partner.total_referrals,
+    Partner.total_earnings,
+    Partner.paid_earnings,
+    Partner.commission_rate,
+    *_RANK,
+).where(Partner.id == bindparam("partner_id"))
+_LEAD_ROLLUP = (
+    select(PartnerLeadStats.month, PartnerLeadStats.status, PartnerLeadStats.lead_count)
+    .where(PartnerLeadStats.partner_id == bindparam("partner_id"))
+    .order_by(PartnerLeadStats.month, PartnerLeadStats.status)
+)
+_YEAR = extract("year", PartnerConversionStats.day)
+_MONTH_NUMBER = extract("month", PartnerConversionStats.day)
+# Conversions are rolled up by day; the database sums them by month (and over the tier's
+# trailing window) so a few rows come back instead of a year and a half of days.
+_CONVERSIONS_BY_MONTH = (
+    select(
+        _YEAR,
+        _MONTH_NUMBER,
+        func.sum(PartnerConversionStats.conversions),
+        func.sum(PartnerConversionStats.commission),
+        func.sum(
+            case(
+                (
+                    PartnerConversionStats.day > bindparam("trailing_start"),
+                    PartnerConversionStats.conversions,
+                ),
+                else_=0,
+            )
+        ),
+    )
+    .where(
+        PartnerConversionStats.partner_id == bindparam("partner_id"),
+        PartnerConversionStats.day >= bindparam("since"),
+    )
+    .group_by(_YEAR, _MONTH_NUMBER)
+    .order_by(_YEAR, _MONTH_NUMBER)
+)
 
 
 def partner_statistics(
     session: Session, *, actor: Actor, partner_id: int | None = None
 ) -> PartnerStatistics:
     """A partner's statistics from its rollups; a partner may read only its own."""
-    partner_id = scoped_partner_id(refresh(session, actor), partner_id)
-    found = (
-        session.execute(select(Partner, *_RANK).where(Partner.id == partner_id)).one_or_none()
+    partner_id = scoped_partner_id(refresh(session, actor), partner_id)  # (refresh flushes)
+    connection = session.connection()
+    partner = (
+        connection.execute(_PARTNER_WITH_RANK, {"partner_id": partner_id}).one_or_none()
         if partner_id is not None
         else None
     )
-    if found is None:
+    if partner is None:
         raise NotFound("Partner not found.")
-    partner, ahead, ranked = found
+    ahead, ranked = partner[-2:]
 
     today = utc_now().date()
     first_month = (today.replace(day=1) - timedelta(days=31 * (CHART_MONTHS - 1))).replace(day=1)
@@ -292,34 +337,20 @@ def partner_statistics(
     # pipeline and the chart's months.
     pipeline = {status: 0 for status in LeadStatus}
     leads_by_month = []
-    for month, status, count in session.execute(
-        select(PartnerLeadStats.month, PartnerLeadStats.status, PartnerLeadStats.lead_count)
-        .where(PartnerLeadStats.partner_id == partner.id)
-        .order_by(PartnerLeadStats.month, PartnerLeadStats.status)
-    ):
+    for month, status, count in connection.execute(_LEAD_ROLLUP, {"partner_id": partner.id}):
         pipeline[status] += count
         if month >= first_month and count > 0:
             leads_by_month.append(MonthCount(month=month, status=status, count=count))
-    # Conversions are rolled up by day; the database sums them by month (and over the tier's
-    # trailing window) so a few rows come back instead of a year and a half of days.
     trailing_start = today - timedelta(days=TRAILING_DAYS)
-    day = PartnerConversionStats.day
-    year, month_number = extract("year", day), extract("month", day)
     trailing = 0
     earnings_by_month = []
-    for year_value, month_value, conversions, commission, in_window in session.execute(
-        select(
-            year,
-            month_number,
-            func.sum(PartnerConversionStats.conversions),
-            func.sum(PartnerConversionStats.commission),
-            func.sum(case((day > trailing_start, PartnerConversionStats.conversions), else_=0)),
-        )
-        .where(
-            PartnerConversionStats.partner_id == partner.id, day >= min(first_month, trailing_start)
-        )
-        .group_by(year, month_number)
-        .order_by(year, month_number)
+    for year_value, month_value, conversions, commission, in_window in connection.execute(
+        _CONVERSIONS_BY_MONTH,
+        {
+            "partner_id": partner.id,
+            "trailing_start": trailing_start,
+            "since": min(first_month, trailing_start),
+        },
     ):
         trailing += int(in_window)
         month = date(int(year_value), int(month_value), 1)
