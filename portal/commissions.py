@@ -15,9 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, case, func, select, true
+from sqlalchemy import BindParameter, ColumnElement, bindparam, case, func, select, true
 from sqlalchemy.orm import Session
 
 from portal import statistics, tax_forms
@@ -301,7 +301,9 @@ def payout_details_complete(method: PaymentMethod, profile: PayoutDetails | None
     return bool(profile.payment_email)
 
 
-def settled_by(cutoff_end: datetime, now: datetime) -> ColumnElement[bool]:
+def settled_by(
+    cutoff_end: datetime | BindParameter[datetime], now: datetime | BindParameter[datetime]
+) -> ColumnElement[bool]:
     """The ledger lines a payout made at `now` for a cut-off ending at `cutoff_end` settles:
     every open clawback, whatever its date (it is netted from the next payout), and every
     open commission whose hold has ended both by the cut-off and by now."""
@@ -333,6 +335,58 @@ class CommissionSummary:
     held_reasons: list[str] = field(default_factory=list)
 
 
+# What a payout needs of a profile (`PayoutDetails`), as columns.
+PROFILE_DETAILS = (
+    PartnerProfile.payment_method,
+    PartnerProfile.bank_account_encrypted,
+    PartnerProfile.bank_scheme,
+    PartnerProfile.bank_code,
+    PartnerProfile.payment_email,
+    PartnerProfile.address,
+    PartnerProfile.city,
+    PartnerProfile.zip,
+    PartnerProfile.country,
+    PartnerProfile.tax_form,
+    PartnerProfile.tax_form_expires_on,
+    PartnerProfile.tax_form_pending,
+)
+
+
+def _summary_statement() -> Any:
+    """The partner, its profile's payout details and its ledger's sums per kind of line, in
+    one statement (a row per kind of line, or one row without a kind for a partner with no
+    lines yet): one pass over the lines gives the totals, what is owed by payday and the next
+    release. Built once: the dashboard and the tracker read it."""
+    held = (Commission.status == CommissionStatus.OPEN) & (Commission.hold_until > bindparam("now"))
+    due = settled_by(bindparam("payday_end"), bindparam("payday_end"))
+    lines = (
+        select(
+            Commission.status,
+            held.label("held"),
+            func.sum(Commission.amount),
+            func.sum(case((due, Commission.amount), else_=ZERO)),
+            func.min(Commission.hold_until),
+        )
+        .where(Commission.partner_id == bindparam("partner_id"))
+        .group_by(Commission.status, held)
+        .subquery()
+    )
+    return (
+        select(
+            Partner.status.label("partner_status"),
+            PartnerProfile.partner_id.label("profile_of"),
+            *PROFILE_DETAILS,
+            *lines.c,
+        )
+        .outerjoin(PartnerProfile, PartnerProfile.partner_id == Partner.id)
+        .outerjoin(lines, true())
+        .where(Partner.id == bindparam("partner_id"))
+    )
+
+
+_SUMMARY = _summary_statement()
+
+
 def commission_summary(
     session: Session, *, actor: Actor, partner_id: int | None = None
 ) -> CommissionSummary:
@@ -344,38 +398,22 @@ def commission_summary(
     settings = get_settings()
     now = utc_now()
     payday = next_payout_date(now.date())
-    payday_end = datetime.combine(payday + timedelta(days=1), datetime.min.time(), now.tzinfo)
-    held = (Commission.status == CommissionStatus.OPEN) & (Commission.hold_until > now)
     # A batch run on payday settles what is due by the end of that day.
-    due = settled_by(payday_end, payday_end)
-    # One pass over the partner's lines gives the totals, what is owed and the next release;
-    # read with the partner and its profile in one statement (a row per kind of line, or one
-    # row without a kind for a partner with no lines yet).
-    lines = (
-        select(
-            Commission.status.label("status"),
-            held.label("held"),
-            func.sum(Commission.amount).label("amount"),
-            func.sum(case((due, Commission.amount), else_=ZERO)).label("amount_due"),
-            func.min(Commission.hold_until).label("first_hold_end"),
-        )
-        .where(Commission.partner_id == partner_id)
-        .group_by(Commission.status, held)
-        .subquery()
+    payday_end = datetime.combine(payday + timedelta(days=1), datetime.min.time(), now.tzinfo)
+    rows = (
+        session.connection()
+        .execute(_SUMMARY, {"partner_id": partner_id, "now": now, "payday_end": payday_end})
+        .all()
     )
-    rows = session.execute(
-        select(Partner, PartnerProfile, *lines.c)
-        .outerjoin(PartnerProfile, PartnerProfile.partner_id == Partner.id)
-        .outerjoin(lines, true())
-        .where(Partner.id == partner_id)
-    ).all()
     if not rows:
         raise NotFound("Partner not found.")
-    partner, profile = rows[0][:2]
+    partner = rows[0]
+    profile = partner if partner.profile_of is not None else None
     totals = {state: ZERO for state in CommissionState}
     owed = ZERO
     next_release = None
-    for _, _, status, is_held, amount, amount_due, first_hold_end in rows:
+    for row in rows:
+        status, is_held, amount, amount_due, first_hold_end = row[-5:]
         if status is None:  # no lines yet
             continue
         if status is CommissionStatus.OPEN:
@@ -388,7 +426,7 @@ def commission_summary(
             next_release = first_hold_end
     owed = owed.quantize(Decimal("0.01"))
     eligibility = payout_eligibility(
-        status=partner.status, profile=profile, owed=owed, today=payday
+        status=partner.partner_status, profile=profile, owed=owed, today=payday
     )
     reasons = []
     if totals[CommissionState.ON_HOLD] > 0 and next_release is not None:
@@ -402,7 +440,7 @@ def commission_summary(
     if lapse:
         reasons.append(lapse)
     return CommissionSummary(
-        partner_id=partner.id,
+        partner_id=partner_id,
         currency=settings.currency,
         totals=totals,
         lifetime=sum(

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from portal import audit
 from portal.access import Actor, refresh, require_manager, scoped_partner_id
-from portal.commissions import payout_eligibility, settled_by
+from portal.commissions import PROFILE_DETAILS, payout_eligibility, settled_by
 from portal.config import get_settings
 from portal.db import rows_changed
 from portal.errors import Conflict, NotFound, ValidationError
@@ -84,22 +84,6 @@ class PayoutPlan:
         return sum((payout.amount for payout in self.paid), Decimal("0.00"))
 
 
-_PROFILE_DETAILS = (
-    PartnerProfile.payment_method,
-    PartnerProfile.bank_account_encrypted,
-    PartnerProfile.bank_scheme,
-    PartnerProfile.bank_code,
-    PartnerProfile.payment_email,
-    PartnerProfile.address,
-    PartnerProfile.city,
-    PartnerProfile.zip,
-    PartnerProfile.country,
-    PartnerProfile.tax_form,
-    PartnerProfile.tax_form_expires_on,
-    PartnerProfile.tax_form_pending,
-)
-
-
 def _plan(session: Session, cutoff: date, now: datetime) -> PayoutPlan:
     settings = get_settings()
     owed = (
@@ -120,7 +104,7 @@ def _plan(session: Session, cutoff: date, now: datetime) -> PayoutPlan:
             owed.c.lines,
             Partner.company_name,
             Partner.status,
-            *_PROFILE_DETAILS,
+            *PROFILE_DETAILS,
         )
         .join(Partner, Partner.id == owed.c.partner_id)
         .outerjoin(PartnerProfile, PartnerProfile.partner_id == Partner.id)
