@@ -529,9 +529,11 @@ def list_commissions(
         query = query.where(Commission.lead_id == lead_id)
     if after:
         query = query.where(before(Commission.earned_at, Commission.id, after))
-    rows = session.execute(
-        query.order_by(Commission.earned_at.desc(), Commission.id.desc()).limit(limit + 1)
-    ).all()
+    rows = (
+        session.connection()  # past the ORM's execution layer (refresh has flushed)
+        .execute(query.order_by(Commission.earned_at.desc(), Commission.id.desc()).limit(limit + 1))
+        .all()
+    )
     items = [
         CommissionLine(
             id=line.id,

@@ -62,16 +62,37 @@ class NotificationView:
     read: bool
 
 
+# Built once: the dashboard and every page's sidebar ask them.
+_NEWEST = (
+    select(
+        Notification.id,
+        Notification.kind,
+        Notification.message,
+        Notification.lead_id,
+        Notification.created_at,
+        Notification.read_at,
+    )
+    .where(Notification.user_id == bindparam("user_id"))
+    .order_by(Notification.id.desc())
+    .limit(bindparam("limit"))
+)
+_UNREAD = _NEWEST.where(Notification.read_at.is_(None))
+_UNREAD_COUNT = (
+    select(func.count())
+    .select_from(Notification)
+    .where(Notification.user_id == bindparam("user_id"), Notification.read_at.is_(None))
+)
+
+
 def list_notifications(
     session: Session, *, actor: Actor, unread_only: bool = False, limit: int = 20
 ) -> list[NotificationView]:
     """The actor's newest notifications."""
     actor = refresh(session, actor)
     check_limit(limit)
-    query = select(Notification).where(Notification.user_id == actor.user_id)
-    if unread_only:
-        query = query.where(Notification.read_at.is_(None))
-    rows = session.scalars(query.order_by(Notification.id.desc()).limit(limit))
+    query = _UNREAD if unread_only else _NEWEST
+    # Plain rows through the connection, not ORM objects: they are read, never changed.
+    rows = session.connection().execute(query, {"user_id": actor.user_id, "limit": limit})
     return [
         NotificationView(
             id=row.id,
@@ -88,14 +109,7 @@ def list_notifications(
 def unread_count(session: Session, *, actor: Actor) -> int:
     """How many of the actor's notifications are unread."""
     actor = refresh(session, actor)
-    return (
-        session.scalar(
-            select(func.count())
-            .select_from(Notification)
-            .where(Notification.user_id == actor.user_id, Notification.read_at.is_(None))
-        )
-        or 0
-    )
+    return session.connection().scalar(_UNREAD_COUNT, {"user_id": actor.user_id}) or 0
 
 
 def mark_read(session: Session, *, actor: Actor, notification_ids: list[int] | None = None) -> int:

@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from portal.access import Actor, refresh, require_manager, scoped_partner_id
@@ -52,7 +52,7 @@ def _month_bounds(month: date) -> tuple[datetime, datetime]:
     return start, datetime.combine(next_month, time.min, tzinfo=UTC)
 
 
-def _balance_sums(partner_id: Any, moment: datetime) -> tuple[Any, Any, Any]:
+def _balance_sums(partner_id: Any, moment: Any) -> tuple[Any, Any, Any]:
     """What the partner had earned, had voided and was paid before a moment: three sums, to
     be read as columns of a statement (`_balance` makes the balance of them)."""
     earned = select(func.coalesce(func.sum(Commission.amount), 0)).where(
@@ -98,6 +98,47 @@ class Statement:
         return sum((line.amount for line in self.lines if line.kind == kind), ZERO)
 
 
+# A statement's reads, built once (the Commissions page reads one on every view), with plain
+# rows, not ORM objects: a statement is read, never changed. Parameters: partner_id, and the
+# month as [start, end).
+_PARTNER_AND_OPENING = select(
+    Partner.id, Partner.company_name, *_balance_sums(Partner.id, bindparam("start"))
+).where(Partner.id == bindparam("partner_id"))
+# A line earned, voided, or both in the month.
+_LINES_OF_MONTH = (
+    select(
+        Commission.kind,
+        Commission.amount,
+        Commission.deal_value,
+        Commission.rate,
+        Commission.earned_at,
+        Commission.status,
+        Commission.voided_at,
+        Lead.client_name,
+    )
+    .join(Lead, Lead.id == Commission.lead_id)
+    .where(
+        Commission.partner_id == bindparam("partner_id"),
+        or_(
+            and_(
+                Commission.earned_at >= bindparam("start"), Commission.earned_at < bindparam("end")
+            ),
+            and_(
+                Commission.status == CommissionStatus.VOID,
+                Commission.voided_at >= bindparam("start"),
+                Commission.voided_at < bindparam("end"),
+            ),
+        ),
+    )
+)
+_PAYOUTS_OF_MONTH = select(Payout.id, Payout.paid_at, Payout.reference, Payout.amount).where(
+    Payout.partner_id == bindparam("partner_id"),
+    Payout.status == PayoutStatus.PAID,
+    Payout.paid_at >= bindparam("start"),
+    Payout.paid_at < bindparam("end"),
+)
+
+
 def monthly_statement(
     session: Session, *, actor: Actor, month: date | str, partner_id: int | None = None
 ) -> Statement:
@@ -112,14 +153,10 @@ def monthly_statement(
             raise ValidationError({"month": "Month must look like 2026-11."}) from None
     partner_id = scoped_partner_id(actor, partner_id)
     start, end = _month_bounds(month)
-    # Plain rows, not ORM objects, here and below: a statement is read, never changed. The
-    # partner comes with its opening balance.
+    month_of = {"partner_id": partner_id, "start": start, "end": end}
+    connection = session.connection()  # (refresh has flushed)
     partner = (
-        session.execute(
-            select(Partner.id, Partner.company_name, *_balance_sums(Partner.id, start)).where(
-                Partner.id == partner_id
-            )
-        ).one_or_none()
+        connection.execute(_PARTNER_AND_OPENING, month_of).one_or_none()
         if partner_id is not None
         else None
     )
@@ -127,27 +164,7 @@ def monthly_statement(
         raise NotFound("Partner not found.")
     lines: list[StatementLine] = []
     reversals: list[StatementLine] = []
-    earned_in_month = and_(Commission.earned_at >= start, Commission.earned_at < end)
-    voided_in_month = and_(
-        Commission.status == CommissionStatus.VOID,
-        Commission.voided_at >= start,
-        Commission.voided_at < end,
-    )
-    # One read of the month's ledger lines: a line earned, voided, or both in this month.
-    for line in session.execute(
-        select(
-            Commission.kind,
-            Commission.amount,
-            Commission.deal_value,
-            Commission.rate,
-            Commission.earned_at,
-            Commission.status,
-            Commission.voided_at,
-            Lead.client_name,
-        )
-        .join(Lead, Lead.id == Commission.lead_id)
-        .where(Commission.partner_id == partner.id, or_(earned_in_month, voided_in_month))
-    ):
+    for line in connection.execute(_LINES_OF_MONTH, month_of):
         if start <= line.earned_at < end:
             if line.kind is CommissionKind.COMMISSION:
                 text = (
@@ -175,14 +192,7 @@ def monthly_statement(
                 )
             )
     lines += reversals
-    for payout in session.execute(
-        select(Payout.id, Payout.paid_at, Payout.reference, Payout.amount).where(
-            Payout.partner_id == partner.id,
-            Payout.status == PayoutStatus.PAID,
-            Payout.paid_at >= start,
-            Payout.paid_at < end,
-        )
-    ):
+    for payout in connection.execute(_PAYOUTS_OF_MONTH, month_of):
         assert payout.paid_at is not None
         lines.append(
             StatementLine(
