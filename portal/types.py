@@ -135,6 +135,13 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
+        if dialect.name == "postgresql":
+            # Already aware and in UTC: every connection's session time zone is UTC
+            # (portal/db.py). A page of leads holds hundreds of timestamps.
+            return None
+        return super().result_processor(dialect, coltype)
+
     @property
     def python_type(self) -> type[datetime]:
         return datetime

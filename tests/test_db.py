@@ -1,6 +1,8 @@
-"""What the unit of work tells about the statements it sends: the tables read and written."""
+"""The database layer: what a unit of work tells about its statements, and the timestamps."""
 
 from __future__ import annotations
+
+from datetime import UTC
 
 from sqlalchemy import func, select
 
@@ -32,3 +34,30 @@ def test_a_write_tells_the_table_it_changes(engine, monkeypatch):
         make_lead(session, partner)
     assert "partner_leads" in written and "partner_lead_stats" in written
     assert db.ANY_TABLE not in written
+
+
+def test_timestamps_come_back_aware_in_utc_whatever_the_servers_time_zone(engine, backend):
+    """`types.UTCDateTime`: what is stored comes back as the same moment, in UTC, through the
+    ORM and as plain rows, even where the database's own time zone is not UTC."""
+    if backend == "postgresql":
+        with engine.connect() as connection:
+            name = connection.exec_driver_sql("SELECT current_database()").scalar()
+            connection.exec_driver_sql(f"ALTER DATABASE {name} SET timezone = 'America/New_York'")
+            connection.commit()
+        engine.dispose()  # new connections take the database's default, then the portal's
+    try:
+        with unit_of_work(engine) as session:
+            partner = make_actor(session)
+            lead = make_lead(session, partner)
+        with unit_of_work(engine) as session:
+            stored = session.get_one(Lead, lead.id).created_at
+            row = session.connection().execute(select(Lead.created_at)).one()
+        for value in (stored, row.created_at, lead.created_at):
+            assert value.tzinfo is UTC, value
+        assert stored == row.created_at == lead.created_at
+    finally:
+        if backend == "postgresql":
+            with engine.connect() as connection:
+                connection.exec_driver_sql(f"ALTER DATABASE {name} RESET timezone")
+                connection.commit()
+            engine.dispose()
