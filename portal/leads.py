@@ -177,7 +177,10 @@ def lead_views(
     """Views of leads given as (column values by name, partner name) pairs.
 
     Pages of 50 go through here on every rerun: values are read by key (a Row's attribute
-    access costs several times more) and what is the same for every lead is worked out once.
+    access costs several times more), what is the same for every lead is worked out once,
+    and each view's fields are filled in at once: a frozen dataclass's own `__init__` sets
+    them one by one past its frozen guard, which cost 0.14 ms of a page's 0.6 (every field is
+    given here; `tests/test_leads.py` checks each view equals one built the usual way).
     """
     now = utc_now()
     pending_since = awaiting_contact_since(now)
@@ -185,34 +188,34 @@ def lead_views(
     views = []
     for lead, partner_name in rows:
         status = lead["status"]
-        views.append(
-            LeadView(
-                id=lead["id"],
-                partner_id=lead["partner_id"],
-                partner_name=partner_name if manager else None,
-                client_name=lead["client_name"],
-                client_email=lead["client_email"],
-                client_phone=lead["client_phone"],
-                company=lead["company"],
-                service=lead["service"],
-                notes=lead["notes"],
-                status=status,
-                lost_reason=lead["lost_reason"],
-                lost_note=lead["lost_note"],
-                deal_value=lead["deal_value"],
-                commission=lead["commission"],
-                commission_rate=lead["commission_rate"],
-                created_at=lead["created_at"],
-                contacted_at=lead["contacted_at"],
-                qualified_at=lead["qualified_at"],
-                converted_at=lead["converted_at"],
-                updated_at=lead["updated_at"],
-                claim_expires_at=lead["claim_expires_at"],
-                claim_live=claim_is_live(status, lead["claim_expires_at"], now),
-                awaiting_contact=status is S.PENDING and lead["created_at"] <= pending_since,
-                self_referral=lead["self_referral"] if manager else None,
-                version=lead["version"],
-            )
+        view = object.__new__(LeadView)
+        views.append(view)
+        view.__dict__.update(
+            id=lead["id"],
+            partner_id=lead["partner_id"],
+            partner_name=partner_name if manager else None,
+            client_name=lead["client_name"],
+            client_email=lead["client_email"],
+            client_phone=lead["client_phone"],
+            company=lead["company"],
+            service=lead["service"],
+            notes=lead["notes"],
+            status=status,
+            lost_reason=lead["lost_reason"],
+            lost_note=lead["lost_note"],
+            deal_value=lead["deal_value"],
+            commission=lead["commission"],
+            commission_rate=lead["commission_rate"],
+            created_at=lead["created_at"],
+            contacted_at=lead["contacted_at"],
+            qualified_at=lead["qualified_at"],
+            converted_at=lead["converted_at"],
+            updated_at=lead["updated_at"],
+            claim_expires_at=lead["claim_expires_at"],
+            claim_live=claim_is_live(status, lead["claim_expires_at"], now),
+            awaiting_contact=status is S.PENDING and lead["created_at"] <= pending_since,
+            self_referral=lead["self_referral"] if manager else None,
+            version=lead["version"],
         )
     return views
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from decimal import Decimal
 
@@ -661,3 +662,27 @@ def test_a_partner_listing_never_widens_to_every_partner():
         listed_partner_id(stranger, None)
     with pytest.raises(PermissionDenied):
         readable_leads(stranger)
+
+
+def test_a_page_of_views_equals_views_built_the_usual_way(engine):
+    """`leads.lead_views` fills each frozen view's fields at once: every field is there, and
+    each view is equal (and hashes equal) to one its own `__init__` built, for a partner and
+    for a manager (whose views name the partner)."""
+    with unit_of_work(engine) as session:
+        partner = make_actor(session)
+        manager = make_manager(session)
+        for _ in range(3):
+            make_lead(session, partner)
+    for actor in (partner, manager):
+        with unit_of_work(engine, reads_only=True) as session:
+            page = leads.list_leads(session, actor=actor).items
+        assert len(page) == 3
+        for view in page:
+            usual = leads.LeadView(
+                **{field.name: getattr(view, field.name) for field in dataclasses.fields(view)}
+            )
+            assert view == usual and hash(view) == hash(usual)
+            assert vars(view).keys() == vars(usual).keys()
+            with pytest.raises(dataclasses.FrozenInstanceError):
+                view.status = LeadStatus.LOST  # type: ignore[misc]
+        assert all(view.partner_name for view in page) == actor.is_manager
