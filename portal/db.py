@@ -49,7 +49,9 @@ _DATA_WRITTEN: list[Callable[[str], None]] = []
 _TABLES_READ: contextvars.ContextVar[set[str] | None] = contextvars.ContextVar(
     "tables_read", default=None
 )
-ANY_TABLE = "*"  # a statement whose tables are not known (none such is sent today)
+# A statement whose tables are not known: plain SQL sent through the driver (SQLite's BEGIN
+# IMMEDIATE, say). A kept read that sent one is forgotten at any write.
+ANY_TABLE = "*"
 _READS_ONLY = contextvars.ContextVar("reads_only", default=False)
 # A pooled PostgreSQL connection unused for longer than this is tested before it is handed out
 # (a server restart or a firewall may have dropped it meanwhile). One in steady use is not:
@@ -152,10 +154,10 @@ def unit_of_work(engine: Engine | None = None, *, reads_only: bool = False) -> I
     With `reads_only`, each statement is a transaction of its own. On PostgreSQL that spares
     the BEGIN and COMMIT round trips and loses nothing: at READ COMMITTED, its level here,
     each statement of a transaction takes its own snapshot anyway; on SQLite the reads no
-    longer wait for the write lock. Under load every
-    round trip waits for PostgreSQL to be scheduled on the same cores (README, "The web
-    tier"). A statement that changes data in such a unit of work is refused, on every
-    database (its writes would not be all or nothing)."""
+    longer wait for the write lock. Under load every round trip waits for PostgreSQL to be
+    scheduled on the same cores (README, "The web tier"). A statement that changes data in
+    such a unit of work is refused, on every database (its writes would not be all or
+    nothing)."""
     bind = engine or get_engine()
     if reads_only and bind.dialect.name == "postgresql":
         bind = _autocommitting(bind)  # SQLite's: `_on_begin`

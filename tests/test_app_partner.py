@@ -479,6 +479,15 @@ def test_the_rate_and_why_on_the_dashboard_and_each_commission_line(app_database
     assert list(lines.value.columns[:3]) == ["Client", "Amount", "State"]  # fits a phone
 
 
+def _save_website(test) -> None:
+    """The partner's own write of something the figures do not come from: its website."""
+    test.switch_page(PROFILE).run()
+    fields = {field.label: field for field in test.text_input}
+    fields["Website"].input("https://agency.example")
+    next(b for b in test.button if b.label == "Save profile").click().run()
+    assert test.success, texts(test)
+
+
 def test_figures_are_kept_a_minute_and_never_past_the_partners_own_action(
     app_database, monkeypatch
 ):
@@ -513,11 +522,7 @@ def test_figures_are_kept_a_minute_and_never_past_the_partners_own_action(
     assert (metric(test, "Referrals"), len(reads)) == ("2", 2)  # the minute is over
     # The partner's own writes: one of the tables the figures come from forgets them at once
     # (the next test), a write elsewhere does not.
-    test.switch_page(PROFILE).run()
-    fields = {field.label: field for field in test.text_input}
-    fields["Website"].input("https://agency.example")
-    next(b for b in test.button if b.label == "Save profile").click().run()
-    assert test.success, texts(test)
+    _save_website(test)
     test.switch_page(DASHBOARD).run()
     assert (metric(test, "Referrals"), len(reads)) == ("2", 2)
     test.switch_page(LEADS).run()
@@ -555,11 +560,7 @@ def test_a_write_forgets_the_kept_reads_of_the_tables_it_writes_only(app_databas
     assert calls == ["partner_statistics"]
     assert "Contacted" in [row for row in test.dataframe[0].value["Status"]]
     calls.clear()
-    test.switch_page(PROFILE).run()
-    fields = {field.label: field for field in test.text_input}
-    fields["Website"].input("https://agency.example")
-    next(b for b in test.button if b.label == "Save profile").click().run()
-    assert test.success, texts(test)
+    _save_website(test)
     test.switch_page(COMMISSIONS).run()
     assert calls == ["commission_summary"]
 

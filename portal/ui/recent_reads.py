@@ -2,13 +2,13 @@
 
 A partner moving between Dashboard and Commissions asks for the same statistics and
 commission summary each time; they change when a lead moves or money is paid. Every page run
-asks how many notifications are unread, for the sidebar. This browser
-session keeps what it read for `KEEP_SECONDS`, with the tables its statements read, and
-forgets it the moment the session itself writes to one of them (an insert, update or delete
-by any page or dialog), so a page never shows the state from before the user's own action:
-a lead the partner moves forgets the statistics (their lead counts), not the commission
-summary. Another user's change (a manager converting a lead) shows within the minute, or at
-once after a browser reload, which starts a new session.
+asks how many notifications are unread, for the sidebar. This browser session keeps what it
+read for `KEEP_SECONDS`, with the tables its statements read, and forgets it the moment the
+session itself writes to one of them (an insert, update or delete by any page or dialog), so
+a page never shows the state from before the user's own action: a lead the partner moves
+forgets the statistics (their lead counts), not the commission summary. Another user's
+change (a manager converting a lead) shows within the minute, or at once after a browser
+reload, which starts a new session.
 
 What is kept is bounded by the names in use (a few per session), not by use.
 """
