@@ -12,7 +12,7 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, case, extract, func, select, update
+from sqlalchemy import bindparam, case, extract, func, select, true, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
@@ -145,20 +145,57 @@ def count_conversion(
 
 
 def track_lead_move(session: Session, lead: Lead, *, from_status: LeadStatus) -> None:
-    """Move a lead's count from its old status to its new one.
+    """Move a lead's count from its old status to its new one: one statement for the
+    partner's rollup and one for the program's, each an upsert of both rows.
 
-    The two rows are always touched in the same (status name) order, so concurrent moves in
-    opposite directions cannot lock each other's rows crosswise (a deadlock).
+    Each statement proposes its two rows in status-name order and PostgreSQL locks them in
+    the order proposed, so concurrent moves in opposite directions cannot lock each other's
+    rows crosswise (a deadlock). The row the lead leaves is proposed with a count of 0 (a
+    proposed -1 would trip the CHECK before ON CONFLICT is considered) and decreased by the
+    update; it exists whenever the rollups agree with the leads, which `integrity` checks.
     """
-    changes = sorted([(from_status, -1), (lead.status, 1)], key=lambda change: change[0].value)
-    for status, delta in changes:
-        count_lead(
-            session,
-            partner_id=lead.partner_id,
-            created_at=lead.created_at,
-            status=status,
-            delta=delta,
-        )
+    first, second = sorted((from_status, lead.status), key=lambda status: status.value)
+    parameters = {
+        "partner_id": lead.partner_id,
+        "month": _month(lead.created_at),
+        "first_status": first,
+        "first_count": int(first is lead.status),
+        "second_status": second,
+        "second_count": int(second is lead.status),
+        "leaving": from_status,
+    }
+    connection = session.connection()
+    for model, keys in (
+        (PartnerLeadStats, ("partner_id", "month")),
+        (ProgramLeadStats, ("month",)),
+    ):
+        connection.execute(_move_statement(model, connection.dialect.name, keys), parameters)
+
+
+@cache
+def _move_statement(model: Any, dialect_name: str, keys: tuple[str, ...]) -> Any:
+    """Built once, as an INSERT … SELECT: SQLAlchemy caches its compiled form (a multi-row
+    VALUES insert it compiles anew at every call, which cost more than the round trip saved)."""
+    columns = model.__table__.c
+
+    def proposed(row: str) -> Any:
+        values = [bindparam(name, type_=columns[name].type) for name in keys]
+        values += [
+            bindparam(f"{row}_status", type_=columns.status.type),
+            bindparam(f"{row}_count", type_=columns.lead_count.type),
+        ]
+        # SQLite needs a WHERE in an upsert's SELECT to tell its ON CONFLICT from a join's ON.
+        return select(*values).where(true())
+
+    insert = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
+    statement = insert(model).from_select(
+        [*keys, "status", "lead_count"], union_all(proposed("first"), proposed("second"))
+    )
+    leaving = statement.excluded.status == bindparam("leaving", type_=columns.status.type)
+    return statement.on_conflict_do_update(
+        index_elements=[*keys, "status"],
+        set_={"lead_count": model.lead_count + case((leaving, -1), else_=1)},
+    )
 
 
 @dataclass(frozen=True)

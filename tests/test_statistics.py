@@ -6,12 +6,18 @@ from decimal import Decimal
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import update
+from sqlalchemy import event, select, update
 
 from portal import integrity, leads, partners, statistics
 from portal.db import unit_of_work
 from portal.errors import PortalError
-from portal.models import LeadStatus, Partner, ProgramPartnerStats
+from portal.models import (
+    LeadStatus,
+    Partner,
+    PartnerLeadStats,
+    ProgramLeadStats,
+    ProgramPartnerStats,
+)
 from tests.conftest import empty_all_tables
 from tests.factories import make_actor, make_lead, make_manager
 
@@ -103,6 +109,38 @@ def _apply(session, step, manager, team, registered):
         partners.change_status(
             session, actor=manager, partner_id=team[who].partner_id, action=action
         )
+
+
+def test_a_move_writes_each_lead_rollup_in_one_statement(engine):
+    """A status change is on every user's hot path: the partner's and the program's counts
+    each move in one statement, which makes the row the lead enters when it is the first
+    there and keeps the row it leaves (at 0)."""
+    with unit_of_work(engine) as session:
+        manager = make_manager(session)
+        partner = make_actor(session)
+        first, second = make_lead(session, partner), make_lead(session, partner)
+    sent: list[str] = []
+    listener = lambda *args: sent.append(args[2])  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        for lead in (first, second):
+            with unit_of_work(engine) as session:
+                leads.change_lead_status(
+                    session, actor=manager, lead_id=lead.id, to="contacted", expected_version=1
+                )
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    assert len([statement for statement in sent if "lead_stats" in statement]) == 2 * 2
+    with unit_of_work(engine) as session:
+        assert integrity.verify_statistics(session) == []
+        counts = session.execute(
+            select(PartnerLeadStats.status, PartnerLeadStats.lead_count).where(
+                PartnerLeadStats.partner_id == partner.partner_id
+            )
+        )
+        assert dict(counts.all()) == {LeadStatus.PENDING: 0, LeadStatus.CONTACTED: 2}
+        program = session.execute(select(ProgramLeadStats.status, ProgramLeadStats.lead_count))
+        assert dict(program.all()) == {LeadStatus.PENDING: 0, LeadStatus.CONTACTED: 2}
 
 
 def test_verify_reports_a_tampered_rollup_and_rebuild_repairs_it(engine):
