@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email.headerregistry import Address, HeaderRegistry
@@ -22,7 +23,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import Select, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from portal import audit
@@ -225,33 +226,39 @@ def partner_recipients(
     ]
 
 
-def _recipients_query(topic: str | None) -> Any:
+def recipients_query(topic: str | None) -> Select[int, str, str, bool]:
+    """The recipients' id, address, name and digest choice (unordered), for `partner_id`."""
     query = (
         select(User.id, User.email, User.display_name, PartnerProfile.email_digest)
         .join(PartnerProfile, PartnerProfile.partner_id == User.partner_id)
         .where(User.partner_id == bindparam("partner_id"), User.is_active)
-        .order_by(User.id)
     )
     if topic is not None:
         query = query.where(getattr(PartnerProfile, TOPICS[topic][0]).is_(True))
     return query
 
 
-_RECIPIENTS = {topic: _recipients_query(topic) for topic in (None, *TOPICS)}
+_RECIPIENTS = {topic: recipients_query(topic).order_by(User.id) for topic in (None, *TOPICS)}
 
 
 def mail_partner_event(
-    session: Session, *, partner_id: int, kind: str, message: str, lead_id: int | None
+    session: Session,
+    *,
+    recipients: Sequence[tuple[Recipient, bool]],
+    kind: str,
+    message: str,
+    lead_id: int | None,
 ) -> None:
-    """E-mail an in-app notification to the partner's users who want event mail: at once,
-    or held for the next daily digest."""
+    """E-mail an in-app notification to the partner's users who want event mail (the
+    `recipients_query("events")`, read by the caller): at once, or held for the next daily
+    digest."""
     subject = EVENT_SUBJECTS.get(kind)
     if subject is None:
         return
     link = f"{link_base()}/partner_leads" + (f"?lead={lead_id}" if lead_id else "")
     if kind.startswith(("payout", "commission")):
         link = f"{link_base()}/partner_commissions"
-    for recipient, digest in partner_recipients(session, partner_id, topic="events"):
+    for recipient, digest in recipients:
         enqueue(
             session,
             recipient=recipient,

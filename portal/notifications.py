@@ -5,13 +5,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import (
+    bindparam,
+    cast,
+    func,
+    insert,
+    literal,
+    literal_column,
+    null,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from portal import audit, mail, webhooks
 from portal.access import Actor, refresh
 from portal.db import rows_changed
-from portal.models import Notification, User
+from portal.models import Notification, PartnerProfile, User, WebhookEndpoint
 from portal.pagination import check_limit
 from portal.types import utc_now
 
@@ -19,15 +30,32 @@ from portal.types import utc_now
 def notify_partner(
     session: Session, *, partner_id: int, kind: str, message: str, lead_id: int | None = None
 ) -> None:
-    """Send one notification to every active user of a partner company, and e-mail it to
-    those whose company asked for event mail (in the same unit of work)."""
+    """Send one notification to every active user of a partner company, e-mail it to those
+    whose company asked for event mail and tell the partner's webhooks (in the same unit of
+    work)."""
+    session.flush()  # the statements go past the ORM: what it added must be in the database
+    connection = session.connection()
+    recipients: list[tuple[mail.Recipient, bool]] = []
+    endpoints: list[tuple[int, list[str]]] = []
+    if kind in mail.EVENT_SUBJECTS or kind in webhooks.KIND_EVENTS:
+        for key, address, name, digest, events, source in connection.execute(
+            _AUDIENCE, {"partner_id": partner_id}
+        ):
+            if source == _MAIL:
+                recipients.append((mail.Recipient(key, address, name), bool(digest)))
+            else:
+                endpoints.append((key, events))
     mail.mail_partner_event(
-        session, partner_id=partner_id, kind=kind, message=message, lead_id=lead_id
+        session, recipients=recipients, kind=kind, message=message, lead_id=lead_id
     )
     webhooks.queue_event(
-        session, partner_id=partner_id, kind=kind, data={"lead_id": lead_id, "message": message}
+        session,
+        endpoints=endpoints,
+        partner_id=partner_id,
+        kind=kind,
+        data={"lead_id": lead_id, "message": message},
     )
-    session.connection().execute(
+    connection.execute(
         _NOTIFY_PARTNER,
         {
             "partner_id": partner_id,
@@ -37,6 +65,24 @@ def notify_partner(
             "created_at": utc_now(),
         },
     )
+
+
+# Who else hears of a partner event, in one read (a status change sends one on every move):
+# the users who want event mail and the live webhook endpoints, told apart by `source`.
+_MAIL, _WEBHOOK = "mail", "webhook"
+_AUDIENCE = union_all(
+    mail.recipients_query("events").add_columns(
+        cast(null(), WebhookEndpoint.events.type), literal(_MAIL).label("source")
+    ),
+    webhooks.LIVE_ENDPOINTS.with_only_columns(
+        WebhookEndpoint.id,
+        cast(null(), User.email.type),
+        cast(null(), User.display_name.type),
+        cast(null(), PartnerProfile.email_digest.type),
+        WebhookEndpoint.events,
+        literal(_WEBHOOK),
+    ),
+).order_by(literal_column("source"), literal_column("id"))
 
 
 # One INSERT … SELECT, built once: no round trip to learn the recipients first.

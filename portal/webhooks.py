@@ -21,6 +21,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -246,14 +247,18 @@ def replay(session: Session, *, actor: Actor, delivery_id: int) -> DeliveryView:
     return _delivery_view(delivery)
 
 
-def queue_event(session: Session, *, partner_id: int, kind: str, data: dict[str, Any]) -> None:
-    """Queue the events an in-app notification kind stands for, to each subscribed webhook."""
-    events = KIND_EVENTS.get(kind)
-    if not events:
-        return
-    session.flush()  # the statement goes past the ORM: what it added must be in the database
-    endpoints = session.connection().execute(_LIVE_ENDPOINTS, {"partner_id": partner_id}).all()
-    if not endpoints:
+def queue_event(
+    session: Session,
+    *,
+    endpoints: Sequence[tuple[int, list[str]]],
+    partner_id: int,
+    kind: str,
+    data: dict[str, Any],
+) -> None:
+    """Queue the events an in-app notification kind stands for, to each of the partner's live
+    endpoints (`LIVE_ENDPOINTS`' id and events, read by the caller) subscribed to them."""
+    events = KIND_EVENTS.get(kind, ())
+    if not endpoints or not events:
         return
     now = utc_now()
     deliveries = []
@@ -287,8 +292,8 @@ def queue_event(session: Session, *, partner_id: int, kind: str, data: dict[str,
         session.connection().execute(insert(WebhookDelivery), deliveries)
 
 
-# Built once: every partner event asks it, on the status change's hot path.
-_LIVE_ENDPOINTS = select(WebhookEndpoint.id, WebhookEndpoint.events).where(
+# A partner's live endpoints, for `partner_id`.
+LIVE_ENDPOINTS = select(WebhookEndpoint.id, WebhookEndpoint.events).where(
     WebhookEndpoint.partner_id == bindparam("partner_id"), WebhookEndpoint.disabled_at.is_(None)
 )
 

@@ -13,12 +13,20 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from portal import leads, webhooks
 from portal.db import unit_of_work
 from portal.errors import NotFound, ValidationError
-from portal.models import MailStatus, WebhookDelivery, WebhookEndpoint
+from portal.models import (
+    MailStatus,
+    Notification,
+    OutboxMessage,
+    Partner,
+    PartnerProfile,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from portal.types import utc_now
 from tests.factories import make_actor, make_converted_lead, make_lead, make_manager
 
@@ -184,3 +192,50 @@ def test_a_delivery_is_replayed_and_access_is_the_owners(engine, loopback, recei
             session, actor=manager, lead_id=lead.id, to="qualified", expected_version=2
         )
         assert len(session.scalars(select(WebhookDelivery)).all()) == 1  # none for disabled
+
+
+def test_who_hears_of_an_event_is_read_once(engine, loopback):
+    """A status change mails the users who asked and tells the live endpoints subscribed to
+    its event; who they are is one read (it runs on every move), whatever the mix."""
+    with unit_of_work(engine) as session:
+        manager = make_manager(session)
+        partner = make_actor(session)
+        colleague = make_actor(session, partner=session.get(Partner, partner.partner_id))
+        session.execute(update(PartnerProfile).values(email_notifications=True))
+    _endpoint(engine, partner, "https://hooks.example/moves", ["lead.status_changed"])
+    _endpoint(engine, partner, "https://hooks.example/money", ["commission.earned"])
+    with unit_of_work(engine) as session:
+        gone = webhooks.add_endpoint(
+            session, actor=partner, url="https://hooks.example/gone", events=["lead.status_changed"]
+        )[0]
+        webhooks.disable_endpoint(session, actor=partner, endpoint_id=gone.id)
+        lead = make_lead(session, partner)
+    sent: list[str] = []
+    listener = lambda *args: sent.append(args[2])  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        with unit_of_work(engine) as session:
+            leads.change_lead_status(
+                session, actor=manager, lead_id=lead.id, to="contacted", expected_version=1
+            )
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    audience = [
+        statement
+        for statement in sent
+        if statement.startswith("SELECT") and "webhook_endpoints" in statement
+    ]
+    assert len(audience) == 1 and "partner_profiles" in audience[0]
+    with unit_of_work(engine) as session:
+        deliveries = session.execute(
+            select(WebhookEndpoint.url, WebhookDelivery.event).join(
+                WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id
+            )
+        ).all()
+        assert deliveries == [("https://hooks.example/moves", "lead.status_changed")]
+        mailed = session.scalars(
+            select(OutboxMessage.user_id).where(OutboxMessage.kind == "event")
+        ).all()
+        assert sorted(mailed) == sorted([partner.user_id, colleague.user_id])
+        notified = session.scalars(select(Notification.user_id)).all()
+        assert sorted(notified) == sorted([partner.user_id, colleague.user_id])
