@@ -15,9 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import cache, partial
 from typing import Any, Protocol
 
-from sqlalchemy import BindParameter, ColumnElement, bindparam, case, func, select, true
+from sqlalchemy import BindParameter, ColumnElement, Select, bindparam, case, func, select, true
 from sqlalchemy.orm import Session
 
 from portal import statistics, tax_forms
@@ -36,7 +37,7 @@ from portal.models import (
     Payout,
     TaxForm,
 )
-from portal.pagination import Page, before, check_limit, page_of
+from portal.pagination import Page, after_cursor, check_limit, cursor_values, page_of
 from portal.types import utc_now
 
 ZERO = Decimal("0.00")
@@ -473,7 +474,7 @@ class CommissionLine:
     voided_at: datetime | None
 
 
-_STATE_FILTERS: dict[CommissionState, Callable[[datetime], ColumnElement[bool]]] = {
+_STATE_FILTERS: dict[CommissionState, Callable[[Any], ColumnElement[bool]]] = {  # at a moment
     CommissionState.VOID: lambda now: Commission.status == CommissionStatus.VOID,
     CommissionState.PAID: lambda now: Commission.status == CommissionStatus.PAID,
     CommissionState.IN_PAYOUT: lambda now: Commission.status == CommissionStatus.IN_PAYOUT,
@@ -484,6 +485,49 @@ _STATE_FILTERS: dict[CommissionState, Callable[[datetime], ColumnElement[bool]]]
         (Commission.status == CommissionStatus.OPEN) & (Commission.hold_until <= now)
     ),
 }
+
+
+def _in_state(state: CommissionState) -> ColumnElement[bool]:
+    return _STATE_FILTERS[state](bindparam("now", type_=Commission.hold_until.type))
+
+
+# The conditions a ledger page may use, by name; the page's statement is built once per set
+# of them (building and cache-keying a statement per call cost more than running it).
+_LEDGER_CONDITIONS: dict[str, Callable[[], ColumnElement[bool]]] = {
+    "partner_id": lambda: Commission.partner_id == bindparam("partner_id"),
+    "lead_id": lambda: Commission.lead_id == bindparam("lead_id"),
+    "after": lambda: after_cursor(Commission.earned_at, Commission.id),
+    **{state.value: partial(_in_state, state) for state in CommissionState},
+}
+
+
+_LEDGER_COLUMNS: tuple[Any, ...] = (
+    Commission.id,
+    Commission.lead_id,
+    Commission.kind,
+    Commission.amount,
+    Commission.deal_value,
+    Commission.rate,
+    Commission.earned_at,
+    Commission.hold_until,
+    Commission.status,
+    Commission.payout_id,
+    Commission.voided_at,
+    Lead.client_name,
+    Payout.paid_at,
+)
+
+
+@cache
+def _ledger_page(conditions: tuple[str, ...]) -> Select[Any]:
+    return (
+        select(*_LEDGER_COLUMNS)
+        .join(Lead, Lead.id == Commission.lead_id)
+        .outerjoin(Payout, Payout.id == Commission.payout_id)
+        .where(*[_LEDGER_CONDITIONS[name]() for name in conditions])
+        .order_by(Commission.earned_at.desc(), Commission.id.desc())
+        .limit(bindparam("limit"))
+    )
 
 
 def list_commissions(
@@ -501,37 +545,23 @@ def list_commissions(
     check_limit(limit)
     partner_id = scoped_partner_id(actor, partner_id)
     now = utc_now()
-    # Plain rows, not ORM objects: a page is read, never changed.
-    query = (
-        select(
-            Commission.id,
-            Commission.lead_id,
-            Commission.kind,
-            Commission.amount,
-            Commission.deal_value,
-            Commission.rate,
-            Commission.earned_at,
-            Commission.hold_until,
-            Commission.status,
-            Commission.payout_id,
-            Commission.voided_at,
-            Lead.client_name,
-            Payout.paid_at,
-        )
-        .join(Lead, Lead.id == Commission.lead_id)
-        .outerjoin(Payout, Payout.id == Commission.payout_id)
-    )
+    conditions: list[str] = []
+    values: dict[str, Any] = {"now": now, "limit": limit + 1}
     if partner_id is not None:
-        query = query.where(Commission.partner_id == partner_id)
+        conditions.append("partner_id")
+        values["partner_id"] = partner_id
     if state is not None:
-        query = query.where(_STATE_FILTERS[CommissionState(state)](now))
+        conditions.append(CommissionState(state).value)
     if lead_id is not None:
-        query = query.where(Commission.lead_id == lead_id)
+        conditions.append("lead_id")
+        values["lead_id"] = lead_id
     if after:
-        query = query.where(before(Commission.earned_at, Commission.id, after))
+        conditions.append("after")
+        values |= cursor_values(after)
+    # Plain rows, not ORM objects: a page is read, never changed.
     rows = (
         session.connection()  # past the ORM's execution layer (refresh has flushed)
-        .execute(query.order_by(Commission.earned_at.desc(), Commission.id.desc()).limit(limit + 1))
+        .execute(_ledger_page(tuple(conditions)), values)
         .all()
     )
     items = [

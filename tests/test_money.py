@@ -474,3 +474,47 @@ def _money_step(session, step, manager, team, converted):
                 payouts.mark_paid(session, actor=manager, payout_id=payout.id, reference="R")
             else:
                 payouts.close_unpaid(session, actor=manager, payout_id=payout.id, status=step[2])
+
+
+def test_the_ledger_page_filters_by_state_lead_and_position(engine):
+    """Each ledger filter, alone and with the others, against lines in every state, and the
+    pages one after another cover the ledger once."""
+    with unit_of_work(engine) as session:
+        manager, partner, other = make_manager(session), make_actor(session), make_actor(session)
+        payable_profile(session, partner)
+        paid, in_payout, void, payable, on_hold = (
+            make_converted_lead(session, manager, partner) for _ in range(5)
+        )
+        make_converted_lead(session, manager, other)
+        age(session, paid.id, 31)
+        (first,) = payouts.run_batch(session, actor=manager, cutoff=today()).scheduled
+        payouts.mark_paid(session, actor=manager, payout_id=first.id, reference="TRF-LEDGER")
+        age(session, in_payout.id, 31)
+        payouts.run_batch(session, actor=manager, cutoff=today())
+        reverse(session, manager, void.id)
+        age(session, payable.id, 31)
+        expected = {
+            CommissionState.PAID: paid,
+            CommissionState.IN_PAYOUT: in_payout,
+            CommissionState.VOID: void,
+            CommissionState.PAYABLE: payable,
+            CommissionState.ON_HOLD: on_hold,
+        }
+        for state, lead in expected.items():
+            for actor, scope in ((partner, None), (manager, partner.partner_id)):
+                page = commissions.list_commissions(
+                    session, actor=actor, partner_id=scope, state=state
+                )
+                assert [(line.lead_id, line.state) for line in page.items] == [(lead.id, state)]
+        (line,) = commissions.list_commissions(session, actor=manager, lead_id=payable.id).items
+        assert line.client_name == payable.client_name
+        assert commissions.list_commissions(session, actor=other, lead_id=payable.id).items == []
+        seen, cursor = [], None
+        while True:
+            page = commissions.list_commissions(session, actor=partner, after=cursor, limit=2)
+            seen += [line.id for line in page.items]
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+        everything = commissions.list_commissions(session, actor=partner, limit=50).items
+        assert seen == [line.id for line in everything] and len(seen) == 5
