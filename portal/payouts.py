@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from functools import cache
+from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from portal import audit
@@ -36,7 +39,7 @@ from portal.models import (
     PayoutStatus,
 )
 from portal.notifications import notify_partner
-from portal.pagination import Page, before, check_limit, page_of
+from portal.pagination import Page, after_cursor, check_limit, cursor_values, page_of
 from portal.types import utc_now
 from portal.validation import FieldErrors, clean_date, clean_text
 
@@ -593,6 +596,25 @@ def close_unpaid(
     return _view(payout, partner.company_name)
 
 
+# The conditions a payouts page may use; its statement is built once per set of them.
+_PAYOUT_CONDITIONS: dict[str, Callable[[], ColumnElement[bool]]] = {
+    "partner_id": lambda: Payout.partner_id == bindparam("partner_id"),
+    "status": lambda: Payout.status == bindparam("status"),
+    "after": lambda: after_cursor(Payout.created_at, Payout.id),
+}
+
+
+@cache
+def _payouts_page(conditions: tuple[str, ...]) -> Select[Payout, str]:
+    return (
+        select(Payout, Partner.company_name)
+        .join(Partner, Partner.id == Payout.partner_id)
+        .where(*[_PAYOUT_CONDITIONS[name]() for name in conditions])
+        .order_by(Payout.created_at.desc(), Payout.id.desc())
+        .limit(bindparam("limit"))
+    )
+
+
 def list_payouts(
     session: Session,
     *,
@@ -606,15 +628,17 @@ def list_payouts(
     actor = refresh(session, actor)
     check_limit(limit)
     partner_id = scoped_partner_id(actor, partner_id)
-    query = select(Payout, Partner.company_name).join(Partner, Partner.id == Payout.partner_id)
+    conditions: list[str] = []
+    values: dict[str, Any] = {"limit": limit + 1}
     if partner_id is not None:
-        query = query.where(Payout.partner_id == partner_id)
+        conditions.append("partner_id")
+        values["partner_id"] = partner_id
     if status is not None:
-        query = query.where(Payout.status == PayoutStatus(status))
+        conditions.append("status")
+        values["status"] = PayoutStatus(status)
     if after:
-        query = query.where(before(Payout.created_at, Payout.id, after))
-    rows = session.execute(
-        query.order_by(Payout.created_at.desc(), Payout.id.desc()).limit(limit + 1)
-    ).all()
+        conditions.append("after")
+        values |= cursor_values(after)
+    rows = session.execute(_payouts_page(tuple(conditions)), values).all()
     items = [_view(payout, name) for payout, name in rows[:limit]]
     return page_of(items, has_more=len(rows) > limit, moment=lambda item: item.created_at)

@@ -518,3 +518,31 @@ def test_the_ledger_page_filters_by_state_lead_and_position(engine):
             cursor = page.next_cursor
         everything = commissions.list_commissions(session, actor=partner, limit=50).items
         assert seen == [line.id for line in everything] and len(seen) == 5
+
+
+def test_payouts_list_by_partner_status_and_position(engine):
+    with unit_of_work(engine) as session:
+        manager = make_manager(session)
+        partner, _, paid = _paid_partner(session, manager)
+        other = make_actor(session)
+        payable_profile(session, other)
+        age(session, make_converted_lead(session, manager, other).id, 31)
+        (scheduled,) = payouts.run_batch(session, actor=manager, cutoff=today()).scheduled
+        by_status = {
+            status: [
+                p.id for p in payouts.list_payouts(session, actor=manager, status=status).items
+            ]
+            for status in (PayoutStatus.PAID, PayoutStatus.SCHEDULED)
+        }
+        assert by_status == {PayoutStatus.PAID: [paid.id], PayoutStatus.SCHEDULED: [scheduled.id]}
+        mine = payouts.list_payouts(session, actor=manager, partner_id=partner.partner_id)
+        assert [p.id for p in mine.items] == [paid.id]
+        assert [p.id for p in payouts.list_payouts(session, actor=other).items] == [scheduled.id]
+        seen, cursor = [], None
+        while True:
+            page = payouts.list_payouts(session, actor=manager, after=cursor, limit=1)
+            seen += [p.id for p in page.items]
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+        assert seen == [scheduled.id, paid.id]
