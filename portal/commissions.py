@@ -474,7 +474,8 @@ class CommissionLine:
     voided_at: datetime | None
 
 
-_STATE_FILTERS: dict[CommissionState, Callable[[Any], ColumnElement[bool]]] = {  # at a moment
+# Each state's condition at a moment (a datetime, or a parameter bound at execution).
+_STATE_FILTERS: dict[CommissionState, Callable[[Any], ColumnElement[bool]]] = {
     CommissionState.VOID: lambda now: Commission.status == CommissionStatus.VOID,
     CommissionState.PAID: lambda now: Commission.status == CommissionStatus.PAID,
     CommissionState.IN_PAYOUT: lambda now: Commission.status == CommissionStatus.IN_PAYOUT,
