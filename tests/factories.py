@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session
 from portal import leads, statistics
 from portal.access import Actor, load_actor
 from portal.models import Lead, Partner, PartnerProfile, PartnerStatus, Role
+from portal.pagination import Page
 from portal.types import utc_now
 from portal.users import add_user
 
@@ -157,3 +159,16 @@ def backdate_lead(session: Session, lead_id: int, age: timedelta) -> None:
     )
     session.execute(update(Lead).where(Lead.id == lead_id).values(created_at=registered))
     session.expire(lead)
+
+
+def ids_page_by_page(page_after: Callable[[str | None], Page[Any]]) -> list[int]:
+    """The ids of every item of a listing, read one page after another from the first
+    (`page_after(cursor)` reads the page after a cursor, None for the first)."""
+    seen: list[int] = []
+    cursor = None
+    while True:
+        page = page_after(cursor)
+        seen += [item.id for item in page.items]
+        if page.next_cursor is None:
+            return seen
+        cursor = page.next_cursor

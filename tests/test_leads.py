@@ -23,7 +23,14 @@ from portal.models import (
     Role,
 )
 from portal.types import utc_now
-from tests.factories import backdate_lead, make_actor, make_lead, make_manager, make_partner
+from tests.factories import (
+    backdate_lead,
+    ids_page_by_page,
+    make_actor,
+    make_lead,
+    make_manager,
+    make_partner,
+)
 
 S = LeadStatus
 
@@ -555,13 +562,9 @@ def test_list_filters_search_dates_and_keyset_pages(engine):
         for index, lead in enumerate(made):
             backdate_lead(session, lead.id, timedelta(days=index))
     with unit_of_work(engine) as session:
-        seen, cursor = [], None
-        while True:
-            page = leads.list_leads(session, actor=partner, after=cursor, limit=5)
-            seen += [item.id for item in page.items]
-            cursor = page.next_cursor
-            if not page.has_more:
-                break
+        seen = ids_page_by_page(
+            lambda cursor: leads.list_leads(session, actor=partner, after=cursor, limit=5)
+        )
         assert seen == [lead.id for lead in made]
         contacted = leads.list_leads(session, actor=partner, status=S.CONTACTED).items
         assert [item.id for item in contacted] == [made[3].id]

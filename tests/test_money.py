@@ -18,7 +18,13 @@ from portal.errors import NotFound, PermissionDenied, PortalError, ValidationErr
 from portal.models import Commission, CommissionStatus, Payout, PayoutStatus
 from portal.types import utc_now
 from tests.conftest import empty_all_tables
-from tests.factories import make_actor, make_converted_lead, make_manager, payable_profile
+from tests.factories import (
+    ids_page_by_page,
+    make_actor,
+    make_converted_lead,
+    make_manager,
+    payable_profile,
+)
 
 
 def today() -> date:
@@ -509,13 +515,11 @@ def test_the_ledger_page_filters_by_state_lead_and_position(engine):
         (line,) = commissions.list_commissions(session, actor=manager, lead_id=payable.id).items
         assert line.client_name == payable.client_name
         assert commissions.list_commissions(session, actor=other, lead_id=payable.id).items == []
-        seen, cursor = [], None
-        while True:
-            page = commissions.list_commissions(session, actor=partner, after=cursor, limit=2)
-            seen += [line.id for line in page.items]
-            if page.next_cursor is None:
-                break
-            cursor = page.next_cursor
+        seen = ids_page_by_page(
+            lambda cursor: commissions.list_commissions(
+                session, actor=partner, after=cursor, limit=2
+            )
+        )
         everything = commissions.list_commissions(session, actor=partner, limit=50).items
         assert seen == [line.id for line in everything] and len(seen) == 5
 
@@ -538,11 +542,7 @@ def test_payouts_list_by_partner_status_and_position(engine):
         mine = payouts.list_payouts(session, actor=manager, partner_id=partner.partner_id)
         assert [p.id for p in mine.items] == [paid.id]
         assert [p.id for p in payouts.list_payouts(session, actor=other).items] == [scheduled.id]
-        seen, cursor = [], None
-        while True:
-            page = payouts.list_payouts(session, actor=manager, after=cursor, limit=1)
-            seen += [p.id for p in page.items]
-            if page.next_cursor is None:
-                break
-            cursor = page.next_cursor
+        seen = ids_page_by_page(
+            lambda cursor: payouts.list_payouts(session, actor=manager, after=cursor, limit=1)
+        )
         assert seen == [scheduled.id, paid.id]
