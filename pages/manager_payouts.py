@@ -100,7 +100,6 @@ with unit_of_work(reads_only=True) as session:
     scheduled = payouts.list_payouts(
         session, actor=actor, status=PayoutStatus.SCHEDULED, limit=500
     ).items
-    made_files = payout_files.list_payout_files(session, actor=actor, limit=20)
 by_id: dict[int, PayoutView] = {p.id: p for p in scheduled}
 if not scheduled:
     st.text("Nothing is waiting to be paid.")
@@ -111,48 +110,194 @@ else:
                 "Payout": p.id,
                 "Company": p.company_name,
                 "Amount": fmt.money(p.amount),
-                "Lines": p.lines,
                 "Method": fmt.method(p.payment_method),
+                "Paid to": p.destination,
                 "Cut-off": fmt.day(p.cutoff),
+                "In file": f"#{p.payout_file_id}" if p.payout_file_id else "—",
+                "Held": p.held_reason,
             }
             for p in scheduled
         ],
         hide_index=True,
     )
 
-    st.markdown("**Payout files**")
+    st.markdown("**Payout files of a batch**")
     batches = sorted({p.cutoff for p in scheduled}, reverse=True)
-    left, right = st.columns(2)
-    batch = left.selectbox("Batch (cut-off)", batches, format_func=fmt.day)
-    file_format = right.selectbox(
-        "Payout file format",
-        list(payout_files.FORMATS),
-        format_func=lambda f: payout_files.FORMATS[f].label,
+    batch = st.selectbox("Batch (cut-off)", batches, format_func=fmt.day)
+    overview = perform(
+        lambda session: payout_files.batch_overview(session, actor=actor, cutoff=batch),
+        {"cutoff": "Batch"},
+        reads_only=True,
     )
-    if st.button("Prepare the payout file"):
-        made = perform(
-            lambda session: payout_files.build_payout_file(
-                session, actor=actor, cutoff=batch, file_format=file_format
-            ),
-            {"payouts": "Payout file", "format": "Payout file format"},
-            busy="Preparing the payout file…",
-        )
-        if made is not None:
-            st.session_state["payout_file"] = made
+    if overview is not None:
+        if overview.approvals_required:
+            st.text(
+                f"Approved by a second manager: {overview.approved} of {overview.scheduled} "
+                "payout(s). Files are made only from approved payouts."
+            )
+            if st.button("Approve this batch…", disabled=overview.approved == overview.scheduled):
+                confirm.ask("approve", (batch, overview.scheduled - overview.approved))
+        for waiting in overview.waiting:
+            where = payout_files.FORMATS[waiting.file_format].label if waiting.file_format else ""
+            st.warning(
+                fmt.inert(
+                    f"{len(waiting.payout_ids)} payout(s), {fmt.money(waiting.total)}, "
+                    f"{waiting.reason}"
+                    + (f" ({where})" if where else "")
+                    + ": #"
+                    + ", #".join(map(str, waiting.payout_ids))
+                ),
+                icon=":material/hourglass:",
+            )
+        if overview.ready:
+            file_format = st.selectbox(
+                "Make a payout file",
+                list(overview.ready),
+                format_func=lambda f: (
+                    f"{payout_files.FORMATS[f].label}: {overview.ready[f][0]} payout(s), "
+                    f"{fmt.money(overview.ready[f][1])}"
+                ),
+            )
+            if st.button("Make the payout file…", type="primary"):
+                confirm.ask("file", (batch, file_format, *overview.ready[file_format]))
+        else:
+            st.text("Every payout of this batch that can be filed is in a live file.")
+        if overview.files:
+            st.text("Files made for this batch")
+            st.dataframe(
+                [
+                    {
+                        "File": f"#{record.id}",
+                        "Format": record.file_format,
+                        "Payouts": record.payouts,
+                        "Total": fmt.money(record.total, currency=False),
+                        "State": record.status.value
+                        + (f": {record.void_reason}" if record.void_reason else ""),
+                        "Made by": record.created_by,
+                        "Made": fmt.moment(record.created_at),
+                        "SHA-256": record.sha256,
+                    }
+                    for record in overview.files
+                ],
+                hide_index=True,
+            )
+            live = [record for record in overview.files if record.status.value == "live"]
+            if live:
+                left, right = st.columns(2)
+                to_void = left.selectbox(
+                    "Live file",
+                    [record.id for record in live],
+                    format_func=lambda i: f"#{i}",
+                )
+                if right.button("Void this file…"):
+                    confirm.ask("void", to_void)
+                checks = [record.id for record in live if record.first_check is not None]
+                if checks and st.button("Prepare the Positive Pay list of the checks file"):
+                    made_list = perform(
+                        lambda session: payout_files.positive_pay_file(
+                            session, actor=actor, file_id=checks[0]
+                        ),
+                        {"file": "Checks file"},
+                    )
+                    if made_list is not None:
+                        st.session_state["payout_file"] = made_list
+
     made = st.session_state.get("payout_file")
-    if made is not None and (made.cutoff, made.file_format) == (batch, file_format):
+    if made is not None and made.cutoff == batch:
         st.warning(
             "This file holds full bank account numbers: download it only to a safe place, "
             "hand it to the bank, then delete it.",
             icon=":material/lock:",
         )
         st.text(
-            f"{made.payouts} payout(s), {fmt.money(made.total)}. SHA-256 {made.sha256} "
-            "(recorded with who made it)."
+            f"File #{made.file_id}: {made.payouts} payout(s), {fmt.money(made.total)}. "
+            f"SHA-256 {made.sha256} (recorded with who made it)."
         )
         st.download_button(
-            f"Download {made.file_name}", made.content, made.file_name, made.media_type
+            f"Download {made.file_name}",
+            made.content,
+            made.file_name,
+            made.media_type,
+            on_click="ignore",
         )
+
+    def _make_file(session, payload: tuple[date, str, int, Decimal]) -> str:
+        result = payout_files.build_payout_file(
+            session, actor=actor, cutoff=payload[0], file_format=payload[1]
+        )
+        st.session_state["payout_file"] = result
+        return (
+            f"File #{result.file_id} holds {result.payouts} payout(s), {fmt.money(result.total)}; "
+            "download it below. These payouts go in no other file unless you void this one."
+        )
+
+    confirm.dialog(
+        "file",
+        title="Make this payout file?",
+        lines=lambda p: [
+            f"Batch {p[0]}: {p[2]} payout(s), {fmt.money(p[3])}, "
+            f"as {payout_files.FORMATS[p[1]].label}.",
+            "Each payout goes in this file only: making it again needs the file voided first.",
+        ],
+        confirm_label="Make the file",
+        act=_make_file,
+        labels={"payouts": "Payout file", "format": "Payout file format"},
+    )
+    confirm.dialog(
+        "approve",
+        title="Approve this batch?",
+        lines=lambda p: [
+            f"Batch {p[0]}: {p[1]} payout(s) waiting for approval.",
+            "You approve as the second manager; you cannot approve payouts you scheduled.",
+        ],
+        confirm_label="Approve",
+        act=lambda session, p: (
+            f"Approved {len(payouts.approve_batch(session, actor=actor, cutoff=p[0]))} payout(s)."
+        ),
+    )
+
+    def _void(session, arg: tuple[int, str]) -> str:
+        record = payout_files.void_payout_file(session, actor=actor, file_id=arg[0], reason=arg[1])
+        return f"File #{record.id} is void; its unpaid payouts can go in a new file."
+
+    confirm.dialog(
+        "void",
+        title="Void this payout file?",
+        lines=lambda file_id: [
+            f"File #{file_id} is withdrawn: tell the bank or provider not to process it.",
+            "Its payouts that are still scheduled can then go in a new file.",
+        ],
+        inputs=lambda _: st.text_input("Reason (kept in the audit log)", max_chars=1000),
+        confirm_label="Void the file",
+        act=_void,
+        labels={"reason": "Reason", "file": "Live file"},
+    )
+
+    held = [p for p in scheduled if p.held_reason]
+    if held:
+        st.markdown("**Held: payment details changed after scheduling**")
+        chosen_held = st.selectbox(
+            "Held payout",
+            [p.id for p in held],
+            format_func=lambda i: f"#{i} {by_id[i].company_name} · {fmt.money(by_id[i].amount)}",
+        )
+        st.text(by_id[chosen_held].held_reason)
+        if st.button("Re-approve with the new details…"):
+            confirm.ask("reapprove", chosen_held)
+    confirm.dialog(
+        "reapprove",
+        title="Re-approve with the new details?",
+        lines=lambda payout_id: [
+            f"Payout #{payout_id} is paid to the partner's payment details as they are now.",
+            "To pay nothing instead, record it as canceled below.",
+        ],
+        confirm_label="Re-approve",
+        act=lambda session, payout_id: (
+            f"Payout #{payouts.reapprove(session, actor=actor, payout_id=payout_id).id} "
+            "is released with the new details."
+        ),
+        labels={"payout": "Held payout"},
+    )
 
     st.markdown("**Record the outcome of one payout**")
     with st.form(f"settle-{generation}"):
@@ -207,11 +352,12 @@ else:
         on_success=_cleared,
     )
 
-    st.markdown("**Mark several payouts paid from a bank statement**")
+    st.markdown("**Mark several payouts paid from the bank's statement**")
     st.text(
-        "Upload the bank's statement or remittance file as CSV with the columns "
-        f"{', '.join(STATEMENT_COLUMNS)} (paid_date as YYYY-MM-DD). Every row is checked "
-        "first: one refused row records nothing."
+        "Upload the bank's ISO 20022 statement (camt.053 XML), or a CSV with the columns "
+        f"{', '.join(STATEMENT_COLUMNS)} (paid_date as YYYY-MM-DD). A payout is found by its "
+        "end-to-end reference PAYOUT-<number>; the amount and currency must be the payout's. "
+        "Every entry is checked first: one refused entry records nothing."
     )
     several = st.multiselect(
         "Payouts for a statement template", list(by_id), format_func=lambda i: f"#{i}"
@@ -219,28 +365,32 @@ else:
     template = io.StringIO()
     template.write(",".join(STATEMENT_COLUMNS) + "\n")
     for payout_id in several:
-        template.write(f"{payout_id},,{today.isoformat()}\n")
+        template.write(
+            f"PAYOUT-{payout_id},,{today.isoformat()},{by_id[payout_id].amount},"
+            f"{by_id[payout_id].currency}\n"
+        )
     st.download_button(
         "Download a statement template",
         template.getvalue(),
         "payout-statement.csv",
         "text/csv",
         disabled=not several,
+        on_click="ignore",  # a download changes nothing: no rerun
     )
     statement = st.file_uploader(
-        "Statement (CSV)",
-        type=["csv"],
+        "Statement (camt.053 XML or CSV)",
+        type=["xml", "csv"],
         key=f"statement-{generation}",
         max_upload_size=payouts.MAX_STATEMENT_BYTES // 1048576,
     )
     if statement is not None:
         content = statement.getvalue()
-        rows = perform(
+        reading = perform(
             lambda session: payouts.read_statement(session, actor=actor, content=content),
             {"statement": "Statement"},
             busy="Reading the bank statement…",
         )
-        if rows is not None:
+        if reading is not None:
             st.dataframe(
                 [
                     {
@@ -251,13 +401,16 @@ else:
                         "Paid on": fmt.day(row.paid_on),
                         "Note": "already recorded" if row.already_paid else "",
                     }
-                    for row in rows
+                    for row in reading.rows
                 ],
                 hide_index=True,
             )
-            total = sum((row.amount for row in rows), Decimal("0.00"))
-            if st.button(f"Mark {len(rows)} payout(s) paid…", type="primary"):
-                confirm.ask("statement", (content, len(rows), total))
+            if reading.ignored:
+                st.text("Entries that name no payout to settle (left as they are):")
+                st.text("\n".join(reading.ignored))
+            total = sum((row.amount for row in reading.rows), Decimal("0.00"))
+            if st.button(f"Mark {len(reading.rows)} payout(s) paid…", type="primary"):
+                confirm.ask("statement", (content, len(reading.rows), total))
 
     def _settle_statement(session, payload: tuple[bytes, int, Decimal]) -> str:
         settled = payouts.settle_statement(session, actor=actor, content=payload[0])
@@ -295,24 +448,52 @@ st.dataframe(
             "Reference": p.reference,
             "Scheduled": fmt.day(p.created_at),
             "Paid": fmt.day(p.paid_at),
+            "Returned": p.return_reason,
         }
         for p in history
     ],
     hide_index=True,
 )
-if made_files:
-    st.text("Payout files made")
-    st.dataframe(
-        [
-            {
-                "Made": fmt.moment(record.created_at),
-                "Batch": fmt.day(record.cutoff),
-                "File": record.file_format,
-                "Payouts": record.payouts,
-                "Total": fmt.money(record.total, currency=False),
-                "SHA-256": record.sha256,
-            }
-            for record in made_files
-        ],
-        hide_index=True,
+paid_recently = [p for p in history if p.status is PayoutStatus.PAID]
+if paid_recently:
+    st.markdown("**Record a payout the bank sent back**")
+    with st.form(f"return-{generation}"):
+        returned = st.selectbox(
+            "Paid payout",
+            [p.id for p in paid_recently],
+            format_func=lambda i: next(
+                f"#{p.id} {p.company_name} · {fmt.money(p.amount)} · {p.reference}"
+                for p in paid_recently
+                if p.id == i
+            ),
+        )
+        code = st.selectbox(
+            "Bank's return reason",
+            list(payouts.RETURN_REASONS),
+            format_func=lambda c: f"{c}: {payouts.RETURN_REASONS[c]}",
+        )
+        note = st.text_input("Note (required for OTHER)", max_chars=150)
+        if st.form_submit_button("Review and record…"):
+            confirm.ask("return", (returned, code, note))
+
+
+def _record_return(session, payload: tuple[int, str, str]) -> str:
+    payout_id, code, note = payload
+    view = payouts.mark_returned(
+        session, actor=actor, payout_id=payout_id, reason_code=code, note=note
     )
+    return f"Payout #{view.id} is marked returned; its commissions are payable again."
+
+
+confirm.dialog(
+    "return",
+    title="Record this return?",
+    lines=lambda p: [
+        f"Payout #{p[0]} came back: {p[1]} {payouts.RETURN_REASONS.get(p[1], '')}.",
+        "Its commissions become payable again and the partner is asked to check its details.",
+    ],
+    confirm_label="Record the return",
+    act=_record_return,
+    labels={"reason_code": "Bank's return reason", "note": "Note", "status": "Paid payout"},
+    on_success=_cleared,
+)

@@ -57,6 +57,7 @@ else:
             opened[1],
             file_name=document.file_name,
             mime="application/pdf",
+            on_click="ignore",  # a download changes nothing: no rerun
         )
     with st.form(f"review-{chosen}", clear_on_submit=True):
         decision = st.radio(

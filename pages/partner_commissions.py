@@ -105,6 +105,12 @@ with ledger:
         st.caption("No commission lines yet: they appear when a lead converts.")
 
 with payout_history:
+    if any(p.held_reason for p in history if p.status.value == "scheduled"):
+        st.info(
+            "You changed your payment details after a payout was scheduled. It waits until "
+            "your partner manager confirms the new details, then it is paid to them.",
+            icon=":material/hourglass:",
+        )
     if history:
         st.dataframe(
             [
@@ -115,8 +121,14 @@ with payout_history:
                     "Lines": p.lines,
                     "Status": fmt.label(p.status.value),
                     "Method": fmt.method(p.payment_method),
+                    "Paid to": p.destination,
                     "Reference": p.reference,
                     "Paid": fmt.day(p.paid_at) if p.paid_at else "",
+                    "Note": (
+                        "held: new payment details to confirm"
+                        if p.held_reason and p.status.value == "scheduled"
+                        else p.return_reason
+                    ),
                 }
                 for p in history
             ],
@@ -145,6 +157,7 @@ st.download_button(
     exports.statement_csv(statement).encode(),
     f"statement-{month:%Y-%m}.csv",
     "text/csv",
+    on_click="ignore",  # a download changes nothing: no rerun
 )
 
 st.subheader("Export commissions", anchor=False)

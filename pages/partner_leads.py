@@ -91,7 +91,11 @@ if can_edit:
             f"and {imports.MAX_BYTES // 1_000_000} MB, UTF-8."
         )
         st.download_button(
-            "Download a template", imports.TEMPLATE, "leads-template.csv", "text/csv"
+            "Download a template",
+            imports.TEMPLATE,
+            "leads-template.csv",
+            "text/csv",
+            on_click="ignore",
         )
         upload = st.file_uploader("CSV file", type=["csv"], key="lead_upload", max_upload_size=1)
         if upload is not None and st.button("Import leads"):

@@ -7,7 +7,7 @@ import streamlit as st
 from portal import partners, profiles, tax_forms
 from portal.config import get_settings
 from portal.db import unit_of_work
-from portal.models import PartnerStatus, PaymentMethod, Role, TaxForm
+from portal.models import BankAccountType, PartnerStatus, PayeeType, PaymentMethod, Role, TaxForm
 from portal.ui import fmt, partner_state
 from portal.ui.account import (
     api_keys_panel,
@@ -23,6 +23,8 @@ LABELS = {
     "payment_method": "Payment method",
     "bank_account": "Bank account number",
     "bank_code": "BIC or routing number",
+    "bank_account_type": "US account type",
+    "payee_type": "The account belongs to",
     "tax_id": "Tax id",
     "contact_name": "Contact name",
     "contact_email": "Contact email",
@@ -101,6 +103,28 @@ with st.form(profile_form.key):
             "9-digit ABA routing number of a US account.",
         )
         profile_form.under("bank_code")
+    with right:
+        account_types = [kind.value for kind in BankAccountType]
+        bank_account_type = st.selectbox(
+            "US account type",
+            [None, *account_types],
+            index=_choice(
+                account_types,
+                profile.bank_account_type.value if profile.bank_account_type else None,
+            ),
+            format_func=lambda value: "— (not a US account)" if value is None else fmt.label(value),
+            help="A US account is credited as a checking or a savings account; the wrong one "
+            "makes the bank return the payment.",
+        )
+        profile_form.under("bank_account_type")
+    payee_type = st.radio(
+        "The account belongs to",
+        [kind.value for kind in PayeeType],
+        index=[kind.value for kind in PayeeType].index(profile.payee_type.value),
+        format_func=lambda value: "a business" if value == "business" else "a person",
+        horizontal=True,
+    )
+    profile_form.under("payee_type")
     left, right = st.columns(2)
     left.text_input("Tax id on file", profile.tax_id or "none", disabled=True)
     with right:
@@ -178,6 +202,8 @@ if submitted:
         "payment_method": payment_method,
         "bank_account": new_account,
         "bank_code": bank_code,
+        "bank_account_type": bank_account_type,
+        "payee_type": payee_type,
         "tax_id": new_tax_id,
         "contact_name": contact_name,
         "contact_email": contact_email,

@@ -35,7 +35,7 @@ from portal.config import ConfigurationError, get_settings
 from portal.db import get_engine, unit_of_work
 from portal.errors import PortalError
 from portal.models import MAX_ID, ApiScope, Role
-from portal.payout_files import FileFormat
+from portal.payment_details import FileFormat
 from portal.tools import generate, seed
 from portal.validation import parse_day
 
@@ -166,10 +166,33 @@ def _parser() -> argparse.ArgumentParser:
     paid.add_argument("--paid-date", type=_past_date, help="day the money left, YYYY-MM-DD")
     settle = payout_commands.add_parser(
         "settle",
-        help="mark the payouts of a bank statement CSV (payout_id,reference,paid_date) paid, "
-        "all or nothing",
+        help="mark the payouts of a bank statement paid, all or nothing: an ISO 20022 camt.053 "
+        "report, or a CSV (payout_id,reference,paid_date,amount,currency)",
     )
-    settle.add_argument("--file", required=True, help="the statement CSV ('-' for stdin)")
+    settle.add_argument("--file", required=True, help="the statement ('-' for stdin)")
+    returned = payout_commands.add_parser(
+        "mark-returned",
+        help="record that a paid payout came back from the bank; its commissions become payable",
+    )
+    returned.add_argument("payout_id", type=_positive_int, metavar="ID")
+    returned.add_argument(
+        "--reason-code", required=True, help="the bank's code: R01–R31 (ACH), AC04… (ISO 20022)"
+    )
+    returned.add_argument("--note", default="", help="more words, for the record")
+    reapprove = payout_commands.add_parser(
+        "reapprove", help="release a held payout with the partner's payment details as they are now"
+    )
+    reapprove.add_argument("payout_id", type=_positive_int, metavar="ID")
+    void = payout_commands.add_parser(
+        "void-file", help="withdraw a live payout file; its unpaid payouts may be filed again"
+    )
+    void.add_argument("file_id", type=_positive_int, metavar="FILE_ID")
+    void.add_argument("--reason", required=True, help="why (the bank refused it, it was lost…)")
+    positive_pay = payout_commands.add_parser(
+        "positive-pay", help="write the bank's Positive Pay list of a checks file"
+    )
+    positive_pay.add_argument("file_id", type=_positive_int, metavar="FILE_ID")
+    positive_pay.add_argument("--out", required=True, help="the file to write ('-' for stdout)")
     payout_file = payout_commands.add_parser(
         "file", help="write the payout file of one method for a batch (holds account numbers)"
     )
@@ -434,6 +457,20 @@ def _payouts(args: argparse.Namespace) -> int:
             return 0
         if args.payout_command == "file":
             return _payout_file(session, args)
+        if args.payout_command == "positive-pay":
+            return _write_file(
+                payout_files.positive_pay_file(session, actor=operator, file_id=args.file_id),
+                args.out,
+            )
+        if args.payout_command == "void-file":
+            record = payout_files.void_payout_file(
+                session, actor=operator, file_id=args.file_id, reason=args.reason
+            )
+            print(
+                f"Payout file #{record.id} ({record.file_format}, batch {record.cutoff}) is void; "
+                "its unpaid payouts can go in a new file."
+            )
+            return 0
         if args.payout_command == "settle":
             if args.file == "-":
                 content = sys.stdin.buffer.read()
@@ -451,7 +488,17 @@ def _payouts(args: argparse.Namespace) -> int:
                 )
             print(f"Recorded {len(settled)} payout(s) as paid.")
             return 0
-        if args.payout_command == "mark-paid":
+        if args.payout_command == "mark-returned":
+            view = payouts.mark_returned(
+                session,
+                actor=operator,
+                payout_id=args.payout_id,
+                reason_code=args.reason_code,
+                note=args.note,
+            )
+        elif args.payout_command == "reapprove":
+            view = payouts.reapprove(session, actor=operator, payout_id=args.payout_id)
+        elif args.payout_command == "mark-paid":
             view = payouts.mark_paid(
                 session,
                 actor=operator,
@@ -475,16 +522,20 @@ def _payout_file(session: Session, args: argparse.Namespace) -> int:
     result = payout_files.build_payout_file(
         session, actor=Actor.operator(), cutoff=args.cutoff, file_format=args.format
     )
-    if args.out == "-":
+    return _write_file(result, args.out)
+
+
+def _write_file(result: payout_files.PayoutFileResult, out: str) -> int:
+    if out == "-":
         sys.stdout.buffer.write(result.content)
         sys.stdout.flush()
     else:
         # It holds full account numbers: readable by its owner only.
-        with _replacing(args.out, binary=True, private=True) as sink:
+        with _replacing(out, binary=True, private=True) as sink:
             sink.write(result.content)
         print(
             f"Wrote {result.payouts} payout(s), {result.total:,.2f} {result.currency}, to "
-            f"{args.out} (SHA-256 {result.sha256}). It holds full account numbers: keep it safe."
+            f"{out} (SHA-256 {result.sha256}). It holds full account numbers: keep it safe."
         )
     return 0
 

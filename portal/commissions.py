@@ -26,6 +26,7 @@ from portal.access import Actor, refresh, scoped_partner_id
 from portal.config import get_settings
 from portal.errors import NotFound, ValidationError
 from portal.models import (
+    BankAccountType,
     Commission,
     CommissionKind,
     CommissionStatus,
@@ -38,6 +39,7 @@ from portal.models import (
     TaxForm,
 )
 from portal.pagination import Page, after_cursor, check_limit, cursor_values, page_of
+from portal.payment_details import route_of
 from portal.types import utc_now
 
 ZERO = Decimal("0.00")
@@ -51,6 +53,7 @@ class PayoutDetails(Protocol):
     payment_email: str | None
     bank_scheme: str | None
     bank_code: str | None
+    bank_account_type: BankAccountType | None
     address: str | None
     city: str | None
     zip: str | None
@@ -234,6 +237,11 @@ def payout_eligibility(
                 f"Enter the {DETAILS_NEEDED[method]} for {words} on your Profile page.",
             )
         )
+    else:
+        assert profile is not None
+        route = route_of(profile, currency=settings.currency, address_country=profile.country)
+        if route.file_format is None:
+            blockers.append(Blocker(route.reason, route.remedy))
     blockers.extend(_tax_form_blockers(profile, today))
     if owed <= 0:
         blockers.append(
@@ -342,6 +350,7 @@ PROFILE_DETAILS = (
     PartnerProfile.bank_account_encrypted,
     PartnerProfile.bank_scheme,
     PartnerProfile.bank_code,
+    PartnerProfile.bank_account_type,
     PartnerProfile.payment_email,
     PartnerProfile.address,
     PartnerProfile.city,

@@ -27,18 +27,43 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+from stdnum.us import rtn
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SECRETS_FILE = PROJECT_ROOT / ".streamlit" / "secrets.toml"
 DEFAULT_DATA_DIR = PROJECT_ROOT / "data"
 SECRET_FIELDS = ("cookie_key", "encryption_key")
-DEBTOR_FIELDS = ("payout_debtor_name", "payout_debtor_iban")
-# A demo program pays from a well-known test account; production must name its own.
+DEBTOR_FIELDS = (
+    "payout_debtor_name",
+    "payout_debtor_iban",
+    "payout_debtor_street",
+    "payout_debtor_postcode",
+    "payout_debtor_town",
+    "payout_debtor_country",
+    "ach_odfi_routing",
+    "ach_company_id",
+    "ach_company_name",
+)
+# A demo program pays from well-known test accounts; production must name its own.
 DEMO_DEBTOR = {
     "payout_debtor_name": "Partner Program Demo Ltd",
     "payout_debtor_iban": "DE89370400440532013000",
     "payout_debtor_bic": "COBADEFFXXX",
+    "payout_debtor_street": "Friedrichstrasse 123",
+    "payout_debtor_postcode": "10117",
+    "payout_debtor_town": "Berlin",
+    "payout_debtor_country": "DE",
+    "ach_odfi_routing": "011000015",
+    "ach_company_id": "1123456789",
+    "ach_company_name": "PARTNER PROGRAM",
+    "ach_bank_name": "FEDERAL RESERVE BANK",
+    "check_account": "000123456789",
 }
+_DEMO_GROUPS = (
+    tuple(name for name in DEMO_DEBTOR if name.startswith("payout_debtor_")),
+    tuple(name for name in DEMO_DEBTOR if name.startswith("ach_")),
+    ("check_account",),
+)
 MIN_COOKIE_KEY_LENGTH = 32
 MIN_COOKIE_KEY_DISTINCT = 16  # a random key of 32+ characters has far more
 
@@ -141,6 +166,54 @@ class Settings(BaseSettings):
         default="", description="IBAN of the program's own account (required in production)."
     )
     payout_debtor_bic: str = Field(default="", description="BIC of the program's own account.")
+    payout_debtor_street: str = Field(
+        default="", max_length=70, description="Street and number of the account holder."
+    )
+    payout_debtor_postcode: str = Field(
+        default="", max_length=16, description="Postal code of the account holder."
+    )
+    payout_debtor_town: str = Field(
+        default="", max_length=35, description="Town of the account holder."
+    )
+    payout_debtor_country: str = Field(
+        default="", max_length=2, description="Country (ISO 3166 code) of the account holder."
+    )
+    ach_odfi_routing: str = Field(
+        default="",
+        description="ABA routing number of the bank that sends the program's ACH file (the "
+        "ODFI; required in production).",
+    )
+    ach_company_id: str = Field(
+        default="",
+        max_length=10,
+        description="The program's ACH company identification, as the bank assigned it "
+        "(often 1 and the EIN; required in production).",
+    )
+    ach_company_name: str = Field(
+        default="",
+        max_length=16,
+        description="Company name on the partners' bank statements (required in production).",
+    )
+    ach_bank_name: str = Field(
+        default="", max_length=23, description="Name of the ODFI, in the ACH file header."
+    )
+    ach_entry_description: str = Field(
+        default="PAYOUT", min_length=1, max_length=10, description="ACH company entry description."
+    )
+    payout_approvals: int = Field(
+        default=1,
+        ge=1,
+        le=2,
+        description="2: a batch's files are made only after a second manager approves it.",
+    )
+    check_first_number: int = Field(
+        default=1001, ge=1, le=99_999_999, description="Number of the first check printed."
+    )
+    check_account: str = Field(
+        default="",
+        max_length=17,
+        description="The program's checking account the checks draw on (for Positive Pay).",
+    )
     tax_form_max_mb: float = Field(
         default=5, gt=0, le=10, description="Largest tax form PDF a partner may upload (MB)."
     )
@@ -333,16 +406,25 @@ def load_settings(**overrides: Any) -> Settings:
         if no_debtor:
             names = ", ".join(f"PORTAL_{name.upper()}" for name in no_debtor)
             raise ConfigurationError(
-                f"PORTAL_ENV=production needs the account that pays the payouts: {names}"
+                f"PORTAL_ENV=production needs the accounts that pay the payouts: {names}"
             )
+        if not rtn.is_valid(settings.ach_odfi_routing):
+            raise ConfigurationError("PORTAL_ACH_ODFI_ROUTING is not a valid ABA routing number")
         _check_mail(settings)
         if settings.webhook_allow_private_targets:
             raise ConfigurationError(
                 "PORTAL_WEBHOOK_ALLOW_PRIVATE_TARGETS is for tests and local development only"
             )
         return settings
-    names_debtor = any(getattr(settings, name) for name in DEMO_DEBTOR)
-    demo_debtor = {} if names_debtor else DEMO_DEBTOR
+    # Each paying account (SEPA debtor, ACH originator, checks) is filled as a whole, and only
+    # when none of its settings is given.
+    demo_debtor = {
+        name: value
+        for group in _DEMO_GROUPS
+        if not any(getattr(settings, name) for name in group)
+        for name, value in DEMO_DEBTOR.items()
+        if name in group
+    }
     if not missing and not demo_debtor:
         return settings
     keys = _demo_keys(settings.data_dir) if missing else {}

@@ -30,6 +30,8 @@ from portal.models import (
     PartnerLeadStats,
     PartnerStatus,
     Payout,
+    PayoutFile,
+    PayoutFileStatus,
     ProgramConversionStats,
     ProgramLeadStats,
     ProgramPartnerStats,
@@ -347,4 +349,55 @@ def verify_ledger(session: Session) -> list[str]:
                     f"lead {lead_id}: commission {converted.get(lead_id)} but live ledger"
                     f" line {live_lines.get(lead_id)}"
                 )
+    return problems + verify_payout_files(session)
+
+
+def verify_payout_files(session: Session) -> list[str]:
+    """A payout is in at most one live file, the one it points to; every file's count and
+    total are those of the payouts it lists."""
+    problems: list[str] = []
+    files = session.execute(
+        select(
+            PayoutFile.id,
+            PayoutFile.status,
+            PayoutFile.payout_ids,
+            PayoutFile.payout_count,
+            PayoutFile.total,
+        )
+    ).all()
+    listed = {payout_id for row in files for payout_id in row.payout_ids or ()}
+    payouts = {
+        row.id: row
+        for row in session.execute(
+            select(Payout.id, Payout.amount, Payout.payout_file_id).where(
+                Payout.id.in_(listed) | Payout.payout_file_id.is_not(None)
+            )
+        )
+    }
+    live_file_of: dict[int, int] = {}
+    for row in files:
+        ids = list(row.payout_ids or ())
+        total = sum((payouts[i].amount for i in ids if i in payouts), Decimal("0.00"))
+        if len(ids) != row.payout_count or total != row.total:
+            problems.append(
+                f"payout file {row.id}: {row.payout_count} payouts, {row.total}, but it lists "
+                f"{len(ids)} summing to {total}"
+            )
+        if row.status is not PayoutFileStatus.LIVE:
+            continue
+        for payout_id in ids:
+            if payout_id in live_file_of:
+                problems.append(
+                    f"payout {payout_id} is in live files {live_file_of[payout_id]} and {row.id}"
+                )
+            live_file_of[payout_id] = row.id
+    for payout in payouts.values():
+        if (
+            payout.payout_file_id is not None
+            and live_file_of.get(payout.id) != payout.payout_file_id
+        ):
+            problems.append(
+                f"payout {payout.id} points to file {payout.payout_file_id}, which is not a live "
+                "file listing it"
+            )
     return problems

@@ -109,6 +109,26 @@ class PayoutStatus(enum.StrEnum):
     PAID = "paid"
     FAILED = "failed"
     CANCELED = "canceled"
+    RETURNED = "returned"  # paid, then sent back by the receiving bank
+
+
+class BankAccountType(enum.StrEnum):
+    """What a US account is: ACH entries carry a different transaction code for each."""
+
+    CHECKING = "checking"
+    SAVINGS = "savings"
+
+
+class PayeeType(enum.StrEnum):
+    """Who holds the account: ACH pays a business by CCD entries, a person by PPD."""
+
+    BUSINESS = "business"
+    INDIVIDUAL = "individual"
+
+
+class PayoutFileStatus(enum.StrEnum):
+    LIVE = "live"  # handed to the bank or provider: its payouts are in no other file
+    VOID = "void"  # withdrawn by a manager, with a reason: its unpaid payouts are free again
 
 
 class LeadEventKind(enum.StrEnum):
@@ -208,6 +228,13 @@ class PartnerProfile(Base):
     bank_scheme: Mapped[str | None] = mapped_column(String(8))
     # The BIC of an IBAN account, or the ABA routing number of a US one (not secret).
     bank_code: Mapped[str | None] = mapped_column(String(11))
+    # A US account's kind (the ACH transaction code depends on it) and who holds the account.
+    bank_account_type: Mapped[BankAccountType | None] = mapped_column(
+        _enum(BankAccountType, "bank_account_type")
+    )
+    payee_type: Mapped[PayeeType] = mapped_column(
+        _enum(PayeeType, "payee_type"), default=PayeeType.BUSINESS, server_default="business"
+    )
     # Keeps the original design's column name; it holds a Fernet token, never the clear id.
     tax_id_encrypted: Mapped[str | None] = mapped_column("tax_id", Text)
     tax_id_last4: Mapped[str | None] = mapped_column(String(4))
@@ -440,8 +467,13 @@ class Payout(Base):
     __tablename__ = "payouts"
     __table_args__ = (
         CheckConstraint("amount > 0", name="amount_positive"),
-        CheckConstraint("(status = 'paid') = (paid_at IS NOT NULL)", name="paid_has_time"),
+        CheckConstraint(
+            "(status IN ('paid', 'returned')) = (paid_at IS NOT NULL)", name="paid_has_time"
+        ),
         CheckConstraint("status <> 'paid' OR length(reference) > 0", name="paid_has_reference"),
+        CheckConstraint(
+            "(status = 'returned') = (returned_at IS NOT NULL)", name="returned_has_time"
+        ),
         # One bank transfer settles one payout: a reference names a single payout.
         Index(
             "ix_payouts_reference_unique",
@@ -453,6 +485,8 @@ class Payout(Base):
         Index("ix_payouts_partner_created", "partner_id", "created_at", "id"),
         Index("ix_payouts_status_created", "status", "created_at", "id"),
         Index("ix_payouts_created", "created_at", "id"),
+        Index("ix_payouts_cutoff_status", "cutoff", "status", "id"),
+        Index("ix_payouts_payout_file_id", "payout_file_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -472,6 +506,33 @@ class Payout(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Where the money goes, fixed when the payout is scheduled (or re-approved): the files
+    # pay these details, never the profile as it is when a file is made.
+    payee_name: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    payee_email: Mapped[str | None] = mapped_column(String(254))
+    payee_type: Mapped[PayeeType] = mapped_column(
+        _enum(PayeeType, "payout_payee_type"), default=PayeeType.BUSINESS, server_default="business"
+    )
+    payee_address: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    bank_scheme: Mapped[str | None] = mapped_column(String(8))
+    bank_code: Mapped[str | None] = mapped_column(String(11))
+    bank_account_encrypted: Mapped[str | None] = mapped_column(Text)
+    bank_account_last4: Mapped[str | None] = mapped_column(String(4))
+    bank_account_type: Mapped[BankAccountType | None] = mapped_column(
+        _enum(BankAccountType, "payout_bank_account_type")
+    )
+    # Set when the partner changed its payment details after scheduling: no file takes the
+    # payout until a manager re-approves it with the new details or cancels it.
+    held_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # The one live file that pays it, if any.
+    payout_file_id: Mapped[int | None] = mapped_column(
+        ForeignKey("payout_files.id", use_alter=True, name="fk_payouts_payout_file_id_payout_files")
+    )
+    scheduled_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    approved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    returned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    return_reason: Mapped[str] = mapped_column(String(200), default="", server_default="")
 
 
 class PartnerLeadStats(Base):
@@ -583,7 +644,18 @@ class PayoutFile(Base):
     """One generation of a payout file for a batch: who made it, what it held, its SHA-256."""
 
     __tablename__ = "payout_files"
-    __table_args__ = (Index("ix_payout_files_cutoff", "cutoff", "id"),)
+    __table_args__ = (
+        Index("ix_payout_files_cutoff", "cutoff", "id"),
+        # Check numbers are used once: two files cannot start at the same number.
+        Index(
+            "ix_payout_files_first_check_unique",
+            "first_check",
+            unique=True,
+            postgresql_where=text("first_check IS NOT NULL"),
+            sqlite_where=text("first_check IS NOT NULL"),
+        ),
+        CheckConstraint("(status = 'void') = (voided_at IS NOT NULL)", name="void_has_time"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     cutoff: Mapped[date] = mapped_column(Date)
@@ -594,6 +666,21 @@ class PayoutFile(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    status: Mapped[PayoutFileStatus] = mapped_column(
+        _enum(PayoutFileStatus, "payout_file_status"),
+        default=PayoutFileStatus.LIVE,
+        server_default="live",
+    )
+    # The payouts it paid, in file order (kept after a void, for the record).
+    payout_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    # The identifier the bank's duplicate check sees: the SEPA MsgId, the NACHA file id.
+    message_id: Mapped[str] = mapped_column(String(35), default="", server_default="")
+    # The check numbers a checks file used, first to last in payout order.
+    first_check: Mapped[int | None] = mapped_column(Integer)
+    last_check: Mapped[int | None] = mapped_column(Integer)
+    voided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    void_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 
 class Throttle(Base):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -20,6 +21,7 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
+import achkit
 from sqlalchemy import ColumnElement, Select, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
@@ -27,14 +29,17 @@ from portal import audit
 from portal.access import Actor, refresh, require_manager, scoped_partner_id
 from portal.commissions import PROFILE_DETAILS, payout_eligibility, settled_by
 from portal.config import get_settings
+from portal.crypto import masked
 from portal.db import rows_changed
-from portal.errors import Conflict, NotFound, ValidationError
+from portal.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from portal.models import (
     MAX_ID,
     Commission,
     CommissionStatus,
     Partner,
     PartnerProfile,
+    PayeeType,
+    PaymentMethod,
     Payout,
     PayoutStatus,
 )
@@ -149,6 +154,12 @@ class PayoutView:
     created_at: datetime
     paid_at: datetime | None
     closed_at: datetime | None
+    held_reason: str = ""  # why no file takes it (its payment details changed)
+    payout_file_id: int | None = None  # the live file that pays it
+    approved: bool = False
+    destination: str = ""  # where it is paid: a masked account, an e-mail, a town
+    returned_at: datetime | None = None
+    return_reason: str = ""
 
 
 def _view(payout: Payout, company_name: str) -> PayoutView:
@@ -167,7 +178,49 @@ def _view(payout: Payout, company_name: str) -> PayoutView:
         created_at=payout.created_at,
         paid_at=payout.paid_at,
         closed_at=payout.closed_at,
+        held_reason=payout.held_reason,
+        payout_file_id=payout.payout_file_id,
+        approved=payout.approved_by is not None,
+        destination=_destination(payout),
+        returned_at=payout.returned_at,
+        return_reason=payout.return_reason,
     )
+
+
+def _destination(payout: Payout) -> str:
+    if payout.payment_method is PaymentMethod.BANK_TRANSFER:
+        return masked(payout.bank_account_last4) if payout.bank_account_last4 else ""
+    if payout.payment_method is PaymentMethod.CHECK:
+        address = payout.payee_address or {}
+        return ", ".join(address[k] for k in ("city", "country") if address.get(k))
+    return payout.payee_email or ""
+
+
+def fix_details(payout: Payout, *, company_name: str, profile: PartnerProfile) -> None:
+    """Fix where a payout's money goes: the profile's details as they are now. Files pay these,
+    never the profile as it is when a file is made."""
+    payout.payment_method = profile.payment_method or payout.payment_method
+    payout.payee_name = company_name
+    payout.payee_email = profile.payment_email
+    payout.payee_type = profile.payee_type or PayeeType.BUSINESS
+    payout.payee_address = {
+        key: value
+        for key, value in (
+            ("address", profile.address),
+            ("city", profile.city),
+            ("state", profile.state),
+            ("zip", profile.zip),
+            ("country", profile.country),
+        )
+        if value
+    } or None
+    # A bank account is part of a payout's details only when a bank transfer pays it.
+    by_bank = payout.payment_method is PaymentMethod.BANK_TRANSFER
+    payout.bank_scheme = profile.bank_scheme if by_bank else None
+    payout.bank_code = profile.bank_code if by_bank else None
+    payout.bank_account_encrypted = profile.bank_account_encrypted if by_bank else None
+    payout.bank_account_last4 = profile.bank_account_last4 if by_bank else None
+    payout.bank_account_type = profile.bank_account_type if by_bank else None
 
 
 @dataclass(frozen=True)
@@ -220,7 +273,9 @@ def run_batch(session: Session, *, actor: Actor, cutoff: date | str) -> BatchRes
             currency=settings.currency,
             item_count=len(lines),
             payment_method=profile.payment_method,
+            scheduled_by=actor.user_id,
         )
+        fix_details(payout, company_name=partner.company_name, profile=profile)
         session.add(payout)
         session.flush()
         taken = rows_changed(
@@ -267,15 +322,22 @@ def run_batch(session: Session, *, actor: Actor, cutoff: date | str) -> BatchRes
     return BatchResult(cutoff=cutoff, scheduled=scheduled, left_out=left_out)
 
 
-def _scheduled_payout(session: Session, payout_id: int) -> tuple[Payout, Partner]:
+def _locked_payout(
+    session: Session,
+    payout_id: int,
+    status: PayoutStatus = PayoutStatus.SCHEDULED,
+    may: str = "marked paid, failed or canceled",
+) -> tuple[Payout, Partner]:
+    """The payout and its partner, locked; refused unless the payout is in `status`."""
     payout = session.get(Payout, payout_id, with_for_update=True)
     if payout is None:
         raise NotFound("Payout not found.")
-    if payout.status is not PayoutStatus.SCHEDULED:
+    if payout.status is not status:
         raise ValidationError(
             {
-                "status": f"Payout #{payout.id} is already {payout.status.value}; only a "
-                "scheduled payout can be marked paid, failed or canceled."
+                "status": f"Payout #{payout.id} is "
+                + ("already " if status is PayoutStatus.SCHEDULED else "")
+                + f"{payout.status.value}; only a {status.value} payout can be {may}."
             }
         )
     partner = session.get(Partner, payout.partner_id, with_for_update=True)
@@ -328,11 +390,14 @@ def mark_paid(
     payout_id: int,
     reference: str,
     paid_on: date | str | None = None,
+    amount: Decimal | None = None,
+    currency: str | None = None,
 ) -> PayoutView:
     """Record that a scheduled payout reached the partner, with the transfer's reference.
 
     A reference names one transfer, so it may settle one payout only. Recording the same
     payout paid with the same reference again changes nothing (a repeated click or upload).
+    The amount and currency the bank reports, when given, must be the payout's own.
     """
     actor = require_manager(session, actor)
     errors = FieldErrors()
@@ -348,9 +413,17 @@ def mark_paid(
         raise ValidationError(
             {"reference": f"Reference {ref} is already recorded on payout #{owner}."}
         )
-    payout, partner = _scheduled_payout(session, payout_id)
+    payout, partner = _locked_payout(session, payout_id)
     now = utc_now()
     paid_at = _paid_moment(errors, "paid_on", paid_on, payout, now)
+    if amount is not None and amount != payout.amount:
+        errors.add(
+            "amount", f"The bank paid {amount:,.2f}; payout #{payout.id} is {payout.amount:,.2f}."
+        )
+    if currency is not None and currency != payout.currency:
+        errors.add(
+            "currency", f"The bank paid in {currency}; payout #{payout.id} is in {payout.currency}."
+        )
     errors.raise_if_any()
     held = session.scalar(
         select(func.sum(Commission.amount)).where(Commission.payout_id == payout.id)
@@ -396,114 +469,249 @@ def _company_name(session: Session, partner_id: int) -> str:
     return session.scalar(select(Partner.company_name).where(Partner.id == partner_id)) or ""
 
 
-STATEMENT_COLUMNS = ("payout_id", "reference", "paid_date")
+STATEMENT_COLUMNS = ("payout_id", "reference", "paid_date", "amount", "currency")
 MAX_STATEMENT_ROWS = 5000
 MAX_STATEMENT_BYTES = 2 * 1024 * 1024
+_PAYOUT_NUMBER = re.compile(r"(?:#|PAYOUT-)?([0-9]{1,10})", re.IGNORECASE)
+_AMOUNT = re.compile(r"-?[0-9]{1,10}(?:\.[0-9]{1,2})?")
+
+
+@dataclass(frozen=True)
+class StatementEntry:
+    """One line of a bank's report as read from the file, before it is matched."""
+
+    where: str  # "row 3", "entry 2": how the manager finds it in the file
+    payout: str  # the payout number or end-to-end reference as written
+    reference: str
+    paid_on: str
+    amount: str
+    currency: str
 
 
 @dataclass(frozen=True)
 class StatementRow:
-    """One line of a remittance file as it will be applied."""
+    """One line of a bank's report as it will be applied."""
 
     payout_id: int
     reference: str
     paid_on: date
     company_name: str
     amount: Decimal
+    currency: str
     already_paid: bool
 
 
-def read_statement(session: Session, *, actor: Actor, content: bytes | str) -> list[StatementRow]:
-    """Check a bank statement / remittance CSV (payout_id, reference, paid_date) row by row.
+@dataclass(frozen=True)
+class StatementReading:
+    """What a statement settles, and the entries it holds that name no payout (listed)."""
 
-    Nothing is written. Every refused row is named in one ValidationError on `statement`.
-    """
-    require_manager(session, actor)
+    rows: list[StatementRow]
+    ignored: list[str]
+
+
+def _statement_text(content: bytes | str) -> str:
     if len(content) > MAX_STATEMENT_BYTES:
         raise ValidationError(
             {"statement": f"The file is larger than {MAX_STATEMENT_BYTES // 1048576} MB; split it."}
         )
     try:
-        text = content.decode("utf-8-sig") if isinstance(content, bytes) else content
+        return content.decode("utf-8-sig") if isinstance(content, bytes) else content
     except UnicodeDecodeError:
         raise ValidationError({"statement": "The file is not UTF-8 text."}) from None
+
+
+def parse_statement(content: bytes | str) -> tuple[list[StatementEntry], list[str]]:
+    """The entries of a bank statement: an ISO 20022 camt.053 / camt.054 report (XML), or a
+    CSV with the columns payout_id, reference, paid_date, amount, currency. Returns the entries
+    that name a payout and a note for each one that does not."""
+    text = _statement_text(content)
+    if text.lstrip().startswith("<"):
+        return _parse_camt(text)
+    return _parse_csv(text), []
+
+
+def _parse_csv(text: str) -> list[StatementEntry]:
     reader = csv.DictReader(io.StringIO(text))
-    header = [name.strip().lower() for name in (reader.fieldnames or [])]
-    missing = [name for name in STATEMENT_COLUMNS if name not in header]
-    if missing:
-        raise ValidationError(
-            {
-                "statement": "The file needs a header row with the columns "
-                f"{', '.join(STATEMENT_COLUMNS)}; missing: {', '.join(missing)}."
-            }
-        )
-    reader.fieldnames = header
-    problems: list[str] = []
-    rows: list[StatementRow] = []
-    seen_payouts: dict[int, int] = {}
-    seen_references: dict[str, int] = {}
-    now = utc_now()
     try:
-        records = list(reader)
+        header = [name.strip().lower() for name in (reader.fieldnames or [])]
+        missing = [name for name in STATEMENT_COLUMNS if name not in header]
+        if missing:
+            raise ValidationError(
+                {
+                    "statement": "The file needs a header row with the columns "
+                    f"{', '.join(STATEMENT_COLUMNS)}; missing: {', '.join(missing)}."
+                }
+            )
+        reader.fieldnames = header
+        records = []
+        for number, raw in enumerate(reader, start=2):
+            if number - 1 > MAX_STATEMENT_ROWS:
+                raise ValidationError(
+                    {"statement": f"The file has more than {MAX_STATEMENT_ROWS} rows; split it."}
+                )
+            records.append(
+                StatementEntry(
+                    where=f"row {number}",
+                    **{name: (raw.get(column) or "").strip() for name, column in _CSV_FIELDS},
+                )
+            )
     except csv.Error as error:
         raise ValidationError({"statement": f"The file is not valid CSV ({error})."}) from None
-    # Every payout and reference the file names, in two queries rather than three per row.
-    named = records[:MAX_STATEMENT_ROWS]
-    wanted_ids = {
-        int(text)
-        for text in ((r.get("payout_id") or "").strip().lstrip("#") for r in named)
-        if text.isdigit() and 1 <= int(text) <= MAX_ID
-    }
-    payouts_named = {
+    return records
+
+
+_CSV_FIELDS = (
+    ("payout", "payout_id"),
+    ("reference", "reference"),
+    ("paid_on", "paid_date"),
+    ("amount", "amount"),
+    ("currency", "currency"),
+)
+
+
+def _parse_camt(text: str) -> tuple[list[StatementEntry], list[str]]:
+    """Read a camt.053 (or camt.052/054) report with pycamt: each booked debit whose
+    end-to-end id is a payout's reference is an entry; anything else is noted and left."""
+    from lxml.etree import LxmlError
+    from pycamt.parser import Camt053ParseError, Camt053Parser
+
+    try:
+        transactions = Camt053Parser(text.encode("utf-8")).get_transactions()
+    except (Camt053ParseError, LxmlError, ValueError, AttributeError, TypeError):
+        raise ValidationError(
+            {"statement": "The file is neither a CSV nor an ISO 20022 camt statement."}
+        ) from None
+    debtor = get_settings().payout_debtor_iban.replace(" ", "").upper()
+    entries: list[StatementEntry] = []
+    ignored: list[str] = []
+    for number, tx in enumerate(transactions, start=1):
+        if number > MAX_STATEMENT_ROWS:
+            raise ValidationError(
+                {"statement": f"The file has more than {MAX_STATEMENT_ROWS} entries; split it."}
+            )
+        where = f"entry {number}"
+        end_to_end = (tx.get("EndToEndId") or "").strip()
+        account = (tx.get("AccountIBAN") or "").replace(" ", "").upper()
+        if account and debtor and account != debtor:
+            raise ValidationError(
+                {
+                    "statement": f"The statement is for the account ending {account[-4:]}, not "
+                    f"the program's paying account (ending {debtor[-4:]}); nothing was recorded."
+                }
+            )
+        if not end_to_end.upper().startswith("PAYOUT-"):
+            ignored.append(f"{where}: names no payout ({end_to_end or 'no end-to-end id'})")
+            continue
+        if (tx.get("Status") or "BOOK").upper() != "BOOK":
+            ignored.append(f"{where}: {end_to_end} is not booked yet ({tx.get('Status')})")
+            continue
+        if (tx.get("CreditDebitIndicator") or "").upper() != "DBIT" or (
+            (tx.get("ReversalIndicator") or "").lower() == "true"
+        ):
+            ignored.append(
+                f"{where}: a credit for {end_to_end}: if the bank returned it, record the return"
+            )
+            continue
+        bank_reference = (tx.get("TransactionID") or "").strip()
+        entries.append(
+            StatementEntry(
+                where=where,
+                payout=end_to_end,
+                reference=f"{bank_reference}/{end_to_end}" if bank_reference else end_to_end,
+                paid_on=(tx.get("BookingDate") or tx.get("ValueDate") or "")[:10],
+                amount=tx.get("Amount") or "",
+                currency=tx.get("Currency") or "",
+            )
+        )
+    return entries, ignored
+
+
+def _payout_number(text: str) -> int | None:
+    matched = _PAYOUT_NUMBER.fullmatch(text)
+    if matched is None or not 1 <= int(matched.group(1)) <= MAX_ID:
+        return None
+    return int(matched.group(1))
+
+
+def _look_up(
+    session: Session, entries: list[StatementEntry]
+) -> tuple[dict[int, tuple[Payout, str]], dict[str, int]]:
+    """Every payout and reference the entries name, in two queries."""
+    wanted = {number for e in entries if (number := _payout_number(e.payout)) is not None}
+    payouts = {
         payout.id: (payout, company)
         for payout, company in session.execute(
             select(Payout, Partner.company_name)
             .join(Partner, Partner.id == Payout.partner_id)
-            .where(Payout.id.in_(wanted_ids))
+            .where(Payout.id.in_(wanted))
         )
     }
-    wanted_refs = {(r.get("reference") or "").strip() for r in named} - {""}
-    reference_owners: dict[str, int] = {
-        reference: payout_id
-        for reference, payout_id in session.execute(
-            select(Payout.reference, Payout.id).where(Payout.reference.in_(wanted_refs))
+    references = {e.reference for e in entries} - {""}
+    owners = dict(
+        session.execute(
+            select(Payout.reference, Payout.id).where(Payout.reference.in_(references))
+        ).all()
+    )
+    return payouts, owners
+
+
+def _money_matches(errors: FieldErrors, entry: StatementEntry, payout: Payout) -> None:
+    if not _AMOUNT.fullmatch(entry.amount):
+        errors.add("amount", f"amount {entry.amount!r} is not an amount such as 1234.50")
+    elif abs(Decimal(entry.amount)) != payout.amount:
+        errors.add(
+            "amount",
+            f"the bank paid {abs(Decimal(entry.amount)):,.2f}, the payout is {payout.amount:,.2f}",
         )
-    }
-    for number, raw in enumerate(records, start=2):
-        if number - 1 > MAX_STATEMENT_ROWS:
-            problems.append(f"more than {MAX_STATEMENT_ROWS} rows; split the file")
-            break
-        errors = FieldErrors()
-        where = f"row {number}"
-        raw_id = (raw.get("payout_id") or "").strip().lstrip("#")
-        if not raw_id.isdigit() or not 1 <= int(raw_id) <= MAX_ID:
-            problems.append(f"{where}: payout_id {raw_id!r} is not a payout number")
+    if entry.currency.upper() != payout.currency:
+        errors.add(
+            "currency",
+            f"the bank paid in {entry.currency or 'no currency'}, the payout is in "
+            f"{payout.currency}",
+        )
+
+
+def _check(
+    entries: list[StatementEntry],
+    payouts: dict[int, tuple[Payout, str]],
+    owners: dict[str, int],
+    now: datetime,
+) -> tuple[list[StatementRow], list[str]]:
+    rows: list[StatementRow] = []
+    problems: list[str] = []
+    seen_payouts: dict[int, str] = {}
+    seen_references: dict[str, str] = {}
+    for entry in entries:
+        payout_id = _payout_number(entry.payout)
+        if payout_id is None:
+            problems.append(f"{entry.where}: payout {entry.payout!r} is not a payout number")
             continue
-        payout_id = int(raw_id)
-        where = f"row {number} (payout #{payout_id})"
-        ref = _clean_reference(errors, "reference", raw.get("reference") or "")
-        if payout_id not in payouts_named:
+        where = f"{entry.where} (payout #{payout_id})"
+        if payout_id not in payouts:
             problems.append(f"{where}: no such payout")
             continue
-        payout, company_name = payouts_named[payout_id]
-        paid_at = _paid_moment(errors, "paid_date", raw.get("paid_date") or "", payout, now)
-        if not (raw.get("paid_date") or "").strip():
+        payout, company_name = payouts[payout_id]
+        errors = FieldErrors()
+        ref = _clean_reference(errors, "reference", entry.reference)
+        if not entry.paid_on:
             errors.add("paid_date", "Paid date is required.")
+        paid_at = _paid_moment(errors, "paid_date", entry.paid_on, payout, now)
+        _money_matches(errors, entry, payout)
         if errors.errors:
-            problems.append(f"{where}: " + " ".join(errors.errors.values()))
+            problems.append(f"{where}: " + "; ".join(errors.errors.values()))
             continue
         if payout_id in seen_payouts:
-            problems.append(f"{where}: the payout is also on row {seen_payouts[payout_id]}")
+            problems.append(f"{where}: the payout is also on {seen_payouts[payout_id]}")
             continue
         if ref in seen_references:
-            problems.append(f"{where}: reference {ref} is also on row {seen_references[ref]}")
+            problems.append(f"{where}: reference {ref} is also on {seen_references[ref]}")
             continue
-        seen_payouts[payout_id] = seen_references[ref] = number
+        seen_payouts[payout_id] = seen_references[ref] = entry.where
         already = payout.status is PayoutStatus.PAID and payout.reference == ref
         if not already and payout.status is not PayoutStatus.SCHEDULED:
             problems.append(f"{where}: it is {payout.status.value}, not scheduled")
             continue
-        owner = reference_owners.get(ref)
+        owner = owners.get(ref)
         if owner is not None and owner != payout_id:
             problems.append(f"{where}: reference {ref} is already recorded on payout #{owner}")
             continue
@@ -514,25 +722,39 @@ def read_statement(session: Session, *, actor: Actor, content: bytes | str) -> l
                 paid_on=paid_at.date(),
                 company_name=company_name,
                 amount=payout.amount,
+                currency=payout.currency,
                 already_paid=already,
             )
         )
+    return rows, problems
+
+
+def read_statement(session: Session, *, actor: Actor, content: bytes | str) -> StatementReading:
+    """Check a bank's report (camt.053 or CSV, see `parse_statement`) entry by entry: each
+    names a payout (its number or end-to-end reference PAYOUT-<id>) whose amount and currency
+    it must equal. Nothing is written. Every refused entry is named in one ValidationError on
+    `statement`; entries that name no payout are listed in the reading."""
+    require_manager(session, actor)
+    entries, ignored = parse_statement(content)
+    payouts, owners = _look_up(session, entries)
+    rows, problems = _check(entries, payouts, owners, utc_now())
     if not rows and not problems:
         problems.append("the file holds no payouts")
     if problems:
         raise ValidationError(
             {
-                "statement": f"Nothing was recorded; {len(problems)} row(s) refused: "
+                "statement": f"Nothing was recorded; {len(problems)} "
+                f"{'entry' if len(problems) == 1 else 'entries'} refused: "
                 + "; ".join(problems)
                 + "."
             }
         )
-    return rows
+    return StatementReading(rows=rows, ignored=ignored)
 
 
 def settle_statement(session: Session, *, actor: Actor, content: bytes | str) -> list[PayoutView]:
-    """Mark every payout of a remittance CSV paid, all or nothing (see `read_statement`)."""
-    rows = read_statement(session, actor=actor, content=content)
+    """Mark every payout of a bank's report paid, all or nothing (see `read_statement`)."""
+    reading = read_statement(session, actor=actor, content=content)
     # In payout id order, so two uploads at once lock alike.
     return [
         mark_paid(
@@ -541,8 +763,10 @@ def settle_statement(session: Session, *, actor: Actor, content: bytes | str) ->
             payout_id=row.payout_id,
             reference=row.reference,
             paid_on=row.paid_on,
+            amount=row.amount,
+            currency=row.currency,
         )
-        for row in sorted(rows, key=lambda row: row.payout_id)
+        for row in sorted(reading.rows, key=lambda row: row.payout_id)
     ]
 
 
@@ -566,7 +790,15 @@ def close_unpaid(
     note = clean_text(errors, "reason", reason, label="Reason", max_length=1000, multiline=True)
     errors.raise_if_any()
     assert outcome is not None
-    payout, partner = _scheduled_payout(session, payout_id)
+    payout, partner = _locked_payout(session, payout_id)
+    if outcome is PayoutStatus.CANCELED and payout.payout_file_id is not None:
+        raise ValidationError(
+            {
+                "status": f"Payout #{payout.id} is in live payout file #{payout.payout_file_id}, "
+                "which the bank may still pay: void that file first, or mark the payout "
+                "failed if the bank refused it."
+            }
+        )
     released = session.scalars(select(Commission.id).where(Commission.payout_id == payout.id)).all()
     session.execute(
         update(Commission)
@@ -592,6 +824,195 @@ def close_unpaid(
         payout.id,
         before={"status": "scheduled", "lines": released},
         after={"status": outcome.value, "reason": payout.failure_reason},
+    )
+    return _view(payout, partner.company_name)
+
+
+# --- after scheduling: changed details, approvals, returns ------------------------------------
+
+
+def hold_for_new_details(session: Session, *, partner_id: int, fields: list[str]) -> int:
+    """Hold a partner's scheduled payouts after it changed where its money goes: no file takes
+    them until a manager re-approves them with the new details or cancels them."""
+    what = ", ".join(name.replace("_", " ") for name in fields)
+    return rows_changed(
+        session,
+        update(Payout)
+        .where(
+            Payout.partner_id == partner_id,
+            Payout.status == PayoutStatus.SCHEDULED,
+            Payout.held_reason == "",
+        )
+        .values(
+            held_reason=f"the partner changed its payment details ({what}) on "
+            f"{utc_now().date().isoformat()}, after the payout was scheduled"
+        )
+        .execution_options(synchronize_session=False),
+    )
+
+
+def reapprove(session: Session, *, actor: Actor, payout_id: int) -> PayoutView:
+    """Release a held payout with the partner's payment details as they are now; managers
+    only. With two approvals required, another manager must then approve it again."""
+    actor = require_manager(session, actor)
+    payout, partner = _locked_payout(session, payout_id)
+    if not payout.held_reason:
+        raise ValidationError({"payout": f"Payout #{payout.id} is not held."})
+    if payout.payout_file_id is not None:
+        raise ValidationError(
+            {
+                "payout": f"Payout #{payout.id} is in live payout file #{payout.payout_file_id}, "
+                "made with the old details: void that file first."
+            }
+        )
+    profile = session.scalar(select(PartnerProfile).where(PartnerProfile.partner_id == partner.id))
+    check = payout_eligibility(
+        status=partner.status, profile=profile, owed=payout.amount, today=utc_now().date()
+    )
+    if profile is None or profile.payment_method is None or not check.will_be_paid:
+        raise ValidationError(
+            {
+                "payout": f"Payout #{payout.id} cannot be paid with the new details: "
+                + "; ".join(check.reasons or ["no payout method on file"])
+                + ". Cancel it, or wait for the partner to complete them."
+            }
+        )
+    before = {"method": payout.payment_method.value, "to": _destination(payout)}
+    fix_details(payout, company_name=partner.company_name, profile=profile)
+    payout.held_reason = ""
+    payout.scheduled_by = actor.user_id
+    payout.approved_by = None
+    payout.approved_at = None
+    audit.record_by(
+        session,
+        actor,
+        "payout.reapprove",
+        "payout",
+        payout.id,
+        before=before,
+        after={"method": payout.payment_method.value, "to": _destination(payout)},
+    )
+    return _view(payout, partner.company_name)
+
+
+def approve_batch(session: Session, *, actor: Actor, cutoff: date | str) -> list[PayoutView]:
+    """The second pair of eyes (`PORTAL_PAYOUT_APPROVALS=2`): a manager who did not schedule
+    them approves a batch's scheduled payouts, after which their files may be made."""
+    actor = require_manager(session, actor)
+    day = checked_cutoff(cutoff)
+    rows = session.execute(
+        select(Payout, Partner.company_name)
+        .join(Partner, Partner.id == Payout.partner_id)
+        .where(
+            Payout.cutoff == day,
+            Payout.status == PayoutStatus.SCHEDULED,
+            Payout.approved_by.is_(None),
+            Payout.held_reason == "",
+        )
+        .order_by(Payout.id)
+        .with_for_update(of=Payout)
+    ).all()
+    if not rows:
+        raise NotFound(f"Nothing in the batch of {day.isoformat()} waits for approval.")
+    if actor.user_id is None:
+        raise PermissionDenied(
+            "A batch is approved by a signed-in manager, who is named in the audit."
+        )
+    own = [payout.id for payout, _ in rows if payout.scheduled_by == actor.user_id]
+    if own:
+        raise PermissionDenied(
+            f"You scheduled payout(s) #{', #'.join(map(str, own))} of this batch: another "
+            "manager must approve it."
+        )
+    now = utc_now()
+    for payout, _ in rows:
+        payout.approved_by = actor.user_id
+        payout.approved_at = now
+    audit.record_by(
+        session,
+        actor,
+        "payout.approve_batch",
+        "payout_batch",
+        day.isoformat(),
+        after={
+            "payouts": [payout.id for payout, _ in rows],
+            "total": str(sum((payout.amount for payout, _ in rows), Decimal("0.00"))),
+        },
+    )
+    return [_view(payout, name) for payout, name in rows]
+
+
+# What the receiving bank says when it sends a payment back: NACHA return codes (ACH) and
+# ISO 20022 return reasons (SEPA and other credit transfers).
+RETURN_REASONS: dict[str, str] = {
+    **achkit.RETURN_CODES,
+    "AC01": "Incorrect account number",
+    "AC03": "Invalid creditor account number",
+    "AC04": "Closed account number",
+    "AC06": "Blocked account",
+    "AG01": "Transaction forbidden on this type of account",
+    "AG02": "Invalid bank operation code",
+    "AM05": "Duplication",
+    "BE04": "Missing creditor address",
+    "CNOR": "Creditor bank is not registered",
+    "FOCR": "Return following a cancellation request",
+    "MD07": "End customer deceased",
+    "MS02": "Not specified, reason generated by the customer",
+    "MS03": "Not specified, reason generated by the agent",
+    "RC01": "Bank identifier incorrect",
+    "RR03": "Missing creditor name or address",
+    "RR04": "Regulatory reason",
+    "OTHER": "Other reason (given in the note)",
+}
+
+
+def mark_returned(
+    session: Session, *, actor: Actor, payout_id: int, reason_code: str, note: str = ""
+) -> PayoutView:
+    """Record that a paid payout came back from the partner's bank, with the bank's reason:
+    its lines become payable again, the partner's paid total drops, and the partner is told
+    to check its payment details. Managers only."""
+    actor = require_manager(session, actor)
+    errors = FieldErrors()
+    code = str(reason_code or "").strip().upper() if isinstance(reason_code, str) else ""
+    if code not in RETURN_REASONS:
+        errors.add(
+            "reason_code",
+            "Return reason must be the bank's code, such as R01–R31 (ACH) or AC01, AC04, MS03 "
+            "(ISO 20022), or OTHER.",
+        )
+    words = clean_text(errors, "note", note, label="Note", max_length=150, required=code == "OTHER")
+    errors.raise_if_any()
+    payout, partner = _locked_payout(session, payout_id, PayoutStatus.PAID, may="marked returned")
+    released = session.scalars(select(Commission.id).where(Commission.payout_id == payout.id)).all()
+    session.execute(
+        update(Commission)
+        .where(Commission.payout_id == payout.id)
+        .values(status=CommissionStatus.OPEN, payout_id=None)
+        .execution_options(synchronize_session=False)
+    )
+    now = utc_now()
+    payout.status = PayoutStatus.RETURNED
+    payout.returned_at = now
+    payout.closed_at = now
+    payout.return_reason = f"{code} {RETURN_REASONS[code]}" + (f": {words}" if words else "")
+    partner.paid_earnings = partner.paid_earnings - payout.amount
+    notify_partner(
+        session,
+        partner_id=partner.id,
+        kind="payout_returned",
+        message=f"Payout #{payout.id} of {payout.amount:,.2f} {payout.currency} came back from "
+        f"your bank ({RETURN_REASONS[code]}). Check your payment details on your Profile page; "
+        "the amount is paid again with your next payout.",
+    )
+    audit.record_by(
+        session,
+        actor,
+        "payout.mark_returned",
+        "payout",
+        payout.id,
+        before={"status": "paid", "reference": payout.reference},
+        after={"status": "returned", "reason": payout.return_reason, "lines": list(released)},
     )
     return _view(payout, partner.company_name)
 

@@ -15,11 +15,18 @@ from sqlalchemy.orm import Session
 from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.us import rtn
 
-from portal import audit
+from portal import audit, payouts
 from portal.access import Actor, partner_status_refusal, refresh, scoped_partner_id
 from portal.crypto import encrypt, last4, masked
 from portal.errors import NotFound, PermissionDenied, ValidationError
-from portal.models import PartnerProfile, PartnerStatus, PaymentMethod, TaxForm
+from portal.models import (
+    BankAccountType,
+    PartnerProfile,
+    PartnerStatus,
+    PayeeType,
+    PaymentMethod,
+    TaxForm,
+)
 from portal.types import utc_now
 from portal.validation import (
     FieldErrors,
@@ -52,9 +59,29 @@ EDITABLE_FIELDS = (
         "payment_method",
         "bank_account",
         "bank_code",
+        "bank_account_type",
+        "payee_type",
         "tax_id",
         "contact_phone",
         "website",
+        "country",
+    }
+)
+# Where the money goes: a change to any of them holds the partner's scheduled payouts until a
+# manager re-approves them with the new details (DOMAIN.md, "Money leaving the program").
+PAYMENT_FIELDS = frozenset(
+    {
+        "payment_method",
+        "payment_email",
+        "bank_account",
+        "bank_scheme",
+        "bank_code",
+        "bank_account_type",
+        "payee_type",
+        "address",
+        "city",
+        "state",
+        "zip",
         "country",
     }
 )
@@ -71,6 +98,8 @@ class ProfileView:
     bank_account: str
     bank_scheme: str | None
     bank_code: str | None
+    bank_account_type: BankAccountType | None
+    payee_type: PayeeType
     tax_id: str
     tax_form: TaxForm | None  # the verified form on file
     tax_form_received_at: datetime | None
@@ -101,6 +130,8 @@ def _view(profile: PartnerProfile) -> ProfileView:
         bank_account=masked(profile.bank_account_last4),
         bank_scheme=profile.bank_scheme,
         bank_code=profile.bank_code,
+        bank_account_type=profile.bank_account_type,
+        payee_type=profile.payee_type or PayeeType.BUSINESS,
         tax_id=masked(profile.tax_id_last4),
         tax_form=profile.tax_form,
         tax_form_received_at=profile.tax_form_received_at,
@@ -176,6 +207,14 @@ def _clean_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
         elif name == "payment_method":
             clean[name] = clean_choice(
                 errors, name, value, PaymentMethod, label="Payment method", required=False
+            )
+        elif name == "bank_account_type":
+            clean[name] = clean_choice(
+                errors, name, value, BankAccountType, label="Account type", required=False
+            )
+        elif name == "payee_type":
+            clean[name] = clean_choice(
+                errors, name, value, PayeeType, label="Account holder", required=True
             )
         elif name == "contact_phone":
             clean[name] = clean_phone(errors, name, value, label="Contact phone")
@@ -284,6 +323,11 @@ def update_profile(
         )
     except ValidationError as error:
         bank_errors.errors = {**error.errors, **bank_errors.errors}
+    # A new US account says what it is: ACH credits a savings account by another code.
+    if account is not None and account.scheme == "us" and clean.get("bank_account_type") is None:
+        bank_errors.add(
+            "bank_account_type", "Say whether the US account is a checking or a savings account."
+        )
     bank_errors.raise_if_any()
     before_view = asdict(_view(profile))
     replaced = []
@@ -309,6 +353,10 @@ def update_profile(
         for name in after_view
         if name != "updated_at" and (after_view[name] != before_view[name] or name in replaced)
     ]
+    if PAYMENT_FIELDS & set(changed):
+        payouts.hold_for_new_details(
+            session, partner_id=profile.partner_id, fields=sorted(PAYMENT_FIELDS & set(changed))
+        )
     if changed:
         audit.record_by(
             session,

@@ -5,8 +5,11 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import escape
 
+import xmlschema
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
@@ -172,3 +175,37 @@ def ids_page_by_page(page_after: Callable[[str | None], Page[Any]]) -> list[int]
         if page.next_cursor is None:
             return seen
         cursor = page.next_cursor
+
+
+CAMT_053_002 = xmlschema.XMLSchema(str(Path(__file__).parent / "schemas" / "camt.053.001.02.xsd"))
+DEBTOR_IBAN = "DE89370400440532013000"  # the demo program's paying account
+
+
+def camt053(entries, *, account=DEBTOR_IBAN, currency="USD", booked=None):
+    """A camt.053.001.02 statement with one entry per (end-to-end id, amount[, currency,
+    credit/debit, status]), valid against the ISO 20022 schema."""
+    booked = booked or utc_now().date()
+    rows = []
+    for number, entry in enumerate(entries, start=1):
+        end_to_end, amount, *rest = entry
+        ccy = rest[0] if rest else currency
+        sign = rest[1] if len(rest) > 1 else "DBIT"
+        status = rest[2] if len(rest) > 2 else "BOOK"
+        rows.append(
+            f"""<Ntry><Amt Ccy="{ccy}">{amount}</Amt><CdtDbtInd>{sign}</CdtDbtInd>
+<Sts>{status}</Sts><BookgDt><Dt>{booked.isoformat()}</Dt></BookgDt>
+<ValDt><Dt>{booked.isoformat()}</Dt></ValDt><AcctSvcrRef>BANK-{number:04d}</AcctSvcrRef>
+<BkTxCd><Domn><Cd>PMNT</Cd><Fmly><Cd>ICDT</Cd><SubFmlyCd>ESCT</SubFmlyCd></Fmly></Domn>
+</BkTxCd><NtryDtls><TxDtls><Refs><EndToEndId>{escape(end_to_end)}</EndToEndId></Refs>
+<AmtDtls><TxAmt><Amt Ccy="{ccy}">{amount}</Amt></TxAmt></AmtDtls></TxDtls></NtryDtls></Ntry>"""
+        )
+    xml = f"""<?xml version="1.0" encoding="UTF-8"?>
+<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02">
+<BkToCstmrStmt><GrpHdr><MsgId>STMT-1</MsgId><CreDtTm>{booked.isoformat()}T18:00:00</CreDtTm>
+</GrpHdr><Stmt><Id>STMT-1-1</Id><CreDtTm>{booked.isoformat()}T18:00:00</CreDtTm>
+<Acct><Id><IBAN>{account}</IBAN></Id></Acct>
+<Bal><Tp><CdOrPrtry><Cd>OPBD</Cd></CdOrPrtry></Tp><Amt Ccy="{currency}">100000.00</Amt>
+<CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>{booked.isoformat()}</Dt></Dt></Bal>
+{"".join(rows)}</Stmt></BkToCstmrStmt></Document>"""
+    CAMT_053_002.validate(xml)  # the test's own statement is what a bank would send
+    return xml.encode()

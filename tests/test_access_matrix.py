@@ -50,6 +50,7 @@ from portal.models import (
     MailStatus,
     OutboxMessage,
     PartnerStatus,
+    Payout,
     Role,
     WebhookDelivery,
     WebhookEndpoint,
@@ -326,6 +327,55 @@ MATRIX: dict[str, tuple[Call, set[str]]] = {
         lambda s, w, a: payouts.mark_paid(s, actor=a, payout_id=w.payout, reference="R"),
         MANAGER,
     ),
+    "payouts.approve_batch": (
+        lambda s, w, a: (
+            s.execute(update(Payout).values(scheduled_by=None)),
+            payouts.approve_batch(s, actor=a, cutoff=utc_now().date()),
+        ),
+        MANAGER,
+    ),
+    "payouts.reapprove": (
+        lambda s, w, a: (
+            payouts.hold_for_new_details(s, partner_id=w.partner_a, fields=["payment_email"]),
+            payouts.reapprove(s, actor=a, payout_id=w.payout),
+        ),
+        MANAGER,
+    ),
+    "payouts.mark_returned": (
+        lambda s, w, a: (
+            payouts.mark_paid(s, actor=Actor.operator(), payout_id=w.payout, reference="R"),
+            payouts.mark_returned(s, actor=a, payout_id=w.payout, reason_code="R01"),
+        ),
+        MANAGER,
+    ),
+    "payout_files.batch_overview": (
+        lambda s, w, a: payout_files.batch_overview(s, actor=a, cutoff=utc_now().date()),
+        MANAGER,
+    ),
+    "payout_files.void_payout_file": (
+        lambda s, w, a: payout_files.void_payout_file(
+            s,
+            actor=a,
+            file_id=payout_files.build_payout_file(
+                s, actor=Actor.operator(), cutoff=utc_now().date(), file_format="paypal"
+            ).file_id,
+            reason="matrix",
+        ),
+        MANAGER,
+    ),
+    "payout_files.positive_pay_file": (
+        lambda s, w, a: (
+            s.execute(update(Payout).values(payment_method="check")),
+            payout_files.positive_pay_file(
+                s,
+                actor=a,
+                file_id=payout_files.build_payout_file(
+                    s, actor=Actor.operator(), cutoff=utc_now().date(), file_format="checks"
+                ).file_id,
+            ),
+        ),
+        MANAGER,
+    ),
     "payouts.read_statement": (
         lambda s, w, a: payouts.read_statement(s, actor=a, content=_statement(w)),
         MANAGER,
@@ -499,7 +549,10 @@ MATRIX: dict[str, tuple[Call, set[str]]] = {
 
 def _statement(world: World) -> bytes:
     today = utc_now().date().isoformat()
-    return f"payout_id,reference,paid_date\n{world.payout},MATRIX-1,{today}\n".encode()
+    return (
+        f"payout_id,reference,paid_date,amount,currency\n{world.payout},MATRIX-1,{today},"
+        "100.00,USD\n"
+    ).encode()
 
 
 class _Sink:

@@ -21,6 +21,7 @@ from portal.types import utc_now
 from tests.apptest import metric, page_as, shown, texts
 from tests.factories import (
     backdate_lead,
+    camt053,
     make_actor,
     make_converted_lead,
     make_lead,
@@ -254,25 +255,47 @@ def test_payouts_page_confirms_the_batch_and_each_payment(app_database):
     assert statuses == {first: PayoutStatus.PAID, second: PayoutStatus.SCHEDULED}
 
 
-def test_payouts_page_prepares_each_payout_file_with_a_warning(app_database):
+def test_payouts_page_makes_each_payout_file_once_and_voids_it_with_a_reason(app_database):
     with unit_of_work(app_database) as db:
         manager = make_manager(db)
         _owed_partners(db, manager, 1)
         payouts.run_batch(db, actor=manager, cutoff=utc_now().date())
     test = page_as(manager, "pages/manager_payouts.py")
-    next(s for s in test.selectbox if s.label == "Payout file format").set_value("paypal").run()
-    _click(test, "Prepare the payout file")
+    choice = next(s for s in test.selectbox if s.label == "Make a payout file")
+    assert choice.options == ["PayPal Payouts payment file (CSV): 1 payout(s), 100.00 USD"]
+    _click(test, "Make the payout file")
+    assert "Each payout goes in this file only" in texts(test)
+    _click(test, "Make the file")
+    assert any("File #1 holds 1 payout(s)" in shown(s) for s in test.success)
     assert any("full bank account numbers" in shown(w) for w in test.warning)
     downloads = [b.label for b in test.get("download_button")]
-    assert any(
-        label.startswith("Download payouts-") and label.endswith("paypal.csv")
-        for label in downloads
+    assert "Download payouts-" + utc_now().date().isoformat() + "-paypal-1.csv" in downloads
+    assert "Every payout of this batch that can be filed is in a live file." in texts(test)
+    assert list(test.dataframe[1].value["State"]) == ["live"]
+    _click(test, "Void this file")
+    _click(test, "Void the file")  # without a reason
+    assert any("Reason is required" in shown(e) for e in test.error)
+    next(t for t in test.text_input if t.label.startswith("Reason (kept")).set_value(
+        "bank refused the file"
     )
-    next(s for s in test.selectbox if s.label == "Payout file format").set_value("sepa").run()
-    _click(test, "Prepare the payout file")
-    assert any(
-        "No scheduled payouts for bank transfer to IBAN accounts" in shown(e) for e in test.error
-    )
+    _click(test, "Void the file")
+    assert any("File #1 is void" in shown(s) for s in test.success)
+    assert any(s.label == "Make a payout file" for s in test.selectbox)
+
+
+def test_payouts_page_records_a_return(app_database):
+    with unit_of_work(app_database) as db:
+        manager = make_manager(db)
+        _owed_partners(db, manager, 1)
+        (payout,) = payouts.run_batch(db, actor=manager, cutoff=utc_now().date()).scheduled
+        payouts.mark_paid(db, actor=manager, payout_id=payout.id, reference="TRF-1")
+    test = page_as(manager, "pages/manager_payouts.py")
+    next(s for s in test.selectbox if s.label == "Bank's return reason").set_value("R03")
+    _click(test, "Review and record")
+    _click(test, "Record the return")
+    assert any("is marked returned" in shown(s) for s in test.success)
+    with unit_of_work(app_database) as db:
+        assert db.get(Payout, payout.id).status is PayoutStatus.RETURNED
 
 
 def test_audit_and_exports_pages_filter_and_count(app_database):
@@ -336,12 +359,13 @@ def test_payouts_page_settles_a_bank_statement_all_or_nothing(app_database):
     first, second, third = sorted(p.id for p in scheduled)
     today = utc_now().date().isoformat()
     test = page_as(manager, "pages/manager_payouts.py")
-    bad = f"payout_id,reference,paid_date\n{first},B-1,{today}\n{second},B-1,{today}\n"
+    header = "payout_id,reference,paid_date,amount,currency\n"
+    bad = f"{header}{first},B-1,{today},100.00,USD\n{second},B-2,{today},1.00,USD\n"
     test.file_uploader[0].set_value(("statement.csv", bad.encode(), "text/csv")).run()
-    assert any("reference B-1 is also on row 2" in shown(e) for e in test.error)
+    assert any("the bank paid 1.00, the payout is 100.00" in shown(e) for e in test.error)
     assert not [b for b in test.button if b.label.startswith("Mark 2 payout(s)")]
-    good = f"payout_id,reference,paid_date\n{first},B-1,{today}\n{second},B-2,{today}\n"
-    test.file_uploader[0].set_value(("statement.csv", good.encode(), "text/csv")).run()
+    good = camt053([(f"PAYOUT-{first}", "100.00"), (f"PAYOUT-{second}", "100.00")])
+    test.file_uploader[0].set_value(("statement.xml", good, "application/xml")).run()
     assert not test.error
     _click(test, "Mark 2 payout(s) paid")
     assert "2 payout(s), 200.00 USD in all, are marked paid." in texts(test)

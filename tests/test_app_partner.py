@@ -321,10 +321,18 @@ def test_profile_form_validates_per_field_and_saves_secrets_masked(app_database)
     fields["BIC or routing number"].input("011000015")
     fields["Replace tax id"].input("98-7654321")
     next(b for b in test.button if b.label == "Save profile").click().run()
+    assert "Say whether the US account is a checking or a savings account." in [
+        shown(e) for e in test.error
+    ]
+    fields = {field.label: field for field in test.text_input}
+    fields["Replace bank account number"].input("12345678901234")
+    fields["Replace tax id"].input("98-7654321")
+    next(s for s in test.selectbox if s.label == "US account type").set_value("savings")
+    next(b for b in test.button if b.label == "Save profile").click().run()
     assert not test.exception and not test.error
     (saved,) = [shown(message) for message in test.success]
     assert saved.startswith("Saved. Changed: ")
-    for label in ("Bank account number", "Tax id", "Website", "Contact phone"):
+    for label in ("Bank account number", "US account type", "Tax id", "Website", "Contact phone"):
         assert label in saved
     assert "City" not in saved  # only what changed
     next(b for b in test.button if b.label == "Save profile").click().run()

@@ -89,6 +89,20 @@ def test_the_sqlite_file_is_made_owner_only(tmp_path):
     engine.dispose()
 
 
+# The accounts that pay the partners, which production must name (never the demo's).
+PRODUCTION_PAYER = {
+    "PORTAL_PAYOUT_DEBTOR_NAME": "Example Program Ltd",
+    "PORTAL_PAYOUT_DEBTOR_IBAN": "GB29NWBK60161331926819",
+    "PORTAL_PAYOUT_DEBTOR_STREET": "1 Example Street",
+    "PORTAL_PAYOUT_DEBTOR_POSTCODE": "EC1A 1BB",
+    "PORTAL_PAYOUT_DEBTOR_TOWN": "London",
+    "PORTAL_PAYOUT_DEBTOR_COUNTRY": "GB",
+    "PORTAL_ACH_ODFI_ROUTING": "021000021",
+    "PORTAL_ACH_COMPANY_ID": "1987654321",
+    "PORTAL_ACH_COMPANY_NAME": "EXAMPLE PROGRAM",
+}
+
+
 def test_production_refuses_missing_secrets(clean_env, monkeypatch):
     monkeypatch.setenv("PORTAL_ENV", "production")
     with pytest.raises(ConfigurationError) as raised:
@@ -109,13 +123,18 @@ def test_production_refuses_missing_secrets(clean_env, monkeypatch):
     monkeypatch.setenv("PORTAL_ENCRYPTION_KEY", Fernet.generate_key().decode())
     with pytest.raises(ConfigurationError) as raised:
         load_settings()
-    assert "PORTAL_PAYOUT_DEBTOR_NAME" in str(raised.value)
-    assert "PORTAL_PAYOUT_DEBTOR_IBAN" in str(raised.value)
-    monkeypatch.setenv("PORTAL_PAYOUT_DEBTOR_NAME", "Example Program Ltd")
-    monkeypatch.setenv("PORTAL_PAYOUT_DEBTOR_IBAN", "GB29NWBK60161331926819")
+    for name in PRODUCTION_PAYER:
+        assert name in str(raised.value)
+    for name, value in PRODUCTION_PAYER.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("PORTAL_ACH_ODFI_ROUTING", "011000016")
+    with pytest.raises(ConfigurationError, match="PORTAL_ACH_ODFI_ROUTING is not a valid ABA"):
+        load_settings()
+    monkeypatch.setenv("PORTAL_ACH_ODFI_ROUTING", PRODUCTION_PAYER["PORTAL_ACH_ODFI_ROUTING"])
     settings = load_settings()
     assert settings.env == "production"
     assert settings.payout_debtor_iban == "GB29NWBK60161331926819"  # never the demo account
+    assert settings.ach_company_id == "1987654321" and settings.check_account == ""
 
 
 def test_production_mail_needs_real_addresses_and_no_clear_password(clean_env, monkeypatch):
@@ -123,8 +142,7 @@ def test_production_mail_needs_real_addresses_and_no_clear_password(clean_env, m
         "PORTAL_ENV": "production",
         "PORTAL_COOKIE_KEY": secrets.token_urlsafe(48),
         "PORTAL_ENCRYPTION_KEY": Fernet.generate_key().decode(),
-        "PORTAL_PAYOUT_DEBTOR_NAME": "Example Program Ltd",
-        "PORTAL_PAYOUT_DEBTOR_IBAN": "GB29NWBK60161331926819",
+        **PRODUCTION_PAYER,
     }.items():
         monkeypatch.setenv(name, value)
     assert load_settings().smtp_url == ""  # no delivery: nothing more is needed

@@ -191,13 +191,18 @@ def test_a_us_account_is_stored_with_its_routing_number_and_a_new_bic_alone_is_c
         view = profiles.update_profile(
             session,
             actor=partner,
-            changes={"bank_account": "0001234567", "bank_code": "011 000 015"},
+            changes={
+                "bank_account": "0001234567",
+                "bank_code": "011 000 015",
+                "bank_account_type": "savings",
+            },
         )
         assert (view.bank_scheme, view.bank_code, view.bank_account) == (
             "us",
             "011000015",
             "•••• 4567",
         )
+        assert view.bank_account_type == "savings"
         with pytest.raises(ValidationError) as raised:
             profiles.update_profile(session, actor=partner, changes={"bank_code": "123456789"})
         assert "routing number" in raised.value.errors["bank_code"]

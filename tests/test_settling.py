@@ -72,7 +72,10 @@ def test_a_paid_date_is_kept_and_checked(engine):
         assert view.paid_at.date() == today
 
 
-def _statement(*rows, header="payout_id,reference,paid_date"):
+HEADER = "payout_id,reference,paid_date,amount,currency"
+
+
+def _statement(*rows, header=HEADER):
     return ("\n".join([header, *rows]) + "\n").encode()
 
 
@@ -80,8 +83,8 @@ def test_a_statement_settles_every_listed_payout(engine):
     with unit_of_work(engine) as session:
         manager, ids = _scheduled(session)
         today = utc_now().date().isoformat()
-        content = _statement(*(f"{pid},BANK-{pid},{today}" for pid in ids))
-        preview = payouts.read_statement(session, actor=manager, content=content)
+        content = _statement(*(f"PAYOUT-{pid},BANK-{pid},{today},-100.00,USD" for pid in ids))
+        preview = payouts.read_statement(session, actor=manager, content=content).rows
         assert [row.amount for row in preview] == [Decimal("100.00")] * 3
         assert _statuses(session) == dict.fromkeys(ids, PayoutStatus.SCHEDULED)
         settled = payouts.settle_statement(session, actor=manager, content=content)
@@ -94,14 +97,21 @@ def test_a_statement_settles_every_listed_payout(engine):
 @pytest.mark.parametrize(
     ("bad_row", "fragment"),
     [
-        ("{other},BANK-1,{today}", "reference BANK-1 is also on row 2"),
-        ("{first},BANK-X,{today}", "the payout is also on row 2"),
-        ("99999,BANK-X,{today}", "row 3 (payout #99999): no such payout"),
-        ("abc,BANK-X,{today}", "payout_id 'abc' is not a payout number"),
-        ("{other},,{today}", "Payment reference is required"),
-        ("{other},BANK-X,2026-02-30", "no such date as 2026-02-30"),
-        ("{other},BANK-X,", "Paid date is required"),
-        ("{other},BANK-X,2999-01-01", "cannot be in the future"),
+        ("{other},BANK-1,{today},100.00,USD", "reference BANK-1 is also on row 2"),
+        ("{first},BANK-X,{today},100.00,USD", "the payout is also on row 2"),
+        ("99999,BANK-X,{today},100.00,USD", "row 3 (payout #99999): no such payout"),
+        ("abc,BANK-X,{today},100.00,USD", "payout 'abc' is not a payout number"),
+        # Digits of other scripts pass str.isdigit() but name no payout.
+        ("⁰⁴⁵,BANK-X,{today},100.00,USD", "payout '⁰⁴⁵' is not a payout number"),
+        ("{other},,{today},100.00,USD", "Payment reference is required"),
+        ("{other},BANK-X,2026-02-30,100.00,USD", "no such date as 2026-02-30"),
+        ("{other},BANK-X,,100.00,USD", "Paid date is required"),
+        ("{other},BANK-X,2999-01-01,100.00,USD", "cannot be in the future"),
+        # The money must be the payout's own: a statement line of 1.00 settles nothing.
+        ("{other},BANK-X,{today},1.00,USD", "the bank paid 1.00, the payout is 100.00"),
+        ("{other},BANK-X,{today},100.00,EUR", "the bank paid in EUR, the payout is in USD"),
+        ("{other},BANK-X,{today},,USD", "amount '' is not an amount"),
+        ("{other},BANK-X,{today},1e3,USD", "amount '1e3' is not an amount"),
     ],
 )
 def test_one_bad_row_refuses_the_whole_statement_and_names_it(engine, bad_row, fragment):
@@ -109,12 +119,12 @@ def test_one_bad_row_refuses_the_whole_statement_and_names_it(engine, bad_row, f
         manager, (first, other, _) = _scheduled(session)
     today = utc_now().date().isoformat()
     content = _statement(
-        f"{first},BANK-1,{today}", bad_row.format(first=first, other=other, today=today)
+        f"{first},BANK-1,{today},100.00,USD", bad_row.format(first=first, other=other, today=today)
     )
     with pytest.raises(ValidationError) as raised, unit_of_work(engine) as session:
         payouts.settle_statement(session, actor=manager, content=content)
     message = raised.value.errors["statement"]
-    assert message.startswith("Nothing was recorded; 1 row(s) refused") and fragment in message
+    assert message.startswith("Nothing was recorded; 1 entry refused") and fragment in message
     with unit_of_work(engine) as session:
         assert set(_statuses(session).values()) == {PayoutStatus.SCHEDULED}
 
@@ -124,10 +134,12 @@ def test_a_statement_needs_its_columns_text_and_a_manager(engine):
         manager, (first, _, _) = _scheduled(session)
         partner = make_actor(session)
         for content, fragment in [
-            (b"id,ref\n1,a\n", "missing: payout_id, reference, paid_date"),
+            (b"id,ref\n1,a\n", "missing: payout_id, reference, paid_date, amount, currency"),
+            (b"payout_id,reference,paid_date\n1,a,2026-01-01\n", "missing: amount, currency"),
             (b"\xff\xfe\x00", "not UTF-8"),
             (_statement(), "holds no payouts"),
-            (b"payout_id,reference,paid_date\n" + b"x" * (3 * 1024 * 1024), "larger than 2 MB"),
+            (HEADER.encode() + b"\n" + b"x" * (3 * 1024 * 1024), "larger than 2 MB"),
+            (b"<Document><Broken>", "neither a CSV nor an ISO 20022 camt statement"),
         ]:
             with pytest.raises(ValidationError) as raised:
                 payouts.read_statement(session, actor=manager, content=content)
@@ -140,7 +152,7 @@ def test_a_statement_needs_its_columns_text_and_a_manager(engine):
         payouts.settle_statement(
             session,
             actor=manager,
-            content=_statement(f"{second},USED,{utc_now().date().isoformat()}"),
+            content=_statement(f"{second},USED,{utc_now().date().isoformat()},100.00,USD"),
         )
     assert f"already recorded on payout #{first}" in raised.value.errors["statement"]
 
@@ -153,7 +165,9 @@ def test_the_command_line_settles_a_statement_and_refuses_a_used_reference(engin
     url = engine.url.render_as_string(hide_password=False)
     today = utc_now().date().isoformat()
     statement = tmp_path / "statement.csv"
-    statement.write_bytes(_statement(f"{first},S-1,{today}", f"{second},S-2,{today}"))
+    statement.write_bytes(
+        _statement(f"{first},S-1,{today},100.00,USD", f"{second},S-2,{today},100.00,USD")
+    )
     done = run_cli(url, "payouts", "settle", "--file", str(statement))
     assert done.returncode == 0 and "Recorded 2 payout(s) as paid." in done.stdout
     used = run_cli(url, "payouts", "mark-paid", str(third), "--reference", "S-1")

@@ -26,6 +26,7 @@ from portal.commissions import next_payout_date
 from portal.config import get_settings, write_private
 from portal.crypto import encrypt, encrypt_bytes, last4
 from portal.models import (
+    BankAccountType,
     Commission,
     CommissionKind,
     CommissionStatus,
@@ -38,6 +39,7 @@ from portal.models import (
     Partner,
     PartnerProfile,
     PartnerStatus,
+    PayeeType,
     PaymentMethod,
     Payout,
     PayoutStatus,
@@ -345,6 +347,11 @@ def seed_demo(session: Session, *, rng_seed: int = 2026) -> list[DemoLogin]:
                 bank_account_last4=last4(account),
                 bank_scheme=scheme,
                 bank_code=code,
+                # US accounts: mostly business checking, a few savings and sole traders (PPD).
+                bank_account_type=None
+                if european
+                else (BankAccountType.SAVINGS if number % 5 == 1 else BankAccountType.CHECKING),
+                payee_type=PayeeType.INDIVIDUAL if number % 4 == 1 else PayeeType.BUSINESS,
                 tax_id_encrypted=encrypt(tax_id),
                 tax_id_last4=last4(tax_id),
                 tax_form=form if has_tax_form else None,

@@ -49,6 +49,11 @@ def csv_export(
     if kept is not None and kept[0] == filters:
         _, data, rows = kept
         st.download_button(
-            f"Download {rows:,} {noun} as CSV", data, file_name, "text/csv", key=f"{state}_get"
+            f"Download {rows:,} {noun} as CSV",
+            data,
+            file_name,
+            "text/csv",
+            key=f"{state}_get",
+            on_click="ignore",
         )
     return built

@@ -104,11 +104,16 @@ def test_manager_journey(server, browser):
     settle(page)
     expect(page.get_by_text("Scheduled 1 payout(s)")).to_be_visible()
 
-    choose(page, "Payout file format", "PayPal Payouts payment file (CSV)")
-    settle(page)
-    page.get_by_role("button", name="Prepare the payout file").click()
+    page.get_by_role("button", name="Make the payout file").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_text("Each payout goes in this file only")).to_be_visible()
+    dialog.get_by_role("button", name="Make the file", exact=True).click()
     settle(page)
     expect(page.get_by_text("holds full bank account numbers")).to_be_visible()
+    expect(
+        page.get_by_text("Every payout of this batch that can be filed is in a live file.")
+    ).to_be_visible()
+    shoot(page, "manager-payouts-file")
     with page.expect_download() as download:
         page.get_by_role("button", name="Download payouts-").click()
     (paypal_row,) = list(csv.reader(io.StringIO(download.value.path().read_text("utf-8"))))

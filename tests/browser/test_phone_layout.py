@@ -66,16 +66,19 @@ def test_money_pages_on_a_phone(server, browser):
     sign_in(page, server.url, manager.username, PASSWORD)
     page.goto(f"{server.url}/manager_payouts")
     settle(page)
-    for action in ("Prepare the payout file", "Review and record…"):
+    for action in ("Make the payout file…", "Review and record…"):
         button = page.get_by_role("button", name=action)
         button.scroll_into_view_if_needed()
         expect(button).to_be_visible()
     _fits_the_screen(page, "manager payouts")
     shoot(page, "phone-manager-payouts")
-    page.get_by_role("button", name="Prepare the payout file").click()
+    page.get_by_role("button", name="Make the payout file…").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_role("button", name="Make the file", exact=True).click()
     settle(page)
-    # The demo batch pays by PayPal, not SEPA (the first format): the refusal says so.
-    expect(page.get_by_text("No scheduled payouts for bank transfer")).to_be_visible()
+    expect(page.get_by_text("holds full bank account numbers")).to_be_visible()
+    _fits_the_screen(page, "manager payouts with a file")
+    shoot(page, "phone-manager-payouts-file")
     page.goto(f"{server.url}/manager_tax_forms")
     settle(page)
     record = page.get_by_role("button", name="Record decision")
