@@ -4,10 +4,10 @@ from datetime import date
 
 import streamlit as st
 
-from portal import exports
+from portal import exports, statements
 from portal.config import get_settings
 from portal.models import Role
-from portal.ui import downloads, pickers
+from portal.ui import downloads, fmt, pickers
 from portal.ui.feedback import perform
 from portal.ui.session import require
 
@@ -86,3 +86,29 @@ if downloads.csv_export(
     progress=progress,
 ):
     bar.progress(1.0, text="Ready")
+
+if kind == "tax" and year:
+    st.subheader("Filing file", anchor=False)
+    st.text(
+        f"The {int(year)} tax lists with full taxpayer ids, for whoever files the forms: US "
+        f"payees paid at least {fmt.money(statements.tax_threshold(int(year)))} outside PayPal "
+        "(1099-NEC), their PayPal payouts apart (PayPal files 1099-K), and foreign payees "
+        "(1042-S). Making it is recorded in the audit log."
+    )
+    if st.button("Prepare the filing file (full tax ids)"):
+        made = perform(
+            lambda session: statements.tax_filing_file(session, actor=actor, year=int(year)),
+            {"year": "Year"},
+        )
+        if made is not None:
+            st.warning(
+                "This file holds full taxpayer ids: download it only to a safe place.",
+                icon=":material/lock:",
+            )
+            st.download_button(
+                f"Download {made.file_name} ({made.rows} payee(s))",
+                made.content,
+                made.file_name,
+                "text/csv",
+                on_click="ignore",
+            )

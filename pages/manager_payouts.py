@@ -7,13 +7,14 @@ from decimal import Decimal
 
 import streamlit as st
 
-from portal import exports, payout_files, payouts
+from portal import currencies, exports, payout_files, payouts
 from portal.db import unit_of_work
 from portal.models import PayoutStatus, Role
 from portal.payouts import STATEMENT_COLUMNS, PayoutView
 from portal.ui import confirm, downloads, fmt
 from portal.ui.feedback import perform
 from portal.ui.session import require
+from portal.validation import FieldErrors
 
 actor = require(Role.MANAGER)
 st.title("Payouts")
@@ -27,6 +28,14 @@ def _cleared() -> None:
     st.session_state["payout_form_generation"] = generation + 1
 
 
+def _totals(rows) -> str:
+    """`200.00 USD, 92.17 EUR`: what rows pay, per currency."""
+    sums: dict[str, Decimal] = {}
+    for row in rows:
+        sums[row.currency] = sums.get(row.currency, Decimal("0.00")) + row.amount
+    return ", ".join(fmt.money_in(total, code) for code, total in sums.items())
+
+
 st.subheader("Pre-flight", anchor=False)
 cutoff = st.date_input(
     "Cut-off date (UTC)",
@@ -35,8 +44,72 @@ cutoff = st.date_input(
     help="Pays every commission whose hold ended by the end of this day (UTC) and by the "
     "moment the batch runs, net of every open clawback.",
 )
-plan = perform(
-    lambda session: payouts.preview(session, actor=actor, cutoff=cutoff), {"cutoff": "Cut-off date"}
+needs = perform(
+    lambda session: payouts.preview(session, actor=actor, cutoff=cutoff),
+    {"cutoff": "Cut-off date"},
+    reads_only=True,
+)
+if needs is None:
+    st.stop()
+rates: dict[str, currencies.Quote] = {}
+if needs.rates_needed:
+    st.markdown("**Exchange rates**")
+    st.text(
+        f"Partners are paid in {', '.join(needs.rates_needed)}: give the rate of each, in units "
+        f"per 1 {needs.currency}, or upload the ECB's eurofxref-daily.xml (or a CSV "
+        "currency,rate)."
+    )
+    rates_file = st.file_uploader(
+        "Rates file (ECB XML or CSV)",
+        type=["xml", "csv"],
+        key=f"rates-{generation}",
+        max_upload_size=1,
+    )
+    if rates_file is not None:
+        content = rates_file.getvalue()
+        rates = (
+            perform(
+                lambda _: currencies.read_rates(content, today=today),
+                {"rates": "Rates file"},
+                reads_only=True,
+            )
+            or {}
+        )
+    columns = st.columns(len(needs.rates_needed))
+    rate_errors = FieldErrors()
+    for column, code in zip(columns, needs.rates_needed, strict=True):
+        uploaded = rates.get(code)
+        typed = column.text_input(
+            f"{code} per 1 {needs.currency}",
+            value=str(uploaded.rate.normalize()) if uploaded else "",
+            key=f"rate-{code}-{uploaded.rate if uploaded else ''}",
+        )
+        if typed.strip():
+            rate = currencies.clean_rate(rate_errors, code, typed, label=f"The {code} rate")
+            if rate is not None and (uploaded is None or rate != uploaded.rate):
+                rates[code] = currencies.Quote(rate, today, f"typed by {actor.display_name}")
+            column.caption(
+                fmt.inert(
+                    rate_errors.errors.get(code)
+                    or (f"{uploaded.source}, {uploaded.on}" if uploaded else "typed")
+                )
+            )
+        rates = {k: v for k, v in rates.items() if k != code or k not in rate_errors.errors}
+    confirm_jumps = st.checkbox(
+        "Use rates that moved far from the last ones used (I checked them)",
+        help="A rate more than PORTAL_RATE_MAX_CHANGE away from the last one used for its "
+        "currency is refused unless you tick this: it catches a typo such as 9.2 for 0.92.",
+    )
+else:
+    confirm_jumps = False
+plan = (
+    needs
+    if not needs.rates_needed
+    else perform(
+        lambda session: payouts.preview(session, actor=actor, cutoff=cutoff, rates=rates),
+        {"cutoff": "Cut-off date"},
+        reads_only=True,
+    )
 )
 if plan is None:
     st.stop()
@@ -44,6 +117,10 @@ cards = st.columns(3)
 cards[0].metric("Payouts", len(plan.paid))
 cards[1].metric("Total", fmt.money(plan.total))
 cards[2].metric("Left out", len(plan.left_out))
+if len(plan.totals_paid) > 1 or plan.totals_paid.keys() - {plan.currency}:
+    st.text(
+        "Paid out: " + ", ".join(f"{total:,.2f} {code}" for code, total in plan.totals_paid.items())
+    )
 if plan.paid:
     st.dataframe(
         [
@@ -51,6 +128,8 @@ if plan.paid:
                 "Partner": p.partner_id,
                 "Company": p.company_name,
                 "Amount": fmt.money(p.amount, currency=False),
+                "Paid": fmt.money_in(p.payout_amount, p.payout_currency),
+                "Rate": str(p.quote.rate.normalize()) if p.quote else "",
                 "Lines": p.lines,
             }
             for p in plan.paid
@@ -72,12 +151,14 @@ if plan.left_out:
         hide_index=True,
     )
 if st.button(f"Run the batch for {cutoff}…", type="primary", disabled=not plan.paid):
-    confirm.ask("batch", (cutoff, len(plan.paid), plan.total))
+    confirm.ask("batch", (cutoff, len(plan.paid), plan.total, rates, confirm_jumps))
 
 
-def _run_batch(session, payload: tuple[date, int, Decimal]) -> str:
-    day = payload[0]
-    result = payouts.run_batch(session, actor=actor, cutoff=day)
+def _run_batch(session, payload: tuple[date, int, Decimal, dict, bool]) -> str:
+    day, _, _, batch_rates, confirmed = payload
+    result = payouts.run_batch(
+        session, actor=actor, cutoff=day, rates=batch_rates, confirm_rate_jumps=confirmed
+    )
     total = sum((p.amount for p in result.scheduled), Decimal("0.00"))
     return f"Scheduled {len(result.scheduled)} payout(s) for {day}, {fmt.money(total)} in all."
 
@@ -88,11 +169,16 @@ confirm.dialog(
     lines=lambda p: [
         f"Cut-off: {p[0]}",
         f"{p[1]} payout(s), {fmt.money(p[2])} in all, will be scheduled.",
+        *[
+            f"{code}: {quote.rate.normalize()} per 1 {fmt.program_currency()} "
+            f"({quote.source}, {quote.on})"
+            for code, quote in p[3].items()
+        ],
         "Partners left out stay owed and are paid by a later batch.",
     ],
     confirm_label="Run the batch",
     act=_run_batch,
-    labels={"cutoff": "Cut-off date"},
+    labels={"cutoff": "Cut-off date", "rates": "Exchange rates"},
 )
 
 st.subheader("Scheduled payouts", anchor=False)
@@ -110,6 +196,7 @@ else:
                 "Payout": p.id,
                 "Company": p.company_name,
                 "Amount": fmt.money(p.amount),
+                "Arrives": fmt.arrives(p.payout_amount, p.payout_currency, p.exchange_rate),
                 "Method": fmt.method(p.payment_method),
                 "Paid to": p.destination,
                 "Cut-off": fmt.day(p.cutoff),
@@ -141,7 +228,7 @@ else:
             where = payout_files.FORMATS[waiting.file_format].label if waiting.file_format else ""
             st.warning(
                 fmt.inert(
-                    f"{len(waiting.payout_ids)} payout(s), {fmt.money(waiting.total)}, "
+                    f"{len(waiting.payout_ids)} payout(s), "
                     f"{waiting.reason}"
                     + (f" ({where})" if where else "")
                     + ": #"
@@ -150,16 +237,16 @@ else:
                 icon=":material/hourglass:",
             )
         if overview.ready:
-            file_format = st.selectbox(
+            file_key = st.selectbox(
                 "Make a payout file",
                 list(overview.ready),
-                format_func=lambda f: (
-                    f"{payout_files.FORMATS[f].label}: {overview.ready[f][0]} payout(s), "
-                    f"{fmt.money(overview.ready[f][1])}"
+                format_func=lambda key: (
+                    f"{payout_files.FORMATS[key[0]].label}: {overview.ready[key][0]} payout(s), "
+                    f"{fmt.money_in(overview.ready[key][1], key[1])}"
                 ),
             )
             if st.button("Make the payout file…", type="primary"):
-                confirm.ask("file", (batch, file_format, *overview.ready[file_format]))
+                confirm.ask("file", (batch, *file_key, *overview.ready[file_key]))
         else:
             st.text("Every payout of this batch that can be filed is in a live file.")
         if overview.files:
@@ -170,7 +257,7 @@ else:
                         "File": f"#{record.id}",
                         "Format": record.file_format,
                         "Payouts": record.payouts,
-                        "Total": fmt.money(record.total, currency=False),
+                        "Total": fmt.money_in(record.total, record.currency),
                         "State": record.status.value
                         + (f": {record.void_reason}" if record.void_reason else ""),
                         "Made by": record.created_by,
@@ -210,7 +297,8 @@ else:
             icon=":material/lock:",
         )
         st.text(
-            f"File #{made.file_id}: {made.payouts} payout(s), {fmt.money(made.total)}. "
+            f"File #{made.file_id}: {made.payouts} payout(s), "
+            f"{fmt.money_in(made.total, made.currency)}. "
             f"SHA-256 {made.sha256} (recorded with who made it)."
         )
         st.download_button(
@@ -221,21 +309,23 @@ else:
             on_click="ignore",
         )
 
-    def _make_file(session, payload: tuple[date, str, int, Decimal]) -> str:
+    def _make_file(session, payload: tuple[date, str, str, int, Decimal]) -> str:
+        day, file_format, code, _, _ = payload
         result = payout_files.build_payout_file(
-            session, actor=actor, cutoff=payload[0], file_format=payload[1]
+            session, actor=actor, cutoff=day, file_format=file_format, currency=code
         )
         st.session_state["payout_file"] = result
         return (
-            f"File #{result.file_id} holds {result.payouts} payout(s), {fmt.money(result.total)}; "
-            "download it below. These payouts go in no other file unless you void this one."
+            f"File #{result.file_id} holds {result.payouts} payout(s), "
+            f"{fmt.money_in(result.total, result.currency)}; download it below. These payouts "
+            "go in no other file unless you void this one."
         )
 
     confirm.dialog(
         "file",
         title="Make this payout file?",
         lines=lambda p: [
-            f"Batch {p[0]}: {p[2]} payout(s), {fmt.money(p[3])}, "
+            f"Batch {p[0]}: {p[3]} payout(s), {fmt.money_in(p[4], p[2])}, "
             f"as {payout_files.FORMATS[p[1]].label}.",
             "Each payout goes in this file only: making it again needs the file voided first.",
         ],
@@ -305,7 +395,8 @@ else:
             "Payout",
             list(by_id),
             format_func=lambda i: (
-                f"#{i} {by_id[i].company_name} · {fmt.money(by_id[i].amount)} · "
+                f"#{i} {by_id[i].company_name} · "
+                f"{fmt.money_in(by_id[i].payout_amount, by_id[i].payout_currency)} · "
                 f"{fmt.method(by_id[i].payment_method)}"
             ),
         )
@@ -336,7 +427,8 @@ else:
             return [f"Payout #{payout_id} is no longer scheduled."]
         lines = [
             f"Payout #{payout.id} to {payout.company_name}",
-            f"Amount: {fmt.money(payout.amount)} by {fmt.method(payout.payment_method)}",
+            f"Amount: {fmt.money_in(payout.payout_amount, payout.payout_currency)} by "
+            f"{fmt.method(payout.payment_method)}",
         ]
         if result == "paid":
             return [*lines, f"Mark it paid on {day} with reference {ref.strip() or '(none)'}."]
@@ -366,8 +458,8 @@ else:
     template.write(",".join(STATEMENT_COLUMNS) + "\n")
     for payout_id in several:
         template.write(
-            f"PAYOUT-{payout_id},,{today.isoformat()},{by_id[payout_id].amount},"
-            f"{by_id[payout_id].currency}\n"
+            f"PAYOUT-{payout_id},,{today.isoformat()},{by_id[payout_id].payout_amount},"
+            f"{by_id[payout_id].payout_currency}\n"
         )
     st.download_button(
         "Download a statement template",
@@ -396,7 +488,7 @@ else:
                     {
                         "Payout": row.payout_id,
                         "Company": row.company_name,
-                        "Amount": fmt.money(row.amount),
+                        "Amount": fmt.money_in(row.amount, row.currency),
                         "Reference": row.reference,
                         "Paid on": fmt.day(row.paid_on),
                         "Note": "already recorded" if row.already_paid else "",
@@ -408,18 +500,17 @@ else:
             if reading.ignored:
                 st.text("Entries that name no payout to settle (left as they are):")
                 st.text("\n".join(reading.ignored))
-            total = sum((row.amount for row in reading.rows), Decimal("0.00"))
             if st.button(f"Mark {len(reading.rows)} payout(s) paid…", type="primary"):
-                confirm.ask("statement", (content, len(reading.rows), total))
+                confirm.ask("statement", (content, len(reading.rows), _totals(reading.rows)))
 
-    def _settle_statement(session, payload: tuple[bytes, int, Decimal]) -> str:
+    def _settle_statement(session, payload: tuple[bytes, int, str]) -> str:
         settled = payouts.settle_statement(session, actor=actor, content=payload[0])
         return f"Recorded {len(settled)} payout(s) as paid."
 
     confirm.dialog(
         "statement",
         title="Mark these payouts paid?",
-        lines=lambda p: [f"{p[1]} payout(s), {fmt.money(p[2])} in all, are marked paid."],
+        lines=lambda p: [f"{p[1]} payout(s), {p[2]} in all, are marked paid."],
         confirm_label="Mark them paid",
         act=_settle_statement,
         labels={"statement": "Statement"},
@@ -444,6 +535,7 @@ st.dataframe(
             "Payout": p.id,
             "Company": p.company_name,
             "Amount": fmt.money(p.amount),
+            "Arrives": fmt.arrives(p.payout_amount, p.payout_currency, p.exchange_rate),
             "Status": fmt.label(p.status.value),
             "Reference": p.reference,
             "Scheduled": fmt.day(p.created_at),

@@ -118,6 +118,7 @@ with payout_history:
                     "Payout": f"#{p.id}",
                     "Scheduled": fmt.day(p.created_at),
                     "Amount": fmt.money(p.amount),
+                    "Arrives": fmt.arrives(p.payout_amount, p.payout_currency, p.exchange_rate),
                     "Lines": p.lines,
                     "Status": fmt.label(p.status.value),
                     "Method": fmt.method(p.payment_method),

@@ -4,10 +4,18 @@ import math
 
 import streamlit as st
 
-from portal import partners, profiles, tax_forms
+from portal import currencies, partners, profiles, tax_forms
 from portal.config import get_settings
 from portal.db import unit_of_work
-from portal.models import BankAccountType, PartnerStatus, PayeeType, PaymentMethod, Role, TaxForm
+from portal.models import (
+    BankAccountType,
+    PartnerStatus,
+    PayeeType,
+    PaymentMethod,
+    Role,
+    TaxForm,
+    TaxIdType,
+)
 from portal.ui import fmt, partner_state
 from portal.ui.account import (
     api_keys_panel,
@@ -25,6 +33,8 @@ LABELS = {
     "bank_code": "BIC or routing number",
     "bank_account_type": "US account type",
     "payee_type": "The account belongs to",
+    "payout_currency": "Payout currency",
+    "tax_id_type": "Tax id type",
     "tax_id": "Tax id",
     "contact_name": "Contact name",
     "contact_email": "Contact email",
@@ -117,6 +127,18 @@ with st.form(profile_form.key):
             "makes the bank return the payment.",
         )
         profile_form.under("bank_account_type")
+    paid_in = [None, *currencies.enabled()]
+    payout_currency = st.selectbox(
+        "Payout currency",
+        paid_in,
+        index=paid_in.index(profile.payout_currency) if profile.payout_currency in paid_in else 0,
+        format_func=lambda code: (
+            f"Automatic: {profile.paid_in} (by your bank's country)" if code is None else code
+        ),
+        help="Your commissions are earned in the program's currency; each payout is paid in "
+        "this one, at the exchange rate of its batch.",
+    )
+    profile_form.under("payout_currency")
     payee_type = st.radio(
         "The account belongs to",
         [kind.value for kind in PayeeType],
@@ -125,6 +147,19 @@ with st.form(profile_form.key):
         horizontal=True,
     )
     profile_form.under("payee_type")
+    left, right = st.columns(2)
+    kinds = [kind.value for kind in TaxIdType]
+    with left:
+        tax_id_type = st.selectbox(
+            "Tax id type",
+            [None, *kinds],
+            index=_choice(kinds, profile.tax_id_type.value if profile.tax_id_type else None),
+            format_func=lambda v: {None: "—", "ssn": "US SSN", "ein": "US EIN"}.get(
+                v, "Foreign tax id"
+            ),
+            help="A US payee's Form 1099 names the kind of its taxpayer id.",
+        )
+        profile_form.under("tax_id_type")
     left, right = st.columns(2)
     left.text_input("Tax id on file", profile.tax_id or "none", disabled=True)
     with right:
@@ -204,7 +239,9 @@ if submitted:
         "bank_code": bank_code,
         "bank_account_type": bank_account_type,
         "payee_type": payee_type,
+        "payout_currency": payout_currency,
         "tax_id": new_tax_id,
+        "tax_id_type": tax_id_type,
         "contact_name": contact_name,
         "contact_email": contact_email,
         "contact_phone": contact_phone,

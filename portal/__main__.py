@@ -9,18 +9,21 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import re
 import signal
 import sys
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import IO, Any
 
 from sqlalchemy.orm import Session
 
 from portal import (
     api_keys,
+    currencies,
     exports,
     integrity,
     mail_sender,
@@ -28,6 +31,7 @@ from portal import (
     password_links,
     payout_files,
     payouts,
+    statements,
     users,
 )
 from portal.access import Actor
@@ -37,7 +41,8 @@ from portal.errors import PortalError
 from portal.models import MAX_ID, ApiScope, Role
 from portal.payment_details import FileFormat
 from portal.tools import generate, seed
-from portal.validation import parse_day
+from portal.types import utc_now
+from portal.validation import FieldErrors, parse_day
 
 
 def _positive_int(text: str) -> int:
@@ -136,6 +141,14 @@ def _parser() -> argparse.ArgumentParser:
     generate_parser.add_argument("--leads", type=_positive_int, required=True)
     generate_parser.add_argument("--seed", type=_positive_int, default=7)
 
+    filing = commands.add_parser(
+        "tax-filing",
+        help="write the year's tax lists with full taxpayer ids (1099-NEC, 1099-K, 1042-S), "
+        "readable by its owner only",
+    )
+    filing.add_argument("--year", required=True, type=_positive_int, help="calendar year")
+    filing.add_argument("--out", required=True, help="the file to write")
+
     export = commands.add_parser("export", help="stream an export to a CSV file")
     export.add_argument("kind", choices=list(exports.KINDS))
     export.add_argument("--out", required=True, help="the file to write ('-' for stdout)")
@@ -157,6 +170,24 @@ def _parser() -> argparse.ArgumentParser:
             required=True,
             type=_past_date,
             help="cut-off date, YYYY-MM-DD (today or earlier)",
+        )
+        verb.add_argument(
+            "--rates",
+            help="exchange rates for the payout currencies: the ECB's eurofxref-daily.xml or a "
+            "CSV currency,rate",
+        )
+        verb.add_argument(
+            "--rate",
+            action="append",
+            default=[],
+            type=_typed_rate,
+            metavar="CUR=RATE",
+            help="one rate typed (units of CUR per unit of the program currency); repeatable",
+        )
+        verb.add_argument(
+            "--confirm-rate-jumps",
+            action="store_true",
+            help="use rates that moved more than PORTAL_RATE_MAX_CHANGE from the last used",
         )
     paid = payout_commands.add_parser("mark-paid", help="record a scheduled payout as paid")
     paid.add_argument("payout_id", type=_positive_int, metavar="ID")
@@ -199,6 +230,10 @@ def _parser() -> argparse.ArgumentParser:
     payout_file.add_argument("--cutoff", required=True, type=_past_date, help="the batch's cut-off")
     payout_file.add_argument(
         "--format", required=True, choices=[member.value for member in FileFormat]
+    )
+    payout_file.add_argument(
+        "--currency",
+        help="the payout currency of the file, when the format's payouts are in several",
     )
     payout_file.add_argument("--out", required=True, help="the file to write ('-' for stdout)")
     for name, text in (
@@ -328,6 +363,16 @@ def _run(args: argparse.Namespace) -> int:
         return _payouts(args)
     if args.command == "export":
         return _export(args)
+    if args.command == "tax-filing":
+        with unit_of_work() as session:
+            made = statements.tax_filing_file(session, actor=Actor.operator(), year=args.year)
+        with _replacing(args.out, binary=True, private=True) as sink:
+            sink.write(made.content)
+        print(
+            f"Wrote {made.rows} payee(s) of {made.year} to {args.out} (SHA-256 {made.sha256}). "
+            "It holds full taxpayer ids: keep it safe."
+        )
+        return 0
     if args.command == "generate":
         result = generate.generate(
             get_engine(), partners=args.partners, leads=args.leads, seed=args.seed
@@ -428,8 +473,9 @@ def _payouts(args: argparse.Namespace) -> int:
     operator = Actor.operator()
     with unit_of_work() as session:
         if args.payout_command in ("preview", "run"):
+            rates = _batch_rates(args)
             if args.payout_command == "preview":
-                plan = payouts.preview(session, actor=operator, cutoff=args.cutoff)
+                plan = payouts.preview(session, actor=operator, cutoff=args.cutoff, rates=rates)
                 paid, left_out = plan.paid, plan.left_out
                 print(
                     f"Batch for {args.cutoff}: {len(paid)} payout(s), "
@@ -441,13 +487,25 @@ def _payouts(args: argparse.Namespace) -> int:
                         f"{item.amount:,.2f} in {item.lines} line(s)"
                     )
             else:
-                result = payouts.run_batch(session, actor=operator, cutoff=args.cutoff)
+                result = payouts.run_batch(
+                    session,
+                    actor=operator,
+                    cutoff=args.cutoff,
+                    rates=rates,
+                    confirm_rate_jumps=args.confirm_rate_jumps,
+                )
                 left_out = result.left_out
                 print(f"Scheduled {len(result.scheduled)} payout(s) for {args.cutoff}.")
                 for payout in result.scheduled:
+                    arrives = (
+                        f" → {payout.payout_amount:,.2f} {payout.payout_currency} at "
+                        f"{payout.exchange_rate.normalize()}"
+                        if payout.payout_currency != payout.currency
+                        else ""
+                    )
                     print(
                         f"  #{payout.id} {payout.company_name}: {payout.amount:,.2f} "
-                        f"{payout.currency}"
+                        f"{payout.currency}{arrives}"
                     )
             for item in left_out:
                 print(
@@ -520,9 +578,40 @@ def _payouts(args: argparse.Namespace) -> int:
 
 def _payout_file(session: Session, args: argparse.Namespace) -> int:
     result = payout_files.build_payout_file(
-        session, actor=Actor.operator(), cutoff=args.cutoff, file_format=args.format
+        session,
+        actor=Actor.operator(),
+        cutoff=args.cutoff,
+        file_format=args.format,
+        currency=args.currency,
     )
     return _write_file(result, args.out)
+
+
+def _typed_rate(text: str) -> tuple[str, Decimal]:
+    code, _, rate = text.partition("=")
+    errors = FieldErrors()
+    value = currencies.clean_rate(errors, "rate", rate, label=f"The rate of {code or '?'}")
+    if not re.fullmatch(r"[A-Za-z]{3}", code) or value is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give a currency code and a positive rate, such as EUR=0.9234"
+        )
+    return code.upper(), value
+
+
+def _batch_rates(args: argparse.Namespace) -> dict[str, currencies.Quote]:
+    """The batch's rates: a rates file's, then each typed one (dated today)."""
+    today = utc_now().date()
+    rates: dict[str, currencies.Quote] = {}
+    if args.rates:
+        try:
+            with open(args.rates, "rb") as source:
+                content = source.read(currencies.MAX_RATES_BYTES + 1)
+        except OSError as error:
+            raise PortalError(f"cannot read {args.rates}: {error.strerror}") from None
+        rates |= currencies.read_rates(content, today=today)
+    for code, rate in args.rate:
+        rates[code] = currencies.Quote(rate, today, "typed on the command line")
+    return rates
 
 
 def _write_file(result: payout_files.PayoutFileResult, out: str) -> int:

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from portal import statistics, tax_forms
 from portal.access import Actor, refresh, scoped_partner_id
 from portal.config import get_settings
+from portal.currencies import payout_currency_of
 from portal.errors import NotFound, ValidationError
 from portal.models import (
     BankAccountType,
@@ -36,6 +37,7 @@ from portal.models import (
     PartnerStatus,
     PaymentMethod,
     Payout,
+    PayoutStatus,
     TaxForm,
 )
 from portal.pagination import Page, after_cursor, check_limit, cursor_values, page_of
@@ -54,6 +56,7 @@ class PayoutDetails(Protocol):
     bank_scheme: str | None
     bank_code: str | None
     bank_account_type: BankAccountType | None
+    payout_currency: str | None
     address: str | None
     city: str | None
     zip: str | None
@@ -239,7 +242,9 @@ def payout_eligibility(
         )
     else:
         assert profile is not None
-        route = route_of(profile, currency=settings.currency, address_country=profile.country)
+        route = route_of(
+            profile, currency=payout_currency_of(profile), address_country=profile.country
+        )
         if route.file_format is None:
             blockers.append(Blocker(route.reason, route.remedy))
     blockers.extend(_tax_form_blockers(profile, today))
@@ -342,6 +347,22 @@ class CommissionSummary:
     next_release: datetime | None
     blockers: tuple[Blocker, ...] = ()
     held_reasons: list[str] = field(default_factory=list)
+    scheduled: tuple[ScheduledPayout, ...] = ()  # payouts on their way
+    paid_in: str = ""  # the partner's payout currency now
+
+
+@dataclass(frozen=True)
+class ScheduledPayout:
+    """A payout already scheduled: what it carries, and what arrives at the batch's rate."""
+
+    id: int
+    cutoff: date
+    amount: Decimal  # in the program currency
+    payout_currency: str
+    payout_amount: Decimal
+    exchange_rate: Decimal
+    rate_date: date | None
+    held: bool  # waits for a manager to confirm changed payment details
 
 
 # What a payout needs of a profile (`PayoutDetails`), as columns.
@@ -351,6 +372,7 @@ PROFILE_DETAILS = (
     PartnerProfile.bank_scheme,
     PartnerProfile.bank_code,
     PartnerProfile.bank_account_type,
+    PartnerProfile.payout_currency,
     PartnerProfile.payment_email,
     PartnerProfile.address,
     PartnerProfile.city,
@@ -445,7 +467,29 @@ def commission_summary(
             f"{settings.hold_days} days after each conversion; the next part is released on "
             f"{next_release.date().isoformat()}."
         )
-    reasons += [blocker.remedy for blocker in eligibility.blockers]
+    scheduled = tuple(
+        ScheduledPayout(*row)
+        for row in session.execute(
+            select(
+                Payout.id,
+                Payout.cutoff,
+                Payout.amount,
+                Payout.payout_currency,
+                Payout.payout_amount,
+                Payout.exchange_rate,
+                Payout.rate_date,
+                Payout.held_reason != "",
+            )
+            .where(Payout.partner_id == partner_id, Payout.status == PayoutStatus.SCHEDULED)
+            .order_by(Payout.id)
+        )
+    )
+    reasons += [
+        blocker.remedy
+        for blocker in eligibility.blockers
+        # Nothing more owed is no news while a payout is on its way.
+        if not (scheduled and blocker.reason.startswith("nothing to pay"))
+    ]
     lapse = tax_forms.expiry_warning(profile.tax_form_expires_on if profile else None, now.date())
     if lapse:
         reasons.append(lapse)
@@ -463,6 +507,8 @@ def commission_summary(
         next_release=next_release if totals[CommissionState.ON_HOLD] > 0 else None,
         blockers=eligibility.blockers,
         held_reasons=reasons,
+        scheduled=scheduled,
+        paid_in=payout_currency_of(profile),
     )
 
 

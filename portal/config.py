@@ -78,6 +78,51 @@ DEFAULT_SERVICES = (
 )
 
 
+def _currency_code(code: str) -> str:
+    """An ISO 4217 code the portal can pay in (two decimal places), upper-cased."""
+    import pycountry  # schwifty's own dependency: the ISO 4217 list
+
+    upper = code.strip().upper()
+    if pycountry.currencies.get(alpha_3=upper) is None:
+        raise ValueError(f"{code!r} is not an ISO 4217 currency code")
+    if upper in NOT_TWO_DECIMALS:
+        raise ValueError(f"{upper} is not counted in cents; the portal pays in cents only")
+    return upper
+
+
+# ISO 4217 currencies whose minor unit is not a hundredth (JPY has none, KWD a thousandth).
+NOT_TWO_DECIMALS = frozenset(
+    [
+        "BIF",
+        "CLP",
+        "DJF",
+        "GNF",
+        "ISK",
+        "JPY",
+        "KMF",
+        "KRW",
+        "PYG",
+        "RWF",
+        "UGX",
+        "UYI",
+        "VND",
+        "VUV",
+        "XAF",
+        "XOF",
+        "XPF",
+        "BHD",
+        "IQD",
+        "JOD",
+        "KWD",
+        "LYD",
+        "OMR",
+        "TND",
+        "CLF",
+        "UYW",
+    ]
+)
+
+
 class Settings(BaseSettings):
     """Every setting of the portal; each field is documented in the README."""
 
@@ -139,7 +184,29 @@ class Settings(BaseSettings):
         },
         description="Default commission rate of each tier.",
     )
-    currency: str = Field(default="USD", min_length=3, max_length=3, description="ISO 4217.")
+    currency: str = Field(
+        default="USD",
+        min_length=3,
+        max_length=3,
+        description="Program currency (ISO 4217): commissions are earned in it.",
+    )
+    payout_currencies: tuple[str, ...] = Field(
+        default=("USD", "EUR", "GBP"),
+        description="Currencies partners may be paid in (ISO 4217); the program currency is "
+        "always one of them.",
+    )
+    rate_max_change: Decimal = Field(
+        default=Decimal("0.10"),
+        gt=0,
+        le=1,
+        description="Largest share an exchange rate may move from the last one used before "
+        "the batch asks for a confirmation (a guard against typos).",
+    )
+    tax_thresholds: dict[int, Decimal] = Field(
+        default={2025: Decimal("600.00"), 2026: Decimal("2000.00")},
+        description="Form 1099-NEC threshold by tax year (payments made in that year); a year "
+        "not listed takes the latest year before it (the earliest for years before all).",
+    )
     payout_day: int = Field(default=15, ge=1, le=28, description="Day of the month payouts run.")
     services: tuple[str, ...] = Field(
         default=DEFAULT_SERVICES, min_length=1, description="Service catalogue for leads."
@@ -321,6 +388,23 @@ class Settings(BaseSettings):
         if len(addresses) != 1 or "@" not in addresses[0].addr_spec or header.defects:
             raise ValueError("mail_from must be one address, e.g. Partner Program <p@example.com>")
         return value
+
+    @field_validator("currency")
+    @classmethod
+    def _iso_currency(cls, code: str) -> str:
+        return _currency_code(code)
+
+    @field_validator("payout_currencies")
+    @classmethod
+    def _iso_currencies(cls, codes: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(_currency_code(code) for code in codes))
+
+    @model_validator(mode="after")
+    def _program_currency_is_paid(self) -> Settings:
+        if self.currency not in self.payout_currencies:
+            # Frozen model: the program currency joins the list as written in the settings.
+            object.__setattr__(self, "payout_currencies", (self.currency, *self.payout_currencies))
+        return self
 
     @field_validator("tier_rates")
     @classmethod

@@ -385,10 +385,15 @@ def _tax_columns(_: datetime) -> list[Column]:
         Column("paid_total", PAID_TOTAL, Format.MONEY),
         Column("payouts", func.count(Payout.id), Format.NUMBER),
         Column("tax_id", _masked(PartnerProfile.tax_id_last4)),
+        Column("tin_type", func.coalesce(cast(PartnerProfile.tax_id_type, String), "missing")),
         # Cast first: the enum column type would read 'missing' back as a member and fail.
         Column("tax_form", func.coalesce(cast(PartnerProfile.tax_form, String), "missing")),
         Column("tax_form_expires_on", PartnerProfile.tax_form_expires_on, Format.DATE),
         Column("tax_form_received_at", PartnerProfile.tax_form_received_at, Format.TIME),
+        Column("address", PartnerProfile.address),
+        Column("city", PartnerProfile.city),
+        Column("state", PartnerProfile.state),
+        Column("zip", PartnerProfile.zip),
         Column("country", PartnerProfile.country),
     ]
 
@@ -452,7 +457,13 @@ KINDS: dict[str, ExportKind] = {
             statuses=None,
         ),
         ExportKind(
-            "tax", "Yearly tax report", _tax_columns, _tax_source, Partner.id, None, needs_year=True
+            "tax",
+            "Yearly tax report (1099-NEC list; tax ids masked)",
+            _tax_columns,
+            _tax_source,
+            Partner.id,
+            None,
+            needs_year=True,
         ),
     )
 }

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import case, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from portal.currencies import convert
 from portal.models import (
     Commission,
     CommissionKind,
@@ -349,7 +350,31 @@ def verify_ledger(session: Session) -> list[str]:
                     f"lead {lead_id}: commission {converted.get(lead_id)} but live ledger"
                     f" line {live_lines.get(lead_id)}"
                 )
-    return problems + verify_payout_files(session)
+    return problems + verify_payout_amounts(session) + verify_payout_files(session)
+
+
+def verify_payout_amounts(session: Session) -> list[str]:
+    """Every payout pays its base amount at its rate, rounded half-up to cents; a payout in
+    the program currency pays exactly its base amount at a rate of 1."""
+    problems = []
+    for row in session.execute(
+        select(
+            Payout.id,
+            Payout.amount,
+            Payout.currency,
+            Payout.payout_amount,
+            Payout.payout_currency,
+            Payout.exchange_rate,
+        )
+    ):
+        expected = convert(row.amount, row.exchange_rate)
+        same = row.currency == row.payout_currency
+        if row.payout_amount != expected or (same and row.exchange_rate != 1):
+            problems.append(
+                f"payout {row.id}: pays {row.payout_amount} {row.payout_currency} for "
+                f"{row.amount} {row.currency} at {row.exchange_rate} (expected {expected})"
+            )
+    return problems
 
 
 def verify_payout_files(session: Session) -> list[str]:
@@ -369,7 +394,7 @@ def verify_payout_files(session: Session) -> list[str]:
     payouts = {
         row.id: row
         for row in session.execute(
-            select(Payout.id, Payout.amount, Payout.payout_file_id).where(
+            select(Payout.id, Payout.payout_amount, Payout.payout_file_id).where(
                 Payout.id.in_(listed) | Payout.payout_file_id.is_not(None)
             )
         )
@@ -377,7 +402,7 @@ def verify_payout_files(session: Session) -> list[str]:
     live_file_of: dict[int, int] = {}
     for row in files:
         ids = list(row.payout_ids or ())
-        total = sum((payouts[i].amount for i in ids if i in payouts), Decimal("0.00"))
+        total = sum((payouts[i].payout_amount for i in ids if i in payouts), Decimal("0.00"))
         if len(ids) != row.payout_count or total != row.total:
             problems.append(
                 f"payout file {row.id}: {row.payout_count} payouts, {row.total}, but it lists "

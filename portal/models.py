@@ -32,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from portal.types import Money, Rate, UTCDateTime, WholeNumber, utc_now
+from portal.types import ExchangeRate, Money, Rate, UTCDateTime, WholeNumber, utc_now
 
 MAX_ID = 2**31 - 1  # ids are INTEGER columns: larger numbers name nothing and overflow
 
@@ -124,6 +124,12 @@ class PayeeType(enum.StrEnum):
 
     BUSINESS = "business"
     INDIVIDUAL = "individual"
+
+
+class TaxIdType(enum.StrEnum):
+    SSN = "ssn"
+    EIN = "ein"
+    FOREIGN = "foreign"
 
 
 class PayoutFileStatus(enum.StrEnum):
@@ -235,9 +241,14 @@ class PartnerProfile(Base):
     payee_type: Mapped[PayeeType] = mapped_column(
         _enum(PayeeType, "payee_type"), default=PayeeType.BUSINESS, server_default="business"
     )
+    # The currency the partner is paid in; NULL: the one its bank account's country uses,
+    # when the program enables it, else the program currency.
+    payout_currency: Mapped[str | None] = mapped_column(String(3))
     # Keeps the original design's column name; it holds a Fernet token, never the clear id.
     tax_id_encrypted: Mapped[str | None] = mapped_column("tax_id", Text)
     tax_id_last4: Mapped[str | None] = mapped_column(String(4))
+    # What the tax id is: a US SSN or EIN (the 1099 needs the TIN type), or a foreign one.
+    tax_id_type: Mapped[TaxIdType | None] = mapped_column(_enum(TaxIdType, "tax_id_type"))
     # The verified tax form on file (set when a manager verifies an upload) and its lapse.
     tax_form: Mapped[TaxForm | None] = mapped_column(_enum(TaxForm, "tax_form"))
     tax_form_received_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -467,6 +478,7 @@ class Payout(Base):
     __tablename__ = "payouts"
     __table_args__ = (
         CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("payout_amount > 0 AND exchange_rate > 0", name="payout_amount_positive"),
         CheckConstraint(
             "(status IN ('paid', 'returned')) = (paid_at IS NOT NULL)", name="paid_has_time"
         ),
@@ -533,6 +545,13 @@ class Payout(Base):
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     returned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     return_reason: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    # `amount` is in the program currency (`currency`), as the ledger is; the partner is paid
+    # `payout_amount` in `payout_currency`: amount × exchange_rate, rounded half-up.
+    payout_currency: Mapped[str] = mapped_column(String(3))
+    payout_amount: Mapped[Decimal] = mapped_column(Money())
+    exchange_rate: Mapped[Decimal] = mapped_column(ExchangeRate(), default=Decimal(1))
+    rate_date: Mapped[date | None] = mapped_column(Date)
+    rate_source: Mapped[str] = mapped_column(String(60), default="", server_default="")
 
 
 class PartnerLeadStats(Base):

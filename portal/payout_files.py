@@ -127,7 +127,7 @@ def payout_route(payout: Payout) -> FileFormat | None:
     """The file that pays a payout's fixed details in its currency."""
     address = payout.payee_address or {}
     return route_of(
-        payout, currency=payout.currency, address_country=address.get("country")
+        payout, currency=payout.payout_currency, address_country=address.get("country")
     ).file_format
 
 
@@ -172,7 +172,7 @@ class BatchOverview:
     scheduled: int
     approved: int
     approvals_required: bool
-    ready: dict[FileFormat, tuple[int, Decimal]]  # a file can be made now: payouts, total
+    ready: dict[FileKey, tuple[int, Decimal]]  # a file can be made now: payouts, total
     waiting: list[Waiting]
     files: list[PayoutFileRecord]
 
@@ -188,11 +188,15 @@ def _scheduled(session: Session, cutoff: date, *, lock: bool = False) -> Sequenc
     return session.scalars(query).all()
 
 
+FileKey = tuple[FileFormat, str]  # a file pays one format in one currency
+
+
 def _sort(
     payouts: Iterable[Payout], approvals_required: bool
-) -> tuple[dict[FileFormat, list[Payout]], list[Waiting]]:
-    """Scheduled payouts split into those a file may take now, by format, and those waiting."""
-    ready: dict[FileFormat, list[Payout]] = {}
+) -> tuple[dict[FileKey, list[Payout]], list[Waiting]]:
+    """Scheduled payouts split into those a file may take now, by format and currency, and
+    those waiting."""
+    ready: dict[FileKey, list[Payout]] = {}
     waiting: dict[tuple[FileFormat | None, str], list[Payout]] = {}
     for payout in payouts:
         route = payout_route(payout)
@@ -205,15 +209,14 @@ def _sort(
         elif approvals_required and payout.approved_by is None:
             reason = "waits for a second manager's approval"
         else:
-            assert route is not None
-            ready.setdefault(route, []).append(payout)
+            ready.setdefault((route, payout.payout_currency), []).append(payout)
             continue
         waiting.setdefault((route, reason), []).append(payout)
     return ready, [
         Waiting(
             file_format,
             tuple(p.id for p in items),
-            sum((p.amount for p in items), Decimal("0.00")),
+            sum((p.payout_amount for p in items), Decimal("0.00")),
             reason,
         )
         for (file_format, reason), items in waiting.items()
@@ -270,8 +273,8 @@ def batch_overview(session: Session, *, actor: Actor, cutoff: date | str) -> Bat
         approved=sum(1 for p in payouts if p.approved_by is not None),
         approvals_required=approvals_required,
         ready={
-            fmt: (len(items), sum((p.amount for p in items), Decimal("0.00")))
-            for fmt, items in ready.items()
+            key: (len(items), sum((p.payout_amount for p in items), Decimal("0.00")))
+            for key, items in sorted(ready.items())
         },
         waiting=waiting,
         files=_records(session, files),
@@ -379,7 +382,7 @@ def _iso20022(payouts: Sequence[Payout], file_id: int, currency: str, *, sepa: b
         payment: dict[str, Any] = {
             "name": name,
             "IBAN": IBAN(decrypt(payout.bank_account_encrypted)).compact,
-            "amount": int(payout.amount * 100),
+            "amount": int(payout.payout_amount * 100),
             "currency": currency,
             "execution_date": execution,
             "description": f"Partner payout {reference(payout.id)}",
@@ -472,7 +475,7 @@ def _nacha(session: Session, payouts: Sequence[Payout]) -> tuple[bytes, str]:
                 name=name,
                 routing=payout.bank_code,
                 account=decrypt(payout.bank_account_encrypted),
-                amount_cents=int(payout.amount * 100),
+                amount_cents=int(payout.payout_amount * 100),
                 account_type=payout.bank_account_type.value,
                 id_number=_ach_id(payout.id),
             )
@@ -511,8 +514,8 @@ def _paypal(payouts: Sequence[Payout]) -> bytes:
         [
             [
                 payout.payee_email or "",
-                f"{payout.amount:.2f}",
-                payout.currency,
+                f"{payout.payout_amount:.2f}",
+                payout.payout_currency,
                 reference(payout.id),
                 f"Partner payout {reference(payout.id)}",
                 "PAYPAL",
@@ -542,9 +545,9 @@ def _wise(payouts: Sequence[Payout]) -> bytes:
             reference(payout.id),
             "PRIVATE" if payout.payee_type is PayeeType.INDIVIDUAL else "BUSINESS",
             "target",
-            f"{payout.amount:.2f}",
-            payout.currency,
-            payout.currency,
+            f"{payout.payout_amount:.2f}",
+            payout.payout_currency,
+            payout.payout_currency,
             "EMAIL",
         ]
         for payout in payouts
@@ -573,10 +576,10 @@ def _checks(payouts: Sequence[Payout], cutoff: date, first_check: int) -> bytes:
             + cell(reference(payout.id))
             + cell(one_line(payout.payee_name, 200))
             + f"<td>{lines}</td>"
-            + f'<td class="amount">{html.escape(f"{payout.amount:,.2f} {payout.currency}")}</td>'
+            + f'<td class="amount">{html.escape(_money(payout))}</td>'
             + "</tr>"
         )
-    total = sum((payout.amount for payout in payouts), Decimal("0.00"))
+    total = sum((payout.payout_amount for payout in payouts), Decimal("0.00"))
     last = first_check + len(payouts) - 1
     return (
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
@@ -585,12 +588,16 @@ def _checks(payouts: Sequence[Payout], cutoff: date, first_check: int) -> bytes:
         "td,th{border:1px solid #999;padding:6px;vertical-align:top;text-align:left}"
         ".amount{text-align:right;white-space:nowrap}</style></head><body>"
         f"<h1>Checks {first_check}–{last} for the payouts of {cutoff.isoformat()}</h1>"
-        f"<p>{len(payouts)} checks, {total:,.2f} {payouts[0].currency} in all.</p>"
+        f"<p>{len(payouts)} checks, {total:,.2f} {payouts[0].payout_currency} in all.</p>"
         "<table><thead><tr><th>Check</th><th>Memo</th><th>Pay to the order of</th>"
         "<th>Postal address</th><th>Amount</th></tr></thead><tbody>"
         + "".join(rows)
         + "</tbody></table></body></html>\n"
     ).encode("utf-8")
+
+
+def _money(payout: Payout) -> str:
+    return f"{payout.payout_amount:,.2f} {payout.payout_currency}"
 
 
 def _next_check_number(session: Session) -> int:
@@ -608,31 +615,40 @@ def _describe(record: PayoutFile, names: dict[int, str]) -> str:
 
 
 def build_payout_file(
-    session: Session, *, actor: Actor, cutoff: date | str, file_format: FileFormat | str
+    session: Session,
+    *,
+    actor: Actor,
+    cutoff: date | str,
+    file_format: FileFormat | str,
+    currency: str | None = None,
 ) -> PayoutFileResult:
-    """The payout file of one format for a batch's payouts that no live file holds yet;
-    managers only. The payouts it pays are locked to it until it is voided."""
+    """The payout file of one format, in one payout currency, for a batch's payouts that no
+    live file holds yet; managers only. The payouts it pays are locked to it until it is
+    voided. `currency` may be left out when the format's payouts are all in one."""
     actor = require_manager(session, actor)
     fmt = _checked_format(file_format)
     day = checked_cutoff(cutoff)
     settings = get_settings()
     payouts = _scheduled(session, day, lock=True)
     ready, waiting = _sort(payouts, settings.payout_approvals >= 2)
-    chosen = ready.get(fmt, [])
+    currencies = sorted(code for kind, code in ready if kind is fmt)
+    if currency is None and len(currencies) > 1:
+        raise ValidationError(
+            {
+                "currency": f"The {fmt.value} payouts of this batch are in "
+                f"{', '.join(currencies)}: choose the currency of the file."
+            }
+        )
+    currency = currency.upper() if currency else (currencies[0] if currencies else "")
+    chosen = ready.get((fmt, currency), [])
     if not chosen:
         _refuse_empty(session, day, fmt, payouts, waiting)
-    currencies = {payout.currency for payout in chosen}
-    if len(currencies) != 1:
-        raise ValidationError(
-            {"payouts": f"The payouts are in several currencies ({', '.join(sorted(currencies))})."}
-        )
-    (currency,) = currencies
     _refuse_unrepresentable(_unrepresentable(chosen, fmt))
     record = PayoutFile(
         cutoff=day,
         format=fmt.value,
         payout_count=len(chosen),
-        total=sum((payout.amount for payout in chosen), Decimal("0.00")),
+        total=sum((payout.payout_amount for payout in chosen), Decimal("0.00")),
         currency=currency,
         sha256="",
         created_by=actor.user_id,
@@ -681,7 +697,7 @@ def build_payout_file(
         cutoff=day,
         file_format=fmt,
         content=content,
-        file_name=f"payouts-{day.isoformat()}-{fmt.value}-{record.id}.{spec.extension}",
+        file_name=f"payouts-{day.isoformat()}-{fmt.value}-{currency}-{record.id}.{spec.extension}",
         media_type=spec.media_type,
         payouts=len(chosen),
         total=record.total,
@@ -820,7 +836,7 @@ def positive_pay_file(session: Session, *, actor: Actor, file_id: int) -> Payout
         [
             account,
             str(record.first_check + index),
-            f"{payouts[payout_id].amount:.2f}",
+            f"{payouts[payout_id].payout_amount:.2f}",
             record.created_at.date().isoformat(),
             one_line(payouts[payout_id].payee_name, 200),
             "V" if record.status is PayoutFileStatus.VOID else "",

@@ -14,8 +14,8 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from functools import cache
@@ -30,6 +30,7 @@ from portal.access import Actor, refresh, require_manager, scoped_partner_id
 from portal.commissions import PROFILE_DETAILS, payout_eligibility, settled_by
 from portal.config import get_settings
 from portal.crypto import masked
+from portal.currencies import Quote, check_jumps, convert, payout_currency_of
 from portal.db import rows_changed
 from portal.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from portal.models import (
@@ -75,9 +76,12 @@ def checked_cutoff(cutoff: date | str) -> date:
 class PlannedPayout:
     partner_id: int
     company_name: str
-    amount: Decimal
+    amount: Decimal  # in the program currency
     lines: int
     reasons: list[str] = field(default_factory=list)  # empty when it will be paid
+    payout_currency: str = ""
+    payout_amount: Decimal | None = None  # what arrives, at the batch's rate
+    quote: Quote | None = None  # None: the program currency
 
 
 @dataclass(frozen=True)
@@ -86,13 +90,46 @@ class PayoutPlan:
     currency: str
     paid: list[PlannedPayout]
     left_out: list[PlannedPayout]
+    rates_needed: tuple[str, ...] = ()  # payout currencies in use that are not the program's
 
     @property
     def total(self) -> Decimal:
         return sum((payout.amount for payout in self.paid), Decimal("0.00"))
 
+    @property
+    def totals_paid(self) -> dict[str, Decimal]:
+        """What the batch pays in each payout currency."""
+        totals: dict[str, Decimal] = {}
+        for payout in self.paid:
+            assert payout.payout_amount is not None
+            totals[payout.payout_currency] = (
+                totals.get(payout.payout_currency, Decimal("0.00")) + payout.payout_amount
+            )
+        return totals
 
-def _plan(session: Session, cutoff: date, now: datetime) -> PayoutPlan:
+
+def _priced(
+    planned: PlannedPayout, currency: str, rates: Mapping[str, Quote], program: str
+) -> PlannedPayout:
+    """The planned payout in its payout currency, or left out for want of a rate."""
+    if currency == program:
+        return replace(planned, payout_currency=currency, payout_amount=planned.amount)
+    quote = rates.get(currency)
+    if quote is None:
+        return replace(
+            planned,
+            payout_currency=currency,
+            reasons=[*planned.reasons, f"no exchange rate for {currency} given for this batch"],
+        )
+    return replace(
+        planned,
+        payout_currency=currency,
+        payout_amount=convert(planned.amount, quote.rate),
+        quote=quote,
+    )
+
+
+def _plan(session: Session, cutoff: date, now: datetime, rates: Mapping[str, Quote]) -> PayoutPlan:
     settings = get_settings()
     owed = (
         select(
@@ -120,22 +157,42 @@ def _plan(session: Session, cutoff: date, now: datetime) -> PayoutPlan:
     )
     paid: list[PlannedPayout] = []
     left_out: list[PlannedPayout] = []
+    needed: set[str] = set()
     for row in rows:
         amount = Decimal(row.amount).quantize(Decimal("0.01"))
         eligibility = payout_eligibility(
             status=row.status, profile=row, owed=amount, today=now.date()
         )
-        planned = PlannedPayout(
-            row.partner_id, row.company_name, amount, row.lines, eligibility.reasons
+        currency = payout_currency_of(row if row.payment_method is not None else None)
+        planned = _priced(
+            PlannedPayout(row.partner_id, row.company_name, amount, row.lines, eligibility.reasons),
+            currency,
+            rates,
+            settings.currency,
         )
-        (paid if eligibility.will_be_paid else left_out).append(planned)
-    return PayoutPlan(cutoff=cutoff, currency=settings.currency, paid=paid, left_out=left_out)
+        if eligibility.will_be_paid and currency != settings.currency:
+            needed.add(currency)
+        (paid if not planned.reasons else left_out).append(planned)
+    return PayoutPlan(
+        cutoff=cutoff,
+        currency=settings.currency,
+        paid=paid,
+        left_out=left_out,
+        rates_needed=tuple(sorted(needed)),
+    )
 
 
-def preview(session: Session, *, actor: Actor, cutoff: date | str) -> PayoutPlan:
-    """Who a batch for this cut-off would pay, how much, and who is left out and why."""
+def preview(
+    session: Session,
+    *,
+    actor: Actor,
+    cutoff: date | str,
+    rates: Mapping[str, Quote] | None = None,
+) -> PayoutPlan:
+    """Who a batch for this cut-off would pay, how much (in the program currency and in each
+    partner's payout currency at `rates`), and who is left out and why."""
     require_manager(session, actor)
-    return _plan(session, checked_cutoff(cutoff), utc_now())
+    return _plan(session, checked_cutoff(cutoff), utc_now(), rates or {})
 
 
 @dataclass(frozen=True)
@@ -158,6 +215,11 @@ class PayoutView:
     payout_file_id: int | None = None  # the live file that pays it
     approved: bool = False
     destination: str = ""  # where it is paid: a masked account, an e-mail, a town
+    payout_currency: str = ""  # what arrives: payout_amount in payout_currency
+    payout_amount: Decimal = Decimal("0.00")
+    exchange_rate: Decimal = Decimal(1)  # payout currency per unit of the program currency
+    rate_date: date | None = None
+    rate_source: str = ""
     returned_at: datetime | None = None
     return_reason: str = ""
 
@@ -182,6 +244,11 @@ def _view(payout: Payout, company_name: str) -> PayoutView:
         payout_file_id=payout.payout_file_id,
         approved=payout.approved_by is not None,
         destination=_destination(payout),
+        payout_currency=payout.payout_currency,
+        payout_amount=payout.payout_amount,
+        exchange_rate=payout.exchange_rate,
+        rate_date=payout.rate_date,
+        rate_source=payout.rate_source,
         returned_at=payout.returned_at,
         return_reason=payout.return_reason,
     )
@@ -230,12 +297,27 @@ class BatchResult:
     left_out: list[PlannedPayout]
 
 
-def run_batch(session: Session, *, actor: Actor, cutoff: date | str) -> BatchResult:
-    """Schedule one payout per eligible partner for the cut-off; managers only."""
+def run_batch(
+    session: Session,
+    *,
+    actor: Actor,
+    cutoff: date | str,
+    rates: Mapping[str, Quote] | None = None,
+    confirm_rate_jumps: bool = False,
+) -> BatchResult:
+    """Schedule one payout per eligible partner for the cut-off, each in the partner's payout
+    currency at the batch's rate for it (a partner whose currency has no rate is left out);
+    managers only. A rate far from the last one used is refused unless confirmed."""
     actor = require_manager(session, actor)
     cutoff = checked_cutoff(cutoff)
     now = utc_now()
-    plan = _plan(session, cutoff, now)
+    rates = rates or {}
+    plan = _plan(session, cutoff, now, rates)
+    check_jumps(
+        session,
+        {code: quote for code, quote in rates.items() if code in plan.rates_needed},
+        confirmed=confirm_rate_jumps,
+    )
     settings = get_settings()
     scheduled = []
     left_out = list(plan.left_out)
@@ -254,7 +336,13 @@ def run_batch(session: Session, *, actor: Actor, cutoff: date | str) -> BatchRes
         recheck = payout_eligibility(
             status=partner.status, profile=profile, owed=amount, today=now.date()
         )
-        if not recheck.will_be_paid or profile is None or profile.payment_method is None:
+        currency = payout_currency_of(profile)
+        if (
+            not recheck.will_be_paid
+            or profile is None
+            or profile.payment_method is None
+            or currency != planned.payout_currency
+        ):
             # Another batch, a status or a profile change came between the plan and the lock.
             left_out.append(
                 PlannedPayout(
@@ -266,11 +354,17 @@ def run_batch(session: Session, *, actor: Actor, cutoff: date | str) -> BatchRes
                 )
             )
             continue
+        quote = planned.quote
         payout = Payout(
             partner_id=partner.id,
             cutoff=cutoff,
             amount=amount,
             currency=settings.currency,
+            payout_currency=currency,
+            payout_amount=convert(amount, quote.rate) if quote else amount,
+            exchange_rate=quote.rate if quote else Decimal(1),
+            rate_date=quote.on if quote else None,
+            rate_source=quote.source if quote else "program currency",
             item_count=len(lines),
             payment_method=profile.payment_method,
             scheduled_by=actor.user_id,
@@ -295,7 +389,13 @@ def run_batch(session: Session, *, actor: Actor, cutoff: date | str) -> BatchRes
             session,
             partner_id=partner.id,
             kind="payout_scheduled",
-            message=f"A payout of {amount:,.2f} {settings.currency} has been scheduled.",
+            message=f"A payout of {amount:,.2f} {settings.currency} has been scheduled"
+            + (
+                f": {payout.payout_amount:,.2f} {currency} at {quote.rate.normalize()} "
+                f"({quote.source}, {quote.on.isoformat()})."
+                if quote
+                else "."
+            ),
         )
         audit.record_by(
             session,
@@ -308,6 +408,8 @@ def run_batch(session: Session, *, actor: Actor, cutoff: date | str) -> BatchRes
                 "amount": str(amount),
                 "lines": len(lines),
                 "cutoff": cutoff.isoformat(),
+                "paid": f"{payout.payout_amount} {currency}",
+                "rate": str(payout.exchange_rate),
             },
         )
         scheduled.append(_view(payout, partner.company_name))
@@ -416,13 +518,15 @@ def mark_paid(
     payout, partner = _locked_payout(session, payout_id)
     now = utc_now()
     paid_at = _paid_moment(errors, "paid_on", paid_on, payout, now)
-    if amount is not None and amount != payout.amount:
+    if amount is not None and amount != payout.payout_amount:
         errors.add(
-            "amount", f"The bank paid {amount:,.2f}; payout #{payout.id} is {payout.amount:,.2f}."
+            "amount",
+            f"The bank paid {amount:,.2f}; payout #{payout.id} is {payout.payout_amount:,.2f}.",
         )
-    if currency is not None and currency != payout.currency:
+    if currency is not None and currency != payout.payout_currency:
         errors.add(
-            "currency", f"The bank paid in {currency}; payout #{payout.id} is in {payout.currency}."
+            "currency",
+            f"The bank paid in {currency}; payout #{payout.id} is in {payout.payout_currency}.",
         )
     errors.raise_if_any()
     held = session.scalar(
@@ -446,7 +550,12 @@ def mark_paid(
         partner_id=partner.id,
         kind="payout_paid",
         message=f"Payout #{payout.id} of {payout.amount:,.2f} {payout.currency} was paid "
-        f"(reference {payout.reference}).",
+        + (
+            f"as {payout.payout_amount:,.2f} {payout.payout_currency} "
+            if payout.payout_currency != payout.currency
+            else ""
+        )
+        + f"(reference {payout.reference}).",
     )
     audit.record_by(
         session,
@@ -656,18 +765,21 @@ def _look_up(
 
 
 def _money_matches(errors: FieldErrors, entry: StatementEntry, payout: Payout) -> None:
+    """The bank's amount and currency are what the partner is paid: the payout's own amount in
+    its payout currency."""
     if not _AMOUNT.fullmatch(entry.amount):
         errors.add("amount", f"amount {entry.amount!r} is not an amount such as 1234.50")
-    elif abs(Decimal(entry.amount)) != payout.amount:
+    elif abs(Decimal(entry.amount)) != payout.payout_amount:
         errors.add(
             "amount",
-            f"the bank paid {abs(Decimal(entry.amount)):,.2f}, the payout is {payout.amount:,.2f}",
+            f"the bank paid {abs(Decimal(entry.amount)):,.2f}, the payout is "
+            f"{payout.payout_amount:,.2f}",
         )
-    if entry.currency.upper() != payout.currency:
+    if entry.currency.upper() != payout.payout_currency:
         errors.add(
             "currency",
             f"the bank paid in {entry.currency or 'no currency'}, the payout is in "
-            f"{payout.currency}",
+            f"{payout.payout_currency}",
         )
 
 
@@ -721,8 +833,8 @@ def _check(
                 reference=ref,
                 paid_on=paid_at.date(),
                 company_name=company_name,
-                amount=payout.amount,
-                currency=payout.currency,
+                amount=payout.payout_amount,
+                currency=payout.payout_currency,
                 already_paid=already,
             )
         )
@@ -875,6 +987,14 @@ def reapprove(session: Session, *, actor: Actor, payout_id: int) -> PayoutView:
                 "payout": f"Payout #{payout.id} cannot be paid with the new details: "
                 + "; ".join(check.reasons or ["no payout method on file"])
                 + ". Cancel it, or wait for the partner to complete them."
+            }
+        )
+    if payout_currency_of(profile) != payout.payout_currency:
+        raise ValidationError(
+            {
+                "payout": f"Payout #{payout.id} was priced in {payout.payout_currency}; the "
+                f"partner is now paid in {payout_currency_of(profile)}. Cancel it: the next "
+                "batch pays it at that currency's rate."
             }
         )
     before = {"method": payout.payment_method.value, "to": _destination(payout)}

@@ -13,9 +13,9 @@ from schwifty.exceptions import InvalidChecksumDigits, SchwiftyException
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from stdnum.exceptions import ValidationError as StdnumError
-from stdnum.us import rtn
+from stdnum.us import ein, rtn, ssn
 
-from portal import audit, payouts
+from portal import audit, currencies, payouts
 from portal.access import Actor, partner_status_refusal, refresh, scoped_partner_id
 from portal.crypto import encrypt, last4, masked
 from portal.errors import NotFound, PermissionDenied, ValidationError
@@ -26,6 +26,7 @@ from portal.models import (
     PayeeType,
     PaymentMethod,
     TaxForm,
+    TaxIdType,
 )
 from portal.types import utc_now
 from portal.validation import (
@@ -61,7 +62,9 @@ EDITABLE_FIELDS = (
         "bank_code",
         "bank_account_type",
         "payee_type",
+        "payout_currency",
         "tax_id",
+        "tax_id_type",
         "contact_phone",
         "website",
         "country",
@@ -78,6 +81,7 @@ PAYMENT_FIELDS = frozenset(
         "bank_code",
         "bank_account_type",
         "payee_type",
+        "payout_currency",
         "address",
         "city",
         "state",
@@ -100,7 +104,10 @@ class ProfileView:
     bank_code: str | None
     bank_account_type: BankAccountType | None
     payee_type: PayeeType
+    payout_currency: str | None  # chosen on the profile; None: by its bank account's country
+    paid_in: str  # the currency it is paid in now
     tax_id: str
+    tax_id_type: TaxIdType | None
     tax_form: TaxForm | None  # the verified form on file
     tax_form_received_at: datetime | None
     tax_form_expires_on: date | None
@@ -132,7 +139,10 @@ def _view(profile: PartnerProfile) -> ProfileView:
         bank_code=profile.bank_code,
         bank_account_type=profile.bank_account_type,
         payee_type=profile.payee_type or PayeeType.BUSINESS,
+        payout_currency=profile.payout_currency,
+        paid_in=currencies.payout_currency_of(profile),
         tax_id=masked(profile.tax_id_last4),
+        tax_id_type=profile.tax_id_type,
         tax_form=profile.tax_form,
         tax_form_received_at=profile.tax_form_received_at,
         tax_form_expires_on=profile.tax_form_expires_on,
@@ -216,6 +226,18 @@ def _clean_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
             clean[name] = clean_choice(
                 errors, name, value, PayeeType, label="Account holder", required=True
             )
+        elif name == "payout_currency":
+            code = str(value or "").strip().upper() if isinstance(value, str | None) else "?"
+            if code and code not in currencies.enabled():
+                errors.add(
+                    name,
+                    f"Payout currency must be one of: {', '.join(currencies.enabled())}.",
+                )
+            clean[name] = code or None
+        elif name == "tax_id_type":
+            clean[name] = clean_choice(
+                errors, name, value, TaxIdType, label="Tax id type", required=False
+            )
         elif name == "contact_phone":
             clean[name] = clean_phone(errors, name, value, label="Contact phone")
         elif name == "website":
@@ -297,6 +319,19 @@ def clean_bank_account(
     return BankAccount(scheme=scheme, number=number, code=bank_code)
 
 
+def _check_tin(secret: str | None, kind: TaxIdType | None) -> None:
+    """A new US tax id must be a valid SSN or EIN when it says it is one (python-stdnum)."""
+    if not secret or kind not in (TaxIdType.SSN, TaxIdType.EIN):
+        return
+    check = ssn if kind is TaxIdType.SSN else ein
+    try:
+        check.validate(secret)
+    except StdnumError:
+        raise ValidationError(
+            {"tax_id": f"This is not a valid {kind.value.upper()} (9 digits, as issued)."}
+        ) from None
+
+
 def update_profile(
     session: Session, *, actor: Actor, changes: Mapping[str, Any], partner_id: int | None = None
 ) -> ProfileView:
@@ -340,6 +375,7 @@ def update_profile(
     elif _compact(changes.get("bank_code")):
         profile.bank_code = _compact(changes.get("bank_code"))
     secret = clean.pop("tax_id", None)
+    _check_tin(secret, clean.get("tax_id_type", profile.tax_id_type))
     if secret:
         profile.tax_id_encrypted = encrypt(secret)
         profile.tax_id_last4 = last4(secret)
@@ -351,7 +387,8 @@ def update_profile(
     changed = [
         name
         for name in after_view
-        if name != "updated_at" and (after_view[name] != before_view[name] or name in replaced)
+        if name not in ("updated_at", "paid_in")
+        and (after_view[name] != before_view[name] or name in replaced)
     ]
     if PAYMENT_FIELDS & set(changed):
         payouts.hold_for_new_details(

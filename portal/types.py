@@ -116,6 +116,15 @@ class Rate(TypeDecorator[Decimal]):
         return Decimal
 
 
+class ExchangeRate(Rate):
+    """Units of a payout currency per unit of the program currency, NUMERIC(18,8): never
+    summed, so SQLite keeps it as a float rounded back to 8 places on reading."""
+
+    impl = Numeric(18, 8, asdecimal=False)
+    cache_ok = True
+    quantum = Decimal("0.00000001")
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """A timestamp stored in UTC and always returned timezone-aware in UTC."""
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from portal import leads, statistics
 from portal.access import Actor, load_actor
-from portal.models import Lead, Partner, PartnerProfile, PartnerStatus, Role
+from portal.models import Commission, Lead, Partner, PartnerProfile, PartnerStatus, Role
 from portal.pagination import Page
 from portal.types import utc_now
 from portal.users import add_user
@@ -209,3 +209,25 @@ def camt053(entries, *, account=DEBTOR_IBAN, currency="USD", booked=None):
 {"".join(rows)}</Stmt></BkToCstmrStmt></Document>"""
     CAMT_053_002.validate(xml)  # the test's own statement is what a bank would send
     return xml.encode()
+
+
+GERMAN_IBAN = {
+    "payment_method": "bank_transfer",
+    "bank_account": "DE89370400440532013000",
+    "country": "DE",
+}
+
+
+def owed_partner(
+    session: Session, manager: Actor, changes: dict[str, Any], deal: str = "1000.00"
+) -> Actor:
+    """A partner with these profile details and a verified tax form, owed the commission of
+    one conversion whose hold is over (every open line's hold is ended)."""
+    from portal import profiles
+
+    partner = make_actor(session)
+    profiles.update_profile(session, actor=partner, changes=changes)
+    verify_tax_form(session, partner)
+    make_converted_lead(session, manager, partner, deal)
+    session.execute(update(Commission).values(hold_until=utc_now() - timedelta(days=1)))
+    return partner

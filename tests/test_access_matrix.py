@@ -443,6 +443,10 @@ MATRIX: dict[str, tuple[Call, set[str]]] = {
         ),
         A_AND_MANAGER,
     ),
+    "statements.tax_filing_file": (
+        lambda s, w, a: statements.tax_filing_file(s, actor=a, year=utc_now().year),
+        MANAGER,
+    ),
     "statements.tax_report": (
         lambda s, w, a: statements.tax_report(s, actor=a, year=utc_now().year),
         MANAGER,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 from sqlalchemy import select, update
 
@@ -20,12 +21,14 @@ from portal.models import (
 from portal.types import utc_now
 from tests.apptest import metric, page_as, shown, texts
 from tests.factories import (
+    GERMAN_IBAN,
     backdate_lead,
     camt053,
     make_actor,
     make_converted_lead,
     make_lead,
     make_manager,
+    owed_partner,
     payable_profile,
 )
 
@@ -269,7 +272,7 @@ def test_payouts_page_makes_each_payout_file_once_and_voids_it_with_a_reason(app
     assert any("File #1 holds 1 payout(s)" in shown(s) for s in test.success)
     assert any("full bank account numbers" in shown(w) for w in test.warning)
     downloads = [b.label for b in test.get("download_button")]
-    assert "Download payouts-" + utc_now().date().isoformat() + "-paypal-1.csv" in downloads
+    assert "Download payouts-" + utc_now().date().isoformat() + "-paypal-USD-1.csv" in downloads
     assert "Every payout of this batch that can be filed is in a live file." in texts(test)
     assert list(test.dataframe[1].value["State"]) == ["live"]
     _click(test, "Void this file")
@@ -281,6 +284,30 @@ def test_payouts_page_makes_each_payout_file_once_and_voids_it_with_a_reason(app
     _click(test, "Void the file")
     assert any("File #1 is void" in shown(s) for s in test.success)
     assert any(s.label == "Make a payout file" for s in test.selectbox)
+
+
+def test_payouts_page_takes_the_batch_rates_from_the_ecb_file(app_database):
+    from pathlib import Path
+
+    with unit_of_work(app_database) as db:
+        manager = make_manager(db)
+        owed_partner(db, manager, GERMAN_IBAN)
+    test = page_as(manager, "pages/manager_payouts.py")
+    (why,) = test.dataframe[0].value["Why"]
+    assert why == "no exchange rate for EUR given for this batch"
+    rate = next(t for t in test.text_input if t.label == "EUR per 1 USD")
+    rate.input("-1").run()
+    assert "The EUR rate must be a positive decimal number" in texts(test)
+    ecb = (Path(__file__).parent.parent / "docs" / "demo" / "eurofxref-daily.xml").read_bytes()
+    test.file_uploader[0].set_value(("eurofxref-daily.xml", ecb, "application/xml")).run()
+    assert next(t for t in test.text_input if t.label == "EUR per 1 USD").value == "0.92165899"
+    assert list(test.dataframe[0].value["Paid"]) == ["92.17 EUR"]
+    _click(test, "Run the batch")
+    assert "EUR: 0.92165899 per 1 USD (ECB reference rate via EUR/USD, 2026-12-04)" in texts(test)
+    _click(test, "Run the batch")
+    with unit_of_work(app_database) as db:
+        payout = db.scalar(select(Payout))
+        assert (payout.payout_amount, payout.payout_currency) == (Decimal("92.17"), "EUR")
 
 
 def test_payouts_page_records_a_return(app_database):
@@ -471,3 +498,14 @@ def test_a_bulk_approval_tells_the_partners_it_refused_apart_from_those_it_appro
     (refusal,) = [shown(w) for w in test.warning]
     assert refusal.startswith("Not changed: ")
     assert refusal.endswith("A suspended partner cannot be approved.")
+
+
+def test_exports_page_makes_the_tax_filing_file(app_database):
+    with unit_of_work(app_database) as db:
+        manager = make_manager(db)
+    test = page_as(manager, "pages/manager_exports.py")
+    next(s for s in test.selectbox if s.label == "What").set_value("tax").run()
+    assert "(1099-NEC)" in texts(test) and "2,000.00 USD" in texts(test)
+    _click(test, "Prepare the filing file")
+    assert any(b.label.startswith("Download tax-filing-") for b in test.get("download_button"))
+    assert any("full taxpayer ids" in shown(w) for w in test.warning)

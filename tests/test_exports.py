@@ -50,6 +50,8 @@ def _program(session):
         changes={
             "payment_method": "bank_transfer",
             "bank_account": "DE89370400440532013000",
+            "country": "DE",
+            "payout_currency": "USD",  # a cross-border transfer: no rate needed
             "tax_id": "12-3456789",
         },
     )
@@ -221,7 +223,7 @@ def _fixed_program(engine) -> dict[str, str]:
             session,
             actor=partner,
             changes={
-                "payment_method": "paypal",
+                "payment_method": "wise",  # PayPal payees are on PayPal's 1099-K instead
                 "payment_email": "pay@fixed.example",
                 "tax_id": "98-7654321",
             },
@@ -250,7 +252,7 @@ def _fixed_program(engine) -> dict[str, str]:
                     lead_id=lead.id,
                     to="converted",
                     expected_version=qualified.version,
-                    deal_value=f"{5000 + number}.{number:02d}",
+                    deal_value=f"{25000 + number}.{number:02d}",  # over the 1099 threshold
                 )
         session.execute(
             update(Lead).values(created_at=moment, updated_at=moment, claim_expires_at=moment)

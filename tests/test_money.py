@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import threading
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -15,7 +17,7 @@ from portal import commissions, integrity, leads, payouts, profiles, statements,
 from portal.commissions import CommissionState
 from portal.db import unit_of_work
 from portal.errors import NotFound, PermissionDenied, PortalError, ValidationError
-from portal.models import Commission, CommissionStatus, Payout, PayoutStatus
+from portal.models import AuditEntry, Commission, CommissionStatus, Payout, PayoutStatus
 from portal.types import utc_now
 from tests.conftest import empty_all_tables
 from tests.factories import (
@@ -24,6 +26,7 @@ from tests.factories import (
     make_converted_lead,
     make_manager,
     payable_profile,
+    verify_tax_form,
 )
 
 
@@ -89,10 +92,10 @@ def test_reversal_before_payment_voids_the_commission(engine):
         assert_consistent(session)
 
 
-def _paid_partner(session, manager, deal="1000.00"):
+def _paid_partner(session, manager, deal="1000.00", method="paypal"):
     """A partner with one converted lead whose commission has been paid."""
     partner = make_actor(session)
-    payable_profile(session, partner)
+    payable_profile(session, partner, method)
     lead = make_converted_lead(session, manager, partner, deal)
     age(session, lead.id, 31)
     batch = payouts.run_batch(session, actor=manager, cutoff=today())
@@ -343,21 +346,66 @@ def test_a_void_in_a_later_month_is_a_statement_line(engine):
         assert current.closing_balance == Decimal("0.00")
 
 
-def test_tax_report_lists_partners_paid_600_or_more_with_masked_tax_ids(engine):
+@pytest.mark.parametrize(("year", "threshold"), [(2025, "600.00"), (2026, "2000.00")])
+def test_the_tax_report_follows_the_years_threshold(engine, year, threshold):
+    """600.00 for payments made through 2025, 2,000.00 for payments made in 2026."""
+    limit = Decimal(threshold)
     with unit_of_work(engine) as session:
         manager = make_manager(session)
-        big, _, _ = _paid_partner(session, manager, deal="6000.00")  # paid 600.00
-        small, _, _ = _paid_partner(session, manager, deal="5999.90")  # paid 599.99
-        profiles.update_profile(session, actor=big, changes={"tax_id": "98-7654321"})
-        rows = statements.tax_report(session, actor=manager, year=today().year)
-        assert [(row.partner_id, row.paid_total) for row in rows] == [
-            (big.partner_id, Decimal("600.00"))
-        ]
-        assert rows[0].tax_id == "•••• 4321" and rows[0].tax_form == "W-9"
-        assert statements.tax_report(session, actor=manager, year=today().year - 1) == []
+        big, _, _ = _paid_partner(session, manager, deal=str(limit * 10), method="wise")
+        small, _, _ = _paid_partner(session, manager, deal=str(limit * 10 - 1), method="wise")
+        profiles.update_profile(
+            session, actor=big, changes={"tax_id": "98-7654321", "tax_id_type": "ein"}
+        )
+        paid = datetime(year, 6, 1, 12, tzinfo=UTC)
+        session.execute(update(Payout).values(paid_at=paid))
+        report = statements.tax_report(session, actor=manager, year=year)
+        assert report.threshold == limit
+        assert [(row.partner_id, row.paid_total) for row in report.nec] == [(big.partner_id, limit)]
+        (row,) = report.nec
+        assert (row.tax_id, row.tin_type, row.tax_form) == ("•••• 4321", "EIN", "W-9")
+        assert (row.address, row.city, row.zip, row.country) == (
+            "1 Main Street",
+            "Springfield",
+            "12345",
+            "US",
+        )
+        assert statements.tax_report(session, actor=manager, year=year - 1).nec == []
         with pytest.raises(ValidationError):
             statements.tax_report(session, actor=manager, year=1800)
-        assert small.partner_id not in [row.partner_id for row in rows]
+        assert small.partner_id not in [row.partner_id for row in report.nec]
+
+
+def test_paypal_payees_and_foreign_payees_are_listed_apart(engine):
+    with unit_of_work(engine) as session:
+        manager = make_manager(session)
+        paypal, _, _ = _paid_partner(session, manager, deal="30000.00", method="paypal")
+        foreign, _, _ = _paid_partner(session, manager, deal="30000.00", method="wise")
+        verify_tax_form(session, foreign, form="W-8BEN-E")
+        report = statements.tax_report(session, actor=manager, year=today().year)
+        assert report.nec == []  # PayPal reports its own payments on 1099-K; W-8s are 1042-S
+        assert [row.partner_id for row in report.paypal] == [paypal.partner_id]
+        assert [(row.partner_id, row.tax_form) for row in report.foreign] == [
+            (foreign.partner_id, "W-8BEN-E")
+        ]
+
+
+def test_the_filing_file_has_full_tins_for_managers_only_and_is_audited(engine):
+    with unit_of_work(engine) as session:
+        manager = make_manager(session)
+        payee, _, _ = _paid_partner(session, manager, deal="30000.00", method="wise")
+        profiles.update_profile(
+            session, actor=payee, changes={"tax_id": "98-7654321", "tax_id_type": "ein"}
+        )
+        with pytest.raises(PermissionDenied):
+            statements.tax_filing_file(session, actor=payee, year=today().year)
+        filing = statements.tax_filing_file(session, actor=manager, year=today().year)
+        (row,) = list(csv.DictReader(io.StringIO(filing.content.decode())))
+        assert (row["form"], row["tin_type"], row["tin"]) == ("1099-NEC", "EIN", "98-7654321")
+        assert (row["paid_total"], row["currency"]) == ("3000.00", "USD")
+        entry = session.scalar(select(AuditEntry).where(AuditEntry.action == "tax.filing_file"))
+        assert entry.after == {"rows": 1, "sha256": filing.sha256}
+        assert "98-7654321" not in str(entry.after)
 
 
 def test_two_batches_at_once_never_put_a_line_in_two_payouts(engine):
@@ -546,3 +594,21 @@ def test_payouts_list_by_partner_status_and_position(engine):
             lambda cursor: payouts.list_payouts(session, actor=manager, after=cursor, limit=1)
         )
         assert seen == [scheduled.id, paid.id]
+
+
+def test_the_command_line_writes_the_filing_file_owner_only(engine, tmp_path):
+    import os
+
+    from tests.test_cli import run_cli
+
+    with unit_of_work(engine) as session:
+        manager = make_manager(session)
+        _paid_partner(session, manager, deal="30000.00", method="wise")
+    out = tmp_path / "filing.csv"
+    url = engine.url.render_as_string(hide_password=False)
+    done = run_cli(url, "tax-filing", "--year", str(today().year), "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "Wrote 1 payee(s)" in done.stdout and os.stat(out).st_mode & 0o777 == 0o600
+    assert out.read_text().splitlines()[1].startswith("1099-NEC,")
+    wrong = run_cli(url, "tax-filing", "--year", "1800", "--out", str(out))
+    assert wrong.returncode == 1 and "Year must be between" in wrong.stderr

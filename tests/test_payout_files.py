@@ -22,6 +22,7 @@ from ach.parser import Parser as NachaParser
 from sqlalchemy import select, update
 
 from portal import integrity, payout_files, payouts, profiles
+from portal.currencies import Quote
 from portal.db import unit_of_work
 from portal.errors import NotFound, PermissionDenied, ValidationError
 from portal.models import AuditEntry, Commission, Payout, PayoutFile
@@ -41,6 +42,11 @@ PAIN_001_003 = xmlschema.XMLSchema(
 HOSTILE = '=HYPERLINK("https://evil.example") <b>Bold</b> & Co'
 US_ADDRESS = {"address": "12 <Main> Street", "city": "Springfield", "state": "IL", "zip": "62701"}
 
+RATES = {
+    "EUR": Quote(Decimal("0.9"), date(2026, 12, 4), "test rate"),
+    "GBP": Quote(Decimal("0.8"), date(2026, 12, 4), "test rate"),
+    "USD": Quote(Decimal("1.1"), date(2026, 12, 4), "test rate"),
+}
 DETAILS = {
     "iban_de": {
         "payment_method": "bank_transfer",
@@ -96,7 +102,7 @@ def _batch(session, kinds=tuple(DETAILS), *, names=None, amount="1000.00"):
         made[kind] = partner
     session.execute(update(Commission).values(hold_until=utc_now() - timedelta(days=1)))
     cutoff = utc_now().date()
-    result = payouts.run_batch(session, actor=manager, cutoff=cutoff)
+    result = payouts.run_batch(session, actor=manager, cutoff=cutoff, rates=RATES)
     assert len(result.scheduled) == len(kinds), result.left_out
     return manager, cutoff, made
 
@@ -266,14 +272,24 @@ def test_a_sepa_file_follows_the_rulebook(engine, settings_override):
     assert cross["Dbtr"]["PstlAdr"]["Ctry"] == "DE"
 
 
-def test_a_usd_program_pays_ibans_cross_border_never_by_sepa(engine):
+def test_a_usd_program_pays_a_german_iban_by_sepa_in_euros_or_cross_border_in_dollars(engine):
     with unit_of_work(engine) as session:
         manager, cutoff, _ = _batch(session, ("iban_de",))
-        with pytest.raises(NotFound, match="No scheduled sepa payouts"):
-            _build(session, manager, cutoff, "sepa")
-        (batch,) = _pain(_build(session, manager, cutoff, "cross_border"))["PmtInf"]
-    assert batch["ChrgBr"] == "SHAR"
-    assert batch["CdtTrfTxInf"][0]["Amt"]["InstdAmt"]["@Ccy"] == "USD"
+        (batch,) = _pain(_build(session, manager, cutoff, "sepa"))["PmtInf"]
+        (transfer,) = batch["CdtTrfTxInf"]
+        # 100.00 USD of commission at the batch's 0.9: 90.00 EUR arrive, by SEPA.
+        assert transfer["Amt"]["InstdAmt"] == {"$": Decimal("90.00"), "@Ccy": "EUR"}
+        partner = make_actor(session, partner=make_partner(session, company_name="Dollar GmbH"))
+        profiles.update_profile(
+            session, actor=partner, changes={**DETAILS["iban_de"], "payout_currency": "USD"}
+        )
+        verify_tax_form(session, partner)
+        make_converted_lead(session, manager, partner, "1000.00")
+        session.execute(update(Commission).values(hold_until=utc_now() - timedelta(days=1)))
+        payouts.run_batch(session, actor=manager, cutoff=cutoff, rates=RATES)
+        (cross,) = _pain(_build(session, manager, cutoff, "cross_border"))["PmtInf"]
+    assert cross["ChrgBr"] == "SHAR"
+    assert cross["CdtTrfTxInf"][0]["Amt"]["InstdAmt"]["@Ccy"] == "USD"
 
 
 def test_a_name_with_nothing_a_bank_can_carry_refuses_the_file_naming_it(engine, settings_override):
@@ -386,7 +402,7 @@ def test_a_payout_is_in_one_live_file_until_that_file_is_voided(engine):
             ("nacha", "live"),
             ("nacha", "void"),
         ]
-        assert overview.ready == {payout_files.FileFormat.PAYPAL: (1, Decimal("100.00"))}
+        assert overview.ready == {(payout_files.FileFormat.PAYPAL, "USD"): (1, Decimal("100.00"))}
 
 
 def test_details_are_those_of_the_schedule_and_a_change_holds_the_payout(engine):
@@ -399,13 +415,15 @@ def test_details_are_those_of_the_schedule_and_a_change_holds_the_payout(engine)
         session.refresh(payout)
         assert "changed its payment details" in payout.held_reason
         with pytest.raises(ValidationError, match="held: the partner changed"):
-            _build(session, manager, cutoff, "cross_border")
+            _build(session, manager, cutoff, "sepa")
         with pytest.raises(NotFound):  # the new details are not the payout's until approved
             _build(session, manager, cutoff, "nacha")
-        view = payouts.reapprove(session, actor=manager, payout_id=payout.id)
-        assert view.held_reason == "" and view.destination == "•••• 6789"
-        with pytest.raises(NotFound):
-            _build(session, manager, cutoff, "cross_border")
+        # Priced in EUR, the partner is now paid in USD: re-approval would pay the wrong amount.
+        with pytest.raises(ValidationError, match="was priced in EUR"):
+            payouts.reapprove(session, actor=manager, payout_id=payout.id)
+        payouts.close_unpaid(session, actor=manager, payout_id=payout.id, status="canceled")
+        (again,) = payouts.run_batch(session, actor=manager, cutoff=cutoff, rates=RATES).scheduled
+        assert (again.payout_currency, again.payout_amount) == ("USD", Decimal("100.00"))
         ach = _build(session, manager, cutoff, "nacha")
     assert b"000123456789" in ach.content and ach.payouts == 1
 

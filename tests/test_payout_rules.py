@@ -101,11 +101,11 @@ def test_a_hold_ending_later_today_keeps_the_line_out_of_todays_batch(engine):
 def test_the_tax_export_survives_a_partner_whose_tax_form_is_gone(engine):
     with unit_of_work(engine) as session:
         manager, partner = make_manager(session), make_actor(session)
-        payable_profile(session, partner)
-        lead = make_converted_lead(session, manager, partner, "7000.00")
+        payable_profile(session, partner, "wise")
+        lead = make_converted_lead(session, manager, partner, "25000.00")
         hold_ends(session, lead.id, utc_now() - timedelta(days=40))
         (payout,) = payouts.run_batch(session, actor=manager, cutoff=today()).scheduled
-        payouts.mark_paid(session, actor=manager, payout_id=payout.id, reference="T-700")
+        payouts.mark_paid(session, actor=manager, payout_id=payout.id, reference="T-2500")
         session.execute(update(PartnerProfile).values(tax_form=None, tax_form_received_at=None))
     for use_copy in (False, True) if engine.dialect.name == "postgresql" else (False,):
         sink = io.StringIO()
@@ -120,7 +120,7 @@ def test_the_tax_export_survives_a_partner_whose_tax_form_is_gone(engine):
             )
         header, row = sink.getvalue().splitlines()
         cells = dict(zip(header.split(","), row.split(","), strict=True))
-        assert (cells["paid_total"], cells["tax_form"]) == ("700.00", "missing")
+        assert (cells["paid_total"], cells["tax_form"]) == ("2500.00", "missing")
 
 
 @pytest.mark.parametrize(

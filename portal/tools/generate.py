@@ -459,6 +459,9 @@ def generate(engine: Engine, *, partners: int, leads: int, seed: int = 7) -> Gen
                         _stamp(paid_at, dialect),
                         _stamp(paid_at, dialect),
                         _stamp(paid_at, dialect),
+                        settings.currency,  # paid in the program currency, at a rate of 1
+                        _money(amount, dialect),
+                        1,
                     )
                 )
                 for lead_id, _, _ in batch:
@@ -478,6 +481,9 @@ def generate(engine: Engine, *, partners: int, leads: int, seed: int = 7) -> Gen
                 Payout.created_at,
                 Payout.paid_at,
                 Payout.closed_at,
+                Payout.payout_currency,
+                Payout.payout_amount,
+                Payout.exchange_rate,
             ),
             payouts,
         )

@@ -11,7 +11,7 @@ import hashlib
 import random
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -19,12 +19,13 @@ from schwifty import IBAN
 from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from portal import audit, integrity, payouts, tax_forms
+from portal import audit, currencies, integrity, payouts, tax_forms
 from portal import leads as leads_service
 from portal.access import Actor
 from portal.commissions import next_payout_date
 from portal.config import get_settings, write_private
 from portal.crypto import encrypt, encrypt_bytes, last4
+from portal.currencies import Quote
 from portal.models import (
     BankAccountType,
     Commission,
@@ -47,6 +48,7 @@ from portal.models import (
     TaxDocumentStatus,
     TaxForm,
     TaxFormDocument,
+    TaxIdType,
     User,
 )
 from portal.types import to_cents, utc_now
@@ -62,6 +64,7 @@ DEMO_METHODS = (
 )
 DEMO_GERMAN_BANKS = ("37040044", "10070000", "50010517", "20041111")
 DEMO_ROUTING_NUMBERS = ("011000015", "021000021", "026009593", "121000358")
+DEMO_BRITISH_BANKS = ("NWBK601613", "BARC200000")
 
 
 def demo_tax_form_pdf(company: str, form: TaxForm) -> bytes:
@@ -318,7 +321,19 @@ def seed_demo(session: Session, *, rng_seed: int = 2026) -> list[DemoLogin]:
             continue
         method = DEMO_METHODS[number % len(DEMO_METHODS)]
         european = method is PaymentMethod.BANK_TRANSFER and number % 2 == 0
-        if european:  # a eurozone company paid by SEPA transfer to its IBAN
+        # Some of them British: paid in GBP by a cross-border transfer; the rest in EUR by SEPA.
+        british = european and number % 4 == 0
+        if british:
+            account_code = f"{rng.randint(10**7, 10**8 - 1)}"
+            iban = IBAN.generate(
+                "GB", bank_code=rng.choice(DEMO_BRITISH_BANKS), account_code=account_code
+            )
+            account, code, scheme = (
+                iban.compact,
+                str(iban.bic.compact) if iban.bic else None,
+                "iban",
+            )
+        elif european:  # a eurozone company paid by SEPA transfer to its IBAN
             bank_code = rng.choice(DEMO_GERMAN_BANKS)
             account_code = f"{rng.randint(10**8, 10**10 - 1):010d}"
             iban = IBAN.generate("DE", bank_code=bank_code, account_code=account_code)
@@ -353,6 +368,7 @@ def seed_demo(session: Session, *, rng_seed: int = 2026) -> list[DemoLogin]:
                 else (BankAccountType.SAVINGS if number % 5 == 1 else BankAccountType.CHECKING),
                 payee_type=PayeeType.INDIVIDUAL if number % 4 == 1 else PayeeType.BUSINESS,
                 tax_id_encrypted=encrypt(tax_id),
+                tax_id_type=TaxIdType.FOREIGN if european else TaxIdType.EIN,
                 tax_id_last4=last4(tax_id),
                 tax_form=form if has_tax_form else None,
                 tax_form_received_at=signed if has_tax_form else None,
@@ -362,13 +378,15 @@ def seed_demo(session: Session, *, rng_seed: int = 2026) -> list[DemoLogin]:
                 contact_email=partner.email,
                 website=f"https://{_domain(partner)}",
                 address=f"{rng.randint(1, 999)} {rng.choice(LAST_NAMES)} "
-                + ("Straße" if european else "Street"),
-                city=rng.choice(["Berlin", "Hamburg", "Munich"])
+                + ("Straße" if european and not british else "Street"),
+                city=rng.choice(["London", "Leeds", "Bristol"])
+                if british
+                else rng.choice(["Berlin", "Hamburg", "Munich"])
                 if european
                 else rng.choice(["Austin", "Denver", "Portland", "Raleigh", "Madison"]),
                 state=None if european else rng.choice(["TX", "CO", "OR", "NC", "WI"]),
                 zip=f"{rng.randint(10000, 99999)}",
-                country="DE" if european else "US",
+                country="GB" if british else "DE" if european else "US",
                 created_at=partner.created_at,
                 updated_at=partner.created_at,
             )
@@ -490,6 +508,26 @@ def seed_demo(session: Session, *, rng_seed: int = 2026) -> list[DemoLogin]:
     return logins
 
 
+# Rates of the program currency (demo figures near those of late 2026), moved a little
+# each month as real rates are.
+DEMO_RATES_FROM_USD = {"EUR": Decimal("0.9217"), "GBP": Decimal("0.7882"), "USD": Decimal("1")}
+
+
+def _demo_rates(rng: random.Random, payday: date) -> dict[str, Quote]:
+    """A batch's rates for every enabled payout currency, from the program currency."""
+    program = get_settings().currency
+    base = DEMO_RATES_FROM_USD.get(program)
+    quotes = {}
+    for code in currencies.enabled():
+        if code == program or base is None or code not in DEMO_RATES_FROM_USD:
+            continue
+        rate = DEMO_RATES_FROM_USD[code] / base * Decimal(1 + rng.uniform(-0.015, 0.015))
+        quotes[code] = Quote(
+            rate.quantize(currencies.RATE_QUANTUM), payday - timedelta(days=1), "demo rate"
+        )
+    return quotes
+
+
 def _payout_history(
     session: Session, rng: random.Random, start: datetime, now: datetime, leads: list[Lead]
 ) -> None:
@@ -500,7 +538,9 @@ def _payout_history(
     payday = next_payout_date(start.date())
     while payday < now.date():
         latest = next_payout_date(payday + timedelta(days=1)) >= now.date()
-        batch = payouts.run_batch(session, actor=operator, cutoff=payday)
+        batch = payouts.run_batch(
+            session, actor=operator, cutoff=payday, rates=_demo_rates(rng, payday)
+        )
         for payout in batch.scheduled:
             scheduled_at = datetime.combine(payday, datetime.min.time(), UTC) + timedelta(hours=9)
             if latest:

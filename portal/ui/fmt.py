@@ -25,6 +25,23 @@ def money(amount: Decimal | None, *, currency: bool = True) -> str:
     return f"{text} {get_settings().currency}" if currency else text
 
 
+def money_in(amount: Decimal | None, code: str) -> str:
+    """An amount in a payout currency: `92.17 EUR`."""
+    return "—" if amount is None else f"{amount:,.2f} {code}"
+
+
+def arrives(amount: Decimal, code: str, rate: Decimal) -> str:
+    """What a payout in another currency than the program's brings: `92.17 EUR at 0.9217`;
+    empty for a payout in the program currency."""
+    if code == get_settings().currency:
+        return ""
+    return f"{money_in(amount, code)} at {rate.normalize()}"
+
+
+def program_currency() -> str:
+    return get_settings().currency
+
+
 def rate(value: Decimal | None) -> str:
     """A commission rate as a percentage: `12.5%`."""
     if value is None:

@@ -10,7 +10,20 @@ from portal.ui import fmt
 
 
 def next_payout(summary: CommissionSummary) -> None:
-    """The next payout day with its amount, or the amount held and each step to release it."""
+    """Payouts on their way, the next payout day with its amount, or the amount held and each
+    step to release it."""
+    for payout in summary.scheduled:
+        arrives = fmt.arrives(payout.payout_amount, payout.payout_currency, payout.exchange_rate)
+        text = f"Payout #{payout.id} of {fmt.money(payout.amount)} is scheduled" + (
+            f": {arrives} (rate of {fmt.day(payout.rate_date)})." if arrives else "."
+        )
+        if payout.held:
+            st.info(
+                text + " It waits until your partner manager confirms your new payment details.",
+                icon=":material/hourglass:",
+            )
+        else:
+            st.success(text, icon=":material/schedule_send:")
     day = fmt.day(summary.next_payout_date)
     owed = summary.owed_next_payout
     if summary.blockers and owed > 0:
