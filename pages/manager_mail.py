@@ -3,7 +3,7 @@ as its recipient reads it, as text, and a failed one sent again."""
 
 import streamlit as st
 
-from portal import mail
+from portal import mail, password_links
 from portal.config import get_settings
 from portal.db import unit_of_work
 from portal.models import MailStatus, Role
@@ -88,3 +88,17 @@ if chosen is not None:
             )
             if done is not None:
                 st.rerun()
+    if chosen.kind in ("invitation", "password_reset"):
+        st.caption(
+            "Links that let someone choose a password are never shown here, nor kept once "
+            "sent. If the user did not get it, send a new one: earlier links stop working."
+        )
+        if st.button("Send a new link"):
+            sent_to = perform(
+                lambda session: password_links.send_new_link(
+                    session, actor=actor, message_id=chosen.id
+                ),
+                {"message": "Message"},
+            )
+            if sent_to is not None:
+                st.success(fmt.inert(f"A new link is on its way to {sent_to}."))

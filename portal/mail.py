@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import markupsafe
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlalchemy import Select, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
@@ -29,6 +30,7 @@ from sqlalchemy.orm import Session
 from portal import audit
 from portal.access import Actor, require_manager
 from portal.config import get_settings
+from portal.crypto import decrypt, encrypt
 from portal.db import rows_changed
 from portal.errors import NotFound, ValidationError
 from portal.models import MailStatus, OutboxMessage, PartnerProfile, User
@@ -105,6 +107,10 @@ def unsubscribe_url(user_id: int, topic: str) -> str:
     return f"{link_base()}/mail/unsubscribe?{query}"
 
 
+# What a stored message shows where its live link goes.
+HIDDEN_LINK = "[link hidden]"
+
+
 def moment_words(moment: datetime) -> str:
     """A time as mail says it: `01 Dec 2026 08:30 UTC`."""
     return moment.strftime("%d %b %Y %H:%M UTC")
@@ -124,8 +130,11 @@ def enqueue(
     held: bool = False,
     dedupe_key: str | None = None,
     attachment: Attachment | None = None,
+    secret_link: str | None = None,
 ) -> None:
-    """Render one message and add it to the outbox of this unit of work."""
+    """Render one message and add it to the outbox of this unit of work. A `secret_link` (a
+    live password link) is rendered as `[link hidden]` and kept encrypted apart: it is put in
+    only when the message is handed to the SMTP server, and dropped once it was sent."""
     settings = get_settings()
     now = utc_now()
     if topic is not None and topic not in TOPICS:
@@ -143,6 +152,7 @@ def enqueue(
         "unsubscribe_url": unsubscribe,
         "topic_words": TOPICS[topic][1] if topic else "",
         **context,
+        **({"link": HIDDEN_LINK} if secret_link is not None else {}),
     }
     text_env, html_env = _environments()
     text_template = text_env.get_template(f"{kind}.txt")
@@ -162,6 +172,7 @@ def enqueue(
             "list_unsubscribe": unsubscribe,
             "attachment_name": attachment.file_name if attachment else None,
             "attachment": attachment.content if attachment else None,
+            "secret_encrypted": encrypt(secret_link) if secret_link is not None else None,
             "status": MailStatus.HELD if held else MailStatus.PENDING,
             "attempts": 0,
             "next_attempt_at": now,
@@ -205,8 +216,13 @@ def as_email(row: OutboxMessage) -> EmailMessage:
         message["List-Unsubscribe"] = f"<{row.list_unsubscribe}>"
         message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message["Auto-Submitted"] = "auto-generated"
-    message.set_content(row.body_text)
-    message.add_alternative(row.body_html, subtype="html")
+    text, page = row.body_text, row.body_html
+    if row.secret_encrypted is not None:
+        link = decrypt(row.secret_encrypted)
+        text = text.replace(HIDDEN_LINK, link)
+        page = page.replace(HIDDEN_LINK, str(markupsafe.escape(link)))
+    message.set_content(text)
+    message.add_alternative(page, subtype="html")
     if row.attachment is not None and row.attachment_name:
         message.add_attachment(
             row.attachment, maintype="text", subtype="csv", filename=row.attachment_name

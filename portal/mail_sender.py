@@ -114,6 +114,7 @@ def _record(engine: Engine, message_id: int, error: str | None, *, permanent: bo
             row.status = MailStatus.SENT
             row.sent_at = now
             row.last_error = ""
+            row.secret_encrypted = None  # a sent link is the recipient's alone
         else:
             row.last_error = error[:MAX_ERROR]
             if permanent or row.attempts >= settings.mail_max_attempts:

@@ -768,6 +768,10 @@ class OutboxMessage(Base):
     list_unsubscribe: Mapped[str | None] = mapped_column(String(500))
     attachment_name: Mapped[str | None] = mapped_column(String(200))
     attachment: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # A live link (password reset, invitation), encrypted with the portal's key: the bodies
+    # hold only a placeholder, filled in when the message is handed to the SMTP server, and
+    # the secret is dropped once it was sent. Neither the Mail page nor a dump can use it.
+    secret_encrypted: Mapped[str | None] = mapped_column(Text)
     status: Mapped[MailStatus] = mapped_column(
         _enum(MailStatus, "mail_status"), default=MailStatus.PENDING
     )

@@ -20,7 +20,7 @@ from portal import audit, mail, throttle
 from portal.access import Actor, require_manager
 from portal.config import get_settings
 from portal.errors import NotFound, ValidationError
-from portal.models import PasswordToken, Role, TokenPurpose, User
+from portal.models import OutboxMessage, PasswordToken, Role, TokenPurpose, User
 from portal.types import utc_now
 from portal.users import (
     UserView,
@@ -115,11 +115,43 @@ def send_invitation(session: Session, *, actor: Actor, user_id: int) -> None:
         context={
             "inviter": actor.display_name if actor.user_id else get_settings().program_name,
             "username": user.username,
-            "link": link_for(token),
             "expires": mail.moment_words(utc_now() + lifetime),
         },
+        secret_link=link_for(token),
     )
     audit.record_by(session, actor, "user.invite", "user", user.id)
+
+
+def _mail_reset_link(session: Session, user: User, lifetime: timedelta) -> None:
+    token = _issue(session, user, TokenPurpose.RESET, lifetime)
+    mail.enqueue(
+        session,
+        recipient=mail.Recipient(user.id, user.email, user.display_name),
+        kind="password_reset",
+        context={
+            "username": user.username,
+            "expires": mail.moment_words(utc_now() + lifetime),
+        },
+        secret_link=link_for(token),
+    )
+
+
+def send_new_link(session: Session, *, actor: Actor, message_id: int) -> str:
+    """Mail the user of an invitation or reset message a new link of the same kind (earlier
+    links stop working); managers only. Managers never see a link: they send a new one."""
+    actor = require_manager(session, actor)
+    message = session.get(OutboxMessage, message_id)
+    if message is None or message.kind not in ("invitation", "password_reset"):
+        raise NotFound("No invitation or password reset message with that number.")
+    user = session.get(User, message.user_id) if message.user_id else None
+    if user is None or not user.is_active:
+        raise ValidationError({"message": "Its user no longer exists or is deactivated."})
+    if message.kind == "invitation":
+        send_invitation(session, actor=actor, user_id=user.id)
+    else:
+        _mail_reset_link(session, user, timedelta(minutes=get_settings().reset_link_minutes))
+        audit.record_by(session, actor, "user.reset_sent", "user", user.id)
+    return user.email
 
 
 def request_reset(session: Session, *, login: str) -> str:
@@ -165,17 +197,7 @@ def request_reset(session: Session, *, login: str) -> str:
             lock_for=timedelta(hours=1),
             now=now,
         )
-        token = _issue(session, user, TokenPurpose.RESET, lifetime)
-        mail.enqueue(
-            session,
-            recipient=mail.Recipient(user.id, user.email, user.display_name),
-            kind="password_reset",
-            context={
-                "username": user.username,
-                "link": link_for(token),
-                "expires": mail.moment_words(now + lifetime),
-            },
-        )
+        _mail_reset_link(session, user, lifetime)
         audit.record(
             session,
             actor_user_id=user.id,

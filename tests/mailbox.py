@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 from collections.abc import Iterator
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any, cast
+from urllib.parse import parse_qs, urlsplit
 
 from aiosmtpd.controller import Controller
 
@@ -81,3 +83,14 @@ def html_of(message: EmailMessage) -> str:
     part = message.get_body(preferencelist=("html",))
     assert part is not None
     return cast(str, cast(EmailMessage, part).get_content())
+
+
+def link_token(row: Any) -> str:
+    """The token of the password link in an outbox message as its recipient reads it (the
+    stored message shows `[link hidden]`; the link is put in when the message is sent)."""
+    from portal import mail
+
+    body = text_of(mail.as_email(row))
+    link = re.search(r"https?://\S+/set_password\?\S+", body)
+    assert link is not None, body
+    return parse_qs(urlsplit(link.group(0)).query)["token"][0]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -45,7 +44,7 @@ from tests.factories import (
     make_manager,
     payable_profile,
 )
-from tests.mailbox import text_of
+from tests.mailbox import link_token, text_of
 
 HOSTILE = 'Evil "Co" <script>alert(1)</script>\r\nBcc: victim@example.com'
 
@@ -55,12 +54,6 @@ def outbox(session: Session, kind: str | None = None) -> list[OutboxMessage]:
     if kind is not None:
         query = query.where(OutboxMessage.kind == kind)
     return list(session.scalars(query))
-
-
-def link_token(body: str) -> str:
-    link = re.search(r"https?://\S+/set_password\?\S+", body)
-    assert link is not None, body
-    return parse_qs(urlsplit(link.group(0)).query)["token"][0]
 
 
 def _apply(
@@ -276,7 +269,7 @@ def test_an_invitation_sets_a_password_once(engine):
         (invitation,) = outbox(session, "invitation")
         assert invitation.to_address == "ivy@partner.example"
         assert "invited.one" in invitation.body_text
-        token = link_token(invitation.body_text)
+        token = link_token(invitation)
         assert token not in str(
             session.scalars(select(AuditEntry.after).order_by(AuditEntry.id)).all()
         )
@@ -314,7 +307,7 @@ def test_a_reset_answers_alike_and_mails_only_real_accounts(engine):
         resets = outbox(session, "password_reset")
         assert [row.to_address for row in resets] == [user.email, user.email]
         # The newer link replaced the older.
-        first, second = (link_token(row.body_text) for row in resets)
+        first, second = (link_token(row) for row in resets)
         assert password_links.link_owner(session, token=first) is None
         assert password_links.link_owner(session, token=second) is not None
         with pytest.raises(ValidationError):
@@ -346,7 +339,7 @@ def test_a_reset_ends_other_sessions_and_lifts_a_lock(engine, settings_override)
         (lockout,) = outbox(session, "lockout")
         assert name in lockout.body_text
         password_links.request_reset(session, login=name)
-        token = link_token(outbox(session, "password_reset")[0].body_text)
+        token = link_token(outbox(session, "password_reset")[0])
     with unit_of_work(engine) as session:
         password_links.set_password(session, token=token, new_password="a brand new password")
     with unit_of_work(engine) as session:
@@ -362,7 +355,7 @@ def test_an_expired_link_is_refused(engine):
         partner = make_actor(session)
         name = session.get(User, partner.user_id).username
         password_links.request_reset(session, login=name)
-        token = link_token(outbox(session, "password_reset")[0].body_text)
+        token = link_token(outbox(session, "password_reset")[0])
         session.execute(update(PasswordToken).values(expires_at=utc_now() - timedelta(seconds=1)))
         with pytest.raises(ValidationError):
             password_links.set_password(session, token=token, new_password=PASSWORD)
@@ -405,7 +398,7 @@ def test_a_partner_created_without_a_password_gets_an_invitation(engine):
         )
         (invitation,) = outbox(session, "invitation")
         assert invitation.to_address == "ian@invited.example"
-        token = link_token(invitation.body_text)
+        token = link_token(invitation)
         # Nobody knows the stand-in password: only the link opens the account.
         assert users.authenticate(session, username="invited.co", password="").actor is None
     with unit_of_work(engine) as session:

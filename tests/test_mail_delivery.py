@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from portal import leads, mail_sender, partners, password_links, users
+from portal import leads, mail, mail_sender, partners, password_links, users
 from portal.config import ConfigurationError
 from portal.db import unit_of_work
 from portal.models import MailStatus, OutboxMessage, PartnerProfile, PartnerStatus, Role, User
@@ -217,7 +217,7 @@ def test_password_gets_set_for_matching_user_only(engine):
         name = session.get(User, first.user_id).username
         password_links.request_reset(session, login=name)
         (row,) = session.scalars(select(OutboxMessage))
-        token = row.body_text.split("token=")[1].split()[0]
+        token = text_of(mail.as_email(row)).split("token=")[1].split()[0]
     with unit_of_work(engine) as session:
         password_links.set_password(session, token=token, new_password="first's new password")
     with unit_of_work(engine) as session:

@@ -28,7 +28,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "style-src 'self' 'unsafe-inline'",
         "img-src 'self' data: blob:",
         "font-src 'self' data:",
-        "connect-src 'self' ws: wss:",
+        "connect-src 'self'",  # CSP 3: 'self' is the page's own origin over ws:/wss: too
         "frame-src 'self' blob: data:",
         "worker-src 'self' blob:",
         "object-src 'none'",

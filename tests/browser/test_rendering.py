@@ -101,3 +101,15 @@ def test_security_headers_and_a_policy_that_blocks_other_origins(server, browser
         })"""
     )
     assert blocked.startswith("img-src")
+    # Page script may talk to the portal's own origin only, WebSockets included (the app's own
+    # websocket works: the sign-in form above was drawn through it).
+    socket_blocked = page.evaluate(
+        """() => new Promise((resolve) => {
+            document.addEventListener("securitypolicyviolation",
+                (event) => resolve(event.violatedDirective), {once: true});
+            try { new WebSocket("ws://127.0.0.2:9/exfiltrate"); }
+            catch (error) { resolve("connect-src (thrown)"); }
+        })"""
+    )
+    assert socket_blocked.startswith("connect-src")
+    assert "ws:" not in policy.split("connect-src")[1].split(";")[0]
