@@ -88,8 +88,21 @@ def _environments() -> tuple[Environment, Environment]:
 
 
 def one_line(text: str, limit: int) -> str:
-    """A header value: every run of whitespace, CR and LF included, becomes one space."""
-    return " ".join(str(text).split())[:limit]
+    """A header value: every run of whitespace, CR, LF and Unicode line separators included,
+    becomes one space, and `=?` is broken up so no part of it reads as an RFC 2047 encoded
+    word. Some Pythons (3.11 before 3.11.10, CVE-2024-6923) write an encoded word that decodes
+    to CR/LF back out as a line break: another header, another body."""
+    return " ".join(str(text).split()).replace("=?", "= ?")[:limit]
+
+
+_SPECIALS = str.maketrans(dict.fromkeys('()<>[]:;@\\,."', " "))
+
+
+def display_name(text: str) -> str:
+    """A recipient's name as one plain phrase: no RFC 5322 special (`:`, `@`, `<`, `,`, …)
+    survives, so however a Python folds or quotes it, it can only ever be a name (3.11.7
+    writes a phrase with specials unquoted, and a `:` then starts a group)."""
+    return one_line(one_line(text, 400).translate(_SPECIALS), 200)
 
 
 def _unsubscribe_key() -> bytes:
@@ -144,7 +157,7 @@ def enqueue(
         if topic is not None and recipient.user_id is not None
         else None
     )
-    name = one_line(recipient.name, 200)
+    name = display_name(recipient.name)
     values = {
         "program": settings.program_name,
         "portal_url": link_base(),
@@ -208,8 +221,9 @@ def as_email(row: OutboxMessage) -> EmailMessage:
     and non-ASCII are encoded as the RFCs say."""
     message = EmailMessage()
     message["From"] = _sender()
-    message["To"] = Address(display_name=row.to_name, addr_spec=row.to_address)
-    message["Subject"] = row.subject
+    # Made safe again here: rows written before a fix to `one_line` go out safe too.
+    message["To"] = Address(display_name=display_name(row.to_name), addr_spec=row.to_address)
+    message["Subject"] = one_line(row.subject, 300)
     message["Date"] = format_datetime(row.created_at)
     message["Message-ID"] = row.message_id
     if row.list_unsubscribe:

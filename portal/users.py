@@ -112,7 +112,7 @@ def validate_new_user(
     name = clean_text(
         errors, "display_name", display_name, label="Name", max_length=200, required=True
     )
-    clean = clean_email(errors, "email", email, label="Email", required=True)
+    clean = clean_email(errors, "email", email, label="Email", required=True, mailed=True)
     problem = password_problem(password or "")
     if problem:
         errors.add("password", problem)

@@ -83,17 +83,34 @@ def clean_text(
 
 
 def clean_email(
-    errors: FieldErrors, field: str, value: str | None, *, label: str, required: bool = False
+    errors: FieldErrors,
+    field: str,
+    value: str | None,
+    *,
+    label: str,
+    required: bool = False,
+    mailed: bool = False,
 ) -> str | None:
-    """A syntactically valid email address in its normalised form, or None when empty."""
+    """A syntactically valid email address in its normalised form, or None when empty. An
+    address the portal mails to (`mailed`) must have an ASCII part before the @: a mail
+    server without SMTPUTF8 cannot take any other, so it is refused here, not found
+    undeliverable later. Its domain may be internationalised (sent as IDNA)."""
     text = _given(errors, field, value, label=label, required=required)
     if text is None:
         return None
     try:
-        return validate_email(text, check_deliverability=False).normalized
+        checked = validate_email(text, check_deliverability=False)
     except EmailNotValidError as error:
         errors.add(field, f"{label} is not a valid email address ({error}).")
         return None
+    if mailed and not checked.local_part.isascii():
+        errors.add(
+            field,
+            f"{label} must use plain letters, digits and dots before the @ (such as "
+            "j.muller@…): our mail cannot reach other addresses yet.",
+        )
+        return None
+    return checked.ascii_email if mailed and checked.ascii_email else checked.normalized
 
 
 def email_key(email: str) -> str:
