@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from email.message import EmailMessage
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from sqlalchemy import Engine, select
@@ -152,11 +153,19 @@ def deliver_due(
 def _deliver_batch(
     engine: Engine, server: SmtpServer, ids: list[int], report: DeliveryReport
 ) -> None:
+    messages: list[tuple[int, EmailMessage]] = []
     with unit_of_work(engine) as session:
         rows = session.scalars(
             select(OutboxMessage).where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id)
         )
-        messages = [(row.id, mail.as_email(row)) for row in rows]
+        unbuildable: list[tuple[int, Exception]] = []
+        for row in rows:
+            try:
+                messages.append((row.id, mail.as_email(row)))
+            except Exception as broken:
+                unbuildable.append((row.id, broken))
+    for message_id, error in unbuildable:
+        _count(report, _record(engine, message_id, _describe(error), permanent=True))
     done: set[int] = set()
     try:
         with server.connect() as client:
@@ -167,6 +176,10 @@ def _deliver_batch(
                     status = _record(
                         engine, message_id, _describe(refused), permanent=_is_permanent(refused)
                     )
+                except (smtplib.SMTPNotSupportedError, UnicodeError, ValueError) as unsendable:
+                    # This message cannot go (an address the server cannot take): the others
+                    # on the same connection still do.
+                    status = _record(engine, message_id, _describe(unsendable), permanent=True)
                 else:
                     status = _record(engine, message_id, None, permanent=False)
                 done.add(message_id)
@@ -346,10 +359,18 @@ def _amount(value: Decimal) -> str:
 def run_once(engine: Engine | None = None) -> DeliveryReport:
     """One pass: queue what the calendar asks for, then deliver what is due."""
     engine = engine or get_engine()
-    queue_digests(engine)
-    queue_statements(engine)
-    webhooks.deliver_due(engine)
-    return deliver_due(engine)
+    report = DeliveryReport()
+    # Each job fails alone: a webhook endpoint's trouble never keeps a reset mail waiting.
+    for job in (queue_digests, queue_statements, webhooks.deliver_due):
+        try:
+            job(engine)
+        except Exception:
+            log.exception("mail pass: %s failed", job.__name__)
+    try:
+        report = deliver_due(engine)
+    except Exception:
+        log.exception("mail pass: delivering mail failed")
+    return report
 
 
 def run_forever(stop: threading.Event, engine: Engine | None = None) -> None:

@@ -11,21 +11,23 @@ lifts that. Redirects are not followed.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
+import http.client
 import ipaddress
 import json
 import secrets
 import socket
+import ssl
+import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy import Engine, bindparam, insert, select
 from sqlalchemy.orm import Session
@@ -110,10 +112,57 @@ def _delivery_view(row: WebhookDelivery) -> DeliveryView:
     )
 
 
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address carries: mapped (::ffff:0:0/96), translated
+    (::ffff:0:0:0/96), compatible (::/96), NAT64 (64:ff9b::/96 and 64:ff9b:1::/48), 6to4
+    (2002::/16) and Teredo (its server and client)."""
+    found = [a for a in (ip.ipv4_mapped, ip.sixtofour) if a is not None]
+    if ip.teredo is not None:
+        found += list(ip.teredo)
+    low32 = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    for network in _CARRY_IPV4_IN_LOW_BITS:
+        if ip in network:
+            found.append(low32)
+    return found
+
+
+_CARRY_IPV4_IN_LOW_BITS = tuple(
+    ipaddress.IPv6Network(net)
+    for net in ("::/96", "::ffff:0:0:0/96", "64:ff9b::/96", "64:ff9b:1::/48")
+)
+
+
+def address_problem(address: str) -> str | None:
+    """Why a resolved address may not receive webhooks: not a public address, or an IPv6 one
+    that embeds a private IPv4 address, or a site-local one (deprecated, still routed inside
+    some networks)."""
+    ip = ipaddress.ip_address(address.split("%")[0])
+    inner = _embedded_ipv4(ip) if isinstance(ip, ipaddress.IPv6Address) else []
+    if not ip.is_global or any(not v4.is_global for v4 in inner):
+        return "URL points to a private, loopback or reserved address."
+    if isinstance(ip, ipaddress.IPv6Address) and (ip.is_site_local or (inner and ip in _SIX)):
+        return "URL points to a private, loopback or reserved address."
+    return None
+
+
+_SIX = ipaddress.IPv6Network("::/96")  # IPv4-compatible: deprecated, never a real host
+
+
 def target_problem(url: str) -> str | None:
-    """Why a URL may not receive webhooks, or None when it may."""
+    """Why a URL may not receive webhooks, or None when it may: an absolute https URL of
+    printable ASCII (no space, control or NUL; percent-encode anything else), with a host and
+    no credentials, whose every address is public."""
+    if not isinstance(url, str) or not url or any(not 0x21 <= ord(c) <= 0x7E for c in url):
+        return (
+            "URL must be one plain web address: no spaces, line breaks or other control "
+            "characters (percent-encode anything outside ASCII)."
+        )
     allow_private = get_settings().webhook_allow_private_targets
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port or 443
+    except ValueError:
+        return "URL is not a valid address (check its port)."
     if parts.scheme != "https" and not (allow_private and parts.scheme == "http"):
         return "URL must start with https://."
     if not parts.hostname or parts.username or parts.password:
@@ -121,14 +170,13 @@ def target_problem(url: str) -> str | None:
     if allow_private:
         return None
     try:
-        port = parts.port or 443
         addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, port)}
-    except (OSError, ValueError):
+    except (OSError, ValueError, UnicodeError):
         return "URL's host cannot be resolved."
     for address in addresses:
-        ip = ipaddress.ip_address(str(address).split("%")[0])
-        if not ip.is_global:
-            return "URL points to a private, loopback or reserved address."
+        problem = address_problem(str(address))
+        if problem:
+            return problem
     return None
 
 
@@ -304,32 +352,50 @@ def signature(secret: str, timestamp: int, body: str) -> str:
     return f"t={timestamp},v1={mac.hexdigest()}"
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None  # a redirect is an answer (a failure), never a second request
-
-
-_opener = urllib.request.build_opener(_NoRedirects)
-
-
 def _post(url: str, secret: str, delivery: WebhookDelivery) -> int:
-    """Post one delivery; the HTTP status (a refusal raises with its status)."""
+    """Post one delivery and return the HTTP status. No redirect is followed (a 3xx is an
+    answer: a failure). The whole exchange has DEADLINE_SECONDS: a server that trickles its
+    answer a byte at a time is cut off then, not held to a per-read timeout."""
+    parts = urlsplit(url)
     stamp = int(time.time())
-    request = urllib.request.Request(  # noqa: S310 - the scheme was checked: https (or test http)
-        url,
-        data=delivery.body.encode(),
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            "User-Agent": "PartnerPortal-Webhooks/1",
-            "Portal-Event": delivery.event,
-            "Portal-Delivery": delivery.event_id,
-            "Portal-Signature": signature(secret, stamp, delivery.body),
-        },
+    connection: http.client.HTTPConnection = (
+        http.client.HTTPSConnection(
+            parts.hostname or "", parts.port, timeout=TIMEOUT_SECONDS, context=_TLS
+        )
+        if parts.scheme == "https"
+        else http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=TIMEOUT_SECONDS)
     )
-    with _opener.open(request, timeout=TIMEOUT_SECONDS) as answer:
-        status: int = answer.status
+    deadline = threading.Timer(DEADLINE_SECONDS, _cut, args=(connection,))
+    deadline.start()
+    try:
+        connection.request(
+            "POST",
+            urlunsplit(("", "", parts.path or "/", parts.query, "")),
+            body=delivery.body.encode(),
+            headers={
+                "Content-Type": "application/json",
+                "User-Agent": "PartnerPortal-Webhooks/1",
+                "Portal-Event": delivery.event,
+                "Portal-Delivery": delivery.event_id,
+                "Portal-Signature": signature(secret, stamp, delivery.body),
+            },
+        )
+        status: int = connection.getresponse().status
         return status
+    finally:
+        deadline.cancel()
+        connection.close()
+
+
+_TLS = ssl.create_default_context()
+DEADLINE_SECONDS = 15
+
+
+def _cut(connection: http.client.HTTPConnection) -> None:
+    """Unblock a read that waits past the deadline (closing alone does not wake it)."""
+    if connection.sock is not None:
+        with contextlib.suppress(OSError):
+            connection.sock.shutdown(socket.SHUT_RDWR)
 
 
 def deliver_due(engine: Engine | None = None) -> tuple[int, int, int]:
@@ -354,9 +420,7 @@ def _deliver(engine: Engine, delivery_id: int) -> int:
     if error is None:
         try:
             code = _post(url, secret, delivery)
-        except urllib.error.HTTPError as refused:
-            code, error = refused.code, f"HTTP {refused.code}"
-        except (OSError, ValueError) as failed:
+        except Exception as failed:
             error = f"{type(failed).__name__}: {failed}"
         else:
             if not 200 <= code < 300:
