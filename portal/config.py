@@ -296,6 +296,14 @@ class Settings(BaseSettings):
         description="Header a trusted reverse proxy puts the client's address in (e.g. "
         "X-Forwarded-For); empty: the address the server sees.",
     )
+    trusted_proxies: int = Field(
+        default=1,
+        ge=1,
+        le=10,
+        description="How many reverse proxies in front of the portal add themselves to "
+        "PORTAL_CLIENT_ADDRESS_HEADER: the client is the first address before them, counted "
+        "from the right (entries further left are whatever the client wrote).",
+    )
     applications_per_address: int = Field(
         default=10, ge=1, description="Applications one client address may send per hour."
     )

@@ -199,10 +199,12 @@ def lead_views(
             client_phone=lead["client_phone"],
             company=lead["company"],
             service=lead["service"],
-            notes=lead["notes"],
+            notes=lead["notes"] if manager or not lead["reassigned_at"] else _hidden(lead["notes"]),
             status=status,
             lost_reason=lead["lost_reason"],
-            lost_note=lead["lost_note"],
+            lost_note=lead["lost_note"]
+            if manager or not _before_reassignment(lead["lost_at"], lead["reassigned_at"])
+            else _hidden(lead["lost_note"]),
             deal_value=lead["deal_value"],
             commission=lead["commission"],
             commission_rate=lead["commission_rate"],
@@ -218,6 +220,18 @@ def lead_views(
             version=lead["version"],
         )
     return views
+
+
+PREVIOUS_OWNERS_NOTE = "Note by the previous owner (hidden)"
+
+
+def _hidden(note: str | None) -> str:
+    """What a partner sees of another partner's note on a lead now its own."""
+    return PREVIOUS_OWNERS_NOTE if note else ""
+
+
+def _before_reassignment(written: datetime | None, reassigned: datetime | None) -> bool:
+    return written is not None and reassigned is not None and written <= reassigned
 
 
 def lead_view(lead: Lead, actor: Actor, partner_name: str | None = None) -> LeadView:
@@ -564,7 +578,7 @@ def get_lead(session: Session, *, actor: Actor, lead_id: int) -> LeadDetail:
         elif role is not None and role.value == "manager":
             label = f"{name} (partner manager)"
         else:
-            label = "Previous owner"  # another partner's user: never show who
+            label = "Previous owner"  # another partner's user: never show who, nor what
         timeline.append(
             TimelineEntry(
                 at=event.created_at,
@@ -572,7 +586,7 @@ def get_lead(session: Session, *, actor: Actor, lead_id: int) -> LeadDetail:
                 actor=label,
                 from_status=event.from_status,
                 to_status=event.to_status,
-                note=event.note,
+                note=_hidden(event.note) if label == "Previous owner" else event.note,
             )
         )
     can_move = actor.is_manager or actor.partner_status is PartnerStatus.ACTIVE
@@ -953,7 +967,7 @@ def reassign_lead(
     )
     lead.partner_id = target.id
     lead.self_referral = email_domain(lead.client_email) == email_domain(target.email)
-    lead.updated_at = utc_now()
+    lead.updated_at = lead.reassigned_at = utc_now()
     session.flush()
     statistics.count_referral(session, partner_id=target.id, delta=1)
     statistics.count_lead(

@@ -157,11 +157,10 @@ def enqueue(
         if topic is not None and recipient.user_id is not None
         else None
     )
-    name = display_name(recipient.name)
     values = {
         "program": settings.program_name,
         "portal_url": link_base(),
-        "name": name,
+        "name": one_line(recipient.name, 200),
         "unsubscribe_url": unsubscribe,
         "topic_words": TOPICS[topic][1] if topic else "",
         **context,
@@ -177,7 +176,7 @@ def enqueue(
             "user_id": recipient.user_id,
             "kind": kind,
             "to_address": recipient.address,
-            "to_name": name,
+            "to_name": display_name(recipient.name),
             "subject": one_line(subject, 300),
             "body_text": text_template.render(values),
             "body_html": html_env.get_template(f"{kind}.html").render(values),

@@ -345,6 +345,9 @@ class Lead(Base):
     qualified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     converted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     lost_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set when a manager moves the lead to another partner: what was written before then
+    # (registration notes, a lost note) is the previous owner's and hidden from the new one.
+    reassigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
     claim_expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     version: Mapped[int] = mapped_column(Integer, default=1)
@@ -729,6 +732,8 @@ class UserSession(Base):
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When its login cookie was written: a ticket writes a session's cookie once only.
+    cookie_written_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     client_address: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(200))
 

@@ -480,6 +480,26 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def claim_cookie_ticket(session: Session, *, token: str) -> bool:
+    """Whether the login cookie of this live session may be written now: once only, so a
+    ticket seen again (replayed, or copied from a log) writes nothing."""
+    now = utc_now()
+    return bool(
+        rows_changed(
+            session,
+            update(UserSession)
+            .where(
+                UserSession.token_hash == token_digest(token),
+                UserSession.cookie_written_at.is_(None),
+                UserSession.revoked_at.is_(None),
+                UserSession.expires_at > now,
+            )
+            .values(cookie_written_at=now)
+            .execution_options(synchronize_session=False),
+        )
+    )
+
+
 def open_session(
     session: Session,
     *,

@@ -152,7 +152,9 @@ def target_problem(url: str) -> str | None:
     """Why a URL may not receive webhooks, or None when it may: an absolute https URL of
     printable ASCII (no space, control or NUL; percent-encode anything else), with a host and
     no credentials, whose every address is public."""
-    if not isinstance(url, str) or not url or any(not 0x21 <= ord(c) <= 0x7E for c in url):
+    if not isinstance(url, str) or not url:
+        return "URL must start with https://."
+    if any(not 0x21 <= ord(c) <= 0x7E for c in url):
         return (
             "URL must be one plain web address: no spaces, line breaks or other control "
             "characters (percent-encode anything outside ASCII)."

@@ -81,6 +81,7 @@ class World:
     user_a: int
     tax_document: int
     dead_mail: int
+    reset_mail: int
     api_key: int
     webhook: int
     webhook_delivery: int
@@ -130,6 +131,10 @@ def _world(engine) -> World:
         )
         session.add(delivery)
         session.flush()
+        password_links.request_reset(session, login=a.username)
+        reset_mail = session.scalar(
+            select(OutboxMessage.id).where(OutboxMessage.kind == "password_reset")
+        )
         dead_mail = session.scalars(select(OutboxMessage.id)).first()
         assert dead_mail is not None  # the approvals and payouts above wrote mail
         session.execute(
@@ -150,6 +155,7 @@ def _world(engine) -> World:
         partner_a=a.partner_id,
         pending_partner=pending.partner_id,
         dead_mail=dead_mail,
+        reset_mail=reset_mail,
         api_key=api_key,
         webhook=webhook.id,
         webhook_delivery=delivery.id,
@@ -325,6 +331,10 @@ MATRIX: dict[str, tuple[Call, set[str]]] = {
     ),
     "payouts.mark_paid": (
         lambda s, w, a: payouts.mark_paid(s, actor=a, payout_id=w.payout, reference="R"),
+        MANAGER,
+    ),
+    "password_links.send_new_link": (
+        lambda s, w, a: password_links.send_new_link(s, actor=a, message_id=w.reset_mail),
         MANAGER,
     ),
     "payouts.approve_batch": (

@@ -526,6 +526,43 @@ def test_reassign_moves_the_lead_and_its_statistics(engine):
             )
 
 
+def test_the_new_owner_of_a_reassigned_lead_does_not_read_the_previous_owners_notes(engine):
+    with unit_of_work(engine) as session:
+        first, second = make_actor(session), make_actor(session)
+        manager = make_manager(session)
+        lead = make_lead(session, first, notes="Their CFO hates us; call Ann only")
+        lost = leads.change_lead_status(
+            session,
+            actor=first,
+            lead_id=lead.id,
+            to="lost",
+            expected_version=lead.version,
+            lost_reason="other",
+            lost_note="Went with a rival on price",
+            note="Gave up after three calls",
+        )
+        moved = leads.reassign_lead(
+            session,
+            actor=manager,
+            lead_id=lead.id,
+            partner_id=second.partner_id,
+            expected_version=lost.version,
+            note="Territory change",
+        )
+        hidden = leads.PREVIOUS_OWNERS_NOTE
+        mine = leads.get_lead(session, actor=second, lead_id=lead.id)
+        assert (mine.lead.notes, mine.lead.lost_note) == (hidden, hidden)
+        notes = {entry.kind.value: entry.note for entry in mine.timeline}
+        assert notes["status_changed"] == hidden
+        assert notes["reassigned"] == "Territory change"  # the manager's words stay
+        (row,) = leads.list_leads(session, actor=second, status="lost").items
+        assert (row.notes, row.lost_note) == (hidden, hidden)
+        everything = leads.get_lead(session, actor=manager, lead_id=lead.id)
+        assert everything.lead.notes == "Their CFO hates us; call Ann only"
+        assert everything.lead.lost_note == "Went with a rival on price"
+        assert moved.partner_id == second.partner_id
+
+
 def test_converted_lead_cannot_be_reassigned(engine):
     with unit_of_work(engine) as session:
         first, second = make_actor(session), make_actor(session)

@@ -472,3 +472,45 @@ def test_one_address_cannot_spray_many_accounts(engine, settings_override):
     with unit_of_work(engine) as session:
         actions = session.scalars(select(AuditEntry.action)).all()
     assert "login.throttled" in actions
+
+
+@pytest.mark.parametrize(
+    ("peer", "forwarded", "trusted", "client"),
+    [
+        # The client wrote the first entry; the portal's proxy appended what it saw.
+        ("127.0.0.1", "10.1.1.1, 203.0.113.9", 1, "203.0.113.9"),
+        ("127.0.0.1", "203.0.113.9", 1, "203.0.113.9"),
+        # Two proxies of the portal's: a CDN appended the client, the balancer the CDN.
+        ("127.0.0.1", "10.9.9.9, 203.0.113.9, 198.51.100.7", 2, "203.0.113.9"),
+        # A header expected but absent: the peer (the proxy) is what there is.
+        ("127.0.0.1", "", 1, "127.0.0.1"),
+        # No header configured: the peer; a local peer (Streamlit says none) counts too.
+        (None, "", 1, "127.0.0.1"),
+        ("198.51.100.7", "", 1, "198.51.100.7"),
+        # More proxies trusted than the chain holds: the leftmost, never nothing.
+        ("127.0.0.1", "203.0.113.9", 5, "203.0.113.9"),
+    ],
+)
+def test_the_client_address_is_counted_from_the_right(peer, forwarded, trusted, client):
+    from portal.validation import client_address_from
+
+    assert client_address_from(peer, forwarded, trusted_proxies=trusted) == client
+
+
+def test_spoofed_forwarded_entries_do_not_dodge_the_address_lock(engine, settings_override):
+    """Failed sign-ins each behind a new spoofed first entry: the address the proxy saw is
+    locked all the same."""
+    from portal.validation import client_address_from
+
+    settings_override(address_failures=3)
+    with unit_of_work(engine) as session:
+        actor = make_actor(session)
+
+    def spoofed(number: int) -> str:
+        forwarded = f"10.{number}.{number}.{number}, 203.0.113.9"
+        return client_address_from("127.0.0.1", forwarded, trusted_proxies=1)
+
+    for number in range(3):
+        _login_from(engine, f"guess{number}", "wrong password", spoofed(number))
+    blocked = _login_from(engine, actor.username, PASSWORD, spoofed(99))
+    assert blocked.actor is None and "from your network" in blocked.message

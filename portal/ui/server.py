@@ -86,7 +86,7 @@ app = st.App(
         Route(unsubscribe.ROUTE, unsubscribe.endpoint, methods=["GET", "POST"]),
         Mount(API_ROOT, app=api),
     ],
-    middleware=[Middleware(SecurityHeaders)],
+    middleware=[Middleware(SecurityHeaders), Middleware(login_cookie.BrowserBinding)],
 )
 # `make run` alone delivers: the sender is a thread of this process (PORTAL_MAIL_SENDER_THREAD).
 mail_sender.start_thread()

@@ -32,6 +32,7 @@ from portal.db import is_busy, unit_of_work
 from portal.models import Role
 from portal.ui import login_cookie
 from portal.ui.feedback import DATABASE_BUSY, DATABASE_DOWN, perform
+from portal.validation import client_address_from
 
 SESSION_ID = "_portal_session_id"
 NOTICE = "_portal_notice"
@@ -75,16 +76,16 @@ def _mark_signed_in(actor: Actor, session_id: int | None) -> None:
 
 
 def client_address() -> str | None:
-    """The client's address, for throttling: from the trusted proxy's header when one is
-    configured (behind a proxy every connection comes from the proxy), else the server's
-    view of the connection; None on localhost."""
-    header = get_settings().client_address_header
-    if header:
-        forwarded = st.context.headers.get(header, "")
-        first = forwarded.split(",")[0].strip()
-        return first[:64] or None
-    address = st.context.ip_address
-    return address if isinstance(address, str) and address else None  # a mock in AppTest
+    """The client's address, for throttling (see `validation.client_address_from`)."""
+    settings = get_settings()
+    header = settings.client_address_header
+    forwarded = st.context.headers.get(header, "") if header else ""
+    peer = st.context.ip_address
+    return client_address_from(
+        peer if isinstance(peer, str) and peer else None,  # a mock in AppTest
+        forwarded if isinstance(forwarded, str) else "",
+        trusted_proxies=settings.trusted_proxies,
+    )
 
 
 def _sign_in() -> None:
@@ -125,7 +126,9 @@ def _start_session(actor: Actor) -> None:
             user_agent=st.context.headers.get("User-Agent"),
         )
     _mark_signed_in(actor, session_id)
-    st.session_state[COOKIE_IMAGE] = login_cookie.writer(token, expires_at)
+    st.session_state[COOKIE_IMAGE] = login_cookie.writer(
+        token, expires_at, browser=st.context.cookies.get(login_cookie.BROWSER_COOKIE, "")
+    )
 
 
 def _sign_out(*, notice: str | None = None) -> None:

@@ -134,3 +134,32 @@ def test_a_login_clicked_the_moment_the_form_appears_signs_in_and_sticks(server,
         page.reload()
         expect(page.get_by_role("heading", name="Dashboard"), f"try {attempt}").to_be_visible()
         context.close()
+
+
+def test_a_ticket_planted_in_another_browser_signs_nobody_in(server, browser):
+    """Login CSRF: an attacker signs in, copies the cookie ticket the page drew, and sends a
+    victim to it. The victim's browser is not the attacker's: nothing is written, and the
+    attacker's own replay of the ticket writes nothing either."""
+    with unit_of_work(get_engine(server.database_url)) as db:
+        attacker = make_actor(db, username="ticket.attacker")
+    mine = browser.new_context(viewport={"width": 1200, "height": 900})
+    page = mine.new_page()
+    sign_in(page, server.url, attacker.username, PASSWORD)
+    source = page.locator('img[src*="auth/cookie"]').first.get_attribute("src")
+    assert source is not None and login_cookie(page) is not None
+    planted = f"{server.url}/{source.lstrip('/')}"
+    replay = page.request.get(planted)
+    assert replay.status == 400  # used once already
+
+    victim = browser.new_context(viewport={"width": 1200, "height": 900})
+    victim_page = victim.new_page()
+    victim_page.goto(server.url)  # the victim has used the portal: it holds its own binding
+    settle(victim_page)
+    answer = victim_page.goto(planted)
+    assert answer is not None and answer.status == 400
+    assert login_cookie(victim_page) is None
+    victim_page.goto(server.url)
+    settle(victim_page)
+    expect(victim_page.get_by_label("Username", exact=True)).to_be_visible()
+    mine.close()
+    victim.close()
