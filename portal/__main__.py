@@ -42,7 +42,7 @@ from portal.models import MAX_ID, ApiScope, Role
 from portal.payment_details import FileFormat
 from portal.tools import generate, seed
 from portal.types import utc_now
-from portal.validation import FieldErrors, parse_day
+from portal.validation import FieldErrors, is_text, parse_day
 
 
 def _positive_int(text: str) -> int:
@@ -261,7 +261,13 @@ def _read_password(from_stdin: bool) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the process exit code."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    for name, value in vars(args).items():
+        # Bytes that are not UTF-8 arrive as lone surrogates: refuse them by name, as
+        # argparse refuses any other bad argument (exit 2), before they reach a service.
+        if isinstance(value, str) and not is_text(value):
+            parser.error(f"argument --{name.replace('_', '-')}: not valid UTF-8 text")
     try:
         return _run(args)
     except (PortalError, ConfigurationError) as error:

@@ -27,6 +27,7 @@ from portal.users import (
     create_user,
     hash_password,
     password_problem,
+    revoke_api_keys,
     revoke_sessions,
     token_digest,
     username_key,
@@ -210,7 +211,7 @@ def request_reset(session: Session, *, login: str) -> str:
 
 
 def _usable(session: Session, token: str, now: datetime) -> tuple[PasswordToken, User] | None:
-    if not token or len(token) > 100:
+    if not isinstance(token, str) or not token or len(token) > 100 or not token.isascii():
         return None
     link = session.scalar(
         select(PasswordToken)
@@ -246,6 +247,7 @@ def set_password(session: Session, *, token: str, new_password: str) -> str:
     user.locked_until = None
     _void_links(session, user.id, now)
     ended = revoke_sessions(session, user.id, now)
+    revoke_api_keys(session, user.id, now)  # whoever had the old password had its keys too
     audit.record(
         session,
         actor_user_id=user.id,

@@ -15,12 +15,13 @@ from sqlalchemy.orm import Session
 from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.us import ein, rtn, ssn
 
-from portal import audit, currencies, payouts
+from portal import audit, currencies, mail, payouts
 from portal.access import Actor, partner_status_refusal, refresh, scoped_partner_id
 from portal.crypto import encrypt, last4, masked
 from portal.errors import NotFound, PermissionDenied, ValidationError
 from portal.models import (
     BankAccountType,
+    Partner,
     PartnerProfile,
     PartnerStatus,
     PayeeType,
@@ -89,6 +90,17 @@ PAYMENT_FIELDS = frozenset(
         "country",
     }
 )
+# Where the money goes, narrowly: a change is mailed to every user of the partner.
+MONEY_DESTINATION = frozenset(
+    {"payment_method", "payment_email", "bank_account", "bank_code", "bank_account_type"}
+)
+FIELD_WORDS = {
+    "payment_method": "payout method",
+    "payment_email": "payment e-mail",
+    "bank_account": "bank account",
+    "bank_code": "bank code (BIC or routing number)",
+    "bank_account_type": "account type",
+}
 COUNTRIES = frozenset(code for code in phonenumbers.SUPPORTED_REGIONS if code.isalpha())
 
 
@@ -319,6 +331,25 @@ def clean_bank_account(
     return BankAccount(scheme=scheme, number=number, code=bank_code)
 
 
+def _tell_every_user(session: Session, actor: Actor, partner_id: int, fields: list[str]) -> None:
+    """Mail every active user of the partner that its payout details changed (not what to):
+    a change nobody there made is how a takeover shows."""
+    company = session.scalar(select(Partner.company_name).where(Partner.id == partner_id)) or ""
+    who = actor.display_name if actor.is_partner else f"{actor.display_name} (partner manager)"
+    for recipient, _ in mail.partner_recipients(session, partner_id):
+        mail.enqueue(
+            session,
+            recipient=recipient,
+            kind="payout_details_changed",
+            context={
+                "company": company,
+                "changed_by": who,
+                "when": mail.moment_words(utc_now()),
+                "fields": ", ".join(FIELD_WORDS[name] for name in fields),
+            },
+        )
+
+
 def _check_tin(secret: str | None, kind: TaxIdType | None) -> None:
     """A new US tax id must be a valid SSN or EIN when it says it is one (python-stdnum)."""
     if not secret or kind not in (TaxIdType.SSN, TaxIdType.EIN):
@@ -393,6 +424,10 @@ def update_profile(
     if PAYMENT_FIELDS & set(changed):
         payouts.hold_for_new_details(
             session, partner_id=profile.partner_id, fields=sorted(PAYMENT_FIELDS & set(changed))
+        )
+    if MONEY_DESTINATION & set(changed):
+        _tell_every_user(
+            session, actor, profile.partner_id, sorted(MONEY_DESTINATION & set(changed))
         )
     if changed:
         audit.record_by(

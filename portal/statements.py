@@ -166,6 +166,8 @@ def monthly_statement(
             )
         except ValueError:
             raise ValidationError({"month": "Month must look like 2026-11."}) from None
+    if not 2000 <= month.year <= 2100:
+        raise ValidationError({"month": "Month must be between 2000-01 and 2100-12."})
     partner_id = scoped_partner_id(actor, partner_id)
     start, end = _month_bounds(month)
     month_of = {"partner_id": partner_id, "start": start, "end": end}

@@ -24,7 +24,7 @@ from portal.access import (
 from portal.config import get_settings
 from portal.db import BOOKKEEPING, rows_changed
 from portal.errors import NotFound, PermissionDenied, RecordedRefusal, ValidationError
-from portal.models import Partner, Role, User, UserSession
+from portal.models import ApiKey, Partner, Role, User, UserSession
 from portal.types import utc_now
 from portal.validation import FieldErrors, clean_email, clean_text
 
@@ -423,9 +423,11 @@ def change_password(
     current_password: str,
     new_password: str,
     keep_session_id: int | None = None,
+    end_api_keys: bool = False,
 ) -> int:
     """Replace the actor's own password and end its other sessions (all but
-    `keep_session_id`, the browser it was changed from); how many it ended."""
+    `keep_session_id`, the browser it was changed from), and its API keys when asked to; how
+    many sessions it ended."""
     actor = refresh(session, actor)
     user = session.get(User, actor.user_id, with_for_update=True)
     if user is None:
@@ -456,6 +458,8 @@ def change_password(
         raise ValidationError({"new_password": problem})
     user.password_hash = hash_password(new_password)
     ended = revoke_sessions(session, user.id, now, keep=keep_session_id)
+    if end_api_keys:
+        revoke_api_keys(session, user.id, now)
     audit.record_by(
         session, actor, "user.change_password", "user", user.id, after={"password": "changed"}
     )
@@ -472,6 +476,18 @@ def revoke_sessions(
         query = query.where(UserSession.id != keep)
     return rows_changed(
         session, query.values(revoked_at=now).execution_options(synchronize_session=False)
+    )
+
+
+def revoke_api_keys(session: Session, user_id: int, now: datetime) -> int:
+    """End every live API key of a user (a key outlives no password reset, no "sign out
+    everywhere", no deactivation); how many."""
+    return rows_changed(
+        session,
+        update(ApiKey)
+        .where(ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None))
+        .values(revoked_at=now)
+        .execution_options(synchronize_session=False),
     )
 
 
@@ -637,9 +653,16 @@ def end_sessions(session: Session, *, actor: Actor) -> int:
     actor = refresh(session, actor)
     if actor.user_id is None:
         raise NotFound("User not found.")
-    ended = revoke_sessions(session, actor.user_id, utc_now())
+    now = utc_now()
+    ended = revoke_sessions(session, actor.user_id, now)
+    keys = revoke_api_keys(session, actor.user_id, now)
     audit.record_by(
-        session, actor, "user.logout_everywhere", "user", actor.user_id, after={"ended": ended}
+        session,
+        actor,
+        "user.logout_everywhere",
+        "user",
+        actor.user_id,
+        after={"ended": ended, "api_keys_revoked": keys},
     )
     return ended
 
@@ -658,6 +681,7 @@ def set_active(session: Session, *, actor: Actor, user_id: int, active: bool) ->
     user.is_active = active
     if not active:
         revoke_sessions(session, user.id, utc_now())
+        revoke_api_keys(session, user.id, utc_now())
     audit.record_by(
         session,
         actor,

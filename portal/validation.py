@@ -49,10 +49,27 @@ def _has_control_characters(value: str, *, allow_newlines: bool) -> bool:
     )
 
 
+def is_text(value: str) -> bool:
+    """Whether a str is real text: no lone surrogates (what undecodable bytes become)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _given(
     errors: FieldErrors, field: str, value: str | None, *, label: str, required: bool
 ) -> str | None:
-    """The value trimmed, or None when empty (a refusal recorded if it was required)."""
+    """The value trimmed, or None when empty (a refusal recorded if it was required). A value
+    that is not text (a number, a list from JSON), or text with lone surrogates (bytes that
+    were not UTF-8), is refused naming the field."""
+    if value is not None and not isinstance(value, str):
+        errors.add(field, f"{label} must be text.")
+        return None
+    if value is not None and not is_text(value):
+        errors.add(field, f"{label} contains characters that are not valid text.")
+        return None
     text = (value or "").strip()
     if not text and required:
         errors.add(field, f"{label} is required.")

@@ -80,3 +80,68 @@ def test_a_manager_sends_a_new_link_instead_of_reading_one(engine, settings_over
         assert event is not None
         with pytest.raises(NotFound):
             password_links.send_new_link(session, actor=manager, message_id=10**6)
+
+
+def test_api_keys_end_with_a_reset_sign_out_everywhere_and_deactivation(engine):
+    from portal import api_keys, users
+    from portal.models import ApiKey
+
+    def live_keys(session, user_id):
+        return session.scalars(
+            select(ApiKey.id).where(ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None))
+        ).all()
+
+    with unit_of_work(engine) as session:
+        manager = make_manager(session)
+        reset, everywhere, gone, changed = (make_actor(session) for _ in range(4))
+        for actor in (reset, everywhere, gone, changed):
+            api_keys.create_key(session, actor=actor, name="crm", scope="write")
+        password_links.request_reset(session, login=reset.username)
+        reset_mail = session.scalar(select(OutboxMessage))
+    from tests.mailbox import link_token
+
+    with unit_of_work(engine) as session:
+        password_links.set_password(
+            session, token=link_token(reset_mail), new_password="a brand new password"
+        )
+        users.end_sessions(session, actor=everywhere)
+        users.set_active(session, actor=manager, user_id=gone.user_id, active=False)
+        users.change_password(
+            session,
+            actor=changed,
+            current_password="correct horse battery staple",
+            new_password="another long password",
+        )
+        for actor in (reset, everywhere, gone):
+            assert live_keys(session, actor.user_id) == [], actor.username
+        # A password change keeps them unless asked: the page asks.
+        assert len(live_keys(session, changed.user_id)) == 1
+        users.change_password(
+            session,
+            actor=changed,
+            current_password="another long password",
+            new_password="yet another long password",
+            end_api_keys=True,
+        )
+        assert live_keys(session, changed.user_id) == []
+
+
+def test_every_user_of_the_partner_hears_of_a_new_payout_destination(engine):
+    from portal import profiles
+    from tests.factories import make_partner
+
+    with unit_of_work(engine) as session:
+        company = make_partner(session, company_name="Acme")
+        first = make_actor(session, partner=company)
+        second = make_actor(session, partner=company)
+        profiles.update_profile(
+            session, actor=first, changes={"payment_method": "paypal", "payment_email": "p@x.io"}
+        )
+        profiles.update_profile(session, actor=first, changes={"city": "Leeds"})  # not money
+        sent = session.scalars(
+            select(OutboxMessage).where(OutboxMessage.kind == "payout_details_changed")
+        ).all()
+        addresses = {session.get(User, actor.user_id).email for actor in (first, second)}
+    assert {message.to_address for message in sent} == addresses
+    assert all("payment e-mail, payout method" in message.body_text for message in sent)
+    assert all("p@x.io" not in message.body_text for message in sent)

@@ -30,6 +30,11 @@ def change_password_form(actor: Actor) -> None:
             "like; at most 72 bytes.",
         )
         repeat = st.text_input("Repeat the new password", type="password")
+        end_keys = st.checkbox(
+            "Also revoke my API keys",
+            help="Keys made with the old password keep working unless you revoke them here "
+            "(a reset by e-mail, 'Sign out everywhere' and deactivation always end them).",
+        )
         if not st.form_submit_button("Change password"):
             return
     if new != repeat:
@@ -44,6 +49,7 @@ def change_password_form(actor: Actor) -> None:
             current_password=current,
             new_password=new,
             keep_session_id=current_session_id(),
+            end_api_keys=end_keys,
         ),
         LABELS,
     )

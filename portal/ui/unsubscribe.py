@@ -7,6 +7,7 @@ not unsubscribe anyone. A POST (the button, or a mail client's one-click request
 
 from __future__ import annotations
 
+import re
 from html import escape
 
 from starlette.requests import Request
@@ -32,7 +33,10 @@ def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
 def _link(request: Request) -> tuple[int, str, str] | None:
     params = request.query_params
     user, topic, signature = params.get("u", ""), params.get("topic", ""), params.get("sig", "")
-    if not user.isdigit() or len(user) > 10 or not topic or not signature:
+    # ASCII digits only: "²" passes str.isdigit() and then fails int().
+    if not re.fullmatch(r"[0-9]{1,9}", user) or not topic or not signature:
+        return None
+    if not (topic.isascii() and signature.isascii()):
         return None
     return int(user), topic, signature
 
