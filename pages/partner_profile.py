@@ -132,11 +132,10 @@ with st.form(profile_form.key):
         "Payout currency",
         paid_in,
         index=paid_in.index(profile.payout_currency) if profile.payout_currency in paid_in else 0,
-        format_func=lambda code: (
-            f"Automatic: {profile.paid_in} (by your bank's country)" if code is None else code
-        ),
+        format_func=lambda code: f"Automatic: {profile.paid_in}" if code is None else code,
         help="Your commissions are earned in the program's currency; each payout is paid in "
-        "this one, at the exchange rate of its batch.",
+        "this one, at the exchange rate of its batch. Automatic: for a bank transfer, the "
+        "currency of your bank's country when the program pays in it; else the program's.",
     )
     profile_form.under("payout_currency")
     payee_type = st.radio(
