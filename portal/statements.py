@@ -314,8 +314,7 @@ def paid_in_year(year: int, tax_list: TaxList = TaxList.NEC) -> Select[Any]:
     )
     if tax_list is TaxList.FOREIGN:
         return query.where(PartnerProfile.tax_form.in_(_FOREIGN_FORMS))
-    # A payee with no form on file is presumed a US person: it is listed, its form "missing".
-    query = query.where(PartnerProfile.tax_form.in_(_US_FORMS) | PartnerProfile.tax_form.is_(None))
+    query = query.where(PartnerProfile.tax_form.in_(_US_FORMS))  # a W-9 on file
     if tax_list is TaxList.PAYPAL:
         return query.where(Payout.payment_method == PaymentMethod.PAYPAL)
     return query.where(Payout.payment_method != PaymentMethod.PAYPAL).having(

@@ -118,9 +118,10 @@ def test_the_tax_export_survives_a_partner_whose_tax_form_is_gone(engine):
                 filters=exports.Filters(year=today().year),
                 use_copy=use_copy,
             )
-        header, row = sink.getvalue().splitlines()
-        cells = dict(zip(header.split(","), row.split(","), strict=True))
-        assert (cells["paid_total"], cells["tax_form"]) == ("2500.00", "missing")
+        # The 1099-NEC list holds W-9 payees only: one whose form is gone is not on it, and
+        # the export says so with its header alone instead of failing.
+        (header,) = sink.getvalue().splitlines()
+        assert header.startswith("partner_id,company_name,paid_total")
 
 
 @pytest.mark.parametrize(
