@@ -308,8 +308,11 @@ def mail_partner(
 
 def unsubscribe(session: Session, *, user_id: int, topic: str, signature: str) -> str:
     """Turn a topic off for the user's company from a signed link; what was turned off."""
-    if topic not in TOPICS or not hmac.compare_digest(
-        signature.encode(), _signature(user_id, topic).encode()
+    if (
+        topic not in TOPICS
+        or not isinstance(signature, str)
+        or not signature.isascii()  # what undecodable bytes become would not even encode
+        or not hmac.compare_digest(signature.encode(), _signature(user_id, topic).encode())
     ):
         raise ValidationError({"link": "This unsubscribe link is not valid."})
     user = session.get(User, user_id)

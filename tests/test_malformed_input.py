@@ -97,3 +97,16 @@ def test_the_command_line_refuses_bytes_that_are_not_utf8(engine):
     assert done.returncode == 2
     assert "argument --username: not valid UTF-8 text" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_an_unsubscribe_signature_that_is_not_text_is_an_invalid_link(engine):
+    from portal import mail
+
+    with unit_of_work(engine) as session:
+        partner = make_actor(session)
+        for signature in ("\udcff", "sig²", ""):
+            with pytest.raises(ValidationError) as raised:
+                mail.unsubscribe(
+                    session, user_id=partner.user_id, topic="events", signature=signature
+                )
+            assert raised.value.errors == {"link": "This unsubscribe link is not valid."}
