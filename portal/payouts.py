@@ -163,7 +163,7 @@ def _plan(session: Session, cutoff: date, now: datetime, rates: Mapping[str, Quo
         eligibility = payout_eligibility(
             status=row.status, profile=row, owed=amount, today=now.date()
         )
-        currency = payout_currency_of(row if row.payment_method is not None else None)
+        currency = payout_currency_of(row)
         planned = _priced(
             PlannedPayout(row.partner_id, row.company_name, amount, row.lines, eligibility.reasons),
             currency,
@@ -424,6 +424,20 @@ def run_batch(
     return BatchResult(cutoff=cutoff, scheduled=scheduled, left_out=left_out)
 
 
+def _release_lines(session: Session, payout_id: int) -> list[int]:
+    """Return a payout's ledger lines to open (payable: their holds are over); their ids."""
+    released = list(
+        session.scalars(select(Commission.id).where(Commission.payout_id == payout_id)).all()
+    )
+    session.execute(
+        update(Commission)
+        .where(Commission.payout_id == payout_id)
+        .values(status=CommissionStatus.OPEN, payout_id=None)
+        .execution_options(synchronize_session=False)
+    )
+    return released
+
+
 def _locked_payout(
     session: Session,
     payout_id: int,
@@ -518,16 +532,8 @@ def mark_paid(
     payout, partner = _locked_payout(session, payout_id)
     now = utc_now()
     paid_at = _paid_moment(errors, "paid_on", paid_on, payout, now)
-    if amount is not None and amount != payout.payout_amount:
-        errors.add(
-            "amount",
-            f"The bank paid {amount:,.2f}; payout #{payout.id} is {payout.payout_amount:,.2f}.",
-        )
-    if currency is not None and currency != payout.payout_currency:
-        errors.add(
-            "currency",
-            f"The bank paid in {currency}; payout #{payout.id} is in {payout.payout_currency}.",
-        )
+    if amount is not None or currency is not None:
+        _money_matches(errors, payout, amount, currency)
     errors.raise_if_any()
     held = session.scalar(
         select(func.sum(Commission.amount)).where(Commission.payout_id == payout.id)
@@ -764,21 +770,20 @@ def _look_up(
     return payouts, owners
 
 
-def _money_matches(errors: FieldErrors, entry: StatementEntry, payout: Payout) -> None:
-    """The bank's amount and currency are what the partner is paid: the payout's own amount in
-    its payout currency."""
-    if not _AMOUNT.fullmatch(entry.amount):
-        errors.add("amount", f"amount {entry.amount!r} is not an amount such as 1234.50")
-    elif abs(Decimal(entry.amount)) != payout.payout_amount:
+def _money_matches(
+    errors: FieldErrors, payout: Payout, amount: Decimal | None, currency: str | None
+) -> None:
+    """What the bank paid is what the partner is paid: the payout's own amount in its payout
+    currency (either may be left unchecked with None)."""
+    if amount is not None and abs(amount) != payout.payout_amount:
         errors.add(
             "amount",
-            f"the bank paid {abs(Decimal(entry.amount)):,.2f}, the payout is "
-            f"{payout.payout_amount:,.2f}",
+            f"the bank paid {abs(amount):,.2f}, the payout is {payout.payout_amount:,.2f}",
         )
-    if entry.currency.upper() != payout.payout_currency:
+    if currency is not None and currency.upper() != payout.payout_currency:
         errors.add(
             "currency",
-            f"the bank paid in {entry.currency or 'no currency'}, the payout is in "
+            f"the bank paid in {currency or 'no currency'}, the payout is in "
             f"{payout.payout_currency}",
         )
 
@@ -808,7 +813,11 @@ def _check(
         if not entry.paid_on:
             errors.add("paid_date", "Paid date is required.")
         paid_at = _paid_moment(errors, "paid_date", entry.paid_on, payout, now)
-        _money_matches(errors, entry, payout)
+        if _AMOUNT.fullmatch(entry.amount):
+            _money_matches(errors, payout, Decimal(entry.amount), entry.currency)
+        else:
+            errors.add("amount", f"amount {entry.amount!r} is not an amount such as 1234.50")
+            _money_matches(errors, payout, None, entry.currency)
         if errors.errors:
             problems.append(f"{where}: " + "; ".join(errors.errors.values()))
             continue
@@ -911,13 +920,7 @@ def close_unpaid(
                 "failed if the bank refused it."
             }
         )
-    released = session.scalars(select(Commission.id).where(Commission.payout_id == payout.id)).all()
-    session.execute(
-        update(Commission)
-        .where(Commission.payout_id == payout.id)
-        .values(status=CommissionStatus.OPEN, payout_id=None)
-        .execution_options(synchronize_session=False)
-    )
+    released = _release_lines(session, payout.id)
     payout.status = outcome
     payout.failure_reason = note or ""
     payout.closed_at = utc_now()
@@ -1104,13 +1107,7 @@ def mark_returned(
     words = clean_text(errors, "note", note, label="Note", max_length=150, required=code == "OTHER")
     errors.raise_if_any()
     payout, partner = _locked_payout(session, payout_id, PayoutStatus.PAID, may="marked returned")
-    released = session.scalars(select(Commission.id).where(Commission.payout_id == payout.id)).all()
-    session.execute(
-        update(Commission)
-        .where(Commission.payout_id == payout.id)
-        .values(status=CommissionStatus.OPEN, payout_id=None)
-        .execution_options(synchronize_session=False)
-    )
+    released = _release_lines(session, payout.id)
     now = utc_now()
     payout.status = PayoutStatus.RETURNED
     payout.returned_at = now
@@ -1132,7 +1129,7 @@ def mark_returned(
         "payout",
         payout.id,
         before={"status": "paid", "reference": payout.reference},
-        after={"status": "returned", "reason": payout.return_reason, "lines": list(released)},
+        after={"status": "returned", "reason": payout.return_reason, "lines": released},
     )
     return _view(payout, partner.company_name)
 

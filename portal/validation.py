@@ -281,18 +281,3 @@ def filter_text(field: str, value: str | None, *, label: str, max_length: int = 
     text = clean_text(errors, field, value, label=label, max_length=max_length)
     errors.raise_if_any()
     return text or ""
-
-
-def client_address_from(peer: str | None, forwarded: str, *, trusted_proxies: int) -> str:
-    """The client's address for per-address limits. With a proxy header (`forwarded`, say
-    X-Forwarded-For, each proxy appending the address it saw), the chain is the header's
-    addresses and then the peer; the last `trusted_proxies` of it are the portal's own
-    proxies, and the address before them is the client's (entries further left are written
-    by the client and prove nothing). Without one, the peer itself; a loopback peer (which
-    Streamlit reports as none) is an address like any other, counted, never a free pass."""
-    chain = [part.strip() for part in forwarded.split(",") if part.strip()] if forwarded else []
-    chain.append(peer or "127.0.0.1")
-    if forwarded:
-        position = max(len(chain) - 1 - trusted_proxies, 0)
-        return chain[position][:64]
-    return chain[-1][:64]

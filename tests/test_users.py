@@ -492,7 +492,7 @@ def test_one_address_cannot_spray_many_accounts(engine, settings_override):
     ],
 )
 def test_the_client_address_is_counted_from_the_right(peer, forwarded, trusted, client):
-    from portal.validation import client_address_from
+    from portal.throttle import client_address_from
 
     assert client_address_from(peer, forwarded, trusted_proxies=trusted) == client
 
@@ -500,7 +500,7 @@ def test_the_client_address_is_counted_from_the_right(peer, forwarded, trusted, 
 def test_spoofed_forwarded_entries_do_not_dodge_the_address_lock(engine, settings_override):
     """Failed sign-ins each behind a new spoofed first entry: the address the proxy saw is
     locked all the same."""
-    from portal.validation import client_address_from
+    from portal.throttle import client_address_from
 
     settings_override(address_failures=3)
     with unit_of_work(engine) as session:

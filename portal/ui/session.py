@@ -30,9 +30,9 @@ from portal.access import Actor
 from portal.config import get_settings
 from portal.db import is_busy, unit_of_work
 from portal.models import Role
+from portal.throttle import client_address_from
 from portal.ui import login_cookie
 from portal.ui.feedback import DATABASE_BUSY, DATABASE_DOWN, perform
-from portal.validation import client_address_from
 
 SESSION_ID = "_portal_session_id"
 NOTICE = "_portal_notice"
