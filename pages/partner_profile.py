@@ -49,9 +49,10 @@ LABELS = {
     "email_notifications": "Email notifications",
     "email_digest": "Daily digest",
     "monthly_reports": "Monthly report by email",
+    "password": "Your password",
 }
 
-SECRET_INPUTS = ("profile_new_bank_account", "profile_new_tax_id")
+SECRET_INPUTS = ("profile_new_bank_account", "profile_new_tax_id", "profile_password")
 
 actor = require(Role.PARTNER)
 with unit_of_work(reads_only=True) as session:
@@ -127,6 +128,14 @@ with st.form(profile_form.key):
             "makes the bank return the payment.",
         )
         profile_form.under("bank_account_type")
+    password = st.text_input(
+        "Your password",
+        type="password",
+        key=SECRET_INPUTS[2],
+        help="Needed only to change where payouts go (method, payment email, bank account, "
+        "bank code or account type): a signed-in browser left open is not enough for that.",
+    )
+    profile_form.under("password")
     paid_in = [None, *currencies.enabled()]
     payout_currency = st.selectbox(
         "Payout currency",
@@ -256,7 +265,9 @@ if submitted:
         "email_digest": email_digest,
     }
     done = profile_form.submit(
-        lambda session: profiles.update_profile(session, actor=actor, changes=changes),
+        lambda session: profiles.update_profile(
+            session, actor=actor, changes=changes, password=password
+        ),
         busy="Saving the profile…",
     )
     if done is not None:

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from portal import audit
+from portal import audit, users
 from portal.access import ACTOR_COLUMNS, Actor, actor_from_state, load_actor, refresh
 from portal.errors import NotFound, PermissionDenied, ValidationError
 from portal.models import ApiKey, ApiScope, Partner, User
@@ -68,21 +68,45 @@ def create_key(
     name: str,
     scope: str,
     expires_days: int | None = None,
+    password: str | None = None,
 ) -> tuple[ApiKeyView, str]:
-    """A new key of the actor's own; the key itself is returned this once only."""
-    actor = refresh(session, actor)
+    """A new key of the actor's own; the key itself is returned this once only. A key that
+    may change where payouts go (`payout_details`) needs the actor's password again."""
+    return _create(
+        session,
+        actor=refresh(session, actor),
+        name=name,
+        scope=scope,
+        expires_days=expires_days,
+        password=password,
+        proven=False,
+    )
+
+
+def _create(
+    session: Session,
+    *,
+    actor: Actor,
+    name: str,
+    scope: str,
+    expires_days: int | None,
+    password: str | None,
+    proven: bool,
+) -> tuple[ApiKeyView, str]:
     errors = FieldErrors()
     clean_name = clean_text(errors, "name", name, label="Name", max_length=100, required=True)
     try:
         clean_scope = ApiScope(str(scope).strip().lower())
     except ValueError:
-        errors.add("scope", "Scope must be read or write.")
+        errors.add("scope", f"Scope must be one of: {', '.join(ApiScope)}.")
     if expires_days is not None and not 1 <= expires_days <= MAX_EXPIRY_DAYS:
         errors.add("expires_days", f"Expiry must be between 1 and {MAX_EXPIRY_DAYS} days.")
     live = [key for key in list_keys(session, actor=actor) if key.active]
     if len(live) >= MAX_KEYS:
         errors.add("name", f"You have {MAX_KEYS} keys already: revoke one first.")
     errors.raise_if_any()
+    if clean_scope is ApiScope.PAYOUT_DETAILS and not proven:
+        users.confirm_password(session, actor=actor, password=password)
     prefix = secrets.token_hex(4)
     plaintext = f"{KEY_START}{prefix}_{secrets.token_urlsafe(32)}"
     now = utc_now()
@@ -186,10 +210,12 @@ def key_for_user(
     user = session.scalar(select(User).where(User.username == username.strip().casefold()))
     if user is None or not user.is_active:
         raise ValidationError({"username": f"No active user named {username!r}."})
-    return create_key(
+    return _create(
         session,
         actor=load_actor(session, user_id=user.id),
         name="command line",
         scope=scope,
         expires_days=expires_days,
+        password=None,
+        proven=True,  # the server's administrator vouches for the user
     )

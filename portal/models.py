@@ -822,6 +822,12 @@ class ScheduledRun(Base):
 class ApiScope(enum.StrEnum):
     READ = "read"
     WRITE = "write"  # read and write
+    # Read and write, and change where payouts go: a key that can redirect money says so.
+    PAYOUT_DETAILS = "payout_details"
+
+    @property
+    def writes(self) -> bool:
+        return self is not ApiScope.READ
 
 
 class ApiKey(Base):

@@ -15,11 +15,12 @@ from sqlalchemy.orm import Session
 from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.us import ein, rtn, ssn
 
-from portal import audit, currencies, mail, payouts
+from portal import audit, currencies, mail, payouts, users
 from portal.access import Actor, partner_status_refusal, refresh, scoped_partner_id
 from portal.crypto import encrypt, last4, masked
 from portal.errors import NotFound, PermissionDenied, ValidationError
 from portal.models import (
+    ApiScope,
     BankAccountType,
     Partner,
     PartnerProfile,
@@ -90,7 +91,8 @@ PAYMENT_FIELDS = frozenset(
         "country",
     }
 )
-# Where the money goes, narrowly: a change is mailed to every user of the partner.
+# Where the money goes, narrowly: a change needs proof it is the user (password or a key's
+# scope) and is mailed to every user of the partner.
 MONEY_DESTINATION = frozenset(
     {"payment_method", "payment_email", "bank_account", "bank_code", "bank_account_type"}
 )
@@ -363,13 +365,58 @@ def _check_tin(secret: str | None, kind: TaxIdType | None) -> None:
         ) from None
 
 
+def _destination_changes(
+    profile: PartnerProfile, account: BankAccount | None, code: Any, clean: Mapping[str, Any]
+) -> list[str]:
+    """Which of MONEY_DESTINATION the validated changes would alter."""
+    changed = [
+        name
+        for name in MONEY_DESTINATION - {"bank_account", "bank_code"}
+        if name in clean and clean[name] != getattr(profile, name)
+    ]
+    if account is not None:
+        changed.append("bank_account")
+        if account.code != profile.bank_code:
+            changed.append("bank_code")
+    elif _compact(code) and _compact(code) != profile.bank_code:
+        changed.append("bank_code")
+    return sorted(changed)
+
+
+def _prove_destination_change(
+    session: Session, actor: Actor, password: str | None, key_scope: ApiScope | None
+) -> None:
+    """Where money goes changes only for someone who proves it is them: on a page, the acting
+    user's password again (a borrowed, signed-in browser is not enough); through the API, a
+    key made for it (`payout_details`), not any write key. The command-line operator is the
+    server's own administrator."""
+    if actor.user_id is None:
+        return
+    if key_scope is not None:
+        if key_scope is not ApiScope.PAYOUT_DETAILS:
+            raise PermissionDenied(
+                "Changing payout details needs an API key with the payout_details scope."
+            )
+        return
+    users.confirm_password(session, actor=actor, password=password)
+
+
 def update_profile(
-    session: Session, *, actor: Actor, changes: Mapping[str, Any], partner_id: int | None = None
+    session: Session,
+    *,
+    actor: Actor,
+    changes: Mapping[str, Any],
+    partner_id: int | None = None,
+    password: str | None = None,
+    key_scope: ApiScope | None = None,
 ) -> ProfileView:
     """Change the given profile fields after validating them all; nothing is written if any fails.
 
     `bank_account` and `tax_id` replace the stored secret when given a value and are left
     alone when empty: the page shows them masked and offers a separate input to replace them.
+    A change of where payouts go (method, account, bank code, account type, payment e-mail)
+    needs the acting user's `password`, or, through the API (`key_scope`), a key with the
+    payout-details scope; every user of the partner is mailed that it happened.
     """
     actor = refresh(session, actor)
     if actor.is_partner and actor.partner_status is PartnerStatus.SUSPENDED:
@@ -395,6 +442,9 @@ def update_profile(
             "bank_account_type", "Say whether the US account is a checking or a savings account."
         )
     bank_errors.raise_if_any()
+    destination = _destination_changes(profile, account, changes.get("bank_code"), clean)
+    if destination:
+        _prove_destination_change(session, actor, password, key_scope)
     before_view = asdict(_view(profile))
     replaced = []
     if account is not None:
@@ -425,10 +475,8 @@ def update_profile(
         payouts.hold_for_new_details(
             session, partner_id=profile.partner_id, fields=sorted(PAYMENT_FIELDS & set(changed))
         )
-    if MONEY_DESTINATION & set(changed):
-        _tell_every_user(
-            session, actor, profile.partner_id, sorted(MONEY_DESTINATION & set(changed))
-        )
+    if destination:
+        _tell_every_user(session, actor, profile.partner_id, destination)
     if changed:
         audit.record_by(
             session,

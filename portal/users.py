@@ -416,6 +416,37 @@ def _check_login(session: Session, *, username: str, password: str, now: datetim
     return LoginResult(load_actor(session, user_id=user.id))
 
 
+def confirm_password(
+    session: Session, *, actor: Actor, password: str | None, field: str = "password"
+) -> User:
+    """The acting user proves it is still them before a sensitive change (its own password,
+    a money destination): a wrong guess counts toward the same lock-out as a login, so a
+    borrowed, signed-in browser cannot be used to try passwords without limit. The refusal
+    names `field`."""
+    actor = refresh(session, actor)
+    user = session.get(User, actor.user_id, with_for_update=True)
+    if user is None:
+        raise NotFound("User not found.")
+    now = utc_now()
+    if user.locked_until is not None and user.locked_until > now:
+        _password_matches(password or "", _dummy_hash())
+        raise ValidationError({field: "Too many wrong passwords: this account is locked for now."})
+    if not _password_matches(password or "", user.password_hash):
+        locked = _count_failure(user, now)
+        audit.record_by(
+            session,
+            actor,
+            "user.password_confirmation_failed",
+            "user",
+            user.id,
+            after={"reason": "locked_now" if locked else "wrong_password"},
+        )
+        if locked:
+            revoke_sessions(session, user.id, now)  # the lock signs this browser out too
+        raise RecordedRefusal({field: "This is not your current password."})
+    return user
+
+
 def change_password(
     session: Session,
     *,
@@ -429,30 +460,10 @@ def change_password(
     `keep_session_id`, the browser it was changed from), and its API keys when asked to; how
     many sessions it ended."""
     actor = refresh(session, actor)
-    user = session.get(User, actor.user_id, with_for_update=True)
-    if user is None:
-        raise NotFound("User not found.")
+    user = confirm_password(
+        session, actor=actor, password=current_password, field="current_password"
+    )
     now = utc_now()
-    if user.locked_until is not None and user.locked_until > now:
-        _password_matches(current_password or "", _dummy_hash())
-        raise ValidationError(
-            {"current_password": "Too many wrong passwords: this account is locked for now."}
-        )
-    if not _password_matches(current_password or "", user.password_hash):
-        # A guess at the current password counts toward the same lock-out as a login, so a
-        # borrowed, signed-in browser cannot be used to try passwords without limit.
-        locked = _count_failure(user, now)
-        audit.record_by(
-            session,
-            actor,
-            "user.change_password_failed",
-            "user",
-            user.id,
-            after={"reason": "locked_now" if locked else "wrong_password"},
-        )
-        if locked:
-            revoke_sessions(session, user.id, now)  # the lock signs this browser out too
-        raise RecordedRefusal({"current_password": "Current password is wrong."})
     problem = password_problem(new_password or "")
     if problem:
         raise ValidationError({"new_password": problem})

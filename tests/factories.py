@@ -132,6 +132,7 @@ def payable_profile(session: Session, partner: Actor, method: str = "paypal") ->
     profiles.update_profile(
         session,
         actor=partner,
+        password=PASSWORD,
         changes={
             "payment_method": method,
             "payment_email": "pay@partner.example",
@@ -226,7 +227,7 @@ def owed_partner(
     from portal import profiles
 
     partner = make_actor(session)
-    profiles.update_profile(session, actor=partner, changes=changes)
+    profiles.update_profile(session, actor=partner, password=PASSWORD, changes=changes)
     verify_tax_form(session, partner)
     make_converted_lead(session, manager, partner, deal)
     session.execute(update(Commission).values(hold_until=utc_now() - timedelta(days=1)))

@@ -102,6 +102,7 @@ def _world(engine) -> World:
         profiles.update_profile(
             session,
             actor=a,
+            password=PASSWORD,
             changes={
                 "payment_method": "paypal",
                 "payment_email": "a@pay.example",
@@ -464,6 +465,10 @@ MATRIX: dict[str, tuple[Call, set[str]]] = {
     "statistics.partner_statistics": (
         lambda s, w, a: statistics.partner_statistics(s, actor=a, partner_id=w.partner_a),
         A_AND_MANAGER,
+    ),
+    "users.confirm_password": (
+        lambda s, w, a: users.confirm_password(s, actor=a, password=PASSWORD),
+        OWN,
     ),
     "users.change_password": (
         lambda s, w, a: users.change_password(

@@ -17,9 +17,10 @@ from portal import api_keys, leads, partners, users
 from portal.access import Actor
 from portal.api import app as api_app
 from portal.db import unit_of_work
-from portal.models import ApiKey, Lead, PartnerStatus
+from portal.errors import ValidationError
+from portal.models import ApiKey, Lead, OutboxMessage, PartnerStatus, User
 from portal.types import utc_now
-from tests.factories import make_actor, make_converted_lead, make_lead, make_manager
+from tests.factories import PASSWORD, make_actor, make_converted_lead, make_lead, make_manager
 
 ROOT = "/api/v1"
 
@@ -34,7 +35,9 @@ def client(app_database) -> Iterator[TestClient]:
 
 def key_for(engine, actor: Actor, scope: str = "write") -> dict[str, str]:
     with unit_of_work(engine) as session:
-        _, key = api_keys.create_key(session, actor=actor, name="tests", scope=scope)
+        _, key = api_keys.create_key(
+            session, actor=actor, name="tests", scope=scope, password=PASSWORD
+        )
     return {"Authorization": f"Bearer {key}"}
 
 
@@ -214,7 +217,7 @@ def test_status_moves_need_the_current_etag(client, app_database, world):
 
 
 def test_profile_secrets_are_write_only(client, app_database, world):
-    headers = key_for(app_database, world["a"])
+    headers = key_for(app_database, world["a"], scope="payout_details")
     changed = client.patch(
         f"{ROOT}/profile",
         headers=headers,
@@ -225,6 +228,41 @@ def test_profile_secrets_are_write_only(client, app_database, world):
     assert "60161331926819" not in text and "6819" in text
     refused = client.patch(f"{ROOT}/profile", headers=headers, json={"website": "ftp://x"})
     assert refused.status_code == 422 and "website" in refused.json()["errors"]
+
+
+def test_only_a_payout_details_key_changes_where_payouts_go(client, app_database, world):
+    writer = key_for(app_database, world["a"])
+    bank = {"bank_account": "GB29NWBK60161331926819"}
+    refused = client.patch(f"{ROOT}/profile", headers=writer, json=bank)
+    assert refused.status_code == 403, refused.text
+    assert "payout_details scope" in refused.json()["detail"]
+    for other in ({"payment_method": "paypal"}, {"payment_email": "x@y.example"}):
+        assert client.patch(f"{ROOT}/profile", headers=writer, json=other).status_code == 403
+    # Other fields need no more than a write key; nothing of the refused change was kept.
+    assert (
+        client.patch(f"{ROOT}/profile", headers=writer, json={"city": "Leeds"}).status_code == 200
+    )
+    shown = client.get(f"{ROOT}/profile", headers=writer).json()
+    assert (shown["bank_account"], shown["payment_method"], shown["city"]) == ("", None, "Leeds")
+    payer = key_for(app_database, world["a"], scope="payout_details")
+    assert client.patch(f"{ROOT}/profile", headers=payer, json=bank).status_code == 200
+    with unit_of_work(app_database) as session:
+        kinds = session.scalars(
+            select(OutboxMessage.kind).where(OutboxMessage.kind == "payout_details_changed")
+        ).all()
+    assert kinds == ["payout_details_changed"]  # the one change that happened, mailed
+
+
+def test_a_payout_details_key_is_made_only_with_the_password(app_database, world):
+    with unit_of_work(app_database) as session, pytest.raises(ValidationError) as raised:
+        api_keys.create_key(
+            session, actor=world["a"], name="payer", scope="payout_details", password="guess"
+        )
+    assert raised.value.errors == {"password": "This is not your current password."}
+    with unit_of_work(app_database) as session:
+        assert session.scalar(select(func.count()).select_from(ApiKey)) == 0
+        failed = session.scalar(select(User.failed_logins).where(User.id == world["a"].user_id))
+    assert failed == 1  # the guess counts toward the lock-out
 
 
 def test_manager_operations_are_for_managers(client, app_database, world):

@@ -6,8 +6,9 @@ import pytest
 
 from portal import api_keys, leads, webhooks
 from portal.db import unit_of_work
+from portal.models import ApiScope
 from tests.apptest import signed_in, texts
-from tests.factories import make_actor, make_lead, make_manager
+from tests.factories import PASSWORD, make_actor, make_lead, make_manager
 
 
 @pytest.mark.parametrize(
@@ -39,6 +40,31 @@ def test_a_key_is_shown_once_listed_and_revoked(app_database, who, page):
         assert api_keys.holder_of(session, key=shown) is None
         (view,) = api_keys.list_keys(session, actor=actor)
         assert view.revoked_at is not None and view.name == "CRM <sync>"
+
+
+def test_a_key_that_can_change_payout_details_needs_the_password(app_database):
+    with unit_of_work(app_database) as session:
+        partner = make_actor(session)
+    test = signed_in(partner, "pages/partner_profile.py")
+    next(t for t in test.text_input if t.label == "Key name").input("Bank sync")
+    access = next(box for box in test.selectbox if box.label == "Access")
+    access.set_value("payout_details")
+    next(b for b in test.button if b.label == "Create key").click().run()
+    assert "This is not your current password." in texts(test)
+    assert not [code.value for code in test.code if code.value.startswith(api_keys.KEY_START)]
+    next(t for t in test.text_input if t.label == "Key name").input("Bank sync")
+    next(box for box in test.selectbox if box.label == "Access").set_value("payout_details")
+    password = "Your password, for payout details access"
+    next(t for t in test.text_input if t.label == password).input(PASSWORD)
+    next(b for b in test.button if b.label == "Create key").click().run()
+    assert not test.exception
+    (shown,) = [c.value for c in test.code if c.value.startswith(api_keys.KEY_START)]
+    with unit_of_work(app_database) as session:
+        holder = api_keys.holder_of(session, key=shown)
+        assert holder is not None and holder.scope is ApiScope.PAYOUT_DETAILS
+    test.run()
+    (listed,) = [frame for frame in test.dataframe if "Access" in frame.value.columns]
+    assert list(listed.value["Access"]) == ["Read, write and payout details"]
 
 
 def test_a_partner_adds_a_webhook_reads_its_log_and_sends_again(app_database, settings_override):

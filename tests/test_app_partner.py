@@ -25,6 +25,7 @@ from portal.types import utc_now
 from portal.ui import lead_table, partner_state, recent_reads
 from tests.apptest import metric, page_as, shown, signed_in, texts
 from tests.factories import (
+    PASSWORD,
     TINY_PDF,
     backdate_lead,
     make_actor,
@@ -329,6 +330,13 @@ def test_profile_form_validates_per_field_and_saves_secrets_masked(app_database)
     fields["Replace tax id"].input("98-7654321")
     next(s for s in test.selectbox if s.label == "US account type").set_value("savings")
     next(b for b in test.button if b.label == "Save profile").click().run()
+    # Where payouts go changes only with the password again.
+    assert [shown(e) for e in test.error] == ["This is not your current password."]
+    fields = {field.label: field for field in test.text_input}
+    fields["Replace bank account number"].input("12345678901234")
+    fields["Replace tax id"].input("98-7654321")
+    fields["Your password"].input(PASSWORD)
+    next(b for b in test.button if b.label == "Save profile").click().run()
     assert not test.exception and not test.error
     (saved,) = [shown(message) for message in test.success]
     assert saved.startswith("Saved. Changed: ")
@@ -341,6 +349,7 @@ def test_profile_form_validates_per_field_and_saves_secrets_masked(app_database)
     fields = {field.label: field for field in test.text_input}
     assert fields["Replace bank account number"].value == ""
     assert fields["Replace tax id"].value == ""
+    assert fields["Your password"].value == ""
     assert fields["Bank account on file"].value == "•••• 1234"
     with unit_of_work(app_database) as db:
         stored = db.scalar(
@@ -364,7 +373,7 @@ def test_change_password_needs_the_current_one(app_database):
     fields["New password"].input("a brand new password")
     fields["Repeat the new password"].input("a brand new password")
     next(b for b in test.button if b.label == "Change password").click().run()
-    assert "Current password: Current password is wrong." in [shown(e) for e in test.error]
+    assert "Current password: This is not your current password." in [shown(e) for e in test.error]
     fields = {field.label: field for field in test.text_input}
     fields["Current password"].input("correct horse battery staple")
     fields["New password"].input("a brand new password")

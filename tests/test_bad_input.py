@@ -377,7 +377,9 @@ def test_bidi_controls_are_refused_in_names(engine, override):
         actor = make_actor(session)
     with pytest.raises(ValidationError) as raised, unit_of_work(engine) as session:
         profiles.update_profile(
-            session, actor=actor, changes={"contact_name": f"Ann{override}exe.txt"}
+            session,
+            actor=actor,
+            changes={"contact_name": f"Ann{override}exe.txt"},
         )
     assert "control characters" in raised.value.errors["contact_name"]
 

@@ -236,13 +236,20 @@ def test_payout_verbs_end_to_end_and_their_refusals(engine):
     from datetime import UTC, datetime, timedelta
 
     from portal import profiles
-    from tests.factories import make_actor, make_converted_lead, make_manager, verify_tax_form
+    from tests.factories import (
+        PASSWORD,
+        make_actor,
+        make_converted_lead,
+        make_manager,
+        verify_tax_form,
+    )
 
     with unit_of_work(engine) as session:
         manager, partner = make_manager(session), make_actor(session)
         profiles.update_profile(
             session,
             actor=partner,
+            password=PASSWORD,
             changes={"payment_method": "paypal", "payment_email": "p@x.example"},
         )
         verify_tax_form(session, partner)

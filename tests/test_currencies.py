@@ -16,7 +16,7 @@ from portal.currencies import Quote, convert
 from portal.db import unit_of_work
 from portal.errors import ValidationError
 from portal.types import utc_now
-from tests.factories import make_actor, make_manager, owed_partner
+from tests.factories import PASSWORD, make_actor, make_manager, owed_partner
 
 DEMO_ECB = Path(__file__).parent.parent / "docs" / "demo" / "eurofxref-daily.xml"
 IBAN_DE = {
@@ -150,9 +150,11 @@ def test_a_rate_far_from_the_last_one_used_asks_for_a_confirmation(engine):
 def test_a_partner_chooses_an_enabled_currency_and_defaults_by_its_bank(engine):
     with unit_of_work(engine) as session:
         partner = make_actor(session)
-        view = profiles.update_profile(session, actor=partner, changes=IBAN_DE)
+        view = profiles.update_profile(session, actor=partner, password=PASSWORD, changes=IBAN_DE)
         assert (view.payout_currency, view.paid_in) == (None, "EUR")
-        view = profiles.update_profile(session, actor=partner, changes={"payment_method": "paypal"})
+        view = profiles.update_profile(
+            session, actor=partner, password=PASSWORD, changes={"payment_method": "paypal"}
+        )
         assert view.paid_in == "USD"  # PayPal pays in the program currency unless chosen
         with pytest.raises(ValidationError) as raised:
             profiles.update_profile(session, actor=partner, changes={"payout_currency": "CHF"})

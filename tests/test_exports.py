@@ -19,7 +19,14 @@ from portal.db import unit_of_work
 from portal.errors import NotFound, PermissionDenied, ValidationError
 from portal.models import AuditEntry, Commission, Lead, Partner, PartnerStatus
 from portal.types import utc_now
-from tests.factories import backdate_lead, make_actor, make_lead, make_manager, verify_tax_form
+from tests.factories import (
+    PASSWORD,
+    backdate_lead,
+    make_actor,
+    make_lead,
+    make_manager,
+    verify_tax_form,
+)
 
 INJECTIONS = [
     "=1+1",
@@ -47,6 +54,7 @@ def _program(session):
     profiles.update_profile(
         session,
         actor=partner,
+        password=PASSWORD,
         changes={
             "payment_method": "bank_transfer",
             "bank_account": "DE89370400440532013000",
@@ -222,6 +230,7 @@ def _fixed_program(engine) -> dict[str, str]:
         profiles.update_profile(
             session,
             actor=partner,
+            password="a long enough password",
             changes={
                 "payment_method": "wise",  # PayPal payees are on PayPal's 1099-K instead
                 "payment_email": "pay@fixed.example",

@@ -14,7 +14,7 @@ from portal import mail, mail_sender, password_links
 from portal.db import unit_of_work
 from portal.errors import NotFound, PermissionDenied
 from portal.models import AuditEntry, MailStatus, OutboxMessage, TokenPurpose, User
-from tests.factories import make_actor, make_manager
+from tests.factories import PASSWORD, make_actor, make_manager
 from tests.mailbox import html_of, smtp_server, text_of
 
 TOKEN = re.compile(r"/set_password\?token=([A-Za-z0-9_-]+)")
@@ -135,7 +135,10 @@ def test_every_user_of_the_partner_hears_of_a_new_payout_destination(engine):
         first = make_actor(session, partner=company)
         second = make_actor(session, partner=company)
         profiles.update_profile(
-            session, actor=first, changes={"payment_method": "paypal", "payment_email": "p@x.io"}
+            session,
+            actor=first,
+            password=PASSWORD,
+            changes={"payment_method": "paypal", "payment_email": "p@x.io"},
         )
         profiles.update_profile(session, actor=first, changes={"city": "Leeds"})  # not money
         sent = session.scalars(

@@ -355,7 +355,9 @@ def test_the_tax_report_follows_the_years_threshold(engine, year, threshold):
         big, _, _ = _paid_partner(session, manager, deal=str(limit * 10), method="wise")
         small, _, _ = _paid_partner(session, manager, deal=str(limit * 10 - 1), method="wise")
         profiles.update_profile(
-            session, actor=big, changes={"tax_id": "98-7654321", "tax_id_type": "ein"}
+            session,
+            actor=big,
+            changes={"tax_id": "98-7654321", "tax_id_type": "ein"},
         )
         paid = datetime(year, 6, 1, 12, tzinfo=UTC)
         session.execute(update(Payout).values(paid_at=paid))
@@ -395,7 +397,9 @@ def test_the_filing_file_has_full_tins_for_managers_only_and_is_audited(engine):
         manager = make_manager(session)
         payee, _, _ = _paid_partner(session, manager, deal="30000.00", method="wise")
         profiles.update_profile(
-            session, actor=payee, changes={"tax_id": "98-7654321", "tax_id_type": "ein"}
+            session,
+            actor=payee,
+            changes={"tax_id": "98-7654321", "tax_id_type": "ein"},
         )
         with pytest.raises(PermissionDenied):
             statements.tax_filing_file(session, actor=payee, year=today().year)

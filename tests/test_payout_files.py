@@ -29,6 +29,7 @@ from portal.models import AuditEntry, Commission, Payout, PayoutFile
 from portal.payment_details import SEPA_CHARACTERS
 from portal.types import utc_now
 from tests.factories import (
+    PASSWORD,
     make_actor,
     make_converted_lead,
     make_manager,
@@ -96,7 +97,7 @@ def _batch(session, kinds=tuple(DETAILS), *, names=None, amount="1000.00"):
     for kind in kinds:
         name = (names or {}).get(kind, f"{kind} Partner GmbH")
         partner = make_actor(session, partner=make_partner(session, company_name=name))
-        profiles.update_profile(session, actor=partner, changes=DETAILS[kind])
+        profiles.update_profile(session, actor=partner, password=PASSWORD, changes=DETAILS[kind])
         verify_tax_form(session, partner)
         make_converted_lead(session, manager, partner, amount)
         made[kind] = partner
@@ -207,11 +208,14 @@ def test_a_new_us_account_says_checking_or_savings(engine):
             profiles.update_profile(
                 session,
                 actor=partner,
+                password=PASSWORD,
                 changes={"bank_account": "000123456789", "bank_code": "011000015"},
             )
         assert "checking or a savings" in raised.value.errors["bank_account_type"]
         with pytest.raises(ValidationError) as raised:
-            profiles.update_profile(session, actor=partner, changes={"bank_account_type": "gold"})
+            profiles.update_profile(
+                session, actor=partner, password=PASSWORD, changes={"bank_account_type": "gold"}
+            )
         assert "checking, savings" in raised.value.errors["bank_account_type"]
 
 
@@ -281,7 +285,10 @@ def test_a_usd_program_pays_a_german_iban_by_sepa_in_euros_or_cross_border_in_do
         assert transfer["Amt"]["InstdAmt"] == {"$": Decimal("90.00"), "@Ccy": "EUR"}
         partner = make_actor(session, partner=make_partner(session, company_name="Dollar GmbH"))
         profiles.update_profile(
-            session, actor=partner, changes={**DETAILS["iban_de"], "payout_currency": "USD"}
+            session,
+            actor=partner,
+            password=PASSWORD,
+            changes={**DETAILS["iban_de"], "payout_currency": "USD"},
         )
         verify_tax_form(session, partner)
         make_converted_lead(session, manager, partner, "1000.00")
@@ -311,7 +318,7 @@ def test_an_iban_that_fits_no_route_is_left_out_with_the_reason(engine):
         partner = make_actor(session)
         changes = {k: v for k, v in DETAILS["iban_br"].items() if k != "bank_code"}
         changes.pop("country")
-        profiles.update_profile(session, actor=partner, changes=changes)
+        profiles.update_profile(session, actor=partner, password=PASSWORD, changes=changes)
         verify_tax_form(session, partner)
         make_converted_lead(session, manager, partner, "1000.00")
         session.execute(update(Commission).values(hold_until=utc_now() - timedelta(days=1)))
@@ -411,7 +418,9 @@ def test_details_are_those_of_the_schedule_and_a_change_holds_the_payout(engine)
         partner = made["iban_de"]
         payout = _payout_of(session, partner)
         # The partner moves to a US account after the batch was run.
-        profiles.update_profile(session, actor=partner, changes=DETAILS["ach_business"])
+        profiles.update_profile(
+            session, actor=partner, password=PASSWORD, changes=DETAILS["ach_business"]
+        )
         session.refresh(payout)
         assert "changed its payment details" in payout.held_reason
         with pytest.raises(ValidationError, match="held: the partner changed"):

@@ -18,6 +18,7 @@ from portal.models import Commission, CommissionKind, PartnerProfile
 from portal.types import utc_now
 from portal.validation import parse_day
 from tests.factories import (
+    PASSWORD,
     make_actor,
     make_converted_lead,
     make_manager,
@@ -180,7 +181,7 @@ def _partner_in_state(session, manager, state):
         changes["payment_method"] = "bank_transfer"
     if state == "check without address":
         changes.update(payment_method="check", address="", city="")
-    profiles.update_profile(session, actor=partner, changes=changes)
+    profiles.update_profile(session, actor=partner, password=PASSWORD, changes=changes)
     if state not in ("no tax form", "tax form awaiting review"):
         verify_tax_form(session, partner, form="W-8BEN" if state == "tax form lapsed" else "W-9")
     if state == "tax form awaiting review":

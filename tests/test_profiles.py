@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from portal import partners, profiles
 from portal.crypto import decrypt
 from portal.db import unit_of_work
 from portal.errors import NotFound, PermissionDenied, ValidationError
-from portal.models import AuditEntry, PartnerProfile, PartnerStatus
-from tests.factories import make_actor, make_manager
+from portal.models import AuditEntry, OutboxMessage, PartnerProfile, PartnerStatus, User
+from tests.factories import PASSWORD, make_actor, make_manager
 
 GOOD = {
     "payment_email": "Payouts@Agency.example",
@@ -36,7 +36,7 @@ GOOD = {
 def test_update_stores_clean_values_and_shows_secrets_masked(engine):
     with unit_of_work(engine) as session:
         partner = make_actor(session)
-        view = profiles.update_profile(session, actor=partner, changes=GOOD)
+        view = profiles.update_profile(session, actor=partner, password=PASSWORD, changes=GOOD)
     assert view.bank_account == "•••• 3000"
     assert view.tax_id == "•••• 6789"
     assert view.contact_phone == "+442079460958"
@@ -50,7 +50,7 @@ def test_update_stores_clean_values_and_shows_secrets_masked(engine):
 def test_secrets_are_unreadable_in_the_raw_table_and_the_audit_log(engine):
     with unit_of_work(engine) as session:
         partner = make_actor(session)
-        profiles.update_profile(session, actor=partner, changes=GOOD)
+        profiles.update_profile(session, actor=partner, password=PASSWORD, changes=GOOD)
     with engine.connect() as connection:
         raw = connection.execute(
             text("SELECT bank_account_encrypted, tax_id FROM partner_profiles")
@@ -75,9 +75,9 @@ def test_secrets_are_unreadable_in_the_raw_table_and_the_audit_log(engine):
 def test_an_empty_secret_input_leaves_the_stored_one_alone(engine):
     with unit_of_work(engine) as session:
         partner = make_actor(session)
-        profiles.update_profile(session, actor=partner, changes=GOOD)
+        profiles.update_profile(session, actor=partner, password=PASSWORD, changes=GOOD)
         view = profiles.update_profile(
-            session, actor=partner, changes={"bank_account": "", "city": "York"}
+            session, actor=partner, password=PASSWORD, changes={"bank_account": "", "city": "York"}
         )
     assert view.bank_account == "•••• 3000" and view.city == "York"
 
@@ -111,7 +111,7 @@ def test_each_invalid_field_is_named_and_nothing_is_written(engine, field, value
         partner = make_actor(session)
     changes = {**GOOD, field: value}
     with pytest.raises(ValidationError) as raised, unit_of_work(engine) as session:
-        profiles.update_profile(session, actor=partner, changes=changes)
+        profiles.update_profile(session, actor=partner, password=PASSWORD, changes=changes)
     assert fragment in raised.value.errors[field]
     with unit_of_work(engine) as session:
         stored = session.scalar(select(PartnerProfile))
@@ -127,10 +127,16 @@ def test_partner_reads_and_edits_only_its_own_profile(engine):
             profiles.get_profile(session, actor=other, partner_id=owner.partner_id)
         with pytest.raises(NotFound):
             profiles.update_profile(
-                session, actor=other, partner_id=owner.partner_id, changes={"city": "X"}
+                session,
+                actor=other,
+                partner_id=owner.partner_id,
+                changes={"city": "X"},
             )
         profiles.update_profile(
-            session, actor=manager, partner_id=owner.partner_id, changes={"city": "Leeds"}
+            session,
+            actor=manager,
+            partner_id=owner.partner_id,
+            changes={"city": "Leeds"},
         )
         assert profiles.get_profile(session, actor=owner).city == "Leeds"
         with pytest.raises(ValidationError):
@@ -153,7 +159,7 @@ def test_pending_partner_edits_its_profile_but_suspended_is_read_only(engine):
 def test_profile_changes_are_audited_with_personal_data_masked(engine):
     with unit_of_work(engine) as session:
         partner = make_actor(session)
-        profiles.update_profile(session, actor=partner, changes=GOOD)
+        profiles.update_profile(session, actor=partner, password=PASSWORD, changes=GOOD)
         entry = session.scalar(select(AuditEntry).where(AuditEntry.action == "profile.update"))
     assert entry.after["payment_email"] == "P***@agency.example"
     assert entry.after["contact_phone"] == "•••• 0958"
@@ -178,7 +184,7 @@ def test_us_accounts_need_a_routing_number_with_a_valid_checksum(engine, changes
     with unit_of_work(engine) as session:
         partner = make_actor(session)
     with pytest.raises(ValidationError) as raised, unit_of_work(engine) as session:
-        profiles.update_profile(session, actor=partner, changes=changes)
+        profiles.update_profile(session, actor=partner, password=PASSWORD, changes=changes)
     assert fragment in raised.value.errors[field]
     with unit_of_work(engine) as session:
         stored = session.scalar(select(PartnerProfile))
@@ -191,6 +197,7 @@ def test_a_us_account_is_stored_with_its_routing_number_and_a_new_bic_alone_is_c
         view = profiles.update_profile(
             session,
             actor=partner,
+            password=PASSWORD,
             changes={
                 "bank_account": "0001234567",
                 "bank_code": "011 000 015",
@@ -204,10 +211,93 @@ def test_a_us_account_is_stored_with_its_routing_number_and_a_new_bic_alone_is_c
         )
         assert view.bank_account_type == "savings"
         with pytest.raises(ValidationError) as raised:
-            profiles.update_profile(session, actor=partner, changes={"bank_code": "123456789"})
+            profiles.update_profile(
+                session, actor=partner, password=PASSWORD, changes={"bank_code": "123456789"}
+            )
         assert "routing number" in raised.value.errors["bank_code"]
         iban_view = profiles.update_profile(
-            session, actor=partner, changes={"bank_account": "FR1420041010050500013M02606"}
+            session,
+            actor=partner,
+            password=PASSWORD,
+            changes={"bank_account": "FR1420041010050500013M02606"},
         )
         # schwifty knows this bank: its BIC is filled in from the IBAN.
         assert (iban_view.bank_scheme, iban_view.bank_code) == ("iban", "PSSTFRPP")
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"payment_method": "paypal"},
+        {"payment_email": "elsewhere@thief.example"},
+        {"bank_account": "DE89 3704 0044 0532 0130 00"},
+        {"bank_account": "0001234567", "bank_code": "011000015", "bank_account_type": "checking"},
+        {"bank_account_type": "savings"},
+    ],
+)
+def test_where_payouts_go_changes_only_with_the_password_again(engine, change):
+    with unit_of_work(engine) as session:
+        partner = make_actor(session)
+    for password in (None, "a guess"):
+        with pytest.raises(ValidationError) as raised, unit_of_work(engine) as session:
+            profiles.update_profile(session, actor=partner, password=password, changes=change)
+        assert raised.value.errors == {"password": "This is not your current password."}
+    with unit_of_work(engine) as session:
+        stored = session.scalar(select(PartnerProfile))
+        assert (stored.payment_method, stored.payment_email, stored.bank_code) == (None,) * 3
+        assert (stored.bank_account_encrypted, stored.bank_account_type) == (None, None)
+        # Each guess counts toward the lock-out, as a login's would, and is audited.
+        assert session.get(User, partner.user_id).failed_logins == 2
+        assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+        refusals = session.scalars(
+            select(AuditEntry.action).where(
+                AuditEntry.action == "user.password_confirmation_failed"
+            )
+        ).all()
+        assert len(refusals) == 2
+        view = profiles.update_profile(session, actor=partner, password=PASSWORD, changes=change)
+        assert view.changed
+
+
+def test_other_profile_fields_need_no_password_and_a_manager_gives_their_own(engine):
+    with unit_of_work(engine) as session:
+        partner = make_actor(session)
+        manager = make_manager(session)
+        view = profiles.update_profile(
+            session, actor=partner, changes={"city": "Leeds", "tax_id": "12-3456789"}
+        )
+        assert set(view.changed) == {"city", "tax_id"}
+        with pytest.raises(ValidationError, match="not your current password"):
+            profiles.update_profile(
+                session,
+                actor=manager,
+                partner_id=partner.partner_id,
+                changes={"payment_method": "paypal"},
+            )
+    with unit_of_work(engine) as session:
+        view = profiles.update_profile(
+            session,
+            actor=manager,
+            partner_id=partner.partner_id,
+            password=PASSWORD,
+            changes={"payment_method": "paypal"},
+        )
+    assert view.payment_method == "paypal"
+
+
+def test_too_many_wrong_passwords_lock_the_account_and_end_its_sessions(engine, settings_override):
+    settings_override(lockout_failures=2)
+    with unit_of_work(engine) as session:
+        partner = make_actor(session)
+    for _ in range(2):
+        with pytest.raises(ValidationError), unit_of_work(engine) as session:
+            profiles.update_profile(
+                session, actor=partner, password="guess", changes={"payment_method": "paypal"}
+            )
+    with pytest.raises(ValidationError, match="locked"), unit_of_work(engine) as session:
+        profiles.update_profile(
+            session, actor=partner, password=PASSWORD, changes={"payment_method": "paypal"}
+        )
+    with unit_of_work(engine) as session:
+        assert session.get(User, partner.user_id).locked_until is not None
+        assert session.scalar(select(PartnerProfile.payment_method)) is None

@@ -20,6 +20,7 @@ from portal.errors import PermissionDenied, PortalError, ValidationError
 from portal.models import Commission, CommissionStatus, Notification, Partner, Payout, PayoutStatus
 from portal.types import utc_now
 from tests.factories import (
+    PASSWORD,
     camt053,
     make_actor,
     make_converted_lead,
@@ -236,6 +237,7 @@ def test_no_payout_is_ever_in_two_live_files(engine, steps, data):
                     profiles.update_profile(
                         session,
                         actor=partner,
+                        password=PASSWORD,
                         changes={"payment_email": f"new{data.draw(st.integers(0, 9))}@p.example"},
                     )
                 elif step == "reapprove" and scheduled:

@@ -416,7 +416,7 @@ def test_guesses_at_the_current_password_count_toward_the_lockout_and_are_audite
                 current_password=f"guess number {guess}",
                 new_password="a brand new password",
             )
-        assert raised.value.errors == {"current_password": "Current password is wrong."}
+        assert raised.value.errors == {"current_password": "This is not your current password."}
     with unit_of_work(engine) as session:
         user = session.get(User, actor.user_id)
         assert user.locked_until is not None and user.locked_until > utc_now()
@@ -426,7 +426,7 @@ def test_guesses_at_the_current_password_count_toward_the_lockout_and_are_audite
             entry.after["reason"]
             for entry in session.scalars(
                 select(AuditEntry)
-                .where(AuditEntry.action == "user.change_password_failed")
+                .where(AuditEntry.action == "user.password_confirmation_failed")
                 .order_by(AuditEntry.id)  # rows come back in no set order without it
             )
         ]

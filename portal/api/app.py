@@ -52,7 +52,7 @@ from portal.errors import (
     StaleVersion,
     ValidationError,
 )
-from portal.models import ApiScope, LeadStatus, PartnerStatus, PayoutStatus
+from portal.models import LeadStatus, PartnerStatus, PayoutStatus
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -192,7 +192,7 @@ def _admit(session: Session, call: Caller) -> api_keys.KeyHolder:
             f"This key may make {per_minute} requests a minute.",
             headers={"Retry-After": str(wait)},
         )
-    if call.writes and holder.scope is not ApiScope.WRITE:
+    if call.writes and not holder.scope.writes:
         raise Problem(403, "Forbidden", "This API key may only read.")
     return holder
 
@@ -200,11 +200,16 @@ def _admit(session: Session, call: Caller) -> api_keys.KeyHolder:
 def run(call: Caller, work: Callable[[Session, Actor], T]) -> T:
     """The key checked, then the work, in one unit of work; refusals become problems. The
     key's check read its user's state: the services take that reading (`one_action`)."""
+    return run_as_holder(call, lambda session, holder: work(session, holder.actor))
+
+
+def run_as_holder(call: Caller, work: Callable[[Session, api_keys.KeyHolder], T]) -> T:
+    """`run` for work that needs the key itself (its scope), not only whose it is."""
     try:
         with unit_of_work() as session:
-            actor = _admit(session, call).actor
-            with one_action(actor):
-                return work(session, actor)
+            holder = _admit(session, call)
+            with one_action(holder.actor):
+                return work(session, holder)
     except PortalError as error:
         raise _from_portal(error) from None
 
@@ -500,10 +505,10 @@ def get_profile(call: Calling, partner_id: int | None = None) -> Response:
 def update_profile(
     call: Calling, changes: dict[str, Any], partner_id: int | None = None
 ) -> Response:
-    found = run(
+    found = run_as_holder(
         call,
-        lambda s, actor: profiles.update_profile(
-            s, actor=actor, changes=changes, partner_id=partner_id
+        lambda s, holder: profiles.update_profile(
+            s, actor=holder.actor, changes=changes, partner_id=partner_id, key_scope=holder.scope
         ),
     )
     return answer(found)

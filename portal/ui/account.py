@@ -84,8 +84,17 @@ def sessions_panel(actor: Actor) -> None:
 
 
 API_KEY_SHOWN = "_portal_new_api_key"
-SCOPE_WORDS = {"read": "Read only", "write": "Read and write"}
-API_KEY_LABELS = {"name": "Key name", "scope": "Access", "expires_days": "Expires after (days)"}
+SCOPE_WORDS = {
+    "read": "Read only",
+    "write": "Read and write",
+    "payout_details": "Read, write and payout details",
+}
+API_KEY_LABELS = {
+    "name": "Key name",
+    "scope": "Access",
+    "expires_days": "Expires after (days)",
+    "password": "Your password, for payout details access",
+}
 
 
 def _show_once(key: str, what: str) -> None:
@@ -129,11 +138,22 @@ def api_keys_panel(actor: Actor) -> None:
             value=365,
             help="0: never.",
         )
+        password = st.text_input(
+            "Your password, for payout details access",
+            type="password",
+            help="Needed only for a key with payout details access: such a key can change "
+            "where payouts go.",
+        )
         made = st.form_submit_button("Create key")
     if made:
         _make_secret(
             lambda session: api_keys.create_key(
-                session, actor=actor, name=name, scope=scope, expires_days=int(expires) or None
+                session,
+                actor=actor,
+                name=name,
+                scope=scope,
+                expires_days=int(expires) or None,
+                password=password,
             ),
             API_KEY_LABELS,
             API_KEY_SHOWN,

@@ -36,6 +36,7 @@ def test_manager_journey(server, browser):
         profiles.update_profile(
             db,
             actor=seller,
+            password=PASSWORD,
             changes={
                 "payment_method": "paypal",
                 "payment_email": "pay@bravo.example",
