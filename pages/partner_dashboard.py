@@ -56,7 +56,7 @@ with row[3]:
     st.caption(f"{stats.trailing_conversions} conversions in the last 12 months")
 st.caption(partner_state.rate_sentence(stats))
 
-if payout_summary.lifetime:  # once anything was earned
+if payout_summary.total_earned:  # once anything was earned
     st.subheader("Next payout", anchor=False)
     payout_status.next_payout(payout_summary)
 

@@ -12,7 +12,7 @@ from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from portal.db import ANY_TABLE, on_data_written
-from portal.errors import NotFound, PermissionDenied
+from portal.errors import NotFound, PermissionDenied, ValidationError
 from portal.models import Lead, Partner, PartnerStatus, Role, User
 
 SIGNED_OUT = "Your session has ended. Please log in again."
@@ -190,6 +190,15 @@ def scoped_partner_id(actor: Actor, partner_id: int | None) -> int | None:
     if isinstance(actor, PartnerActor) and partner_id not in (None, actor.partner_id):
         raise NotFound("Partner not found.")
     return listed_partner_id(actor, partner_id)
+
+
+def one_partner_id(actor: Actor, partner_id: int | None) -> int:
+    """The one partner a request is about (a dashboard, a profile, a statement): a partner's
+    own; a manager must name it (a field error, the same everywhere, when it did not)."""
+    scoped = scoped_partner_id(actor, partner_id)
+    if scoped is None:
+        raise ValidationError({"partner_id": "Choose a partner: partner_id is required."})
+    return scoped
 
 
 def listed_partner_id(actor: Actor, partner_id: int | None) -> int | None:

@@ -11,7 +11,7 @@ reversed: cancel or fail that payout first.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -22,7 +22,7 @@ from sqlalchemy import BindParameter, ColumnElement, Select, bindparam, case, fu
 from sqlalchemy.orm import Session
 
 from portal import statistics, tax_forms
-from portal.access import Actor, refresh, scoped_partner_id
+from portal.access import Actor, listed_partner_id, one_partner_id, refresh, scoped_partner_id
 from portal.config import get_settings
 from portal.currencies import payout_currency_of
 from portal.errors import NotFound, ValidationError
@@ -339,7 +339,9 @@ class CommissionSummary:
     partner_id: int
     currency: str
     totals: dict[CommissionState, Decimal]
-    lifetime: Decimal
+    total_earned: Decimal  # every line not voided (clawbacks net it down)
+    pending_commission: Decimal  # earned, not yet paid: on hold, payable or in a payout
+    paid_commission: Decimal
     next_payout_date: date
     owed_next_payout: Decimal
     expected_next_payout: Decimal
@@ -424,9 +426,7 @@ def commission_summary(
 ) -> CommissionSummary:
     """Totals per state, the next payout date and amount, and why anything is held."""
     actor = refresh(session, actor)
-    partner_id = scoped_partner_id(actor, partner_id)
-    if partner_id is None:
-        raise NotFound("Partner not found.")
+    partner_id = one_partner_id(actor, partner_id)
     settings = get_settings()
     now = utc_now()
     payday = next_payout_date(now.date())
@@ -497,9 +497,13 @@ def commission_summary(
         partner_id=partner_id,
         currency=settings.currency,
         totals=totals,
-        lifetime=sum(
+        total_earned=sum(
             (amount for state, amount in totals.items() if state is not CommissionState.VOID), ZERO
         ),
+        pending_commission=totals[CommissionState.ON_HOLD]
+        + totals[CommissionState.PAYABLE]
+        + totals[CommissionState.IN_PAYOUT],
+        paid_commission=totals[CommissionState.PAID],
         next_payout_date=payday,
         owed_next_payout=owed,
         expected_next_payout=owed if eligibility.will_be_paid else ZERO,
@@ -584,6 +588,23 @@ def _ledger_page(conditions: tuple[str, ...]) -> Select[Any]:
         .order_by(Commission.earned_at.desc(), Commission.id.desc())
         .limit(bindparam("limit"))
     )
+
+
+def paid_lead_ids(session: Session, *, actor: Actor, lead_ids: Collection[int]) -> set[int]:
+    """Which of these leads (among those the actor may read) had their commission paid: the
+    conversion's line is paid (the original design's `commission_paid`)."""
+    actor = refresh(session, actor)
+    if not lead_ids:
+        return set()
+    query = select(Commission.lead_id).where(
+        Commission.lead_id.in_(list(lead_ids)),
+        Commission.kind == CommissionKind.COMMISSION,
+        Commission.status == CommissionStatus.PAID,
+    )
+    scope = listed_partner_id(actor, None)
+    if scope is not None:
+        query = query.where(Commission.partner_id == scope)
+    return set(session.scalars(query))
 
 
 def list_commissions(

@@ -498,6 +498,12 @@ def register_leads(
     return outcomes
 
 
+def service_catalogue(session: Session, *, actor: Actor) -> list[str]:
+    """The services a lead may name (`PORTAL_SERVICES`): anyone signed in may read them."""
+    refresh(session, actor)
+    return list(get_settings().services)
+
+
 def register_lead(
     session: Session,
     *,
@@ -658,7 +664,7 @@ def _filters(
     if created_from is not None:
         conditions.append("created_from")
         values["created_from"] = _start_of(created_from)
-    if created_to is not None:
+    if created_to is not None and created_to < date.max:  # (the last day bounds nothing)
         conditions.append("created_to")
         values["created_before"] = _start_of(created_to + timedelta(days=1))
     if after:

@@ -12,6 +12,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import ColumnElement, bindparam, tuple_
 
 from portal.errors import ValidationError
+from portal.models import MAX_ID
 from portal.types import Expression
 
 MAX_PAGE_SIZE = 500
@@ -53,8 +54,12 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
         created_at = datetime.fromisoformat(stamp)
         if created_at.tzinfo is None:
             raise ValueError("naive")
-        return created_at, int(row_id)
-    except (binascii.Error, UnicodeDecodeError, ValueError) as error:
+        last_id = int(row_id)
+        if not 0 <= last_id <= MAX_ID:
+            raise ValueError("no such row")
+        # A moment at the edge of the calendar may not exist in UTC (year 1 at +14:00).
+        return created_at.astimezone(UTC), last_id
+    except (binascii.Error, UnicodeDecodeError, ValueError, OverflowError) as error:
         raise ValidationError({"cursor": "The page position is not valid."}) from error
 
 

@@ -16,7 +16,7 @@ from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.us import ein, rtn, ssn
 
 from portal import audit, currencies, mail, payouts, users
-from portal.access import Actor, partner_status_refusal, refresh, scoped_partner_id
+from portal.access import Actor, one_partner_id, partner_status_refusal, refresh
 from portal.crypto import encrypt, last4, masked
 from portal.errors import NotFound, PermissionDenied, ValidationError
 from portal.models import (
@@ -178,13 +178,6 @@ def _view(profile: PartnerProfile) -> ProfileView:
     )
 
 
-def _profile_partner_id(actor: Actor, partner_id: int | None) -> int:
-    scoped = scoped_partner_id(actor, partner_id)
-    if scoped is None:
-        raise ValidationError({"partner_id": "Choose a partner."})
-    return scoped
-
-
 def _load(session: Session, partner_id: int, *, for_update: bool = False) -> PartnerProfile:
     query = select(PartnerProfile).where(PartnerProfile.partner_id == partner_id)
     profile = session.scalar(query.with_for_update() if for_update else query)
@@ -196,7 +189,7 @@ def _load(session: Session, partner_id: int, *, for_update: bool = False) -> Par
 def get_profile(session: Session, *, actor: Actor, partner_id: int | None = None) -> ProfileView:
     """A partner's profile with sensitive fields masked; a partner reads only its own."""
     actor = refresh(session, actor)
-    return _view(_load(session, _profile_partner_id(actor, partner_id)))
+    return _view(_load(session, one_partner_id(actor, partner_id)))
 
 
 def _clean_secret(
@@ -421,7 +414,7 @@ def update_profile(
     actor = refresh(session, actor)
     if actor.is_partner and actor.partner_status is PartnerStatus.SUSPENDED:
         raise PermissionDenied(partner_status_refusal(actor.partner_status))
-    profile = _load(session, _profile_partner_id(actor, partner_id), for_update=True)
+    profile = _load(session, one_partner_id(actor, partner_id), for_update=True)
     bank_errors = FieldErrors()
     account = clean_bank_account(
         bank_errors,

@@ -21,7 +21,7 @@ from sqlalchemy import Select, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from portal import audit
-from portal.access import Actor, refresh, require_manager, scoped_partner_id
+from portal.access import Actor, one_partner_id, refresh, require_manager
 from portal.config import get_settings
 from portal.crypto import decrypt, masked
 from portal.errors import NotFound, ValidationError
@@ -168,15 +168,11 @@ def monthly_statement(
             raise ValidationError({"month": "Month must look like 2026-11."}) from None
     if not 2000 <= month.year <= 2100:
         raise ValidationError({"month": "Month must be between 2000-01 and 2100-12."})
-    partner_id = scoped_partner_id(actor, partner_id)
+    partner_id = one_partner_id(actor, partner_id)
     start, end = _month_bounds(month)
     month_of = {"partner_id": partner_id, "start": start, "end": end}
     connection = session.connection()  # (refresh has flushed)
-    partner = (
-        connection.execute(_PARTNER_AND_OPENING, month_of).one_or_none()
-        if partner_id is not None
-        else None
-    )
+    partner = connection.execute(_PARTNER_AND_OPENING, month_of).one_or_none()
     if partner is None:
         raise NotFound("Partner not found.")
     lines: list[StatementLine] = []

@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, case, extract, func, select, true, union_all, 
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
-from portal.access import Actor, refresh, scoped_partner_id
+from portal.access import Actor, one_partner_id, refresh
 from portal.config import get_settings
 from portal.errors import NotFound
 from portal.models import (
@@ -357,13 +357,9 @@ def partner_statistics(
     session: Session, *, actor: Actor, partner_id: int | None = None
 ) -> PartnerStatistics:
     """A partner's statistics from its rollups; a partner may read only its own."""
-    partner_id = scoped_partner_id(refresh(session, actor), partner_id)  # (refresh flushes)
+    partner_id = one_partner_id(refresh(session, actor), partner_id)  # (refresh flushes)
     connection = session.connection()
-    partner = (
-        connection.execute(_PARTNER_WITH_RANK, {"partner_id": partner_id}).one_or_none()
-        if partner_id is not None
-        else None
-    )
+    partner = connection.execute(_PARTNER_WITH_RANK, {"partner_id": partner_id}).one_or_none()
     if partner is None:
         raise NotFound("Partner not found.")
     ahead, ranked = partner[-2:]

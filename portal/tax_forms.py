@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from portal import audit
 from portal.access import (
     Actor,
+    one_partner_id,
     partner_status_refusal,
     refresh,
     require_manager,
@@ -127,9 +128,7 @@ def submit_tax_form(
     actor = refresh(session, actor)
     if actor.is_partner and actor.partner_status is PartnerStatus.SUSPENDED:
         raise PermissionDenied(partner_status_refusal(actor.partner_status))
-    owner = scoped_partner_id(actor, partner_id)
-    if owner is None:
-        raise ValidationError({"partner_id": "Choose a partner."})
+    owner = one_partner_id(actor, partner_id)
     errors = FieldErrors()
     chosen = clean_choice(errors, "form", form, TaxForm, label="Form")
     name = _clean_file_name(errors, file_name)

@@ -193,6 +193,10 @@ MATRIX: dict[str, tuple[Call, set[str]]] = {
         lambda s, w, a: commissions.commission_summary(s, actor=a, partner_id=w.partner_a),
         A_AND_MANAGER,
     ),
+    "commissions.paid_lead_ids": (
+        lambda s, w, a: commissions.paid_lead_ids(s, actor=a, lead_ids=[w.lead_a]),
+        OWN,  # (each reads only its own: another partner's lead is never in the answer)
+    ),
     "commissions.list_commissions": (
         lambda s, w, a: commissions.list_commissions(s, actor=a, partner_id=w.partner_a),
         A_AND_MANAGER,
@@ -244,6 +248,7 @@ MATRIX: dict[str, tuple[Call, set[str]]] = {
     ),
     "leads.get_lead": (lambda s, w, a: leads.get_lead(s, actor=a, lead_id=w.lead_a), A_AND_MANAGER),
     "leads.list_leads": (lambda s, w, a: leads.list_leads(s, actor=a), OWN),
+    "leads.service_catalogue": (lambda s, w, a: leads.service_catalogue(s, actor=a), OWN),
     "leads.reassign_lead": (
         lambda s, w, a: leads.reassign_lead(
             s,

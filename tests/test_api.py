@@ -13,9 +13,11 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.testclient import TestClient
 
-from portal import api_keys, leads, partners, users
+from portal import api_keys, leads, partners, users, webhooks
 from portal.access import Actor
 from portal.api import app as api_app
+from portal.api.contract import PROBLEM
+from portal.config import get_settings
 from portal.db import unit_of_work
 from portal.errors import ValidationError
 from portal.models import ApiKey, Lead, OutboxMessage, PartnerStatus, User
@@ -195,7 +197,11 @@ def test_registration_errors_name_their_fields(client, app_database, world):
     shape = client.post(f"{ROOT}/leads", headers=headers, json={"client_name": 5, "extra": 1})
     assert shape.status_code == 422
     assert {"client_email", "extra"} <= set(shape.json()["errors"])
-    assert client.post(f"{ROOT}/leads", headers=headers, content=b"{").status_code == 422
+    as_json = {**headers, "Content-Type": "application/json"}
+    assert client.post(f"{ROOT}/leads", headers=as_json, content=b"{").status_code == 422
+    as_text = {**headers, "Content-Type": "text/plain"}
+    refused = client.post(f"{ROOT}/leads", headers=as_text, content=b'{"client_name":"x"}')
+    assert (refused.status_code, refused.headers["content-type"]) == (415, PROBLEM)
 
 
 def test_status_moves_need_the_current_etag(client, app_database, world):
@@ -294,7 +300,9 @@ def test_commissions_payouts_and_statements(client, app_database, world):
         make_converted_lead(session, world["manager"], world["a"], deal_value="1000.00")
     headers = key_for(app_database, world["a"])
     found = client.get(f"{ROOT}/commissions", headers=headers).json()
-    assert found["summary"]["lifetime"] == "100.00"
+    assert found["summary"]["total_earned"] == "100.00"
+    assert found["summary"]["pending_commission"] == "100.00"
+    assert found["summary"]["paid_commission"] == "0.00"
     assert [line["amount"] for line in found["items"]] == ["100.00"]
     assert client.get(f"{ROOT}/payouts", headers=headers).json() == {
         "items": [],
@@ -365,3 +373,152 @@ def test_suspension_by_status_is_enforced_for_pending_partners_too(client, app_d
         json={"client_name": "P", "client_email": "p@p.example", "service": "SEO"},
     )
     assert refused.status_code == 403
+
+
+def test_if_match_star_moves_whatever_the_version(client, app_database, world):
+    headers = {**key_for(app_database, world["a"]), "If-Match": "*"}
+    url = f"{ROOT}/leads/{world['lead_a'].id}"
+    moved = client.patch(url, headers=headers, json={"status": "contacted"})
+    assert (moved.status_code, moved.headers["etag"]) == (200, '"2"')
+    for bad in ("gN", '"1', "**"):
+        refused = client.patch(url, headers={**headers, "If-Match": bad}, json={"status": "lost"})
+        assert refused.status_code in (412, 422), (bad, refused.text)
+
+
+def test_http_as_rfc_9110_says(client, app_database, world):
+    headers = key_for(app_database, world["a"])
+    lead_url = f"{ROOT}/leads/{world['lead_a'].id}"
+    for method, url, allowed in (
+        ("DELETE", lead_url, "GET, HEAD, PATCH"),
+        ("PUT", f"{ROOT}/profile", "GET, HEAD, PATCH"),
+        ("TRACE", f"{ROOT}/dashboard", "GET, HEAD"),
+    ):
+        refused = client.request(method, url, headers=headers)
+        assert (refused.status_code, refused.headers["allow"]) == (405, allowed), method
+    got, head = client.get(lead_url, headers=headers), client.head(lead_url, headers=headers)
+    assert (head.status_code, head.headers["etag"], head.content) == (200, got.headers["etag"], b"")
+    limit = get_settings().api_max_body_kb * 1024
+
+    def chunks():  # no Content-Length: the limit must hold as the body arrives
+        for _ in range(limit // 1024 + 2):
+            yield b" " * 1024
+
+    chunked = client.post(
+        f"{ROOT}/leads", headers={**headers, "Content-Type": "application/json"}, content=chunks()
+    )
+    assert (chunked.status_code, chunked.json()["title"]) == (413, "Request too large")
+    not_utf8 = client.post(
+        f"{ROOT}/leads", headers={**headers, "Content-Type": "application/json"}, content=b"\xff"
+    )
+    assert not_utf8.status_code == 422 and "body" in not_utf8.json()["errors"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "/leads?created_to=0", None),
+        ("GET", "/leads?limit=0", None),
+        ("GET", "/leads?limit=201", None),
+        ("GET", "/leads?cursor=MDAwMS0wMS0wMVQwMDowMDowMCsxNDowMHwx", None),
+        ("GET", "/leads?cursor=OTk5OS0xMi0zMVQyMzo1OTo1OS0xNDowMHwx", None),
+        ("GET", "/leads?cursor=MjAyNi0wMS0wMVQwMDowMDowMCswMDowMHw5OTk5OTk5OTk5OTk5", None),
+        ("GET", "/leads/99999999999", None),
+        ("GET", "/statements/9999-12", None),
+        ("GET", "/statements/2026-13", None),
+        ("GET", "/dashboard?partner_id=-1", None),
+        ("PATCH", "/profile", {"zip": ["1"]}),
+        ("PATCH", "/profile", {"payment_email": 123}),
+        ("PATCH", "/profile", {"website": 1}),
+        ("PATCH", "/profile", {"city": 123}),
+        ("PATCH", "/profile", {"monthly_reports": "yes"}),
+        ("PATCH", "/profile", {"favourite_colour": "blue"}),
+        ("POST", "/leads", {"client_name": "A", "client_email": "a@b.example", "service": 5}),
+    ],
+)
+def test_malformed_requests_are_422_never_500(client, app_database, world, method, path, body):
+    """Each was a 500, or a 200 for nonsense, before the contract was typed."""
+    headers = key_for(app_database, world["a"], scope="payout_details")
+    answered = client.request(method, f"{ROOT}{path}", headers=headers, json=body)
+    assert answered.status_code in (404, 422), answered.text
+    assert answered.headers["content-type"] == PROBLEM
+
+
+def test_the_calendar_s_edges_are_days_like_any_other(client, app_database, world):
+    headers = key_for(app_database, world["a"])
+    for query in ("created_to=9999-12-31", "created_from=0001-01-01"):
+        found = client.get(f"{ROOT}/leads?{query}", headers=headers)
+        assert found.status_code == 200 and len(found.json()["items"]) == 1, query
+
+
+def test_a_deal_value_is_a_decimal_string_not_a_float(client, app_database, world):
+    headers = {**key_for(app_database, world["manager"]), "If-Match": "*"}
+    url = f"{ROOT}/leads/{world['lead_a'].id}"
+    for status in ("contacted", "qualified"):
+        assert client.patch(url, headers=headers, json={"status": status}).status_code == 200
+    as_float = client.patch(url, headers=headers, json={"status": "converted", "deal_value": 1e3})
+    assert as_float.status_code == 422 and "deal_value" in as_float.json()["errors"]
+    converted = client.patch(
+        url, headers=headers, json={"status": "converted", "deal_value": "1000.00"}
+    )
+    assert converted.status_code == 200 and converted.json()["commission"] == "100.00"
+    assert converted.json()["commission_paid"] is False
+
+
+def test_a_manager_names_the_partner_the_same_way_everywhere(client, app_database, world):
+    headers = key_for(app_database, world["manager"])
+    for path in ("/dashboard", "/profile", "/commissions", "/statements/2026-11"):
+        refused = client.get(f"{ROOT}{path}", headers=headers)
+        assert refused.status_code == 422, path
+        assert refused.json()["errors"] == {
+            "partner_id": "Choose a partner: partner_id is required."
+        }
+
+
+def test_the_dashboard_answers_the_original_designs_questions(client, app_database, world):
+    with unit_of_work(app_database) as session:
+        applicant = make_actor(session, status=PartnerStatus.PENDING)
+    mine = client.get(f"{ROOT}/dashboard", headers=key_for(app_database, world["a"])).json()
+    assert mine["can_access_dashboard"] is True
+    assert [lead["id"] for lead in mine["recent_leads"]] == [world["lead_a"].id]
+    theirs = client.get(f"{ROOT}/dashboard", headers=key_for(app_database, applicant)).json()
+    assert theirs["can_access_dashboard"] is False
+    services = client.get(f"{ROOT}/services", headers=key_for(app_database, applicant)).json()
+    assert services == {"services": list(get_settings().services)}
+
+
+def test_the_document_declares_security_problems_and_webhooks(client):
+    document = client.get(f"{ROOT}/openapi.json").json()
+    assert document["components"]["securitySchemes"] == {
+        "apiKey": {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "ppk_…",
+            "description": document["components"]["securitySchemes"]["apiKey"]["description"],
+        }
+    }
+    operations = [
+        (path, method, operation)
+        for path, methods in document["paths"].items()
+        for method, operation in methods.items()
+    ]
+    assert len(operations) == 13
+    for path, method, operation in operations:
+        where = f"{method.upper()} {path}"
+        assert operation["security"] == [{"apiKey": []}], where
+        assert not [p for p in operation.get("parameters", []) if p["name"] == "authorization"]
+        assert operation["tags"] and operation["operationId"].isalnum(), where
+        refusals = {code: answer for code, answer in operation["responses"].items() if code >= "4"}
+        assert {"401", "403", "404", "422", "429"} <= set(refusals), where
+        for answer in refusals.values():
+            assert answer["content"] == {
+                PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}
+            }, where
+        success = next(code for code in operation["responses"] if code.startswith("2"))
+        assert operation["responses"][success]["content"]["application/json"]["schema"], where
+    assert set(document["webhooks"]) == set(webhooks.EVENTS)
+    assert "HTTPValidationError" not in str(document)
+    docs = client.get(f"{ROOT}/docs")
+    assert (
+        "cdn" not in docs.text and f"{ROOT}/static-offline-docs/swagger-ui-bundle.js" in docs.text
+    )
+    assert client.get(f"{ROOT}/static-offline-docs/swagger-ui-bundle.js").status_code == 200

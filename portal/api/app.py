@@ -14,19 +14,23 @@ import enum
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi import Depends, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi.routing import APIRoute
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi_offline import FastAPIOffline
+from pydantic import BeforeValidator
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from portal import (
     api_keys,
@@ -40,7 +44,9 @@ from portal import (
     statistics,
 )
 from portal.access import Actor, one_action
-from portal.api.limits import BodyLimit, RateLimiter
+from portal.api import contract
+from portal.api.contract import MAX_LIMIT, PROBLEM
+from portal.api.limits import BodyLimit, HeadLikeGet, RateLimiter
 from portal.commissions import CommissionState
 from portal.config import get_settings
 from portal.db import unit_of_work
@@ -52,12 +58,11 @@ from portal.errors import (
     StaleVersion,
     ValidationError,
 )
-from portal.models import LeadStatus, PartnerStatus, PayoutStatus
+from portal.models import MAX_ID, LeadStatus, PartnerStatus, PayoutStatus
+from portal.webhooks import EVENTS
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-PROBLEM = "application/problem+json"
-MAX_LIMIT = 200
 
 
 # Answers as JSON: dataclass views flattened, money as decimal strings, times in ISO 8601.
@@ -160,15 +165,23 @@ class Caller:
 
 rate_limiter = RateLimiter()
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="partner-portal"'}
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="apiKey",
+    bearerFormat="ppk_…",
+    description="An API key, made on the Profile (partners) or Account (managers) page.",
+)
 
 
-async def caller(request: Request, authorization: Annotated[str, Header()] = "") -> Caller:
-    scheme, _, key = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not key.strip():
+async def caller(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Caller:
+    if credentials is None or not credentials.credentials.strip():
         raise Problem(
             401, "Unauthorized", "Send an API key: Authorization: Bearer ppk_…", headers=CHALLENGE
         )
-    return Caller(key.strip(), request.method not in {"GET", "HEAD"})
+    return Caller(credentials.credentials.strip(), request.method not in {"GET", "HEAD"})
 
 
 Calling = Annotated[Caller, Depends(caller)]
@@ -214,50 +227,68 @@ def run_as_holder(call: Caller, work: Callable[[Session, api_keys.KeyHolder], T]
         raise _from_portal(error) from None
 
 
-# Request bodies.
+def json_body(request: Request) -> None:
+    """A body is JSON, said so by its Content-Type; anything else is 415, not a guess."""
+    kind = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if kind != "application/json" and not kind.endswith("+json"):
+        raise Problem(
+            415, "Unsupported media type", "Send the body as JSON (Content-Type: application/json)."
+        )
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_max_length=5000)
+def _iso_date(value: object) -> object:
+    """Dates only as written in ISO 8601 (2026-11-30): a bare number is not a day."""
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        return value
+    raise ValueError("must be a date written as YYYY-MM-DD")
 
 
-class NewLead(Strict):
-    client_name: str = Field(max_length=200)
-    client_email: str = Field(max_length=254)
-    service: str = Field(max_length=100)
-    client_phone: str | None = Field(default=None, max_length=40)
-    company: str | None = Field(default=None, max_length=200)
-    notes: str | None = None
-    partner_id: int | None = Field(default=None, description="Managers: whose lead it is.")
-
-
-class LeadMove(Strict):
-    status: LeadStatus
-    note: str = ""
-    lost_reason: str | None = Field(default=None, description="Required when status is lost.")
-    lost_note: str = ""
-    deal_value: Decimal | None = Field(
-        default=None, description="Managers, when status is converted: the deal's value."
-    )
-
-
-class PartnerAction(Strict):
-    action: str = Field(description="approve, suspend or reactivate")
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+PartnerId = Annotated[
+    int | None,
+    Query(ge=1, le=MAX_ID, description="Managers: the partner it is about.", examples=[1]),
+]
+Cursor = Annotated[
+    str | None,
+    Query(
+        pattern=contract.CURSOR_PATTERN,
+        description="`next_cursor` of the previous page (a cursor not issued here is a 422).",
+    ),
+]
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page.")]
+Search = Annotated[str, Query(max_length=200, description="Words to look for.")]
 
 
 # The application.
 
-api = FastAPI(
+api = FastAPIOffline(
     title="Partner Portal API",
     version="1",
-    description="Register and follow leads, read commissions, payouts, statements and the "
-    "profile from your own systems. Authenticate with `Authorization: Bearer <API key>` "
-    "(make one on the Profile or Account page).",
-    docs_url=None,
-    redoc_url=None,
+    summary="Register and follow leads; read commissions, payouts, statements and the profile.",
+    description=(
+        "Authenticate with `Authorization: Bearer <API key>` (make one on the Profile or "
+        "Account page; **Authorize** above takes it). Money is a decimal string "
+        '(`"1234.50"`), times are ISO 8601 UTC, lists are keyset pages (`next_cursor`). '
+        "Every refusal is an RFC 9457 problem (`application/problem+json`) with `errors` by "
+        "field. Send `Idempotency-Key` when registering a lead, and `If-Match` with the "
+        "lead's `ETag` when moving one. A key of the `read` scope may only read; only a "
+        "`payout_details` key changes where payouts go. The webhooks your endpoints receive "
+        "are described below, under Webhooks."
+    ),
+    docs_url="/docs",
+    redoc_url="/redoc",
     openapi_url="/openapi.json",
+    responses=contract.EVERY_OPERATION,
+    openapi_tags=[
+        {"name": "leads", "description": "Register leads and follow them to conversion."},
+        {"name": "money", "description": "Commissions, payouts and monthly statements."},
+        {"name": "account", "description": "The dashboard, the profile and the catalogue."},
+        {"name": "managers", "description": "Running the program (manager keys)."},
+    ],
+    swagger_ui_parameters={"tryItOutEnabled": True},
 )
 api.add_middleware(BodyLimit, max_bytes=lambda: get_settings().api_max_body_kb * 1024)
+api.add_middleware(HeadLikeGet)
 
 
 @api.exception_handler(Problem)
@@ -269,14 +300,39 @@ async def _problem(_: Request, problem: Problem) -> JSONResponse:
 async def _invalid(_: Request, error: RequestValidationError) -> JSONResponse:
     errors = {}
     for item in error.errors():
-        location = [str(part) for part in item.get("loc", ()) if part not in ("body", "query")]
+        if item.get("type") == "missing" and tuple(item.get("loc", ())) == ("header", "if-match"):
+            return problem_response(
+                Problem(428, "Precondition required", "Send If-Match with the lead's ETag.")
+            )
+        location = [
+            str(part) for part in item.get("loc", ()) if part not in ("body", "query", "path")
+        ]
         errors[".".join(location) or "body"] = str(item.get("msg", "is not valid"))
     return problem_response(Problem(422, "Invalid request", "See errors.", errors=errors))
 
 
+def _allowed(request: Request) -> str:
+    """Every method the request's path takes: FastAPI has one route per method, and the
+    first that matches the path alone would name only its own."""
+    methods: set[str] = set()
+    for route in request.app.routes:
+        if isinstance(route, APIRoute) and route.matches(request.scope)[0] is not Match.NONE:
+            methods |= route.methods
+    if "GET" in methods:
+        methods.add("HEAD")  # (HeadLikeGet)
+    return ", ".join(sorted(methods))
+
+
 @api.exception_handler(StarletteHTTPException)
-async def _http(_: Request, error: StarletteHTTPException) -> JSONResponse:
-    return problem_response(Problem(error.status_code, str(error.detail)))
+async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
+    if error.status_code == 400:  # FastAPI: a body it could not decode (not UTF-8)
+        return problem_response(
+            Problem(422, "Invalid request", "See errors.", errors={"body": "This is not JSON."})
+        )
+    headers = dict(error.headers) if error.headers else None
+    if error.status_code == 405:
+        headers = {**(headers or {}), "Allow": _allowed(request)}  # RFC 9110
+    return problem_response(Problem(error.status_code, str(error.detail), headers=headers))
 
 
 @api.exception_handler(Exception)
@@ -285,61 +341,67 @@ async def _unexpected(_: Request, error: Exception) -> JSONResponse:
     return problem_response(Problem(500, "Internal error", "The request could not be completed."))
 
 
-# Swagger UI comes from a CDN: only its page may load from there (the portal's own policy
-# lets nothing load from another origin).
-DOCS_POLICY = "; ".join(
-    (
-        "default-src 'none'",
-        "script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net",
-        "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net",
-        "img-src 'self' data: https://fastapi.tiangolo.com",
-        "connect-src 'self'",
-        "frame-ancestors 'none'",
-    )
-)
-
-
-@api.get("/docs", include_in_schema=False)
-def docs(request: Request) -> Response:
-    root = request.scope.get("root_path", "")
-    page = get_swagger_ui_html(openapi_url=f"{root}/openapi.json", title=f"{api.title} docs")
-    page.headers["Content-Security-Policy"] = DOCS_POLICY
-    return page
-
-
-def _limit(limit: int) -> int:
-    if not 1 <= limit <= MAX_LIMIT:
-        raise Problem(422, "Invalid request", errors={"limit": f"limit must be 1 to {MAX_LIMIT}."})
-    return limit
-
-
 def _etag(version: int) -> str:
     return f'"{version}"'
 
 
-@api.get("/dashboard", summary="The partner's dashboard figures")
-def dashboard(call: Calling, partner_id: int | None = None) -> Response:
-    stats = run(
-        call, lambda s, actor: statistics.partner_statistics(s, actor=actor, partner_id=partner_id)
-    )
-    return answer(stats)
+def _with_paid(session: Session, actor: Actor, views: list[Any]) -> list[dict[str, Any]]:
+    """Leads as the contract's `Lead`: each says whether its commission was paid."""
+    paid = commissions.paid_lead_ids(session, actor=actor, lead_ids=[view.id for view in views])
+    return [{**plain(view), "commission_paid": view.id in paid} for view in views]
 
 
-@api.get("/leads", summary="Leads, newest first, a keyset page at a time")
+@api.get(
+    "/dashboard",
+    tags=["account"],
+    operation_id="getDashboard",
+    summary="The partner's dashboard: figures, chart data, recent leads",
+    response_model=contract.Dashboard,
+)
+def dashboard(call: Calling, partner_id: PartnerId = None) -> Response:
+    def read(session: Session, actor: Actor) -> dict[str, Any]:
+        stats = statistics.partner_statistics(session, actor=actor, partner_id=partner_id)
+        recent = leads.list_leads(session, actor=actor, partner_id=stats.partner_id, limit=5)
+        return {
+            **plain(stats),
+            "recent_leads": _with_paid(session, actor, recent.items),
+            "can_access_dashboard": stats.status is PartnerStatus.ACTIVE,
+        }
+
+    return answer(run(call, read))
+
+
+@api.get(
+    "/services",
+    tags=["account"],
+    operation_id="listServices",
+    summary="The service catalogue a lead names one of",
+    response_model=contract.Services,
+)
+def services(call: Calling) -> Response:
+    return answer(run(call, lambda s, actor: {"services": leads.service_catalogue(s, actor=actor)}))
+
+
+@api.get(
+    "/leads",
+    tags=["leads"],
+    operation_id="listLeads",
+    summary="Leads, newest first, a keyset page at a time",
+    response_model=contract.LeadPage,
+)
 def list_leads(
     call: Calling,
     status: LeadStatus | None = None,
-    search: str = Query("", max_length=200),
-    created_from: date | None = None,
-    created_to: date | None = None,
-    partner_id: int | None = None,
-    cursor: str | None = Query(None, max_length=200),
-    limit: int = 50,
+    search: Search = "",
+    created_from: Annotated[IsoDate | None, Query(description="First day (UTC).")] = None,
+    created_to: Annotated[IsoDate | None, Query(description="Last day (UTC).")] = None,
+    partner_id: PartnerId = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
 ) -> Response:
-    page = run(
-        call,
-        lambda s, actor: leads.list_leads(
-            s,
+    def read(session: Session, actor: Actor) -> dict[str, Any]:
+        page = leads.list_leads(
+            session,
             actor=actor,
             status=status,
             search=search,
@@ -347,23 +409,54 @@ def list_leads(
             created_to=created_to,
             partner_id=partner_id,
             after=cursor,
-            limit=_limit(limit),
+            limit=limit,
+        )
+        return {"items": _with_paid(session, actor, page.items), "next_cursor": page.next_cursor}
+
+    return answer(run(call, read))
+
+
+@api.post(
+    "/leads",
+    status_code=201,
+    tags=["leads"],
+    operation_id="registerLead",
+    summary="Register a lead (send an Idempotency-Key)",
+    dependencies=[Depends(json_body)],
+    responses={
+        201: {
+            "description": "Registered.",
+            "headers": {
+                **contract.ETAG,
+                "Idempotent-Replayed": {
+                    "description": "`true` when this answers a retry of an earlier request.",
+                    "schema": {"type": "string", "enum": ["true"]},
+                },
+            },
+        },
+        409: contract.problem(
+            "The client is claimed already, or the same Idempotency-Key is in flight."
         ),
-    )
-    return answer(page_json(page))
-
-
-@api.post("/leads", status_code=201, summary="Register a lead (send an Idempotency-Key)")
+        **contract.WITH_BODY,
+    },
+    response_model=contract.Lead,
+)
 def create_lead(
     call: Calling,
-    body: NewLead,
-    idempotency_key: Annotated[str | None, Header(max_length=100)] = None,
+    body: contract.NewLead,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            max_length=100,
+            description="Any unique text per lead: a retry with the same key registers once.",
+        ),
+    ] = None,
 ) -> Response:
     fields = body.model_dump()
 
     def register(session: Session, actor: Actor) -> tuple[int, dict[str, Any]]:
         view = leads.register_lead(session, actor=actor, **fields)
-        return 201, plain(view)
+        return 201, {**plain(view), "commission_paid": False}
 
     if idempotency_key is None:
         status, body_json = run(call, register)
@@ -404,48 +497,94 @@ def _once(
     raise Problem(409, "Conflict", "The same request is being processed; retry it.")
 
 
-@api.get("/leads/{lead_id}", summary="One lead with its timeline")
-def get_lead(call: Calling, lead_id: int) -> Response:
-    detail = run(call, lambda s, actor: leads.get_lead(s, actor=actor, lead_id=lead_id))
-    return answer(detail, headers={"ETag": _etag(detail.lead.version)})
+LeadId = Annotated[int, Path(ge=1, le=MAX_ID, examples=[1])]
 
 
-@api.patch("/leads/{lead_id}", summary="Move a lead (If-Match: its ETag)")
+@api.get(
+    "/leads/{lead_id}",
+    tags=["leads"],
+    operation_id="getLead",
+    summary="One lead with its timeline",
+    responses={200: {"description": "The lead.", "headers": contract.ETAG}},
+    response_model=contract.LeadDetail,
+)
+def get_lead(call: Calling, lead_id: LeadId) -> Response:
+    def read(session: Session, actor: Actor) -> dict[str, Any]:
+        detail = leads.get_lead(session, actor=actor, lead_id=lead_id)
+        return {**plain(detail), "lead": _with_paid(session, actor, [detail.lead])[0]}
+
+    found = run(call, read)
+    return answer(found, headers={"ETag": _etag(found["lead"]["version"])})
+
+
+@api.patch(
+    "/leads/{lead_id}",
+    tags=["leads"],
+    operation_id="moveLead",
+    summary="Move a lead to its next status (If-Match: its ETag)",
+    dependencies=[Depends(json_body)],
+    responses={
+        200: {"description": "Moved.", "headers": contract.ETAG},
+        409: contract.problem("The move is not allowed from the lead's status."),
+        412: contract.problem("The lead changed since that ETag: read it again."),
+        428: contract.problem("If-Match is missing."),
+        **contract.WITH_BODY,
+    },
+    response_model=contract.Lead,
+)
 def move_lead(
     call: Calling,
-    lead_id: int,
-    body: LeadMove,
-    if_match: Annotated[str | None, Header()] = None,
+    lead_id: LeadId,
+    body: contract.LeadMove,
+    if_match: Annotated[
+        str,
+        Header(
+            pattern=r'^(\*|(W/)?"?\d{1,9}"?)$',
+            description='The lead\'s ETag (e.g. "3"), or * to move whatever its version.',
+            examples=['"1"'],
+        ),
+    ],
 ) -> Response:
-    if if_match is None:
-        raise Problem(428, "Precondition required", "Send If-Match with the lead's ETag.")
     version_text = if_match.strip().removeprefix("W/").strip('"')
-    if not version_text.isdigit() or len(version_text) > 9:
+    if version_text != "*" and (not version_text.isdigit() or len(version_text) > 9):
         raise Problem(412, "Precondition failed", 'If-Match must be the lead\'s ETag, e.g. "3".')
-    view = run(
-        call,
-        lambda s, actor: leads.change_lead_status(
-            s,
+
+    def move(session: Session, actor: Actor) -> dict[str, Any]:
+        expected = (
+            leads.get_lead(session, actor=actor, lead_id=lead_id).lead.version
+            if version_text == "*"
+            else int(version_text)
+        )
+        view = leads.change_lead_status(
+            session,
             actor=actor,
             lead_id=lead_id,
             to=body.status,
-            expected_version=int(version_text),
+            expected_version=expected,
             note=body.note,
             lost_reason=body.lost_reason,
             lost_note=body.lost_note,
-            deal_value=body.deal_value,
-        ),
-    )
-    return answer(view, headers={"ETag": _etag(view.version)})
+            deal_value=body.deal(),
+        )
+        return _with_paid(session, actor, [view])[0]
+
+    moved = run(call, move)
+    return answer(moved, headers={"ETag": _etag(moved["version"])})
 
 
-@api.get("/commissions", summary="Commission lines and the summary")
+@api.get(
+    "/commissions",
+    tags=["money"],
+    operation_id="listCommissions",
+    summary="Commission lines and the summary",
+    response_model=contract.CommissionPage,
+)
 def list_commissions(
     call: Calling,
     state: CommissionState | None = None,
-    partner_id: int | None = None,
-    cursor: str | None = Query(None, max_length=200),
-    limit: int = 50,
+    partner_id: PartnerId = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
 ) -> Response:
     def read(session: Session, actor: Actor) -> dict[str, Any]:
         summary = commissions.commission_summary(session, actor=actor, partner_id=partner_id)
@@ -455,37 +594,55 @@ def list_commissions(
             partner_id=partner_id,
             state=state,
             after=cursor,
-            limit=_limit(limit),
+            limit=limit,
         )
         return {"summary": summary, **page_json(page)}
 
     return answer(run(call, read))
 
 
-@api.get("/payouts", summary="Payouts, newest first")
+@api.get(
+    "/payouts",
+    tags=["money"],
+    operation_id="listPayouts",
+    summary="Payouts, newest first",
+    response_model=contract.PayoutPage,
+)
 def list_payouts(
     call: Calling,
     status: PayoutStatus | None = None,
-    partner_id: int | None = None,
-    cursor: str | None = Query(None, max_length=200),
-    limit: int = 50,
+    partner_id: PartnerId = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
 ) -> Response:
     page = run(
         call,
         lambda s, actor: payouts.list_payouts(
-            s,
-            actor=actor,
-            partner_id=partner_id,
-            status=status,
-            after=cursor,
-            limit=_limit(limit),
+            s, actor=actor, partner_id=partner_id, status=status, after=cursor, limit=limit
         ),
     )
     return answer(page_json(page))
 
 
-@api.get("/statements/{month}", summary="A monthly statement (month as 2026-11)")
-def statement(call: Calling, month: str, partner_id: int | None = None) -> Response:
+@api.get(
+    "/statements/{month}",
+    tags=["money"],
+    operation_id="getStatement",
+    summary="A monthly statement",
+    response_model=contract.Statement,
+)
+def statement(
+    call: Calling,
+    month: Annotated[
+        str,
+        Path(
+            pattern=contract.MONTH_PATTERN,
+            description="The month, 2000-01 to 2100-12.",
+            examples=["2026-11"],
+        ),
+    ],
+    partner_id: PartnerId = None,
+) -> Response:
     found = run(
         call,
         lambda s, actor: statements.monthly_statement(
@@ -495,44 +652,83 @@ def statement(call: Calling, month: str, partner_id: int | None = None) -> Respo
     return answer(found)
 
 
-@api.get("/profile", summary="The profile (secrets masked)")
-def get_profile(call: Calling, partner_id: int | None = None) -> Response:
+@api.get(
+    "/profile",
+    tags=["account"],
+    operation_id="getProfile",
+    summary="The profile (secrets masked)",
+    response_model=contract.Profile,
+)
+def get_profile(call: Calling, partner_id: PartnerId = None) -> Response:
     found = run(call, lambda s, actor: profiles.get_profile(s, actor=actor, partner_id=partner_id))
     return answer(found)
 
 
-@api.patch("/profile", summary="Change profile fields (secrets write-only)")
+@api.patch(
+    "/profile",
+    tags=["account"],
+    operation_id="updateProfile",
+    summary="Change profile fields (secrets write-only)",
+    dependencies=[Depends(json_body)],
+    responses=contract.WITH_BODY,
+    response_model=contract.Profile,
+)
 def update_profile(
-    call: Calling, changes: dict[str, Any], partner_id: int | None = None
+    call: Calling, changes: contract.ProfileChanges, partner_id: PartnerId = None
 ) -> Response:
     found = run_as_holder(
         call,
         lambda s, holder: profiles.update_profile(
-            s, actor=holder.actor, changes=changes, partner_id=partner_id, key_scope=holder.scope
+            s,
+            actor=holder.actor,
+            changes=changes.changes(),
+            partner_id=partner_id,
+            key_scope=holder.scope,
         ),
     )
     return answer(found)
 
 
-@api.get("/partners", summary="Partners (managers)")
+@api.get(
+    "/partners",
+    tags=["managers"],
+    operation_id="listPartners",
+    summary="Partners (managers)",
+    response_model=contract.PartnerPage,
+)
 def list_partners(
     call: Calling,
     status: PartnerStatus | None = None,
-    search: str = Query("", max_length=200),
-    cursor: str | None = Query(None, max_length=200),
-    limit: int = 50,
+    search: Search = "",
+    cursor: Cursor = None,
+    limit: Limit = 50,
 ) -> Response:
     page = run(
         call,
         lambda s, actor: partners.list_partners(
-            s, actor=actor, status=status, search=search, after=cursor, limit=_limit(limit)
+            s, actor=actor, status=status, search=search, after=cursor, limit=limit
         ),
     )
     return answer(page_json(page))
 
 
-@api.post("/partners/{partner_id}/status", summary="Approve, suspend or reactivate (managers)")
-def partner_status(call: Calling, partner_id: int, body: PartnerAction) -> Response:
+@api.post(
+    "/partners/{partner_id}/status",
+    tags=["managers"],
+    operation_id="changePartnerStatus",
+    summary="Approve, suspend or reactivate a partner (managers)",
+    dependencies=[Depends(json_body)],
+    responses={
+        409: contract.problem("The partner's status does not allow this action."),
+        **contract.WITH_BODY,
+    },
+    response_model=contract.Partner,
+)
+def partner_status(
+    call: Calling,
+    partner_id: Annotated[int, Path(ge=1, le=MAX_ID, examples=[1])],
+    body: contract.PartnerAction,
+) -> Response:
     view = run(
         call,
         lambda s, actor: partners.change_status(
@@ -540,3 +736,51 @@ def partner_status(call: Calling, partner_id: int, body: PartnerAction) -> Respo
         ),
     )
     return answer(view)
+
+
+# What a partner's own endpoint receives (OpenAPI 3.1 `webhooks`).
+
+
+def _describe_webhook(event: str, words: str) -> None:
+    def receive(
+        body: contract.WebhookEvent,
+        portal_signature: Annotated[
+            str,
+            Header(
+                description="t=<unix time>,v1=<hex HMAC-SHA256 of `<t>.<body>` under the "
+                "endpoint's secret>",
+                examples=["t=1796000000,v1=5d41402abc4b2a76b9719d911017c592"],
+            ),
+        ],
+    ) -> None:
+        """Answer 2xx within 10 seconds; anything else is retried with backoff."""
+
+    api.webhooks.post(
+        event,
+        summary=words,
+        operation_id=f"webhook_{event.replace('.', '_')}",
+        tags=["webhooks"],
+        response_description="Received: this delivery is done.",
+        responses={"default": {"description": "Anything else: retried with backoff."}},
+    )(receive)
+
+
+for _event, _words in EVENTS.items():
+    _describe_webhook(_event, _words)
+
+
+def _openapi() -> dict[str, Any]:
+    """The generated document, with the one Problem schema every refusal refers to."""
+    if api.openapi_schema is None:
+        schema = _generated_openapi()
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        schemas["Problem"] = contract.Problem.model_json_schema(
+            ref_template="#/components/schemas/{model}"
+        )
+        # The catalogue is the program's (PORTAL_SERVICES), as this process runs it.
+        schemas["NewLead"]["properties"]["service"]["enum"] = list(get_settings().services)
+    return api.openapi_schema  # type: ignore[return-value]
+
+
+_generated_openapi = api.openapi
+api.openapi = _openapi  # type: ignore[method-assign]
