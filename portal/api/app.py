@@ -779,6 +779,14 @@ def _openapi() -> dict[str, Any]:
         )
         # The catalogue is the program's (PORTAL_SERVICES), as this process runs it.
         schemas["NewLead"]["properties"]["service"]["enum"] = list(get_settings().services)
+        examples = contract.answer_examples()
+        for operations in schema["paths"].values():
+            for operation in operations.values():
+                for code, answer in operation["responses"].items():
+                    if code.startswith("2") and operation["operationId"] in examples:
+                        answer["content"]["application/json"]["example"] = examples[
+                            operation["operationId"]
+                        ]
     return api.openapi_schema  # type: ignore[return-value]
 
 
