@@ -317,7 +317,7 @@ def _allowed(request: Request) -> str:
     methods: set[str] = set()
     for route in request.app.routes:
         if isinstance(route, APIRoute) and route.matches(request.scope)[0] is not Match.NONE:
-            methods |= route.methods
+            methods |= route.methods or set()
     if "GET" in methods:
         methods.add("HEAD")  # (HeadLikeGet)
     return ", ".join(sorted(methods))
