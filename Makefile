@@ -31,13 +31,10 @@ test: $(INSTALLED)
 	@sh scripts/ensure-chromium.sh
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist load $(PYTEST_ARGS)
 
-# The edit loop: the service tests on SQLite only — no browser, no PostgreSQL, no pages, no
-# app servers or benchmarks started in subprocesses.
-FAST_SKIPS := tests/browser tests/test_faults.py tests/test_web_load.py tests/test_bench.py \
-	tests/test_api_server.py tests/test_access_matrix.py tests/test_memory.py \
-	$(wildcard tests/test_app_*.py tests/test_bad_input_pages.py)
+# The edit loop: the service tests on SQLite only, by marker (pyproject.toml) — no browser,
+# no PostgreSQL, no pages, no servers or benchmarks started in other processes.
 test-fast: $(INSTALLED)
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) -k "not postgresql" $(addprefix --ignore=,$(FAST_SKIPS)) \
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) -m "not (browser or postgresql or server or slow)" \
 		$(PYTEST_ARGS)
 
 # Benchmarks against the floor, on the database DATABASE_URL names, which must hold a

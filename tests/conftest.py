@@ -170,3 +170,18 @@ def app_database(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[En
     yield engine
     monkeypatch.undo()
     config.get_settings.cache_clear()
+
+
+BROWSER_TESTS = Path(__file__).parent / "browser"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tiers a collected test belongs to by where it is and what it runs on: the
+    browser tests by their folder, a test on PostgreSQL by its parameter (`make test-fast`
+    selects by these markers)."""
+    for item in items:
+        if BROWSER_TESTS in Path(str(item.path)).parents:
+            item.add_marker(pytest.mark.browser)
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and "postgresql" in callspec.params.values():
+            item.add_marker(pytest.mark.postgresql)

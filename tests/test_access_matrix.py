@@ -67,6 +67,8 @@ from tests.factories import (
     verify_tax_form,
 )
 
+pytestmark = pytest.mark.slow
+
 KINDS = ("partner_a", "partner_b", "manager", "pending", "suspended", "deactivated", "nobody")
 
 

@@ -24,6 +24,8 @@ from tests.browser.conftest import Server, run_app
 from tests.conftest import create_postgres_database, drop_postgres_database, require_postgres
 from tests.factories import make_actor, make_converted_lead, make_lead
 
+pytestmark = pytest.mark.server
+
 BIN = Path(sys.executable).parent
 RULEBOOK = PROJECT_ROOT / "tests" / "schemathesis.toml"
 

@@ -23,6 +23,8 @@ from tests.browser.conftest import Server, run_app
 from tests.conftest import create_postgres_database, drop_postgres_database, require_postgres
 from tests.factories import make_actor
 
+pytestmark = pytest.mark.server
+
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def api_server(request, tmp_path_factory) -> Iterator[Server]:

@@ -10,6 +10,8 @@ from portal.models import ApiScope
 from tests.apptest import signed_in, texts
 from tests.factories import PASSWORD, make_actor, make_lead, make_manager
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.mark.parametrize(
     ("who", "page"),

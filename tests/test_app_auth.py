@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from portal import users
@@ -10,6 +11,8 @@ from portal.models import PartnerStatus, UserSession
 from portal.ui import session
 from tests.apptest import app, page_as, shown, signed_in, texts
 from tests.factories import PASSWORD, make_actor, make_manager
+
+pytestmark = pytest.mark.slow
 
 PARTNER_PAGES = [
     "pages/partner_dashboard.py",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select, update
 
 from portal import partners, password_links, users
@@ -10,6 +11,8 @@ from portal.models import MailStatus, OutboxMessage, PartnerStatus, User
 from tests.apptest import app, page_as, signed_in, texts
 from tests.factories import make_actor, make_manager
 from tests.mailbox import link_token
+
+pytestmark = pytest.mark.slow
 
 
 def _token(engine, kind: str) -> str:

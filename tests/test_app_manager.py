@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import select, update
 
 from portal import leads, partners, payouts, profiles, users
@@ -31,6 +32,8 @@ from tests.factories import (
     owed_partner,
     payable_profile,
 )
+
+pytestmark = pytest.mark.slow
 
 
 def test_overview_counts_the_program(app_database):

@@ -6,6 +6,7 @@ import json
 from datetime import timedelta
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import Engine, event, select, update
 from streamlit.runtime.pages_manager import PagesManager
 
@@ -34,6 +35,8 @@ from tests.factories import (
     make_manager,
     payable_profile,
 )
+
+pytestmark = pytest.mark.slow
 
 DASHBOARD = "pages/partner_dashboard.py"
 LEADS = "pages/partner_leads.py"

@@ -19,6 +19,8 @@ from tests.conftest import create_sqlite_database
 from tests.factories import make_actor, make_manager
 from tests.test_bad_input import CORPUS, OURS
 
+pytestmark = pytest.mark.slow
+
 # Every 40th string of the corpus (about 13) plus all of ours: each kind of trouble (control
 # characters, RTL, emoji, SQL, script, huge, empty) without typing 500 strings per form.
 SAMPLE = list(dict.fromkeys([*CORPUS[::40], *OURS, ""]))

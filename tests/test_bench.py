@@ -7,8 +7,12 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from portal.config import PROJECT_ROOT
 from portal.tools import generate
+
+pytestmark = pytest.mark.server
 
 
 def test_benchmark_runs_and_prints_every_figure(engine):

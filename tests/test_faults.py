@@ -36,6 +36,8 @@ from tests.conftest import (
 )
 from tests.factories import make_actor, make_lead
 
+pytestmark = pytest.mark.server
+
 
 class Proxy:
     """Forwards a local port to PostgreSQL until cut; `restore` listens again."""

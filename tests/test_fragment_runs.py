@@ -23,6 +23,8 @@ from portal.tools import generate
 from tests.browser.conftest import run_app
 from tests.conftest import create_sqlite_database
 
+pytestmark = pytest.mark.server
+
 FINISHED = ForwardMsg.ScriptFinishedStatus.FINISHED_SUCCESSFULLY  # a whole page's run
 
 

@@ -10,6 +10,8 @@ import pytest
 
 from portal.ui import memory
 
+pytestmark = pytest.mark.server
+
 
 @pytest.fixture
 def unfrozen(monkeypatch):

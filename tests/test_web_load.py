@@ -10,6 +10,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from portal import integrity, migrate
 from portal.config import PROJECT_ROOT
 from portal.db import get_engine, unit_of_work
@@ -17,6 +19,8 @@ from portal.tools import generate
 from tests.browser.conftest import _require_browser
 from tests.conftest import create_sqlite_database
 from tests.factories import make_actor, make_lead
+
+pytestmark = pytest.mark.server
 
 
 def test_the_load_harness_drives_the_portal_and_the_floor(tmp_path):

@@ -23,6 +23,8 @@ from tests.browser.conftest import (
 from tests.conftest import create_postgres_database, drop_postgres_database, require_postgres
 from tests.factories import PASSWORD, make_actor, make_manager
 
+pytestmark = pytest.mark.postgresql
+
 
 @pytest.fixture(scope="module")
 def two_apps(tmp_path_factory):
