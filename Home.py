@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from portal.access import one_action
+from portal.access import Actor, one_action
+from portal.actions import Session
 from portal.config import get_settings
-from portal.db import unit_of_work
 from portal.ui import memory, phone, recent_reads, run_slots, session
-from portal.ui.feedback import database_guard
+from portal.ui.feedback import database_guard, read
 
 st.set_page_config(page_title="Partner Portal", page_icon="🤝", layout="wide")
 
@@ -40,10 +40,12 @@ SET_PASSWORD = st.Page("pages/set_password.py", title="Set a password", icon=":m
 
 with run_slots.slot(), database_guard():
     # Who is signed in (read on every run), and what they have unread (kept a while).
-    with unit_of_work(reads_only=True) as db:
+    def _signed_in(db: Session) -> tuple[Actor | None, int]:
         actor = session.current_actor(db)
         with one_action(actor):
-            unread = recent_reads.unread_count(db, actor) if actor else 0
+            return actor, recent_reads.unread_count(db, actor) if actor else 0
+
+    actor, unread = read(_signed_in)
     with one_action(actor):
         if actor is None:
             pages = [session.sign_in_page()]

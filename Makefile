@@ -47,7 +47,7 @@ bench: $(INSTALLED)
 bench-web: $(INSTALLED)
 	$(BIN)/python bench/web_load.py $(BENCH_WEB_ARGS)
 
-# ruff, then the strict type check of portal/ (configured in pyproject.toml); any finding fails.
+# ruff, then the strict type check of portal/, pages/ and Home.py (pyproject.toml); any finding fails.
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/mypy

@@ -5,22 +5,20 @@ from datetime import UTC, date, datetime, time, timedelta
 import streamlit as st
 
 from portal import audit, exports
-from portal.db import unit_of_work
 from portal.models import Role
 from portal.ui import downloads, fmt, paging
-from portal.ui.feedback import perform
+from portal.ui.feedback import perform, read
 from portal.ui.session import require
 
 actor = require(Role.MANAGER)
 st.title("Audit log")
-with unit_of_work(reads_only=True) as session:
-    known_actions = audit.actions(session, actor=actor)
+known_actions = read(lambda session: audit.actions(session, actor=actor))
 columns = st.columns(4)
 who = columns[0].text_input("Actor (username)", max_chars=64)
 action = columns[1].selectbox("Action", known_actions, index=None, placeholder="Any")
 object_type = columns[2].text_input("Object type", max_chars=32, placeholder="lead, partner…")
 object_id = columns[3].text_input("Object id", max_chars=64)
-dates = st.date_input("Between", value=(), max_value=date.today())
+dates = st.date_input("Between", value=[], max_value=date.today())
 since = datetime.combine(dates[0], time.min, UTC) if dates else None
 until = datetime.combine(dates[-1] + timedelta(days=1), time.min, UTC) if dates else None
 cursors = paging.cursors("audit", (who, action, object_type, object_id, since, until))

@@ -33,9 +33,9 @@ if spec.needs_year:
     year = columns[2].number_input(
         "Year", min_value=2000, max_value=2100, value=date.today().year, step=1
     )
-    span = ()
+    span: tuple[()] | tuple[date] | tuple[date, date] = ()
 else:
-    span = columns[2].date_input("Between", value=(), max_value=date.today())
+    span = columns[2].date_input("Between", value=[], max_value=date.today())
 filters = exports.Filters(
     partner_id=partner_id,
     status=status or None,
@@ -97,7 +97,7 @@ if kind == "tax" and year:
     )
     if st.button("Prepare the filing file (full tax ids)"):
         made = perform(
-            lambda session: statements.tax_filing_file(session, actor=actor, year=int(year)),
+            lambda session: statements.tax_filing_file(session, actor=actor, year=int(year or 0)),
             {"year": "Year"},
         )
         if made is not None:

@@ -5,10 +5,9 @@ import streamlit as st
 
 from portal import mail, password_links
 from portal.config import get_settings
-from portal.db import unit_of_work
 from portal.models import MailStatus, Role
 from portal.ui import fmt, paging
-from portal.ui.feedback import perform
+from portal.ui.feedback import perform, read
 from portal.ui.session import require
 
 STATUS_WORDS = {
@@ -27,8 +26,7 @@ if not get_settings().smtp_url:
         "sent and nothing is dropped. Configure one to deliver them.",
         icon=":material/outbox:",
     )
-with unit_of_work(reads_only=True) as session:
-    counts = mail.mail_counts(session, actor=actor)
+counts = read(lambda session: mail.mail_counts(session, actor=actor))
 columns = st.columns(len(STATUS_WORDS))
 for column, (status, words) in zip(columns, STATUS_WORDS.items(), strict=True):
     column.metric(words, f"{counts[status]:,}")
@@ -76,6 +74,7 @@ chosen = st.selectbox(
     placeholder="Choose a message",
 )
 if chosen is not None:
+    chosen_id = chosen.id
     st.text(f"To: {chosen.to_address}\nSubject: {chosen.subject}")
     if chosen.attachment_name:
         st.text(f"Attachment: {chosen.attachment_name}")
@@ -84,7 +83,7 @@ if chosen is not None:
         st.text(f"Gave up after {chosen.attempts} attempts: {chosen.last_error}")
         if st.button("Send it again", type="primary"):
             done = perform(
-                lambda session: mail.retry_dead(session, actor=actor, message_id=chosen.id)
+                lambda session: mail.retry_dead(session, actor=actor, message_id=chosen_id)
             )
             if done is not None:
                 st.rerun()
@@ -96,7 +95,7 @@ if chosen is not None:
         if st.button("Send a new link"):
             sent_to = perform(
                 lambda session: password_links.send_new_link(
-                    session, actor=actor, message_id=chosen.id
+                    session, actor=actor, message_id=chosen_id
                 ),
                 {"message": "Message"},
             )

@@ -5,14 +5,13 @@ import streamlit as st
 from portal import program
 from portal.commissions import CommissionState
 from portal.config import get_settings
-from portal.db import unit_of_work
 from portal.models import PartnerStatus, Role
 from portal.ui import charts, fmt
+from portal.ui.feedback import read
 from portal.ui.session import require
 
 actor = require(Role.MANAGER)
-with unit_of_work(reads_only=True) as session:
-    view = program.overview(session, actor=actor)
+view = read(lambda session: program.overview(session, actor=actor))
 currency = get_settings().currency
 
 st.title("Program overview")
@@ -27,9 +26,9 @@ cards[5].metric(
     help=f"Pending for over {get_settings().awaiting_contact_days} days "
     "(the oldest 20 are listed below).",
 )
-cards = st.columns(4)
+money_cards = st.columns(4)
 for column, state in zip(
-    cards,
+    money_cards,
     (
         CommissionState.ON_HOLD,
         CommissionState.PAYABLE,

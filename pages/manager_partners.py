@@ -2,18 +2,19 @@
 confirmed, several partners at once); create; inspect one. Newest first, fifty to a page."""
 
 from decimal import Decimal
+from functools import partial
 
 import pandas as pd
 import streamlit as st
 
 from portal import leads, partners, profiles, statistics, users
+from portal.actions import Session
 from portal.batch import RowOutcome
-from portal.db import unit_of_work
 from portal.errors import ValidationError
 from portal.models import PartnerStatus, Role
 from portal.partners import PartnerEdit, PartnerView
 from portal.ui import confirm, fmt, paging
-from portal.ui.feedback import perform
+from portal.ui.feedback import perform, read
 from portal.ui.session import require
 
 SELECTION = "partners_selection"
@@ -121,7 +122,7 @@ def _told(outcomes: list[RowOutcome], done: str, chosen: list[PartnerView]) -> c
     return confirm.Partly(f"{done} {len(outcomes) - len(refused)} partner(s).", refused)
 
 
-def _act(session, payload: tuple[str, list[PartnerView]]) -> confirm.Partly:
+def _act(session: Session, payload: tuple[str, list[PartnerView]]) -> confirm.Partly:
     action, chosen = payload
     edits = [PartnerEdit(partner_id=p.id, action=action) for p in chosen]
     outcomes = partners.apply_edits(session, actor=actor, edits=edits)
@@ -132,14 +133,18 @@ def _names(chosen: list[PartnerView]) -> str:
     return ", ".join(p.company_name for p in chosen[:10]) + (" …" if len(chosen) > 10 else "")
 
 
+def _lines(label: str, payload: tuple[str, list[PartnerView]]) -> list[str]:
+    return [
+        f"{label}: {_names(payload[1])} ({len(payload[1])} partner(s)).",
+        EFFECTS[payload[0]],
+    ]
+
+
 for action, label in ACTION_LABELS.items():
     confirm.dialog(
         f"partners-{action}",
         title=f"{label} these partners?",
-        lines=lambda payload, label=label: [
-            f"{label}: {_names(payload[1])} ({len(payload[1])} partner(s)).",
-            EFFECTS[payload[0]],
-        ],
+        lines=partial(_lines, label),
         confirm_label=label,
         act=_act,
         labels={"partners": "Partners"},
@@ -159,7 +164,9 @@ def _rate(payload: tuple[str, list[PartnerView]]) -> float | None:
     )
 
 
-def _pin(session, answer: tuple[tuple[str, list[PartnerView]], float | None]) -> confirm.Partly:
+def _pin(
+    session: Session, answer: tuple[tuple[str, list[PartnerView]], float | None]
+) -> confirm.Partly:
     (_, chosen), percent = answer
     rate = None if percent is None else Decimal(str(percent)) / 100
     edits = [PartnerEdit(partner_id=p.id, rate_changed=True, rate=rate) for p in chosen]
@@ -227,11 +234,14 @@ with (
 chosen = selected[-1].id if selected else None
 if chosen is not None:
     st.subheader(f"Partner #{chosen}", anchor=False)
-    with unit_of_work(reads_only=True) as session:
-        stats = statistics.partner_statistics(session, actor=actor, partner_id=chosen)
-        logins = users.list_users(session, actor=actor, partner_id=chosen)
-        profile = profiles.get_profile(session, actor=actor, partner_id=chosen)
-        recent = leads.list_leads(session, actor=actor, partner_id=chosen, limit=10).items
+    stats, logins, profile, recent = read(
+        lambda session: (
+            statistics.partner_statistics(session, actor=actor, partner_id=chosen),
+            users.list_users(session, actor=actor, partner_id=chosen),
+            profiles.get_profile(session, actor=actor, partner_id=chosen),
+            leads.list_leads(session, actor=actor, partner_id=chosen, limit=10).items,
+        )
+    )
     cards = st.columns(5)
     cards[0].metric("Referrals", stats.total_referrals)
     cards[1].metric("Conversion rate", fmt.percent(stats.conversion_rate))
@@ -283,15 +293,21 @@ if chosen is not None:
         format_func=lambda i: next(u.username for u in logins if u.id == i),
     )
     if target is not None:
-        current = next(u for u in logins if u.id == target)
+        user_id = target
+        current = next(u for u in logins if u.id == user_id)
         if middle.button("Deactivate" if current.is_active else "Reactivate"):
-            with unit_of_work() as session:
-                users.set_active(session, actor=actor, user_id=target, active=not current.is_active)
-            st.rerun()
-        if current.locked_until and right.button("Unlock"):
-            with unit_of_work() as session:
-                users.unlock(session, actor=actor, user_id=target)
-            st.rerun()
+            activate = not current.is_active
+            changed = perform(
+                lambda session: users.set_active(
+                    session, actor=actor, user_id=user_id, active=activate
+                )
+            )
+            if changed is not None:
+                st.rerun()
+        if current.locked_until is not None and right.button("Unlock"):
+            unlocked = perform(lambda session: users.unlock(session, actor=actor, user_id=user_id))
+            if unlocked is not None:
+                st.rerun()
     st.dataframe(
         [
             {

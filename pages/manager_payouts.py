@@ -2,17 +2,18 @@
 statement, and the history. Every step that moves money asks for confirmation first."""
 
 import io
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 
 import streamlit as st
 
 from portal import currencies, exports, payout_files, payouts
-from portal.db import unit_of_work
+from portal.actions import Session
 from portal.models import PayoutStatus, Role
-from portal.payouts import STATEMENT_COLUMNS, PayoutView
+from portal.payouts import STATEMENT_COLUMNS, PayoutView, StatementRow
 from portal.ui import confirm, downloads, fmt
-from portal.ui.feedback import perform
+from portal.ui.feedback import perform, read
 from portal.ui.session import require
 from portal.validation import FieldErrors
 
@@ -28,7 +29,7 @@ def _cleared() -> None:
     st.session_state["payout_form_generation"] = generation + 1
 
 
-def _totals(rows) -> str:
+def _totals(rows: Sequence[StatementRow]) -> str:
     """`200.00 USD, 92.17 EUR`: what rows pay, per currency."""
     sums: dict[str, Decimal] = {}
     for row in rows:
@@ -154,7 +155,9 @@ if st.button(f"Run the batch for {cutoff}…", type="primary", disabled=not plan
     confirm.ask("batch", (cutoff, len(plan.paid), plan.total, rates, confirm_jumps))
 
 
-def _run_batch(session, payload: tuple[date, int, Decimal, dict, bool]) -> str:
+def _run_batch(
+    session: Session, payload: tuple[date, int, Decimal, dict[str, currencies.Quote], bool]
+) -> str:
     day, _, _, batch_rates, confirmed = payload
     result = payouts.run_batch(
         session, actor=actor, cutoff=day, rates=batch_rates, confirm_rate_jumps=confirmed
@@ -182,10 +185,11 @@ confirm.dialog(
 )
 
 st.subheader("Scheduled payouts", anchor=False)
-with unit_of_work(reads_only=True) as session:
-    scheduled = payouts.list_payouts(
-        session, actor=actor, status=PayoutStatus.SCHEDULED, limit=500
-    ).items
+scheduled = read(
+    lambda session: (
+        payouts.list_payouts(session, actor=actor, status=PayoutStatus.SCHEDULED, limit=500).items
+    )
+)
 by_id: dict[int, PayoutView] = {p.id: p for p in scheduled}
 if not scheduled:
     st.text("Nothing is waiting to be paid.")
@@ -236,17 +240,18 @@ else:
                 ),
                 icon=":material/hourglass:",
             )
-        if overview.ready:
-            file_key = st.selectbox(
+        ready = overview.ready
+        if ready:
+            file_key: payout_files.FileKey = st.selectbox(
                 "Make a payout file",
-                list(overview.ready),
+                list(ready),
                 format_func=lambda key: (
-                    f"{payout_files.FORMATS[key[0]].label}: {overview.ready[key][0]} payout(s), "
-                    f"{fmt.money_in(overview.ready[key][1], key[1])}"
+                    f"{payout_files.FORMATS[key[0]].label}: {ready[key][0]} payout(s), "
+                    f"{fmt.money_in(ready[key][1], key[1])}"
                 ),
-            )
+            ) or next(iter(ready))
             if st.button("Make the payout file…", type="primary"):
-                confirm.ask("file", (batch, *file_key, *overview.ready[file_key]))
+                confirm.ask("file", (batch, *file_key, *ready[file_key]))
         else:
             st.text("Every payout of this batch that can be filed is in a live file.")
         if overview.files:
@@ -309,7 +314,7 @@ else:
             on_click="ignore",
         )
 
-    def _make_file(session, payload: tuple[date, str, str, int, Decimal]) -> str:
+    def _make_file(session: Session, payload: tuple[date, str, str, int, Decimal]) -> str:
         day, file_format, code, _, _ = payload
         result = payout_files.build_payout_file(
             session, actor=actor, cutoff=day, file_format=file_format, currency=code
@@ -346,7 +351,7 @@ else:
         ),
     )
 
-    def _void(session, arg: tuple[int, str]) -> str:
+    def _void(session: Session, arg: tuple[int, str]) -> str:
         record = payout_files.void_payout_file(session, actor=actor, file_id=arg[0], reason=arg[1])
         return f"File #{record.id} is void; its unpaid payouts can go in a new file."
 
@@ -408,7 +413,7 @@ else:
         if st.form_submit_button("Review and record…", type="primary"):
             confirm.ask("settle", (chosen, outcome, reference, paid_on, reason))
 
-    def _settle(session, payload: tuple[int, str, str, date, str]) -> str:
+    def _settle(session: Session, payload: tuple[int, str, str, date, str]) -> str:
         payout_id, result, ref, day, why = payload
         if result == "paid":
             view = payouts.mark_paid(
@@ -503,7 +508,7 @@ else:
             if st.button(f"Mark {len(reading.rows)} payout(s) paid…", type="primary"):
                 confirm.ask("statement", (content, len(reading.rows), _totals(reading.rows)))
 
-    def _settle_statement(session, payload: tuple[bytes, int, str]) -> str:
+    def _settle_statement(session: Session, payload: tuple[bytes, int, str]) -> str:
         settled = payouts.settle_statement(session, actor=actor, content=payload[0])
         return f"Recorded {len(settled)} payout(s) as paid."
 
@@ -527,8 +532,7 @@ else:
     )
 
 st.subheader("History", anchor=False)
-with unit_of_work(reads_only=True) as session:
-    history = payouts.list_payouts(session, actor=actor, limit=100).items
+history = read(lambda session: payouts.list_payouts(session, actor=actor, limit=100).items)
 st.dataframe(
     [
         {
@@ -569,7 +573,7 @@ if paid_recently:
             confirm.ask("return", (returned, code, note))
 
 
-def _record_return(session, payload: tuple[int, str, str]) -> str:
+def _record_return(session: Session, payload: tuple[int, str, str]) -> str:
     payout_id, code, note = payload
     view = payouts.mark_returned(
         session, actor=actor, payout_id=payout_id, reason_code=code, note=note

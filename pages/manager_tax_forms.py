@@ -3,10 +3,9 @@
 import streamlit as st
 
 from portal import tax_forms
-from portal.db import unit_of_work
 from portal.models import Role, TaxDocumentStatus
 from portal.ui import fmt
-from portal.ui.feedback import perform
+from portal.ui.feedback import perform, read
 from portal.ui.session import require
 
 actor = require(Role.MANAGER)
@@ -14,9 +13,12 @@ st.title("Tax forms")
 for message in st.session_state.pop("tax_form_messages", []):
     st.success(fmt.inert(message))  # it names the partner company, as typed
 
-with unit_of_work() as session:
-    waiting = tax_forms.list_tax_forms(session, actor=actor, status=TaxDocumentStatus.SUBMITTED)
-    lapsing = tax_forms.expiring_tax_forms(session, actor=actor)
+waiting, lapsing = read(
+    lambda session: (
+        tax_forms.list_tax_forms(session, actor=actor, status=TaxDocumentStatus.SUBMITTED),
+        tax_forms.expiring_tax_forms(session, actor=actor),
+    )
+)
 
 st.subheader("Waiting for review", anchor=False)
 if not waiting:

@@ -7,7 +7,6 @@ import streamlit as st
 
 from portal import commissions, exports, payouts, statements
 from portal.commissions import CommissionState
-from portal.db import unit_of_work
 from portal.models import Role
 from portal.ui import (
     charts,
@@ -18,6 +17,7 @@ from portal.ui import (
     payout_status,
     recent_reads,
 )
+from portal.ui.feedback import read
 from portal.ui.session import require
 
 actor = require(Role.PARTNER)
@@ -38,18 +38,21 @@ st.subheader("Monthly statement", anchor=False)
 months = statements.recent_months(date.today(), 24)
 month = st.selectbox("Month", months, format_func=lambda m: m.strftime("%B %Y"))
 
-with unit_of_work(reads_only=True) as session:
-    summary = recent_reads.commission_summary(session, actor)
-    stats = recent_reads.partner_statistics(session, actor)
-    page = commissions.list_commissions(
-        session,
-        actor=actor,
-        after=cursors[-1],
-        limit=50,
-        state=None if state_filter == "all" else CommissionState(state_filter),
+summary, stats, page, history, statement = read(
+    lambda session: (
+        recent_reads.commission_summary(session, actor),
+        recent_reads.partner_statistics(session, actor),
+        commissions.list_commissions(
+            session,
+            actor=actor,
+            after=cursors[-1],
+            limit=50,
+            state=None if state_filter == "all" else CommissionState(state_filter),
+        ),
+        payouts.list_payouts(session, actor=actor, limit=24).items,
+        statements.monthly_statement(session, actor=actor, month=month),
     )
-    history = payouts.list_payouts(session, actor=actor, limit=24).items
-    statement = statements.monthly_statement(session, actor=actor, month=month)
+)
 
 with figures:
     cards = st.columns(5)
@@ -138,10 +141,10 @@ with payout_history:
     else:
         st.caption("No payouts yet.")
 
-cards = st.columns(3)
-cards[0].metric("Opening balance", fmt.money(statement.opening_balance))
-cards[1].metric("Movements", f"{len(statement.lines)}")
-cards[2].metric("Closing balance", fmt.money(statement.closing_balance))
+balances = st.columns(3)
+balances[0].metric("Opening balance", fmt.money(statement.opening_balance))
+balances[1].metric("Movements", f"{len(statement.lines)}")
+balances[2].metric("Closing balance", fmt.money(statement.closing_balance))
 rows = [
     {
         "When": fmt.moment(line.at),

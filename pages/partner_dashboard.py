@@ -4,18 +4,21 @@ import streamlit as st
 
 from portal import leads, notifications
 from portal.config import get_settings
-from portal.db import unit_of_work
 from portal.models import PartnerStatus, Role
 from portal.ui import charts, fmt, partner_state, payout_status, recent_reads
+from portal.ui.feedback import perform, read
 from portal.ui.session import require
 
 actor = require(Role.PARTNER)
 currency = get_settings().currency
-with unit_of_work(reads_only=True) as session:  # the page's reads, on one connection
-    stats = recent_reads.partner_statistics(session, actor)
-    payout_summary = recent_reads.commission_summary(session, actor)
-    recent = leads.list_leads(session, actor=actor, limit=5).items
-    unread = notifications.list_notifications(session, actor=actor, unread_only=True, limit=10)
+stats, payout_summary, recent, unread = read(
+    lambda session: (
+        recent_reads.partner_statistics(session, actor),
+        recent_reads.commission_summary(session, actor),
+        leads.list_leads(session, actor=actor, limit=5).items,
+        notifications.list_notifications(session, actor=actor, unread_only=True, limit=10),
+    )
+)
 
 st.title("Dashboard")
 st.text(stats.company_name)
@@ -96,6 +99,5 @@ else:
     for note in unread:
         st.text(f"{fmt.moment(note.created_at)} — {note.message}")
     if st.button("Mark all as read"):
-        with unit_of_work() as session:
-            notifications.mark_read(session, actor=actor)
+        perform(lambda session: notifications.mark_read(session, actor=actor))
         st.rerun()

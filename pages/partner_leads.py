@@ -126,7 +126,7 @@ lead_table.table(
 
 st.subheader("Export", anchor=False)
 span = st.date_input(
-    "Leads registered between", value=(), max_value=date.today(), key="export_span"
+    "Leads registered between", value=[], max_value=date.today(), key="export_span"
 )
 
 

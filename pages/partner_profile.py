@@ -6,7 +6,6 @@ import streamlit as st
 
 from portal import currencies, partners, profiles, tax_forms
 from portal.config import get_settings
-from portal.db import unit_of_work
 from portal.models import (
     BankAccountType,
     PartnerStatus,
@@ -23,7 +22,7 @@ from portal.ui.account import (
     sessions_panel,
     webhooks_panel,
 )
-from portal.ui.feedback import FormErrors, perform
+from portal.ui.feedback import FormErrors, perform, read
 from portal.ui.session import require
 
 LABELS = {
@@ -55,10 +54,13 @@ LABELS = {
 SECRET_INPUTS = ("profile_new_bank_account", "profile_new_tax_id", "profile_password")
 
 actor = require(Role.PARTNER)
-with unit_of_work(reads_only=True) as session:
-    company = partners.get_partner(session, actor=actor)
-    profile = profiles.get_profile(session, actor=actor)
-    uploads = tax_forms.list_tax_forms(session, actor=actor, limit=10)
+company, profile, uploads = read(
+    lambda session: (
+        partners.get_partner(session, actor=actor),
+        profiles.get_profile(session, actor=actor),
+        tax_forms.list_tax_forms(session, actor=actor, limit=10),
+    )
+)
 read_only = actor.partner_status is PartnerStatus.SUSPENDED
 
 st.title("Profile")
@@ -66,8 +68,13 @@ st.text(f"{company.company_name} · {company.email} · status: {company.status.v
 partner_state.state_banner(actor)
 
 
-def _choice(options, current):
-    values = [None, *options]
+def _optional(options: list[str]) -> list[str | None]:
+    """The choices of a field that may be left unset: none first."""
+    return [None, *options]
+
+
+def _choice(options: list[str], current: str | None) -> int:
+    values = _optional(options)
     return values.index(current) if current in values else 0
 
 
@@ -81,7 +88,7 @@ with st.form(profile_form.key):
     with left:
         payment_method = st.selectbox(
             "Payment method",
-            [None, *methods],
+            _optional(methods),
             index=_choice(
                 methods, profile.payment_method.value if profile.payment_method else None
             ),
@@ -118,7 +125,7 @@ with st.form(profile_form.key):
         account_types = [kind.value for kind in BankAccountType]
         bank_account_type = st.selectbox(
             "US account type",
-            [None, *account_types],
+            _optional(account_types),
             index=_choice(
                 account_types,
                 profile.bank_account_type.value if profile.bank_account_type else None,
@@ -160,7 +167,7 @@ with st.form(profile_form.key):
     with left:
         tax_id_type = st.selectbox(
             "Tax id type",
-            [None, *kinds],
+            _optional(kinds),
             index=_choice(kinds, profile.tax_id_type.value if profile.tax_id_type else None),
             format_func=lambda v: {None: "—", "ssn": "US SSN", "ein": "US EIN"}.get(
                 v, "Foreign tax id"
@@ -330,17 +337,18 @@ if not read_only:
             if upload is None:
                 st.error("Signed form (PDF): choose the file to upload.", icon=":material/warning:")
             else:
-                done = perform(
+                signed = upload
+                uploaded = perform(
                     lambda session: tax_forms.submit_tax_form(
                         session,
                         actor=actor,
                         form=form_kind,
-                        file_name=upload.name,
-                        content=upload.getvalue(),
+                        file_name=signed.name,
+                        content=signed.getvalue(),
                     ),
                     {"file": "Signed form (PDF)", "form": "Form"},
                 )
-                if done is not None:
+                if uploaded is not None:
                     st.session_state["tax_form_uploaded"] = True
                     st.rerun()
 if st.session_state.pop("tax_form_uploaded", False):

@@ -3,16 +3,14 @@
 import streamlit as st
 
 from portal import password_links
-from portal.db import unit_of_work
 from portal.models import TokenPurpose
-from portal.ui.feedback import perform
+from portal.ui.feedback import perform, read
 from portal.ui.session import sign_in_page
 
 LABELS = {"new_password": "New password", "token": "Link"}
 
 token = st.query_params.get("token", "")
-with unit_of_work() as session:
-    owner = password_links.link_owner(session, token=token)
+owner = read(lambda session: password_links.link_owner(session, token=token))
 if owner is None and not st.session_state.get("password_set"):
     st.title("Set a password")
     if token:

@@ -17,11 +17,13 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import partial
 from typing import IO, Any
 
 from sqlalchemy.orm import Session
 
 from portal import (
+    actions,
     api_keys,
     currencies,
     exports,
@@ -308,8 +310,8 @@ def _run(args: argparse.Namespace) -> int:
         if args.invite:
             if args.password_stdin:
                 raise PortalError("--invite and --password-stdin exclude each other.")
-            with unit_of_work() as session:
-                user = password_links.invite_user(
+            user = actions.run(
+                lambda session: password_links.invite_user(
                     session,
                     actor=Actor.operator(),
                     username=args.username,
@@ -318,11 +320,12 @@ def _run(args: argparse.Namespace) -> int:
                     role=Role(args.role),
                     partner_id=args.partner_id,
                 )
+            )
             print(f"Created {user.role.value} {user.username} (id {user.id}); invitation queued.")
             return 0
         password = _read_password(args.password_stdin)
-        with unit_of_work() as session:
-            user = users.create_user(
+        user = actions.run(
+            lambda session: users.create_user(
                 session,
                 actor=Actor.operator(),
                 username=args.username,
@@ -332,11 +335,11 @@ def _run(args: argparse.Namespace) -> int:
                 role=Role(args.role),
                 partner_id=args.partner_id,
             )
+        )
         print(f"Created {user.role.value} {user.username} (id {user.id}).")
         return 0
     if args.command == "verify":
-        with unit_of_work() as session:
-            problems = integrity.verify(session)
+        problems = actions.run(integrity.verify)
         for problem in problems:
             print(problem)
         print(
@@ -349,14 +352,15 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "mail":
         return _mail(args)
     if args.command == "api-key":
-        with unit_of_work() as session:
-            view, key = api_keys.key_for_user(
+        view, key = actions.run(
+            lambda session: api_keys.key_for_user(
                 session,
                 actor=Actor.operator(),
                 username=args.username,
                 scope=args.scope,
                 expires_days=args.expires,
             )
+        )
         print(key)
         expiry = view.expires_at.date().isoformat() if view.expires_at else "never"
         print(
@@ -370,8 +374,11 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "export":
         return _export(args)
     if args.command == "tax-filing":
-        with unit_of_work() as session:
-            made = statements.tax_filing_file(session, actor=Actor.operator(), year=args.year)
+        made = actions.run(
+            lambda session: statements.tax_filing_file(
+                session, actor=Actor.operator(), year=args.year
+            )
+        )
         with _replacing(args.out, binary=True, private=True) as sink:
             sink.write(made.content)
         print(
@@ -476,105 +483,109 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _payouts(args: argparse.Namespace) -> int:
+    """A payouts command as one action (`actions.run`)."""
+    return actions.run(partial(_payout_action, args))
+
+
+def _payout_action(args: argparse.Namespace, session: Session) -> int:
     operator = Actor.operator()
-    with unit_of_work() as session:
-        if args.payout_command in ("preview", "run"):
-            rates = _batch_rates(args)
-            if args.payout_command == "preview":
-                plan = payouts.preview(session, actor=operator, cutoff=args.cutoff, rates=rates)
-                paid, left_out = plan.paid, plan.left_out
-                print(
-                    f"Batch for {args.cutoff}: {len(paid)} payout(s), "
-                    f"{plan.total:,.2f} {plan.currency} in all."
-                )
-                for item in paid:
-                    print(
-                        f"  pay     {item.company_name} (partner {item.partner_id}): "
-                        f"{item.amount:,.2f} in {item.lines} line(s)"
-                    )
-            else:
-                result = payouts.run_batch(
-                    session,
-                    actor=operator,
-                    cutoff=args.cutoff,
-                    rates=rates,
-                    confirm_rate_jumps=args.confirm_rate_jumps,
-                )
-                left_out = result.left_out
-                print(f"Scheduled {len(result.scheduled)} payout(s) for {args.cutoff}.")
-                for payout in result.scheduled:
-                    arrives = (
-                        f" → {payout.payout_amount:,.2f} {payout.payout_currency} at "
-                        f"{payout.exchange_rate.normalize()}"
-                        if payout.payout_currency != payout.currency
-                        else ""
-                    )
-                    print(
-                        f"  #{payout.id} {payout.company_name}: {payout.amount:,.2f} "
-                        f"{payout.currency}{arrives}"
-                    )
-            for item in left_out:
-                print(
-                    f"  skip    {item.company_name} (partner {item.partner_id}): "
-                    f"{item.amount:,.2f} — {'; '.join(item.reasons)}"
-                )
-            return 0
-        if args.payout_command == "file":
-            return _payout_file(session, args)
-        if args.payout_command == "positive-pay":
-            return _write_file(
-                payout_files.positive_pay_file(session, actor=operator, file_id=args.file_id),
-                args.out,
-            )
-        if args.payout_command == "void-file":
-            record = payout_files.void_payout_file(
-                session, actor=operator, file_id=args.file_id, reason=args.reason
-            )
+    if args.payout_command in ("preview", "run"):
+        rates = _batch_rates(args)
+        if args.payout_command == "preview":
+            plan = payouts.preview(session, actor=operator, cutoff=args.cutoff, rates=rates)
+            paid, left_out = plan.paid, plan.left_out
             print(
-                f"Payout file #{record.id} ({record.file_format}, batch {record.cutoff}) is void; "
-                "its unpaid payouts can go in a new file."
+                f"Batch for {args.cutoff}: {len(paid)} payout(s), "
+                f"{plan.total:,.2f} {plan.currency} in all."
             )
-            return 0
-        if args.payout_command == "settle":
-            if args.file == "-":
-                content = sys.stdin.buffer.read()
-            else:
-                try:
-                    with open(args.file, "rb") as source:
-                        content = source.read(payouts.MAX_STATEMENT_BYTES + 1)
-                except OSError as error:
-                    raise PortalError(f"cannot read {args.file}: {error.strerror}") from None
-            settled = payouts.settle_statement(session, actor=operator, content=content)
-            for view in settled:
+            for item in paid:
                 print(
-                    f"  #{view.id} {view.company_name}: {view.amount:,.2f} {view.currency} "
-                    f"paid, reference {view.reference}"
+                    f"  pay     {item.company_name} (partner {item.partner_id}): "
+                    f"{item.amount:,.2f} in {item.lines} line(s)"
                 )
-            print(f"Recorded {len(settled)} payout(s) as paid.")
-            return 0
-        if args.payout_command == "mark-returned":
-            view = payouts.mark_returned(
-                session,
-                actor=operator,
-                payout_id=args.payout_id,
-                reason_code=args.reason_code,
-                note=args.note,
-            )
-        elif args.payout_command == "reapprove":
-            view = payouts.reapprove(session, actor=operator, payout_id=args.payout_id)
-        elif args.payout_command == "mark-paid":
-            view = payouts.mark_paid(
-                session,
-                actor=operator,
-                payout_id=args.payout_id,
-                reference=args.reference,
-                paid_on=args.paid_date,
-            )
         else:
-            status = "failed" if args.payout_command == "mark-failed" else "canceled"
-            view = payouts.close_unpaid(
-                session, actor=operator, payout_id=args.payout_id, status=status, reason=args.reason
+            result = payouts.run_batch(
+                session,
+                actor=operator,
+                cutoff=args.cutoff,
+                rates=rates,
+                confirm_rate_jumps=args.confirm_rate_jumps,
             )
+            left_out = result.left_out
+            print(f"Scheduled {len(result.scheduled)} payout(s) for {args.cutoff}.")
+            for payout in result.scheduled:
+                arrives = (
+                    f" → {payout.payout_amount:,.2f} {payout.payout_currency} at "
+                    f"{payout.exchange_rate.normalize()}"
+                    if payout.payout_currency != payout.currency
+                    else ""
+                )
+                print(
+                    f"  #{payout.id} {payout.company_name}: {payout.amount:,.2f} "
+                    f"{payout.currency}{arrives}"
+                )
+        for item in left_out:
+            print(
+                f"  skip    {item.company_name} (partner {item.partner_id}): "
+                f"{item.amount:,.2f} — {'; '.join(item.reasons)}"
+            )
+        return 0
+    if args.payout_command == "file":
+        return _payout_file(session, args)
+    if args.payout_command == "positive-pay":
+        return _write_file(
+            payout_files.positive_pay_file(session, actor=operator, file_id=args.file_id),
+            args.out,
+        )
+    if args.payout_command == "void-file":
+        record = payout_files.void_payout_file(
+            session, actor=operator, file_id=args.file_id, reason=args.reason
+        )
+        print(
+            f"Payout file #{record.id} ({record.file_format}, batch {record.cutoff}) is void; "
+            "its unpaid payouts can go in a new file."
+        )
+        return 0
+    if args.payout_command == "settle":
+        if args.file == "-":
+            content = sys.stdin.buffer.read()
+        else:
+            try:
+                with open(args.file, "rb") as source:
+                    content = source.read(payouts.MAX_STATEMENT_BYTES + 1)
+            except OSError as error:
+                raise PortalError(f"cannot read {args.file}: {error.strerror}") from None
+        settled = payouts.settle_statement(session, actor=operator, content=content)
+        for view in settled:
+            print(
+                f"  #{view.id} {view.company_name}: {view.amount:,.2f} {view.currency} "
+                f"paid, reference {view.reference}"
+            )
+        print(f"Recorded {len(settled)} payout(s) as paid.")
+        return 0
+    if args.payout_command == "mark-returned":
+        view = payouts.mark_returned(
+            session,
+            actor=operator,
+            payout_id=args.payout_id,
+            reason_code=args.reason_code,
+            note=args.note,
+        )
+    elif args.payout_command == "reapprove":
+        view = payouts.reapprove(session, actor=operator, payout_id=args.payout_id)
+    elif args.payout_command == "mark-paid":
+        view = payouts.mark_paid(
+            session,
+            actor=operator,
+            payout_id=args.payout_id,
+            reference=args.reference,
+            paid_on=args.paid_date,
+        )
+    else:
+        status = "failed" if args.payout_command == "mark-failed" else "canceled"
+        view = payouts.close_unpaid(
+            session, actor=operator, payout_id=args.payout_id, status=status, reason=args.reason
+        )
     print(
         f"Payout #{view.id} ({view.company_name}, {view.amount:,.2f} {view.currency}) is "
         f"now {view.status.value}."

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import os
-import random
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -252,23 +251,3 @@ def is_busy(error: DBAPIError) -> bool:
         return True
     message = str(error.orig).lower()
     return "database is locked" in message or "database table is locked" in message
-
-
-def retrying(
-    work: Callable[[Session], T],
-    *,
-    engine: Engine | None = None,
-    reads_only: bool = False,
-) -> T:
-    """Run `work` in a unit of work, and run it again in a fresh one (after a short, jittered
-    backoff) while the database is busy: a lost race is a wait for the user, not an error."""
-    attempt = 1
-    while True:
-        try:
-            with unit_of_work(engine, reads_only=reads_only) as session:
-                return work(session)
-        except DBAPIError as error:
-            if attempt == BUSY_ATTEMPTS or not is_busy(error):
-                raise
-        time.sleep(0.05 * 2**attempt * (1 + random.random()))  # noqa: S311 - jitter, not a secret
-        attempt += 1

@@ -40,6 +40,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
+from portal import commissions
 from portal.access import Actor, refresh, scoped_partner_id
 from portal.errors import PermissionDenied, ValidationError
 from portal.models import (
@@ -251,7 +252,7 @@ def _lead_source(filters: Filters, _: datetime) -> Select[Any]:
 
 def _commission_state(now: datetime) -> ColumnElement[str]:
     return case(
-        (and_(Commission.status == CommissionStatus.OPEN, Commission.hold_until > now), "on_hold"),
+        (commissions.on_hold(now), "on_hold"),
         (Commission.status == CommissionStatus.OPEN, "payable"),
         else_=cast(Commission.status, String),
     )

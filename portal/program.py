@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from portal.access import Actor, require_manager
-from portal.commissions import CommissionState
+from portal.commissions import CommissionState, on_hold
 from portal.leads import LeadView, awaiting_contact_since, lead_view
 from portal.models import (
     Commission,
@@ -82,7 +82,7 @@ def overview(session: Session, *, actor: Actor, flagged_limit: int = 20) -> Prog
     ):
         conversions_per_month[day.replace(day=1)] += int(count)
 
-    held = (Commission.status == CommissionStatus.OPEN) & (Commission.hold_until > now)
+    held = on_hold(now)
     # What has been paid is the sum of the partners' paid earnings (an invariant `verify`
     # checks); the ledger is summed only for the lines still moving, a small share of it once
     # a program has run a while.

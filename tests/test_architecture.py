@@ -56,3 +56,27 @@ def test_every_page_run_takes_a_run_slot():
         if path.name != "run_slots.py" and "st.fragment" in path.read_text(encoding="utf-8")
     ]
     assert offenders == []
+
+
+def test_every_action_of_the_ui_runs_through_one_door():
+    """Pages, their dialogs and the web code run work through `portal.actions` (via
+    `feedback.perform` and `feedback.read`): one unit of work, run again while the database
+    is busy, refusals shown in words. A raw `unit_of_work` there would skip the retry and show
+    a refusal as a traceback."""
+    offenders = [
+        str(path.relative_to(PROJECT_ROOT))
+        for path in [*_ui_sources(), *sorted((PROJECT_ROOT / "portal" / "api").glob("*.py"))]
+        if "unit_of_work" in _code_names(path)
+    ]
+    assert offenders == []
+
+
+def _code_names(path: Path) -> set[str]:
+    """Every name the module's code uses or imports (not its comments or docstrings)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    names |= {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            names |= {alias.name for alias in node.names}
+    return names

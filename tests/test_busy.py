@@ -16,7 +16,8 @@ from sqlalchemy import Engine, insert, select, text
 from sqlalchemy.exc import DBAPIError
 
 from portal import db
-from portal.db import retrying, unit_of_work
+from portal.actions import run as retrying
+from portal.db import unit_of_work
 from portal.models import Partner, PartnerStatus
 from portal.ui import feedback
 from tests.factories import make_actor

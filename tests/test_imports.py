@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import event, func, select
 
 from portal import imports
-from portal.db import retrying, unit_of_work
+from portal.actions import run as retrying
+from portal.db import unit_of_work
 from portal.errors import PermissionDenied, ValidationError
 from portal.models import Lead, PartnerStatus
 from portal.types import utc_now

@@ -107,7 +107,7 @@ def install() -> None:
             parameters = list(inspect.signature(value).parameters)
             if parameters[:1] == ["session"]:
                 originals[value] = _replayed(value)
-    db.unit_of_work = lazy_unit_of_work  # retrying() finds it here
+    db.unit_of_work = lazy_unit_of_work  # (and every module's own name for it, below)
     for module in modules:
         for name, value in list(vars(module).items()):
             if value is _real_unit_of_work:

@@ -33,6 +33,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from portal import (
+    actions,
     api_keys,
     commissions,
     idempotency,
@@ -49,7 +50,6 @@ from portal.api.contract import MAX_LIMIT, PROBLEM
 from portal.api.limits import BodyLimit, HeadLikeGet, RateLimiter
 from portal.commissions import CommissionState
 from portal.config import get_settings
-from portal.db import unit_of_work
 from portal.errors import (
     Conflict,
     NotFound,
@@ -187,7 +187,9 @@ async def caller(
 Calling = Annotated[Caller, Depends(caller)]
 
 
-def _admit(session: Session, call: Caller) -> api_keys.KeyHolder:
+def _admit(session: Session, call: Caller, *, count: bool = True) -> api_keys.KeyHolder:
+    """Who the key acts for, checked; the request counted toward its key's rate (`count`:
+    once per request, not again when a busy database makes the action run again)."""
     holder = api_keys.holder_of(session, key=call.key)
     if holder is None:
         raise Problem(
@@ -197,7 +199,7 @@ def _admit(session: Session, call: Caller) -> api_keys.KeyHolder:
             headers=CHALLENGE,
         )
     per_minute = get_settings().api_requests_per_minute
-    wait = rate_limiter.wait(holder.key_id, per_minute)
+    wait = rate_limiter.wait(holder.key_id, per_minute) if count else None
     if wait is not None:
         raise Problem(
             429,
@@ -217,12 +219,19 @@ def run(call: Caller, work: Callable[[Session, Actor], T]) -> T:
 
 
 def run_as_holder(call: Caller, work: Callable[[Session, api_keys.KeyHolder], T]) -> T:
-    """`run` for work that needs the key itself (its scope), not only whose it is."""
+    """`run` for work that needs the key itself (its scope), not only whose it is: one
+    action (`actions.run`), run again while the database is busy, as a page's is."""
+    attempts = 0
+
+    def attempt(session: Session) -> T:
+        nonlocal attempts
+        attempts += 1
+        holder = _admit(session, call, count=attempts == 1)
+        with one_action(holder.actor):
+            return work(session, holder)
+
     try:
-        with unit_of_work() as session:
-            holder = _admit(session, call)
-            with one_action(holder.actor):
-                return work(session, holder)
+        return actions.run(attempt)
     except PortalError as error:
         raise _from_portal(error) from None
 
@@ -348,7 +357,8 @@ def _etag(version: int) -> str:
 def _with_paid(session: Session, actor: Actor, views: list[Any]) -> list[dict[str, Any]]:
     """Leads as the contract's `Lead`: each says whether its commission was paid."""
     paid = commissions.paid_lead_ids(session, actor=actor, lead_ids=[view.id for view in views])
-    return [{**plain(view), "commission_paid": view.id in paid} for view in views]
+    # The view's own fields, encoded with the rest of the answer (no JSON round trip each).
+    return [{**_encode(view), "commission_paid": view.id in paid} for view in views]
 
 
 @api.get(
@@ -476,20 +486,25 @@ def _once(
     work: Callable[[Session, Actor], tuple[int, dict[str, Any]]],
 ) -> tuple[int, dict[str, Any], bool]:
     """Do `work` once per (API key, Idempotency-Key); a retry gets the first answer back."""
+    attempts = 0
+
+    def attempt(session: Session) -> tuple[int, dict[str, Any], bool]:
+        nonlocal attempts
+        attempts += 1
+        holder = _admit(session, call, count=attempts == 1)
+        key_id = holder.key_id
+        stored = idempotency.stored_answer(session, key_id=key_id, key=key, digest=digest)
+        if stored is not None:
+            return stored[0], stored[1], True
+        idempotency.claim(session, key_id=key_id, key=key, digest=digest)
+        with one_action(holder.actor):
+            status, body_json = work(session, holder.actor)
+        idempotency.keep_answer(session, key_id=key_id, key=key, status=status, body=body_json)
+        return status, body_json, False
+
     for _ in range(2):
         try:
-            with unit_of_work() as session:
-                holder = _admit(session, call)
-                key_id = holder.key_id
-                stored = idempotency.stored_answer(session, key_id=key_id, key=key, digest=digest)
-                if stored is not None:
-                    return stored[0], stored[1], True
-                idempotency.claim(session, key_id=key_id, key=key, digest=digest)
-                status, body_json = work(session, holder.actor)
-                idempotency.keep_answer(
-                    session, key_id=key_id, key=key, status=status, body=body_json
-                )
-                return status, body_json, False
+            return actions.run(attempt)
         except PortalError as error:
             raise _from_portal(error) from None
         except IntegrityError:

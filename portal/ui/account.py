@@ -10,9 +10,8 @@ from sqlalchemy.orm import Session
 
 from portal import api_keys, users, webhooks
 from portal.access import Actor
-from portal.db import unit_of_work
 from portal.ui import fmt
-from portal.ui.feedback import perform
+from portal.ui.feedback import perform, read
 from portal.ui.session import current_session_id
 
 LABELS = {"current_password": "Current password", "new_password": "New password"}
@@ -61,8 +60,7 @@ def change_password_form(actor: Actor) -> None:
 def sessions_panel(actor: Actor) -> None:
     """Where the actor is signed in, and a way to sign out everywhere."""
     st.subheader("Where you are signed in", anchor=False)
-    with unit_of_work() as session:
-        sessions = users.list_sessions(session, actor=actor)
+    sessions = read(lambda session: users.list_sessions(session, actor=actor))
     this = current_session_id()
     st.dataframe(
         [
@@ -78,8 +76,7 @@ def sessions_panel(actor: Actor) -> None:
         hide_index=True,
     )
     if st.button("Sign out everywhere", help="Ends every session, this browser's too."):
-        with unit_of_work() as session:
-            users.end_sessions(session, actor=actor)
+        perform(lambda session: users.end_sessions(session, actor=actor))
         st.rerun()
 
 
@@ -158,8 +155,7 @@ def api_keys_panel(actor: Actor) -> None:
             API_KEY_LABELS,
             API_KEY_SHOWN,
         )
-    with unit_of_work() as session:
-        keys = api_keys.list_keys(session, actor=actor)
+    keys = read(lambda session: api_keys.list_keys(session, actor=actor))
     if not keys:
         st.text("No API keys yet.")
         return
@@ -223,8 +219,7 @@ def webhooks_panel(actor: Actor) -> None:
             WEBHOOK_LABELS,
             WEBHOOK_SECRET_SHOWN,
         )
-    with unit_of_work() as session:
-        endpoints = webhooks.list_endpoints(session, actor=actor)
+    endpoints = read(lambda session: webhooks.list_endpoints(session, actor=actor))
     if not endpoints:
         st.text("No webhooks yet.")
         return
@@ -235,8 +230,9 @@ def webhooks_panel(actor: Actor) -> None:
     )
     if chosen is None:
         return
-    with unit_of_work() as session:
-        log = webhooks.list_deliveries(session, actor=actor, endpoint_id=chosen.id)
+    log = read(
+        lambda session: webhooks.list_deliveries(session, actor=actor, endpoint_id=chosen.id)
+    )
     if log:
         st.dataframe(
             [

@@ -10,8 +10,9 @@ import streamlit as st
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
+from portal import actions
 from portal.config import ConfigurationError
-from portal.db import is_busy, retrying
+from portal.db import is_busy
 from portal.errors import PortalError, ValidationError
 from portal.ui import fmt
 
@@ -63,9 +64,15 @@ def perform(
         return None
 
 
+def read(work: Callable[[Session], T]) -> T:
+    """A page's reads: one action of reads only (`actions.run`); a refusal is raised, for the
+    page's guard (`session.require`) or Streamlit to show."""
+    return actions.run(work, reads_only=True)
+
+
 def _attempt(work: Callable[[Session], T], busy: str, *, reads_only: bool) -> T:
     with st.spinner(busy, show_time=True):
-        return retrying(work, reads_only=reads_only)
+        return actions.run(work, reads_only=reads_only)
 
 
 class FormErrors:

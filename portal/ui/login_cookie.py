@@ -113,11 +113,9 @@ async def endpoint(request: Request) -> Response:
 
 
 def _claim(token: str) -> bool:
-    from portal import users
-    from portal.db import unit_of_work
+    from portal import actions, users
 
-    with unit_of_work() as session:
-        return users.claim_cookie_ticket(session, token=token)
+    return actions.run(lambda session: users.claim_cookie_ticket(session, token=token))
 
 
 class BrowserBinding:

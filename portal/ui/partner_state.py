@@ -10,10 +10,10 @@ import streamlit as st
 
 from portal import notifications
 from portal.access import Actor
-from portal.db import unit_of_work
 from portal.models import PartnerStatus
 from portal.statistics import PartnerStatistics
 from portal.ui import fmt
+from portal.ui.feedback import perform
 
 PENDING = (
     "Your application is under review. A partner manager decides, and you get an e-mail "
@@ -44,8 +44,11 @@ def status_news(actor: Actor, unread: list[notifications.NotificationView]) -> N
     news = [note for note in unread if note.kind == "partner_status"]
     if not news:
         return
-    with unit_of_work() as session:
-        notifications.mark_read(session, actor=actor, notification_ids=[n.id for n in news])
+    perform(
+        lambda session: notifications.mark_read(
+            session, actor=actor, notification_ids=[n.id for n in news]
+        )
+    )
     st.success(news[0].message, icon=":material/celebration:")
 
 

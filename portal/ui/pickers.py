@@ -7,10 +7,10 @@ import streamlit as st
 
 from portal import partners
 from portal.access import Actor
-from portal.db import unit_of_work
 from portal.errors import NotFound
 from portal.models import PartnerStatus
 from portal.ui import fmt
+from portal.ui.feedback import read
 
 
 def partner_filter(actor: Actor, *, key: str, container=st) -> int | None:  # type: ignore[no-untyped-def]
@@ -21,8 +21,9 @@ def partner_filter(actor: Actor, *, key: str, container=st) -> int | None:  # ty
     if chosen is None:
         return None
     try:
-        with unit_of_work(reads_only=True) as session:
-            partner = partners.get_partner(session, actor=actor, partner_id=int(chosen))
+        partner = read(
+            lambda session: partners.get_partner(session, actor=actor, partner_id=int(chosen))
+        )
     except NotFound:
         container.error(f"Partner id: no partner has the id {int(chosen)}.")
         return None
@@ -41,10 +42,13 @@ def partner_by_name(actor: Actor, *, key: str) -> int | None:
     )
     if not typed.strip():
         return None
-    with unit_of_work(reads_only=True) as session:
-        found = partners.list_partners(
-            session, actor=actor, status=PartnerStatus.ACTIVE, search=typed, limit=MATCHES
-        ).items
+    found = read(
+        lambda session: (
+            partners.list_partners(
+                session, actor=actor, status=PartnerStatus.ACTIVE, search=typed, limit=MATCHES
+            ).items
+        )
+    )
     if not found:
         st.error(fmt.inert(f"Partner name: no active partner's name contains “{typed.strip()}”."))
         return None

@@ -19,16 +19,17 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import streamlit as st
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 from streamlit.navigation.page import StreamlitPage
 
-from portal import password_links, users
+from portal import actions, password_links, users
 from portal.access import Actor
 from portal.config import get_settings
-from portal.db import is_busy, unit_of_work
+from portal.db import is_busy
 from portal.models import Role
 from portal.throttle import client_address_from
 from portal.ui import login_cookie
@@ -95,13 +96,14 @@ def _sign_in() -> None:
     script draws anything."""
     st.session_state.pop(NOTICE, None)
     try:
-        with unit_of_work() as session:
-            result = users.authenticate(
-                session,
-                username=st.session_state.get("login_username", ""),
-                password=st.session_state.get("login_password", ""),
-                client_address=client_address(),
+        username = st.session_state.get("login_username", "")
+        password = st.session_state.get("login_password", "")
+        address = client_address()
+        result = actions.run(
+            lambda session: users.authenticate(
+                session, username=username, password=password, client_address=address
             )
+        )
         if result.actor is None:
             st.session_state[NOTICE] = ("error", result.message)
             return
@@ -116,15 +118,17 @@ def _start_session(actor: Actor) -> None:
     token = secrets.token_urlsafe(32)
     expires_at = datetime.now(UTC) + timedelta(days=get_settings().cookie_expiry_days)
     assert actor.user_id is not None
-    with unit_of_work() as session:
-        session_id = users.open_session(
+    user_id, address, agent = actor.user_id, client_address(), st.context.headers.get("User-Agent")
+    session_id = actions.run(
+        lambda session: users.open_session(
             session,
-            user_id=actor.user_id,
+            user_id=user_id,
             token=token,
             expires_at=expires_at,
-            client_address=client_address(),
-            user_agent=st.context.headers.get("User-Agent"),
+            client_address=address,
+            user_agent=agent,
         )
+    )
     _mark_signed_in(actor, session_id)
     st.session_state[COOKIE_IMAGE] = login_cookie.writer(
         token, expires_at, browser=st.context.cookies.get(login_cookie.BROWSER_COOKIE, "")
@@ -139,6 +143,12 @@ def _sign_out(*, notice: str | None = None) -> None:
         st.session_state[NOTICE] = ("info", notice)
 
 
+def _end_this_session(session_id: int | None, session: Session) -> None:
+    actor = signed_in_actor(session)
+    if actor is not None:
+        users.end_session(session, actor=actor, session_id=session_id)
+
+
 def current_actor(db: Session) -> Actor | None:
     """Handle sign-out, restore the session from the cookie, and return who is signed in,
     checked against the database in `db`, the run's unit of work (the Login button's callback
@@ -146,10 +156,7 @@ def current_actor(db: Session) -> Actor | None:
     if st.session_state.pop(LOGOUT_REQUESTED, False) and st.session_state.get(
         "authentication_status"
     ):
-        with unit_of_work() as session:
-            actor = signed_in_actor(session)
-            if actor is not None:
-                users.end_session(session, actor=actor, session_id=st.session_state.get(SESSION_ID))
+        actions.run(partial(_end_this_session, st.session_state.get(SESSION_ID)))
         _sign_out(notice="You are signed out.")
         actor = None
     else:
@@ -198,8 +205,7 @@ def require(role: Role) -> Actor:
     on its own, reads it afresh)."""
     actor: Actor | None = st.session_state.pop(ACTOR_OF_THIS_RUN, None)
     if actor is None:
-        with unit_of_work() as db:
-            actor = signed_in_actor(db)
+        actor = actions.run(signed_in_actor)
     if actor is None:
         ended = st.session_state.get("authentication_status")
         st.warning(SESSION_ENDED if ended else "Please sign in to see this page.")

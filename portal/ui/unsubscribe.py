@@ -13,9 +13,8 @@ from html import escape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from portal import mail
+from portal import actions, mail
 from portal.config import get_settings
-from portal.db import unit_of_work
 from portal.errors import PortalError
 
 ROUTE = "/mail/unsubscribe"
@@ -56,8 +55,11 @@ def endpoint(request: Request) -> HTMLResponse:
             "Unsubscribe</button></form>",
         )
     try:
-        with unit_of_work() as session:
-            words = mail.unsubscribe(session, user_id=user_id, topic=topic, signature=signature)
+        words = actions.run(
+            lambda session: mail.unsubscribe(
+                session, user_id=user_id, topic=topic, signature=signature
+            )
+        )
     except PortalError as refused:
         return _page("Link not valid", f"<p>{escape(str(refused))}</p>", 400)
     return _page(
