@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
+from portal import notifications
 from portal.access import Actor, one_action
 from portal.actions import Session
 from portal.config import get_settings
-from portal.ui import memory, phone, recent_reads, run_slots, session
+from portal.ui import memory, phone, run_slots, session
 from portal.ui.feedback import database_guard, read
 
 st.set_page_config(page_title="Partner Portal", page_icon="🤝", layout="wide")
@@ -39,11 +40,11 @@ MANAGER_PAGES = [
 SET_PASSWORD = st.Page("pages/set_password.py", title="Set a password", icon=":material/key:")
 
 with run_slots.slot(), database_guard():
-    # Who is signed in (read on every run), and what they have unread (kept a while).
+    # Who is signed in, and what they have unread: read on every run.
     def _signed_in(db: Session) -> tuple[Actor | None, int]:
         actor = session.current_actor(db)
         with one_action(actor):
-            return actor, recent_reads.unread_count(db, actor) if actor else 0
+            return actor, notifications.unread_count(db, actor=actor) if actor else 0
 
     actor, unread = read(_signed_in)
     with one_action(actor):

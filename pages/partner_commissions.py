@@ -5,7 +5,7 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from portal import commissions, exports, payouts, statements
+from portal import commissions, exports, payouts, statements, statistics
 from portal.commissions import CommissionState
 from portal.models import Role
 from portal.ui import (
@@ -15,7 +15,6 @@ from portal.ui import (
     paging,
     partner_state,
     payout_status,
-    recent_reads,
 )
 from portal.ui.feedback import read
 from portal.ui.session import require
@@ -23,124 +22,114 @@ from portal.ui.session import require
 actor = require(Role.PARTNER)
 st.title("Commissions")
 partner_state.state_banner(actor)
-# The widgets that choose what is read are drawn before the reads, and what the reads give
-# goes into the places kept for it: so the page reads in one unit of work, on one connection.
-figures = st.container()
-st.subheader("Commission per lead", anchor=False)
-rate_note = st.empty()
-state_names = ["all", *[state.value for state in CommissionState]]
-state_filter = st.selectbox("State", state_names)
-cursors = paging.cursors("commission", state_filter)
-ledger = st.container()
-st.subheader("Payout history", anchor=False)
-payout_history = st.container()
-st.subheader("Monthly statement", anchor=False)
-months = statements.recent_months(date.today(), 24)
-month = st.selectbox("Month", months, format_func=lambda m: m.strftime("%B %Y"))
-
-summary, stats, page, history, statement = read(
+summary, stats = read(
     lambda session: (
-        recent_reads.commission_summary(session, actor),
-        recent_reads.partner_statistics(session, actor),
-        commissions.list_commissions(
-            session,
-            actor=actor,
-            after=cursors[-1],
-            limit=50,
-            state=None if state_filter == "all" else CommissionState(state_filter),
-        ),
-        payouts.list_payouts(session, actor=actor, limit=24).items,
-        statements.monthly_statement(session, actor=actor, month=month),
+        commissions.commission_summary(session, actor=actor),
+        statistics.partner_statistics(session, actor=actor),
     )
 )
+cards = st.columns(5)
+for column, state in zip(cards, CommissionState, strict=True):
+    column.metric(fmt.label(state.value), fmt.money(summary.totals[state], currency=False))
+st.caption(f"Amounts in {summary.currency}. Void lines are reversed conversions and are not owed.")
+left, right = st.columns(2)
+with left:
+    st.subheader("Next payout", anchor=False)
+    payout_status.next_payout(summary)
+with right:
+    if stats.earnings_by_month:
+        st.plotly_chart(charts.earnings_by_month(stats.earnings_by_month, summary.currency))
+    else:
+        st.subheader("Earnings per month", anchor=False)
+        st.caption("Your earnings will show here month by month once a lead converts.")
 
-with figures:
-    cards = st.columns(5)
-    for column, state in zip(cards, CommissionState, strict=True):
-        column.metric(fmt.label(state.value), fmt.money(summary.totals[state], currency=False))
-    st.caption(
-        f"Amounts in {summary.currency}. Void lines are reversed conversions and are not owed."
-    )
-    left, right = st.columns(2)
-    with left:
-        st.subheader("Next payout", anchor=False)
-        payout_status.next_payout(summary)
-    with right:
-        if stats.earnings_by_month:
-            st.plotly_chart(charts.earnings_by_month(stats.earnings_by_month, summary.currency))
-        else:
-            st.subheader("Earnings per month", anchor=False)
-            st.caption("Your earnings will show here month by month once a lead converts.")
 
-rate_note.caption(
+st.subheader("Commission per lead", anchor=False)
+st.caption(
     partner_state.rate_sentence(stats)
     + " Each line keeps the rate of its conversion (the tier or agreed rate of that day)."
 )
-with ledger:
-    if page.items:
-        st.dataframe(
-            pd.DataFrame(
-                [
-                    {
-                        # The money first: on a phone only the first columns fit.
-                        "Client": line.client_name,
-                        "Amount": fmt.money(line.amount, currency=False),
-                        "State": fmt.label(line.state.value),
-                        "Line": fmt.label(line.kind.value),
-                        "Deal": fmt.money(line.deal_value, currency=False)
-                        if line.deal_value
-                        else "",
-                        "Rate": fmt.rate(line.rate) if line.rate else "",
-                        "Rate note": partner_state.line_rate_note(line.rate, stats.effective_rate),
-                        "Lead": line.lead_id,
-                        "Converted": fmt.day(line.earned_at),
-                        "Hold ends": fmt.day(line.hold_until),
-                        "Payout": f"#{line.payout_id}" if line.payout_id else "",
-                        "Paid": fmt.day(line.paid_at) if line.paid_at else "",
-                    }
-                    for line in page.items
-                ]
-            ),
-            hide_index=True,
-        )
-        paging.pager(cursors, page.next_cursor, key="commissions")
-    else:
-        st.caption("No commission lines yet: they appear when a lead converts.")
-
-with payout_history:
-    if any(p.held_reason for p in history if p.status.value == "scheduled"):
-        st.info(
-            "You changed your payment details after a payout was scheduled. It waits until "
-            "your partner manager confirms the new details, then it is paid to them.",
-            icon=":material/hourglass:",
-        )
-    if history:
-        st.dataframe(
+state_names = ["all", *[state.value for state in CommissionState]]
+state_filter = st.selectbox("State", state_names)
+cursors = paging.cursors("commission", state_filter)
+page = read(
+    lambda session: commissions.list_commissions(
+        session,
+        actor=actor,
+        after=cursors[-1],
+        limit=50,
+        state=None if state_filter == "all" else CommissionState(state_filter),
+    )
+)
+if page.items:
+    st.dataframe(
+        pd.DataFrame(
             [
                 {
-                    "Payout": f"#{p.id}",
-                    "Scheduled": fmt.day(p.created_at),
-                    "Amount": fmt.money(p.amount),
-                    "Arrives": fmt.arrives(p.payout_amount, p.payout_currency, p.exchange_rate),
-                    "Lines": p.lines,
-                    "Status": fmt.label(p.status.value),
-                    "Method": fmt.method(p.payment_method),
-                    "Paid to": p.destination,
-                    "Reference": p.reference,
-                    "Paid": fmt.day(p.paid_at) if p.paid_at else "",
-                    "Note": (
-                        "held: new payment details to confirm"
-                        if p.held_reason and p.status.value == "scheduled"
-                        else p.return_reason
-                    ),
+                    # The money first: on a phone only the first columns fit.
+                    "Client": line.client_name,
+                    "Amount": fmt.money(line.amount, currency=False),
+                    "State": fmt.label(line.state.value),
+                    "Line": fmt.label(line.kind.value),
+                    "Deal": fmt.money(line.deal_value, currency=False) if line.deal_value else "",
+                    "Rate": fmt.rate(line.rate) if line.rate else "",
+                    "Rate note": partner_state.line_rate_note(line.rate, stats.effective_rate),
+                    "Lead": line.lead_id,
+                    "Converted": fmt.day(line.earned_at),
+                    "Hold ends": fmt.day(line.hold_until),
+                    "Payout": f"#{line.payout_id}" if line.payout_id else "",
+                    "Paid": fmt.day(line.paid_at) if line.paid_at else "",
                 }
-                for p in history
-            ],
-            hide_index=True,
-        )
-    else:
-        st.caption("No payouts yet.")
+                for line in page.items
+            ]
+        ),
+        hide_index=True,
+    )
+    paging.pager(cursors, page.next_cursor, key="commissions")
+else:
+    st.caption("No commission lines yet: they appear when a lead converts.")
 
+
+st.subheader("Payout history", anchor=False)
+history = read(lambda session: payouts.list_payouts(session, actor=actor, limit=24).items)
+if any(p.held_reason for p in history if p.status.value == "scheduled"):
+    st.info(
+        "You changed your payment details after a payout was scheduled. It waits until "
+        "your partner manager confirms the new details, then it is paid to them.",
+        icon=":material/hourglass:",
+    )
+if history:
+    st.dataframe(
+        [
+            {
+                "Payout": f"#{p.id}",
+                "Scheduled": fmt.day(p.created_at),
+                "Amount": fmt.money(p.amount),
+                "Arrives": fmt.arrives(p.payout_amount, p.payout_currency, p.exchange_rate),
+                "Lines": p.lines,
+                "Status": fmt.label(p.status.value),
+                "Method": fmt.method(p.payment_method),
+                "Paid to": p.destination,
+                "Reference": p.reference,
+                "Paid": fmt.day(p.paid_at) if p.paid_at else "",
+                "Note": (
+                    "held: new payment details to confirm"
+                    if p.held_reason and p.status.value == "scheduled"
+                    else p.return_reason
+                ),
+            }
+            for p in history
+        ],
+        hide_index=True,
+    )
+else:
+    st.caption("No payouts yet.")
+
+
+st.subheader("Monthly statement", anchor=False)
+months = statements.recent_months(date.today(), 24)
+month = st.selectbox("Month", months, format_func=lambda m: m.strftime("%B %Y"))
+statement = read(lambda session: statements.monthly_statement(session, actor=actor, month=month))
 balances = st.columns(3)
 balances[0].metric("Opening balance", fmt.money(statement.opening_balance))
 balances[1].metric("Movements", f"{len(statement.lines)}")

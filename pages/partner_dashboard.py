@@ -2,10 +2,10 @@
 
 import streamlit as st
 
-from portal import leads, notifications
+from portal import commissions, leads, notifications, statistics
 from portal.config import get_settings
 from portal.models import PartnerStatus, Role
-from portal.ui import charts, fmt, partner_state, payout_status, recent_reads
+from portal.ui import charts, fmt, partner_state, payout_status
 from portal.ui.feedback import perform, read
 from portal.ui.session import require
 
@@ -13,8 +13,8 @@ actor = require(Role.PARTNER)
 currency = get_settings().currency
 stats, payout_summary, recent, unread = read(
     lambda session: (
-        recent_reads.partner_statistics(session, actor),
-        recent_reads.commission_summary(session, actor),
+        statistics.partner_statistics(session, actor=actor),
+        commissions.commission_summary(session, actor=actor),
         leads.list_leads(session, actor=actor, limit=5).items,
         notifications.list_notifications(session, actor=actor, unread_only=True, limit=10),
     )

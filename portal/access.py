@@ -11,7 +11,6 @@ from typing import Any
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
-from portal.db import ANY_TABLE, on_data_written
 from portal.errors import NotFound, PermissionDenied, ValidationError
 from portal.models import Lead, Partner, PartnerStatus, Role, User
 
@@ -122,8 +121,8 @@ def one_action(actor: Actor | None = None) -> Iterator[None]:
     """One action (a page run, an API request): its services read the acting user once, at
     the first call that needs it, or not at all when the caller has just read it (`actor`),
     instead of at every call (a page makes five or more), as a request is authenticated
-    once. A write to the tables the actor is read from ends the reading (it may change the
-    actor itself): the next call reads it afresh."""
+    once. A change of anyone's standing (`standing_changed`) ends the reading: the next call
+    reads the actor afresh."""
     token = _THIS_ACTION.set(_Reading(actor))
     try:
         yield
@@ -131,16 +130,13 @@ def one_action(actor: Actor | None = None) -> Iterator[None]:
         _THIS_ACTION.reset(token)
 
 
-_ACTOR_TABLES = frozenset({User.__tablename__, Partner.__tablename__, ANY_TABLE})
-
-
-def _forget_the_reading(table: str) -> None:
+def standing_changed() -> None:
+    """Told by every service that changes what an actor is made of (a user activated or
+    deactivated, a partner approved, suspended or reactivated): the action's reading of its
+    actor may be out of date, so the next call reads it again."""
     reading = _THIS_ACTION.get()
-    if reading is not None and table in _ACTOR_TABLES:
+    if reading is not None:
         reading.actor = None
-
-
-on_data_written(_forget_the_reading)
 
 
 def refresh(session: Session, actor: Actor | None) -> Actor:

@@ -6,7 +6,7 @@ import contextlib
 import contextvars
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -17,7 +17,6 @@ from sqlalchemy import (
     CursorResult,
     Engine,
     Executable,
-    Table,
     create_engine,
     event,
 )
@@ -27,8 +26,6 @@ from sqlalchemy.engine.interfaces import ExecutionContext
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
-from sqlalchemy.sql import ClauseElement
-from sqlalchemy.sql.util import find_tables
 
 from portal.config import get_settings
 from portal.errors import RecordedRefusal
@@ -39,19 +36,10 @@ BUSY_ATTEMPTS = 4
 # may simply be run again.
 _RETRYABLE_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
 T = TypeVar("T")
-# Marks a write that changes nothing a user sees (a session's last-seen time), so that what is
-# kept until the user's next write (`on_data_written`) outlives it.
-_BOOKKEEPING = "bookkeeping"
-BOOKKEEPING = {_BOOKKEEPING: True}
-_DATA_WRITTEN: list[Callable[[str], None]] = []
-# What a `tables_read` block has read so far in this thread: table names, or ANY_TABLE.
-_TABLES_READ: contextvars.ContextVar[set[str] | None] = contextvars.ContextVar(
-    "tables_read", default=None
-)
-# A statement whose tables are not known: plain SQL sent through the driver (SQLite's BEGIN
-# IMMEDIATE, say). A kept read that sent one is forgotten at any write.
-ANY_TABLE = "*"
 _READS_ONLY = contextvars.ContextVar("reads_only", default=False)
+# A write that is whole by itself (one statement nothing else depends on: a session's
+# last-seen time) may go out in a unit of work for reads; any other write there is refused.
+STANDALONE_WRITE = {"standalone_write": True}
 # A pooled PostgreSQL connection unused for longer than this is tested before it is handed out
 # (a server restart or a firewall may have dropped it meanwhile). One in steady use is not:
 # testing each one cost a round trip per unit of work, a tenth of a page run's time under load
@@ -184,33 +172,6 @@ def unit_of_work(engine: Engine | None = None, *, reads_only: bool = False) -> I
         _READS_ONLY.reset(mode)
 
 
-def on_data_written(forget: Callable[[str], None]) -> None:
-    """Call `forget` with the table's name before every statement that changes data (an
-    INSERT, UPDATE or DELETE, flushed by the ORM or sent by a service through its connection;
-    not `BOOKKEEPING`), in the thread that sends it: for what is kept only until the user's
-    own next write."""
-    _DATA_WRITTEN.append(forget)
-
-
-@contextmanager
-def tables_read() -> Iterator[set[str]]:
-    """The names of the tables the statements sent in this block and thread read (with
-    ANY_TABLE for a statement whose tables are not known): what a kept read depends on."""
-    tables: set[str] = set()
-    token = _TABLES_READ.set(tables)
-    try:
-        yield tables
-    finally:
-        _TABLES_READ.reset(token)
-
-
-def _tables_of(context: ExecutionContext | None) -> set[str]:
-    compiled = getattr(context, "compiled", None)
-    if compiled is None or not isinstance(compiled.statement, ClauseElement):
-        return {ANY_TABLE}
-    return {table.name for table in find_tables(compiled.statement, include_crud=True)}
-
-
 @event.listens_for(Engine, "before_cursor_execute")
 def _before_statement(
     connection: Connection,
@@ -220,20 +181,15 @@ def _before_statement(
     context: ExecutionContext | None,
     executemany: bool,
 ) -> None:
-    reading = _TABLES_READ.get()
-    if reading is not None:
-        reading |= _tables_of(context)
+    """A statement that changes data in a unit of work for reads is refused (its writes would
+    not be all or nothing), unless it is a `STANDALONE_WRITE`."""
     if (
-        isinstance(context, DefaultExecutionContext)
+        _READS_ONLY.get()
+        and isinstance(context, DefaultExecutionContext)
         and (context.isinsert or context.isupdate or context.isdelete)
-        and not context.execution_options.get(_BOOKKEEPING, False)
+        and not context.execution_options.get("standalone_write", False)
     ):
-        if _READS_ONLY.get():
-            raise WriteInReads(f"{' '.join(statement.split()[:3])}… in a unit of work for reads")
-        written = getattr(getattr(context.compiled, "statement", None), "table", None)
-        table = written.name if isinstance(written, Table) else ANY_TABLE
-        for forget in _DATA_WRITTEN:
-            forget(table)
+        raise WriteInReads(f"{' '.join(statement.split()[:3])}… in a unit of work for reads")
 
 
 class WriteInReads(RuntimeError):

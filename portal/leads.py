@@ -51,6 +51,7 @@ from portal.models import (
     LeadEventKind,
     LeadStatus,
     LostReason,
+    NotificationKind,
     Partner,
     PartnerStatus,
     User,
@@ -909,11 +910,11 @@ def change_lead_status(
         session,
         partner_id=lead.partner_id,
         kind=(
-            "commission_earned"
+            NotificationKind.COMMISSION_EARNED
             if target is S.CONVERTED
-            else "commission_reversed"
+            else NotificationKind.COMMISSION_REVERSED
             if current is S.CONVERTED
-            else "lead_status"
+            else NotificationKind.LEAD_STATUS
         ),
         lead_id=lead.id,
         message=message,
@@ -990,13 +991,13 @@ def reassign_lead(
     notify_partner(
         session,
         partner_id=old_partner_id,
-        kind="lead_reassigned",
+        kind=NotificationKind.LEAD_REASSIGNED,
         message=f"Lead “{lead.client_name}” was moved out of your account by a partner manager.",
     )
     notify_partner(
         session,
         partner_id=target.id,
-        kind="lead_reassigned",
+        kind=NotificationKind.LEAD_REASSIGNED,
         lead_id=lead.id,
         message=f"Lead “{lead.client_name}” was assigned to you.",
     )

@@ -33,7 +33,7 @@ from portal.config import get_settings
 from portal.crypto import decrypt, encrypt
 from portal.db import rows_changed
 from portal.errors import NotFound, ValidationError
-from portal.models import MailStatus, OutboxMessage, PartnerProfile, User
+from portal.models import MailStatus, NotificationKind, OutboxMessage, PartnerProfile, User
 from portal.pagination import Page, before, check_limit, page_of
 from portal.types import utc_now
 
@@ -45,16 +45,16 @@ TOPICS = {
     "monthly": ("monthly_reports", "the monthly statement"),
 }
 # Partner events that may be e-mailed (the in-app notification kinds), and their subjects.
-EVENT_SUBJECTS = {
-    "lead_status": "A lead moved",
-    "commission_earned": "You earned a commission",
-    "commission_reversed": "A conversion was reversed",
-    "lead_reassigned": "A lead was reassigned",
-    "payout_scheduled": "A payout is scheduled",
-    "payout_paid": "A payout was paid",
-    "payout_failed": "A payout failed",
-    "payout_canceled": "A payout was canceled",
-    "tax_form": "Your tax form was reviewed",
+EVENT_SUBJECTS: dict[NotificationKind, str] = {
+    NotificationKind.LEAD_STATUS: "A lead moved",
+    NotificationKind.COMMISSION_EARNED: "You earned a commission",
+    NotificationKind.COMMISSION_REVERSED: "A conversion was reversed",
+    NotificationKind.LEAD_REASSIGNED: "A lead was reassigned",
+    NotificationKind.PAYOUT_SCHEDULED: "A payout is scheduled",
+    NotificationKind.PAYOUT_PAID: "A payout was paid",
+    NotificationKind.PAYOUT_FAILED: "A payout failed",
+    NotificationKind.PAYOUT_CANCELED: "A payout was canceled",
+    NotificationKind.TAX_FORM: "Your tax form was reviewed",
 }
 
 
@@ -274,7 +274,7 @@ def mail_partner_event(
     session: Session,
     *,
     recipients: Sequence[tuple[Recipient, bool]],
-    kind: str,
+    kind: NotificationKind,
     message: str,
     lead_id: int | None,
 ) -> None:

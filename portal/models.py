@@ -137,6 +137,34 @@ class PayoutFileStatus(enum.StrEnum):
     VOID = "void"  # withdrawn by a manager, with a reason: its unpaid payouts are free again
 
 
+class NotificationKind(enum.StrEnum):
+    """What an in-app notification is about (`notifications.kind`): the partner's mail
+    (`mail.EVENT_SUBJECTS`) and webhooks (`webhooks.KIND_EVENTS`) are keyed on it."""
+
+    LEAD_STATUS = "lead_status"
+    COMMISSION_EARNED = "commission_earned"
+    COMMISSION_REVERSED = "commission_reversed"
+    LEAD_REASSIGNED = "lead_reassigned"
+    PARTNER_STATUS = "partner_status"
+    PAYOUT_SCHEDULED = "payout_scheduled"
+    PAYOUT_PAID = "payout_paid"
+    PAYOUT_FAILED = "payout_failed"
+    PAYOUT_CANCELED = "payout_canceled"
+    PAYOUT_RETURNED = "payout_returned"
+    TAX_FORM = "tax_form"
+
+
+class EventType(enum.StrEnum):
+    """A webhook event: what a partner's endpoint subscribes to and receives."""
+
+    LEAD_STATUS_CHANGED = "lead.status_changed"
+    COMMISSION_EARNED = "commission.earned"
+    COMMISSION_VOIDED = "commission.voided"
+    PAYOUT_SCHEDULED = "payout.scheduled"
+    PAYOUT_PAID = "payout.paid"
+    PAYOUT_FAILED = "payout.failed"
+
+
 class LeadEventKind(enum.StrEnum):
     REGISTERED = "registered"
     STATUS_CHANGED = "status_changed"
@@ -746,6 +774,14 @@ class MailStatus(enum.StrEnum):
     DEAD = "dead"  # gave up after the configured attempts, or refused for good
 
 
+class DeliveryStatus(enum.StrEnum):
+    """Where a webhook delivery stands (no digests for machines)."""
+
+    PENDING = "pending"  # to be posted (again, after a failure, at next_attempt_at)
+    SENT = "sent"  # the endpoint answered 2xx
+    DEAD = "dead"  # gave up after the configured attempts
+
+
 class OutboxMessage(Base):
     """One e-mail, written in the unit of work of the change that causes it (a rolled-back
     change sends nothing), then delivered by the sender."""
@@ -899,8 +935,8 @@ class WebhookDelivery(Base):
     event_id: Mapped[str] = mapped_column(String(40))
     event: Mapped[str] = mapped_column(String(40))
     body: Mapped[str] = mapped_column(Text)
-    status: Mapped[MailStatus] = mapped_column(
-        _enum(MailStatus, "webhook_status"), default=MailStatus.PENDING
+    status: Mapped[DeliveryStatus] = mapped_column(
+        _enum(DeliveryStatus, "webhook_status"), default=DeliveryStatus.PENDING
     )
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)

@@ -7,14 +7,9 @@ from datetime import datetime
 
 from sqlalchemy import (
     bindparam,
-    cast,
     func,
     insert,
-    literal,
-    literal_column,
-    null,
     select,
-    union_all,
     update,
 )
 from sqlalchemy.orm import Session
@@ -22,29 +17,30 @@ from sqlalchemy.orm import Session
 from portal import audit, mail, webhooks
 from portal.access import Actor, refresh
 from portal.db import rows_changed
-from portal.models import Notification, PartnerProfile, User, WebhookEndpoint
+from portal.models import Notification, NotificationKind, User
 from portal.pagination import check_limit
 from portal.types import utc_now
 
 
 def notify_partner(
-    session: Session, *, partner_id: int, kind: str, message: str, lead_id: int | None = None
+    session: Session,
+    *,
+    partner_id: int,
+    kind: NotificationKind,
+    message: str,
+    lead_id: int | None = None,
 ) -> None:
     """Send one notification to every active user of a partner company, e-mail it to those
     whose company asked for event mail and tell the partner's webhooks (in the same unit of
     work)."""
     session.flush()  # the statements go past the ORM: what it added must be in the database
     connection = session.connection()
-    recipients: list[tuple[mail.Recipient, bool]] = []
-    endpoints: list[tuple[int, list[str]]] = []
-    if kind in mail.EVENT_SUBJECTS or kind in webhooks.KIND_EVENTS:
-        for key, address, name, digest, events, source in connection.execute(
-            _AUDIENCE, {"partner_id": partner_id}
-        ):
-            if source == _MAIL:
-                recipients.append((mail.Recipient(key, address, name), bool(digest)))
-            else:
-                endpoints.append((key, events))
+    recipients = (
+        mail.partner_recipients(session, partner_id, topic="events")
+        if kind in mail.EVENT_SUBJECTS
+        else []
+    )
+    endpoints = webhooks.live_endpoints(session, partner_id) if kind in webhooks.KIND_EVENTS else []
     mail.mail_partner_event(
         session, recipients=recipients, kind=kind, message=message, lead_id=lead_id
     )
@@ -65,24 +61,6 @@ def notify_partner(
             "created_at": utc_now(),
         },
     )
-
-
-# Who else hears of a partner event, in one read (a status change sends one on every move):
-# the users who want event mail and the live webhook endpoints, told apart by `source`.
-_MAIL, _WEBHOOK = "mail", "webhook"
-_AUDIENCE = union_all(
-    mail.recipients_query("events").add_columns(
-        cast(null(), WebhookEndpoint.events.type), literal(_MAIL).label("source")
-    ),
-    webhooks.LIVE_ENDPOINTS.with_only_columns(
-        WebhookEndpoint.id,
-        cast(null(), User.email.type),
-        cast(null(), User.display_name.type),
-        cast(null(), PartnerProfile.email_digest.type),
-        WebhookEndpoint.events,
-        literal(_WEBHOOK),
-    ),
-).order_by(literal_column("source"), literal_column("id"))
 
 
 # One INSERT … SELECT, built once: no round trip to learn the recipients first.

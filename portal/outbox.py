@@ -9,7 +9,7 @@ from sqlalchemy import Engine, or_, select, update
 
 from portal.config import get_settings
 from portal.db import unit_of_work
-from portal.models import MailStatus, OutboxMessage, WebhookDelivery
+from portal.models import OutboxMessage, WebhookDelivery
 
 CLAIM_FOR = timedelta(minutes=5)
 BATCH = 50
@@ -27,7 +27,7 @@ def claim_due(
             session.scalars(
                 select(row.id)
                 .where(
-                    row.status == MailStatus.PENDING,
+                    row.status == "pending",  # MailStatus.PENDING, DeliveryStatus.PENDING
                     row.next_attempt_at <= now,
                     or_(row.claimed_until.is_(None), row.claimed_until < now),
                 )

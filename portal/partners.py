@@ -11,11 +11,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal import audit, mail, password_links, statistics, throttle
-from portal.access import Actor, refresh, require_manager, scoped_partner_id
+from portal.access import Actor, refresh, require_manager, scoped_partner_id, standing_changed
 from portal.batch import RowOutcome, apply_each
 from portal.config import get_settings
 from portal.errors import NotFound, PermissionDenied, RecordedRefusal, ValidationError
-from portal.models import Partner, PartnerProfile, PartnerStatus, Role
+from portal.models import NotificationKind, Partner, PartnerProfile, PartnerStatus, Role
 from portal.notifications import notify_partner
 from portal.pagination import Page, before, check_limit, page_of
 from portal.types import utc_now
@@ -267,11 +267,15 @@ def change_status(session: Session, *, actor: Actor, partner_id: int, action: st
     before = {"status": partner.status.value}
     statistics.move_partner(session, from_status=partner.status, to=target)
     partner.status = target
+    standing_changed()
     partner.updated_at = utc_now()
     if action == "approve":
         partner.approved_at = partner.updated_at
     notify_partner(
-        session, partner_id=partner.id, kind="partner_status", message=STATUS_MESSAGES[target]
+        session,
+        partner_id=partner.id,
+        kind=NotificationKind.PARTNER_STATUS,
+        message=STATUS_MESSAGES[target],
     )
     mail.mail_partner(
         session,

@@ -37,6 +37,7 @@ from portal.models import (
     MAX_ID,
     Commission,
     CommissionStatus,
+    NotificationKind,
     Partner,
     PartnerProfile,
     PayeeType,
@@ -388,7 +389,7 @@ def run_batch(
         notify_partner(
             session,
             partner_id=partner.id,
-            kind="payout_scheduled",
+            kind=NotificationKind.PAYOUT_SCHEDULED,
             message=f"A payout of {amount:,.2f} {settings.currency} has been scheduled"
             + (
                 f": {payout.payout_amount:,.2f} {currency} at {quote.rate.normalize()} "
@@ -554,7 +555,7 @@ def mark_paid(
     notify_partner(
         session,
         partner_id=partner.id,
-        kind="payout_paid",
+        kind=NotificationKind.PAYOUT_PAID,
         message=f"Payout #{payout.id} of {payout.amount:,.2f} {payout.currency} was paid "
         + (
             f"as {payout.payout_amount:,.2f} {payout.payout_currency} "
@@ -927,7 +928,7 @@ def close_unpaid(
     notify_partner(
         session,
         partner_id=partner.id,
-        kind=f"payout_{outcome.value}",
+        kind=NotificationKind(f"payout_{outcome.value}"),
         message=f"Payout #{payout.id} of {payout.amount:,.2f} {payout.currency} was "
         f"{outcome.value}; the amount returns to your next payout.",
     )
@@ -1117,7 +1118,7 @@ def mark_returned(
     notify_partner(
         session,
         partner_id=partner.id,
-        kind="payout_returned",
+        kind=NotificationKind.PAYOUT_RETURNED,
         message=f"Payout #{payout.id} of {payout.amount:,.2f} {payout.currency} came back from "
         f"your bank ({RETURN_REASONS[code]}). Check your payment details on your Profile page; "
         "the amount is paid again with your next payout.",

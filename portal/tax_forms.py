@@ -31,6 +31,7 @@ from portal.config import get_settings
 from portal.crypto import decrypt_bytes, encrypt_bytes
 from portal.errors import NotFound, PermissionDenied, ValidationError
 from portal.models import (
+    NotificationKind,
     Partner,
     PartnerProfile,
     PartnerStatus,
@@ -249,7 +250,9 @@ def review_tax_form(
         )
     )
     profile.updated_at = now
-    notify_partner(session, partner_id=document.partner_id, kind="tax_form", message=message)
+    notify_partner(
+        session, partner_id=document.partner_id, kind=NotificationKind.TAX_FORM, message=message
+    )
     audit.record_by(
         session,
         actor,

@@ -20,9 +20,10 @@ from portal.access import (
     refresh,
     require_manager,
     scoped_partner_id,
+    standing_changed,
 )
 from portal.config import get_settings
-from portal.db import BOOKKEEPING, rows_changed
+from portal.db import STANDALONE_WRITE, rows_changed
 from portal.errors import NotFound, PermissionDenied, RecordedRefusal, ValidationError
 from portal.models import ApiKey, Partner, Role, User, UserSession
 from portal.types import utc_now
@@ -601,11 +602,11 @@ def _live_session(
     if row is None or not row.is_active:
         return None
     if now - row.last_seen_at > SESSION_TOUCH_EVERY:  # not a write on every click
-        session.execute(
+        session.execute(  # page runs read in a reads-only unit of work: a write whole by itself
             update(UserSession)
             .where(UserSession.id == row.id)
             .values(last_seen_at=now)
-            .execution_options(**BOOKKEEPING)
+            .execution_options(**STANDALONE_WRITE)
         )
     return row.id, actor_from_state(row.user_id, row)
 
@@ -690,6 +691,7 @@ def set_active(session: Session, *, actor: Actor, user_id: int, active: bool) ->
         return _view(user)
     before = {"is_active": user.is_active}
     user.is_active = active
+    standing_changed()
     if not active:
         revoke_sessions(session, user.id, utc_now())
         revoke_api_keys(session, user.id, utc_now())

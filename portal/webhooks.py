@@ -37,28 +37,41 @@ from portal.access import Actor, refresh, require_active_partner_or_manager, sco
 from portal.config import get_settings
 from portal.db import get_engine, unit_of_work
 from portal.errors import NotFound, ValidationError
-from portal.models import MailStatus, Partner, WebhookDelivery, WebhookEndpoint
+from portal.models import (
+    DeliveryStatus,
+    EventType,
+    NotificationKind,
+    Partner,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from portal.pagination import check_limit
 from portal.types import utc_now
 from portal.validation import FieldErrors
 
 EVENTS = {
-    "lead.status_changed": "A lead changed status",
-    "commission.earned": "A conversion earned a commission",
-    "commission.voided": "A conversion was reversed (commission voided or clawed back)",
-    "payout.scheduled": "A payout was scheduled",
-    "payout.paid": "A payout was paid",
-    "payout.failed": "A payout failed or was canceled",
+    EventType.LEAD_STATUS_CHANGED: "A lead changed status",
+    EventType.COMMISSION_EARNED: "A conversion earned a commission",
+    EventType.COMMISSION_VOIDED: "A conversion was reversed (commission voided or clawed back)",
+    EventType.PAYOUT_SCHEDULED: "A payout was scheduled",
+    EventType.PAYOUT_PAID: "A payout was paid",
+    EventType.PAYOUT_FAILED: "A payout failed or was canceled",
 }
 # The in-app notification kinds, and the events each one is.
-KIND_EVENTS = {
-    "lead_status": ("lead.status_changed",),
-    "commission_earned": ("lead.status_changed", "commission.earned"),
-    "commission_reversed": ("lead.status_changed", "commission.voided"),
-    "payout_scheduled": ("payout.scheduled",),
-    "payout_paid": ("payout.paid",),
-    "payout_failed": ("payout.failed",),
-    "payout_canceled": ("payout.failed",),
+KIND_EVENTS: dict[NotificationKind, tuple[EventType, ...]] = {
+    NotificationKind.LEAD_STATUS: (EventType.LEAD_STATUS_CHANGED,),
+    NotificationKind.COMMISSION_EARNED: (
+        EventType.LEAD_STATUS_CHANGED,
+        EventType.COMMISSION_EARNED,
+    ),
+    NotificationKind.COMMISSION_REVERSED: (
+        EventType.LEAD_STATUS_CHANGED,
+        EventType.COMMISSION_VOIDED,
+    ),
+    NotificationKind.PAYOUT_SCHEDULED: (EventType.PAYOUT_SCHEDULED,),
+    NotificationKind.PAYOUT_PAID: (EventType.PAYOUT_PAID,),
+    NotificationKind.PAYOUT_FAILED: (EventType.PAYOUT_FAILED,),
+    NotificationKind.PAYOUT_CANCELED: (EventType.PAYOUT_FAILED,),
 }
 MAX_ENDPOINTS = 10
 TIMEOUT_SECONDS = 10
@@ -81,7 +94,7 @@ class DeliveryView:
     endpoint_id: int
     event: str
     event_id: str
-    status: MailStatus
+    status: DeliveryStatus
     attempts: int
     last_status_code: int | None
     last_error: str
@@ -194,7 +207,7 @@ def add_endpoint(
     *,
     actor: Actor,
     url: str,
-    events: list[str],
+    events: Sequence[str],
     partner_id: int | None = None,
 ) -> tuple[EndpointView, str]:
     """Register a URL for some events; the signing secret is returned this once only."""
@@ -289,7 +302,7 @@ def replay(session: Session, *, actor: Actor, delivery_id: int) -> DeliveryView:
     endpoint = _own_endpoint(session, actor, delivery.endpoint_id)
     if endpoint.disabled_at is not None:
         raise ValidationError({"endpoint": "This webhook is disabled."})
-    delivery.status = MailStatus.PENDING
+    delivery.status = DeliveryStatus.PENDING
     delivery.attempts = 0
     delivery.next_attempt_at = utc_now()
     delivery.claimed_until = None
@@ -302,7 +315,7 @@ def queue_event(
     *,
     endpoints: Sequence[tuple[int, list[str]]],
     partner_id: int,
-    kind: str,
+    kind: NotificationKind,
     data: dict[str, Any],
 ) -> None:
     """Queue the events an in-app notification kind stands for, to each of the partner's live
@@ -329,7 +342,7 @@ def queue_event(
                 "event_id": event_id,
                 "event": event,
                 "body": body,
-                "status": MailStatus.PENDING,
+                "status": DeliveryStatus.PENDING,
                 "attempts": 0,
                 "next_attempt_at": now,
                 "last_error": "",
@@ -346,6 +359,12 @@ def queue_event(
 LIVE_ENDPOINTS = select(WebhookEndpoint.id, WebhookEndpoint.events).where(
     WebhookEndpoint.partner_id == bindparam("partner_id"), WebhookEndpoint.disabled_at.is_(None)
 )
+
+
+def live_endpoints(session: Session, partner_id: int) -> list[tuple[int, list[str]]]:
+    """The partner's endpoints that are not disabled, with the events each takes."""
+    rows = session.connection().execute(LIVE_ENDPOINTS, {"partner_id": partner_id})
+    return [(endpoint_id, list(events)) for endpoint_id, events in rows]
 
 
 def signature(secret: str, timestamp: int, body: str) -> str:
@@ -433,11 +452,11 @@ def _deliver(engine: Engine, delivery_id: int) -> int:
         row.claimed_until = None
         row.last_status_code = code
         if error is None:
-            row.status, row.delivered_at, row.last_error = MailStatus.SENT, utc_now(), ""
+            row.status, row.delivered_at, row.last_error = DeliveryStatus.SENT, utc_now(), ""
             return 0
         row.last_error = error[:MAX_ERROR]
         if disabled or row.attempts >= get_settings().mail_max_attempts:
-            row.status = MailStatus.DEAD
+            row.status = DeliveryStatus.DEAD
             return 2
         row.next_attempt_at = utc_now() + outbox.retry_delay(row.attempts)
         return 1

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine, event, select, update
 from streamlit.runtime.pages_manager import PagesManager
 
-from portal import commissions, notifications, partners, profiles, statistics
+from portal import notifications, partners, profiles
 from portal.access import load_actor
 from portal.db import unit_of_work
 from portal.models import (
@@ -23,7 +23,7 @@ from portal.models import (
     UserSession,
 )
 from portal.types import utc_now
-from portal.ui import lead_table, partner_state, recent_reads
+from portal.ui import lead_table, partner_state
 from tests.apptest import metric, page_as, shown, signed_in, texts
 from tests.factories import (
     PASSWORD,
@@ -508,83 +508,6 @@ def _save_website(test) -> None:
     assert test.success, texts(test)
 
 
-def test_figures_are_kept_a_minute_and_never_past_the_partners_own_action(
-    app_database, monkeypatch
-):
-    """Dashboard and Commissions share a session's recent reads (portal/ui/recent_reads.py):
-    another user's change shows after the minute; the partner's own write shows at once."""
-    with unit_of_work(app_database) as db:
-        partner = make_actor(db)
-        make_lead(db, partner)
-    reads = []
-    real = statistics.partner_statistics
-    monkeypatch.setattr(
-        statistics, "partner_statistics", lambda *a, **k: reads.append(1) or real(*a, **k)
-    )
-    clock = [1000.0]
-    monkeypatch.setattr(recent_reads, "monotonic", lambda: clock[0])
-    test = signed_in(partner, DASHBOARD)
-    assert metric(test, "Referrals") == "1"
-    with unit_of_work(app_database) as db:
-        make_lead(db, partner)  # written by someone else, not through this session
-    test.switch_page(COMMISSIONS).run()
-    with unit_of_work(app_database) as db:  # the session was last seen a while ago
-        db.execute(update(UserSession).values(last_seen_at=utc_now() - timedelta(minutes=5)))
-    test.switch_page(DASHBOARD).run()
-    assert not test.exception
-    with unit_of_work(app_database) as db:  # this run kept the session's last-seen time fresh
-        seen = db.scalar(select(UserSession.last_seen_at))
-    assert utc_now() - seen < timedelta(minutes=1)
-    # ...which is no write of the partner's: the figures are kept across both pages.
-    assert (metric(test, "Referrals"), len(reads)) == ("1", 1)
-    clock[0] += recent_reads.KEEP_SECONDS + 1
-    test.run()
-    assert (metric(test, "Referrals"), len(reads)) == ("2", 2)  # the minute is over
-    # The partner's own writes: one of the tables the figures come from forgets them at once
-    # (the next test), a write elsewhere does not.
-    _save_website(test)
-    test.switch_page(DASHBOARD).run()
-    assert (metric(test, "Referrals"), len(reads)) == ("2", 2)
-    test.switch_page(LEADS).run()
-    _edit(test, {0: {"Status": "Contacted"}})
-    assert [m for m in _messages(test) if "now contacted" in m], _messages(test)
-    with unit_of_work(app_database) as db:
-        make_lead(db, partner)
-    test.switch_page(DASHBOARD).run()
-    assert (metric(test, "Referrals"), len(reads)) == ("3", 3)  # read afresh at once
-
-
-def test_a_write_forgets_the_kept_reads_of_the_tables_it_writes_only(app_database, monkeypatch):
-    """A lead the partner moves changes its lead counts (the statistics are read afresh) but
-    no money (the commission summary is kept); a profile saved changes whether a payout can
-    be made (the summary is read afresh). Each still shows the partner's own change at once."""
-    with unit_of_work(app_database) as db:
-        partner = make_actor(db)
-        make_converted_lead(db, make_manager(db), partner)
-        make_lead(db, partner)
-    calls: list[str] = []
-    for module, name in ((statistics, "partner_statistics"), (commissions, "commission_summary")):
-        real = getattr(module, name)
-        monkeypatch.setattr(
-            module,
-            name,
-            lambda *a, _real=real, _name=name, **k: calls.append(_name) or _real(*a, **k),
-        )
-    test = signed_in(partner, DASHBOARD)
-    assert sorted(calls) == ["commission_summary", "partner_statistics"]
-    calls.clear()
-    test.switch_page(LEADS).run()
-    _edit(test, {0: {"Status": "Contacted"}})
-    assert [m for m in _messages(test) if "now contacted" in m], _messages(test)
-    test.switch_page(DASHBOARD).run()
-    assert calls == ["partner_statistics"]
-    assert "Contacted" in [row for row in test.dataframe[0].value["Status"]]
-    calls.clear()
-    _save_website(test)
-    test.switch_page(COMMISSIONS).run()
-    assert calls == ["commission_summary"]
-
-
 def pages_through_home(monkeypatch) -> None:
     """AppTest takes the pages/ folder for Streamlit's older multipage mode and runs a page
     switched to on its own; the server runs Home.py, which draws the page, every time."""
@@ -597,34 +520,50 @@ def pages_through_home(monkeypatch) -> None:
     monkeypatch.setattr(PagesManager, "__init__", through_home)
 
 
-def test_the_sidebars_unread_count_is_kept_a_minute_and_never_past_marking_read(
+def test_figures_and_the_unread_count_show_another_users_change_at_the_next_run(
     app_database, monkeypatch
 ):
-    """Every page run tells the unread count in the sidebar; it is one of the session's recent
-    reads: a new notification shows within the minute, and marking them read shows at once."""
+    """Nothing a page shows is kept from an earlier run: a lead registered and a notification
+    sent by someone else show on the partner's next page view, and marking read at once."""
     pages_through_home(monkeypatch)
     with unit_of_work(app_database) as db:
         partner = make_actor(db)
+        make_lead(db, partner)
         notifications.notify_partner(db, partner_id=partner.partner_id, kind="news", message="a")
-    clock = [1000.0]
-    monkeypatch.setattr(recent_reads, "monotonic", lambda: clock[0])
     test = signed_in(partner, DASHBOARD)
 
     def sidebar() -> list[str]:
         return [t.value for t in test.sidebar.text if "unread" in t.value]
 
-    assert sidebar() == ["1 unread notification"]
-    with unit_of_work(app_database) as db:
+    assert (metric(test, "Referrals"), sidebar()) == ("1", ["1 unread notification"])
+    with unit_of_work(app_database) as db:  # not through this session
+        make_lead(db, partner)
         notifications.notify_partner(db, partner_id=partner.partner_id, kind="news", message="b")
-    test.switch_page(LEADS).run()
-    assert sidebar() == ["1 unread notification"]
-    clock[0] += recent_reads.KEEP_SECONDS + 1
-    test.switch_page(DASHBOARD).run()
+    test.switch_page(COMMISSIONS).run()
     assert sidebar() == ["2 unread notifications"]
+    test.switch_page(DASHBOARD).run()
+    assert (metric(test, "Referrals"), sidebar()) == ("2", ["2 unread notifications"])
     next(b for b in test.button if b.label == "Mark all as read").click().run()
     assert not test.exception
     assert sidebar() == []
     assert "You are all caught up." in texts(test)
+
+
+def test_a_session_last_seen_a_while_ago_is_touched_by_the_pages_reads(app_database, monkeypatch):
+    """Home.py reads in a unit of work for reads only; the session's last-seen time, due a
+    touch every few minutes, is the one write allowed there (a standalone write)."""
+    pages_through_home(monkeypatch)
+    with unit_of_work(app_database) as db:
+        partner = make_actor(db)
+    test = signed_in(partner, DASHBOARD)
+    with unit_of_work(app_database) as db:
+        db.execute(update(UserSession).values(last_seen_at=utc_now() - timedelta(minutes=5)))
+    test.switch_page(COMMISSIONS).run()
+    assert not test.exception
+    assert test.title[0].value == "Commissions"
+    with unit_of_work(app_database) as db:
+        seen = db.scalar(select(UserSession.last_seen_at))
+    assert utc_now() - seen < timedelta(minutes=1)
 
 
 def test_a_page_run_reads_the_signed_in_user_once(app_database, monkeypatch):

@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from portal import leads, mail_sender, password_links, webhooks
 from portal.db import unit_of_work
 from portal.errors import ValidationError
-from portal.models import MailStatus, OutboxMessage, User, WebhookDelivery
+from portal.models import DeliveryStatus, MailStatus, OutboxMessage, User, WebhookDelivery
 from tests.factories import make_actor, make_lead, make_manager
 from tests.mailbox import smtp_server
 
@@ -87,7 +87,7 @@ def test_an_endpoint_answering_garbage_fails_alone_and_the_reset_mail_goes(
     with unit_of_work(engine) as session:
         delivery = session.scalar(select(WebhookDelivery))
         assert delivery.attempts == 1 and delivery.claimed_until is None
-        assert delivery.status is MailStatus.PENDING  # retried later, not stuck
+        assert delivery.status is DeliveryStatus.PENDING  # retried later, not stuck
         assert delivery.last_error.startswith("BadStatusLine")
 
 

@@ -7,13 +7,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import event, select, update
 
-from portal import commissions, leads, notifications, statistics, users
+from portal import commissions, leads, notifications, partners, statistics, users
 from portal.access import Actor, load_actor, one_action
 from portal.db import unit_of_work
 from portal.errors import NotFound, PermissionDenied, ValidationError
-from portal.models import AuditEntry, Partner, Role, User, UserSession
+from portal.models import AuditEntry, Role, User, UserSession
 from portal.types import utc_now
-from tests.factories import PASSWORD, make_actor, make_manager, make_partner
+from tests.factories import PASSWORD, make_actor, make_lead, make_manager, make_partner
 
 
 def _login(engine, username, password=PASSWORD):
@@ -202,33 +202,38 @@ def test_an_action_reads_its_actor_once_instead_of_at_every_call(engine):
     assert _actor_reads(engine, fragment_run) == 1
 
 
-def test_a_write_to_the_actors_tables_ends_the_actions_reading_and_a_deactivation_counts(engine):
+def test_a_change_of_standing_ends_the_actions_reading_and_a_deactivation_counts(engine):
     with unit_of_work(engine) as session:
         manager = make_manager(session)
         partner = make_actor(session)
+    seen: list[str] = []
 
-    def run_with_a_write(*, to_partners: bool):
+    def run_with(*, change_of_standing: bool):
         def run():
             with one_action(partner):
                 _dashboard_reads(engine, partner)
                 with unit_of_work(engine) as session:
                     notifications.mark_read(session, actor=partner)
-                    if to_partners:  # as a manager's suspension in the same moment would
-                        session.execute(
-                            update(Partner)
-                            .where(Partner.id == partner.partner_id)
-                            .values(status=Partner.status)
+                    if change_of_standing:  # as a manager's suspension in the same moment
+                        partners.change_status(
+                            session, actor=manager, partner_id=partner.partner_id, action="suspend"
                         )
-                _dashboard_reads(engine, partner)
+                try:  # a partner's write asks the action's reading whether it is active
+                    with unit_of_work(engine) as session:
+                        make_lead(session, partner)
+                    seen.append("registered")
+                except PermissionDenied:
+                    seen.append("refused")
 
         return run
 
-    # mark_read takes the reading (its check comes before its write), and its writes
-    # (notifications, audit) cannot change the actor: the calls after it take the reading
-    # too. A write to a table the actor is read from ends it: the call after that write reads
-    # the actor again, and the calls after that take the new reading.
-    assert _actor_reads(engine, run_with_a_write(to_partners=False)) == 0
-    assert _actor_reads(engine, run_with_a_write(to_partners=True)) == 1
+    # mark_read takes the reading, and its writes (notifications, audit) cannot change the
+    # actor: no call reads the partner again. A suspension ends the reading: the next call
+    # reads the partner afresh and is refused, in the same action.
+    assert _actor_reads(engine, run_with(change_of_standing=False)) == 0
+    assert seen == ["registered"]
+    assert _actor_reads(engine, run_with(change_of_standing=True)) >= 1
+    assert seen == ["registered", "refused"]
     with unit_of_work(engine) as session:
         users.set_active(session, actor=manager, user_id=partner.user_id, active=False)
     with one_action(), pytest.raises(PermissionDenied), unit_of_work(engine) as session:

@@ -22,13 +22,13 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, create_model
 from portal import commissions, leads, partners, payouts, profiles, statements, statistics
 from portal.models import (
     BankAccountType,
+    EventType,
     LeadStatus,
     LostReason,
     PayeeType,
     PaymentMethod,
     TaxIdType,
 )
-from portal.webhooks import EVENTS
 
 PROBLEM = "application/problem+json"
 MAX_LIMIT = 200
@@ -261,7 +261,7 @@ class WebhookEvent(BaseModel):
     receiver that sees one twice has seen a retry."""
 
     id: str = Field(examples=["evt_5f0c2b7e9d1a4c3b8e6f7a2d1c0b9e8f"])
-    type: Literal[tuple(EVENTS)]  # type: ignore[valid-type]
+    type: EventType
     created_at: str = Field(json_schema_extra={"format": "date-time"})
     data: WebhookData
 
