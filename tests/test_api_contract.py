@@ -15,13 +15,12 @@ from pathlib import Path
 import httpx2 as httpx
 import pytest
 
-from portal import api_keys, migrate
+from portal import api_keys
 from portal.access import Actor
 from portal.config import PROJECT_ROOT
 from portal.db import get_engine, unit_of_work
 from portal.models import Role
-from tests.browser.conftest import Server, run_app
-from tests.conftest import create_postgres_database, drop_postgres_database, require_postgres
+from tests.browser.conftest import Server, app_on
 from tests.factories import make_actor, make_converted_lead, make_lead
 
 pytestmark = pytest.mark.server
@@ -32,28 +31,22 @@ RULEBOOK = PROJECT_ROOT / "tests" / "schemathesis.toml"
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def api_server(request, tmp_path_factory) -> Iterator[Server]:
-    folder = tmp_path_factory.mktemp(f"contract-{request.param}")
-    if request.param == "postgresql":
-        require_postgres()
-        url = create_postgres_database()
-    else:
-        url = f"sqlite:///{folder / 'portal.db'}"
-    engine = get_engine(url)
-    migrate.upgrade(engine)
-    with unit_of_work(engine) as session:
-        manager = make_actor(session, role=Role.MANAGER, username="contract.manager")
-        partner = make_actor(session, username="contract.partner")
-        for number in range(3):
-            make_lead(session, partner, client_name=f"Client {number}")
-        make_converted_lead(session, manager, partner, deal_value="1000.00")
-    try:
+    def fill(engine) -> None:
+        with unit_of_work(engine) as session:
+            manager = make_actor(session, role=Role.MANAGER, username="contract.manager")
+            partner = make_actor(session, username="contract.partner")
+            for number in range(3):
+                make_lead(session, partner, client_name=f"Client {number}")
+            make_converted_lead(session, manager, partner, deal_value="1000.00")
+
+    with app_on(
+        request.param,
+        tmp_path_factory.mktemp(f"contract-{request.param}"),
+        fill=fill,
         # Schemathesis makes thousands of requests a minute with one key.
-        with run_app(folder, url, lambda _: {"PORTAL_API_REQUESTS_PER_MINUTE": "1000000"}) as app:
-            yield app
-    finally:
-        engine.dispose()
-        if request.param == "postgresql":
-            drop_postgres_database(url)
+        settings=lambda _: {"PORTAL_API_REQUESTS_PER_MINUTE": "1000000"},
+    ) as app:
+        yield app
 
 
 def _key(server: Server, username: str, scope: str = "write") -> str:

@@ -15,12 +15,10 @@ import httpx2 as httpx
 import pytest
 from sqlalchemy import select
 
-from portal import migrate
 from portal.config import PROJECT_ROOT
 from portal.db import get_engine, unit_of_work
 from portal.models import Lead, LeadStatus
-from tests.browser.conftest import Server, run_app
-from tests.conftest import create_postgres_database, drop_postgres_database, require_postgres
+from tests.browser.conftest import Server, app_on
 from tests.factories import make_actor
 
 pytestmark = pytest.mark.server
@@ -28,20 +26,8 @@ pytestmark = pytest.mark.server
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def api_server(request, tmp_path_factory) -> Iterator[Server]:
-    folder = tmp_path_factory.mktemp(f"api-{request.param}")
-    if request.param == "postgresql":
-        require_postgres()
-        url = create_postgres_database()
-    else:
-        url = f"sqlite:///{folder / 'portal.db'}"
-    migrate.upgrade(get_engine(url))
-    try:
-        with run_app(folder, url) as server:
-            yield server
-    finally:
-        get_engine(url).dispose()
-        if request.param == "postgresql":
-            drop_postgres_database(url)
+    with app_on(request.param, tmp_path_factory.mktemp(f"api-{request.param}")) as server:
+        yield server
 
 
 def _key(server: Server, username: str, scope: str) -> str:

@@ -17,12 +17,19 @@ import pytest
 from playwright.sync_api import Browser as PlaywrightBrowser
 from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+from sqlalchemy import Engine
 
+from portal import migrate
 from portal.access import Actor
 from portal.config import PROJECT_ROOT
 from portal.db import get_engine, unit_of_work
 from portal.tools import serve
-from tests.conftest import IN_CI
+from tests.conftest import (
+    IN_CI,
+    create_postgres_database,
+    drop_postgres_database,
+    require_postgres,
+)
 from tests.factories import PASSWORD, make_actor
 
 CHROMIUM = "/usr/bin/chromium"
@@ -79,6 +86,34 @@ def run_app(
         finally:
             process.terminate()
             process.wait(timeout=20)
+
+
+@contextmanager
+def app_on(
+    backend: str,
+    folder: Path,
+    *,
+    fill: Callable[[Engine], None] | None = None,
+    settings: Callable[[str], dict[str, str]] | None = None,
+) -> Iterator[Server]:
+    """The app served on a throwaway, migrated database of this backend (SQLite in `folder`,
+    or a new PostgreSQL database, dropped after), first `fill`ed as the test needs."""
+    if backend == "postgresql":
+        require_postgres()
+        url = create_postgres_database()
+    else:
+        url = f"sqlite:///{folder / 'portal.db'}"
+    engine = get_engine(url)
+    try:
+        migrate.upgrade(engine)
+        if fill is not None:
+            fill(engine)
+        with run_app(folder, url, settings) as server:
+            yield server
+    finally:
+        engine.dispose()
+        if backend == "postgresql":
+            drop_postgres_database(url)
 
 
 def migrate_database(database_url: str, folder: Path) -> None:
