@@ -12,7 +12,18 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, case, extract, func, select, true, union_all, update
+from sqlalchemy import (
+    Executable,
+    Update,
+    bindparam,
+    case,
+    extract,
+    func,
+    select,
+    true,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
@@ -20,6 +31,7 @@ from portal.access import Actor, one_partner_id, refresh
 from portal.config import get_settings
 from portal.errors import NotFound
 from portal.models import (
+    Base,
     Lead,
     LeadStatus,
     Partner,
@@ -41,7 +53,9 @@ def _month(moment: datetime) -> date:
     return moment.date().replace(day=1)
 
 
-def _upsert(session: Session, model: Any, keys: dict[str, Any], amounts: dict[str, Any]) -> None:
+def _upsert(
+    session: Session, model: type[Base], keys: dict[str, Any], amounts: dict[str, Any]
+) -> None:
     """Add `amounts` to the row with `keys`, creating it if needed, in one atomic statement.
 
     A decrease updates the row that the matching increase made: an INSERT of a negative
@@ -55,14 +69,16 @@ def _upsert(session: Session, model: Any, keys: dict[str, Any], amounts: dict[st
         if connection.execute(statement, parameters).rowcount != 1:
             raise RuntimeError(f"no {model.__tablename__} row {keys} to decrease")
         return
-    statement = _increase_statement(model, connection.dialect.name, tuple(keys), tuple(amounts))
-    connection.execute(statement, {**keys, **amounts})
+    increase = _increase_statement(model, connection.dialect.name, tuple(keys), tuple(amounts))
+    connection.execute(increase, {**keys, **amounts})
 
 
 # Rollups change on every lead write: their statements are built once, not per call (building
 # and cache-keying a fresh upsert cost more than the round trip it sends).
 @cache
-def _decrease_statement(model: Any, keys: tuple[str, ...], amounts: tuple[str, ...]) -> Any:
+def _decrease_statement(
+    model: type[Base], keys: tuple[str, ...], amounts: tuple[str, ...]
+) -> Update:
     return (
         update(model)
         .where(*[getattr(model, name) == bindparam(f"key_{name}") for name in keys])
@@ -72,8 +88,8 @@ def _decrease_statement(model: Any, keys: tuple[str, ...], amounts: tuple[str, .
 
 @cache
 def _increase_statement(
-    model: Any, dialect_name: str, keys: tuple[str, ...], amounts: tuple[str, ...]
-) -> Any:
+    model: type[Base], dialect_name: str, keys: tuple[str, ...], amounts: tuple[str, ...]
+) -> Executable:
     insert = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
     statement = insert(model)
     return statement.on_conflict_do_update(
@@ -173,7 +189,9 @@ def track_lead_move(session: Session, lead: Lead, *, from_status: LeadStatus) ->
 
 
 @cache
-def _move_statement(model: Any, dialect_name: str, keys: tuple[str, ...]) -> Any:
+def _move_statement(
+    model: type[PartnerLeadStats] | type[ProgramLeadStats], dialect_name: str, keys: tuple[str, ...]
+) -> Executable:
     """Built once, as an INSERT … SELECT: SQLAlchemy caches its compiled form (a multi-row
     VALUES insert it compiles anew at every call, which cost more than the round trip saved)."""
     columns = model.__table__.c

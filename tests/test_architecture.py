@@ -48,8 +48,20 @@ def _ui_sources() -> list[Path]:
 def test_every_page_run_takes_a_run_slot():
     """A whole page runs inside Home.py's slot; a fragment reruns alone, so every fragment is
     declared through run_slots.fragment (portal/ui/run_slots.py says why)."""
-    home = (PROJECT_ROOT / "Home.py").read_text(encoding="utf-8")
-    assert "with run_slots.slot(), database_guard():" in home
+    home = ast.parse((PROJECT_ROOT / "Home.py").read_text(encoding="utf-8"))
+    slots = [
+        node
+        for node in home.body
+        if isinstance(node, ast.With)
+        and any(ast.unparse(item.context_expr) == "run_slots.slot()" for item in node.items)
+    ]
+    assert len(slots) == 1, "Home.py takes one run slot around the page run"
+    runs = [
+        node
+        for node in ast.walk(slots[0])
+        if isinstance(node, ast.Call) and ast.unparse(node.func).endswith(").run")
+    ]
+    assert [ast.unparse(call) for call in runs] == ["st.navigation(pages).run()"]
     offenders = [
         str(path.relative_to(PROJECT_ROOT))
         for path in _ui_sources()
