@@ -11,13 +11,11 @@ date and source; the amount paid is the base amount × rate, rounded half-up to 
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Protocol
 
 from babel.numbers import get_territory_currencies
@@ -31,11 +29,13 @@ from portal.crypto import decrypt
 from portal.errors import ValidationError
 from portal.models import PaymentMethod, Payout
 from portal.types import utc_now
+from portal.uploads import read_csv, upload_text
 from portal.validation import FieldErrors
 
 CENT = Decimal("0.01")
 RATE_QUANTUM = Decimal("0.00000001")
 MAX_RATES_BYTES = 512 * 1024
+MAX_RATES_ROWS = 1000  # the world has fewer currencies
 _RATE = re.compile(r"[0-9]{1,7}(?:\.[0-9]{1,12})?")
 _CODE = re.compile(r"[A-Z]{3}")
 
@@ -130,12 +130,7 @@ def read_rates(content: bytes | str, *, today: date) -> dict[str, Quote]:
     """Rates from the program currency to every currency a rates file names: the ECB's
     `eurofxref-daily.xml` (euro reference rates, crossed through the euro when the program
     currency is not EUR), or a CSV with the columns currency,rate (dated `today`)."""
-    if len(content) > MAX_RATES_BYTES:
-        raise ValidationError({"rates": "The rates file is larger than 512 KB."})
-    try:
-        text = content.decode("utf-8-sig") if isinstance(content, bytes) else content
-    except UnicodeDecodeError:
-        raise ValidationError({"rates": "The rates file is not UTF-8 text."}) from None
+    text = upload_text(content, field="rates", what="The rates file", max_bytes=MAX_RATES_BYTES)
     if text.lstrip().startswith("<"):
         return _ecb(text)
     return _csv_rates(text, today)
@@ -183,25 +178,19 @@ def _local(tag: object) -> str:
 
 
 def _csv_rates(text: str, today: date) -> dict[str, Quote]:
-    reader = csv.DictReader(io.StringIO(text))
-    try:
-        header = [name.strip().lower() for name in reader.fieldnames or []]
-        if header[:2] != ["currency", "rate"]:
-            raise ValidationError(
-                {"rates": "The rates file needs the header row currency,rate (or the ECB XML)."}
-            )
-        reader.fieldnames = header
-        quotes: dict[str, Quote] = {}
-        problems = []
-        for number, row in enumerate(reader, start=2):
-            code = (row.get("currency") or "").strip().upper()
-            rate = _rate_of(row.get("rate") or "")
-            if not _CODE.fullmatch(code) or rate is None:
-                problems.append(f"row {number}: {code or '?'} {row.get('rate')!r}")
-                continue
-            quotes[code] = Quote(rate.quantize(RATE_QUANTUM, rounding=ROUND_HALF_UP), today, "CSV")
-    except (csv.Error, InvalidOperation):
-        raise ValidationError({"rates": "The rates file is not valid CSV."}) from None
+    table = read_csv(text, field="rates", what="The rates file", max_rows=MAX_RATES_ROWS)
+    if table.columns[:2] != ["currency", "rate"]:
+        raise ValidationError(
+            {"rates": "The rates file needs the header row currency,rate (or the ECB XML)."}
+        )
+    quotes: dict[str, Quote] = {}
+    problems = []
+    for line, row in table.records():
+        code, rate = row["currency"].strip().upper(), _rate_of(row["rate"])
+        if not _CODE.fullmatch(code) or rate is None:
+            problems.append(f"row {line}: {code or '?'} {row['rate']!r}")
+            continue
+        quotes[code] = Quote(rate.quantize(RATE_QUANTUM, rounding=ROUND_HALF_UP), today, "CSV")
     if problems:
         raise ValidationError(
             {"rates": "Rates must be positive decimal numbers: " + "; ".join(problems) + "."}

@@ -7,8 +7,6 @@ holds the write lock for milliseconds, not for the length of the file."""
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
@@ -16,6 +14,7 @@ from sqlalchemy.orm import Session
 from portal.access import Actor
 from portal.errors import ValidationError
 from portal.leads import Registration, check_registration, register_leads
+from portal.uploads import read_csv, upload_text
 
 MAX_BYTES = 1_000_000
 MAX_ROWS = 1_000
@@ -30,61 +29,11 @@ class ImportResult:
     refused: list[tuple[int, str]] = field(default_factory=list)  # (line, reason)
 
 
-def _header(name: str) -> str:
-    return name.strip().lower().replace(" ", "_")
-
-
 def _rows(data: bytes) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    if len(data) > MAX_BYTES:
-        raise ValidationError(
-            {"file": f"The file is {len(data) / 1e6:.1f} MB; the limit is {MAX_BYTES / 1e6:g} MB."}
-        )
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise ValidationError(
-            {"file": f"The file is not UTF-8 text (byte {error.start}); save it as “CSV UTF-8”."}
-        ) from None
-    if "\x00" in text:
-        raise ValidationError({"file": "The file contains NUL bytes; it is not a CSV file."})
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    try:
-        header = next(reader, None)
-        if header is None:
-            raise ValidationError({"file": "The file is empty."})
-        columns = [_header(name) for name in header]
-        missing = [name for name in REQUIRED if name not in columns]
-        unknown = [name for name in columns if name not in REQUIRED + OPTIONAL]
-        if missing or unknown or len(set(columns)) != len(columns):
-            raise ValidationError(
-                {
-                    "file": (
-                        f"Columns must be {', '.join(REQUIRED)} "
-                        f"and optionally {', '.join(OPTIONAL)}"
-                        + (f"; missing: {', '.join(missing)}" if missing else "")
-                        + (f"; unknown: {', '.join(unknown)}" if unknown else "")
-                        + ("; a column is repeated" if len(set(columns)) != len(columns) else "")
-                        + "."
-                    )
-                }
-            )
-        rows: list[tuple[int, list[str]]] = []
-        for values in reader:
-            if len(rows) >= MAX_ROWS:
-                raise ValidationError(
-                    {
-                        "file": f"The file has more than {MAX_ROWS} rows; "
-                        "split it into smaller files."
-                    }
-                )
-            if not any(value.strip() for value in values):
-                continue
-            rows.append((reader.line_num, values))
-    except csv.Error as error:
-        raise ValidationError(
-            {"file": f"Line {reader.line_num}: the CSV quoting is broken ({error})."}
-        ) from None
-    return columns, rows
+    text = upload_text(data, field="file", what="The file", max_bytes=MAX_BYTES)
+    table = read_csv(text, field="file", what="The file", max_rows=MAX_ROWS)
+    table.require("file", REQUIRED, OPTIONAL)
+    return table.columns, table.rows
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,6 @@ and a line only joins a payout through an UPDATE that requires it to be open and
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -48,6 +46,7 @@ from portal.models import (
 from portal.notifications import notify_partner
 from portal.pagination import Page, after_cursor, check_limit, cursor_values, page_of
 from portal.types import utc_now
+from portal.uploads import read_csv, upload_text
 from portal.validation import FieldErrors, clean_date, clean_text
 
 MAX_REFERENCE = 100
@@ -625,55 +624,26 @@ class StatementReading:
     ignored: list[str]
 
 
-def _statement_text(content: bytes | str) -> str:
-    if len(content) > MAX_STATEMENT_BYTES:
-        raise ValidationError(
-            {"statement": f"The file is larger than {MAX_STATEMENT_BYTES // 1048576} MB; split it."}
-        )
-    try:
-        return content.decode("utf-8-sig") if isinstance(content, bytes) else content
-    except UnicodeDecodeError:
-        raise ValidationError({"statement": "The file is not UTF-8 text."}) from None
-
-
 def parse_statement(content: bytes | str) -> tuple[list[StatementEntry], list[str]]:
     """The entries of a bank statement: an ISO 20022 camt.053 / camt.054 report (XML), or a
     CSV with the columns payout_id, reference, paid_date, amount, currency. Returns the entries
     that name a payout and a note for each one that does not."""
-    text = _statement_text(content)
+    text = upload_text(content, field="statement", what="The file", max_bytes=MAX_STATEMENT_BYTES)
     if text.lstrip().startswith("<"):
         return _parse_camt(text)
     return _parse_csv(text), []
 
 
 def _parse_csv(text: str) -> list[StatementEntry]:
-    reader = csv.DictReader(io.StringIO(text))
-    try:
-        header = [name.strip().lower() for name in (reader.fieldnames or [])]
-        missing = [name for name in STATEMENT_COLUMNS if name not in header]
-        if missing:
-            raise ValidationError(
-                {
-                    "statement": "The file needs a header row with the columns "
-                    f"{', '.join(STATEMENT_COLUMNS)}; missing: {', '.join(missing)}."
-                }
-            )
-        reader.fieldnames = header
-        records = []
-        for number, raw in enumerate(reader, start=2):
-            if number - 1 > MAX_STATEMENT_ROWS:
-                raise ValidationError(
-                    {"statement": f"The file has more than {MAX_STATEMENT_ROWS} rows; split it."}
-                )
-            records.append(
-                StatementEntry(
-                    where=f"row {number}",
-                    **{name: (raw.get(column) or "").strip() for name, column in _CSV_FIELDS},
-                )
-            )
-    except csv.Error as error:
-        raise ValidationError({"statement": f"The file is not valid CSV ({error})."}) from None
-    return records
+    table = read_csv(text, field="statement", what="The file", max_rows=MAX_STATEMENT_ROWS)
+    table.require("statement", STATEMENT_COLUMNS)
+    return [
+        StatementEntry(
+            where=f"row {line}",
+            **{name: record[column].strip() for name, column in _CSV_FIELDS},
+        )
+        for line, record in table.records()
+    ]
 
 
 _CSV_FIELDS = (

@@ -131,7 +131,7 @@ def test_concurrent_imports_both_land(engine):
 @pytest.mark.parametrize(
     ("data", "fragment"),
     [
-        (b"client_name,client_email,service\n" + b"x" * 1_000_001, "the limit is 1 MB"),
+        (b"client_name,client_email,service\n" + b"x" * 1_000_001, "larger than 1 MB"),
         (
             "client_name,client_email,service\nJos\xe9,j@x.example,SEO\n".encode("latin-1"),
             "not UTF-8",
