@@ -15,10 +15,10 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from functools import cache, partial
+from functools import partial
 from typing import Any, Protocol
 
-from sqlalchemy import BindParameter, ColumnElement, Select, bindparam, case, func, select, true
+from sqlalchemy import BindParameter, ColumnElement, bindparam, case, func, select, true
 from sqlalchemy.orm import Session
 
 from portal import statistics, tax_forms
@@ -40,7 +40,7 @@ from portal.models import (
     PayoutStatus,
     TaxForm,
 )
-from portal.pagination import Page, after_cursor, check_limit, cursor_values, page_of
+from portal.pagination import Listing, Page, page_of
 from portal.payment_details import route_of
 from portal.types import utc_now
 
@@ -559,16 +559,6 @@ def _in_state(state: CommissionState) -> ColumnElement[bool]:
     return _STATE_FILTERS[state](bindparam("now", type_=Commission.hold_until.type))
 
 
-# The conditions a ledger page may use, by name; the page's statement is built once per set
-# of them (building and cache-keying a statement per call cost more than running it).
-_LEDGER_CONDITIONS: dict[str, Callable[[], ColumnElement[bool]]] = {
-    "partner_id": lambda: Commission.partner_id == bindparam("partner_id"),
-    "lead_id": lambda: Commission.lead_id == bindparam("lead_id"),
-    "after": lambda: after_cursor(Commission.earned_at, Commission.id),
-    **{state.value: partial(_in_state, state) for state in CommissionState},
-}
-
-
 _LEDGER_COLUMNS: tuple[Any, ...] = (
     Commission.id,
     Commission.lead_id,
@@ -586,16 +576,20 @@ _LEDGER_COLUMNS: tuple[Any, ...] = (
 )
 
 
-@cache
-def _ledger_page(conditions: tuple[str, ...]) -> Select[Any]:
-    return (
+_LEDGER = Listing(
+    lambda: (
         select(*_LEDGER_COLUMNS)
         .join(Lead, Lead.id == Commission.lead_id)
         .outerjoin(Payout, Payout.id == Commission.payout_id)
-        .where(*[_LEDGER_CONDITIONS[name]() for name in conditions])
-        .order_by(Commission.earned_at.desc(), Commission.id.desc())
-        .limit(bindparam("limit"))
-    )
+    ),
+    Commission.earned_at,
+    Commission.id,
+    {
+        "partner_id": lambda: Commission.partner_id == bindparam("partner_id"),
+        "lead_id": lambda: Commission.lead_id == bindparam("lead_id"),
+        **{state.value: partial(_in_state, state) for state in CommissionState},
+    },
+)
 
 
 def paid_lead_ids(session: Session, *, actor: Actor, lead_ids: Collection[int]) -> set[int]:
@@ -633,26 +627,23 @@ def list_commissions(
 ) -> Page[CommissionLine]:
     """Ledger lines, newest first, with their lead and payout; a partner sees only its own."""
     actor = refresh(session, actor)
-    check_limit(limit)
     partner_id = scoped_partner_id(actor, partner_id)
     now = utc_now()
     conditions: list[str] = []
-    values: dict[str, Any] = {"now": now, "limit": limit + 1}
+    chosen: dict[str, Any] = {"now": now}
     if partner_id is not None:
         conditions.append("partner_id")
-        values["partner_id"] = partner_id
+        chosen["partner_id"] = partner_id
     if state is not None:
         conditions.append(CommissionState(state).value)
     if lead_id is not None:
         conditions.append("lead_id")
-        values["lead_id"] = lead_id
-    if after:
-        conditions.append("after")
-        values |= cursor_values(after)
+        chosen["lead_id"] = lead_id
+    query, values = _LEDGER.query(conditions, after=after, limit=limit)
     # Plain rows, not ORM objects: a page is read, never changed.
     rows = (
         session.connection()  # past the ORM's execution layer (refresh has flushed)
-        .execute(_ledger_page(tuple(conditions)), values)
+        .execute(query, values | chosen)
         .all()
     )
     items = [

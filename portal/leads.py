@@ -17,12 +17,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from functools import cache
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Select,
     bindparam,
     insert,
     or_,
@@ -57,7 +55,7 @@ from portal.models import (
     User,
 )
 from portal.notifications import notify_partner
-from portal.pagination import Page, after_cursor, check_limit, cursor_values, page_of
+from portal.pagination import Listing, Page, page_of
 from portal.types import to_cents, utc_now
 from portal.validation import (
     FieldErrors,
@@ -608,8 +606,6 @@ def _start_of(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
-# Lead listings rerun on every click, and building a statement costs more than running it:
-# each combination of filters is built once, with its values bound at execution.
 _CONDITIONS: dict[str, Callable[[], ColumnElement[bool]]] = {
     "partner_id": lambda: Lead.partner_id == bindparam("partner_id"),
     "status": lambda: Lead.status == bindparam("status"),
@@ -624,8 +620,17 @@ _CONDITIONS: dict[str, Callable[[], ColumnElement[bool]]] = {
     ),
     "created_from": lambda: Lead.created_at >= bindparam("created_from"),
     "created_to": lambda: Lead.created_at < bindparam("created_before"),
-    "after": lambda: after_cursor(Lead.created_at, Lead.id),
 }
+# A partner's listing, and a manager's, which names each lead's partner.
+_LEADS = Listing(lambda: select(*LEAD_COLUMNS), Lead.created_at, Lead.id, _CONDITIONS)
+_LEADS_WITH_PARTNER = Listing(
+    lambda: select(*LEAD_COLUMNS, Partner.company_name).join(
+        Partner, Partner.id == Lead.partner_id
+    ),
+    Lead.created_at,
+    Lead.id,
+    _CONDITIONS,
+)
 
 
 def _filters(
@@ -638,7 +643,6 @@ def _filters(
     partner_id: int | None,
     self_referral: bool | None = None,
     awaiting: bool = False,
-    after: str | None = None,
 ) -> tuple[tuple[str, ...], dict[str, Any]]:
     """The validated filters in use: the names of their conditions, and the values to bind."""
     if created_from and created_to and created_from > created_to:
@@ -668,18 +672,7 @@ def _filters(
     if created_to is not None and created_to < date.max:  # (the last day bounds nothing)
         conditions.append("created_to")
         values["created_before"] = _start_of(created_to + timedelta(days=1))
-    if after:
-        conditions.append("after")
-        values |= cursor_values(after)
     return tuple(conditions), values
-
-
-@cache
-def _page_statement(conditions: tuple[str, ...], with_partner_name: bool) -> Select[Any]:
-    query = select(*LEAD_COLUMNS).where(*[_CONDITIONS[name]() for name in conditions])
-    if with_partner_name:
-        query = query.add_columns(Partner.company_name).join(Partner, Partner.id == Lead.partner_id)
-    return query.order_by(Lead.created_at.desc(), Lead.id.desc()).limit(bindparam("limit"))
 
 
 def list_leads(
@@ -698,8 +691,7 @@ def list_leads(
 ) -> Page[LeadView]:
     """Leads the actor may see, newest first, one keyset page at a time."""
     actor = refresh(session, actor)
-    check_limit(limit)
-    conditions, values = _filters(
+    conditions, chosen = _filters(
         actor,
         status=status,
         search=search,
@@ -708,13 +700,13 @@ def list_leads(
         partner_id=partner_id,
         self_referral=self_referral,
         awaiting=awaiting,
-        after=after,
     )
-    query = _page_statement(conditions, actor.is_manager)
+    listing = _LEADS_WITH_PARTNER if actor.is_manager else _LEADS
+    query, values = listing.query(conditions, after=after, limit=limit)
     # Plain rows through the connection, not ORM objects: a page is read, never changed, and
     # skipping the ORM's loading layer makes it markedly cheaper. (So no autoflush: flush.)
     session.flush()
-    result = session.connection().execute(query, values | {"limit": limit + 1}).mappings().all()
+    result = session.connection().execute(query, values | chosen).mappings().all()
     rows = [(row, row["company_name"] if actor.is_manager else None) for row in result]
     items = lead_views(rows[:limit], actor)
     return page_of(items, has_more=len(rows) > limit, moment=lambda item: item.created_at)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeAlias, TypeVar
 
-from sqlalchemy import ColumnElement, bindparam, tuple_
+from sqlalchemy import ColumnElement, Select, bindparam, tuple_
 
 from portal.errors import ValidationError
 from portal.models import MAX_ID
@@ -102,3 +102,48 @@ def check_limit(limit: int) -> int:
     if not 1 <= limit <= MAX_PAGE_SIZE:
         raise ValidationError({"limit": f"Page size must be between 1 and {MAX_PAGE_SIZE}."})
     return limit
+
+
+AnySelect: TypeAlias = Select[*tuple[Any, ...]]
+
+
+class Listing:
+    """A keyset listing, newest first: a base statement, the conditions a caller may choose by
+    name, and the cursor. Listings rerun on every click and building a statement costs more
+    than running it, so each set of conditions in use is built once, every value bound at
+    execution (the names' values, and `query`'s for the cursor and the page size)."""
+
+    def __init__(
+        self,
+        base: Callable[[], AnySelect],
+        moment: Expression[Any],
+        row_id: Expression[int],
+        conditions: Mapping[str, Callable[[], ColumnElement[bool]]],
+    ) -> None:
+        self._base, self._moment, self._row_id = base, moment, row_id
+        self._conditions: dict[str, Callable[[], ColumnElement[bool]]] = {
+            **conditions,
+            "after": lambda: after_cursor(moment, row_id),
+        }
+        self._built: dict[tuple[str, ...], AnySelect] = {}
+
+    def query(
+        self, chosen: Sequence[str], *, after: str | None, limit: int
+    ) -> tuple[AnySelect, dict[str, Any]]:
+        """The statement for the `chosen` conditions (and the cursor's, when there is one),
+        with the values of the cursor and of one row more than a page (to tell if there is
+        more); a page size out of bounds or a tampered cursor is a validation error."""
+        check_limit(limit)
+        names = (*chosen, "after") if after else tuple(chosen)
+        statement = self._built.get(names)
+        if statement is None:
+            statement = self._built[names] = (
+                self._base()
+                .where(*[self._conditions[name]() for name in names])
+                .order_by(self._moment.desc(), self._row_id.desc())
+                .limit(bindparam("limit"))
+            )
+        values: dict[str, Any] = {"limit": limit + 1}
+        if after:
+            values |= cursor_values(after)
+        return statement, values

@@ -12,15 +12,14 @@ and a line only joins a payout through an UPDATE that requires it to be open and
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from functools import cache
 from typing import Any
 
 import achkit
-from sqlalchemy import ColumnElement, Select, bindparam, func, select, update
+from sqlalchemy import ColumnElement, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from portal import audit
@@ -44,7 +43,7 @@ from portal.models import (
     PayoutStatus,
 )
 from portal.notifications import notify_partner
-from portal.pagination import Page, after_cursor, check_limit, cursor_values, page_of
+from portal.pagination import Listing, Page, page_of
 from portal.types import utc_now
 from portal.uploads import read_csv, upload_text
 from portal.validation import FieldErrors, clean_date, clean_text
@@ -1105,23 +1104,15 @@ def mark_returned(
     return _view(payout, partner.company_name)
 
 
-# The conditions a payouts page may use; its statement is built once per set of them.
-_PAYOUT_CONDITIONS: dict[str, Callable[[], ColumnElement[bool]]] = {
-    "partner_id": lambda: Payout.partner_id == bindparam("partner_id"),
-    "status": lambda: Payout.status == bindparam("status"),
-    "after": lambda: after_cursor(Payout.created_at, Payout.id),
-}
-
-
-@cache
-def _payouts_page(conditions: tuple[str, ...]) -> Select[Payout, str]:
-    return (
-        select(Payout, Partner.company_name)
-        .join(Partner, Partner.id == Payout.partner_id)
-        .where(*[_PAYOUT_CONDITIONS[name]() for name in conditions])
-        .order_by(Payout.created_at.desc(), Payout.id.desc())
-        .limit(bindparam("limit"))
-    )
+_PAYOUTS = Listing(
+    lambda: select(Payout, Partner.company_name).join(Partner, Partner.id == Payout.partner_id),
+    Payout.created_at,
+    Payout.id,
+    {
+        "partner_id": lambda: Payout.partner_id == bindparam("partner_id"),
+        "status": lambda: Payout.status == bindparam("status"),
+    },
+)
 
 
 def list_payouts(
@@ -1135,19 +1126,16 @@ def list_payouts(
 ) -> Page[PayoutView]:
     """Payouts newest first; a partner sees only its own."""
     actor = refresh(session, actor)
-    check_limit(limit)
     partner_id = scoped_partner_id(actor, partner_id)
     conditions: list[str] = []
-    values: dict[str, Any] = {"limit": limit + 1}
+    chosen: dict[str, Any] = {}
     if partner_id is not None:
         conditions.append("partner_id")
-        values["partner_id"] = partner_id
+        chosen["partner_id"] = partner_id
     if status is not None:
         conditions.append("status")
-        values["status"] = PayoutStatus(status)
-    if after:
-        conditions.append("after")
-        values |= cursor_values(after)
-    rows = session.execute(_payouts_page(tuple(conditions)), values).all()
+        chosen["status"] = PayoutStatus(status)
+    query, values = _PAYOUTS.query(conditions, after=after, limit=limit)
+    rows = session.execute(query, values | chosen).all()
     items = [_view(payout, name) for payout, name in rows[:limit]]
     return page_of(items, has_more=len(rows) > limit, moment=lambda item: item.created_at)
