@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from portal import notifications
-from portal.access import Actor, one_action
-from portal.actions import Session
-from portal.config import get_settings
+from portal.core.access import Actor, one_action
+from portal.core.actions import Session
+from portal.core.config import get_settings
+from portal.messaging import notifications
 from portal.ui import memory, phone, run_slots, session
 from portal.ui.feedback import database_guard, read
 

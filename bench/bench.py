@@ -29,20 +29,15 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import select, text  # noqa: E402
 
-from portal import (  # noqa: E402
-    commissions,
-    exports,
-    integrity,
-    leads,
-    notifications,
-    program,
-    statistics,
-    users,
-)
-from portal.access import Actor, load_actor, one_action  # noqa: E402
-from portal.db import get_engine, unit_of_work  # noqa: E402
-from portal.errors import Conflict  # noqa: E402
-from portal.models import Lead, LeadStatus, User  # noqa: E402
+from portal.accounts import users  # noqa: E402
+from portal.core.access import Actor, load_actor, one_action  # noqa: E402
+from portal.core.db import get_engine, unit_of_work  # noqa: E402
+from portal.core.errors import Conflict  # noqa: E402
+from portal.core.models import Lead, LeadStatus, User  # noqa: E402
+from portal.leads import leads  # noqa: E402
+from portal.messaging import notifications  # noqa: E402
+from portal.money import commissions  # noqa: E402
+from portal.reporting import exports, integrity, program, statistics  # noqa: E402
 from portal.tools import serve  # noqa: E402
 
 RESULTS: list[tuple[str, float, float | None, str]] = []
@@ -139,7 +134,7 @@ def bench_lead_pages(partner: Actor, repeat: int, postgres: bool) -> None:
             if depth
             else None
         )
-    from portal.pagination import encode_cursor
+    from portal.core.pagination import encode_cursor
 
     cases = [("first page", None, None), ("status=qualified", LeadStatus.QUALIFIED, None)]
     if depth is not None and deep_id is not None:
@@ -250,7 +245,7 @@ def bench_pages(partner: Actor, manager: Actor, repeat: int) -> None:
         logging.getLogger(f"streamlit.runtime.{name}").addFilter(lambda _record: False)
     from streamlit.testing.v1 import AppTest
 
-    from portal.types import utc_now
+    from portal.core.types import utc_now
     from portal.ui import session as ui_session
 
     pages = {
@@ -412,8 +407,9 @@ def bench_api(partner: Actor, repeat: int) -> None:
     from starlette.applications import Starlette
     from starlette.routing import Mount
 
-    from portal import api_keys, config
+    from portal.accounts import api_keys
     from portal.api.app import api
+    from portal.core import config
 
     os.environ["PORTAL_API_REQUESTS_PER_MINUTE"] = "1000000"  # measure, do not throttle
     config.get_settings.cache_clear()

@@ -53,10 +53,10 @@ from streamlit.proto.BackMsg_pb2 import BackMsg  # noqa: E402
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
 from streamlit.proto.WidgetStates_pb2 import WidgetState  # noqa: E402
 
-from portal import users  # noqa: E402
-from portal.config import get_settings  # noqa: E402
-from portal.db import get_engine, unit_of_work  # noqa: E402
-from portal.models import Lead, LeadStatus, Partner, PartnerStatus, User  # noqa: E402
+from portal.accounts import users  # noqa: E402
+from portal.core.config import get_settings  # noqa: E402
+from portal.core.db import get_engine, unit_of_work  # noqa: E402
+from portal.core.models import Lead, LeadStatus, Partner, PartnerStatus, User  # noqa: E402
 from portal.tools import serve  # noqa: E402
 
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024  # a page's largest message (tables, figures)

@@ -6,8 +6,8 @@ from logging.config import fileConfig
 
 from alembic import context
 
-from portal.db import get_engine
-from portal.models import Base
+from portal.core.db import get_engine
+from portal.core.models import Base
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logging", True):

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from portal.models import Role
+from portal.core.models import Role
 from portal.ui.account import api_keys_panel, change_password_form, sessions_panel
 from portal.ui.session import require
 

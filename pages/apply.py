@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from portal import partners
-from portal.config import get_settings
+from portal.core.config import get_settings
+from portal.partners import partners
 from portal.ui.feedback import FormErrors
 from portal.ui.session import client_address
 

@@ -4,8 +4,9 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import streamlit as st
 
-from portal import audit, exports
-from portal.models import Role
+from portal.core import audit
+from portal.core.models import Role
+from portal.reporting import exports
 from portal.ui import downloads, fmt, paging
 from portal.ui.feedback import perform, read
 from portal.ui.session import require

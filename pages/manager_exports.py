@@ -4,9 +4,10 @@ from datetime import date
 
 import streamlit as st
 
-from portal import exports, statements
-from portal.config import get_settings
-from portal.models import Role
+from portal.core.config import get_settings
+from portal.core.models import Role
+from portal.money import statements
+from portal.reporting import exports
 from portal.ui import downloads, fmt, pickers
 from portal.ui.feedback import perform
 from portal.ui.session import require

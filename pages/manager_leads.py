@@ -3,7 +3,7 @@ lose through a dialog), opened from their row, reassigned in bulk."""
 
 import streamlit as st
 
-from portal.models import Role
+from portal.core.models import Role
 from portal.ui import lead_table
 from portal.ui.session import require
 

@@ -3,9 +3,10 @@ as its recipient reads it, as text, and a failed one sent again."""
 
 import streamlit as st
 
-from portal import mail, password_links
-from portal.config import get_settings
-from portal.models import MailStatus, Role
+from portal.accounts import password_links
+from portal.core.config import get_settings
+from portal.core.models import MailStatus, Role
+from portal.messaging import mail
 from portal.ui import fmt, paging
 from portal.ui.feedback import perform, read
 from portal.ui.session import require

@@ -2,10 +2,10 @@
 
 import streamlit as st
 
-from portal import program
-from portal.commissions import CommissionState
-from portal.config import get_settings
-from portal.models import PartnerStatus, Role
+from portal.core.config import get_settings
+from portal.core.models import PartnerStatus, Role
+from portal.money.commissions import CommissionState
+from portal.reporting import program
 from portal.ui import charts, fmt
 from portal.ui.feedback import read
 from portal.ui.session import require

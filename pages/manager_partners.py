@@ -7,12 +7,15 @@ from functools import partial
 import pandas as pd
 import streamlit as st
 
-from portal import leads, partners, profiles, statistics, users
-from portal.actions import Session
-from portal.batch import RowOutcome
-from portal.errors import ValidationError
-from portal.models import PartnerStatus, Role
-from portal.partners import PartnerEdit, PartnerView
+from portal.accounts import users
+from portal.core.actions import Session
+from portal.core.batch import RowOutcome
+from portal.core.errors import ValidationError
+from portal.core.models import PartnerStatus, Role
+from portal.leads import leads
+from portal.partners import partners, profiles
+from portal.partners.partners import PartnerEdit, PartnerView
+from portal.reporting import statistics
 from portal.ui import confirm, fmt, paging
 from portal.ui.feedback import perform, read
 from portal.ui.session import require

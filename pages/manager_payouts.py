@@ -8,14 +8,15 @@ from decimal import Decimal
 
 import streamlit as st
 
-from portal import currencies, exports, payout_files, payouts
-from portal.actions import Session
-from portal.models import PayoutStatus, Role
-from portal.payouts import STATEMENT_COLUMNS, PayoutView, StatementRow
+from portal.core.actions import Session
+from portal.core.models import PayoutStatus, Role
+from portal.core.validation import FieldErrors
+from portal.money import currencies, payout_files, payouts
+from portal.money.payouts import STATEMENT_COLUMNS, PayoutView, StatementRow
+from portal.reporting import exports
 from portal.ui import confirm, downloads, fmt
 from portal.ui.feedback import perform, read
 from portal.ui.session import require
-from portal.validation import FieldErrors
 
 actor = require(Role.MANAGER)
 st.title("Payouts")

@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from portal import tax_forms
-from portal.models import Role, TaxDocumentStatus
+from portal.core.models import Role, TaxDocumentStatus
+from portal.money import tax_forms
 from portal.ui import fmt
 from portal.ui.feedback import perform, read
 from portal.ui.session import require

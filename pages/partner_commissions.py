@@ -5,9 +5,10 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from portal import commissions, exports, payouts, statements, statistics
-from portal.commissions import CommissionState
-from portal.models import Role
+from portal.core.models import Role
+from portal.money import commissions, payouts, statements
+from portal.money.commissions import CommissionState
+from portal.reporting import exports, statistics
 from portal.ui import (
     charts,
     downloads,

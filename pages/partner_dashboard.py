@@ -2,9 +2,12 @@
 
 import streamlit as st
 
-from portal import commissions, leads, notifications, statistics
-from portal.config import get_settings
-from portal.models import PartnerStatus, Role
+from portal.core.config import get_settings
+from portal.core.models import PartnerStatus, Role
+from portal.leads import leads
+from portal.messaging import notifications
+from portal.money import commissions
+from portal.reporting import statistics
 from portal.ui import charts, fmt, partner_state, payout_status
 from portal.ui.feedback import perform, read
 from portal.ui.session import require

@@ -5,9 +5,10 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from portal import exports, imports, leads
-from portal.config import get_settings
-from portal.models import PartnerStatus, Role
+from portal.core.config import get_settings
+from portal.core.models import PartnerStatus, Role
+from portal.leads import imports, leads
+from portal.reporting import exports
 from portal.ui import downloads, fmt, lead_table, partner_state
 from portal.ui.feedback import FormErrors, perform
 from portal.ui.session import require

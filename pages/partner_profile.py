@@ -4,9 +4,8 @@ import math
 
 import streamlit as st
 
-from portal import currencies, partners, profiles, tax_forms
-from portal.config import get_settings
-from portal.models import (
+from portal.core.config import get_settings
+from portal.core.models import (
     BankAccountType,
     PartnerStatus,
     PayeeType,
@@ -15,6 +14,8 @@ from portal.models import (
     TaxForm,
     TaxIdType,
 )
+from portal.money import currencies, tax_forms
+from portal.partners import partners, profiles
 from portal.ui import fmt, partner_state
 from portal.ui.account import (
     api_keys_panel,

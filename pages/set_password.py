@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from portal import password_links
-from portal.models import TokenPurpose
+from portal.accounts import password_links
+from portal.core.models import TokenPurpose
 from portal.ui.feedback import perform, read
 from portal.ui.session import sign_in_page
 

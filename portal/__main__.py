@@ -22,29 +22,20 @@ from typing import IO, Any
 
 from sqlalchemy.orm import Session
 
-from portal import (
-    actions,
-    api_keys,
-    currencies,
-    exports,
-    integrity,
-    mail_sender,
-    migrate,
-    password_links,
-    payout_files,
-    payouts,
-    statements,
-    users,
-)
-from portal.access import Actor
-from portal.config import ConfigurationError, get_settings
-from portal.db import get_engine, unit_of_work
-from portal.errors import PortalError
-from portal.models import MAX_ID, ApiScope, Role
-from portal.payment_details import FileFormat
+from portal.accounts import api_keys, password_links, users
+from portal.core import actions, migrate
+from portal.core.access import Actor
+from portal.core.config import ConfigurationError, get_settings
+from portal.core.db import get_engine, unit_of_work
+from portal.core.errors import PortalError
+from portal.core.models import MAX_ID, ApiScope, Role
+from portal.core.types import utc_now
+from portal.core.validation import FieldErrors, is_text, parse_day
+from portal.messaging import mail_sender
+from portal.money import currencies, payout_files, payouts, statements
+from portal.money.payment_details import FileFormat
+from portal.reporting import exports, integrity
 from portal.tools import generate, seed
-from portal.types import utc_now
-from portal.validation import FieldErrors, is_text, parse_day
 
 
 def _positive_int(text: str) -> int:

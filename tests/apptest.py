@@ -8,11 +8,11 @@ from datetime import timedelta
 
 from streamlit.testing.v1 import AppTest
 
-from portal import users
-from portal.access import Actor
-from portal.config import PROJECT_ROOT
-from portal.db import unit_of_work
-from portal.types import utc_now
+from portal.accounts import users
+from portal.core.access import Actor
+from portal.core.config import PROJECT_ROOT
+from portal.core.db import unit_of_work
+from portal.core.types import utc_now
 from portal.ui import session
 from portal.ui.fmt import WORD_JOINER
 

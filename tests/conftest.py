@@ -39,9 +39,9 @@ from sqlalchemy.exc import OperationalError  # noqa: E402
 
 os.environ["PORTAL_ENCRYPTION_KEY"] = Fernet.generate_key().decode()
 
-from portal import config, migrate  # noqa: E402
-from portal.db import get_engine  # noqa: E402
-from portal.models import Base  # noqa: E402
+from portal.core import config, migrate  # noqa: E402
+from portal.core.db import get_engine  # noqa: E402
+from portal.core.models import Base  # noqa: E402
 
 ADMIN_URL = os.environ.get(
     "PORTAL_TEST_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

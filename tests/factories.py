@@ -13,12 +13,13 @@ import xmlschema
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from portal import leads, statistics
-from portal.access import Actor, load_actor
-from portal.models import Commission, Lead, Partner, PartnerProfile, PartnerStatus, Role
-from portal.pagination import Page
-from portal.types import utc_now
-from portal.users import add_user
+from portal.accounts.users import add_user
+from portal.core.access import Actor, load_actor
+from portal.core.models import Commission, Lead, Partner, PartnerProfile, PartnerStatus, Role
+from portal.core.pagination import Page
+from portal.core.types import utc_now
+from portal.leads import leads
+from portal.reporting import statistics
 
 _numbers = itertools.count(1)
 PASSWORD = "correct horse battery staple"
@@ -115,7 +116,7 @@ TINY_PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%
 
 def verify_tax_form(session: Session, partner: Actor, form: str = "W-9") -> None:
     """Give a partner a verified tax form on file, as the upload and a manager's review do."""
-    from portal import tax_forms
+    from portal.money import tax_forms
 
     document = tax_forms.submit_tax_form(
         session, actor=partner, form=form, file_name="form.pdf", content=TINY_PDF
@@ -127,7 +128,7 @@ def verify_tax_form(session: Session, partner: Actor, form: str = "W-9") -> None
 
 def payable_profile(session: Session, partner: Actor, method: str = "paypal") -> None:
     """Give a partner everything a payout needs: method, its details, a verified tax form."""
-    from portal import profiles
+    from portal.partners import profiles
 
     profiles.update_profile(
         session,
@@ -224,7 +225,7 @@ def owed_partner(
 ) -> Actor:
     """A partner with these profile details and a verified tax form, owed the commission of
     one conversion whose hold is over (every open line's hold is ended)."""
-    from portal import profiles
+    from portal.partners import profiles
 
     partner = make_actor(session)
     profiles.update_profile(session, actor=partner, password=PASSWORD, changes=changes)

@@ -88,7 +88,7 @@ def html_of(message: EmailMessage) -> str:
 def link_token(row: Any) -> str:
     """The token of the password link in an outbox message as its recipient reads it (the
     stored message shows `[link hidden]`; the link is put in when the message is sent)."""
-    from portal import mail
+    from portal.messaging import mail
 
     body = text_of(mail.as_email(row))
     link = re.search(r"https?://\S+/set_password\?\S+", body)

@@ -14,15 +14,18 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.testclient import TestClient
 
-from portal import api_keys, leads, partners, users, webhooks
-from portal.access import Actor
+from portal.accounts import api_keys, users
 from portal.api import app as api_app
 from portal.api.contract import PROBLEM
-from portal.config import get_settings
-from portal.db import unit_of_work
-from portal.errors import ValidationError
-from portal.models import ApiKey, Lead, OutboxMessage, PartnerStatus, User
-from portal.types import utc_now
+from portal.core.access import Actor
+from portal.core.config import get_settings
+from portal.core.db import unit_of_work
+from portal.core.errors import ValidationError
+from portal.core.models import ApiKey, Lead, OutboxMessage, PartnerStatus, User
+from portal.core.types import utc_now
+from portal.leads import leads
+from portal.messaging import webhooks
+from portal.partners import partners
 from tests.factories import PASSWORD, make_actor, make_converted_lead, make_lead, make_manager
 
 ROOT = "/api/v1"

@@ -11,10 +11,10 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.testclient import TestClient
 
-from portal import api_keys
+from portal.accounts import api_keys
 from portal.api import app as api_app
-from portal.db import unit_of_work
-from portal.models import ApiKey, ApiScope
+from portal.core.db import unit_of_work
+from portal.core.models import ApiKey, ApiScope
 from tests.test_access_matrix import KINDS, World, _world
 
 ROOT = "/api/v1"

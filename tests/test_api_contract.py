@@ -15,11 +15,11 @@ from pathlib import Path
 import httpx2 as httpx
 import pytest
 
-from portal import api_keys
-from portal.access import Actor
-from portal.config import PROJECT_ROOT
-from portal.db import get_engine, unit_of_work
-from portal.models import Role
+from portal.accounts import api_keys
+from portal.core.access import Actor
+from portal.core.config import PROJECT_ROOT
+from portal.core.db import get_engine, unit_of_work
+from portal.core.models import Role
 from tests.browser.conftest import Server, app_on
 from tests.factories import make_actor, make_converted_lead, make_lead
 

@@ -15,9 +15,9 @@ import httpx2 as httpx
 import pytest
 from sqlalchemy import select
 
-from portal.config import PROJECT_ROOT
-from portal.db import get_engine, unit_of_work
-from portal.models import Lead, LeadStatus
+from portal.core.config import PROJECT_ROOT
+from portal.core.db import get_engine, unit_of_work
+from portal.core.models import Lead, LeadStatus
 from tests.browser.conftest import Server, app_on
 from tests.factories import make_actor
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from portal import api_keys, leads, webhooks
-from portal.db import unit_of_work
-from portal.models import ApiScope
+from portal.accounts import api_keys
+from portal.core.db import unit_of_work
+from portal.core.models import ApiScope
+from portal.leads import leads
+from portal.messaging import webhooks
 from tests.apptest import signed_in, texts
 from tests.factories import PASSWORD, make_actor, make_lead, make_manager
 

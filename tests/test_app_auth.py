@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from portal import users
-from portal.db import unit_of_work
-from portal.models import PartnerStatus, UserSession
+from portal.accounts import users
+from portal.core.db import unit_of_work
+from portal.core.models import PartnerStatus, UserSession
 from portal.ui import session
 from tests.apptest import app, page_as, shown, signed_in, texts
 from tests.factories import PASSWORD, make_actor, make_manager
@@ -108,7 +108,7 @@ def test_deactivated_user_is_signed_out_at_the_next_interaction(app_database):
 
 
 def test_suspension_takes_effect_at_the_next_interaction(app_database):
-    from portal import partners
+    from portal.partners import partners
 
     with unit_of_work(app_database) as db:
         partner, manager = make_actor(db), make_manager(db)
@@ -172,7 +172,7 @@ def test_apply_refusal_names_the_fields(app_database):
 
 
 def test_an_unreachable_database_gives_a_friendly_message(monkeypatch):
-    from portal import config
+    from portal.core import config
 
     monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/none")
     config.get_settings.cache_clear()

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select, update
 
-from portal import partners, password_links, users
-from portal.db import unit_of_work
-from portal.models import MailStatus, OutboxMessage, PartnerStatus, User
+from portal.accounts import password_links, users
+from portal.core.db import unit_of_work
+from portal.core.models import MailStatus, OutboxMessage, PartnerStatus, User
+from portal.partners import partners
 from tests.apptest import app, page_as, signed_in, texts
 from tests.factories import make_actor, make_manager
 from tests.mailbox import link_token
@@ -129,7 +130,7 @@ def test_the_profile_offers_the_daily_digest(app_database):
     next(b for b in test.button if b.label == "Save profile").click().run()
     assert not test.exception
     with unit_of_work(app_database) as session:
-        from portal.models import PartnerProfile
+        from portal.core.models import PartnerProfile
 
         assert session.scalar(
             select(PartnerProfile.email_digest).where(

@@ -8,9 +8,9 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select, update
 
-from portal import leads, partners, payouts, profiles, users
-from portal.db import unit_of_work
-from portal.models import (
+from portal.accounts import users
+from portal.core.db import unit_of_work
+from portal.core.models import (
     Commission,
     Lead,
     LeadStatus,
@@ -19,7 +19,10 @@ from portal.models import (
     Payout,
     PayoutStatus,
 )
-from portal.types import utc_now
+from portal.core.types import utc_now
+from portal.leads import leads
+from portal.money import payouts
+from portal.partners import partners, profiles
 from tests.apptest import metric, page_as, shown, texts
 from tests.factories import (
     GERMAN_IBAN,
@@ -412,7 +415,7 @@ def test_payouts_page_settles_a_bank_statement_all_or_nothing(app_database):
 
 
 def test_tax_forms_page_opens_and_verifies_an_upload(app_database):
-    from portal import tax_forms
+    from portal.money import tax_forms
     from tests.factories import TINY_PDF
 
     with unit_of_work(app_database) as db:
@@ -437,7 +440,7 @@ def test_tax_forms_page_opens_and_verifies_an_upload(app_database):
 
 
 def test_tax_forms_page_names_the_company_as_typed(app_database):
-    from portal import tax_forms
+    from portal.money import tax_forms
     from tests.factories import TINY_PDF, make_partner
 
     with unit_of_work(app_database) as db:

@@ -10,10 +10,9 @@ import pytest
 from sqlalchemy import Engine, event, select, update
 from streamlit.runtime.pages_manager import PagesManager
 
-from portal import notifications, partners, profiles
-from portal.access import load_actor
-from portal.db import unit_of_work
-from portal.models import (
+from portal.core.access import load_actor
+from portal.core.db import unit_of_work
+from portal.core.models import (
     Commission,
     Lead,
     LeadStatus,
@@ -22,7 +21,9 @@ from portal.models import (
     PartnerStatus,
     UserSession,
 )
-from portal.types import utc_now
+from portal.core.types import utc_now
+from portal.messaging import notifications
+from portal.partners import partners, profiles
 from portal.ui import lead_table, partner_state
 from tests.apptest import metric, page_as, shown, signed_in, texts
 from tests.factories import (
@@ -568,7 +569,7 @@ def test_a_session_last_seen_a_while_ago_is_touched_by_the_pages_reads(app_datab
 
 def test_a_page_run_reads_the_signed_in_user_once(app_database, monkeypatch):
     """Home.py reads who is signed in at the start of each run; the page's services take that
-    reading (portal/access.py, `one_action`) instead of each reading the user again."""
+    reading (portal/core/access.py, `one_action`) instead of each reading the user again."""
     pages_through_home(monkeypatch)
     with unit_of_work(app_database) as db:
         partner = make_actor(db)

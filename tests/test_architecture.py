@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from portal.config import PROJECT_ROOT
+from portal.core.config import PROJECT_ROOT
 
 
 def _imports(path: Path) -> set[str]:
@@ -71,7 +71,7 @@ def test_every_page_run_takes_a_run_slot():
 
 
 def test_every_action_of_the_ui_runs_through_one_door():
-    """Pages, their dialogs and the web code run work through `portal.actions` (via
+    """Pages, their dialogs and the web code run work through `portal.core.actions` (via
     `feedback.perform` and `feedback.read`): one unit of work, run again while the database
     is busy, refusals shown in words. A raw `unit_of_work` there would skip the retry and show
     a refusal as a traceback."""

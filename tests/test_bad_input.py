@@ -11,10 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from portal import leads, partners, profiles
-from portal.db import unit_of_work
-from portal.errors import NotFound, ValidationError
-from portal.models import AuditEntry, Lead, Partner
+from portal.core.db import unit_of_work
+from portal.core.errors import NotFound, ValidationError
+from portal.core.models import AuditEntry, Lead, Partner
+from portal.leads import leads
+from portal.partners import partners, profiles
 from tests.factories import PASSWORD, make_actor, make_manager
 
 OURS = [
@@ -177,8 +178,10 @@ def _stored_or_refused(call, field):
 def test_naughty_strings_in_the_other_forms(engine):
     from decimal import Decimal
 
-    from portal import audit, payouts, users
-    from portal.models import LeadStatus
+    from portal.accounts import users
+    from portal.core import audit
+    from portal.core.models import LeadStatus
+    from portal.money import payouts
     from tests.factories import make_manager
 
     with unit_of_work(engine) as session:
@@ -275,7 +278,7 @@ def test_naughty_strings_in_the_other_forms(engine):
 
 
 def test_naughty_new_passwords_are_kept_exactly_or_refused(engine):
-    from portal import users
+    from portal.accounts import users
 
     with unit_of_work(engine) as session:
         actor = make_actor(session)
@@ -303,7 +306,7 @@ def test_naughty_command_line_arguments(engine, monkeypatch, capsys, tmp_path):
     from portal.__main__ import main
 
     monkeypatch.setenv("DATABASE_URL", engine.url.render_as_string(hide_password=False))
-    config_module = __import__("portal.config", fromlist=["get_settings"])
+    config_module = __import__("portal.core.config", fromlist=["get_settings"])
     config_module.get_settings.cache_clear()
     try:
         for value in CORPUS:
@@ -346,7 +349,7 @@ def test_naughty_strings_in_upload_columns(engine):
     import csv
     import io
 
-    from portal import imports
+    from portal.leads import imports
 
     values = [value for value in CORPUS if "\x00" not in value and len(value) < 5000]
     sink = io.StringIO()
@@ -371,7 +374,7 @@ def test_naughty_strings_in_upload_columns(engine):
 
 @pytest.mark.parametrize("override", ["\u202e", "\u2066", "\u200f"])
 def test_bidi_controls_are_refused_in_names(engine, override):
-    from portal import profiles
+    from portal.partners import profiles
 
     with unit_of_work(engine) as session:
         actor = make_actor(session)
@@ -385,7 +388,7 @@ def test_bidi_controls_are_refused_in_names(engine, override):
 
 
 def test_a_short_secret_is_never_shown_whole():
-    from portal.crypto import last4, masked
+    from portal.core.crypto import last4, masked
 
     assert masked(last4("1234")) == "•••• 34"
     assert masked(last4("12345678")) == "•••• 5678"
@@ -394,8 +397,10 @@ def test_a_short_secret_is_never_shown_whole():
 
 @pytest.mark.parametrize("huge", [2**63, 2**80, -(2**70)])
 def test_an_id_no_column_can_hold_is_not_found_on_both_databases(engine, huge):
-    from portal import leads, partners, payouts, tax_forms
-    from portal.errors import NotFound
+    from portal.core.errors import NotFound
+    from portal.leads import leads
+    from portal.money import payouts, tax_forms
+    from portal.partners import partners
 
     with unit_of_work(engine) as session:
         manager = make_manager(session)

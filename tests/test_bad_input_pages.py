@@ -10,9 +10,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from portal import migrate
-from portal.db import get_engine, unit_of_work
-from portal.models import AuditEntry, Lead, Partner, PartnerProfile
+from portal.core import migrate
+from portal.core.db import get_engine, unit_of_work
+from portal.core.models import AuditEntry, Lead, Partner, PartnerProfile
 from tests.apptest import app, page_as, texts
 from tests.apptest import shown as displayed
 from tests.conftest import create_sqlite_database

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from portal.config import PROJECT_ROOT
+from portal.core.config import PROJECT_ROOT
 from portal.tools import generate
 
 pytestmark = pytest.mark.server

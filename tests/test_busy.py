@@ -15,10 +15,10 @@ import pytest
 from sqlalchemy import Engine, insert, select, text
 from sqlalchemy.exc import DBAPIError
 
-from portal import db
-from portal.actions import run as retrying
-from portal.db import unit_of_work
-from portal.models import Partner, PartnerStatus
+from portal.core import db
+from portal.core.actions import run as retrying
+from portal.core.db import unit_of_work
+from portal.core.models import Partner, PartnerStatus
 from portal.ui import feedback
 from tests.factories import make_actor
 

@@ -9,8 +9,8 @@ from decimal import Decimal
 import plotly.graph_objects as go
 import pytest
 
-from portal.models import LeadStatus
-from portal.statistics import MonthCount, MonthEarnings
+from portal.core.models import LeadStatus
+from portal.reporting.statistics import MonthCount, MonthEarnings
 from portal.ui import charts
 
 

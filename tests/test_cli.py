@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import func, select, update
 
 import portal.__main__ as cli
-from portal.config import get_settings
-from portal.db import unit_of_work
-from portal.models import Lead, Partner, User
-from portal.users import authenticate
+from portal.accounts.users import authenticate
+from portal.core.config import get_settings
+from portal.core.db import unit_of_work
+from portal.core.models import Lead, Partner, User
 
 
 def run_cli(
@@ -235,7 +235,7 @@ def test_db_upgrade_on_a_fresh_sqlite_file(tmp_path):
 def test_payout_verbs_end_to_end_and_their_refusals(engine):
     from datetime import UTC, datetime, timedelta
 
-    from portal import profiles
+    from portal.partners import profiles
     from tests.factories import (
         PASSWORD,
         make_actor,
@@ -254,7 +254,7 @@ def test_payout_verbs_end_to_end_and_their_refusals(engine):
         )
         verify_tax_form(session, partner)
         make_converted_lead(session, manager, partner, "1000")
-        from portal.models import Commission
+        from portal.core.models import Commission
 
         session.execute(update(Commission).values(hold_until=datetime.now(UTC) - timedelta(days=1)))
     url = _url(engine)

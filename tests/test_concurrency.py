@@ -7,10 +7,11 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
-from portal import integrity, leads
-from portal.db import unit_of_work
-from portal.errors import Conflict, PortalError
-from portal.models import Lead, LeadEvent
+from portal.core.db import unit_of_work
+from portal.core.errors import Conflict, PortalError
+from portal.core.models import Lead, LeadEvent
+from portal.leads import leads
+from portal.reporting import integrity
 from tests.factories import make_actor, make_lead
 
 
@@ -94,7 +95,7 @@ def test_eight_writers_on_one_partner_lose_nothing(engine):
     import random
     from collections import Counter
 
-    from portal.models import LeadStatus
+    from portal.core.models import LeadStatus
     from tests.factories import make_manager
 
     cycle = {

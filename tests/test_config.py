@@ -11,7 +11,7 @@ import pytest
 from cryptography.fernet import Fernet
 from pydantic import ValidationError
 
-from portal.config import PROJECT_ROOT, ConfigurationError, Settings, load_settings
+from portal.core.config import PROJECT_ROOT, ConfigurationError, Settings, load_settings
 
 SECRET_NAMES = ("PORTAL_COOKIE_KEY", "PORTAL_ENCRYPTION_KEY")
 
@@ -21,13 +21,13 @@ def clean_env(monkeypatch, tmp_path):
     for name in (*SECRET_NAMES, "DATABASE_URL", "PORTAL_ENV"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("PORTAL_DATA_DIR", str(tmp_path))
-    monkeypatch.setattr("portal.config.SECRETS_FILE", tmp_path / "absent-secrets.toml")
+    monkeypatch.setattr("portal.core.config.SECRETS_FILE", tmp_path / "absent-secrets.toml")
     return tmp_path
 
 
 def test_defaults_follow_the_domain_rules(clean_env):
     settings = load_settings()
-    assert settings.sqlalchemy_url == f"sqlite:///{clean_env / 'portal.db'}"
+    assert settings.sqlalchemy_url == f"sqlite:///{clean_env / 'portal.core.db'}"
     assert (settings.hold_days, settings.min_payout, settings.claim_days) == (
         30,
         Decimal("50.00"),
@@ -61,7 +61,7 @@ def test_demo_mode_generates_keys_once_and_keeps_them(clean_env):
 
 
 def test_private_files_are_never_readable_by_others_even_for_a_moment(tmp_path, monkeypatch):
-    from portal.config import write_private
+    from portal.core.config import write_private
 
     seen = []
     real_open = os.open
@@ -80,12 +80,12 @@ def test_private_files_are_never_readable_by_others_even_for_a_moment(tmp_path, 
 
 
 def test_the_sqlite_file_is_made_owner_only(tmp_path):
-    from portal.db import get_engine
+    from portal.core.db import get_engine
 
-    engine = get_engine(f"sqlite:///{tmp_path / 'fresh' / 'portal.db'}")
+    engine = get_engine(f"sqlite:///{tmp_path / 'fresh' / 'portal.core.db'}")
     with engine.connect() as connection:
         connection.exec_driver_sql("CREATE TABLE t (x INTEGER)")
-    assert (tmp_path / "fresh" / "portal.db").stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "fresh" / "portal.core.db").stat().st_mode & 0o777 == 0o600
     engine.dispose()
 
 
@@ -173,7 +173,7 @@ def test_demo_pays_from_the_demo_account_unless_one_is_named(clean_env, monkeypa
 def test_secrets_file_is_read_and_environment_wins(clean_env, monkeypatch):
     secrets_file = clean_env / "secrets.toml"
     secrets_file.write_text('cookie_key = "from-file"\nhold_days = 7\n')
-    monkeypatch.setattr("portal.config.SECRETS_FILE", secrets_file)
+    monkeypatch.setattr("portal.core.config.SECRETS_FILE", secrets_file)
     assert (load_settings().cookie_key, load_settings().hold_days) == ("from-file", 7)
     monkeypatch.setenv("PORTAL_HOLD_DAYS", "10")
     assert load_settings().hold_days == 10

@@ -11,11 +11,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from portal import currencies, integrity, payouts, profiles
-from portal.currencies import Quote, convert
-from portal.db import unit_of_work
-from portal.errors import ValidationError
-from portal.types import utc_now
+from portal.core.db import unit_of_work
+from portal.core.errors import ValidationError
+from portal.core.types import utc_now
+from portal.money import currencies, payouts
+from portal.money.currencies import Quote, convert
+from portal.partners import profiles
+from portal.reporting import integrity
 from tests.factories import PASSWORD, make_actor, make_manager, owed_partner
 
 DEMO_ECB = Path(__file__).parent.parent / "docs" / "demo" / "eurofxref-daily.xml"
@@ -166,7 +168,7 @@ def test_a_partner_chooses_an_enabled_currency_and_defaults_by_its_bank(engine):
 
 
 def test_typed_rates_are_checked():
-    from portal.validation import FieldErrors
+    from portal.core.validation import FieldErrors
 
     errors = FieldErrors()
     assert currencies.clean_rate(errors, "EUR", " 0.9234 ", label="EUR rate") == Decimal("0.9234")

@@ -6,9 +6,9 @@ from datetime import UTC
 
 from sqlalchemy import func, select
 
-from portal import db
-from portal.db import unit_of_work
-from portal.models import Lead, Partner
+from portal.core import db
+from portal.core.db import unit_of_work
+from portal.core.models import Lead, Partner
 from tests.factories import make_actor, make_lead
 
 

@@ -15,10 +15,12 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import select, update
 
-from portal import leads, mail_sender, password_links, webhooks
-from portal.db import unit_of_work
-from portal.errors import ValidationError
-from portal.models import DeliveryStatus, MailStatus, OutboxMessage, User, WebhookDelivery
+from portal.accounts import password_links
+from portal.core.db import unit_of_work
+from portal.core.errors import ValidationError
+from portal.core.models import DeliveryStatus, MailStatus, OutboxMessage, User, WebhookDelivery
+from portal.leads import leads
+from portal.messaging import mail_sender, webhooks
 from tests.factories import make_actor, make_lead, make_manager
 from tests.mailbox import smtp_server
 

@@ -17,13 +17,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select, update
 
-from portal import currencies, integrity, payout_files, payouts, statements
-from portal.access import Actor
-from portal.db import unit_of_work
-from portal.models import Commission, Payout, PayoutStatus
-from portal.payment_details import SEPA_CHARACTERS
+from portal.core.access import Actor
+from portal.core.db import unit_of_work
+from portal.core.models import Commission, Payout, PayoutStatus
+from portal.core.types import utc_now
+from portal.money import currencies, payout_files, payouts, statements
+from portal.money.payment_details import SEPA_CHARACTERS
+from portal.reporting import integrity
 from portal.tools import seed
-from portal.types import utc_now
 from tests.factories import GERMAN_IBAN, make_converted_lead, make_manager, owed_partner
 
 ECB = Path(__file__).parent.parent / "docs" / "demo" / "eurofxref-daily.xml"
@@ -84,7 +85,7 @@ def test_the_statement_and_the_api_show_the_same_base_rate_and_paid_amounts(app_
     from starlette.routing import Mount
     from starlette.testclient import TestClient
 
-    from portal import api_keys
+    from portal.accounts import api_keys
     from portal.api import app as api_app
 
     engine = app_database

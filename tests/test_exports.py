@@ -14,11 +14,13 @@ import pandas as pd
 import pytest
 from sqlalchemy import select, update
 
-from portal import exports, leads, profiles
-from portal.db import unit_of_work
-from portal.errors import NotFound, PermissionDenied, ValidationError
-from portal.models import AuditEntry, Commission, Lead, Partner, PartnerStatus
-from portal.types import utc_now
+from portal.core.db import unit_of_work
+from portal.core.errors import NotFound, PermissionDenied, ValidationError
+from portal.core.models import AuditEntry, Commission, Lead, Partner, PartnerStatus
+from portal.core.types import utc_now
+from portal.leads import leads
+from portal.partners import profiles
+from portal.reporting import exports
 from tests.factories import (
     PASSWORD,
     backdate_lead,
@@ -163,7 +165,7 @@ def test_copy_and_keyset_paths_give_the_same_bytes(engine, backend, kind):
         # Paid payouts for the tax report and the payouts export.
         session.execute(update(Commission).values(hold_until=utc_now() - timedelta(days=1)))
     with unit_of_work(engine) as session:
-        from portal import payouts
+        from portal.money import payouts
 
         for payout in payouts.run_batch(session, actor=manager, cutoff=utc_now().date()).scheduled:
             payouts.mark_paid(session, actor=manager, payout_id=payout.id, reference="=X")
@@ -192,8 +194,9 @@ def test_copy_and_keyset_paths_give_the_same_bytes(engine, backend, kind):
 
 def _fixed_program(engine) -> dict[str, str]:
     """The same program, to the microsecond, in a fresh database; returns every export."""
-    from portal import payouts, users
-    from portal.models import Role
+    from portal.accounts import users
+    from portal.core.models import Role
+    from portal.money import payouts
 
     moment = datetime(2026, 3, 4, 5, 6, 7, 891011, tzinfo=UTC)
     with unit_of_work(engine) as session:
@@ -274,7 +277,7 @@ def _fixed_program(engine) -> dict[str, str]:
         session.execute(update(profiles.PartnerProfile).values(tax_form_received_at=moment))
         for payout in payouts.run_batch(session, actor=manager, cutoff=utc_now().date()).scheduled:
             payouts.mark_paid(session, actor=manager, payout_id=payout.id, reference="+REF")
-        from portal.models import Payout
+        from portal.core.models import Payout
 
         session.execute(update(Payout).values(created_at=moment, paid_at=moment))
         session.execute(update(AuditEntry).values(created_at=moment))
@@ -287,8 +290,8 @@ def _fixed_program(engine) -> dict[str, str]:
 
 
 def test_sqlite_and_postgresql_give_the_same_bytes_for_the_same_data(tmp_path):
-    from portal import migrate
-    from portal.db import get_engine
+    from portal.core import migrate
+    from portal.core.db import get_engine
     from tests.conftest import (
         create_postgres_database,
         create_sqlite_database,
@@ -444,7 +447,7 @@ class _CountingSink(io.TextIOBase):
 
 
 def test_statement_csv_has_opening_movements_and_closing(engine):
-    from portal import statements
+    from portal.money import statements
 
     with unit_of_work(engine) as session:
         _manager, partner, _ = _program(session)

@@ -23,9 +23,9 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.engine import make_url
 
-from portal import config, db, migrate
-from portal.db import get_engine, unit_of_work
-from portal.models import Lead
+from portal.core import config, db, migrate
+from portal.core.db import get_engine, unit_of_work
+from portal.core.models import Lead
 from portal.ui import session as ui_session
 from tests.apptest import signed_in, texts
 from tests.conftest import (

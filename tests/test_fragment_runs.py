@@ -17,8 +17,8 @@ from bench.web_load import (
     Server,
     open_sessions,
 )
-from portal import config, migrate
-from portal.db import get_engine
+from portal.core import config, migrate
+from portal.core.db import get_engine
 from portal.tools import generate
 from tests.browser.conftest import run_app
 from tests.conftest import create_sqlite_database

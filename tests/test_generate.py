@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from portal import integrity
-from portal.db import unit_of_work
-from portal.errors import ValidationError
-from portal.models import Commission, Lead, LeadEvent, LeadStatus, Payout, User
+from portal.accounts.users import authenticate
+from portal.core.db import unit_of_work
+from portal.core.errors import ValidationError
+from portal.core.models import Commission, Lead, LeadEvent, LeadStatus, Payout, User
+from portal.reporting import integrity
 from portal.tools import generate
-from portal.users import authenticate
 
 
 def test_generate_makes_a_consistent_program(engine):

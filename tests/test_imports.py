@@ -8,12 +8,12 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import event, func, select
 
-from portal import imports
-from portal.actions import run as retrying
-from portal.db import unit_of_work
-from portal.errors import PermissionDenied, ValidationError
-from portal.models import Lead, PartnerStatus
-from portal.types import utc_now
+from portal.core.actions import run as retrying
+from portal.core.db import unit_of_work
+from portal.core.errors import PermissionDenied, ValidationError
+from portal.core.models import Lead, PartnerStatus
+from portal.core.types import utc_now
+from portal.leads import imports
 from tests.factories import make_actor, make_lead
 
 

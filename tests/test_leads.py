@@ -9,11 +9,10 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select, update
 
-from portal import integrity, leads
-from portal.access import Actor, PartnerActor, listed_partner_id, readable_leads
-from portal.db import unit_of_work
-from portal.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from portal.models import (
+from portal.core.access import Actor, PartnerActor, listed_partner_id, readable_leads
+from portal.core.db import unit_of_work
+from portal.core.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from portal.core.models import (
     AuditEntry,
     Lead,
     LeadEvent,
@@ -22,7 +21,9 @@ from portal.models import (
     PartnerStatus,
     Role,
 )
-from portal.types import utc_now
+from portal.core.types import utc_now
+from portal.leads import leads
+from portal.reporting import integrity
 from tests.factories import (
     backdate_lead,
     ids_page_by_page,
@@ -483,7 +484,7 @@ def test_suspended_partner_still_reads_its_leads_but_cannot_move_them(engine):
         manager = make_manager(session)
         lead = make_lead(session, partner)
         leads_module_partner_id = partner.partner_id
-        from portal import partners
+        from portal.partners import partners
 
         partners.change_status(
             session, actor=manager, partner_id=leads_module_partner_id, action="suspend"

@@ -10,10 +10,11 @@ import re
 import pytest
 from sqlalchemy import select, text
 
-from portal import mail, mail_sender, password_links
-from portal.db import unit_of_work
-from portal.errors import NotFound, PermissionDenied
-from portal.models import AuditEntry, MailStatus, OutboxMessage, TokenPurpose, User
+from portal.accounts import password_links
+from portal.core.db import unit_of_work
+from portal.core.errors import NotFound, PermissionDenied
+from portal.core.models import AuditEntry, MailStatus, OutboxMessage, TokenPurpose, User
+from portal.messaging import mail, mail_sender
 from tests.factories import PASSWORD, make_actor, make_manager
 from tests.mailbox import html_of, smtp_server, text_of
 
@@ -83,8 +84,8 @@ def test_a_manager_sends_a_new_link_instead_of_reading_one(engine, settings_over
 
 
 def test_api_keys_end_with_a_reset_sign_out_everywhere_and_deactivation(engine):
-    from portal import api_keys, users
-    from portal.models import ApiKey
+    from portal.accounts import api_keys, users
+    from portal.core.models import ApiKey
 
     def live_keys(session, user_id):
         return session.scalars(
@@ -127,7 +128,7 @@ def test_api_keys_end_with_a_reset_sign_out_everywhere_and_deactivation(engine):
 
 
 def test_every_user_of_the_partner_hears_of_a_new_payout_destination(engine):
-    from portal import profiles
+    from portal.partners import profiles
     from tests.factories import make_partner
 
     with unit_of_work(engine) as session:

@@ -20,10 +20,10 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from portal import users
-from portal.db import unit_of_work
-from portal.models import UserSession
-from portal.types import utc_now
+from portal.accounts import users
+from portal.core.db import unit_of_work
+from portal.core.models import UserSession
+from portal.core.types import utc_now
 from portal.ui import login_cookie
 from tests.factories import make_actor
 

@@ -9,21 +9,11 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from portal import (
-    leads,
-    mail,
-    mail_sender,
-    partners,
-    password_links,
-    payouts,
-    profiles,
-    statements,
-    users,
-)
-from portal.access import Actor
-from portal.db import unit_of_work
-from portal.errors import NotFound, PermissionDenied, ValidationError
-from portal.models import (
+from portal.accounts import password_links, users
+from portal.core.access import Actor
+from portal.core.db import unit_of_work
+from portal.core.errors import NotFound, PermissionDenied, ValidationError
+from portal.core.models import (
     AuditEntry,
     Commission,
     MailStatus,
@@ -35,7 +25,11 @@ from portal.models import (
     User,
     UserSession,
 )
-from portal.types import utc_now
+from portal.core.types import utc_now
+from portal.leads import leads
+from portal.messaging import mail, mail_sender
+from portal.money import payouts, statements
+from portal.partners import partners, profiles
 from tests.factories import (
     PASSWORD,
     make_actor,

@@ -9,11 +9,14 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from portal import leads, mail, mail_sender, partners, password_links, users
-from portal.config import ConfigurationError
-from portal.db import unit_of_work
-from portal.models import MailStatus, OutboxMessage, PartnerProfile, PartnerStatus, Role, User
-from portal.types import utc_now
+from portal.accounts import password_links, users
+from portal.core.config import ConfigurationError
+from portal.core.db import unit_of_work
+from portal.core.models import MailStatus, OutboxMessage, PartnerProfile, PartnerStatus, Role, User
+from portal.core.types import utc_now
+from portal.leads import leads
+from portal.messaging import mail, mail_sender
+from portal.partners import partners
 from tests.factories import PASSWORD, make_actor, make_lead, make_manager
 from tests.mailbox import free_port, html_of, smtp_server, text_of
 from tests.test_cli import run_cli

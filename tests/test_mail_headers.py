@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from portal import mail, mail_sender, partners
-from portal.db import unit_of_work
-from portal.errors import ValidationError
-from portal.validation import FieldErrors, clean_email
+from portal.core.db import unit_of_work
+from portal.core.errors import ValidationError
+from portal.core.validation import FieldErrors, clean_email
+from portal.messaging import mail, mail_sender
+from portal.partners import partners
 from tests.mailbox import smtp_server, text_of
 
 INJECTION = "=?utf-8?q?Pat=0D=0AReply-To:_ceo@evil.example=0D=0A=0D=0AURGENT:_call_+1-555-0100?="

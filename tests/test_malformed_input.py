@@ -12,10 +12,12 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.testclient import TestClient
 
-from portal import password_links, profiles, webhooks
+from portal.accounts import password_links
 from portal.api import app as api_app
-from portal.db import unit_of_work
-from portal.errors import ValidationError
+from portal.core.db import unit_of_work
+from portal.core.errors import ValidationError
+from portal.messaging import webhooks
+from portal.partners import profiles
 from portal.ui import unsubscribe
 from tests.factories import make_actor
 from tests.test_api import ROOT, key_for
@@ -100,7 +102,7 @@ def test_the_command_line_refuses_bytes_that_are_not_utf8(engine):
 
 
 def test_an_unsubscribe_signature_that_is_not_text_is_an_invalid_link(engine):
-    from portal import mail
+    from portal.messaging import mail
 
     with unit_of_work(engine) as session:
         partner = make_actor(session)

@@ -7,9 +7,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from portal import migrate
-from portal.db import get_engine
-from portal.models import Base
+from portal.core import migrate
+from portal.core.db import get_engine
+from portal.core.models import Base
 from tests.conftest import (
     create_postgres_database,
     create_sqlite_database,

@@ -13,12 +13,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select, update
 
-from portal import commissions, integrity, leads, payouts, profiles, statements, statistics
-from portal.commissions import CommissionState
-from portal.db import unit_of_work
-from portal.errors import NotFound, PermissionDenied, PortalError, ValidationError
-from portal.models import AuditEntry, Commission, CommissionStatus, Payout, PayoutStatus
-from portal.types import utc_now
+from portal.core.db import unit_of_work
+from portal.core.errors import NotFound, PermissionDenied, PortalError, ValidationError
+from portal.core.models import AuditEntry, Commission, CommissionStatus, Payout, PayoutStatus
+from portal.core.types import utc_now
+from portal.leads import leads
+from portal.money import commissions, payouts, statements
+from portal.money.commissions import CommissionState
+from portal.partners import profiles
+from portal.reporting import integrity, statistics
 from tests.conftest import empty_all_tables
 from tests.factories import (
     ids_page_by_page,

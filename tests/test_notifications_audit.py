@@ -6,12 +6,14 @@ from datetime import timedelta
 
 import pytest
 
-from portal import audit, leads, notifications
-from portal.db import unit_of_work
-from portal.errors import PermissionDenied
-from portal.models import Partner
-from portal.types import utc_now
-from portal.users import authenticate
+from portal.accounts.users import authenticate
+from portal.core import audit
+from portal.core.db import unit_of_work
+from portal.core.errors import PermissionDenied
+from portal.core.models import Partner
+from portal.core.types import utc_now
+from portal.leads import leads
+from portal.messaging import notifications
 from tests.factories import make_actor, make_lead, make_manager
 
 

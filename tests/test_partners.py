@@ -8,12 +8,20 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select, update
 
-from portal import leads, partners, statistics
-from portal.db import unit_of_work
-from portal.errors import NotFound, PermissionDenied, ValidationError
-from portal.models import LeadStatus, Notification, Partner, PartnerConversionStats, PartnerStatus
-from portal.types import utc_now
-from portal.users import authenticate
+from portal.accounts.users import authenticate
+from portal.core.db import unit_of_work
+from portal.core.errors import NotFound, PermissionDenied, ValidationError
+from portal.core.models import (
+    LeadStatus,
+    Notification,
+    Partner,
+    PartnerConversionStats,
+    PartnerStatus,
+)
+from portal.core.types import utc_now
+from portal.leads import leads
+from portal.partners import partners
+from portal.reporting import statistics
 from tests.factories import (
     PASSWORD,
     make_actor,

@@ -21,13 +21,15 @@ import xmlschema
 from ach.parser import Parser as NachaParser
 from sqlalchemy import select, update
 
-from portal import integrity, payout_files, payouts, profiles
-from portal.currencies import Quote
-from portal.db import unit_of_work
-from portal.errors import NotFound, PermissionDenied, ValidationError
-from portal.models import AuditEntry, Commission, Payout, PayoutFile
-from portal.payment_details import SEPA_CHARACTERS
-from portal.types import utc_now
+from portal.core.db import unit_of_work
+from portal.core.errors import NotFound, PermissionDenied, ValidationError
+from portal.core.models import AuditEntry, Commission, Payout, PayoutFile
+from portal.core.types import utc_now
+from portal.money import payout_files, payouts
+from portal.money.currencies import Quote
+from portal.money.payment_details import SEPA_CHARACTERS
+from portal.partners import profiles
+from portal.reporting import integrity
 from tests.factories import (
     PASSWORD,
     make_actor,

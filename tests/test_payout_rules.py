@@ -10,13 +10,16 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select, update
 
-from portal import commissions, exports, integrity, leads, partners, payouts, profiles
-from portal.commissions import CommissionState
-from portal.db import unit_of_work
-from portal.errors import ValidationError
-from portal.models import Commission, CommissionKind, PartnerProfile
-from portal.types import utc_now
-from portal.validation import parse_day
+from portal.core.db import unit_of_work
+from portal.core.errors import ValidationError
+from portal.core.models import Commission, CommissionKind, PartnerProfile
+from portal.core.types import utc_now
+from portal.core.validation import parse_day
+from portal.leads import leads
+from portal.money import commissions, payouts
+from portal.money.commissions import CommissionState
+from portal.partners import partners, profiles
+from portal.reporting import exports, integrity
 from tests.factories import (
     PASSWORD,
     make_actor,
@@ -163,7 +166,7 @@ STATES = {  # the clawback's own batch comes first, before anyone else is owed
 
 
 def _partner_in_state(session, manager, state):
-    from portal import tax_forms
+    from portal.money import tax_forms
     from tests.factories import TINY_PDF
 
     partner = make_actor(session)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select, text
 
-from portal import partners, profiles
-from portal.crypto import decrypt
-from portal.db import unit_of_work
-from portal.errors import NotFound, PermissionDenied, ValidationError
-from portal.models import AuditEntry, OutboxMessage, PartnerProfile, PartnerStatus, User
+from portal.core.crypto import decrypt
+from portal.core.db import unit_of_work
+from portal.core.errors import NotFound, PermissionDenied, ValidationError
+from portal.core.models import AuditEntry, OutboxMessage, PartnerProfile, PartnerStatus, User
+from portal.partners import partners, profiles
 from tests.factories import PASSWORD, make_actor, make_manager
 
 GOOD = {

@@ -14,11 +14,20 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select, update
 
-from portal import integrity, payout_files, payouts, profiles, statements
-from portal.db import unit_of_work
-from portal.errors import PermissionDenied, PortalError, ValidationError
-from portal.models import Commission, CommissionStatus, Notification, Partner, Payout, PayoutStatus
-from portal.types import utc_now
+from portal.core.db import unit_of_work
+from portal.core.errors import PermissionDenied, PortalError, ValidationError
+from portal.core.models import (
+    Commission,
+    CommissionStatus,
+    Notification,
+    Partner,
+    Payout,
+    PayoutStatus,
+)
+from portal.core.types import utc_now
+from portal.money import payout_files, payouts, statements
+from portal.partners import profiles
+from portal.reporting import integrity
 from tests.factories import (
     PASSWORD,
     camt053,

@@ -9,11 +9,12 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select, update
 
-from portal import integrity, payouts
-from portal.db import unit_of_work
-from portal.errors import PermissionDenied, ValidationError
-from portal.models import AuditEntry, Commission, Payout, PayoutStatus
-from portal.types import utc_now
+from portal.core.db import unit_of_work
+from portal.core.errors import PermissionDenied, ValidationError
+from portal.core.models import AuditEntry, Commission, Payout, PayoutStatus
+from portal.core.types import utc_now
+from portal.money import payouts
+from portal.reporting import integrity
 from tests.factories import make_actor, make_converted_lead, make_manager, payable_profile
 
 

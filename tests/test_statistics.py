@@ -8,16 +8,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import event, select, update
 
-from portal import integrity, leads, partners, statistics
-from portal.db import unit_of_work
-from portal.errors import PortalError
-from portal.models import (
+from portal.core.db import unit_of_work
+from portal.core.errors import PortalError
+from portal.core.models import (
     LeadStatus,
     Partner,
     PartnerLeadStats,
     ProgramLeadStats,
     ProgramPartnerStats,
 )
+from portal.leads import leads
+from portal.partners import partners
+from portal.reporting import integrity, statistics
 from tests.conftest import empty_all_tables
 from tests.factories import make_actor, make_lead, make_manager
 

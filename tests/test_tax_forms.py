@@ -8,11 +8,13 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select, text, update
 
-from portal import commissions, notifications, partners, tax_forms
-from portal.db import unit_of_work
-from portal.errors import NotFound, PermissionDenied, ValidationError
-from portal.models import AuditEntry, PartnerProfile, TaxDocumentStatus, TaxFormDocument
-from portal.types import utc_now
+from portal.core.db import unit_of_work
+from portal.core.errors import NotFound, PermissionDenied, ValidationError
+from portal.core.models import AuditEntry, PartnerProfile, TaxDocumentStatus, TaxFormDocument
+from portal.core.types import utc_now
+from portal.messaging import notifications
+from portal.money import commissions, tax_forms
+from portal.partners import partners
 from tests.factories import TINY_PDF, make_actor, make_manager
 
 

@@ -10,8 +10,9 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from portal import mail, profiles
-from portal.db import unit_of_work
+from portal.core.db import unit_of_work
+from portal.messaging import mail
+from portal.partners import profiles
 from portal.ui import unsubscribe
 from tests.factories import make_actor
 

@@ -7,12 +7,17 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import event, select, update
 
-from portal import commissions, leads, notifications, partners, statistics, users
-from portal.access import Actor, load_actor, one_action
-from portal.db import unit_of_work
-from portal.errors import NotFound, PermissionDenied, ValidationError
-from portal.models import AuditEntry, Role, User, UserSession
-from portal.types import utc_now
+from portal.accounts import users
+from portal.core.access import Actor, load_actor, one_action
+from portal.core.db import unit_of_work
+from portal.core.errors import NotFound, PermissionDenied, ValidationError
+from portal.core.models import AuditEntry, Role, User, UserSession
+from portal.core.types import utc_now
+from portal.leads import leads
+from portal.messaging import notifications
+from portal.money import commissions
+from portal.partners import partners
+from portal.reporting import statistics
 from tests.factories import PASSWORD, make_actor, make_lead, make_manager, make_partner
 
 
@@ -497,7 +502,7 @@ def test_one_address_cannot_spray_many_accounts(engine, settings_override):
     ],
 )
 def test_the_client_address_is_counted_from_the_right(peer, forwarded, trusted, client):
-    from portal.throttle import client_address_from
+    from portal.core.throttle import client_address_from
 
     assert client_address_from(peer, forwarded, trusted_proxies=trusted) == client
 
@@ -505,7 +510,7 @@ def test_the_client_address_is_counted_from_the_right(peer, forwarded, trusted, 
 def test_spoofed_forwarded_entries_do_not_dodge_the_address_lock(engine, settings_override):
     """Failed sign-ins each behind a new spoofed first entry: the address the proxy saw is
     locked all the same."""
-    from portal.throttle import client_address_from
+    from portal.core.throttle import client_address_from
 
     settings_override(address_failures=3)
     with unit_of_work(engine) as session:

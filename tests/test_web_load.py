@@ -12,9 +12,10 @@ import sys
 
 import pytest
 
-from portal import integrity, migrate
-from portal.config import PROJECT_ROOT
-from portal.db import get_engine, unit_of_work
+from portal.core import migrate
+from portal.core.config import PROJECT_ROOT
+from portal.core.db import get_engine, unit_of_work
+from portal.reporting import integrity
 from portal.tools import generate
 from tests.browser.conftest import _require_browser
 from tests.conftest import create_sqlite_database
@@ -80,9 +81,10 @@ import sys
 from bench.floor import replay
 
 replay.install()
-from portal import integrity, leads
-from portal.access import load_actor
-from portal.db import get_engine, unit_of_work
+from portal.leads import leads
+from portal.reporting import integrity
+from portal.core.access import load_actor
+from portal.core.db import get_engine, unit_of_work
 
 engine = get_engine(sys.argv[1])
 with unit_of_work(engine) as session:

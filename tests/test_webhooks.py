@@ -15,10 +15,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from sqlalchemy import select, update
 
-from portal import leads, webhooks
-from portal.db import unit_of_work
-from portal.errors import NotFound, ValidationError
-from portal.models import (
+from portal.core.db import unit_of_work
+from portal.core.errors import NotFound, ValidationError
+from portal.core.models import (
     DeliveryStatus,
     Notification,
     OutboxMessage,
@@ -27,7 +26,9 @@ from portal.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from portal.types import utc_now
+from portal.core.types import utc_now
+from portal.leads import leads
+from portal.messaging import webhooks
 from tests.factories import make_actor, make_converted_lead, make_lead, make_manager
 
 

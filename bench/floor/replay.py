@@ -20,14 +20,14 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 import portal
-from portal import db
+from portal.core import db
 
 MEMORY: dict[tuple[str, str], Any] = {}
 MISSES = {"count": 0}
 _LOCK = threading.Lock()
 _CALLING = threading.local()  # whether this thread is inside a service call made for real
 _real_unit_of_work = db.unit_of_work
-NOT_SERVICES = {"portal.db", "portal.config", "portal.models", "portal.migrate"}
+NOT_SERVICES = {"portal.core.db", "portal.core.config", "portal.core.models", "portal.core.migrate"}
 
 
 class LazySession:

@@ -14,7 +14,7 @@ from bench.floor import replay
 
 replay.install()
 
-from portal.config import PROJECT_ROOT  # noqa: E402
+from portal.core.config import PROJECT_ROOT  # noqa: E402
 from portal.ui import login_cookie, memory  # noqa: E402
 from portal.ui.server import SecurityHeaders  # noqa: E402
 

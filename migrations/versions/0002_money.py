@@ -12,7 +12,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from alembic import op
 
-import portal.types
+import portal.core.types
 
 
 revision: str = '0002'
@@ -28,16 +28,16 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('partner_id', sa.Integer(), nullable=False),
     sa.Column('cutoff', sa.Date(), nullable=False),
-    sa.Column('amount', portal.types.Money(), nullable=False),
+    sa.Column('amount', portal.core.types.Money(), nullable=False),
     sa.Column('currency', sa.String(length=3), nullable=False),
     sa.Column('item_count', sa.Integer(), nullable=False),
     sa.Column('status', sa.Enum('scheduled', 'paid', 'failed', 'canceled', name='payout_status', native_enum=False, create_constraint=True, length=32), nullable=False),
     sa.Column('payment_method', sa.Enum('bank_transfer', 'paypal', 'wise', 'check', name='payout_payment_method', native_enum=False, create_constraint=True, length=32), nullable=False),
     sa.Column('reference', sa.String(length=100), nullable=False),
     sa.Column('failure_reason', sa.Text(), nullable=False),
-    sa.Column('created_at', portal.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('paid_at', portal.types.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('closed_at', portal.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', portal.core.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('paid_at', portal.core.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('closed_at', portal.core.types.UTCDateTime(timezone=True), nullable=True),
     sa.CheckConstraint("(status = 'paid') = (paid_at IS NOT NULL)", name=op.f('ck_payouts_paid_has_time')),
     sa.CheckConstraint("status <> 'paid' OR length(reference) > 0", name=op.f('ck_payouts_paid_has_reference')),
     sa.CheckConstraint('amount > 0', name=op.f('ck_payouts_amount_positive')),
@@ -53,16 +53,16 @@ def upgrade() -> None:
     sa.Column('partner_id', sa.Integer(), nullable=False),
     sa.Column('lead_id', sa.Integer(), nullable=False),
     sa.Column('kind', sa.Enum('commission', 'clawback', name='commission_kind', native_enum=False, create_constraint=True, length=32), nullable=False),
-    sa.Column('amount', portal.types.Money(), nullable=False),
-    sa.Column('deal_value', portal.types.Money(), nullable=True),
-    sa.Column('rate', portal.types.Rate(), nullable=True),
-    sa.Column('earned_at', portal.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('hold_until', portal.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('amount', portal.core.types.Money(), nullable=False),
+    sa.Column('deal_value', portal.core.types.Money(), nullable=True),
+    sa.Column('rate', portal.core.types.Rate(), nullable=True),
+    sa.Column('earned_at', portal.core.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('hold_until', portal.core.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('status', sa.Enum('open', 'in_payout', 'paid', 'void', name='commission_status', native_enum=False, create_constraint=True, length=32), nullable=False),
     sa.Column('payout_id', sa.Integer(), nullable=True),
     sa.Column('reverses_id', sa.Integer(), nullable=True),
-    sa.Column('voided_at', portal.types.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', portal.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('voided_at', portal.core.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', portal.core.types.UTCDateTime(timezone=True), nullable=False),
     sa.CheckConstraint("(kind = 'clawback') = (reverses_id IS NOT NULL)", name=op.f('ck_commissions_clawback_reverses')),
     sa.CheckConstraint("(kind = 'commission' AND amount >= 0) OR (kind = 'clawback' AND amount <= 0)", name=op.f('ck_commissions_amount_sign_matches_kind')),
     sa.CheckConstraint("(status = 'void') = (voided_at IS NOT NULL)", name=op.f('ck_commissions_void_has_time')),
@@ -89,18 +89,18 @@ def _ledger_lines_for_existing_conversions() -> None:
     leads = sa.table(
         "partner_leads",
         sa.column("id", sa.Integer()), sa.column("partner_id", sa.Integer()),
-        sa.column("status", sa.String()), sa.column("commission", portal.types.Money()),
-        sa.column("deal_value", portal.types.Money()), sa.column("commission_rate", portal.types.Rate()),
-        sa.column("converted_at", portal.types.UTCDateTime()),
+        sa.column("status", sa.String()), sa.column("commission", portal.core.types.Money()),
+        sa.column("deal_value", portal.core.types.Money()), sa.column("commission_rate", portal.core.types.Rate()),
+        sa.column("converted_at", portal.core.types.UTCDateTime()),
     )
     commissions = sa.table(
         "commissions",
         sa.column("partner_id", sa.Integer()), sa.column("lead_id", sa.Integer()),
-        sa.column("kind", sa.String()), sa.column("amount", portal.types.Money()),
-        sa.column("deal_value", portal.types.Money()), sa.column("rate", portal.types.Rate()),
-        sa.column("earned_at", portal.types.UTCDateTime()),
-        sa.column("hold_until", portal.types.UTCDateTime()),
-        sa.column("status", sa.String()), sa.column("created_at", portal.types.UTCDateTime()),
+        sa.column("kind", sa.String()), sa.column("amount", portal.core.types.Money()),
+        sa.column("deal_value", portal.core.types.Money()), sa.column("rate", portal.core.types.Rate()),
+        sa.column("earned_at", portal.core.types.UTCDateTime()),
+        sa.column("hold_until", portal.core.types.UTCDateTime()),
+        sa.column("status", sa.String()), sa.column("created_at", portal.core.types.UTCDateTime()),
     )
     # Frozen: the hold this migration was written for (DOMAIN.md's default). A migration's
     # result must not depend on the settings of the day it happens to run.

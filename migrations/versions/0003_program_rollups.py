@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import portal.types
+import portal.core.types
 
 
 revision: str = '0003'
@@ -24,7 +24,7 @@ def upgrade() -> None:
     op.create_table('program_conversion_stats',
     sa.Column('day', sa.Date(), nullable=False),
     sa.Column('conversions', sa.Integer(), nullable=False),
-    sa.Column('commission', portal.types.Money(), nullable=False),
+    sa.Column('commission', portal.core.types.Money(), nullable=False),
     sa.CheckConstraint('conversions >= 0', name=op.f('ck_program_conversion_stats_conversions_nonnegative')),
     sa.PrimaryKeyConstraint('day', name=op.f('pk_program_conversion_stats'))
     )

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import portal.types
+import portal.core.types
 
 revision: str = '0007'
 down_revision: str | None = '0006'
@@ -31,11 +31,11 @@ def upgrade() -> None:
     sa.Column('cutoff', sa.Date(), nullable=False),
     sa.Column('format', sa.String(length=16), nullable=False),
     sa.Column('payout_count', sa.Integer(), nullable=False),
-    sa.Column('total', portal.types.FixedPoint(12, 2), nullable=False),
+    sa.Column('total', portal.core.types.FixedPoint(12, 2), nullable=False),
     sa.Column('currency', sa.String(length=3), nullable=False),
     sa.Column('sha256', sa.String(length=64), nullable=False),
     sa.Column('created_by', sa.Integer(), nullable=True),
-    sa.Column('created_at', portal.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', portal.core.types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['created_by'], ['users.id'], name=op.f('fk_payout_files_created_by_users'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_payout_files'))
     )
@@ -53,9 +53,9 @@ def upgrade() -> None:
     sa.Column('status', sa.Enum('submitted', 'verified', 'rejected', name='tax_document_status', native_enum=False, create_constraint=True, length=32), nullable=False),
     sa.Column('rejection_reason', sa.Text(), nullable=False),
     sa.Column('submitted_by', sa.Integer(), nullable=True),
-    sa.Column('submitted_at', portal.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('submitted_at', portal.core.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('reviewed_by', sa.Integer(), nullable=True),
-    sa.Column('reviewed_at', portal.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('reviewed_at', portal.core.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('expires_on', sa.Date(), nullable=True),
     sa.CheckConstraint("(status = 'submitted') = (reviewed_at IS NULL)", name=op.f('ck_tax_form_documents_reviewed_unless_submitted')),
     sa.CheckConstraint("status <> 'rejected' OR length(rejection_reason) > 0", name=op.f('ck_tax_form_documents_rejected_has_reason')),

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import portal.types
+import portal.core.types
 
 revision: str = "0008"
 down_revision: str | None = "0007"
@@ -24,8 +24,8 @@ def upgrade() -> None:
         "throttles",
         sa.Column("key", sa.String(length=80), nullable=False),
         sa.Column("failures", sa.Integer(), nullable=False),
-        sa.Column("window_started_at", portal.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("locked_until", portal.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("window_started_at", portal.core.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("locked_until", portal.core.types.UTCDateTime(timezone=True), nullable=True),
         sa.CheckConstraint("failures >= 0", name=op.f("ck_throttles_failures_nonnegative")),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_throttles")),
     )

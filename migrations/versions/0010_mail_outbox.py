@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import portal.types
+import portal.core.types
 
 revision: str = '0010'
 down_revision: str | None = '0009'
@@ -24,13 +24,13 @@ def upgrade() -> None:
     op.create_table('scheduled_runs',
     sa.Column('job', sa.String(length=32), nullable=False),
     sa.Column('period', sa.String(length=16), nullable=False),
-    sa.Column('finished_at', portal.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', portal.core.types.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('job', 'period', name=op.f('pk_scheduled_runs'))
     )
     op.create_table('outbox_messages',
-    sa.Column('id', portal.types.WholeNumber(), nullable=False),
+    sa.Column('id', portal.core.types.WholeNumber(), nullable=False),
     sa.Column('dedupe_key', sa.String(length=120), nullable=True),
-    sa.Column('user_id', portal.types.WholeNumber(), nullable=True),
+    sa.Column('user_id', portal.core.types.WholeNumber(), nullable=True),
     sa.Column('kind', sa.String(length=32), nullable=False),
     sa.Column('to_address', sa.String(length=254), nullable=False),
     sa.Column('to_name', sa.String(length=200), nullable=False),
@@ -43,11 +43,11 @@ def upgrade() -> None:
     sa.Column('attachment', sa.LargeBinary(), nullable=True),
     sa.Column('status', sa.Enum('pending', 'held', 'digested', 'sent', 'dead', name='mail_status', native_enum=False, create_constraint=True, length=32), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('next_attempt_at', portal.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('claimed_until', portal.types.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('sent_at', portal.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('next_attempt_at', portal.core.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('claimed_until', portal.core.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('sent_at', portal.core.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=False),
-    sa.Column('created_at', portal.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', portal.core.types.UTCDateTime(timezone=True), nullable=False),
     sa.CheckConstraint("(status = 'sent') = (sent_at IS NOT NULL)", name=op.f('ck_outbox_messages_sent_has_time')),
     sa.CheckConstraint('attempts >= 0', name=op.f('ck_outbox_messages_attempts_nonnegative')),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_outbox_messages_user_id_users'), ondelete='SET NULL'),
@@ -61,13 +61,13 @@ def upgrade() -> None:
         batch_op.create_index('ix_outbox_messages_user_status', ['user_id', 'status', 'id'], unique=False)
 
     op.create_table('password_tokens',
-    sa.Column('id', portal.types.WholeNumber(), nullable=False),
-    sa.Column('user_id', portal.types.WholeNumber(), nullable=False),
+    sa.Column('id', portal.core.types.WholeNumber(), nullable=False),
+    sa.Column('user_id', portal.core.types.WholeNumber(), nullable=False),
     sa.Column('purpose', sa.Enum('reset', 'invitation', name='token_purpose', native_enum=False, create_constraint=True, length=32), nullable=False),
     sa.Column('token_hash', sa.String(length=64), nullable=False),
-    sa.Column('created_at', portal.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('expires_at', portal.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('used_at', portal.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', portal.core.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', portal.core.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('used_at', portal.core.types.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_password_tokens_user_id_users'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_password_tokens')),
     sa.UniqueConstraint('token_hash', name=op.f('uq_password_tokens_token_hash'))

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import portal.types
+import portal.core.types
 
 revision: str = '0013'
 down_revision: str | None = '0012'
@@ -36,8 +36,8 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('message_id', sa.String(length=35), server_default='', nullable=False))
         batch_op.add_column(sa.Column('first_check', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('last_check', sa.Integer(), nullable=True))
-        batch_op.add_column(sa.Column('voided_by', portal.types.WholeNumber(), nullable=True))
-        batch_op.add_column(sa.Column('voided_at', portal.types.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('voided_by', portal.core.types.WholeNumber(), nullable=True))
+        batch_op.add_column(sa.Column('voided_at', portal.core.types.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('void_reason', sa.Text(), server_default='', nullable=False))
         batch_op.create_index('ix_payout_files_first_check_unique', ['first_check'], unique=True, postgresql_where=sa.text('first_check IS NOT NULL'), sqlite_where=sa.text('first_check IS NOT NULL'))
         batch_op.create_foreign_key(batch_op.f('fk_payout_files_voided_by_users'), 'users', ['voided_by'], ['id'], ondelete='SET NULL')
@@ -54,11 +54,11 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('bank_account_last4', sa.String(length=4), nullable=True))
         batch_op.add_column(sa.Column('bank_account_type', sa.Enum('checking', 'savings', name='payout_bank_account_type', native_enum=False, create_constraint=True, length=32), nullable=True))
         batch_op.add_column(sa.Column('held_reason', sa.Text(), server_default='', nullable=False))
-        batch_op.add_column(sa.Column('payout_file_id', portal.types.WholeNumber(), nullable=True))
-        batch_op.add_column(sa.Column('scheduled_by', portal.types.WholeNumber(), nullable=True))
-        batch_op.add_column(sa.Column('approved_by', portal.types.WholeNumber(), nullable=True))
-        batch_op.add_column(sa.Column('approved_at', portal.types.UTCDateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column('returned_at', portal.types.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('payout_file_id', portal.core.types.WholeNumber(), nullable=True))
+        batch_op.add_column(sa.Column('scheduled_by', portal.core.types.WholeNumber(), nullable=True))
+        batch_op.add_column(sa.Column('approved_by', portal.core.types.WholeNumber(), nullable=True))
+        batch_op.add_column(sa.Column('approved_at', portal.core.types.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('returned_at', portal.core.types.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('return_reason', sa.String(length=200), server_default='', nullable=False))
         batch_op.create_index('ix_payouts_cutoff_status', ['cutoff', 'status', 'id'], unique=False)
         batch_op.create_index('ix_payouts_payout_file_id', ['payout_file_id'], unique=False)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import portal.types
+import portal.core.types
 
 revision: str = '0014'
 down_revision: str | None = '0013'
@@ -29,8 +29,8 @@ def upgrade() -> None:
 
     with op.batch_alter_table('payouts', schema=None) as batch_op:
         batch_op.add_column(sa.Column('payout_currency', sa.String(length=3), nullable=True))
-        batch_op.add_column(sa.Column('payout_amount', portal.types.Money(), nullable=True))
-        batch_op.add_column(sa.Column('exchange_rate', portal.types.ExchangeRate(precision=18, scale=8, asdecimal=False), nullable=True))
+        batch_op.add_column(sa.Column('payout_amount', portal.core.types.Money(), nullable=True))
+        batch_op.add_column(sa.Column('exchange_rate', portal.core.types.ExchangeRate(precision=18, scale=8, asdecimal=False), nullable=True))
         batch_op.add_column(sa.Column('rate_date', sa.Date(), nullable=True))
         batch_op.add_column(sa.Column('rate_source', sa.String(length=60), server_default='', nullable=False))
     op.execute(
@@ -39,8 +39,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('payouts', schema=None) as batch_op:
         batch_op.alter_column('payout_currency', existing_type=sa.String(length=3), nullable=False)
-        batch_op.alter_column('payout_amount', existing_type=portal.types.Money(), nullable=False)
-        batch_op.alter_column('exchange_rate', existing_type=portal.types.ExchangeRate(precision=18, scale=8, asdecimal=False), nullable=False)
+        batch_op.alter_column('payout_amount', existing_type=portal.core.types.Money(), nullable=False)
+        batch_op.alter_column('exchange_rate', existing_type=portal.core.types.ExchangeRate(precision=18, scale=8, asdecimal=False), nullable=False)
         batch_op.create_check_constraint('payout_amount_positive', 'payout_amount > 0 AND exchange_rate > 0')
 
     # ### end Alembic commands ###

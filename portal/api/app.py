@@ -32,25 +32,14 @@ from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from portal import (
-    actions,
-    api_keys,
-    commissions,
-    idempotency,
-    leads,
-    partners,
-    payouts,
-    profiles,
-    statements,
-    statistics,
-)
-from portal.access import Actor, one_action
+from portal.accounts import api_keys
 from portal.api import contract
 from portal.api.contract import MAX_LIMIT, PROBLEM
 from portal.api.limits import BodyLimit, HeadLikeGet, RateLimiter
-from portal.commissions import CommissionState
-from portal.config import get_settings
-from portal.errors import (
+from portal.core import actions, idempotency
+from portal.core.access import Actor, one_action
+from portal.core.config import get_settings
+from portal.core.errors import (
     Conflict,
     NotFound,
     PermissionDenied,
@@ -58,8 +47,13 @@ from portal.errors import (
     StaleVersion,
     ValidationError,
 )
-from portal.models import MAX_ID, LeadStatus, PartnerStatus, PayoutStatus
-from portal.webhooks import EVENTS
+from portal.core.models import MAX_ID, LeadStatus, PartnerStatus, PayoutStatus
+from portal.leads import leads
+from portal.messaging.webhooks import EVENTS
+from portal.money import commissions, payouts, statements
+from portal.money.commissions import CommissionState
+from portal.partners import partners, profiles
+from portal.reporting import statistics
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -19,8 +19,7 @@ from typing import Annotated, Any, Literal, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, create_model
 
-from portal import commissions, leads, partners, payouts, profiles, statements, statistics
-from portal.models import (
+from portal.core.models import (
     BankAccountType,
     EventType,
     LeadStatus,
@@ -29,6 +28,10 @@ from portal.models import (
     PaymentMethod,
     TaxIdType,
 )
+from portal.leads import leads
+from portal.money import commissions, payouts, statements
+from portal.partners import partners, profiles
+from portal.reporting import statistics
 
 PROBLEM = "application/problem+json"
 MAX_LIMIT = 200

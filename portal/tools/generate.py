@@ -22,11 +22,11 @@ from typing import Any
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import InstrumentedAttribute
 
-from portal import integrity
-from portal.config import get_settings
-from portal.db import unit_of_work
-from portal.errors import ValidationError
-from portal.models import (
+from portal.accounts.users import hash_password
+from portal.core.config import get_settings
+from portal.core.db import unit_of_work
+from portal.core.errors import ValidationError
+from portal.core.models import (
     Base,
     Commission,
     Lead,
@@ -36,8 +36,8 @@ from portal.models import (
     Payout,
     User,
 )
-from portal.types import to_cents, utc_now
-from portal.users import hash_password
+from portal.core.types import to_cents, utc_now
+from portal.reporting import integrity
 
 MONTHS = 18
 BIG_PARTNER_SHARE = 0.10
@@ -118,7 +118,7 @@ class _Loader:
 
 
 def _money(amount: Decimal, dialect: str) -> Any:
-    # Money is NUMERIC on PostgreSQL and whole cents on SQLite (see portal.types).
+    # Money is NUMERIC on PostgreSQL and whole cents on SQLite (see portal.core.types).
     return amount if dialect == "postgresql" else int(amount * 100)
 
 

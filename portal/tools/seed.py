@@ -19,14 +19,12 @@ from schwifty import IBAN
 from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from portal import audit, currencies, integrity, payouts, tax_forms
-from portal import leads as leads_service
-from portal.access import Actor
-from portal.commissions import next_payout_date
-from portal.config import get_settings, write_private
-from portal.crypto import encrypt, encrypt_bytes, last4
-from portal.currencies import Quote
-from portal.models import (
+from portal.accounts.users import hash_password
+from portal.core import audit
+from portal.core.access import Actor
+from portal.core.config import get_settings, write_private
+from portal.core.crypto import encrypt, encrypt_bytes, last4
+from portal.core.models import (
     BankAccountType,
     Commission,
     CommissionKind,
@@ -51,8 +49,12 @@ from portal.models import (
     TaxIdType,
     User,
 )
-from portal.types import to_cents, utc_now
-from portal.users import hash_password
+from portal.core.types import to_cents, utc_now
+from portal.leads import leads as leads_service
+from portal.money import currencies, payouts, tax_forms
+from portal.money.commissions import next_payout_date
+from portal.money.currencies import Quote
+from portal.reporting import integrity
 
 # Every payout method, so a fresh demo can produce every payout file.
 DEMO_METHODS = (

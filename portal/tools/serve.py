@@ -11,7 +11,7 @@ import time
 import urllib.request
 from typing import IO
 
-from portal.config import PROJECT_ROOT
+from portal.core.config import PROJECT_ROOT
 
 APP = "portal/ui/server.py"
 

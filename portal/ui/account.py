@@ -8,8 +8,9 @@ from collections.abc import Callable
 import streamlit as st
 from sqlalchemy.orm import Session
 
-from portal import api_keys, users, webhooks
-from portal.access import Actor
+from portal.accounts import api_keys, users
+from portal.core.access import Actor
+from portal.messaging import webhooks
 from portal.ui import fmt
 from portal.ui.feedback import perform, read
 from portal.ui.session import current_session_id

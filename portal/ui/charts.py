@@ -10,8 +10,8 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from portal.models import LeadStatus
-from portal.statistics import MonthCount, MonthEarnings
+from portal.core.models import LeadStatus
+from portal.reporting.statistics import MonthCount, MonthEarnings
 from portal.ui import fmt
 
 STATUS_COLOURS = {

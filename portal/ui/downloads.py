@@ -13,8 +13,8 @@ from collections.abc import Callable
 import streamlit as st
 from sqlalchemy.orm import Session
 
-from portal import exports
-from portal.access import Actor
+from portal.core.access import Actor
+from portal.reporting import exports
 from portal.ui.feedback import perform
 
 

@@ -10,10 +10,10 @@ import streamlit as st
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
-from portal import actions
-from portal.config import ConfigurationError
-from portal.db import is_busy
-from portal.errors import PortalError, ValidationError
+from portal.core import actions
+from portal.core.config import ConfigurationError
+from portal.core.db import is_busy
+from portal.core.errors import PortalError, ValidationError
 from portal.ui import fmt
 
 T = TypeVar("T")

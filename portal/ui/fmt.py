@@ -7,8 +7,8 @@ import re
 from datetime import date, datetime
 from decimal import Decimal
 
-from portal.config import get_settings
-from portal.types import utc_now
+from portal.core.config import get_settings
+from portal.core.types import utc_now
 
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:])")
 WORD_JOINER = "\u2060"

@@ -12,13 +12,14 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy.orm import Session
 
-from portal import commissions, leads
-from portal.access import Actor
-from portal.config import get_settings
-from portal.errors import ValidationError
-from portal.models import MAX_ID, LeadStatus, LostReason
-from portal.pagination import Page
-from portal.types import utc_now
+from portal.core.access import Actor
+from portal.core.config import get_settings
+from portal.core.errors import ValidationError
+from portal.core.models import MAX_ID, LeadStatus, LostReason
+from portal.core.pagination import Page
+from portal.core.types import utc_now
+from portal.leads import leads
+from portal.money import commissions
 from portal.ui import confirm, fmt, paging, pickers, run_slots
 from portal.ui.feedback import perform
 

@@ -34,7 +34,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from portal.config import get_settings
+from portal.core.config import get_settings
 
 ROUTE = "/auth/cookie"
 TICKET_SECONDS = 60  # the image loads as the page draws; a ticket seen in a log is useless
@@ -113,7 +113,8 @@ async def endpoint(request: Request) -> Response:
 
 
 def _claim(token: str) -> bool:
-    from portal import actions, users
+    from portal.accounts import users
+    from portal.core import actions
 
     return actions.run(lambda session: users.claim_cookie_ticket(session, token=token))
 

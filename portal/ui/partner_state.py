@@ -8,10 +8,10 @@ from decimal import Decimal
 
 import streamlit as st
 
-from portal import notifications
-from portal.access import Actor
-from portal.models import PartnerStatus
-from portal.statistics import PartnerStatistics
+from portal.core.access import Actor
+from portal.core.models import PartnerStatus
+from portal.messaging import notifications
+from portal.reporting.statistics import PartnerStatistics
 from portal.ui import fmt
 from portal.ui.feedback import perform
 

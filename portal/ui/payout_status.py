@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from portal.commissions import CommissionSummary
+from portal.money.commissions import CommissionSummary
 from portal.ui import fmt
 
 

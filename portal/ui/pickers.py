@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from portal import partners
-from portal.access import Actor
-from portal.errors import NotFound
-from portal.models import PartnerStatus
+from portal.core.access import Actor
+from portal.core.errors import NotFound
+from portal.core.models import PartnerStatus
+from portal.partners import partners
 from portal.ui import fmt
 from portal.ui.feedback import read
 

@@ -25,7 +25,7 @@ from typing import ParamSpec, TypeVar
 
 import streamlit as st
 
-from portal.access import one_action
+from portal.core.access import one_action
 
 # Measured (README, "The web tier"): one slot leaves a run waiting on the database holding up
 # every other; with three, the stalls began to come back under heavier page runs.

@@ -13,9 +13,9 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from streamlit.runtime.pages_manager import PagesManager
 
-from portal import mail_sender
 from portal.api.app import api
-from portal.config import PROJECT_ROOT
+from portal.core.config import PROJECT_ROOT
+from portal.messaging import mail_sender
 from portal.ui import login_cookie, memory, unsubscribe
 
 # Streamlit's own front end needs inline styles (emotion), its websocket, data:/blob: images

@@ -1,6 +1,6 @@
 """Signing in and out, and who is signed in, for every run of the app.
 
-The password check is ours (`portal.users.authenticate`): lockout kept in the database,
+The password check is ours (`portal.accounts.users.authenticate`): lockout kept in the database,
 audit, constant time for unknown users, passwords of any characters. Each sign-in is
 recorded server-side (`user_sessions`, keyed by the hash of a random token) and the browser
 keeps the token in an `HttpOnly` cookie that the server writes (`portal.ui.login_cookie`).
@@ -26,12 +26,13 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 from streamlit.navigation.page import StreamlitPage
 
-from portal import actions, password_links, users
-from portal.access import Actor
-from portal.config import get_settings
-from portal.db import is_busy
-from portal.models import Role
-from portal.throttle import client_address_from
+from portal.accounts import password_links, users
+from portal.core import actions
+from portal.core.access import Actor
+from portal.core.config import get_settings
+from portal.core.db import is_busy
+from portal.core.models import Role
+from portal.core.throttle import client_address_from
 from portal.ui import login_cookie
 from portal.ui.feedback import DATABASE_BUSY, DATABASE_DOWN, perform
 

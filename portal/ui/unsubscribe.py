@@ -13,9 +13,10 @@ from html import escape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from portal import actions, mail
-from portal.config import get_settings
-from portal.errors import PortalError
+from portal.core import actions
+from portal.core.config import get_settings
+from portal.core.errors import PortalError
+from portal.messaging import mail
 
 ROUTE = "/mail/unsubscribe"
 PAGE = """<!doctype html>

@@ -19,10 +19,10 @@ from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from sqlalchemy import Engine
 
-from portal import migrate
-from portal.access import Actor
-from portal.config import PROJECT_ROOT
-from portal.db import get_engine, unit_of_work
+from portal.core import migrate
+from portal.core.access import Actor
+from portal.core.config import PROJECT_ROOT
+from portal.core.db import get_engine, unit_of_work
 from portal.tools import serve
 from tests.conftest import (
     IN_CI,
@@ -102,7 +102,7 @@ def app_on(
         require_postgres()
         url = create_postgres_database()
     else:
-        url = f"sqlite:///{folder / 'portal.db'}"
+        url = f"sqlite:///{folder / 'portal.core.db'}"
     engine = get_engine(url)
     try:
         migrate.upgrade(engine)
@@ -131,7 +131,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """The app on its own throwaway SQLite database."""
     _require_browser()
     folder = tmp_path_factory.mktemp("browser")
-    database_url = f"sqlite:///{folder / 'portal.db'}"
+    database_url = f"sqlite:///{folder / 'portal.core.db'}"
     migrate_database(database_url, folder)
     with run_app(folder, database_url) as running:
         yield running

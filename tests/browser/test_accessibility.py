@@ -15,7 +15,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
-from portal.config import PROJECT_ROOT
+from portal.core.config import PROJECT_ROOT
 from tests.browser.conftest import Server, migrate_database, run_app, settle, shoot, sign_in
 
 PAGES = {
@@ -52,7 +52,7 @@ NEVER_SAYS = {"applicant": "Register your first", "suspended": "Register a lead"
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, dict[str, str]]]:
     folder = tmp_path_factory.mktemp("accessibility")
-    database_url = f"sqlite:///{folder / 'portal.db'}"
+    database_url = f"sqlite:///{folder / 'portal.core.db'}"
     migrate_database(database_url, folder)
     subprocess.run(
         [sys.executable, "-m", "portal", "seed-demo"],

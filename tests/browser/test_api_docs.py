@@ -9,9 +9,9 @@ from urllib.parse import urlsplit
 
 from playwright.sync_api import expect
 
-from portal import api_keys
-from portal.access import Actor
-from portal.db import get_engine, unit_of_work
+from portal.accounts import api_keys
+from portal.core.access import Actor
+from portal.core.db import get_engine, unit_of_work
 from tests.factories import make_actor
 
 

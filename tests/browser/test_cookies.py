@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import jwt
 from playwright.sync_api import expect
 
-from portal.db import get_engine, unit_of_work
+from portal.core.db import get_engine, unit_of_work
 from tests.browser.conftest import login_cookie, settle, sign_in, wait_for_cookie
 from tests.factories import PASSWORD, make_actor
 

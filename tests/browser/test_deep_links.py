@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from portal import users
-from portal.db import get_engine, unit_of_work
+from portal.accounts import users
+from portal.core.db import get_engine, unit_of_work
 from tests.browser.conftest import Browser, migrate_database, run_app, settle
 from tests.factories import make_actor
 
@@ -25,7 +25,7 @@ PARTNER_LINKS = [
 
 
 def _fresh_app_database(folder: Path) -> str:
-    database_url = f"sqlite:///{folder / 'portal.db'}"
+    database_url = f"sqlite:///{folder / 'portal.core.db'}"
     migrate_database(database_url, folder)
     return database_url
 

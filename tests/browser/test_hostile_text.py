@@ -8,10 +8,12 @@ from datetime import timedelta
 from playwright.sync_api import expect
 from sqlalchemy import update
 
-from portal import leads, partners, payouts, profiles, tax_forms
-from portal.db import get_engine, unit_of_work
-from portal.models import Commission
-from portal.types import utc_now
+from portal.core.db import get_engine, unit_of_work
+from portal.core.models import Commission
+from portal.core.types import utc_now
+from portal.leads import leads
+from portal.money import payouts, tax_forms
+from portal.partners import partners, profiles
 from tests.browser.conftest import settle, shoot, sign_in
 from tests.factories import (
     PASSWORD,

@@ -15,10 +15,11 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from portal import partners, password_links
-from portal.config import PROJECT_ROOT
-from portal.db import get_engine, unit_of_work
-from portal.models import OutboxMessage, PartnerStatus, User
+from portal.accounts import password_links
+from portal.core.config import PROJECT_ROOT
+from portal.core.db import get_engine, unit_of_work
+from portal.core.models import OutboxMessage, PartnerStatus, User
+from portal.partners import partners
 from tests.browser.conftest import Server, choose, migrate_database, run_app, settle, shoot, sign_in
 from tests.factories import PASSWORD, make_actor, make_manager
 from tests.mailbox import Mailbox, smtp_server, text_of
@@ -27,7 +28,7 @@ from tests.mailbox import Mailbox, smtp_server, text_of
 @pytest.fixture(scope="module")
 def mail_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Mailbox]]:
     folder = tmp_path_factory.mktemp("mail-journey")
-    database_url = f"sqlite:///{folder / 'portal.db'}"
+    database_url = f"sqlite:///{folder / 'portal.core.db'}"
     migrate_database(database_url, folder)
     with smtp_server() as box:
         settings = {

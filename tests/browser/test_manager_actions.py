@@ -8,9 +8,9 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from portal import leads
-from portal.db import get_engine, unit_of_work
-from portal.models import Lead, LeadStatus, Partner, PartnerStatus
+from portal.core.db import get_engine, unit_of_work
+from portal.core.models import Lead, LeadStatus, Partner, PartnerStatus
+from portal.leads import leads
 from tests.browser.conftest import (
     SIZES,
     choose,

@@ -10,10 +10,11 @@ from datetime import timedelta
 from playwright.sync_api import expect
 from sqlalchemy import select, update
 
-from portal import leads, profiles
-from portal.db import get_engine, unit_of_work
-from portal.models import Commission, Lead, LeadStatus, Partner, PartnerStatus, Payout
-from portal.types import utc_now
+from portal.core.db import get_engine, unit_of_work
+from portal.core.models import Commission, Lead, LeadStatus, Partner, PartnerStatus, Payout
+from portal.core.types import utc_now
+from portal.leads import leads
+from portal.partners import profiles
 from tests.browser.conftest import choose, edit_cell, select_row, settle, shoot, sign_in
 from tests.factories import (
     PASSWORD,

@@ -8,8 +8,8 @@ import psycopg
 import pytest
 from playwright.sync_api import expect
 
-from portal.db import get_engine, unit_of_work
-from portal.models import PartnerStatus
+from portal.core.db import get_engine, unit_of_work
+from portal.core.models import PartnerStatus
 from tests.browser.conftest import (
     SIZES,
     migrate_database,

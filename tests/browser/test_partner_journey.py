@@ -10,8 +10,8 @@ import io
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from portal.db import get_engine, unit_of_work
-from portal.models import Lead, LeadStatus
+from portal.core.db import get_engine, unit_of_work
+from portal.core.models import Lead, LeadStatus
 from tests.browser.conftest import choose, edit_cell, settle, shoot, sign_in
 from tests.factories import PASSWORD, make_actor
 

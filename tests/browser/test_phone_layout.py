@@ -7,10 +7,10 @@ from datetime import timedelta
 from playwright.sync_api import expect
 from sqlalchemy import update
 
-from portal import payouts, tax_forms
-from portal.db import get_engine, unit_of_work
-from portal.models import Commission
-from portal.types import utc_now
+from portal.core.db import get_engine, unit_of_work
+from portal.core.models import Commission
+from portal.core.types import utc_now
+from portal.money import payouts, tax_forms
 from tests.browser.conftest import settle, shoot, sign_in
 from tests.factories import (
     PASSWORD,

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from portal import leads
-from portal.db import get_engine, unit_of_work
+from portal.core.db import get_engine, unit_of_work
+from portal.leads import leads
 from tests.browser.conftest import settle, shoot, sign_in
 from tests.factories import PASSWORD, make_actor, make_lead, make_manager
 

@@ -1,0 +1,1 @@
+"""Accounts: users, sign-in, sessions and lock-out, invitation and reset links, API keys."""

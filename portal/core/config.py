@@ -1,0 +1,552 @@
+"""Settings: one object read from the environment and `.streamlit/secrets.toml`.
+
+Precedence, highest first: environment variables (`DATABASE_URL`, `PORTAL_*`), then
+`.streamlit/secrets.toml` (top-level keys named like the fields below), then — in demo mode
+only — random keys generated once and kept in `data/keys.toml`, then the defaults here.
+With `PORTAL_ENV=production` the settings refuse to load while a secret is missing.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import tomllib
+from decimal import Decimal
+from email.headerregistry import HeaderRegistry
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import parse_qs, urlsplit
+
+from cryptography.fernet import Fernet
+from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+from stdnum.us import rtn
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
+SECRETS_FILE = PROJECT_ROOT / ".streamlit" / "secrets.toml"
+DEFAULT_DATA_DIR = PROJECT_ROOT / "data"
+SECRET_FIELDS = ("cookie_key", "encryption_key")
+DEBTOR_FIELDS = (
+    "payout_debtor_name",
+    "payout_debtor_iban",
+    "payout_debtor_street",
+    "payout_debtor_postcode",
+    "payout_debtor_town",
+    "payout_debtor_country",
+    "ach_odfi_routing",
+    "ach_company_id",
+    "ach_company_name",
+)
+# A demo program pays from well-known test accounts; production must name its own.
+DEMO_DEBTOR = {
+    "payout_debtor_name": "Partner Program Demo Ltd",
+    "payout_debtor_iban": "DE89370400440532013000",
+    "payout_debtor_bic": "COBADEFFXXX",
+    "payout_debtor_street": "Friedrichstrasse 123",
+    "payout_debtor_postcode": "10117",
+    "payout_debtor_town": "Berlin",
+    "payout_debtor_country": "DE",
+    "ach_odfi_routing": "011000015",
+    "ach_company_id": "1123456789",
+    "ach_company_name": "PARTNER PROGRAM",
+    "ach_bank_name": "FEDERAL RESERVE BANK",
+    "check_account": "000123456789",
+}
+_DEMO_GROUPS = (
+    tuple(name for name in DEMO_DEBTOR if name.startswith("payout_debtor_")),
+    tuple(name for name in DEMO_DEBTOR if name.startswith("ach_")),
+    ("check_account",),
+)
+MIN_COOKIE_KEY_LENGTH = 32
+MIN_COOKIE_KEY_DISTINCT = 16  # a random key of 32+ characters has far more
+
+DEFAULT_SERVICES = (
+    "Website design",
+    "Web development",
+    "SEO",
+    "Paid advertising",
+    "Branding",
+    "Content marketing",
+    "Hosting and maintenance",
+)
+
+
+def _currency_code(code: str) -> str:
+    """An ISO 4217 code the portal can pay in (two decimal places), upper-cased."""
+    import pycountry  # schwifty's own dependency: the ISO 4217 list
+
+    upper = code.strip().upper()
+    if pycountry.currencies.get(alpha_3=upper) is None:
+        raise ValueError(f"{code!r} is not an ISO 4217 currency code")
+    if upper in NOT_TWO_DECIMALS:
+        raise ValueError(f"{upper} is not counted in cents; the portal pays in cents only")
+    return upper
+
+
+# ISO 4217 currencies whose minor unit is not a hundredth (JPY has none, KWD a thousandth).
+NOT_TWO_DECIMALS = frozenset(
+    [
+        "BIF",
+        "CLP",
+        "DJF",
+        "GNF",
+        "ISK",
+        "JPY",
+        "KMF",
+        "KRW",
+        "PYG",
+        "RWF",
+        "UGX",
+        "UYI",
+        "VND",
+        "VUV",
+        "XAF",
+        "XOF",
+        "XPF",
+        "BHD",
+        "IQD",
+        "JOD",
+        "KWD",
+        "LYD",
+        "OMR",
+        "TND",
+        "CLF",
+        "UYW",
+    ]
+)
+
+
+class Settings(BaseSettings):
+    """Every setting of the portal; each field is documented in the README."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PORTAL_", extra="ignore", frozen=True, populate_by_name=True
+    )
+
+    env: Literal["demo", "production"] = Field(
+        default="demo", description="`production` refuses missing secrets."
+    )
+    data_dir: Path = Field(
+        default=DEFAULT_DATA_DIR, description="Folder for the SQLite file and demo keys."
+    )
+    database_url: str = Field(
+        default="",
+        validation_alias=AliasChoices("DATABASE_URL", "database_url"),
+        description="SQLAlchemy URL; empty means the SQLite file `data/portal.core.db`.",
+    )
+    cookie_key: str = Field(
+        default="", description="Seals the tickets that write the login cookie (random, secret)."
+    )
+    encryption_key: str = Field(
+        default="",
+        description="Fernet key(s) encrypting bank account and tax id; comma-separated, "
+        "newest first, to rotate.",
+    )
+    cookie_name: str = Field(default="partner_portal_auth", description="Login cookie name.")
+    cookie_expiry_days: float = Field(default=7, gt=0, description="Login cookie lifetime.")
+    cookie_secure: bool = Field(
+        default=False,
+        description="Mark the login cookie Secure even when the app sees plain HTTP (behind a "
+        "proxy that ends TLS); over HTTPS it always is.",
+    )
+    bcrypt_rounds: int = Field(default=12, ge=4, le=16, description="bcrypt work factor.")
+    hold_days: int = Field(default=30, ge=0, description="Days a commission is on hold.")
+    min_payout: Decimal = Field(
+        default=Decimal("50.00"), ge=0, description="Smallest payout a partner is paid."
+    )
+    max_deal_value: Decimal = Field(
+        default=Decimal("10000000.00"),
+        gt=0,
+        le=Decimal("9999999999.99"),
+        description="Largest deal value a conversion accepts (a guard against typos).",
+    )
+    claim_days: int = Field(default=90, ge=1, description="Days a registration claims a client.")
+    awaiting_contact_days: int = Field(
+        default=3, ge=1, description="Days a pending lead may wait before it is flagged."
+    )
+    tier_thresholds: dict[str, int] = Field(
+        default={"bronze": 0, "silver": 10, "gold": 25, "platinum": 50},
+        description="Converted leads in the trailing 12 months needed for each tier.",
+    )
+    tier_rates: dict[str, Decimal] = Field(
+        default={
+            "bronze": Decimal("0.10"),
+            "silver": Decimal("0.125"),
+            "gold": Decimal("0.15"),
+            "platinum": Decimal("0.20"),
+        },
+        description="Default commission rate of each tier.",
+    )
+    currency: str = Field(
+        default="USD",
+        min_length=3,
+        max_length=3,
+        description="Program currency (ISO 4217): commissions are earned in it.",
+    )
+    payout_currencies: tuple[str, ...] = Field(
+        default=("USD", "EUR", "GBP"),
+        description="Currencies partners may be paid in (ISO 4217); the program currency is "
+        "always one of them.",
+    )
+    rate_max_change: Decimal = Field(
+        default=Decimal("0.10"),
+        gt=0,
+        le=1,
+        description="Largest share an exchange rate may move from the last one used before "
+        "the batch asks for a confirmation (a guard against typos).",
+    )
+    tax_thresholds: dict[int, Decimal] = Field(
+        default={2025: Decimal("600.00"), 2026: Decimal("2000.00")},
+        description="Form 1099-NEC threshold by tax year (payments made in that year); a year "
+        "not listed takes the latest year before it (the earliest for years before all).",
+    )
+    payout_day: int = Field(default=15, ge=1, le=28, description="Day of the month payouts run.")
+    services: tuple[str, ...] = Field(
+        default=DEFAULT_SERVICES, min_length=1, description="Service catalogue for leads."
+    )
+    default_phone_region: str = Field(
+        default="US",
+        min_length=2,
+        max_length=2,
+        description="Region assumed for phone numbers typed without a + country code.",
+    )
+    signup_allowed: bool = Field(default=True, description="Whether partners may apply online.")
+    export_row_cap: int = Field(
+        default=200_000,
+        ge=1,
+        description="Largest export built in the browser; larger ones use the command line.",
+    )
+    payout_debtor_name: str = Field(
+        default="",
+        max_length=70,
+        description="Account holder of the program's own bank account, which pays the "
+        "payout files (required in production).",
+    )
+    payout_debtor_iban: str = Field(
+        default="", description="IBAN of the program's own account (required in production)."
+    )
+    payout_debtor_bic: str = Field(default="", description="BIC of the program's own account.")
+    payout_debtor_street: str = Field(
+        default="", max_length=70, description="Street and number of the account holder."
+    )
+    payout_debtor_postcode: str = Field(
+        default="", max_length=16, description="Postal code of the account holder."
+    )
+    payout_debtor_town: str = Field(
+        default="", max_length=35, description="Town of the account holder."
+    )
+    payout_debtor_country: str = Field(
+        default="", max_length=2, description="Country (ISO 3166 code) of the account holder."
+    )
+    ach_odfi_routing: str = Field(
+        default="",
+        description="ABA routing number of the bank that sends the program's ACH file (the "
+        "ODFI; required in production).",
+    )
+    ach_company_id: str = Field(
+        default="",
+        max_length=10,
+        description="The program's ACH company identification, as the bank assigned it "
+        "(often 1 and the EIN; required in production).",
+    )
+    ach_company_name: str = Field(
+        default="",
+        max_length=16,
+        description="Company name on the partners' bank statements (required in production).",
+    )
+    ach_bank_name: str = Field(
+        default="", max_length=23, description="Name of the ODFI, in the ACH file header."
+    )
+    ach_entry_description: str = Field(
+        default="PAYOUT", min_length=1, max_length=10, description="ACH company entry description."
+    )
+    payout_approvals: int = Field(
+        default=1,
+        ge=1,
+        le=2,
+        description="2: a batch's files are made only after a second manager approves it.",
+    )
+    check_first_number: int = Field(
+        default=1001, ge=1, le=99_999_999, description="Number of the first check printed."
+    )
+    check_account: str = Field(
+        default="",
+        max_length=17,
+        description="The program's checking account the checks draw on (for Positive Pay).",
+    )
+    tax_form_max_mb: float = Field(
+        default=5, gt=0, le=10, description="Largest tax form PDF a partner may upload (MB)."
+    )
+    lockout_failures: int = Field(default=5, ge=1, description="Failed logins before a lock.")
+    address_failures: int = Field(
+        default=20,
+        ge=1,
+        description="Failed sign-ins from one client address, whatever the usernames, before "
+        "that address waits PORTAL_LOCKOUT_MINUTES.",
+    )
+    client_address_header: str = Field(
+        default="",
+        description="Header a trusted reverse proxy puts the client's address in (e.g. "
+        "X-Forwarded-For); empty: the address the server sees.",
+    )
+    trusted_proxies: int = Field(
+        default=1,
+        ge=1,
+        le=10,
+        description="How many reverse proxies in front of the portal add themselves to "
+        "PORTAL_CLIENT_ADDRESS_HEADER: the client is the first address before them, counted "
+        "from the right (entries further left are whatever the client wrote).",
+    )
+    applications_per_address: int = Field(
+        default=10, ge=1, description="Applications one client address may send per hour."
+    )
+    session_idle_minutes: int = Field(
+        default=120, ge=1, description="A signed-in browser idle this long must sign in again."
+    )
+    lockout_minutes: int = Field(default=15, ge=1, description="How long a lock lasts.")
+    api_requests_per_minute: int = Field(
+        default=120, ge=1, description="Requests one API key may make per minute (per process)."
+    )
+    api_max_body_kb: int = Field(
+        default=64, ge=1, le=1024, description="Largest API request body accepted (KB)."
+    )
+    webhook_allow_private_targets: bool = Field(
+        default=False,
+        description="Let webhooks reach private and loopback addresses over plain HTTP (tests "
+        "and local development only; refused in production).",
+    )
+    program_name: str = Field(
+        default="Partner Portal", max_length=100, description="The program's name in e-mails."
+    )
+    public_url: str = Field(
+        default="http://localhost:8501",
+        description="The portal's address as users reach it; every link in an e-mail starts "
+        "with it (never with what a request's headers claim).",
+    )
+    smtp_url: str = Field(
+        default="",
+        description="Where mail is delivered: smtp://host:port (add ?starttls=true to "
+        "upgrade), smtps://user:password@host:465; empty keeps every message in the outbox "
+        "for the Mail page.",
+    )
+    mail_from: str = Field(
+        default="Partner Portal <portal@localhost>",
+        description="The From address of every message (required in production with SMTP).",
+    )
+    mail_sender_thread: bool = Field(
+        default=True,
+        description="Deliver mail and queue digests and statements from a thread of the app "
+        "process; false when `python -m portal mail send --loop` runs instead.",
+    )
+    mail_poll_seconds: float = Field(
+        default=30, gt=0, description="How often the sender looks for mail that is due."
+    )
+    mail_max_attempts: int = Field(
+        default=8, ge=1, description="Delivery attempts before a message is marked dead."
+    )
+    mail_retry_seconds: int = Field(
+        default=60,
+        ge=1,
+        description="Wait before the first retry; each further retry waits twice as long.",
+    )
+    reset_link_minutes: int = Field(
+        default=60, ge=5, description="How long a password-reset link works."
+    )
+    invitation_days: int = Field(default=7, ge=1, description="How long an invitation works.")
+    reset_mails_per_hour: int = Field(
+        default=3, ge=1, description="Password-reset mails one account may be sent per hour."
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=SECRETS_FILE),
+        )
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_url(cls, url: str) -> str:
+        # Heroku-style URLs name neither the dialect nor the driver SQLAlchemy should use.
+        for prefix in ("postgres://", "postgresql://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url.removeprefix(prefix)
+        return url
+
+    @field_validator("mail_from")
+    @classmethod
+    def _one_sender(cls, value: str) -> str:
+        header = HeaderRegistry()("From", value)
+        addresses: tuple[Any, ...] = getattr(header, "addresses", ())
+        if len(addresses) != 1 or "@" not in addresses[0].addr_spec or header.defects:
+            raise ValueError("mail_from must be one address, e.g. Partner Program <p@example.com>")
+        return value
+
+    @field_validator("currency")
+    @classmethod
+    def _iso_currency(cls, code: str) -> str:
+        return _currency_code(code)
+
+    @field_validator("payout_currencies")
+    @classmethod
+    def _iso_currencies(cls, codes: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(_currency_code(code) for code in codes))
+
+    @model_validator(mode="after")
+    def _program_currency_is_paid(self) -> Settings:
+        if self.currency not in self.payout_currencies:
+            # Frozen model: the program currency joins the list as written in the settings.
+            object.__setattr__(self, "payout_currencies", (self.currency, *self.payout_currencies))
+        return self
+
+    @field_validator("tier_rates")
+    @classmethod
+    def _rates_in_range(cls, rates: dict[str, Decimal]) -> dict[str, Decimal]:
+        for tier, rate in rates.items():
+            if not Decimal(0) <= rate <= Decimal("0.5"):
+                raise ValueError(f"tier_rates.{tier} must be between 0 and 0.5")
+        return rates
+
+    @model_validator(mode="after")
+    def _tiers_consistent(self) -> Settings:
+        if set(self.tier_thresholds) != set(self.tier_rates):
+            raise ValueError("tier_thresholds and tier_rates must name the same tiers")
+        if min(self.tier_thresholds.values()) != 0:
+            raise ValueError("the lowest tier must start at 0 converted leads")
+        return self
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The database URL, defaulting to the embedded SQLite file."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'portal.core.db'}"
+
+    @property
+    def tiers(self) -> list[tuple[str, int, Decimal]]:
+        """Tiers as (name, threshold, default rate), lowest first."""
+        ordered = sorted(self.tier_thresholds.items(), key=lambda item: item[1])
+        return [(name, threshold, self.tier_rates[name]) for name, threshold in ordered]
+
+
+class ConfigurationError(RuntimeError):
+    """The settings cannot be used as they are."""
+
+
+def _demo_keys(data_dir: Path) -> dict[str, str]:
+    """Random keys made on first use and kept under data/, so demo logins survive restarts."""
+    path = data_dir / "keys.toml"
+    if path.exists():
+        return tomllib.loads(path.read_text())
+    data_dir.mkdir(parents=True, exist_ok=True)
+    keys = {
+        "cookie_key": secrets.token_urlsafe(48),
+        "encryption_key": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+    }
+    write_private(path, "".join(f'{name} = "{value}"\n' for name, value in keys.items()))
+    return keys
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file that only its owner can read, from the first byte (never chmod after)."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)  # an existing file keeps its mode through O_CREAT
+    with os.fdopen(descriptor, "w", encoding="utf-8") as sink:
+        sink.write(text)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings; in demo mode fill missing secrets, in production refuse them."""
+    settings = Settings(**overrides)
+    missing = [name for name in SECRET_FIELDS if not getattr(settings, name)]
+    if settings.env == "production":
+        if missing:
+            names = ", ".join(f"PORTAL_{name.upper()}" for name in missing)
+            raise ConfigurationError(f"PORTAL_ENV=production needs these secrets set: {names}")
+        if len(settings.cookie_key) < MIN_COOKIE_KEY_LENGTH:
+            raise ConfigurationError(
+                f"PORTAL_COOKIE_KEY must be at least {MIN_COOKIE_KEY_LENGTH} random characters"
+            )
+        if len(set(settings.cookie_key)) < MIN_COOKIE_KEY_DISTINCT:
+            raise ConfigurationError(
+                "PORTAL_COOKIE_KEY is not random (too few different characters); make one with "
+                "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            )
+        try:
+            for key in settings.encryption_key.split(","):
+                Fernet(key.strip())
+        except ValueError:
+            raise ConfigurationError(
+                "PORTAL_ENCRYPTION_KEY must be one or more comma-separated Fernet keys; make one "
+                "with python -c 'from cryptography.fernet import Fernet; "
+                "print(Fernet.generate_key().decode())'"
+            ) from None
+        no_debtor = [name for name in DEBTOR_FIELDS if not getattr(settings, name)]
+        if no_debtor:
+            names = ", ".join(f"PORTAL_{name.upper()}" for name in no_debtor)
+            raise ConfigurationError(
+                f"PORTAL_ENV=production needs the accounts that pay the payouts: {names}"
+            )
+        if not rtn.is_valid(settings.ach_odfi_routing):
+            raise ConfigurationError("PORTAL_ACH_ODFI_ROUTING is not a valid ABA routing number")
+        _check_mail(settings)
+        if settings.webhook_allow_private_targets:
+            raise ConfigurationError(
+                "PORTAL_WEBHOOK_ALLOW_PRIVATE_TARGETS is for tests and local development only"
+            )
+        return settings
+    # Each paying account (SEPA debtor, ACH originator, checks) is filled as a whole, and only
+    # when none of its settings is given.
+    demo_debtor = {
+        name: value
+        for group in _DEMO_GROUPS
+        if not any(getattr(settings, name) for name in group)
+        for name, value in DEMO_DEBTOR.items()
+        if name in group
+    }
+    if not missing and not demo_debtor:
+        return settings
+    keys = _demo_keys(settings.data_dir) if missing else {}
+    filled: dict[str, Any] = {**overrides, **{name: keys[name] for name in missing}, **demo_debtor}
+    return Settings(**filled)
+
+
+def _check_mail(settings: Settings) -> None:
+    """Production with delivery on: real addresses, and no password sent in the clear."""
+    if not settings.smtp_url:
+        return
+    parts = urlsplit(settings.smtp_url)
+    if parts.scheme not in {"smtp", "smtps"} or not parts.hostname:
+        raise ConfigurationError("PORTAL_SMTP_URL must look like smtp://host:port or smtps://…")
+    starttls = parse_qs(parts.query).get("starttls", ["false"])[0].lower() in {"1", "true", "yes"}
+    if parts.password and parts.scheme == "smtp" and not starttls:
+        raise ConfigurationError(
+            "PORTAL_SMTP_URL sends its password in the clear: use smtps:// or ?starttls=true"
+        )
+    for name, value in (
+        ("PORTAL_PUBLIC_URL", settings.public_url),
+        ("PORTAL_MAIL_FROM", settings.mail_from),
+    ):
+        if "localhost" in value or "127.0.0.1" in value:
+            raise ConfigurationError(f"{name} must be the production address, not {value!r}")
+    if not settings.public_url.startswith("https://"):
+        raise ConfigurationError("PORTAL_PUBLIC_URL must be an https:// address in production")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (read once)."""
+    return load_settings()

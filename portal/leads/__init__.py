@@ -1,0 +1,1 @@
+"""Leads: registration and claims, the pipeline and its timeline, CSV imports."""

@@ -1,0 +1,1 @@
+"""Messaging: notifications, mail rendered into the outbox and delivered, webhooks."""

@@ -1,0 +1,1 @@
+"""Money: the commission ledger, payouts and their files, currencies, statements, taxes."""

@@ -1,0 +1,1 @@
+"""Partner companies: applications, approval and status, profiles and payout details."""

@@ -1,0 +1,1 @@
+"""Reporting: statistics and rollups, the program overview, exports, integrity checks."""
