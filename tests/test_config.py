@@ -27,7 +27,7 @@ def clean_env(monkeypatch, tmp_path):
 
 def test_defaults_follow_the_domain_rules(clean_env):
     settings = load_settings()
-    assert settings.sqlalchemy_url == f"sqlite:///{clean_env / 'portal.core.db'}"
+    assert settings.sqlalchemy_url == f"sqlite:///{clean_env / 'portal.db'}"
     assert (settings.hold_days, settings.min_payout, settings.claim_days) == (
         30,
         Decimal("50.00"),
@@ -82,10 +82,10 @@ def test_private_files_are_never_readable_by_others_even_for_a_moment(tmp_path, 
 def test_the_sqlite_file_is_made_owner_only(tmp_path):
     from portal.core.db import get_engine
 
-    engine = get_engine(f"sqlite:///{tmp_path / 'fresh' / 'portal.core.db'}")
+    engine = get_engine(f"sqlite:///{tmp_path / 'fresh' / 'portal.db'}")
     with engine.connect() as connection:
         connection.exec_driver_sql("CREATE TABLE t (x INTEGER)")
-    assert (tmp_path / "fresh" / "portal.core.db").stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "fresh" / "portal.db").stat().st_mode & 0o777 == 0o600
     engine.dispose()
 
 

@@ -139,7 +139,7 @@ class Settings(BaseSettings):
     database_url: str = Field(
         default="",
         validation_alias=AliasChoices("DATABASE_URL", "database_url"),
-        description="SQLAlchemy URL; empty means the SQLite file `data/portal.core.db`.",
+        description="SQLAlchemy URL; empty means the SQLite file `data/portal.db`.",
     )
     cookie_key: str = Field(
         default="", description="Seals the tickets that write the login cookie (random, secret)."
@@ -433,7 +433,7 @@ class Settings(BaseSettings):
     @property
     def sqlalchemy_url(self) -> str:
         """The database URL, defaulting to the embedded SQLite file."""
-        return self.database_url or f"sqlite:///{self.data_dir / 'portal.core.db'}"
+        return self.database_url or f"sqlite:///{self.data_dir / 'portal.db'}"
 
     @property
     def tiers(self) -> list[tuple[str, int, Decimal]]:

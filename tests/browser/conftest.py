@@ -102,7 +102,7 @@ def app_on(
         require_postgres()
         url = create_postgres_database()
     else:
-        url = f"sqlite:///{folder / 'portal.core.db'}"
+        url = f"sqlite:///{folder / 'portal.db'}"
     engine = get_engine(url)
     try:
         migrate.upgrade(engine)
@@ -131,7 +131,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """The app on its own throwaway SQLite database."""
     _require_browser()
     folder = tmp_path_factory.mktemp("browser")
-    database_url = f"sqlite:///{folder / 'portal.core.db'}"
+    database_url = f"sqlite:///{folder / 'portal.db'}"
     migrate_database(database_url, folder)
     with run_app(folder, database_url) as running:
         yield running

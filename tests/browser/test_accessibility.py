@@ -52,7 +52,7 @@ NEVER_SAYS = {"applicant": "Register your first", "suspended": "Register a lead"
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, dict[str, str]]]:
     folder = tmp_path_factory.mktemp("accessibility")
-    database_url = f"sqlite:///{folder / 'portal.core.db'}"
+    database_url = f"sqlite:///{folder / 'portal.db'}"
     migrate_database(database_url, folder)
     subprocess.run(
         [sys.executable, "-m", "portal", "seed-demo"],

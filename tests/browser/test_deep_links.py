@@ -25,7 +25,7 @@ PARTNER_LINKS = [
 
 
 def _fresh_app_database(folder: Path) -> str:
-    database_url = f"sqlite:///{folder / 'portal.core.db'}"
+    database_url = f"sqlite:///{folder / 'portal.db'}"
     migrate_database(database_url, folder)
     return database_url
 

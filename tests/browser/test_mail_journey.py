@@ -28,7 +28,7 @@ from tests.mailbox import Mailbox, smtp_server, text_of
 @pytest.fixture(scope="module")
 def mail_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Mailbox]]:
     folder = tmp_path_factory.mktemp("mail-journey")
-    database_url = f"sqlite:///{folder / 'portal.core.db'}"
+    database_url = f"sqlite:///{folder / 'portal.db'}"
     migrate_database(database_url, folder)
     with smtp_server() as box:
         settings = {
