@@ -37,7 +37,7 @@ from portal.core.models import Lead, LeadStatus, User  # noqa: E402
 from portal.leads import leads  # noqa: E402
 from portal.messaging import notifications  # noqa: E402
 from portal.money import commissions  # noqa: E402
-from portal.reporting import exports, integrity, program, statistics  # noqa: E402
+from portal.reporting import exports, integrity, overview, statistics  # noqa: E402
 from portal.tools import serve  # noqa: E402
 
 RESULTS: list[tuple[str, float, float | None, str]] = []
@@ -181,7 +181,7 @@ def bench_lead_pages(partner: Actor, repeat: int, postgres: bool) -> None:
 def bench_overview(manager: Actor, repeat: int) -> None:
     def ours() -> None:
         with unit_of_work() as session:
-            program.overview(session, actor=manager)
+            overview.program_overview(session, actor=manager)
 
     report("3. manager program overview", median_ms(ours, repeat), None, "≤ 50 ms")
 

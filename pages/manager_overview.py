@@ -5,13 +5,13 @@ import streamlit as st
 from portal.core.config import get_settings
 from portal.core.models import PartnerStatus, Role
 from portal.money.commissions import CommissionState
-from portal.reporting import program
+from portal.reporting import overview
 from portal.ui import charts, fmt
 from portal.ui.feedback import read
 from portal.ui.session import require
 
 actor = require(Role.MANAGER)
-view = read(lambda session: program.overview(session, actor=actor))
+view = read(lambda session: overview.program_overview(session, actor=actor))
 currency = get_settings().currency
 
 st.title("Program overview")

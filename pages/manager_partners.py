@@ -9,9 +9,9 @@ import streamlit as st
 
 from portal.accounts import users
 from portal.core.actions import Session
-from portal.core.batch import RowOutcome
 from portal.core.errors import ValidationError
 from portal.core.models import PartnerStatus, Role
+from portal.core.rows import RowOutcome
 from portal.leads import leads
 from portal.partners import partners, profiles
 from portal.partners.partners import PartnerEdit, PartnerView

@@ -40,7 +40,7 @@ from portal.leads import imports, leads
 from portal.messaging import mail, notifications, webhooks
 from portal.money import commissions, payout_files, payouts, statements, tax_forms
 from portal.partners import partners, profiles
-from portal.reporting import exports, program, statistics
+from portal.reporting import exports, overview, statistics
 from tests.apptest import page_as, texts
 from tests.factories import (
     PASSWORD,
@@ -439,7 +439,7 @@ MATRIX: dict[str, tuple[Call, set[str]]] = {
         ),
         A_AND_MANAGER,
     ),
-    "program.overview": (lambda s, w, a: program.overview(s, actor=a), MANAGER),
+    "overview.program_overview": (lambda s, w, a: overview.program_overview(s, actor=a), MANAGER),
     "statements.monthly_statement": (
         lambda s, w, a: statements.monthly_statement(
             s, actor=a, month=utc_now().date(), partner_id=w.partner_a

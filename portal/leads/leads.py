@@ -39,7 +39,6 @@ from portal.core.access import (
     require_manager,
     scoped_partner_id,
 )
-from portal.core.batch import RowOutcome, apply_each
 from portal.core.config import get_settings
 from portal.core.errors import NotFound, PermissionDenied, StaleVersion, ValidationError
 from portal.core.models import (
@@ -55,6 +54,7 @@ from portal.core.models import (
     User,
 )
 from portal.core.pagination import Listing, Page, page_of
+from portal.core.rows import RowOutcome, apply_each
 from portal.core.types import to_cents, utc_now
 from portal.core.validation import (
     FieldErrors,

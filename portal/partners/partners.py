@@ -14,11 +14,11 @@ from portal.accounts import password_links
 from portal.accounts.users import add_user, validate_new_user
 from portal.core import audit, throttle
 from portal.core.access import Actor, refresh, require_manager, scoped_partner_id, standing_changed
-from portal.core.batch import RowOutcome, apply_each
 from portal.core.config import get_settings
 from portal.core.errors import NotFound, PermissionDenied, RecordedRefusal, ValidationError
 from portal.core.models import NotificationKind, Partner, PartnerProfile, PartnerStatus, Role
 from portal.core.pagination import Page, before, check_limit, page_of
+from portal.core.rows import RowOutcome, apply_each
 from portal.core.types import utc_now
 from portal.core.validation import (
     FieldErrors,

@@ -52,7 +52,7 @@ class ProgramOverview:
     self_referrals: list[LeadView] = field(default_factory=list)
 
 
-def overview(session: Session, *, actor: Actor, flagged_limit: int = 20) -> ProgramOverview:
+def program_overview(session: Session, *, actor: Actor, flagged_limit: int = 20) -> ProgramOverview:
     """Program KPIs, monthly series, top partners and the leads that need a manager's eye."""
     actor = require_manager(session, actor)
     now = utc_now()
