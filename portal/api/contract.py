@@ -308,7 +308,7 @@ ETAG = {"ETag": {"description": "The lead's version, for If-Match.", "schema": {
 
 def answer_examples() -> dict[str, Any]:
     """A real answer of each operation (the demo program's, one item per list), by
-    operation id: `tests/test_api.py` checks each against its schema."""
+    operation id: `tests/api/test_api.py` checks each against its schema."""
     return json.loads(EXAMPLES.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
 
 

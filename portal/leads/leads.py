@@ -181,7 +181,7 @@ def lead_views(
     access costs several times more), what is the same for every lead is worked out once,
     and each view's fields are filled in at once: a frozen dataclass's own `__init__` sets
     them one by one past its frozen guard, which cost 0.14 ms of a page's 0.6 (every field is
-    given here; `tests/test_leads.py` checks each view equals one built the usual way).
+    given here; `tests/leads/test_leads.py` checks each view equals one built the usual way).
     """
     now = utc_now()
     pending_since = awaiting_contact_since(now)

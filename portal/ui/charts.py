@@ -30,7 +30,7 @@ def _figure(data: list[dict[str, Any]], layout: dict[str, Any], title: str) -> g
     Plotly checks every property of a figure as it is built; on the dashboard that was three
     quarters of a page run's time (about 20 ms a figure, three figures a view, and every
     session's views share the process). These specs are ours and fixed, so they are built
-    unchecked; `tests/test_charts.py` builds each one checked and compares the two.
+    unchecked; `tests/ui/test_charts.py` builds each one checked and compares the two.
     """
     margin = {"l": 10, "r": 10, "t": 64, "b": 10, **layout.pop("margin", {})}
     title_spec = {

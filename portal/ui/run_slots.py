@@ -59,7 +59,7 @@ def slot() -> Iterator[None]:
 def fragment(function: Callable[P, R]) -> Callable[P, R]:
     """`st.fragment` whose own reruns take a slot and are one action (the actor read once),
     as whole page runs are in Home.py: the one way the pages declare a fragment
-    (tests/test_architecture.py holds them to it)."""
+    (tests/core/test_architecture.py holds them to it)."""
 
     @wraps(function)
     def in_a_slot(*args: P.args, **kwargs: P.kwargs) -> R:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 import xmlschema
@@ -14,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select, update
 
+from portal.core.config import PROJECT_ROOT
 from portal.core.db import unit_of_work
 from portal.core.errors import PermissionDenied, PortalError, ValidationError
 from portal.core.models import (
@@ -37,7 +37,7 @@ from tests.factories import (
     payable_profile,
 )
 
-CAMT_053_002 = xmlschema.XMLSchema(str(Path(__file__).parent / "schemas" / "camt.053.001.02.xsd"))
+CAMT_053_002 = xmlschema.XMLSchema(str(PROJECT_ROOT / "tests" / "schemas" / "camt.053.001.02.xsd"))
 DEBTOR_IBAN = "DE89370400440532013000"  # the demo program's paying account
 
 

@@ -19,7 +19,7 @@ from portal.messaging import mail, mail_sender
 from portal.partners import partners
 from tests.factories import PASSWORD, make_actor, make_lead, make_manager
 from tests.mailbox import free_port, html_of, smtp_server, text_of
-from tests.test_cli import run_cli
+from tests.tools.test_cli import run_cli
 
 
 def _rows(engine) -> list[OutboxMessage]:

@@ -487,7 +487,7 @@ def test_only_managers_get_a_file_and_an_unknown_format_is_refused(engine):
 
 
 def test_the_command_line_writes_files_owner_only_voids_and_refuses_twice(engine, tmp_path):
-    from tests.test_cli import run_cli
+    from tests.tools.test_cli import run_cli
 
     with unit_of_work(engine) as session:
         _, cutoff, _ = _batch(session, ("ach_business", "paypal", "checks"))

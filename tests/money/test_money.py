@@ -606,7 +606,7 @@ def test_payouts_list_by_partner_status_and_position(engine):
 def test_the_command_line_writes_the_filing_file_owner_only(engine, tmp_path):
     import os
 
-    from tests.test_cli import run_cli
+    from tests.tools.test_cli import run_cli
 
     with unit_of_work(engine) as session:
         manager = make_manager(session)

@@ -2,7 +2,7 @@
 corpus goes into every free-text field of each form. Whatever is typed, the page shows no
 traceback, and either stores the text and shows it back exactly (trimmed) or names the field
 it refuses, with nothing written. The whole corpus goes through the services on both
-databases in tests/test_bad_input.py; this checks the last step, from widget to screen, which
+databases in tests/core/test_bad_input.py; this checks the last step, from widget to screen, which
 does not depend on the database: it runs on SQLite alone."""
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from portal.core.models import AuditEntry, Lead, Partner, PartnerProfile
 from tests.apptest import app, page_as, texts
 from tests.apptest import shown as displayed
 from tests.conftest import create_sqlite_database
+from tests.core.test_bad_input import CORPUS, OURS
 from tests.factories import make_actor, make_manager
-from tests.test_bad_input import CORPUS, OURS
 
 pytestmark = pytest.mark.slow
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
-from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from portal.core.config import PROJECT_ROOT
 from portal.core.db import unit_of_work
 from portal.core.errors import ValidationError
 from portal.core.types import utc_now
@@ -20,7 +20,7 @@ from portal.partners import profiles
 from portal.reporting import integrity
 from tests.factories import PASSWORD, make_actor, make_manager, owed_partner
 
-DEMO_ECB = Path(__file__).parent.parent / "docs" / "demo" / "eurofxref-daily.xml"
+DEMO_ECB = PROJECT_ROOT / "docs" / "demo" / "eurofxref-daily.xml"
 IBAN_DE = {
     "payment_method": "bank_transfer",
     "bank_account": "DE89 3704 0044 0532 0130 00",

@@ -15,7 +15,7 @@ from portal.accounts import api_keys
 from portal.api import app as api_app
 from portal.core.db import unit_of_work
 from portal.core.models import ApiKey, ApiScope
-from tests.test_access_matrix import KINDS, World, _world
+from tests.core.test_access_matrix import KINDS, World, _world
 
 ROOT = "/api/v1"
 _clients = itertools.count(1)

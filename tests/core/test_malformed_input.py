@@ -19,8 +19,8 @@ from portal.core.errors import ValidationError
 from portal.messaging import webhooks
 from portal.partners import profiles
 from portal.ui import unsubscribe
+from tests.api.test_api import ROOT, key_for
 from tests.factories import make_actor
-from tests.test_api import ROOT, key_for
 
 
 @pytest.fixture
@@ -92,7 +92,7 @@ def test_lone_surrogates_are_refused_by_name(engine):
 
 
 def test_the_command_line_refuses_bytes_that_are_not_utf8(engine):
-    from tests.test_cli import run_cli
+    from tests.tools.test_cli import run_cli
 
     url = engine.url.render_as_string(hide_password=False)
     done = run_cli(url, "api-key", "create", "--username", "\udcff", "--scope", "read")

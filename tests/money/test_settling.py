@@ -159,7 +159,7 @@ def test_a_statement_needs_its_columns_text_and_a_manager(engine):
 
 
 def test_the_command_line_settles_a_statement_and_refuses_a_used_reference(engine, tmp_path):
-    from tests.test_cli import run_cli
+    from tests.tools.test_cli import run_cli
 
     with unit_of_work(engine) as session:
         _, (first, second, third) = _scheduled(session)

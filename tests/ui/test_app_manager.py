@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select, update
 
 from portal.accounts import users
+from portal.core.config import PROJECT_ROOT
 from portal.core.db import unit_of_work
 from portal.core.models import (
     Commission,
@@ -293,7 +294,6 @@ def test_payouts_page_makes_each_payout_file_once_and_voids_it_with_a_reason(app
 
 
 def test_payouts_page_takes_the_batch_rates_from_the_ecb_file(app_database):
-    from pathlib import Path
 
     with unit_of_work(app_database) as db:
         manager = make_manager(db)
@@ -304,7 +304,7 @@ def test_payouts_page_takes_the_batch_rates_from_the_ecb_file(app_database):
     rate = next(t for t in test.text_input if t.label == "EUR per 1 USD")
     rate.input("-1").run()
     assert "The EUR rate must be a positive decimal number" in texts(test)
-    ecb = (Path(__file__).parent.parent / "docs" / "demo" / "eurofxref-daily.xml").read_bytes()
+    ecb = (PROJECT_ROOT / "docs" / "demo" / "eurofxref-daily.xml").read_bytes()
     test.file_uploader[0].set_value(("eurofxref-daily.xml", ecb, "application/xml")).run()
     assert next(t for t in test.text_input if t.label == "EUR per 1 USD").value == "0.92165899"
     assert list(test.dataframe[0].value["Paid"]) == ["92.17 EUR"]

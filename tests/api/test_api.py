@@ -1,5 +1,5 @@
 """The JSON API on both databases (mounted at /api/v1 as in the server): keys, scopes,
-problems, idempotency, ETags, limits; tests/test_api_server.py runs it in the real server."""
+problems, idempotency, ETags, limits; tests/api/test_api_server.py runs it in the real server."""
 
 from __future__ import annotations
 

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select, update
 
 from portal.core.access import Actor
+from portal.core.config import PROJECT_ROOT
 from portal.core.db import unit_of_work
 from portal.core.models import Commission, Payout, PayoutStatus
 from portal.core.types import utc_now
@@ -27,7 +28,7 @@ from portal.reporting import integrity
 from portal.tools import seed
 from tests.factories import GERMAN_IBAN, make_converted_lead, make_manager, owed_partner
 
-ECB = Path(__file__).parent.parent / "docs" / "demo" / "eurofxref-daily.xml"
+ECB = PROJECT_ROOT / "docs" / "demo" / "eurofxref-daily.xml"
 PAIN = xmlschema.XMLSchema(str(Path(sepaxml.__file__).parent / "schemas" / "pain.001.001.03.xsd"))
 
 
