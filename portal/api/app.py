@@ -206,6 +206,19 @@ def _admit(session: Session, call: Caller, *, count: bool = True) -> api_keys.Ke
     return holder
 
 
+def _admitting(call: Caller) -> Callable[[Session], api_keys.KeyHolder]:
+    """`_admit` for an action that `actions.run` may run again: the request counts toward its
+    key's rate at the first attempt only."""
+    attempts = 0
+
+    def admit(session: Session) -> api_keys.KeyHolder:
+        nonlocal attempts
+        attempts += 1
+        return _admit(session, call, count=attempts == 1)
+
+    return admit
+
+
 def run(call: Caller, work: Callable[[Session, Actor], T]) -> T:
     """The key checked, then the work, in one unit of work; refusals become problems. The
     key's check read its user's state: the services take that reading (`one_action`)."""
@@ -215,12 +228,10 @@ def run(call: Caller, work: Callable[[Session, Actor], T]) -> T:
 def run_as_holder(call: Caller, work: Callable[[Session, api_keys.KeyHolder], T]) -> T:
     """`run` for work that needs the key itself (its scope), not only whose it is: one
     action (`actions.run`), run again while the database is busy, as a page's is."""
-    attempts = 0
+    admit = _admitting(call)
 
     def attempt(session: Session) -> T:
-        nonlocal attempts
-        attempts += 1
-        holder = _admit(session, call, count=attempts == 1)
+        holder = admit(session)
         with one_action(holder.actor):
             return work(session, holder)
 
@@ -480,12 +491,10 @@ def _once(
     work: Callable[[Session, Actor], tuple[int, dict[str, Any]]],
 ) -> tuple[int, dict[str, Any], bool]:
     """Do `work` once per (API key, Idempotency-Key); a retry gets the first answer back."""
-    attempts = 0
+    admit = _admitting(call)
 
     def attempt(session: Session) -> tuple[int, dict[str, Any], bool]:
-        nonlocal attempts
-        attempts += 1
-        holder = _admit(session, call, count=attempts == 1)
+        holder = admit(session)
         key_id = holder.key_id
         stored = idempotency.stored_answer(session, key_id=key_id, key=key, digest=digest)
         if stored is not None:

@@ -15,7 +15,7 @@ import dataclasses
 import json
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_type_hints
+from typing import Any, Literal, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, create_model
 
@@ -146,9 +146,6 @@ class Problem(BaseModel):
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_max_length=5000)
-
-
-Text200 = Annotated[str, Field(max_length=200)]
 
 
 class NewLead(Strict):

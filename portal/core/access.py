@@ -141,12 +141,13 @@ def standing_changed() -> None:
 
 def refresh(session: Session, actor: Actor | None) -> Actor:
     """The actor as it is now, so a deactivation or suspension counts at once: read inside
-    this transaction, or as this action read it since its last write (`one_action`)."""
+    this transaction, or as this action read it (`one_action`) unless someone's standing
+    changed since (`standing_changed`)."""
     if actor is None:
         raise PermissionDenied(SIGNED_OUT)
     if actor.user_id is None:
         return actor
-    session.flush()  # what is pending is written first (and a write ends the action's reading)
+    session.flush()  # what is pending is written first: the read must see it
     reading = _THIS_ACTION.get()
     if reading is not None and reading.actor is not None and reading.actor.user_id == actor.user_id:
         return reading.actor

@@ -124,7 +124,7 @@ NOT_TWO_DECIMALS = frozenset(
 
 
 class Settings(BaseSettings):
-    """Every setting of the portal; each field is documented in the README."""
+    """Every setting of the portal; each field is documented in docs/configuration.md (tested)."""
 
     model_config = SettingsConfigDict(
         env_prefix="PORTAL_", extra="ignore", frozen=True, populate_by_name=True

@@ -43,7 +43,7 @@ STANDALONE_WRITE = {"standalone_write": True}
 # A pooled PostgreSQL connection unused for longer than this is tested before it is handed out
 # (a server restart or a firewall may have dropped it meanwhile). One in steady use is not:
 # testing each one cost a round trip per unit of work, a tenth of a page run's time under load
-# (README, "The web tier"). Should the server restart within these seconds, the one action
+# (docs/performance.md). Should the server restart within these seconds, the one action
 # that meets a dropped connection is told the database could not be reached, and the pool
 # replaces all its connections for the next.
 PING_AFTER_IDLE_SECONDS = 10.0
@@ -151,7 +151,7 @@ def unit_of_work(engine: Engine | None = None, *, reads_only: bool = False) -> I
     the BEGIN and COMMIT round trips and loses nothing: at READ COMMITTED, its level here,
     each statement of a transaction takes its own snapshot anyway; on SQLite the reads no
     longer wait for the write lock. Under load every round trip waits for PostgreSQL to be
-    scheduled on the same cores (README, "The web tier"). A statement that changes data in
+    scheduled on the same cores (docs/performance.md). A statement that changes data in
     such a unit of work is refused, on every database (its writes would not be all or
     nothing)."""
     bind = engine or get_engine()

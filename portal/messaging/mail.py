@@ -195,7 +195,7 @@ def enqueue(
     )
 
 
-# Built once: a status change writes mail on its hot path (see the README's performance notes).
+# Built once: a status change writes mail on its hot path (docs/performance.md).
 _INSERT_MESSAGE = insert(OutboxMessage)
 
 

@@ -4,7 +4,7 @@ Every page view allocates a great many short-lived objects (protobuf messages, d
 figures), so Python's collector runs several times per view, and each full collection walked
 every object the process holds: the modules of Streamlit, pandas, plotly, SQLAlchemy and the
 portal, about 220,000 objects that live as long as the process. Measured with
-`bench/web_load.py` (README, "The web tier"), full collections took about 75 % of the
+`bench/web_load.py` (docs/performance.md), full collections took about 75 % of the
 server's CPU. Objects that exist once start-up is over are moved out of the collector's sight
 (`gc.freeze`): once after importing what the pages use, and once more after the process's
 first few page runs, which create the rest of what lives for good (compiled queries, plotly's

@@ -5,7 +5,7 @@ loop, reads every browser's messages and sends every page's elements; all of the
 interpreter lock. The event loop lets go of the lock several times per element it sends (a
 socket write, waking a thread, starting the next run's thread) and, with many page runs
 wanting the lock, got it back only after long waits each time: runs finished while their
-elements waited to leave. Measured with `bench/web_load.py` (README, "The web tier"): 100
+elements waited to leave. Measured with `bench/web_load.py` (docs/performance.md): 100
 partners acting every 10 s on one process stalled for seconds at a time, every session at
 once, with the server half idle; the event loop lagged up to 1.7 s.
 
@@ -27,7 +27,7 @@ import streamlit as st
 
 from portal.core.access import one_action
 
-# Measured (README, "The web tier"): one slot leaves a run waiting on the database holding up
+# Measured (docs/performance.md): one slot leaves a run waiting on the database holding up
 # every other; with three, the stalls began to come back under heavier page runs.
 SLOTS = 2
 WAIT_SECONDS = 5.0
