@@ -6,7 +6,7 @@ import streamlit as st
 
 from portal.core.config import get_settings
 from portal.core.models import Role
-from portal.money import statements
+from portal.money import tax_reports
 from portal.reporting import exports
 from portal.ui import downloads, fmt, pickers
 from portal.ui.feedback import perform
@@ -92,13 +92,13 @@ if kind == "tax" and year:
     st.subheader("Filing file", anchor=False)
     st.text(
         f"The {int(year)} tax lists with full taxpayer ids, for whoever files the forms: US "
-        f"payees paid at least {fmt.money(statements.tax_threshold(int(year)))} outside PayPal "
+        f"payees paid at least {fmt.money(tax_reports.tax_threshold(int(year)))} outside PayPal "
         "(1099-NEC), their PayPal payouts apart (PayPal files 1099-K), and foreign payees "
         "(1042-S). Making it is recorded in the audit log."
     )
     if st.button("Prepare the filing file (full tax ids)"):
         made = perform(
-            lambda session: statements.tax_filing_file(session, actor=actor, year=int(year or 0)),
+            lambda session: tax_reports.tax_filing_file(session, actor=actor, year=int(year or 0)),
             {"year": "Year"},
         )
         if made is not None:

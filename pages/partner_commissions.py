@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from portal.core.models import Role
-from portal.money import commissions, payouts, statements
+from portal.money import commissions, monthly_statements, payouts
 from portal.money.commissions import CommissionState
 from portal.reporting import exports, statistics
 from portal.ui import (
@@ -128,9 +128,11 @@ else:
 
 
 st.subheader("Monthly statement", anchor=False)
-months = statements.recent_months(date.today(), 24)
+months = monthly_statements.recent_months(date.today(), 24)
 month = st.selectbox("Month", months, format_func=lambda m: m.strftime("%B %Y"))
-statement = read(lambda session: statements.monthly_statement(session, actor=actor, month=month))
+statement = read(
+    lambda session: monthly_statements.monthly_statement(session, actor=actor, month=month)
+)
 balances = st.columns(3)
 balances[0].metric("Opening balance", fmt.money(statement.opening_balance))
 balances[1].metric("Movements", f"{len(statement.lines)}")

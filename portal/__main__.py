@@ -32,7 +32,7 @@ from portal.core.models import MAX_ID, ApiScope, Role
 from portal.core.types import utc_now
 from portal.core.validation import FieldErrors, is_text, parse_day
 from portal.messaging import mail_sender
-from portal.money import currencies, payout_files, payouts, statements
+from portal.money import currencies, payout_files, payouts, tax_reports
 from portal.money.payment_details import FileFormat
 from portal.reporting import exports, integrity
 from portal.tools import generate, seed
@@ -366,7 +366,7 @@ def _run(args: argparse.Namespace) -> int:
         return _export(args)
     if args.command == "tax-filing":
         made = actions.run(
-            lambda session: statements.tax_filing_file(
+            lambda session: tax_reports.tax_filing_file(
                 session, actor=Actor.operator(), year=args.year
             )
         )

@@ -50,7 +50,7 @@ from portal.core.errors import (
 from portal.core.models import MAX_ID, LeadStatus, PartnerStatus, PayoutStatus
 from portal.leads import leads
 from portal.messaging.webhooks import EVENTS
-from portal.money import commissions, payouts, statements
+from portal.money import commissions, monthly_statements, payouts
 from portal.money.commissions import CommissionState
 from portal.partners import partners, profiles
 from portal.reporting import statistics
@@ -663,7 +663,7 @@ def statement(
 ) -> Response:
     found = run(
         call,
-        lambda s, actor: statements.monthly_statement(
+        lambda s, actor: monthly_statements.monthly_statement(
             s, actor=actor, month=month, partner_id=partner_id
         ),
     )

@@ -29,7 +29,7 @@ from portal.core.models import (
     TaxIdType,
 )
 from portal.leads import leads
-from portal.money import commissions, payouts, statements
+from portal.money import commissions, monthly_statements, payouts
 from portal.partners import partners, profiles
 from portal.reporting import statistics
 
@@ -87,9 +87,11 @@ CommissionSummary = _view_model(
 )
 CommissionLine = _view_model(commissions.CommissionLine, "CommissionLine", "One commission line.")
 Payout = _view_model(payouts.PayoutView, "Payout", "A payout: what it carries and where it goes.")
-StatementLine = _view_model(statements.StatementLine, "StatementLine", "One line of a statement.")
+StatementLine = _view_model(
+    monthly_statements.StatementLine, "StatementLine", "One line of a statement."
+)
 Statement = _view_model(
-    statements.Statement,
+    monthly_statements.Statement,
     "Statement",
     "A month's statement: opening balance, every line, closing balance.",
     lines=(list[StatementLine], ...),  # type: ignore[valid-type]

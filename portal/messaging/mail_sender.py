@@ -40,7 +40,7 @@ from portal.core.models import (
 )
 from portal.core.types import utc_now
 from portal.messaging import mail, outbox, webhooks
-from portal.money import statements
+from portal.money import monthly_statements
 from portal.reporting.exports import statement_csv
 
 log = logging.getLogger(__name__)
@@ -325,7 +325,7 @@ def _queue_statement(
     recipients = [(recipient, key) for recipient, key in recipients if key not in done]
     if not recipients:
         return 0
-    statement = statements.monthly_statement(
+    statement = monthly_statements.monthly_statement(
         session, actor=Actor.operator(), month=month, partner_id=partner_id
     )
     values = {

@@ -56,7 +56,8 @@ from portal.core.models import (
 )
 from portal.core.types import Expression, FixedPoint, utc_now
 from portal.money import commissions
-from portal.money.statements import PAID_TOTAL, Statement, paid_in_year
+from portal.money.monthly_statements import Statement
+from portal.money.tax_reports import PAID_TOTAL, paid_in_year
 
 if TYPE_CHECKING:
     import psycopg

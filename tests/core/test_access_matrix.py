@@ -38,7 +38,14 @@ from portal.core.models import (
 from portal.core.types import utc_now
 from portal.leads import imports, leads
 from portal.messaging import mail, notifications, webhooks
-from portal.money import commissions, payout_files, payouts, statements, tax_forms
+from portal.money import (
+    commissions,
+    monthly_statements,
+    payout_files,
+    payouts,
+    tax_forms,
+    tax_reports,
+)
 from portal.partners import partners, profiles
 from portal.reporting import exports, overview, statistics
 from tests.apptest import page_as, texts
@@ -440,18 +447,18 @@ MATRIX: dict[str, tuple[Call, set[str]]] = {
         A_AND_MANAGER,
     ),
     "overview.program_overview": (lambda s, w, a: overview.program_overview(s, actor=a), MANAGER),
-    "statements.monthly_statement": (
-        lambda s, w, a: statements.monthly_statement(
+    "monthly_statements.monthly_statement": (
+        lambda s, w, a: monthly_statements.monthly_statement(
             s, actor=a, month=utc_now().date(), partner_id=w.partner_a
         ),
         A_AND_MANAGER,
     ),
-    "statements.tax_filing_file": (
-        lambda s, w, a: statements.tax_filing_file(s, actor=a, year=utc_now().year),
+    "tax_reports.tax_filing_file": (
+        lambda s, w, a: tax_reports.tax_filing_file(s, actor=a, year=utc_now().year),
         MANAGER,
     ),
-    "statements.tax_report": (
-        lambda s, w, a: statements.tax_report(s, actor=a, year=utc_now().year),
+    "tax_reports.tax_report": (
+        lambda s, w, a: tax_reports.tax_report(s, actor=a, year=utc_now().year),
         MANAGER,
     ),
     "statistics.partner_statistics": (

@@ -28,7 +28,7 @@ from portal.core.models import (
 from portal.core.types import utc_now
 from portal.leads import leads
 from portal.messaging import mail, mail_sender
-from portal.money import payouts, statements
+from portal.money import monthly_statements, payouts
 from portal.partners import partners, profiles
 from tests.factories import (
     PASSWORD,
@@ -211,7 +211,7 @@ def test_the_monthly_statement_goes_once_with_its_csv(engine):
     assert mail_sender.queue_statements(engine, today=next_month) == 0
     with unit_of_work(engine) as session:
         (row,) = outbox(session, "monthly_statement")
-        statement = statements.monthly_statement(
+        statement = monthly_statements.monthly_statement(
             session,
             actor=Actor.operator(),
             month=mail_sender.previous_month(next_month),

@@ -22,7 +22,7 @@ from portal.core.config import PROJECT_ROOT
 from portal.core.db import unit_of_work
 from portal.core.models import Commission, Payout, PayoutStatus
 from portal.core.types import utc_now
-from portal.money import currencies, payout_files, payouts, statements
+from portal.money import currencies, monthly_statements, payout_files, payouts
 from portal.money.payment_details import SEPA_CHARACTERS
 from portal.reporting import integrity
 from portal.tools import seed
@@ -99,7 +99,7 @@ def test_the_statement_and_the_api_show_the_same_base_rate_and_paid_amounts(app_
             session, actor=manager, cutoff=today, rates={"EUR": rate}
         ).scheduled
         payouts.mark_paid(session, actor=manager, payout_id=payout.id, reference="TRF-EUR")
-        statement = statements.monthly_statement(session, actor=partner, month=today)
+        statement = monthly_statements.monthly_statement(session, actor=partner, month=today)
         key = api_keys.create_key(session, actor=partner, name="t", scope="read")[1]
     assert (payout.amount, payout.payout_amount) == (Decimal("123.45"), Decimal("113.78"))
     (line,) = [line for line in statement.lines if line.kind == "payout"]

@@ -18,7 +18,7 @@ from portal.core.errors import NotFound, PermissionDenied, PortalError, Validati
 from portal.core.models import AuditEntry, Commission, CommissionStatus, Payout, PayoutStatus
 from portal.core.types import utc_now
 from portal.leads import leads
-from portal.money import commissions, payouts, statements
+from portal.money import commissions, monthly_statements, payouts, tax_reports
 from portal.money.commissions import CommissionState
 from portal.partners import profiles
 from portal.reporting import integrity, statistics
@@ -251,7 +251,7 @@ def test_partners_cannot_run_or_settle_payouts_and_see_only_their_own(engine):
             lambda: payouts.close_unpaid(
                 session, actor=partner, payout_id=payout.id, status="failed"
             ),
-            lambda: statements.tax_report(session, actor=partner, year=today().year),
+            lambda: tax_reports.tax_report(session, actor=partner, year=today().year),
         ):
             with pytest.raises(PermissionDenied):
                 call()
@@ -262,7 +262,7 @@ def test_partners_cannot_run_or_settle_payouts_and_see_only_their_own(engine):
             lambda: commissions.commission_summary(
                 session, actor=other, partner_id=partner.partner_id
             ),
-            lambda: statements.monthly_statement(
+            lambda: monthly_statements.monthly_statement(
                 session, actor=other, month=today(), partner_id=partner.partner_id
             ),
         ):
@@ -311,8 +311,8 @@ def test_monthly_statements_chain_and_end_at_the_balance_owed(engine):
         session.execute(
             update(Payout).where(Payout.id == payout.id).values(paid_at=earned + timedelta(days=2))
         )
-        previous = statements.monthly_statement(session, actor=partner, month=last_month)
-        current = statements.monthly_statement(
+        previous = monthly_statements.monthly_statement(session, actor=partner, month=last_month)
+        current = monthly_statements.monthly_statement(
             session, actor=partner, month=today().strftime("%Y-%m")
         )
         assert previous.opening_balance == Decimal("0.00")
@@ -325,7 +325,7 @@ def test_monthly_statements_chain_and_end_at_the_balance_owed(engine):
         assert current.closing_balance == stats.pending_earnings == Decimal("-50.00")
         assert other.commission == Decimal("50.00")
         with pytest.raises(ValidationError) as raised:
-            statements.monthly_statement(session, actor=partner, month="November")
+            monthly_statements.monthly_statement(session, actor=partner, month="November")
         assert "month" in raised.value.errors
 
 
@@ -342,8 +342,8 @@ def test_a_void_in_a_later_month_is_a_statement_line(engine):
             .where(Commission.lead_id == lead.id)
             .values(earned_at=earned, hold_until=earned + timedelta(days=30))
         )
-        previous = statements.monthly_statement(session, actor=partner, month=last_month)
-        current = statements.monthly_statement(session, actor=partner, month=today())
+        previous = monthly_statements.monthly_statement(session, actor=partner, month=last_month)
+        current = monthly_statements.monthly_statement(session, actor=partner, month=today())
         assert previous.closing_balance == current.opening_balance == Decimal("100.00")
         assert current.total("reversal") == Decimal("-100.00")
         assert current.closing_balance == Decimal("0.00")
@@ -364,7 +364,7 @@ def test_the_tax_report_follows_the_years_threshold(engine, year, threshold):
         )
         paid = datetime(year, 6, 1, 12, tzinfo=UTC)
         session.execute(update(Payout).values(paid_at=paid))
-        report = statements.tax_report(session, actor=manager, year=year)
+        report = tax_reports.tax_report(session, actor=manager, year=year)
         assert report.threshold == limit
         assert [(row.partner_id, row.paid_total) for row in report.nec] == [(big.partner_id, limit)]
         (row,) = report.nec
@@ -375,9 +375,9 @@ def test_the_tax_report_follows_the_years_threshold(engine, year, threshold):
             "12345",
             "US",
         )
-        assert statements.tax_report(session, actor=manager, year=year - 1).nec == []
+        assert tax_reports.tax_report(session, actor=manager, year=year - 1).nec == []
         with pytest.raises(ValidationError):
-            statements.tax_report(session, actor=manager, year=1800)
+            tax_reports.tax_report(session, actor=manager, year=1800)
         assert small.partner_id not in [row.partner_id for row in report.nec]
 
 
@@ -387,7 +387,7 @@ def test_paypal_payees_and_foreign_payees_are_listed_apart(engine):
         paypal, _, _ = _paid_partner(session, manager, deal="30000.00", method="paypal")
         foreign, _, _ = _paid_partner(session, manager, deal="30000.00", method="wise")
         verify_tax_form(session, foreign, form="W-8BEN-E")
-        report = statements.tax_report(session, actor=manager, year=today().year)
+        report = tax_reports.tax_report(session, actor=manager, year=today().year)
         assert report.nec == []  # PayPal reports its own payments on 1099-K; W-8s are 1042-S
         assert [row.partner_id for row in report.paypal] == [paypal.partner_id]
         assert [(row.partner_id, row.tax_form) for row in report.foreign] == [
@@ -405,8 +405,8 @@ def test_the_filing_file_has_full_tins_for_managers_only_and_is_audited(engine):
             changes={"tax_id": "98-7654321", "tax_id_type": "ein"},
         )
         with pytest.raises(PermissionDenied):
-            statements.tax_filing_file(session, actor=payee, year=today().year)
-        filing = statements.tax_filing_file(session, actor=manager, year=today().year)
+            tax_reports.tax_filing_file(session, actor=payee, year=today().year)
+        filing = tax_reports.tax_filing_file(session, actor=manager, year=today().year)
         (row,) = list(csv.DictReader(io.StringIO(filing.content.decode())))
         assert (row["form"], row["tin_type"], row["tin"]) == ("1099-NEC", "EIN", "98-7654321")
         assert (row["paid_total"], row["currency"]) == ("3000.00", "USD")
@@ -511,7 +511,7 @@ def test_money_invariants_hold_after_random_operations(engine, steps):
             )
             assert owed + result.totals[CommissionState.PAID] == stats.total_earnings
             assert result.totals[CommissionState.PAID] == stats.paid_earnings
-            statement = statements.monthly_statement(session, actor=actor, month=today())
+            statement = monthly_statements.monthly_statement(session, actor=actor, month=today())
             assert statement.closing_balance == stats.pending_earnings
 
 

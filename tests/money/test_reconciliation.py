@@ -25,7 +25,7 @@ from portal.core.models import (
     PayoutStatus,
 )
 from portal.core.types import utc_now
-from portal.money import payout_files, payouts, statements
+from portal.money import payout_files, payouts, tax_reports
 from portal.partners import profiles
 from portal.reporting import integrity
 from tests.factories import (
@@ -150,7 +150,7 @@ def test_a_returned_payout_is_payable_again_and_leaves_the_tax_totals(engine):
         partner = session.get(Partner, payout.partner_id)
         assert partner.paid_earnings == Decimal("700.00")
         session.execute(update(Payout).values(paid_at=utc_now().replace(year=2025)))
-        reported = statements.tax_report(session, actor=manager, year=2025).nec
+        reported = tax_reports.tax_report(session, actor=manager, year=2025).nec
         assert [row.partner_id for row in reported] == [partner.id]
         for code, fragment in (("R99", "Return reason must be"), ("OTHER", "Note is required")):
             with pytest.raises(ValidationError) as raised:
@@ -173,7 +173,7 @@ def test_a_returned_payout_is_payable_again_and_leaves_the_tax_totals(engine):
         assert integrity.verify_ledger(session) == []
         again = payouts.run_batch(session, actor=manager, cutoff=utc_now().date()).scheduled
         assert [p.amount for p in again] == [Decimal("700.00")]
-        assert statements.tax_report(session, actor=manager, year=2025).nec == []
+        assert tax_reports.tax_report(session, actor=manager, year=2025).nec == []
 
 
 def test_only_managers_mark_returns(engine):

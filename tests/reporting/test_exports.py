@@ -447,11 +447,13 @@ class _CountingSink(io.TextIOBase):
 
 
 def test_statement_csv_has_opening_movements_and_closing(engine):
-    from portal.money import statements
+    from portal.money import monthly_statements
 
     with unit_of_work(engine) as session:
         _manager, partner, _ = _program(session)
-        statement = statements.monthly_statement(session, actor=partner, month=utc_now().date())
+        statement = monthly_statements.monthly_statement(
+            session, actor=partner, month=utc_now().date()
+        )
     rows = list(csv.reader(io.StringIO(exports.statement_csv(statement))))
     assert rows[1][1] == "opening_balance" and rows[-1][1] == "closing_balance"
     assert Decimal(rows[-1][3]) == statement.closing_balance == Decimal("123.46")
