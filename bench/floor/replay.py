@@ -1,116 +1,76 @@
-"""The web floor's trick: every service call (a function of `portal` taking a database session
-first) answers from memory what it answered the first time it was asked the same thing, and a
-unit of work opens no database connection unless a call it serves has not been asked before.
-After one warm-up round per session, the pages run their own code, build the same elements
-and send them, but neither the database nor any service is left in a page view: what remains
-is Streamlit's cost and the page scripts' drawing, the floor the portal's pages are measured
-against (`bench/web_load.py`)."""
+"""The web floor's trick: every action a page runs (`actions.run`, the one way the pages reach
+the database and the services) answers from memory what it answered the first time it was
+asked the same thing. After one warm-up round per session, the pages run their own code, build
+the same elements and send them, but neither the database nor any service is left in a page
+view: what remains is Streamlit's cost and the page scripts' drawing, the floor the portal's
+pages are measured against (`bench/web_load.py`).
+
+An action is asked "the same thing" when it runs the same code over the same values: the
+values a work function closes over or reads from its page's globals (an actor, a filter, a
+page cursor), its defaults and, for a `functools.partial`, its arguments. Code (modules,
+functions, classes) is left out of the key: it is what the action is, not what it asks. Who is
+signed in is read from the browser's session state, not from values a work function holds, so
+the key also holds the browser's login cookie: the harness's warm-up round signs each person in
+once, and their later sessions (the same cookie) are answered from memory."""
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import importlib
 import inspect
-import pkgutil
 import threading
+import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from sqlalchemy.orm import Session
+import streamlit as st
 
-import portal
-from portal.core import db
+from portal.core import actions
+from portal.core.config import get_settings
 
-MEMORY: dict[tuple[str, str], Any] = {}
+MEMORY: dict[str, Any] = {}
 MISSES = {"count": 0}
 _LOCK = threading.Lock()
-_CALLING = threading.local()  # whether this thread is inside a service call made for real
-_real_unit_of_work = db.unit_of_work
-NOT_SERVICES = {"portal.core.db", "portal.core.config", "portal.core.models", "portal.core.migrate"}
+_real_run = actions.run
 
 
-class LazySession:
-    """Stands in for the session of a unit of work; opens the real one only when asked."""
-
-    def __init__(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        self._args = args
-        self._kwargs = kwargs
-        self._context: contextlib.AbstractContextManager[Session] | None = None
-        self._session: Session | None = None
-
-    def real(self) -> Session:
-        if self._session is None:
-            self._context = _real_unit_of_work(*self._args, **self._kwargs)
-            self._session = self._context.__enter__()
-        return self._session
-
-    def close(self, error: BaseException | None) -> None:
-        if self._context is not None:
-            if error is None:
-                self._context.__exit__(None, None, None)
-            else:
-                self._context.__exit__(type(error), error, error.__traceback__)
+def _names(code: types.CodeType) -> Iterator[str]:
+    """The global names a code object and the code nested in it read."""
+    yield from code.co_names
+    for constant in code.co_consts:
+        if isinstance(constant, types.CodeType):
+            yield from _names(constant)
 
 
-@contextlib.contextmanager
-def lazy_unit_of_work(*args: Any, **kwargs: Any) -> Iterator[Any]:
-    lazy = LazySession(args, kwargs)
-    try:
-        yield lazy
-    except BaseException as error:
-        lazy.close(error)
-        raise
-    lazy.close(None)
+def _is_code(value: Any) -> bool:
+    return inspect.ismodule(value) or inspect.isroutine(value) or inspect.isclass(value)
 
 
-def _replayed(function: Callable[..., Any]) -> Callable[..., Any]:
-    name = f"{function.__module__}.{function.__qualname__}"
+def asked(work: Callable[..., Any]) -> str:
+    """What an action asks, as a key: its code and every value it reads that is not code."""
+    if isinstance(work, functools.partial):
+        return repr((asked(work.func), work.args, sorted(work.keywords.items())))
+    bound_to = getattr(work, "__self__", None)
+    function: Any = getattr(work, "__func__", work)
+    code = function.__code__
+    values = [cell.cell_contents for cell in function.__closure__ or ()]
+    values += [function.__globals__[name] for name in _names(code) if name in function.__globals__]
+    read = [value for value in values if not _is_code(value)]
+    where = (code.co_filename, code.co_firstlineno, function.__qualname__)
+    return repr((where, bound_to, function.__defaults__, read))
 
-    @functools.wraps(function)
-    def answer(*args: Any, **kwargs: Any) -> Any:
-        if getattr(_CALLING, "for_real", False):
-            # Part of a call made for real: it runs whole, or its writes would be left half
-            # done (a rollup `_upsert` asked the same thing twice would be skipped the second
-            # time, and the statistics would no longer match the leads).
-            return function(*args, **kwargs)
-        asked = repr(([a for a in args if not isinstance(a, LazySession | Session)], kwargs))
-        key = (name, asked)
-        if key in MEMORY:
-            return MEMORY[key]
-        real_args = [a.real() if isinstance(a, LazySession) else a for a in args]
-        _CALLING.for_real = True
-        try:
-            result = function(*real_args, **kwargs)
-        finally:
-            _CALLING.for_real = False
-        with _LOCK:
-            MEMORY[key] = result
-            MISSES["count"] += 1
-        return result
 
-    return answer
+def remembered_run(work: Callable[[Any], Any], **options: Any) -> Any:
+    signed_in_as = st.context.cookies.get(get_settings().cookie_name)
+    key = repr((signed_in_as, asked(work), sorted(options.items())))
+    if key in MEMORY:
+        return MEMORY[key]
+    result = _real_run(work, **options)
+    with _LOCK:
+        MEMORY[key] = result
+        MISSES["count"] += 1
+    return result
 
 
 def install() -> None:
-    """Replace each service function and every `unit_of_work` name in `portal`'s modules."""
-    modules = [
-        importlib.import_module(info.name)
-        for info in pkgutil.walk_packages(portal.__path__, "portal.")
-        if info.name not in NOT_SERVICES and not info.name.startswith("portal.tools")
-    ]
-    originals = {}
-    for module in modules:
-        for value in vars(module).values():
-            if not inspect.isfunction(value) or value.__module__ != module.__name__:
-                continue
-            parameters = list(inspect.signature(value).parameters)
-            if parameters[:1] == ["session"]:
-                originals[value] = _replayed(value)
-    db.unit_of_work = lazy_unit_of_work  # (and every module's own name for it, below)
-    for module in modules:
-        for name, value in list(vars(module).items()):
-            if value is _real_unit_of_work:
-                setattr(module, name, lazy_unit_of_work)
-            elif inspect.isfunction(value) and value in originals:
-                setattr(module, name, originals[value])
+    """Answer every action from memory after its first time."""
+    actions.run = remembered_run  # type: ignore[assignment]

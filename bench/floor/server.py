@@ -1,5 +1,5 @@
-"""The web floor's server: the portal's own entry point and pages, with every service call
-answered from memory after its first time (`bench/floor/replay.py`). Started by
+"""The web floor's server: the portal's own entry point and pages, with every action
+(`actions.run`) answered from memory after its first time (`bench/floor/replay.py`). Started by
 `bench/web_load.py` as `streamlit run bench/floor/server.py`; not for users."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from portal.ui.server import SecurityHeaders  # noqa: E402
 
 
 async def misses(_request: Request) -> JSONResponse:
-    """How many service calls were not answered from memory (the harness reads it)."""
+    """How many actions were not answered from memory (the harness reads it)."""
     return JSONResponse(replay.MISSES)
 
 

@@ -1,6 +1,6 @@
 """The test tiers hold: a test file that starts a server (or runs pages) says so with its
 marker, so `make test-fast` (`-m "not (browser or postgresql or server or slow)"`) never
-starts one, and no test reaches into a private key format."""
+starts one, and no test leans on the benches' code."""
 
 from __future__ import annotations
 
@@ -32,3 +32,13 @@ def test_every_file_that_starts_a_server_or_runs_pages_carries_its_marker():
         if RUNS_PAGES.search(source) and not _marked(source, "slow", "server"):
             unmarked.append(f"{path.name}: runs pages, not marked slow")
     assert unmarked == []
+
+
+def test_no_test_imports_bench_code():
+    """The benches measure; a test that leaned on them would break when a bench changes."""
+    importing = [
+        str(path.relative_to(TESTS))
+        for path in sorted(TESTS.rglob("*.py"))
+        if re.search(r"^\s*(from|import) bench\b", path.read_text(encoding="utf-8"), re.M)
+    ]
+    assert importing == []

@@ -1,5 +1,5 @@
 """A click inside a fragment reruns that fragment alone, and a click outside one runs its page
-once: asked of a running server through Streamlit's protocol (bench/web_load.py's client),
+once: asked of a running server through Streamlit's protocol (tests/streamlit_protocol.py),
 which tells how each script run an action caused ended."""
 
 from __future__ import annotations
@@ -11,17 +11,12 @@ import pyarrow as pa
 import pytest
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
-from bench.web_load import (
-    FINISHED_FRAGMENT_RUN,
-    ProtocolSession,
-    Server,
-    open_sessions,
-)
 from portal.core import config, migrate
 from portal.core.db import get_engine
 from portal.tools import generate
 from tests.browser.conftest import run_app
 from tests.conftest import create_sqlite_database
+from tests.streamlit_protocol import FINISHED_FRAGMENT_RUN, ProtocolSession, open_sessions
 
 pytestmark = pytest.mark.server
 
@@ -52,7 +47,7 @@ def test_the_lead_table_filters_and_turns_pages_in_one_fragment_run(partner_sess
     url, token = partner_session
 
     async def journey() -> list[tuple[str, list[int], list[int]]]:
-        client = ProtocolSession(Server(url, None), token)  # type: ignore[arg-type]
+        client = ProtocolSession(url, token)
         await client.connect()
         runs = []
         try:
