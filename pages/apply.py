@@ -52,8 +52,6 @@ with st.form(application.key):
     application.others({*LABELS, "repeat"})
     submitted = st.form_submit_button("Apply", type="primary")
 if submitted:
-    if password != repeat:
-        application.refuse({"repeat": "The two passwords differ: type the same one twice."})
     done = application.submit(
         lambda session: partners.apply(
             session,
@@ -63,6 +61,7 @@ if submitted:
             display_name=display_name,
             user_email=user_email,
             password=password,
+            password_repeat=repeat,
             client_address=client_address(),
         ),
         busy="Sending your application…",

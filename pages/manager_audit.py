@@ -4,10 +4,10 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import streamlit as st
 
-from portal.core import audit
+from portal.core import audit, fmt
 from portal.core.models import Role
 from portal.reporting import exports
-from portal.ui import downloads, fmt, paging
+from portal.ui import downloads, paging
 from portal.ui.feedback import perform, read
 from portal.ui.session import require
 
@@ -16,7 +16,9 @@ st.title("Audit log")
 known_actions = read(lambda session: audit.actions(session, actor=actor))
 columns = st.columns(4)
 who = columns[0].text_input("Actor (username)", max_chars=64)
-action = columns[1].selectbox("Action", known_actions, index=None, placeholder="Any")
+action = columns[1].selectbox(
+    "Action", known_actions, index=None, placeholder="Any", format_func=audit.action_words
+)
 object_type = columns[2].text_input("Object type", max_chars=32, placeholder="lead, partner…")
 object_id = columns[3].text_input("Object id", max_chars=64)
 dates = st.date_input("Between", value=[], max_value=date.today())
@@ -36,7 +38,6 @@ page = perform(
         after=cursors[-1],
         limit=100,
     ),
-    {"actor_label": "Actor (username)"},
     reads_only=True,
 )
 if page is None:
@@ -49,7 +50,7 @@ st.dataframe(
             "Object": e.object_name,
             "Change": e.change,
             "Who": e.actor_label,
-            "Action": e.action,
+            "Action": audit.action_words(e.action),
         }
         for e in page.items
     ],
@@ -61,7 +62,8 @@ downloads.csv_export(
     "audit",
     prepare="Prepare CSV of this date range and action",
     file_name="audit-log.csv",
-    noun="entries",
+    noun="entry",
+    plural="entries",
     filters=exports.Filters(
         status=action,
         date_from=dates[0] if dates else None,

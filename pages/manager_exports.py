@@ -4,11 +4,12 @@ from datetime import date
 
 import streamlit as st
 
+from portal.core import fmt
 from portal.core.config import get_settings
 from portal.core.models import Role
 from portal.money import tax_reports
 from portal.reporting import exports
-from portal.ui import downloads, fmt, pickers
+from portal.ui import downloads, pickers
 from portal.ui.feedback import perform
 from portal.ui.session import require
 
@@ -82,7 +83,7 @@ if downloads.csv_export(
     kind,
     prepare="Build the file",
     file_name=f"{kind}.csv",
-    noun="row(s)",
+    noun="row",
     filters=filters,
     progress=progress,
 ):
@@ -99,7 +100,6 @@ if kind == "tax" and year:
     if st.button("Prepare the filing file (full tax ids)"):
         made = perform(
             lambda session: tax_reports.tax_filing_file(session, actor=actor, year=int(year or 0)),
-            {"year": "Year"},
         )
         if made is not None:
             st.warning(
@@ -107,7 +107,7 @@ if kind == "tax" and year:
                 icon=":material/lock:",
             )
             st.download_button(
-                f"Download {made.file_name} ({made.rows} payee(s))",
+                f"Download {made.file_name} ({fmt.count(made.rows, 'payee')})",
                 made.content,
                 made.file_name,
                 "text/csv",

@@ -4,10 +4,11 @@ as its recipient reads it, as text, and a failed one sent again."""
 import streamlit as st
 
 from portal.accounts import password_links
+from portal.core import fmt
 from portal.core.config import get_settings
 from portal.core.models import MailStatus, Role
 from portal.messaging import mail
-from portal.ui import fmt, paging
+from portal.ui import paging
 from portal.ui.feedback import perform, read
 from portal.ui.session import require
 
@@ -98,7 +99,6 @@ if chosen is not None:
                 lambda session: password_links.send_new_link(
                     session, actor=actor, message_id=chosen_id
                 ),
-                {"message": "Message"},
             )
             if sent_to is not None:
                 st.success(fmt.inert(f"A new link is on its way to {sent_to}."))

@@ -2,11 +2,12 @@
 
 import streamlit as st
 
+from portal.core import fmt
 from portal.core.config import get_settings
 from portal.core.models import PartnerStatus, Role
 from portal.money.commissions import CommissionState
 from portal.reporting import overview
-from portal.ui import charts, fmt
+from portal.ui import charts
 from portal.ui.feedback import read
 from portal.ui.session import require
 

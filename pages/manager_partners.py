@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from portal.accounts import users
+from portal.core import fmt
 from portal.core.actions import Session
 from portal.core.errors import ValidationError
 from portal.core.models import PartnerStatus, Role
@@ -16,7 +17,7 @@ from portal.leads import leads
 from portal.partners import partners, profiles
 from portal.partners.partners import PartnerEdit, PartnerView
 from portal.reporting import statistics
-from portal.ui import confirm, fmt, paging
+from portal.ui import confirm, paging
 from portal.ui.feedback import perform, read
 from portal.ui.session import require
 
@@ -55,7 +56,6 @@ listing = perform(
         status=None if status_filter == "all" else PartnerStatus(status_filter),
         after=cursors[-1],
     ),
-    {"search": "Search by company name"},
     reads_only=True,
 )
 if listing is None:
@@ -122,7 +122,7 @@ def _told(outcomes: list[RowOutcome], done: str, chosen: list[PartnerView]) -> c
     if len(refused) == len(outcomes):
         raise ValidationError({"partners": "\n\n".join(refused)})
     st.session_state[SELECTION] = st.session_state.get(SELECTION, 0) + 1  # a fresh selection
-    return confirm.Partly(f"{done} {len(outcomes) - len(refused)} partner(s).", refused)
+    return confirm.Partly(f"{done} {fmt.count(len(outcomes) - len(refused), 'partner')}.", refused)
 
 
 def _act(session: Session, payload: tuple[str, list[PartnerView]]) -> confirm.Partly:
@@ -138,7 +138,7 @@ def _names(chosen: list[PartnerView]) -> str:
 
 def _lines(label: str, payload: tuple[str, list[PartnerView]]) -> list[str]:
     return [
-        f"{label}: {_names(payload[1])} ({len(payload[1])} partner(s)).",
+        f"{label}: {_names(payload[1])} ({fmt.count(len(payload[1]), 'partner')}).",
         EFFECTS[payload[0]],
     ]
 
@@ -150,7 +150,6 @@ for action, label in ACTION_LABELS.items():
         lines=partial(_lines, label),
         confirm_label=label,
         act=_act,
-        labels={"partners": "Partners"},
     )
 
 
@@ -185,14 +184,13 @@ confirm.dialog(
     "partners-pin",
     title="Pin a commission rate?",
     lines=lambda payload: [
-        f"For: {_names(payload[1])} ({len(payload[1])} partner(s)).",
+        f"For: {_names(payload[1])} ({fmt.count(len(payload[1]), 'partner')}).",
         "Their future conversions earn this rate whatever their tier; leave it empty to "
         "go back to the tier's rate. Commissions already earned keep theirs.",
     ],
     inputs=_rate,
     confirm_label="Pin the rate",
     act=_pin,
-    labels={"commission_rate": "Pinned rate"},
 )
 
 with (
@@ -228,21 +226,21 @@ with (
                 password=password,
                 status=PartnerStatus(status),
             ),
-            LABELS,
         )
         if created is not None:
             invited = " and e-mailed its login an invitation" if not password else ""
             st.success(f"Created partner #{created.id}{invited}.")
 
-chosen = selected[-1].id if selected else None
+chosen = selected[-1] if selected else None
 if chosen is not None:
-    st.subheader(f"Partner #{chosen}", anchor=False)
+    chosen_id = chosen.id
+    st.subheader(chosen.company_name, anchor=False, help=f"Partner #{chosen_id}")
     stats, logins, profile, recent = read(
         lambda session: (
-            statistics.partner_statistics(session, actor=actor, partner_id=chosen),
-            users.list_users(session, actor=actor, partner_id=chosen),
-            profiles.get_profile(session, actor=actor, partner_id=chosen),
-            leads.list_leads(session, actor=actor, partner_id=chosen, limit=10).items,
+            statistics.partner_statistics(session, actor=actor, partner_id=chosen_id),
+            users.list_users(session, actor=actor, partner_id=chosen_id),
+            profiles.get_profile(session, actor=actor, partner_id=chosen_id),
+            leads.list_leads(session, actor=actor, partner_id=chosen_id, limit=10).items,
         )
     )
     cards = st.columns(5)
@@ -270,56 +268,82 @@ if chosen is not None:
         f"Payment: {method} · {profile.payment_email or '—'} · bank {bank}"
         f"\nTax: id {profile.tax_id or '—'} · form {tax_form}"
         f"\nContact: {profile.contact_name or '—'} · {profile.contact_email or '—'} · "
-        f"{profile.contact_phone or '—'} · {profile.website or '—'}"
+        f"{fmt.phone(profile.contact_phone)} · {profile.website or '—'}"
     )
-    st.dataframe(
-        [
-            {
-                "User": u.id,
-                "Username": u.username,
-                "Name": u.display_name,
-                "Email": u.email,
-                "Active": u.is_active,
-                "Last login": fmt.moment(u.last_login_at),
-                "Locked until": fmt.moment(u.locked_until) if u.locked_until else "",
-            }
-            for u in logins
-        ],
-        hide_index=True,
-    )
-    left, middle, right = st.columns(3)
-    target = left.selectbox(
-        "User",
-        [u.id for u in logins],
-        index=None,
-        placeholder="Choose",
-        format_func=lambda i: next(u.username for u in logins if u.id == i),
-    )
-    if target is not None:
-        user_id = target
-        current = next(u for u in logins if u.id == user_id)
-        if middle.button("Deactivate" if current.is_active else "Reactivate"):
-            activate = not current.is_active
-            changed = perform(
-                lambda session: users.set_active(
-                    session, actor=actor, user_id=user_id, active=activate
+    st.markdown("**Logins**")
+    if not logins:
+        st.text("This partner has no logins yet.")
+    else:
+        st.dataframe(
+            [
+                {
+                    "Username": u.username,
+                    "Name": u.display_name,
+                    "Email": u.email,
+                    "Active": "yes" if u.is_active else "no",
+                    "Last login": fmt.moment(u.last_login_at),
+                    "Locked until": fmt.moment(u.locked_until) if u.locked_until else "",
+                }
+                for u in logins
+            ],
+            hide_index=True,
+        )
+        left, middle, right = st.columns(3)
+        target = left.selectbox(
+            "Change a login",
+            [u.id for u in logins],
+            index=None,
+            placeholder="Choose a login",
+            format_func=lambda i: next(
+                f"{u.username} ({u.display_name})" for u in logins if u.id == i
+            ),
+        )
+        if target is not None:
+            current = next(u for u in logins if u.id == target)
+            verb = "Deactivate" if current.is_active else "Reactivate"
+            if middle.button(f"{verb} {current.username}…"):
+                confirm.ask("partners-login", (current, not current.is_active))
+            if current.locked_until is not None and right.button(f"Unlock {current.username}"):
+                user_id = current.id
+                unlocked = perform(
+                    lambda session: users.unlock(session, actor=actor, user_id=user_id)
                 )
-            )
-            if changed is not None:
-                st.rerun()
-        if current.locked_until is not None and right.button("Unlock"):
-            unlocked = perform(lambda session: users.unlock(session, actor=actor, user_id=user_id))
-            if unlocked is not None:
-                st.rerun()
-    st.dataframe(
-        [
-            {
-                "Lead": lead.id,
-                "Client": lead.client_name,
-                "Status": fmt.label(lead.status.value),
-                "Registered": fmt.day(lead.created_at),
-            }
-            for lead in recent
-        ],
-        hide_index=True,
-    )
+                if unlocked is not None:
+                    st.rerun()
+    st.markdown("**Latest leads**")
+    if not recent:
+        st.text("No leads yet.")
+    else:
+        st.dataframe(
+            [
+                {
+                    "Lead": lead.id,
+                    "Client": lead.client_name,
+                    "Status": fmt.label(lead.status.value),
+                    "Registered": fmt.day(lead.created_at),
+                }
+                for lead in recent
+            ],
+            hide_index=True,
+        )
+
+
+def _set_login(session: Session, payload: tuple[users.UserView, bool]) -> str:
+    login, active = payload
+    users.set_active(session, actor=actor, user_id=login.id, active=active)
+    return f"{login.username} is {'active again' if active else 'deactivated'}."
+
+
+confirm.dialog(
+    "partners-login",
+    title="Change this login?",
+    lines=lambda p: [
+        f"{'Reactivate' if p[1] else 'Deactivate'} {p[0].username} ({p[0].display_name}).",
+        "They can sign in again with their password."
+        if p[1]
+        else "They are signed out everywhere, their API keys stop working, and they cannot "
+        "sign in until a manager reactivates them.",
+    ],
+    confirm_label="Confirm",
+    act=_set_login,
+)

@@ -8,14 +8,16 @@ from decimal import Decimal
 
 import streamlit as st
 
+from portal.core import fmt
 from portal.core.actions import Session
+from portal.core.errors import ValidationError
 from portal.core.models import PayoutStatus, Role
 from portal.core.validation import FieldErrors
 from portal.money import currencies, payout_files, payouts
 from portal.money.payouts import STATEMENT_COLUMNS, PayoutView, StatementRow
 from portal.reporting import exports
-from portal.ui import confirm, downloads, fmt
-from portal.ui.feedback import perform, read
+from portal.ui import confirm, downloads
+from portal.ui.feedback import perform, read, show_error
 from portal.ui.session import require
 
 actor = require(Role.MANAGER)
@@ -48,7 +50,6 @@ cutoff = st.date_input(
 )
 needs = perform(
     lambda session: payouts.preview(session, actor=actor, cutoff=cutoff),
-    {"cutoff": "Cut-off date"},
     reads_only=True,
 )
 if needs is None:
@@ -72,7 +73,6 @@ if needs.rates_needed:
         rates = (
             perform(
                 lambda _: currencies.read_rates(content, today=today),
-                {"rates": "Rates file"},
                 reads_only=True,
             )
             or {}
@@ -109,7 +109,6 @@ plan = (
     if not needs.rates_needed
     else perform(
         lambda session: payouts.preview(session, actor=actor, cutoff=cutoff, rates=rates),
-        {"cutoff": "Cut-off date"},
         reads_only=True,
     )
 )
@@ -164,7 +163,8 @@ def _run_batch(
         session, actor=actor, cutoff=day, rates=batch_rates, confirm_rate_jumps=confirmed
     )
     total = sum((p.amount for p in result.scheduled), Decimal("0.00"))
-    return f"Scheduled {len(result.scheduled)} payout(s) for {day}, {fmt.money(total)} in all."
+    scheduled = fmt.count(len(result.scheduled), "payout")
+    return f"Scheduled {scheduled} for {day}, {fmt.money(total)} in all."
 
 
 confirm.dialog(
@@ -172,7 +172,7 @@ confirm.dialog(
     title="Run the payout batch?",
     lines=lambda p: [
         f"Cut-off: {p[0]}",
-        f"{p[1]} payout(s), {fmt.money(p[2])} in all, will be scheduled.",
+        f"{fmt.count(p[1], 'payout')}, {fmt.money(p[2])} in all, will be scheduled.",
         *[
             f"{code}: {quote.rate.normalize()} per 1 {fmt.program_currency()} "
             f"({quote.source}, {quote.on})"
@@ -182,7 +182,6 @@ confirm.dialog(
     ],
     confirm_label="Run the batch",
     act=_run_batch,
-    labels={"cutoff": "Cut-off date", "rates": "Exchange rates"},
 )
 
 st.subheader("Scheduled payouts", anchor=False)
@@ -218,14 +217,14 @@ else:
     batch = st.selectbox("Batch (cut-off)", batches, format_func=fmt.day)
     overview = perform(
         lambda session: payout_files.batch_overview(session, actor=actor, cutoff=batch),
-        {"cutoff": "Batch"},
         reads_only=True,
     )
     if overview is not None:
         if overview.approvals_required:
             st.text(
-                f"Approved by a second manager: {overview.approved} of {overview.scheduled} "
-                "payout(s). Files are made only from approved payouts."
+                f"Approved by a second manager: {overview.approved} of "
+                f"{fmt.count(overview.scheduled, 'payout')}. Files are made only from approved "
+                "payouts."
             )
             if st.button("Approve this batch…", disabled=overview.approved == overview.scheduled):
                 confirm.ask("approve", (batch, overview.scheduled - overview.approved))
@@ -233,7 +232,7 @@ else:
             where = payout_files.FORMATS[waiting.file_format].label if waiting.file_format else ""
             st.warning(
                 fmt.inert(
-                    f"{len(waiting.payout_ids)} payout(s), "
+                    f"{fmt.count(len(waiting.payout_ids), 'payout')}, "
                     f"{waiting.reason}"
                     + (f" ({where})" if where else "")
                     + ": #"
@@ -247,7 +246,7 @@ else:
                 "Make a payout file",
                 list(ready),
                 format_func=lambda key: (
-                    f"{payout_files.FORMATS[key[0]].label}: {ready[key][0]} payout(s), "
+                    f"{payout_files.FORMATS[key[0]].label}: {fmt.count(ready[key][0], 'payout')}, "
                     f"{fmt.money_in(ready[key][1], key[1])}"
                 ),
             ) or next(iter(ready))
@@ -290,7 +289,6 @@ else:
                         lambda session: payout_files.positive_pay_file(
                             session, actor=actor, file_id=checks[0]
                         ),
-                        {"file": "Checks file"},
                     )
                     if made_list is not None:
                         st.session_state["payout_file"] = made_list
@@ -303,7 +301,7 @@ else:
             icon=":material/lock:",
         )
         st.text(
-            f"File #{made.file_id}: {made.payouts} payout(s), "
+            f"File #{made.file_id}: {fmt.count(made.payouts, 'payout')}, "
             f"{fmt.money_in(made.total, made.currency)}. "
             f"SHA-256 {made.sha256} (recorded with who made it)."
         )
@@ -322,7 +320,7 @@ else:
         )
         st.session_state["payout_file"] = result
         return (
-            f"File #{result.file_id} holds {result.payouts} payout(s), "
+            f"File #{result.file_id} holds {fmt.count(result.payouts, 'payout')}, "
             f"{fmt.money_in(result.total, result.currency)}; download it below. These payouts "
             "go in no other file unless you void this one."
         )
@@ -331,24 +329,25 @@ else:
         "file",
         title="Make this payout file?",
         lines=lambda p: [
-            f"Batch {p[0]}: {p[3]} payout(s), {fmt.money_in(p[4], p[2])}, "
+            f"Batch {p[0]}: {fmt.count(p[3], 'payout')}, {fmt.money_in(p[4], p[2])}, "
             f"as {payout_files.FORMATS[p[1]].label}.",
             "Each payout goes in this file only: making it again needs the file voided first.",
         ],
         confirm_label="Make the file",
         act=_make_file,
-        labels={"payouts": "Payout file", "format": "Payout file format"},
     )
     confirm.dialog(
         "approve",
         title="Approve this batch?",
         lines=lambda p: [
-            f"Batch {p[0]}: {p[1]} payout(s) waiting for approval.",
+            f"Batch {p[0]}: {fmt.count(p[1], 'payout')} waiting for approval.",
             "You approve as the second manager; you cannot approve payouts you scheduled.",
         ],
         confirm_label="Approve",
         act=lambda session, p: (
-            f"Approved {len(payouts.approve_batch(session, actor=actor, cutoff=p[0]))} payout(s)."
+            "Approved "
+            + fmt.count(len(payouts.approve_batch(session, actor=actor, cutoff=p[0])), "payout")
+            + "."
         ),
     )
 
@@ -366,7 +365,6 @@ else:
         inputs=lambda _: st.text_input("Reason (kept in the audit log)", max_chars=1000),
         confirm_label="Void the file",
         act=_void,
-        labels={"reason": "Reason", "file": "Live file"},
     )
 
     held = [p for p in scheduled if p.held_reason]
@@ -392,7 +390,6 @@ else:
             f"Payout #{payouts.reapprove(session, actor=actor, payout_id=payout_id).id} "
             "is released with the new details."
         ),
-        labels={"payout": "Held payout"},
     )
 
     st.markdown("**Record the outcome of one payout**")
@@ -412,7 +409,12 @@ else:
         paid_on = right.date_input("Paid on (UTC)", value=today, max_value=today)
         reason = st.text_input("Reason (for failed or canceled)", max_chars=1000)
         if st.form_submit_button("Review and record…", type="primary"):
-            confirm.ask("settle", (chosen, outcome, reference, paid_on, reason))
+            try:  # what is missing is said here, before anything is asked
+                payouts.check_outcome(outcome, reference=reference, reason=reason)
+            except ValidationError as missing:
+                show_error(missing)
+            else:
+                confirm.ask("settle", (chosen, outcome, reference, paid_on, reason))
 
     def _settle(session: Session, payload: tuple[int, str, str, date, str]) -> str:
         payout_id, result, ref, day, why = payload
@@ -437,7 +439,7 @@ else:
             f"{fmt.method(payout.payment_method)}",
         ]
         if result == "paid":
-            return [*lines, f"Mark it paid on {day} with reference {ref.strip() or '(none)'}."]
+            return [*lines, f"Mark it paid on {day} with reference {ref.strip()}."]
         return [*lines, f"Mark it {result}: its commissions return to payable. {why}".strip()]
 
     confirm.dialog(
@@ -446,7 +448,6 @@ else:
         lines=_settle_lines,
         confirm_label="Record it",
         act=_settle,
-        labels={"reference": "Payment reference", "reason": "Reason", "paid_on": "Paid on"},
         on_success=_cleared,
     )
 
@@ -485,7 +486,6 @@ else:
         content = statement.getvalue()
         reading = perform(
             lambda session: payouts.read_statement(session, actor=actor, content=content),
-            {"statement": "Statement"},
             busy="Reading the bank statement…",
         )
         if reading is not None:
@@ -506,20 +506,19 @@ else:
             if reading.ignored:
                 st.text("Entries that name no payout to settle (left as they are):")
                 st.text("\n".join(reading.ignored))
-            if st.button(f"Mark {len(reading.rows)} payout(s) paid…", type="primary"):
+            if st.button(f"Mark {fmt.count(len(reading.rows), 'payout')} paid…", type="primary"):
                 confirm.ask("statement", (content, len(reading.rows), _totals(reading.rows)))
 
     def _settle_statement(session: Session, payload: tuple[bytes, int, str]) -> str:
         settled = payouts.settle_statement(session, actor=actor, content=payload[0])
-        return f"Recorded {len(settled)} payout(s) as paid."
+        return f"Recorded {fmt.count(len(settled), 'payout')} as paid."
 
     confirm.dialog(
         "statement",
         title="Mark these payouts paid?",
-        lines=lambda p: [f"{p[1]} payout(s), {p[2]} in all, are marked paid."],
+        lines=lambda p: [f"{fmt.count(p[1], 'payout')}, {p[2]} in all, are marked paid."],
         confirm_label="Mark them paid",
         act=_settle_statement,
-        labels={"statement": "Statement"},
         on_success=_cleared,
     )
 
@@ -528,7 +527,7 @@ else:
         "payouts",
         prepare="Prepare the payout report (CSV, accounts masked)",
         file_name="payouts-scheduled.csv",
-        noun="scheduled payout(s)",
+        noun="scheduled payout",
         filters=exports.Filters(status="scheduled"),
     )
 
@@ -591,6 +590,5 @@ confirm.dialog(
     ],
     confirm_label="Record the return",
     act=_record_return,
-    labels={"reason_code": "Bank's return reason", "note": "Note", "status": "Paid payout"},
     on_success=_cleared,
 )

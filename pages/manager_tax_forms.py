@@ -2,9 +2,9 @@
 
 import streamlit as st
 
+from portal.core import fmt
 from portal.core.models import Role, TaxDocumentStatus
 from portal.money import tax_forms
-from portal.ui import fmt
 from portal.ui.feedback import perform, read
 from portal.ui.session import require
 
@@ -71,7 +71,6 @@ else:
                 lambda session: tax_forms.review_tax_form(
                     session, actor=actor, document_id=chosen, decision=decision, reason=reason
                 ),
-                {"reason": "Reason", "decision": "Decision"},
             )
             if view is not None:
                 st.session_state.pop("tax_form_opened", None)

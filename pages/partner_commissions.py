@@ -5,6 +5,7 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
+from portal.core import fmt
 from portal.core.models import Role
 from portal.money import commissions, monthly_statements, payouts
 from portal.money.commissions import CommissionState
@@ -12,7 +13,6 @@ from portal.reporting import exports, statistics
 from portal.ui import (
     charts,
     downloads,
-    fmt,
     paging,
     partner_state,
     payout_status,
@@ -162,5 +162,5 @@ downloads.csv_export(
     "commissions",
     prepare="Prepare commissions CSV",
     file_name="commissions.csv",
-    noun="line(s)",
+    noun="line",
 )

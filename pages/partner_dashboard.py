@@ -2,13 +2,14 @@
 
 import streamlit as st
 
+from portal.core import fmt
 from portal.core.config import get_settings
 from portal.core.models import PartnerStatus, Role
 from portal.leads import leads
 from portal.messaging import notifications
 from portal.money import commissions
 from portal.reporting import statistics
-from portal.ui import charts, fmt, partner_state, payout_status
+from portal.ui import charts, partner_state, payout_status
 from portal.ui.feedback import perform, read
 from portal.ui.session import require
 

@@ -5,23 +5,16 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
+from portal.core import fmt
 from portal.core.config import get_settings
 from portal.core.models import PartnerStatus, Role
 from portal.leads import imports, leads
 from portal.reporting import exports
-from portal.ui import downloads, fmt, lead_table, partner_state
+from portal.ui import downloads, lead_table, partner_state
 from portal.ui.feedback import FormErrors, perform
 from portal.ui.session import require
 
-FORM_LABELS = {
-    "client_name": "Client name",
-    "client_email": "Client email",
-    "client_phone": "Client phone",
-    "company": "Company",
-    "service": "Service",
-    "notes": "Notes",
-    "file": "File",
-}
+FORM_FIELDS = {"client_name", "client_email", "client_phone", "company", "service", "notes"}
 
 actor = require(Role.PARTNER)
 can_edit = actor.partner_status is PartnerStatus.ACTIVE
@@ -67,7 +60,7 @@ if can_edit:
         registration.under("service")
         notes = st.text_area("Notes", max_chars=leads.MAX_NOTES)
         registration.under("notes")
-        registration.others(set(FORM_LABELS))
+        registration.others(FORM_FIELDS)
         if st.form_submit_button("Register lead", type="primary"):
             lead = registration.submit(
                 lambda session: leads.register_lead(
@@ -106,13 +99,12 @@ if can_edit:
                 lambda session: imports.register_lead_file(
                     session, actor=actor, lead_file=imports.read_leads_csv(data)
                 ),
-                FORM_LABELS,
                 busy="Registering the file's leads…",
             )
             if result is not None:
-                st.success(f"Imported {len(result.imported)} lead(s).")
+                st.success(f"Imported {fmt.count(len(result.imported), 'lead')}.")
                 if result.refused:
-                    st.warning(f"{len(result.refused)} row(s) were refused:")
+                    st.warning(f"{fmt.count(len(result.refused), 'row was', 'rows were')} refused:")
                     st.dataframe(
                         pd.DataFrame(result.refused, columns=["Line", "Reason"]), hide_index=True
                     )
@@ -136,7 +128,7 @@ downloads.csv_export(
     "leads",
     prepare="Prepare CSV",
     file_name="leads.csv",
-    noun="lead(s)",
+    noun="lead",
     filters=exports.Filters(
         date_from=span[0] if span else None, date_to=span[-1] if span else None
     ),

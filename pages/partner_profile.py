@@ -4,6 +4,7 @@ import math
 
 import streamlit as st
 
+from portal.core import fmt
 from portal.core.config import get_settings
 from portal.core.models import (
     BankAccountType,
@@ -16,7 +17,7 @@ from portal.core.models import (
 )
 from portal.money import currencies, tax_forms
 from portal.partners import partners, profiles
-from portal.ui import fmt, partner_state
+from portal.ui import partner_state
 from portal.ui.account import (
     api_keys_panel,
     change_password_form,
@@ -199,7 +200,7 @@ with st.form(profile_form.key):
     with left:
         contact_phone = st.text_input(
             "Contact phone",
-            profile.contact_phone or "",
+            fmt.phone(profile.contact_phone) if profile.contact_phone else "",
             help="With the country code, e.g. +44 20 7946 0958.",
         )
         profile_form.under("contact_phone")
@@ -347,7 +348,6 @@ if not read_only:
                         file_name=signed.name,
                         content=signed.getvalue(),
                     ),
-                    {"file": "Signed form (PDF)", "form": "Form"},
                 )
                 if uploaded is not None:
                     st.session_state["tax_form_uploaded"] = True

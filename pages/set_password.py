@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from portal.accounts import password_links
+from portal.accounts import password_links, users
 from portal.core.models import TokenPurpose
 from portal.ui.feedback import perform, read
 from portal.ui.session import sign_in_page
@@ -47,14 +47,14 @@ with st.form("set_password"):
     repeat = st.text_input("Repeat the new password", type="password", autocomplete="new-password")
     submitted = st.form_submit_button("Set password", type="primary")
 if submitted:
-    if new_password != repeat:
-        st.error("Repeat the new password: the two passwords differ.", icon=":material/warning:")
-    else:
+    problems = users.new_password_problems(new_password, repeat)
+    for problem in problems.values():  # every one at once, before anything is sent
+        st.error(problem, icon=":material/warning:")
+    if not problems:
         done = perform(
             lambda session: password_links.set_password(
                 session, token=token, new_password=new_password
             ),
-            LABELS,
         )
         if done is not None:
             st.query_params.clear()

@@ -23,7 +23,7 @@ from typing import IO, Any
 from sqlalchemy.orm import Session
 
 from portal.accounts import api_keys, password_links, users
-from portal.core import actions, migrate
+from portal.core import actions, fmt, migrate
 from portal.core.access import Actor
 from portal.core.config import ConfigurationError, get_settings
 from portal.core.db import get_engine, unit_of_work
@@ -337,7 +337,7 @@ def _run(args: argparse.Namespace) -> int:
             "Statistics match a recomputation from the leads; the ledger, payouts and partner "
             "totals agree."
             if not problems
-            else f"{len(problems)} difference(s) found."
+            else f"{fmt.count(len(problems), 'difference')} found."
         )
         return 1 if problems else 0
     if args.command == "mail":
@@ -373,7 +373,8 @@ def _run(args: argparse.Namespace) -> int:
         with _replacing(args.out, binary=True, private=True) as sink:
             sink.write(made.content)
         print(
-            f"Wrote {made.rows} payee(s) of {made.year} to {args.out} (SHA-256 {made.sha256}). "
+            f"Wrote {fmt.count(made.rows, 'payee')} of {made.year} to {args.out} "
+            f"(SHA-256 {made.sha256}). "
             "It holds full taxpayer ids: keep it safe."
         )
         return 0
@@ -486,13 +487,13 @@ def _payout_action(args: argparse.Namespace, session: Session) -> int:
             plan = payouts.preview(session, actor=operator, cutoff=args.cutoff, rates=rates)
             paid, left_out = plan.paid, plan.left_out
             print(
-                f"Batch for {args.cutoff}: {len(paid)} payout(s), "
+                f"Batch for {args.cutoff}: {fmt.count(len(paid), 'payout')}, "
                 f"{plan.total:,.2f} {plan.currency} in all."
             )
             for item in paid:
                 print(
                     f"  pay     {item.company_name} (partner {item.partner_id}): "
-                    f"{item.amount:,.2f} in {item.lines} line(s)"
+                    f"{item.amount:,.2f} in {fmt.count(item.lines, 'line')}"
                 )
         else:
             result = payouts.run_batch(
@@ -503,7 +504,7 @@ def _payout_action(args: argparse.Namespace, session: Session) -> int:
                 confirm_rate_jumps=args.confirm_rate_jumps,
             )
             left_out = result.left_out
-            print(f"Scheduled {len(result.scheduled)} payout(s) for {args.cutoff}.")
+            print(f"Scheduled {fmt.count(len(result.scheduled), 'payout')} for {args.cutoff}.")
             for payout in result.scheduled:
                 arrives = (
                     f" → {payout.payout_amount:,.2f} {payout.payout_currency} at "
@@ -552,7 +553,7 @@ def _payout_action(args: argparse.Namespace, session: Session) -> int:
                 f"  #{view.id} {view.company_name}: {view.amount:,.2f} {view.currency} "
                 f"paid, reference {view.reference}"
             )
-        print(f"Recorded {len(settled)} payout(s) as paid.")
+        print(f"Recorded {fmt.count(len(settled), 'payout')} as paid.")
         return 0
     if args.payout_command == "mark-returned":
         view = payouts.mark_returned(
@@ -631,7 +632,8 @@ def _write_file(result: payout_files.PayoutFileResult, out: str) -> int:
         with _replacing(out, binary=True, private=True) as sink:
             sink.write(result.content)
         print(
-            f"Wrote {result.payouts} payout(s), {result.total:,.2f} {result.currency}, to "
+            f"Wrote {fmt.count(result.payouts, 'payout')}, {result.total:,.2f} "
+            f"{result.currency}, to "
             f"{out} (SHA-256 {result.sha256}). It holds full account numbers: keep it safe."
         )
     return 0

@@ -12,9 +12,9 @@ from portal.accounts import users
 from portal.core.access import Actor
 from portal.core.config import PROJECT_ROOT
 from portal.core.db import unit_of_work
+from portal.core.fmt import WORD_JOINER
 from portal.core.types import utc_now
 from portal.ui import session
-from portal.ui.fmt import WORD_JOINER
 
 HOME = str(PROJECT_ROOT / "Home.py")
 

@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from portal.accounts import users
-from portal.core import audit
+from portal.core import audit, db
 from portal.core.access import ACTOR_COLUMNS, Actor, actor_from_state, load_actor, refresh
 from portal.core.errors import NotFound, PermissionDenied, ValidationError
 from portal.core.models import ApiKey, ApiScope, Partner, User
@@ -171,7 +171,7 @@ def holder_of(session: Session, *, key: str) -> KeyHolder | None:
     if not key.startswith(KEY_START) or len(key) > 200:
         return None
     now = utc_now()
-    row = session.connection().execute(_KEY_HOLDER, {"key_hash": key_digest(key)}).one_or_none()
+    row = db.connection(session).execute(_KEY_HOLDER, {"key_hash": key_digest(key)}).one_or_none()
     if row is None or row.revoked_at is not None:
         return None
     if row.expires_at is not None and row.expires_at <= now:

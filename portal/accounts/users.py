@@ -11,7 +11,7 @@ import bcrypt
 from sqlalchemy import Executable, bindparam, select, update
 from sqlalchemy.orm import Session
 
-from portal.core import audit, throttle
+from portal.core import audit, db, throttle
 from portal.core.access import (
     ACTOR_COLUMNS,
     Actor,
@@ -99,8 +99,10 @@ def validate_new_user(
     email: str,
     password: str,
     errors: FieldErrors,
+    password_repeat: str | None = None,
 ) -> tuple[str, str, str]:
-    """Clean a new login's fields into `errors`; returns username key, display name, email."""
+    """Clean a new login's fields into `errors` (all of them, so that a form says every
+    problem at once); returns username key, display name, email."""
     key = username_key(username or "")
     if not key:
         errors.add("username", "Username is required.")
@@ -115,10 +117,24 @@ def validate_new_user(
         errors, "display_name", display_name, label="Name", max_length=200, required=True
     )
     clean = clean_email(errors, "email", email, label="Email", required=True, mailed=True)
+    for field, problem in new_password_problems(password, password_repeat).items():
+        errors.add("password" if field == "new_password" else field, problem)
+    return key, name or "", clean or ""
+
+
+PASSWORDS_DIFFER = "Repeat the password: the two passwords differ."
+
+
+def new_password_problems(password: str, repeat: str | None = None) -> dict[str, str]:
+    """Every problem of a new password and its repetition (None: not asked twice), by field:
+    `new_password` and `repeat`."""
+    problems = {}
     problem = password_problem(password or "")
     if problem:
-        errors.add("password", problem)
-    return key, name or "", clean or ""
+        problems["new_password"] = problem
+    if repeat is not None and repeat != password:
+        problems["repeat"] = PASSWORDS_DIFFER
+    return problems
 
 
 def add_user(
@@ -598,8 +614,7 @@ def _live_session(
 ) -> tuple[int, Actor] | None:
     """The live session `statement` finds by `which`, its last-seen time kept fresh."""
     now = utc_now()
-    session.flush()  # the connection does not autoflush
-    row = session.connection().execute(statement, {"which": which, **_live_at(now)}).one_or_none()
+    row = db.connection(session).execute(statement, {"which": which, **_live_at(now)}).one_or_none()
     if row is None or not row.is_active:
         return None
     if now - row.last_seen_at > SESSION_TOUCH_EVERY:  # not a write on every click

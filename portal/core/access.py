@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
+from portal.core import db
 from portal.core.errors import NotFound, PermissionDenied, ValidationError
 from portal.core.models import Lead, Partner, PartnerStatus, Role, User
 
@@ -64,8 +65,7 @@ class PartnerActor(Actor):
 
 def load_actor(session: Session, *, user_id: int) -> Actor:
     """The current state of an active user, or PermissionDenied if it may no longer act."""
-    session.flush()  # the connection does not autoflush: changes made earlier must count
-    row = session.connection().execute(_ACTOR_STATE, {"user_id": user_id}).one_or_none()
+    row = db.connection(session).execute(_ACTOR_STATE, {"user_id": user_id}).one_or_none()
     return actor_from_state(user_id, row)
 
 
@@ -147,7 +147,6 @@ def refresh(session: Session, actor: Actor | None) -> Actor:
         raise PermissionDenied(SIGNED_OUT)
     if actor.user_id is None:
         return actor
-    session.flush()  # what is pending is written first: the read must see it
     reading = _THIS_ACTION.get()
     if reading is not None and reading.actor is not None and reading.actor.user_id == actor.user_id:
         return reading.actor

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from portal.core import db
 from portal.core.access import Actor, require_manager
 from portal.core.crypto import masked
 from portal.core.models import ApiKey, AuditEntry, Lead, Partner, User, WebhookEndpoint
@@ -70,7 +71,7 @@ def _insert(
     changes: Sequence[tuple[object, dict[str, Any] | None, dict[str, Any] | None]],
 ) -> None:
     # A plain INSERT (many rows in one statement): nothing reads an entry back.
-    session.connection().execute(
+    db.connection(session).execute(
         _INSERT_ENTRY,
         [
             {
@@ -130,6 +131,73 @@ class AuditView:
     after: dict[str, Any] | None
     object_name: str = ""  # "lead #1635 Iris Novak"
     change: str = ""  # "status: pending → contacted; version: 1 → 2"
+
+
+# Each recorded action as the log says it; the codes stay in exports and the API.
+ACTION_WORDS = {
+    "api_key.create": "API key created",
+    "api_key.revoke": "API key revoked",
+    "commission.earned": "Commission earned",
+    "commission.voided": "Commission voided",
+    "lead.change_status": "Lead status changed",
+    "lead.reassign": "Lead moved to another partner",
+    "lead.register": "Lead registered",
+    "login.failed": "Sign-in failed",
+    "login.succeeded": "Signed in",
+    "login.throttled": "Sign-in refused: too many attempts",
+    "mail.retry": "Mail sent again",
+    "notification.mark_read": "Notifications marked read",
+    "partner.apply": "Partner applied",
+    "partner.create": "Partner created",
+    "partner.pin_rate": "Commission rate pinned",
+    "partner.approve": "Partner approved",
+    "partner.suspend": "Partner suspended",
+    "partner.reactivate": "Partner reactivated",
+    "payout.approve_batch": "Payout batch approved",
+    "payout.file": "Payout file made",
+    "payout.file_void": "Payout file voided",
+    "payout.mark_paid": "Payout marked paid",
+    "payout.mark_returned": "Payout marked returned",
+    "payout.mark_failed": "Payout marked failed",
+    "payout.mark_canceled": "Payout canceled",
+    "payout.positive_pay": "Positive pay file made",
+    "payout.reapprove": "Held payout approved again",
+    "payout.run_batch": "Payout batch run",
+    "payout.schedule": "Payout scheduled",
+    "profile.unsubscribe": "Unsubscribed from mail",
+    "profile.update": "Profile changed",
+    "seed.demo": "Demo program created",
+    "tax.filing_file": "Tax filing file made",
+    "tax_form.open": "Tax form opened",
+    "tax_form.submit": "Tax form uploaded",
+    "tax_form.verified": "Tax form verified",
+    "tax_form.rejected": "Tax form rejected",
+    "user.activate": "User activated",
+    "user.change_password": "Password changed",
+    "user.create": "User created",
+    "user.deactivate": "User deactivated",
+    "user.invite": "User invited",
+    "user.logout": "Signed out",
+    "user.logout_everywhere": "Signed out everywhere",
+    "user.password_confirmation_failed": "Wrong password given to confirm a change",
+    "user.reset_requested": "Password reset asked for",
+    "user.reset_sent": "Password reset link sent",
+    "user.reset_throttled": "Password reset refused: too many requests",
+    "user.unlock": "User unlocked",
+    "user.password_set_by_invitation": "Password set from an invitation",
+    "user.password_set_by_reset": "Password set from a reset link",
+    "webhook.add": "Webhook added",
+    "webhook.disable": "Webhook disabled",
+    "webhook.replay": "Webhook delivery sent again",
+}
+
+
+def action_words(action: str) -> str:
+    """An action code as the log shows it: `login.succeeded` → "Signed in" (a code not
+    listed, in plain words: `partner.approve` → "Partner approve")."""
+    if action in ACTION_WORDS:
+        return ACTION_WORDS[action]
+    return action.replace(".", " ").replace("_", " ").capitalize()
 
 
 # How each kind of object is named in the log, and where its name is read.

@@ -326,9 +326,11 @@ class Settings(BaseSettings):
         default="Partner Portal", max_length=100, description="The program's name in e-mails."
     )
     public_url: str = Field(
-        default="http://localhost:8501",
+        default="",
         description="The portal's address as users reach it; every link in an e-mail starts "
-        "with it (never with what a request's headers claim).",
+        "with it (never with what a request's headers claim). Unset: the address the app "
+        "process serves on (`http://localhost:<server.port>`); set it for mail made in "
+        "another process (the command line, a separate sender).",
     )
     smtp_url: str = Field(
         default="",
@@ -536,6 +538,11 @@ def _check_mail(settings: Settings) -> None:
         raise ConfigurationError(
             "PORTAL_SMTP_URL sends its password in the clear: use smtps:// or ?starttls=true"
         )
+    if not settings.public_url:
+        raise ConfigurationError(
+            "PORTAL_PUBLIC_URL must be set to the production address (https://…): every link in "
+            "mail starts with it"
+        )
     for name, value in (
         ("PORTAL_PUBLIC_URL", settings.public_url),
         ("PORTAL_MAIL_FROM", settings.mail_from),
@@ -544,6 +551,22 @@ def _check_mail(settings: Settings) -> None:
             raise ConfigurationError(f"{name} must be the production address, not {value!r}")
     if not settings.public_url.startswith("https://"):
         raise ConfigurationError("PORTAL_PUBLIC_URL must be an https:// address in production")
+
+
+# Where this process serves, as the app's server says once it has started (Streamlit's
+# default until then, and in processes that serve nothing).
+_SERVED = {"url": "http://localhost:8501"}
+
+
+def serve_at(url: str) -> None:
+    """Record the address this process serves on: links start with it unless
+    PORTAL_PUBLIC_URL says otherwise."""
+    _SERVED["url"] = url
+
+
+def public_url() -> str:
+    """The address every link in a message starts with (no trailing slash)."""
+    return (get_settings().public_url or _SERVED["url"]).rstrip("/")
 
 
 @lru_cache(maxsize=1)

@@ -201,6 +201,14 @@ def rows_changed(session: Session, statement: Executable) -> int:
     return cast("CursorResult[Any]", session.execute(statement)).rowcount
 
 
+def connection(session: Session) -> Connection:
+    """The unit of work's connection, for Core statements sent past the ORM's execution layer
+    (cheaper per statement), after the ORM's pending changes are flushed: such a statement
+    sees what this unit of work has added or changed so far, as an ORM query would."""
+    session.flush()  # nothing to do, and nearly free, when nothing is pending
+    return session.connection()
+
+
 def is_busy(error: DBAPIError) -> bool:
     """Whether the database refused only because other work held what this work needed."""
     if getattr(error.orig, "sqlstate", None) in _RETRYABLE_SQLSTATES:

@@ -9,6 +9,7 @@ one source cannot spray many accounts. Names are kept only as a hash.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
@@ -87,5 +88,16 @@ def client_address_from(peer: str | None, forwarded: str, *, trusted_proxies: in
     chain.append(peer or "127.0.0.1")
     if forwarded:
         position = max(len(chain) - 1 - trusted_proxies, 0)
-        return chain[position][:64]
-    return chain[-1][:64]
+        return _plain(chain[position])[:64]
+    return _plain(chain[-1])[:64]
+
+
+def _plain(address: str) -> str:
+    """An IPv4 address as people write it: a dual-stack server reports IPv4 clients as
+    IPv4-mapped IPv6 (`::ffff:127.0.0.1`); anything that is not an address, as given."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    mapped = parsed.ipv4_mapped if isinstance(parsed, ipaddress.IPv6Address) else None
+    return str(mapped or parsed)

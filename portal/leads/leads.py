@@ -29,7 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from portal.core import audit
+from portal.core import audit, db
 from portal.core.access import (
     Actor,
     listed_partner_id,
@@ -251,7 +251,7 @@ def _events(
     note: str = "",
 ) -> None:
     # A plain INSERT: every lead write records one, and nothing reads the event back.
-    session.connection().execute(
+    db.connection(session).execute(
         _INSERT_EVENT,
         [
             {
@@ -708,7 +708,7 @@ def list_leads(
     # Plain rows through the connection, not ORM objects: a page is read, never changed, and
     # skipping the ORM's loading layer makes it markedly cheaper. (So no autoflush: flush.)
     session.flush()
-    result = session.connection().execute(query, values | chosen).mappings().all()
+    result = db.connection(session).execute(query, values | chosen).mappings().all()
     rows = [(row, row["company_name"] if actor.is_manager else None) for row in result]
     items = lead_views(rows[:limit], actor)
     return page_of(items, has_more=len(rows) > limit, moment=lambda item: item.created_at)
@@ -902,6 +902,7 @@ def change_lead_status(
     statistics.track_lead_move(session, lead, from_status=current)
     notify_partner(
         session,
+        caused_by=actor,
         partner_id=lead.partner_id,
         kind=(
             NotificationKind.COMMISSION_EARNED
@@ -984,12 +985,14 @@ def reassign_lead(
     )
     notify_partner(
         session,
+        caused_by=actor,
         partner_id=old_partner_id,
         kind=NotificationKind.LEAD_REASSIGNED,
         message=f"Lead “{lead.client_name}” was moved out of your account by a partner manager.",
     )
     notify_partner(
         session,
+        caused_by=actor,
         partner_id=target.id,
         kind=NotificationKind.LEAD_REASSIGNED,
         lead_id=lead.id,

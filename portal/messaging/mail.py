@@ -28,9 +28,9 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from sqlalchemy import Select, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from portal.core import audit
+from portal.core import audit, db
 from portal.core.access import Actor, require_manager
-from portal.core.config import get_settings
+from portal.core.config import get_settings, public_url
 from portal.core.crypto import decrypt, encrypt
 from portal.core.db import rows_changed
 from portal.core.errors import NotFound, ValidationError
@@ -131,7 +131,7 @@ def moment_words(moment: datetime) -> str:
 
 
 def link_base() -> str:
-    return get_settings().public_url.rstrip("/")
+    return public_url()
 
 
 def enqueue(
@@ -170,7 +170,7 @@ def enqueue(
     text_env, html_env = _environments()
     text_template = text_env.get_template(f"{kind}.txt")
     subject = "".join(text_template.blocks["subject"](text_template.new_context(values)))
-    session.connection().execute(
+    db.connection(session).execute(
         _INSERT_MESSAGE,
         {
             "dedupe_key": dedupe_key,
@@ -249,8 +249,7 @@ def partner_recipients(
 ) -> list[tuple[Recipient, bool]]:
     """The active users of a partner company as recipients, with whether each takes a daily
     digest; with a topic, only when the company's profile has that topic switched on."""
-    session.flush()  # the statement goes past the ORM: what it added must be in the database
-    rows = session.connection().execute(_RECIPIENTS[topic], {"partner_id": partner_id})
+    rows = db.connection(session).execute(_RECIPIENTS[topic], {"partner_id": partner_id})
     return [
         (Recipient(user_id, email, name), bool(digest)) for user_id, email, name, digest in rows
     ]

@@ -14,7 +14,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from portal.core import audit
+from portal.core import audit, db
 from portal.core.access import Actor, refresh
 from portal.core.db import rows_changed
 from portal.core.models import Notification, NotificationKind, User
@@ -26,18 +26,23 @@ from portal.messaging import mail, webhooks
 def notify_partner(
     session: Session,
     *,
+    caused_by: Actor,
     partner_id: int,
     kind: NotificationKind,
     message: str,
     lead_id: int | None = None,
 ) -> None:
-    """Send one notification to every active user of a partner company, e-mail it to those
-    whose company asked for event mail and tell the partner's webhooks (in the same unit of
-    work)."""
-    session.flush()  # the statements go past the ORM: what it added must be in the database
-    connection = session.connection()
+    """Send one notification to every active user of a partner company but the user who caused
+    it (`caused_by`) (nobody is told of their own action), e-mail it to those whose company asked
+    for event mail and tell the partner's webhooks (in the same unit of work; a partner's
+    own systems hear of every change, whoever made it)."""
+    connection = db.connection(session)
     recipients = (
-        mail.partner_recipients(session, partner_id, topic="events")
+        [
+            (recipient, digest)
+            for recipient, digest in mail.partner_recipients(session, partner_id, topic="events")
+            if recipient.user_id != caused_by.user_id
+        ]
         if kind in mail.EVENT_SUBJECTS
         else []
     )
@@ -60,6 +65,7 @@ def notify_partner(
             "message": message,
             "lead_id": lead_id,
             "created_at": utc_now(),
+            "actor_id": caused_by.user_id,
         },
     )
 
@@ -73,7 +79,11 @@ _NOTIFY_PARTNER = insert(Notification).from_select(
         bindparam("message", type_=Notification.message.type),
         bindparam("lead_id", type_=Notification.lead_id.type),
         bindparam("created_at", type_=Notification.created_at.type),
-    ).where(User.partner_id == bindparam("partner_id"), User.is_active),
+    ).where(
+        User.partner_id == bindparam("partner_id"),
+        User.is_active,
+        User.id.is_distinct_from(bindparam("actor_id", type_=User.id.type)),
+    ),
 )
 
 
@@ -117,7 +127,7 @@ def list_notifications(
     check_limit(limit)
     query = _UNREAD if unread_only else _NEWEST
     # Plain rows through the connection, not ORM objects: they are read, never changed.
-    rows = session.connection().execute(query, {"user_id": actor.user_id, "limit": limit})
+    rows = db.connection(session).execute(query, {"user_id": actor.user_id, "limit": limit})
     return [
         NotificationView(
             id=row.id,
@@ -134,7 +144,7 @@ def list_notifications(
 def unread_count(session: Session, *, actor: Actor) -> int:
     """How many of the actor's notifications are unread."""
     actor = refresh(session, actor)
-    return session.connection().scalar(_UNREAD_COUNT, {"user_id": actor.user_id}) or 0
+    return db.connection(session).scalar(_UNREAD_COUNT, {"user_id": actor.user_id}) or 0
 
 
 def mark_read(session: Session, *, actor: Actor, notification_ids: list[int] | None = None) -> int:

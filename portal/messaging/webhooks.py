@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+import http
 import http.client
 import ipaddress
 import json
@@ -32,7 +33,7 @@ from urllib.parse import urlsplit, urlunsplit
 from sqlalchemy import Engine, bindparam, insert, select
 from sqlalchemy.orm import Session
 
-from portal.core import audit, crypto
+from portal.core import audit, crypto, db
 from portal.core.access import Actor, refresh, require_active_partner_or_manager, scoped_partner_id
 from portal.core.config import get_settings
 from portal.core.db import get_engine, unit_of_work
@@ -58,6 +59,16 @@ EVENTS = {
     EventType.PAYOUT_PAID: "A payout was paid",
     EventType.PAYOUT_FAILED: "A payout failed or was canceled",
 }
+
+
+def event_words(event: str) -> str:
+    """An event's code in words (`payout.paid` → "A payout was paid")."""
+    try:
+        return EVENTS[EventType(event)]
+    except ValueError:
+        return event
+
+
 # The in-app notification kinds, and the events each one is.
 KIND_EVENTS: dict[NotificationKind, tuple[EventType, ...]] = {
     NotificationKind.LEAD_STATUS: (EventType.LEAD_STATUS_CHANGED,),
@@ -353,7 +364,7 @@ def queue_event(
             if event in subscribed
         ]
     if deliveries:
-        session.connection().execute(insert(WebhookDelivery), deliveries)
+        db.connection(session).execute(insert(WebhookDelivery), deliveries)
 
 
 # A partner's live endpoints, for `partner_id`.
@@ -364,7 +375,7 @@ LIVE_ENDPOINTS = select(WebhookEndpoint.id, WebhookEndpoint.events).where(
 
 def live_endpoints(session: Session, partner_id: int) -> list[tuple[int, list[str]]]:
     """The partner's endpoints that are not disabled, with the events each takes."""
-    rows = session.connection().execute(LIVE_ENDPOINTS, {"partner_id": partner_id})
+    rows = db.connection(session).execute(LIVE_ENDPOINTS, {"partner_id": partner_id})
     return [(endpoint_id, list(events)) for endpoint_id, events in rows]
 
 
@@ -430,6 +441,38 @@ def deliver_due(engine: Engine | None = None) -> tuple[int, int, int]:
     return counts[0], counts[1], counts[2]
 
 
+def failure_words(failed: Exception) -> str:
+    """Why a delivery did not reach the receiver, as its owner can act on it."""
+    if isinstance(failed, ssl.SSLCertVerificationError):
+        return (
+            "The receiver's HTTPS certificate could not be verified "
+            f"({getattr(failed, 'verify_message', None) or 'not trusted'}): it needs a "
+            "certificate from a public authority that matches its host name."
+        )
+    if isinstance(failed, ssl.SSLError):
+        return "The secure connection to the receiver failed; check its HTTPS set-up."
+    if isinstance(failed, TimeoutError):
+        return f"The receiver did not answer within {DEADLINE_SECONDS} seconds."
+    if isinstance(failed, ConnectionRefusedError):
+        return "The receiver refused the connection: nothing listens at that address and port."
+    if isinstance(failed, socket.gaierror):
+        return "The receiver's host name could not be found."
+    if isinstance(failed, (ConnectionError, http.client.HTTPException)):
+        return "The connection to the receiver broke off before it answered."
+    if isinstance(failed, OSError):
+        return f"The receiver could not be reached ({failed.strerror or failed})."
+    return "The delivery failed before the receiver answered."
+
+
+def answer_words(code: int) -> str:
+    """A receiver's answer that is not a success, in words."""
+    try:
+        phrase = f" ({http.HTTPStatus(code).phrase})"
+    except ValueError:
+        phrase = ""
+    return f"The receiver answered HTTP {code}{phrase}; only a 2xx answer counts as delivered."
+
+
 def _deliver(engine: Engine, delivery_id: int) -> int:
     with unit_of_work(engine) as session:
         delivery = session.get_one(WebhookDelivery, delivery_id)
@@ -443,10 +486,10 @@ def _deliver(engine: Engine, delivery_id: int) -> int:
         try:
             code = _post(url, secret, delivery)
         except Exception as failed:
-            error = f"{type(failed).__name__}: {failed}"
+            error = failure_words(failed)
         else:
             if not 200 <= code < 300:
-                error = f"HTTP {code}"
+                error = answer_words(code)
     with unit_of_work(engine) as session:
         row = session.get_one(WebhookDelivery, delivery_id, with_for_update=True)
         row.attempts += 1

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from sqlalchemy import BindParameter, ColumnElement, bindparam, case, func, select, true
 from sqlalchemy.orm import Session
 
+from portal.core import db
 from portal.core.access import Actor, listed_partner_id, one_partner_id, refresh, scoped_partner_id
 from portal.core.config import get_settings
 from portal.core.errors import NotFound, ValidationError
@@ -73,6 +74,18 @@ class CommissionState(enum.StrEnum):
     IN_PAYOUT = "in_payout"
     PAID = "paid"
     VOID = "void"
+
+
+class PayoutOutlook(enum.StrEnum):
+    """What the next payout day holds for a partner, as the tracker, the dashboard and the API
+    say it (payouts already scheduled are listed beside it)."""
+
+    NOTHING_EARNED = "nothing_earned"  # no commission yet
+    DUE = "due"  # paid on the next payout day
+    HELD = "held"  # owed by the next payout day and held back: the blockers say why
+    ON_HOLD = "on_hold"  # earned, every part still in its hold period
+    SCHEDULED = "scheduled"  # nothing more due: what was owed is in a scheduled payout
+    PAID_UP = "paid_up"  # everything earned has been paid
 
 
 def on_hold(now: datetime | BindParameter[datetime]) -> ColumnElement[bool]:
@@ -261,14 +274,16 @@ def payout_eligibility(
         if route.file_format is None:
             blockers.append(Blocker(route.reason, route.remedy))
     blockers.extend(_tax_form_blockers(profile, today))
-    if owed <= 0:
+    if owed < 0:
         blockers.append(
             Blocker(
                 f"nothing to pay (net {owed:,.2f})",
-                "Nothing is owed after clawbacks of reversed conversions; new commissions "
-                "are paid once they exceed them.",
+                "Clawbacks of reversed conversions exceed what is owed; new commissions are "
+                "paid once they exceed them.",
             )
         )
+    elif owed == 0:
+        blockers.append(Blocker("nothing to pay (net 0.00)", "Nothing is owed yet."))
     elif owed < settings.min_payout:
         blockers.append(
             Blocker(
@@ -346,7 +361,8 @@ class CommissionSummary:
 
     `owed_next_payout` is what the lines due by the next payout day net to;
     `expected_next_payout` is what that payout will really carry: the same amount when the
-    partner will be paid, else zero, with `blockers` saying why and what to do.
+    partner will be paid, else zero, with `blockers` saying why and what to do. `outlook` says
+    which case this is and `headline` says it in a sentence; `held_reasons` add the rest.
     """
 
     partner_id: int
@@ -364,6 +380,8 @@ class CommissionSummary:
     held_reasons: list[str] = field(default_factory=list)
     scheduled: tuple[ScheduledPayout, ...] = ()  # payouts on their way
     paid_in: str = ""  # the partner's payout currency now
+    outlook: PayoutOutlook = PayoutOutlook.NOTHING_EARNED
+    headline: str = ""
 
 
 @dataclass(frozen=True)
@@ -434,6 +452,38 @@ def _summary_statement() -> Any:
 _SUMMARY = _summary_statement()
 
 
+def _outlook(
+    totals: dict[CommissionState, Decimal],
+    owed: Decimal,
+    eligibility: PayoutEligibility,
+    payday: date,
+    next_release: datetime | None,
+    scheduled: tuple[ScheduledPayout, ...],
+    currency: str,
+) -> tuple[PayoutOutlook, str]:
+    """Which case the next payout day is, and the sentence that says it."""
+    held = totals[CommissionState.ON_HOLD]
+    if owed > 0:
+        if eligibility.will_be_paid:
+            return PayoutOutlook.DUE, f"{owed:,.2f} {currency} will be paid on {payday}."
+        return PayoutOutlook.HELD, f"{owed:,.2f} {currency} owed by {payday} is held back."
+    if scheduled:
+        more = f"; {held:,.2f} {currency} more is on hold" if held > 0 else ""
+        return PayoutOutlook.SCHEDULED, f"Your payout is on its way{more}."
+    if owed < 0:
+        return PayoutOutlook.HELD, f"Nothing will be paid on {payday}: clawbacks exceed it."
+    if held > 0 and next_release is not None:
+        return PayoutOutlook.ON_HOLD, (
+            f"{held:,.2f} {currency} is on hold; the first part is released on "
+            f"{next_release.date()} and paid on the payout day after it."
+        )
+    if totals[CommissionState.PAID] > 0:
+        return PayoutOutlook.PAID_UP, "Everything you have earned has been paid."
+    return PayoutOutlook.NOTHING_EARNED, (
+        "Nothing earned yet: a commission is added when one of your leads converts."
+    )
+
+
 def commission_summary(
     session: Session, *, actor: Actor, partner_id: int | None = None
 ) -> CommissionSummary:
@@ -446,7 +496,7 @@ def commission_summary(
     # A batch run on payday settles what is due by the end of that day.
     payday_end = datetime.combine(payday + timedelta(days=1), datetime.min.time(), now.tzinfo)
     rows = (
-        session.connection()
+        db.connection(session)
         .execute(_SUMMARY, {"partner_id": partner_id, "now": now, "payday_end": payday_end})
         .all()
     )
@@ -497,18 +547,24 @@ def commission_summary(
             .order_by(Payout.id)
         )
     )
+    # Nothing owed is not a reason anything is held: the outlook says it. Clawbacks that
+    # exceed what is owed are, unless a payout is on its way.
     reasons += [
         blocker.remedy
         for blocker in eligibility.blockers
-        # Nothing more owed is no news while a payout is on its way.
-        if not (scheduled and blocker.reason.startswith("nothing to pay"))
+        if not (blocker.reason.startswith("nothing to pay") and (owed == 0 or scheduled))
     ]
     lapse = tax_forms.expiry_warning(profile.tax_form_expires_on if profile else None, now.date())
     if lapse:
         reasons.append(lapse)
+    outlook, headline = _outlook(
+        totals, owed, eligibility, payday, next_release, scheduled, settings.currency
+    )
     return CommissionSummary(
         partner_id=partner_id,
         currency=settings.currency,
+        outlook=outlook,
+        headline=headline,
         totals=totals,
         total_earned=sum(
             (amount for state, amount in totals.items() if state is not CommissionState.VOID), ZERO
@@ -643,7 +699,7 @@ def list_commissions(
     query, values = _LEDGER.query(conditions, after=after, limit=limit)
     # Plain rows, not ORM objects: a page is read, never changed.
     rows = (
-        session.connection()  # past the ORM's execution layer (refresh has flushed)
+        db.connection(session)  # past the ORM's execution layer
         .execute(query, values | chosen)
         .all()
     )

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
+from portal.core import db
 from portal.core.access import Actor, one_partner_id, refresh
 from portal.core.config import get_settings
 from portal.core.errors import NotFound, ValidationError
@@ -162,7 +163,7 @@ def monthly_statement(
     partner_id = one_partner_id(actor, partner_id)
     start, end = _month_bounds(month)
     month_of = {"partner_id": partner_id, "start": start, "end": end}
-    connection = session.connection()  # (refresh has flushed)
+    connection = db.connection(session)
     partner = connection.execute(_PARTNER_AND_OPENING, month_of).one_or_none()
     if partner is None:
         raise NotFound("Partner not found.")

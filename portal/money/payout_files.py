@@ -765,7 +765,8 @@ def void_payout_file(
     if settled:
         raise ValidationError(
             {
-                "file": "The bank already paid or failed payout(s) #"
+                "file": "The bank already paid or failed "
+                + ("payouts #" if len(settled) > 1 else "payout #")
                 + ", #".join(map(str, settled))
                 + f" of file #{record.id}: it took the file, so it cannot be voided. Mark the "
                 "payouts it did not pay as failed instead."

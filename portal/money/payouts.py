@@ -386,9 +386,11 @@ def run_batch(
             raise Conflict("Another payout batch is running; try again in a moment.")
         notify_partner(
             session,
+            caused_by=actor,
             partner_id=partner.id,
             kind=NotificationKind.PAYOUT_SCHEDULED,
-            message=f"A payout of {amount:,.2f} {settings.currency} has been scheduled"
+            message=f"A payout of {amount:,.2f} {settings.currency} has been scheduled for the "
+            f"payout day {cutoff}"
             + (
                 f": {payout.payout_amount:,.2f} {currency} at {quote.rate.normalize()} "
                 f"({quote.source}, {quote.on.isoformat()})."
@@ -474,6 +476,21 @@ def _clean_reference(errors: FieldErrors, field: str, reference: str) -> str:
     )
 
 
+def check_outcome(outcome: str, *, reference: str = "", reason: str = "") -> None:
+    """What recording a payout's outcome needs, checked before it is asked for: a paid payout
+    its payment reference, a failed or canceled one a reason of bounded length. Raises a
+    ValidationError naming each field wrong (the same checks `mark_paid` and `close_unpaid`
+    make)."""
+    errors = FieldErrors()
+    if outcome == PayoutStatus.PAID.value:
+        _clean_reference(errors, "reference", reference)
+    elif outcome in (PayoutStatus.FAILED.value, PayoutStatus.CANCELED.value):
+        clean_text(errors, "reason", reason, label="Reason", max_length=1000, multiline=True)
+    else:
+        errors.add("status", "A payout is recorded as paid, failed or canceled.")
+    errors.raise_if_any()
+
+
 def _reference_owner(session: Session, reference: str) -> int | None:
     return session.scalar(select(Payout.id).where(Payout.reference == reference))
 
@@ -552,6 +569,7 @@ def mark_paid(
     partner.paid_earnings = partner.paid_earnings + payout.amount
     notify_partner(
         session,
+        caused_by=actor,
         partner_id=partner.id,
         kind=NotificationKind.PAYOUT_PAID,
         message=f"Payout #{payout.id} of {payout.amount:,.2f} {payout.currency} was paid "
@@ -896,6 +914,7 @@ def close_unpaid(
     payout.closed_at = utc_now()
     notify_partner(
         session,
+        caused_by=actor,
         partner_id=partner.id,
         kind=NotificationKind(f"payout_{outcome.value}"),
         message=f"Payout #{payout.id} of {payout.amount:,.2f} {payout.currency} was "
@@ -1014,7 +1033,8 @@ def approve_batch(session: Session, *, actor: Actor, cutoff: date | str) -> list
     own = [payout.id for payout, _ in rows if payout.scheduled_by == actor.user_id]
     if own:
         raise PermissionDenied(
-            f"You scheduled payout(s) #{', #'.join(map(str, own))} of this batch: another "
+            f"You scheduled {'payouts' if len(own) > 1 else 'payout'} "
+            f"#{', #'.join(map(str, own))} of this batch: another "
             "manager must approve it."
         )
     now = utc_now()
@@ -1086,6 +1106,7 @@ def mark_returned(
     partner.paid_earnings = partner.paid_earnings - payout.amount
     notify_partner(
         session,
+        caused_by=actor,
         partner_id=partner.id,
         kind=NotificationKind.PAYOUT_RETURNED,
         message=f"Payout #{payout.id} of {payout.amount:,.2f} {payout.currency} came back from "

@@ -251,7 +251,11 @@ def review_tax_form(
     )
     profile.updated_at = now
     notify_partner(
-        session, partner_id=document.partner_id, kind=NotificationKind.TAX_FORM, message=message
+        session,
+        caused_by=actor,
+        partner_id=document.partner_id,
+        kind=NotificationKind.TAX_FORM,
+        message=message,
     )
     audit.record_by(
         session,

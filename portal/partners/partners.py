@@ -93,6 +93,7 @@ def _new_partner(
     user_email: str,
     password: str,
     status: PartnerStatus,
+    password_repeat: str | None = None,
 ) -> tuple[Partner, int]:
     errors = FieldErrors()
     company = clean_text(
@@ -109,6 +110,7 @@ def _new_partner(
         email=user_email,
         password=password,
         errors=errors,
+        password_repeat=password_repeat,
     )
     errors.raise_if_any()
     partner = Partner(
@@ -147,6 +149,7 @@ def apply(
     display_name: str,
     user_email: str,
     password: str,
+    password_repeat: str | None = None,
     client_address: str | None = None,
 ) -> PartnerView:
     """Self sign-up: a pending partner and its first login, when the program allows it.
@@ -182,6 +185,7 @@ def apply(
             display_name=display_name,
             user_email=user_email,
             password=password,
+            password_repeat=password_repeat,
             status=PartnerStatus.PENDING,
         )
     except ValidationError as refused:
@@ -276,6 +280,7 @@ def change_status(session: Session, *, actor: Actor, partner_id: int, action: st
         partner.approved_at = partner.updated_at
     notify_partner(
         session,
+        caused_by=actor,
         partner_id=partner.id,
         kind=NotificationKind.PARTNER_STATUS,
         message=STATUS_MESSAGES[target],

@@ -17,6 +17,7 @@ import csv
 import enum
 import io
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -40,6 +41,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
+from portal.core import db
 from portal.core.access import Actor, refresh, scoped_partner_id
 from portal.core.errors import PermissionDenied, ValidationError
 from portal.core.models import (
@@ -66,6 +68,11 @@ from portal.core.validation import filter_text
 PAGE_SIZE = 2000
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 FORMULA_CODES = [ord(start) for start in FORMULA_STARTS]
+# A signed number a spreadsheet reads, not runs (an E.164 phone `+14155550705`, a clawback
+# `-100.00`): digits, spaces, dots, hyphens and brackets after the sign, nothing that names a
+# function, a cell or another program. It is kept as written.
+PLAIN_NUMBER = r"^[+-][0-9][0-9 ().-]*$"
+_PLAIN_NUMBER = re.compile(PLAIN_NUMBER)
 MASK_PREFIX = "•••• "
 
 
@@ -112,9 +119,12 @@ class ExportKind:
 
 
 def neutralise(value: Any) -> str:
-    """A text cell no spreadsheet will run as a formula."""
+    """A text cell no spreadsheet will run as a formula: one that starts as a formula does
+    is marked as text with a leading apostrophe, unless it is a plain signed number."""
     text = value if isinstance(value, str) else str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    if text.startswith(FORMULA_STARTS) and not _PLAIN_NUMBER.match(text):
+        return "'" + text
+    return text
 
 
 class _RowWriter:
@@ -180,9 +190,8 @@ def _sql_cell(expression: Expression[Any], kind: Format) -> Expression[Any]:
     if isinstance(expression.type, Enum):
         return expression  # a fixed set of values, none of which starts a formula
     text = expression if isinstance(expression.type, String) else cast(expression, String)
-    return case(
-        (func.ascii(text).in_(FORMULA_CODES), literal("'") + text), else_=func.nullif(text, "")
-    )
+    runs = func.ascii(text).in_(FORMULA_CODES) & ~text.regexp_match(PLAIN_NUMBER)
+    return case((runs, literal("'") + text), else_=func.nullif(text, ""))
 
 
 def _masked(last4: Expression[Any]) -> ColumnElement[Any]:
@@ -570,7 +579,7 @@ def _copy(
         query.compile(dialect=session.get_bind().dialect, compile_kwargs={"literal_binds": True})
     )
     # The driver's own connection, for its COPY support (this path runs on PostgreSQL only).
-    raw = type_cast("psycopg.Connection[Any]", session.connection().connection.dbapi_connection)
+    raw = type_cast("psycopg.Connection[Any]", db.connection(session).connection.dbapi_connection)
     written_bytes = 0
     with raw.cursor() as cursor:
         with cursor.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, HEADER true)") as copy:

@@ -27,6 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
+from portal.core import db
 from portal.core.access import Actor, one_partner_id, refresh
 from portal.core.config import get_settings
 from portal.core.errors import NotFound
@@ -61,7 +62,7 @@ def _upsert(
     A decrease updates the row that the matching increase made: an INSERT of a negative
     count would trip the CHECK constraints before ON CONFLICT is considered.
     """
-    connection = session.connection()
+    connection = db.connection(session)
     if any(amount < 0 for amount in amounts.values()):
         statement = _decrease_statement(model, tuple(keys), tuple(amounts))
         parameters = {f"key_{name}": value for name, value in keys.items()}
@@ -180,7 +181,7 @@ def track_lead_move(session: Session, lead: Lead, *, from_status: LeadStatus) ->
         "second_count": int(second is lead.status),
         "leaving": from_status,
     }
-    connection = session.connection()
+    connection = db.connection(session)
     for model, keys in (
         (PartnerLeadStats, ("partner_id", "month")),
         (ProgramLeadStats, ("month",)),
@@ -376,7 +377,7 @@ def partner_statistics(
 ) -> PartnerStatistics:
     """A partner's statistics from its rollups; a partner may read only its own."""
     partner_id = one_partner_id(refresh(session, actor), partner_id)  # (refresh flushes)
-    connection = session.connection()
+    connection = db.connection(session)
     partner = connection.execute(_PARTNER_WITH_RANK, {"partner_id": partner_id}).one_or_none()
     if partner is None:
         raise NotFound("Partner not found.")

@@ -9,9 +9,9 @@ import streamlit as st
 from sqlalchemy.orm import Session
 
 from portal.accounts import api_keys, users
+from portal.core import fmt
 from portal.core.access import Actor
 from portal.messaging import webhooks
-from portal.ui import fmt
 from portal.ui.feedback import perform, read
 from portal.ui.session import current_session_id
 
@@ -37,10 +37,10 @@ def change_password_form(actor: Actor) -> None:
         )
         if not st.form_submit_button("Change password"):
             return
-    if new != repeat:
-        st.error(
-            "Repeat the new password: the two new passwords differ.", icon=":material/warning:"
-        )
+    problems = users.new_password_problems(new, repeat)
+    for problem in problems.values():  # every one at once, before anything is sent
+        st.error(problem, icon=":material/warning:")
+    if problems:
         return
     ended = perform(
         lambda session: users.change_password(
@@ -51,10 +51,9 @@ def change_password_form(actor: Actor) -> None:
             keep_session_id=current_session_id(),
             end_api_keys=end_keys,
         ),
-        LABELS,
     )
     if ended is not None:
-        signed_out = f" {ended} other sign-in(s) ended." if ended else ""
+        signed_out = f" {fmt.count(ended, 'other sign-in')} ended." if ended else ""
         st.success(f"Password changed.{signed_out}")
 
 
@@ -67,7 +66,7 @@ def sessions_panel(actor: Actor) -> None:
         [
             {
                 "Browser": ("This browser · " if item.id == this else "")
-                + (item.user_agent or "unknown browser"),
+                + fmt.browser(item.user_agent),
                 "Address": item.client_address or "—",
                 "Signed in": fmt.moment(item.created_at),
                 "Last seen": fmt.moment(item.last_seen_at),
@@ -87,12 +86,6 @@ SCOPE_WORDS = {
     "write": "Read and write",
     "payout_details": "Read, write and payout details",
 }
-API_KEY_LABELS = {
-    "name": "Key name",
-    "scope": "Access",
-    "expires_days": "Expires after (days)",
-    "password": "Your password, for payout details access",
-}
 
 
 def _show_once(key: str, what: str) -> None:
@@ -103,15 +96,17 @@ def _show_once(key: str, what: str) -> None:
         st.code(secret, language=None)
 
 
-def _make_secret(
-    work: Callable[[Session], tuple[object, str]], labels: dict[str, str], key: str
-) -> None:
+def _make_secret(work: Callable[[Session], tuple[object, str]], key: str) -> None:
     """Run `work`, which makes something with a secret; on success keep the secret for the
     next run's `_show_once(key, …)` and rerun, else the refusal shows under its field."""
-    created = perform(work, labels)
+    created = perform(work)
     if created is not None:
         st.session_state[key] = created[1]
         st.rerun()
+
+
+def _events_of(events: list[str]) -> str:
+    return "; ".join(webhooks.event_words(event).lower() for event in events)
 
 
 def api_keys_panel(actor: Actor) -> None:
@@ -153,7 +148,6 @@ def api_keys_panel(actor: Actor) -> None:
                 expires_days=int(expires) or None,
                 password=password,
             ),
-            API_KEY_LABELS,
             API_KEY_SHOWN,
         )
     keys = read(lambda session: api_keys.list_keys(session, actor=actor))
@@ -194,7 +188,6 @@ def api_keys_panel(actor: Actor) -> None:
 
 
 WEBHOOK_SECRET_SHOWN = "_portal_new_webhook_secret"  # noqa: S105 - a session-state key
-WEBHOOK_LABELS = {"url": "Endpoint URL", "events": "Events"}
 
 
 def webhooks_panel(actor: Actor) -> None:
@@ -217,7 +210,6 @@ def webhooks_panel(actor: Actor) -> None:
     if added:
         _make_secret(
             lambda session: webhooks.add_endpoint(session, actor=actor, url=url, events=events),
-            WEBHOOK_LABELS,
             WEBHOOK_SECRET_SHOWN,
         )
     endpoints = read(lambda session: webhooks.list_endpoints(session, actor=actor))
@@ -227,7 +219,7 @@ def webhooks_panel(actor: Actor) -> None:
     chosen = st.selectbox(
         "Webhook",
         endpoints,
-        format_func=lambda e: f"{e.url} ({'disabled' if e.disabled_at else ', '.join(e.events)})",
+        format_func=lambda e: f"{e.url} ({'disabled' if e.disabled_at else _events_of(e.events)})",
     )
     if chosen is None:
         return
@@ -239,7 +231,7 @@ def webhooks_panel(actor: Actor) -> None:
             [
                 {
                     "#": item.id,
-                    "Event": item.event,
+                    "Event": webhooks.event_words(item.event),
                     "Queued": fmt.moment(item.created_at),
                     "State": DELIVERY_WORDS[item.status.value],
                     "Attempts": item.attempts,
@@ -255,7 +247,9 @@ def webhooks_panel(actor: Actor) -> None:
             "Send a delivery again",
             log,
             index=None,
-            format_func=lambda item: f"#{item.id} {item.event} ({fmt.moment(item.created_at)})",
+            format_func=lambda item: (
+                f"#{item.id} {webhooks.event_words(item.event)} ({fmt.moment(item.created_at)})"
+            ),
             placeholder="Choose a delivery",
         )
         if again is not None and st.button("Send again"):

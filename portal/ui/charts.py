@@ -10,9 +10,9 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+from portal.core import fmt
 from portal.core.models import LeadStatus
 from portal.reporting.statistics import MonthCount, MonthEarnings
-from portal.ui import fmt
 
 STATUS_COLOURS = {
     LeadStatus.PENDING: "#9aa5b8",

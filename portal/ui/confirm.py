@@ -13,7 +13,7 @@ from typing import Any
 import streamlit as st
 from sqlalchemy.orm import Session
 
-from portal.ui import fmt
+from portal.core import fmt
 from portal.ui.feedback import perform
 
 _PENDING = "pending_confirmation"
@@ -50,7 +50,6 @@ def dialog(
     lines: Callable[[Any], list[str]],
     confirm_label: str,
     act: Callable[[Session, Any], str | Partly],
-    labels: dict[str, str] | None = None,
     on_success: Callable[[], None] | None = None,
     inputs: Callable[[Any], Any] | None = None,
 ) -> None:
@@ -70,7 +69,7 @@ def dialog(
         argument = payload if inputs is None else (payload, inputs(payload))
         left, right = st.columns(2)
         if left.button(confirm_label, type="primary", key=f"confirm-{name}"):
-            message = perform(lambda session: act(session, argument), labels)
+            message = perform(lambda session: act(session, argument))
             if message is not None:
                 _forget()
                 if on_success is not None:

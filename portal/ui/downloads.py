@@ -13,6 +13,7 @@ from collections.abc import Callable
 import streamlit as st
 from sqlalchemy.orm import Session
 
+from portal.core import fmt
 from portal.core.access import Actor
 from portal.reporting import exports
 from portal.ui.feedback import perform
@@ -25,11 +26,13 @@ def csv_export(
     prepare: str,
     file_name: str,
     noun: str,
+    plural: str = "",
     filters: exports.Filters | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> bool:
     """The "prepare" button and, once a file is built for these filters, its download
-    button ("Download 1,234 {noun} as CSV"). True when this run built the file."""
+    button ("Download 1,234 leads as CSV": `noun` in the singular, `plural` when it does not
+    take an -s). True when this run built the file."""
     state = f"_csv_{kind}_{file_name}"
     built = False
     if st.button(prepare, key=f"{state}_prepare"):
@@ -49,7 +52,7 @@ def csv_export(
     if kept is not None and kept[0] == filters:
         _, data, rows = kept
         st.download_button(
-            f"Download {rows:,} {noun} as CSV",
+            f"Download {fmt.count(rows, noun, plural)} as CSV",
             data,
             file_name,
             "text/csv",

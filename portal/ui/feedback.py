@@ -10,11 +10,10 @@ import streamlit as st
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
-from portal.core import actions
+from portal.core import actions, fmt
 from portal.core.config import ConfigurationError
 from portal.core.db import is_busy
 from portal.core.errors import PortalError, ValidationError
-from portal.ui import fmt
 
 T = TypeVar("T")
 
@@ -28,16 +27,14 @@ DATABASE_DOWN = (
 )
 
 
-def show_error(
-    error: PortalError, labels: dict[str, str] | None = None, *, subject: str = ""
-) -> None:
-    """One message per refused field (named as the form names it), or the refusal itself;
-    `subject` names what was refused when the page shows several ("Lead #12 Ada")."""
+def show_error(error: PortalError, *, subject: str = "") -> None:
+    """One message per refused field, or the refusal itself; `subject` names what was
+    refused when the page shows several ("Lead #12 Ada"). Each message is a sentence that
+    names its field in words ("Lost reason is required."), so no label is put before it."""
     lead_in = f"{subject}: " if subject else ""
     if isinstance(error, ValidationError):
-        for field, message in error.errors.items():
-            name = (labels or {}).get(field, field.replace("_", " ").capitalize())
-            st.error(fmt.inert(f"{lead_in}{name}: {message}"), icon=":material/warning:")
+        for message in error.errors.values():
+            st.error(fmt.inert(f"{lead_in}{message}"), icon=":material/warning:")
     else:
         # A refusal may quote what was typed (a reference, a file name): shown as typed.
         st.error(fmt.inert(f"{lead_in}{error}"), icon=":material/warning:")
@@ -45,22 +42,20 @@ def show_error(
 
 def perform(
     work: Callable[[Session], T],
-    labels: dict[str, str] | None = None,
     *,
     busy: str = "Working…",
     subject: str = "",
     reads_only: bool = False,
 ) -> T | None:
     """One user action: `work` in its own unit of work (run again if it lost a race for a
-    lock), its result; or, when a service refused it, None and the refusal shown under the
-    fields it names (`labels`: field → the label the form shows). Work that takes over half
-    a second shows `busy` with a running time meanwhile (Streamlit's spinner waits that long
-    before it shows, so quick actions do not flicker); `subject` names what a refusal is
-    about. `reads_only` as for `unit_of_work`."""
+    lock), its result; or, when a service refused it, None and the refusal shown. Work that
+    takes over half a second shows `busy` with a running time meanwhile (Streamlit's spinner
+    waits that long before it shows, so quick actions do not flicker); `subject` names what a
+    refusal is about. `reads_only` as for `unit_of_work`."""
     try:
         return _attempt(work, busy, reads_only=reads_only)
     except PortalError as error:
-        show_error(error, labels, subject=subject)
+        show_error(error, subject=subject)
         return None
 
 
@@ -105,11 +100,6 @@ class FormErrors:
         for field, message in st.session_state.get(self._errors_key, {}).items():
             if field not in fields:
                 st.error(fmt.inert(message), icon=":material/warning:")
-
-    def refuse(self, errors: dict[str, str]) -> None:
-        """Refuse the submission for reasons the page itself found (two passwords differ)."""
-        st.session_state[self._errors_key] = errors
-        st.rerun()
 
     def submit(self, work: Callable[[Session], T], *, busy: str = "Working…") -> T | None:
         """Run the form's action: on a refusal of its fields, keep them and draw the form

@@ -12,6 +12,7 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy.orm import Session
 
+from portal.core import fmt
 from portal.core.access import Actor
 from portal.core.config import get_settings
 from portal.core.errors import ValidationError
@@ -20,7 +21,7 @@ from portal.core.pagination import Page
 from portal.core.types import utc_now
 from portal.leads import leads
 from portal.money import commissions
-from portal.ui import confirm, fmt, paging, pickers, run_slots
+from portal.ui import confirm, paging, pickers, run_slots
 from portal.ui.feedback import perform
 
 if TYPE_CHECKING:
@@ -78,7 +79,6 @@ def _filtered_page(
             after=cursors[-1],
             limit=PAGE_SIZE,
         ),
-        LABELS,
         reads_only=True,
     )
 
@@ -87,8 +87,15 @@ OPEN = "Open"
 SELECT = "Select"
 STATUS_WORDS = {status: fmt.label(status.value) for status in LeadStatus}
 STATUS_OF = {words: status for status, words in STATUS_WORDS.items()}
-# Partners never convert: their Status cell does not offer it.
-PARTNER_CHOICES = [STATUS_WORDS[s] for s in LeadStatus if s is not LeadStatus.CONVERTED]
+
+
+def status_choices(actor: Actor, items: list[leads.LeadView]) -> list[str]:
+    """The Status column's options: every status a lead on the page has (so no cell shows
+    empty) and every move this actor may make from one of them — one list for the whole
+    column, as the data editor takes it; a move a row does not allow is refused on that row."""
+    wanted = {lead.status for lead in items}
+    wanted |= {move for status in set(wanted) for move in leads.allowed_moves(actor, status)}
+    return [STATUS_WORDS[status] for status in LeadStatus if status in wanted]
 
 
 def _claim(lead: leads.LeadView) -> str:
@@ -233,13 +240,17 @@ def _moved(
 
 
 def _after_move(lead: leads.LeadView) -> str:
-    claim = _claim(lead)
-    return (
-        f"{_subject(lead)}: now {lead.status.value}"
-        + (f", claimed {claim}" if claim != "—" else "")
-        + (f", commission {fmt.money(lead.commission)}" if lead.commission else "")
-        + f" (version {lead.version})."
-    )
+    """What a move did, in the words the table shows: the status, the claim and the
+    commission."""
+    claim = ""
+    if lead.claim_live:
+        claim = (
+            ", your claim holds while it is qualified"
+            if lead.status is LeadStatus.QUALIFIED
+            else f", claimed until {fmt.day(lead.claim_expires_at)}"
+        )
+    commission = f", commission {fmt.money(lead.commission)}" if lead.commission else ""
+    return f"{_subject(lead)}: now {lead.status.value}{claim}{commission}."
 
 
 def _editor(
@@ -282,7 +293,7 @@ def _editor(
                 else {}
             ),
             "Status": st.column_config.SelectboxColumn(
-                options=list(STATUS_WORDS.values()) if actor.is_manager else PARTNER_CHOICES,
+                options=status_choices(actor, page.items),
                 required=True,
                 help="Choose the next status: it is saved at once. 'Can move to' lists the "
                 "moves each lead allows; lost asks for the reason.",
@@ -326,7 +337,6 @@ def _dialogs(actor: Actor, prefix: str) -> None:
         inputs=why_lost,
         confirm_label="Mark as lost",
         act=lost,
-        labels={"lost_reason": "Reason", "lost_note": "Note"},
     )
     if not actor.is_manager:
         return
@@ -340,7 +350,6 @@ def _dialogs(actor: Actor, prefix: str) -> None:
                 lambda session: leads.preview_conversion(
                     session, actor=actor, lead_id=lead.id, deal_value=typed.strip()
                 ),
-                {"deal_value": "Deal value"},
             )
             if preview is not None:
                 why = "the partner's pinned rate" if preview.rate_pinned else "the tier's rate"
@@ -362,7 +371,6 @@ def _dialogs(actor: Actor, prefix: str) -> None:
         inputs=deal,
         confirm_label="Convert",
         act=convert,
-        labels={"deal_value": "Deal value"},
     )
 
     def reverse(session: Session, lead: leads.LeadView) -> str:
@@ -385,12 +393,15 @@ def _bulk_actions(actor: Actor, prefix: str) -> None:
     selected = _selected(prefix)
     left, right = st.columns([3, 1])
     left.caption(
-        f"{len(selected)} lead(s) selected: " + ", ".join(f"#{i}" for i in sorted(selected))
+        f"{fmt.count(len(selected), 'lead')} selected: "
+        + ", ".join(f"#{i}" for i in sorted(selected))
         if selected
         else "Tick Select on leads to reassign them together."
     )
     if right.button(
-        f"Reassign {len(selected)} lead(s)…", disabled=not selected, key=f"{prefix}-reassign"
+        f"Reassign {fmt.count(len(selected), 'lead')}…",
+        disabled=not selected,
+        key=f"{prefix}-reassign",
     ):
         confirm.ask(f"{prefix}-reassign", list(selected.values()))
 
@@ -416,20 +427,21 @@ def _bulk_actions(actor: Actor, prefix: str) -> None:
         ]
         if len(refused) == len(outcomes):
             raise ValidationError({"partner": "\n\n".join(refused)})
-        return confirm.Partly(f"Reassigned {len(outcomes) - len(refused)} lead(s).", refused)
+        return confirm.Partly(
+            f"Reassigned {fmt.count(len(outcomes) - len(refused), 'lead')}.", refused
+        )
 
     confirm.dialog(
         f"{prefix}-reassign",
         title="Reassign the selected leads?",
         lines=lambda chosen: [
-            f"{len(chosen)} lead(s) move to the partner you choose: "
+            f"{fmt.count(len(chosen), 'lead')} move to the partner you choose: "
             + ", ".join(_subject(lead) for lead in chosen[:10])
             + (" …" if len(chosen) > 10 else "")
         ],
         inputs=lambda chosen: pickers.partner_by_name(actor, key=f"{prefix}-reassign-to"),
         confirm_label="Reassign",
         act=reassign,
-        labels={"partner": "Partner"},
         on_success=lambda: st.session_state.pop(f"{prefix}_selected", None),
     )
 
@@ -437,8 +449,8 @@ def _bulk_actions(actor: Actor, prefix: str) -> None:
 def _time_left(until: datetime) -> str:
     left = until - utc_now()
     if left.days >= 1:
-        return f"{left.days} day(s) left"
-    return f"{max(1, left.seconds // 3600)} hour(s) left"
+        return f"{fmt.count(left.days, 'day')} left"
+    return f"{fmt.count(max(1, left.seconds // 3600), 'hour')} left"
 
 
 def _requested_lead() -> int | None:
@@ -475,7 +487,7 @@ def _details(actor: Actor) -> None:
     left, right = st.columns(2)
     left.text(
         f"Client: {lead.client_name}\nEmail: {lead.client_email}\n"
-        f"Phone: {lead.client_phone or '—'}\nCompany: {lead.company or '—'}\n"
+        f"Phone: {fmt.phone(lead.client_phone)}\nCompany: {lead.company or '—'}\n"
         f"Service: {lead.service}"
         + (f"\nPartner: {lead.partner_name}" if lead.partner_name else "")
     )

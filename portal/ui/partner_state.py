@@ -8,11 +8,11 @@ from decimal import Decimal
 
 import streamlit as st
 
+from portal.core import fmt
 from portal.core.access import Actor
 from portal.core.models import PartnerStatus
 from portal.messaging import notifications
 from portal.reporting.statistics import PartnerStatistics
-from portal.ui import fmt
 from portal.ui.feedback import perform
 
 PENDING = (

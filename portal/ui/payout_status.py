@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import streamlit as st
 
-from portal.money.commissions import CommissionSummary
-from portal.ui import fmt
+from portal.core import fmt
+from portal.money.commissions import CommissionSummary, PayoutOutlook
 
 
 def next_payout(summary: CommissionSummary) -> None:
-    """Payouts on their way, the next payout day with its amount, or the amount held and each
-    step to release it."""
+    """Payouts on their way, what the next payout day holds (`summary.outlook`), and each
+    step to release what is held."""
     for payout in summary.scheduled:
         arrives = fmt.arrives(payout.payout_amount, payout.payout_currency, payout.exchange_rate)
-        text = f"Payout #{payout.id} of {fmt.money(payout.amount)} is scheduled" + (
-            f": {arrives} (rate of {fmt.day(payout.rate_date)})." if arrives else "."
+        text = (
+            f"Payout #{payout.id} of {fmt.money(payout.amount)} for the payout day "
+            f"{fmt.day(payout.cutoff)} is scheduled"
+            + (f": {arrives} (rate of {fmt.day(payout.rate_date)})." if arrives else ".")
         )
         if payout.held:
             st.info(
@@ -25,21 +27,21 @@ def next_payout(summary: CommissionSummary) -> None:
         else:
             st.success(text, icon=":material/schedule_send:")
     day = fmt.day(summary.next_payout_date)
-    owed = summary.owed_next_payout
-    if summary.blockers and owed > 0:
+    if summary.outlook is PayoutOutlook.DUE:
+        st.metric(f"Next payout on {day}", fmt.money(summary.expected_next_payout))
+    elif summary.outlook is PayoutOutlook.HELD and summary.owed_next_payout > 0:
         st.metric(
             f"Owed by {day}, held",
-            fmt.money(owed),
+            fmt.money(summary.owed_next_payout),
             help="What your commissions due by the next payout day add up to. It is not paid "
             "on that day until each point below is resolved; it stays yours meanwhile.",
         )
         st.warning(
             f"Nothing will be paid on {day}: this amount is held.", icon=":material/pause_circle:"
         )
+    elif summary.outlook is PayoutOutlook.HELD:
+        st.warning(summary.headline, icon=":material/pause_circle:")
     else:
-        st.metric(f"Next payout on {day}", fmt.money(summary.expected_next_payout))
-    if summary.held_reasons:
-        for reason in summary.held_reasons:
-            st.info(reason, icon=":material/info:")
-    else:
-        st.caption("Nothing is held back.")
+        st.info(summary.headline, icon=":material/info:")
+    for reason in summary.held_reasons:
+        st.info(reason, icon=":material/info:")

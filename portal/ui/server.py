@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from streamlit.runtime.pages_manager import PagesManager
 
 from portal.api.app import api
+from portal.core import config
 from portal.core.config import PROJECT_ROOT
 from portal.messaging import mail_sender
 from portal.ui import login_cookie, memory, unsubscribe
@@ -78,7 +79,15 @@ def navigation_from_home_only() -> None:
     PagesManager.uses_pages_directory = False
 
 
+def links_to_where_this_serves() -> None:
+    """Links in mail start with the address and port this process serves on when
+    PORTAL_PUBLIC_URL is not set (`PORT=8611 make run` gets links to port 8611)."""
+    host = st.get_option("browser.serverAddress") or "localhost"
+    config.serve_at(f"http://{host}:{st.get_option('browser.serverPort')}")
+
+
 navigation_from_home_only()
+links_to_where_this_serves()
 app = st.App(
     str(PROJECT_ROOT / "Home.py"),
     routes=[

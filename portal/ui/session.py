@@ -244,7 +244,6 @@ def login_page() -> None:
     if asked:
         answer = perform(
             lambda session: password_links.request_reset(session, login=login),
-            {"login": "Username or email"},
         )
         if answer is not None:
             st.info(answer, icon=":material/mail:")

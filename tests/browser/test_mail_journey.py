@@ -36,9 +36,8 @@ def mail_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Serv
             "PORTAL_MAIL_SENDER_THREAD": "true",
             "PORTAL_MAIL_POLL_SECONDS": "0.2",
         }
-        with run_app(
-            folder, database_url, lambda url: {**settings, "PORTAL_PUBLIC_URL": url}
-        ) as app:
+        # No PORTAL_PUBLIC_URL: the app's own links name the port it serves on.
+        with run_app(folder, database_url, lambda url: settings) as app:
             yield app, box
 
 
@@ -75,7 +74,8 @@ def test_an_invited_user_sets_a_password_from_the_mail_and_signs_in(browser, mai
     engine = get_engine(server.database_url)
     with unit_of_work(engine) as db:
         partner = make_actor(db)
-    # A manager invites from the command line, in the app's own configuration.
+    # A manager invites from the command line, in the app's own configuration (another
+    # process: it is told the portal's address).
     made = subprocess.run(  # noqa: S603 - our own module, fixed arguments
         [
             *(sys.executable, "-m", "portal", "create-user", "--invite"),
@@ -83,7 +83,7 @@ def test_an_invited_user_sets_a_password_from_the_mail_and_signs_in(browser, mai
             *("--email", "ines@partner.example", "--role", "partner"),
             *("--partner-id", str(partner.partner_id)),
         ],
-        env=server.env,
+        env={**server.env, "PORTAL_PUBLIC_URL": server.url},
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,
@@ -118,6 +118,8 @@ def test_a_forgotten_password_is_reset_from_the_mail(browser, mail_server):
     expect(page.get_by_text("If an account matches")).to_be_visible()
     shoot(page, "phone-forgot-password")
     reset = received(box, address, "Reset your")
+    served = server.url.replace("127.0.0.1", "localhost")  # its port, not Streamlit's 8501
+    assert link_in(reset).startswith(f"{served}/set_password?token="), link_in(reset)
     set_password(page, link_in(reset), "remembered at last 42")
     sign_in(page, server.url, "forgetful.partner", "remembered at last 42")
     expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()

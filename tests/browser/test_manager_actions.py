@@ -54,11 +54,11 @@ def test_manager_acts_with_buttons_that_confirm(server, browser, size):
     select_row(page, row=1)
     page.get_by_role("button", name="Approve (2)…").click()
     dialog = page.get_by_role("dialog")
-    expect(dialog.get_by_text("(2 partner(s)).")).to_be_visible()
+    expect(dialog.get_by_text("(2 partners).")).to_be_visible()
     shoot(page, f"manager-approve-confirm-{size}")
     dialog.get_by_role("button", name="Approve", exact=True).click()
     settle(page)
-    expect(page.get_by_text("Approved 2 partner(s).")).to_be_visible()
+    expect(page.get_by_text("Approved 2 partners.")).to_be_visible()
     with unit_of_work(engine) as db:
         assert {db.get(Partner, p.id).status for p in applicants} == {PartnerStatus.ACTIVE}
 
@@ -78,7 +78,7 @@ def test_manager_acts_with_buttons_that_confirm(server, browser, size):
     expect(page.get_by_role("dialog")).to_have_count(0)
 
     tick_cell(page, row=0, column=SELECT)
-    page.get_by_role("button", name="Reassign 1 lead(s)…").click()
+    page.get_by_role("button", name="Reassign 1 lead…").click()
     dialog = page.get_by_role("dialog")
     dialog.get_by_label("Partner name").fill(f"taker {size}")
     dialog.get_by_label("Partner name").press("Enter")
@@ -88,7 +88,7 @@ def test_manager_acts_with_buttons_that_confirm(server, browser, size):
     )
     dialog.get_by_role("button", name="Reassign", exact=True).click()
     settle(page)
-    expect(page.get_by_text("Reassigned 1 lead(s).")).to_be_visible()
+    expect(page.get_by_text("Reassigned 1 lead.")).to_be_visible()
     with unit_of_work(engine) as db:
         assert db.get(Lead, lead.id).status is LeadStatus.CONVERTED
         assert db.get(Lead, other.id).partner_id == taker.id

@@ -62,11 +62,11 @@ def test_manager_journey(server, browser):
     select_row(page, row=1)
     page.get_by_role("button", name="Approve (1)…").click()
     dialog = page.get_by_role("dialog")
-    expect(dialog.get_by_text("Approve: Aardvark Applicants (1 partner(s)).")).to_be_visible()
+    expect(dialog.get_by_text("Approve: Aardvark Applicants (1 partner).")).to_be_visible()
     shoot(page, "manager-partners-confirm-approve")
     dialog.get_by_role("button", name="Approve", exact=True).click()
     settle(page)
-    expect(page.get_by_text("Approved 1 partner(s).")).to_be_visible()
+    expect(page.get_by_text("Approved 1 partner.")).to_be_visible()
     shoot(page, "manager-partners")
     with unit_of_work(engine) as db:
         assert db.get(Partner, applicant.id).status is PartnerStatus.ACTIVE
@@ -98,13 +98,13 @@ def test_manager_journey(server, browser):
     shoot(page, "manager-payouts-preview")
     page.get_by_role("button", name="Run the batch for").click()
     dialog = page.get_by_role("dialog")
-    expect(dialog.get_by_text("1 payout(s), 200.00 USD in all, will be scheduled.")).to_be_visible()
+    expect(dialog.get_by_text("1 payout, 200.00 USD in all, will be scheduled.")).to_be_visible()
     shoot(page, "manager-payouts-confirm-batch")
     with unit_of_work(engine) as db:
         assert db.scalar(select(Payout)) is None  # nothing before the confirmation
     dialog.get_by_role("button", name="Run the batch", exact=True).click()
     settle(page)
-    expect(page.get_by_text("Scheduled 1 payout(s)")).to_be_visible()
+    expect(page.get_by_text("Scheduled 1 payout")).to_be_visible()
 
     page.get_by_role("button", name="Make the payout file").click()
     dialog = page.get_by_role("dialog")
@@ -142,7 +142,7 @@ def test_manager_journey(server, browser):
     page.get_by_role("button", name="Build the file").click()
     settle(page)
     with page.expect_download() as download:
-        page.get_by_role("button", name="Download 1 row(s) as CSV").click()
+        page.get_by_role("button", name="Download 1 row as CSV").click()
     rows = list(csv.DictReader(io.StringIO(download.value.path().read_text("utf-8"))))
     assert [(r["partner"], r["amount"], r["status"], r["reference"]) for r in rows] == [
         ("Bravo Sellers", "200.00", "paid", "TRF-JOURNEY-1")

@@ -59,7 +59,7 @@ def test_a_write_in_one_replica_is_seen_in_the_other(two_apps, browser):
     manager_page.get_by_role("button", name="Approve (1)…").click()
     manager_page.get_by_role("dialog").get_by_role("button", name="Approve", exact=True).click()
     settle(manager_page)
-    expect(manager_page.get_by_text("Approved 1 partner(s).")).to_be_visible()
+    expect(manager_page.get_by_text("Approved 1 partner.")).to_be_visible()
 
     partner_page.reload()
     settle(partner_page)

@@ -71,13 +71,13 @@ def test_partner_journey(server, browser):
     settle(page)
     page.get_by_role("button", name="Import leads").click()
     settle(page)
-    expect(page.get_by_text("Imported 1 lead(s).")).to_be_visible()
-    expect(page.get_by_text("1 row(s) were refused:")).to_be_visible()
+    expect(page.get_by_text("Imported 1 lead.")).to_be_visible()
+    expect(page.get_by_text("1 row was refused:")).to_be_visible()
 
     page.get_by_role("button", name="Prepare CSV").click()
     settle(page)
     with page.expect_download() as download:
-        page.get_by_role("button", name="Download 2 lead(s) as CSV").click()
+        page.get_by_role("button", name="Download 2 leads as CSV").click()
     rows = list(csv.DictReader(io.StringIO(download.value.path().read_text("utf-8"))))
     assert sorted((row["client_email"], row["status"]) for row in rows) == [
         ("bulk@one.example", "pending"),

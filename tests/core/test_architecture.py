@@ -92,3 +92,14 @@ def _code_names(path: Path) -> set[str]:
         if isinstance(node, ast.ImportFrom):
             names |= {alias.name for alias in node.names}
     return names
+
+
+def test_core_statements_reach_the_connection_through_one_door():
+    """A Core statement sent on `session.connection()` skips the ORM's autoflush and would not
+    see what the unit of work has pending; `db.connection` flushes first."""
+    offenders = [
+        str(path.relative_to(PROJECT_ROOT))
+        for path in sorted((PROJECT_ROOT / "portal").rglob("*.py"))
+        if path.name != "db.py" and "session.connection()" in path.read_text(encoding="utf-8")
+    ]
+    assert offenders == []

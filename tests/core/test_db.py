@@ -58,3 +58,12 @@ def test_actions_one_after_another_take_the_connection_used_last(engine):
         assert len(used) == 1
     finally:
         private.dispose()
+
+
+def test_a_core_statement_sees_what_the_unit_of_work_has_pending(engine):
+    with unit_of_work(engine) as session:
+        partner = make_actor(session)
+        lead = session.get_one(Lead, make_lead(session, partner).id)
+        lead.client_name = "Renamed, not yet flushed"
+        named = db.connection(session).scalar(select(Lead.client_name).where(Lead.id == lead.id))
+    assert named == "Renamed, not yet flushed"

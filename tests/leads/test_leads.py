@@ -18,6 +18,7 @@ from portal.core.models import (
     LeadEvent,
     LeadStatus,
     Notification,
+    OutboxMessage,
     PartnerStatus,
     Role,
 )
@@ -662,9 +663,24 @@ def test_status_change_writes_event_notification_and_audit_together(engine):
             S.CONTACTED,
             "Called Monday",
         )
+        # The colleague is told; the partner user who moved it is not told of its own move.
         recipients = session.scalars(select(Notification.user_id)).all()
-        assert sorted(recipients) == sorted([partner.user_id, colleague.user_id])
+        assert recipients == [colleague.user_id]
         assert "lead.change_status" in session.scalars(select(AuditEntry.action)).all()
+
+
+def test_nobody_is_mailed_or_notified_of_their_own_move_but_their_systems_hear_of_it(engine):
+    with unit_of_work(engine) as session:
+        partner = make_actor(session)  # its company takes event mail (the default)
+        lead = make_lead(session, partner)
+        _move(session, partner, lead.id, lead.version, S.CONTACTED)
+        manager = make_manager(session)
+        _move(session, manager, lead.id, lead.version + 1, S.QUALIFIED)
+    with unit_of_work(engine) as session:
+        told = session.scalars(select(Notification.message)).all()
+        assert len(told) == 1 and "qualified" in told[0]  # the manager's move only
+        mailed = session.scalars(select(OutboxMessage.subject)).all()
+        assert len(mailed) == 1, mailed
 
 
 def test_failure_inside_a_move_leaves_nothing_half_done(engine, monkeypatch):

@@ -32,18 +32,21 @@ def test_unread_count_and_mark_read_are_per_user(engine):
                 expected_version=lead.version,
             )
     with unit_of_work(engine) as session:
-        assert notifications.unread_count(session, actor=partner) == 3
-        assert notifications.unread_count(session, actor=outsider) == 0
-        newest = notifications.list_notifications(session, actor=partner, limit=2)
-        assert len(newest) == 2 and newest[0].id > newest[1].id
-        assert notifications.mark_read(session, actor=partner, notification_ids=[newest[0].id]) == 1
-        assert notifications.unread_count(session, actor=partner) == 2
+        # The colleague is told of the partner user's moves; the user who made them is not.
         assert notifications.unread_count(session, actor=colleague) == 3
+        assert notifications.unread_count(session, actor=partner) == 0
+        assert notifications.unread_count(session, actor=outsider) == 0
+        newest = notifications.list_notifications(session, actor=colleague, limit=2)
+        assert len(newest) == 2 and newest[0].id > newest[1].id
+        assert (
+            notifications.mark_read(session, actor=colleague, notification_ids=[newest[0].id]) == 1
+        )
+        assert notifications.unread_count(session, actor=colleague) == 2
         # Ids of someone else's notifications are ignored, not marked.
         theirs = notifications.list_notifications(session, actor=colleague)[0].id
-        assert notifications.mark_read(session, actor=partner, notification_ids=[theirs]) == 0
-        assert notifications.mark_read(session, actor=partner) == 2
-        assert notifications.list_notifications(session, actor=partner, unread_only=True) == []
+        assert notifications.mark_read(session, actor=outsider, notification_ids=[theirs]) == 0
+        assert notifications.mark_read(session, actor=colleague) == 2
+        assert notifications.list_notifications(session, actor=colleague, unread_only=True) == []
 
 
 def test_audit_log_is_for_managers_and_filters(engine):

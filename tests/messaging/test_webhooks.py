@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import json
+import socket
+import ssl
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -150,7 +153,12 @@ def test_failures_are_retried_with_backoff_then_dead(engine, settings_override, 
     assert webhooks.deliver_due(engine) == (0, 1, 0)
     with unit_of_work(engine) as session:
         row = session.scalars(select(WebhookDelivery)).one()
-        assert (row.attempts, row.last_status_code, row.last_error) == (1, 500, "HTTP 500")
+        assert (row.attempts, row.last_status_code, row.last_error) == (
+            1,
+            500,
+            "The receiver answered HTTP 500 (Internal Server Error); only a 2xx answer counts "
+            "as delivered.",
+        )
         assert row.next_attempt_at > utc_now() + timedelta(seconds=50)
     for expected in [(0, 1, 0), (0, 0, 1)]:
         with unit_of_work(engine) as session:
@@ -228,3 +236,21 @@ def test_a_move_tells_the_users_who_asked_and_the_live_endpoints_subscribed(engi
         assert sorted(mailed) == sorted([partner.user_id, colleague.user_id])
         notified = session.scalars(select(Notification.user_id)).all()
         assert sorted(notified) == sorted([partner.user_id, colleague.user_id])
+
+
+@pytest.mark.parametrize(
+    ("failure", "words"),
+    [
+        (
+            ssl.SSLCertVerificationError(1, "[SSL: CERTIFICATE_VERIFY_FAILED] self-signed"),
+            "The receiver's HTTPS certificate could not be verified",
+        ),
+        (TimeoutError("timed out"), "did not answer within 15 seconds"),
+        (ConnectionRefusedError(111, "Connection refused"), "refused the connection"),
+        (socket.gaierror(-2, "Name or service not known"), "host name could not be found"),
+        (http.client.BadStatusLine("x"), "broke off before it answered"),
+    ],
+)
+def test_a_failed_delivery_says_why_in_words(failure, words):
+    said = webhooks.failure_words(failure)
+    assert words in said and "Error" not in said and "[SSL" not in said

@@ -615,7 +615,7 @@ def test_the_command_line_writes_the_filing_file_owner_only(engine, tmp_path):
     url = engine.url.render_as_string(hide_password=False)
     done = run_cli(url, "tax-filing", "--year", str(today().year), "--out", str(out))
     assert done.returncode == 0, done.stderr
-    assert "Wrote 1 payee(s)" in done.stdout and os.stat(out).st_mode & 0o777 == 0o600
+    assert "Wrote 1 payee" in done.stdout and os.stat(out).st_mode & 0o777 == 0o600
     assert out.read_text().splitlines()[1].startswith("1099-NEC,")
     wrong = run_cli(url, "tax-filing", "--year", "1800", "--out", str(out))
     assert wrong.returncode == 1 and "Year must be between" in wrong.stderr

@@ -502,7 +502,7 @@ def test_the_command_line_writes_files_owner_only_voids_and_refuses_twice(engine
     for file_format in ("nacha", "paypal", "checks"):
         done, out = make(file_format)
         assert done.returncode == 0, done.stderr
-        assert "1 payout(s), 100.00 USD" in done.stdout
+        assert "1 payout, 100.00 USD" in done.stdout
         assert os.stat(out).st_mode & 0o777 == 0o600
         assert hashlib.sha256(out.read_bytes()).hexdigest() in done.stdout
     twice, _ = make("nacha")

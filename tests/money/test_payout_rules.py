@@ -228,7 +228,11 @@ def test_preflight_tracker_and_batch_agree_for_every_partner_state(engine):
             # The amount owed is shown, but the next payout will not carry it.
             assert tracker.expected_next_payout == Decimal("0.00"), state
             remedies = [b.remedy for b in tracker.blockers]
-            assert remedies and all(remedy in tracker.held_reasons for remedy in remedies)
+            if pre.reasons == ["nothing to pay (net 0.00)"]:  # not held: nothing is owed
+                assert tracker.held_reasons == [], state
+                assert tracker.outlook is not commissions.PayoutOutlook.HELD, state
+            else:
+                assert remedies and all(remedy in tracker.held_reasons for remedy in remedies)
         batch = payouts.run_batch(session, actor=manager, cutoff=today())
         assert [p.partner_id for p in batch.scheduled] == [made["eligible"].partner_id]
         assert {p.partner_id: p.reasons for p in batch.left_out} == {
@@ -247,3 +251,61 @@ def test_a_suspended_partner_sees_what_it_is_owed_held_not_promised(engine):
         assert any("suspended" in reason for reason in tracker.held_reasons)
         stored = session.scalar(select(Commission.status).where(Commission.kind == "commission"))
         assert stored.value == "open"
+
+
+def test_the_tracker_states_every_case_of_the_next_payout(engine):
+    """Nothing earned, on hold with its release, due with amount and day, held with the
+    reason, scheduled with amount and day, paid up: each partner is told its own case, and
+    nobody is told about clawbacks they do not have."""
+    outlook = commissions.PayoutOutlook
+    with unit_of_work(engine) as session:
+        manager = make_manager(session)
+
+        def summary(partner):
+            return commissions.commission_summary(session, actor=partner)
+
+        new = make_actor(session)
+        state = summary(new)
+        assert state.outlook is outlook.NOTHING_EARNED
+        assert "Nothing earned yet" in state.headline
+        assert not any("lawback" in text for text in [state.headline, *state.held_reasons])
+
+        holding = make_actor(session)
+        make_converted_lead(session, manager, holding, "1000.00")
+        state = summary(holding)
+        release = (utc_now() + timedelta(days=30)).date()
+        assert state.outlook is outlook.ON_HOLD
+        assert "100.00 USD is on hold" in state.headline and str(release) in state.headline
+
+        due = make_actor(session)
+        payable_profile(session, due)
+        verify_tax_form(session, due)
+        lead = make_converted_lead(session, manager, due, "1000.00")
+        hold_ends(session, lead.id, utc_now() - timedelta(days=1))
+        state = summary(due)
+        payday = commissions.next_payout_date(today())
+        assert state.outlook is outlook.DUE
+        assert state.headline == f"100.00 USD will be paid on {payday}."
+
+        held = make_actor(session)  # owed, but no payout method on file
+        lead = make_converted_lead(session, manager, held, "1000.00")
+        hold_ends(session, lead.id, utc_now() - timedelta(days=1))
+        state = summary(held)
+        assert state.outlook is outlook.HELD and "100.00 USD owed" in state.headline
+        assert any("payout method" in reason for reason in state.held_reasons)
+
+        (payout,) = [
+            p
+            for p in payouts.run_batch(session, actor=manager, cutoff=today()).scheduled
+            if p.partner_id == due.partner_id
+        ]
+        state = summary(due)
+        assert state.outlook is outlook.SCHEDULED and "on its way" in state.headline
+        assert [(p.id, p.amount, p.cutoff) for p in state.scheduled] == [
+            (payout.id, Decimal("100.00"), today())
+        ]
+        assert state.held_reasons == []
+
+        payouts.mark_paid(session, actor=manager, payout_id=payout.id, reference="T-1")
+        state = summary(due)
+        assert state.outlook is outlook.PAID_UP and state.scheduled == ()

@@ -170,7 +170,7 @@ def test_the_command_line_settles_a_statement_and_refuses_a_used_reference(engin
         _statement(f"{first},S-1,{today},100.00,USD", f"{second},S-2,{today},100.00,USD")
     )
     done = run_cli(url, "payouts", "settle", "--file", str(statement))
-    assert done.returncode == 0 and "Recorded 2 payout(s) as paid." in done.stdout
+    assert done.returncode == 0 and "Recorded 2 payouts as paid." in done.stdout
     used = run_cli(url, "payouts", "mark-paid", str(third), "--reference", "S-1")
     assert used.returncode == 1 and f"already recorded on payout #{first}" in used.stderr
     missing = run_cli(url, "payouts", "settle", "--file", str(tmp_path / "nope.csv"))

@@ -139,6 +139,31 @@ def test_every_cell_is_neutralised_and_secrets_stay_masked(engine, kind):
         assert secret not in text
 
 
+@pytest.mark.parametrize(
+    ("cell", "written"),
+    [
+        ("+14155550705", "+14155550705"),  # an E.164 phone: read as data, kept
+        ("+44 20 7946 0958", "+44 20 7946 0958"),
+        ("-100.00", "-100.00"),
+        ("+1 (415) 555-0705", "+1 (415) 555-0705"),
+        *[(payload, "'" + payload) for payload in INJECTIONS],
+        ("+1+cmd|' /C calc'!A0", "'+1+cmd|' /C calc'!A0"),
+        ("-1e3", "'-1e3"),
+    ],
+)
+def test_what_a_spreadsheet_would_run_is_neutralised_not_what_it_reads(cell, written):
+    assert exports.neutralise(cell) == written
+
+
+def test_a_phone_leaves_the_leads_csv_as_it_was_given(engine):
+    with unit_of_work(engine) as session:
+        manager, partner = make_manager(session), make_actor(session)
+        make_lead(session, partner, client_phone="+14155550705")
+        _, text = _export(session, manager, "leads")
+    (row,) = csv.DictReader(io.StringIO(text))
+    assert row["client_phone"] == "+14155550705"
+
+
 def test_bank_account_and_tax_id_appear_masked(engine):
     with unit_of_work(engine) as session:
         manager, *_ = _program(session)

@@ -260,7 +260,7 @@ def test_payout_verbs_end_to_end_and_their_refusals(engine):
     url = _url(engine)
     today = datetime.now(UTC).date().isoformat()
     preview = run_cli(url, "payouts", "preview", "--cutoff", today)
-    assert preview.returncode == 0 and "1 payout(s), 100.00 USD" in preview.stdout
+    assert preview.returncode == 0 and "1 payout, 100.00 USD" in preview.stdout
     assert run_cli(url, "payouts", "preview", "--cutoff", "2999-01-01").returncode == 2
     bad = run_cli(url, "payouts", "run", "--cutoff", "yesterday")
     assert bad.returncode == 2 and "not a date written as YYYY-MM-DD" in bad.stderr
@@ -269,7 +269,7 @@ def test_payout_verbs_end_to_end_and_their_refusals(engine):
     no_such_day = run_cli(url, "payouts", "preview", "--cutoff", "2026-02-29")
     assert no_such_day.returncode == 2 and "no such date as 2026-02-29" in no_such_day.stderr
     ran = run_cli(url, "payouts", "run", "--cutoff", today)
-    assert ran.returncode == 0 and "Scheduled 1 payout(s)" in ran.stdout
+    assert ran.returncode == 0 and "Scheduled 1 payout" in ran.stdout
     payout_id = ran.stdout.split("#")[1].split()[0]
     no_ref = run_cli(url, "payouts", "mark-paid", payout_id, "--reference", " ")
     assert no_ref.returncode == 1 and "Payment reference is required" in no_ref.stderr

@@ -94,7 +94,7 @@ def test_a_partner_adds_a_webhook_reads_its_log_and_sends_again(app_database, se
     test.run()
     assert "Nothing delivered yet." not in texts(test)
     (log,) = [frame for frame in test.dataframe if "Event" in frame.value.columns]
-    assert list(log.value["Event"]) == ["lead.status_changed"]
+    assert list(log.value["Event"]) == ["A lead changed status"]
     assert list(log.value["State"]) == ["Waiting"]
     next(box for box in test.selectbox if box.label == "Send a delivery again").select_index(0)
     test.run()

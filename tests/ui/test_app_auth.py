@@ -168,7 +168,11 @@ def test_apply_refusal_names_the_fields(app_database):
     assert fields["Company email"].value == "not an email"  # kept to correct
     fields["Repeat the password"].input("other")
     test.button[0].click().run()
-    assert "The two passwords differ: type the same one twice." in [shown(e) for e in test.error]
+    errors = [shown(e) for e in test.error]
+    # Every problem at once: the differing repetition beside the bad e-mail and password.
+    assert "Repeat the password: the two passwords differ." in errors
+    assert any(e.startswith("Company email") for e in errors)
+    assert any(e.startswith("Password must be at least") for e in errors)
 
 
 def test_an_unreachable_database_gives_a_friendly_message(monkeypatch):

@@ -89,7 +89,7 @@ def test_partners_are_approved_in_bulk_after_a_confirmation(app_database):
         assert db.get(Partner, pending[0].partner_id).status is PartnerStatus.PENDING
     assert "They can sign in and register leads; each is told by e-mail." in texts(test)
     _click(test, "Approve")
-    assert "Approved 2 partner(s)." in [shown(m) for m in test.success]
+    assert "Approved 2 partners." in [shown(m) for m in test.success]
     with unit_of_work(app_database) as db:
         assert {db.get(Partner, p.partner_id).status for p in pending} == {PartnerStatus.ACTIVE}
     # The selection starts afresh after an action.
@@ -102,11 +102,13 @@ def test_a_rate_is_pinned_for_the_selected_partner_and_checked(app_database):
         active = make_actor(db)
     test = page_as(manager, "pages/manager_partners.py")
     _select_partners(test, [0])
-    assert f"Partner #{active.partner_id}" in [h.value for h in test.subheader]  # its details
+    with unit_of_work(app_database) as db:
+        company = db.get_one(Partner, active.partner_id).company_name
+    assert company in [h.value for h in test.subheader]  # its details
     _click(test, "Pin a rate…")
     next(n for n in test.number_input if n.label == "Pinned rate (%)").set_value(12.5).run()
     _click(test, "Pin the rate")
-    assert "Pinned 12.5% for 1 partner(s)." in [shown(m) for m in test.success]
+    assert "Pinned 12.5% for 1 partner." in [shown(m) for m in test.success]
     with unit_of_work(app_database) as db:
         assert str(db.get(Partner, active.partner_id).commission_rate) == "0.1250"
 
@@ -130,7 +132,7 @@ def test_create_partner_form(app_database):
     fields["Username"].input("mia")
     fields["Initial password"].input("short")
     next(b for b in test.button if b.label == "Create partner").click().run()
-    assert any("Password:" in shown(e) for e in test.error)
+    assert any(shown(e).startswith("Password must be") for e in test.error)
     fields = {f.label: f for f in test.text_input}
     fields["Initial password"].input("a long initial password")
     next(b for b in test.button if b.label == "Create partner").click().run()
@@ -162,11 +164,11 @@ def test_all_leads_converts_after_previewing_the_commission(app_database):
         assert db.get(Lead, lead.id).status is LeadStatus.QUALIFIED  # nothing before confirming
     deal = next(t for t in test.text_input if t.label.startswith("Deal value"))
     deal.input("abc").run()
-    assert any(shown(e).startswith("Deal value: ") for e in test.error)
+    assert any(shown(e).startswith("Deal value ") for e in test.error)
     next(t for t in test.text_input if t.label.startswith("Deal value")).input("2500").run()
     assert "Commission: 250.00 USD (10%, the tier's rate), on hold for" in texts(test)
     _click(test, "Convert")
-    assert f"Lead #{lead.id} Deal: now converted, commission 250.00 USD (version 3)." in [
+    assert f"Lead #{lead.id} Deal: now converted, commission 250.00 USD." in [
         shown(m) for m in test.success
     ]
     with unit_of_work(app_database) as db:
@@ -195,14 +197,14 @@ def test_all_leads_reassigns_the_selected_leads_to_a_partner_chosen_by_name(app_
     assert reassign.disabled
     _edit_leads(test, {0: {"Select": True}}, 0)
     _edit_leads(test, {1: {"Select": True}}, 1)
-    _click(test, "Reassign 2 lead(s)…")
+    _click(test, "Reassign 2 leads…")
     next(t for t in test.text_input if t.label == "Partner name").input("nobody").run()
-    assert "Partner name: no active partner's name contains “nobody”." in texts(test)
+    assert "No active partner's name contains “nobody”." in texts(test)
     next(t for t in test.text_input if t.label == "Partner name").input("zeta").run()
     (choice,) = [box for box in test.selectbox if box.label == "Partner"]
     assert choice.value == second.partner_id
     _click(test, "Reassign")
-    assert "Reassigned 2 lead(s)." in [shown(m) for m in test.success]
+    assert "Reassigned 2 leads." in [shown(m) for m in test.success]
     with unit_of_work(app_database) as db:
         owners = {db.get(Lead, lead.id).partner_id for lead in (one, two)}
     assert owners == {second.partner_id}
@@ -237,16 +239,16 @@ def test_payouts_page_confirms_the_batch_and_each_payment(app_database):
     # Nothing happens before the confirmation, which names the count and the total.
     with unit_of_work(app_database) as db:
         assert db.scalar(select(Payout)) is None
-    assert "2 payout(s), 200.00 USD in all, will be scheduled." in texts(test)
+    assert "2 payouts, 200.00 USD in all, will be scheduled." in texts(test)
     _click(test, "Run the batch")  # the dialog's own button
-    assert any("Scheduled 2 payout(s)" in shown(s) for s in test.success)
+    assert any("Scheduled 2 payouts" in shown(s) for s in test.success)
     with unit_of_work(app_database) as db:
         first, second = db.scalars(select(Payout.id).order_by(Payout.id)).all()
 
     _click(test, "Review and record")
-    _click(test, "Record it")
-    assert any("Payment reference:" in shown(e) for e in test.error)
-    _click(test, "Cancel")
+    # Refused on the form, before a dialog asks to record a payment without its reference.
+    assert any("Payment reference is required." in shown(e) for e in test.error)
+    assert not [b for b in test.button if b.label == "Record it"]
     next(s for s in test.selectbox if s.label == "Payout").set_value(first)
     next(f for f in test.text_input if f.label.startswith("Payment reference")).input("TRF-9")
     _click(test, "Review and record")
@@ -272,11 +274,11 @@ def test_payouts_page_makes_each_payout_file_once_and_voids_it_with_a_reason(app
         payouts.run_batch(db, actor=manager, cutoff=utc_now().date())
     test = page_as(manager, "pages/manager_payouts.py")
     choice = next(s for s in test.selectbox if s.label == "Make a payout file")
-    assert choice.options == ["PayPal Payouts payment file (CSV): 1 payout(s), 100.00 USD"]
+    assert choice.options == ["PayPal Payouts payment file (CSV): 1 payout, 100.00 USD"]
     _click(test, "Make the payout file")
     assert "Each payout goes in this file only" in texts(test)
     _click(test, "Make the file")
-    assert any("File #1 holds 1 payout(s)" in shown(s) for s in test.success)
+    assert any("File #1 holds 1 payout" in shown(s) for s in test.success)
     assert any("full bank account numbers" in shown(w) for w in test.warning)
     downloads = [b.label for b in test.get("download_button")]
     assert "Download payouts-" + utc_now().date().isoformat() + "-paypal-USD-1.csv" in downloads
@@ -338,14 +340,14 @@ def test_audit_and_exports_pages_filter_and_count(app_database):
         make_lead(db, partner)
     audit_page = page_as(manager, "pages/manager_audit.py")
     assert not audit_page.exception
-    assert list(audit_page.dataframe[0].value["Action"]) == ["lead.register", "lead.register"]
+    assert list(audit_page.dataframe[0].value["Action"]) == ["Lead registered"] * 2
     assert all(name.startswith("lead #") for name in audit_page.dataframe[0].value["Object"])
     assert "Before" not in audit_page.dataframe[0].value.columns  # changes in words instead
     exports_page = page_as(manager, "pages/manager_exports.py")
     assert metric(exports_page, "Rows") == "2"
     next(b for b in exports_page.button if b.label == "Build the file").click().run()
     assert not exports_page.exception
-    assert any(b.label == "Download 2 row(s) as CSV" for b in exports_page.get("download_button"))
+    assert any(b.label == "Download 2 rows as CSV" for b in exports_page.get("download_button"))
 
 
 def test_exports_page_points_to_the_command_line_past_the_cap(app_database, settings_override):
@@ -372,12 +374,13 @@ def test_account_page_for_managers(app_database):
             user_id=manager.user_id,
             token="another browser",
             expires_at=utc_now() + timedelta(days=1),
-            user_agent="Firefox on a laptop",
+            user_agent="Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 "
+            "Firefox/133.0",
         )
     test.run()
     browsers = list(test.dataframe[0].value["Browser"])
     assert len(browsers) == 2 and any(b.startswith("This browser") for b in browsers)
-    assert "Firefox on a laptop" in browsers
+    assert "Firefox on Windows" in browsers
     next(b for b in test.button if b.label == "Sign out everywhere").click().run()
     assert "Your session has ended" in texts(test)
     with unit_of_work(app_database) as db:
@@ -396,14 +399,14 @@ def test_payouts_page_settles_a_bank_statement_all_or_nothing(app_database):
     bad = f"{header}{first},B-1,{today},100.00,USD\n{second},B-2,{today},1.00,USD\n"
     test.file_uploader[0].set_value(("statement.csv", bad.encode(), "text/csv")).run()
     assert any("the bank paid 1.00, the payout is 100.00" in shown(e) for e in test.error)
-    assert not [b for b in test.button if b.label.startswith("Mark 2 payout(s)")]
+    assert not [b for b in test.button if b.label.startswith("Mark 2 payouts")]
     good = camt053([(f"PAYOUT-{first}", "100.00"), (f"PAYOUT-{second}", "100.00")])
     test.file_uploader[0].set_value(("statement.xml", good, "application/xml")).run()
     assert not test.error
-    _click(test, "Mark 2 payout(s) paid")
-    assert "2 payout(s), 200.00 USD in all, are marked paid." in texts(test)
+    _click(test, "Mark 2 payouts paid")
+    assert "2 payouts, 200.00 USD in all, are marked paid." in texts(test)
     _click(test, "Mark them paid")
-    assert any("Recorded 2 payout(s) as paid." in shown(s) for s in test.success)
+    assert any("Recorded 2 payouts as paid." in shown(s) for s in test.success)
     assert test.file_uploader[0].value is None  # the upload is cleared after it is recorded
     with unit_of_work(app_database) as db:
         statuses = dict(db.execute(select(Payout.id, Payout.status)).all())
@@ -429,7 +432,9 @@ def test_tax_forms_page_opens_and_verifies_an_upload(app_database):
     assert any(b.label == "Download w8.pdf" for b in test.get("download_button"))
     next(r for r in test.radio if r.label == "Decision").set_value("rejected")
     _click(test, "Record decision")
-    assert any("Reason:" in shown(e) for e in test.error)
+    assert "Say why the form is rejected, so the partner can fix it." in [
+        shown(e) for e in test.error
+    ]
     next(r for r in test.radio if r.label == "Decision").set_value("verified")
     _click(test, "Record decision")
     assert any("is verified" in shown(s) for s in test.success)
@@ -470,14 +475,14 @@ def test_a_bulk_reassign_tells_the_rows_it_refused_apart_from_those_it_moved(app
     test = page_as(manager, "pages/manager_leads.py")
     _edit_leads(test, {0: {"Select": True}}, 0)
     _edit_leads(test, {1: {"Select": True}}, 1)
-    _click(test, "Reassign 2 lead(s)…")
+    _click(test, "Reassign 2 leads…")
     next(t for t in test.text_input if t.label == "Partner name").input("zeta").run()
     with unit_of_work(app_database) as db:  # someone else moves one of them meanwhile
         leads.change_lead_status(
             db, actor=manager, lead_id=one.id, to="contacted", expected_version=one.version
         )
     _click(test, "Reassign")
-    assert [shown(m) for m in test.success] == ["Reassigned 1 lead(s)."]
+    assert [shown(m) for m in test.success] == ["Reassigned 1 lead."]
     (refusal,) = [shown(w) for w in test.warning]
     assert refusal.startswith(f"Not reassigned: Lead #{one.id} ")
     with unit_of_work(app_database) as db:
@@ -500,7 +505,7 @@ def test_a_bulk_approval_tells_the_partners_it_refused_apart_from_those_it_appro
             db, actor=manager, partner_id=pending[0].partner_id, action="suspend"
         )
     _click(test, "Approve")
-    assert [shown(m) for m in test.success] == ["Approved 1 partner(s)."]
+    assert [shown(m) for m in test.success] == ["Approved 1 partner."]
     (refusal,) = [shown(w) for w in test.warning]
     assert refusal.startswith("Not changed: ")
     assert refusal.endswith("A suspended partner cannot be approved.")

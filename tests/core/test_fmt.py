@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from portal.ui.fmt import WORD_JOINER, chart_text, inert
+from portal.core.fmt import WORD_JOINER, chart_text, inert
 
 
 def test_inert_escapes_markdown_and_breaks_every_autolink():

@@ -7,6 +7,9 @@ import re
 from datetime import date, datetime
 from decimal import Decimal
 
+import phonenumbers
+from ua_parser import parse as parse_user_agent
+
 from portal.core.config import get_settings
 from portal.core.types import utc_now
 
@@ -101,3 +104,31 @@ def chart_text(text: str) -> str:
 def label(value: str) -> str:
     """`bank_transfer` → `Bank transfer`."""
     return value.replace("_", " ").capitalize()
+
+
+def browser(user_agent: str | None) -> str:
+    """A browser as people name it, `Chrome on Windows`, from its User-Agent header."""
+    found = parse_user_agent(user_agent or "")
+    name = found.user_agent.family if found.user_agent else ""
+    system = found.os.family if found.os and found.os.family != "Other" else ""
+    if not name or name == "Other":
+        return "an unknown browser" if not system else f"a browser on {system}"
+    return f"{name} on {system}" if system else name
+
+
+def count(number: int, noun: str, plural: str = "") -> str:
+    """A count with its noun in the right number: `1 partner`, `1,234 leads` (`plural` for
+    a noun that does not take an -s: `count(2, "entry", "entries")`)."""
+    return f"{number:,} {noun if number == 1 else plural or noun + 's'}"
+
+
+def phone(number: str | None) -> str:
+    """A stored phone (E.164, `+442079460958`) as people write it: `+44 20 7946 0958`;
+    `—` when there is none, and as stored when it is not a number phonenumbers knows."""
+    if not number:
+        return "—"
+    try:
+        parsed = phonenumbers.parse(number, None)
+    except phonenumbers.NumberParseException:
+        return number
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
