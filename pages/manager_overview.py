@@ -44,15 +44,16 @@ for column, state in zip(
     )
 
 left, right = st.columns(2)
-left.plotly_chart(charts.program_trend(view.leads_per_month, view.conversions_per_month))
+charts.draw(charts.program_trend(view.leads_per_month, view.conversions_per_month), left)
 earners = [partner for partner in view.top_partners if partner.total_earnings > 0]
 if earners:
-    right.plotly_chart(
+    charts.draw(
         charts.top_partners(
             [partner.company_name for partner in earners],
             [partner.total_earnings for partner in earners],
             currency,
-        )
+        ),
+        right,
     )
 else:
     right.caption("Top partners by earnings: no partner has earned commission yet.")

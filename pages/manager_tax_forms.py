@@ -47,7 +47,10 @@ else:
     )
     document = by_id[chosen]
     opened = st.session_state.get("tax_form_opened")
-    if st.button("Open the PDF", help="Decrypts the form for you; the opening is audited."):
+    if st.button(
+        "Decrypt the PDF to read it",
+        help="Decrypts the form for you and offers it as a download; the opening is audited.",
+    ):
         form = perform(
             lambda session: tax_forms.open_tax_form(session, actor=actor, document_id=chosen)
         )
@@ -55,7 +58,7 @@ else:
             st.session_state["tax_form_opened"] = opened = (chosen, form[1])
     if opened and opened[0] == chosen:
         st.download_button(
-            f"Download {document.file_name}",
+            f"Download {document.file_name} to read it",
             opened[1],
             file_name=document.file_name,
             mime="application/pdf",

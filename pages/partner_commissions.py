@@ -39,7 +39,7 @@ with left:
     payout_status.next_payout(summary)
 with right:
     if stats.earnings_by_month:
-        st.plotly_chart(charts.earnings_by_month(stats.earnings_by_month, summary.currency))
+        charts.draw(charts.earnings_by_month(stats.earnings_by_month, summary.currency))
     else:
         st.subheader("Earnings per month", anchor=False)
         st.caption("Your earnings will show here month by month once a lead converts.")
@@ -142,12 +142,14 @@ rows = [
         "When": fmt.moment(line.at),
         "Kind": line.kind,
         "Description": line.description,
-        "Amount": f"{line.amount:.2f}",
+        "Amount": fmt.money(line.amount, currency=False),
     }
     for line in statement.lines
 ]
 if rows:
     st.dataframe(rows, hide_index=True)
+else:
+    st.text("No movements this month.")
 st.download_button(
     "Download statement (CSV)",
     exports.statement_csv(statement).encode(),

@@ -76,10 +76,10 @@ if stats.total_referrals == 0:
         )
 else:
     left, right = st.columns(2)
-    left.plotly_chart(charts.leads_by_month(stats.leads_by_month), width="stretch")
-    right.plotly_chart(charts.earnings_by_month(stats.earnings_by_month, currency), width="stretch")
+    charts.draw(charts.leads_by_month(stats.leads_by_month), left)
+    charts.draw(charts.earnings_by_month(stats.earnings_by_month, currency), right)
     left, right = st.columns(2)
-    left.plotly_chart(charts.pipeline_funnel(stats.pipeline), width="stretch")
+    charts.draw(charts.pipeline_funnel(stats.pipeline), left)
     with right:
         st.subheader("Recent leads", anchor=False)
         st.dataframe(

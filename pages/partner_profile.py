@@ -95,11 +95,15 @@ with st.form(profile_form.key):
                 methods, profile.payment_method.value if profile.payment_method else None
             ),
             format_func=lambda value: "—" if value is None else fmt.method(value),
+            disabled=read_only,
         )
         profile_form.under("payment_method")
     with right:
         payment_email = st.text_input(
-            "Payment email", profile.payment_email or "", help="Your PayPal or Wise account."
+            "Payment email",
+            profile.payment_email or "",
+            help="Your PayPal or Wise account.",
+            disabled=read_only,
         )
         profile_form.under("payment_email")
     left, right = st.columns(2)
@@ -112,6 +116,7 @@ with st.form(profile_form.key):
             help="An IBAN (e.g. DE89 3704 0044 0532 0130 00), or a US account number. Leave "
             "empty to keep the one on file. Stored encrypted; only its last four characters "
             "are ever shown.",
+            disabled=read_only,
         )
         profile_form.under("bank_account")
     left, right = st.columns(2)
@@ -121,6 +126,7 @@ with st.form(profile_form.key):
             profile.bank_code or "",
             help="The BIC (SWIFT code) of an IBAN account (filled in for known banks), or the "
             "9-digit ABA routing number of a US account.",
+            disabled=read_only,
         )
         profile_form.under("bank_code")
     with right:
@@ -135,6 +141,7 @@ with st.form(profile_form.key):
             format_func=lambda value: "— (not a US account)" if value is None else fmt.label(value),
             help="A US account is credited as a checking or a savings account; the wrong one "
             "makes the bank return the payment.",
+            disabled=read_only,
         )
         profile_form.under("bank_account_type")
     password = st.text_input(
@@ -143,6 +150,7 @@ with st.form(profile_form.key):
         key=SECRET_INPUTS[2],
         help="Needed only to change where payouts go (method, payment email, bank account, "
         "bank code or account type): a signed-in browser left open is not enough for that.",
+        disabled=read_only,
     )
     profile_form.under("password")
     paid_in = [None, *currencies.enabled()]
@@ -154,6 +162,7 @@ with st.form(profile_form.key):
         help="Your commissions are earned in the program's currency; each payout is paid in "
         "this one, at the exchange rate of its batch. Automatic: for a bank transfer, the "
         "currency of your bank's country when the program pays in it; else the program's.",
+        disabled=read_only,
     )
     profile_form.under("payout_currency")
     payee_type = st.radio(
@@ -162,6 +171,7 @@ with st.form(profile_form.key):
         index=[kind.value for kind in PayeeType].index(profile.payee_type.value),
         format_func=lambda value: "a business" if value == "business" else "a person",
         horizontal=True,
+        disabled=read_only,
     )
     profile_form.under("payee_type")
     left, right = st.columns(2)
@@ -175,6 +185,7 @@ with st.form(profile_form.key):
                 v, "Foreign tax id"
             ),
             help="A US payee's Form 1099 names the kind of its taxpayer id.",
+            disabled=read_only,
         )
         profile_form.under("tax_id_type")
     left, right = st.columns(2)
@@ -185,16 +196,19 @@ with st.form(profile_form.key):
             type="password",
             key=SECRET_INPUTS[1],
             help="Leave empty to keep the one on file.",
+            disabled=read_only,
         )
         profile_form.under("tax_id")
 
     st.subheader("Contact", anchor=False)
     left, right = st.columns(2)
     with left:
-        contact_name = st.text_input("Contact name", profile.contact_name or "")
+        contact_name = st.text_input("Contact name", profile.contact_name or "", disabled=read_only)
         profile_form.under("contact_name")
     with right:
-        contact_email = st.text_input("Contact email", profile.contact_email or "")
+        contact_email = st.text_input(
+            "Contact email", profile.contact_email or "", disabled=read_only
+        )
         profile_form.under("contact_email")
     left, right = st.columns(2)
     with left:
@@ -202,45 +216,57 @@ with st.form(profile_form.key):
             "Contact phone",
             fmt.phone(profile.contact_phone) if profile.contact_phone else "",
             help="With the country code, e.g. +44 20 7946 0958.",
+            disabled=read_only,
         )
         profile_form.under("contact_phone")
     with right:
-        website = st.text_input("Website", profile.website or "", help="http:// or https://")
+        website = st.text_input(
+            "Website", profile.website or "", help="http:// or https://", disabled=read_only
+        )
         profile_form.under("website")
-    address = st.text_input("Address", profile.address or "")
+    address = st.text_input("Address", profile.address or "", disabled=read_only)
     profile_form.under("address")
     left, middle, right, last = st.columns(4)
     with left:
-        city = st.text_input("City", profile.city or "")
+        city = st.text_input("City", profile.city or "", disabled=read_only)
         profile_form.under("city")
     with middle:
-        state = st.text_input("State or region", profile.state or "")
+        state = st.text_input("State or region", profile.state or "", disabled=read_only)
         profile_form.under("state")
     with right:
-        zip_code = st.text_input("ZIP or postal code", profile.zip or "")
+        zip_code = st.text_input("ZIP or postal code", profile.zip or "", disabled=read_only)
         profile_form.under("zip")
     with last:
         country = st.text_input(
-            "Country", profile.country or "", max_chars=2, help="Two-letter code, e.g. US"
+            "Country",
+            profile.country or "",
+            max_chars=2,
+            help="Two-letter code, e.g. US",
+            disabled=read_only,
         )
         profile_form.under("country")
 
     st.subheader("Notifications", anchor=False)
-    notifications_enabled = st.checkbox("In-app notifications", profile.notifications_enabled)
+    notifications_enabled = st.checkbox(
+        "In-app notifications", profile.notifications_enabled, disabled=read_only
+    )
     email_notifications = st.checkbox(
         "Email notifications",
         profile.email_notifications,
         help="An e-mail when a lead moves, a commission is earned or a payout changes.",
+        disabled=read_only,
     )
     email_digest = st.checkbox(
         "One daily digest instead of one email per event",
         profile.email_digest,
         help="The day's events in one e-mail, sent the next morning (UTC).",
+        disabled=read_only,
     )
     monthly_reports = st.checkbox(
         "Monthly report by email",
         profile.monthly_reports,
         help="Last month's statement, with its CSV, on the first of each month.",
+        disabled=read_only,
     )
     profile_form.others(
         set(LABELS)

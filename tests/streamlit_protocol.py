@@ -30,7 +30,7 @@ FINISHED_EARLY_FOR_RERUN = ForwardMsg.ScriptFinishedStatus.FINISHED_EARLY_FOR_RE
 FINISHED_WITH_COMPILE_ERROR = ForwardMsg.ScriptFinishedStatus.FINISHED_WITH_COMPILE_ERROR
 FINISHED_FRAGMENT_RUN = ForwardMsg.ScriptFinishedStatus.FINISHED_FRAGMENT_RUN_SUCCESSFULLY
 RUN_TIMEOUT = 60.0
-SIGNED_IN_MARK = "Log out"  # the sidebar button every signed-in page run draws
+SIGNED_IN_MARK = "Sign out"  # the sidebar button every signed-in page run draws
 
 
 def open_sessions(usernames: list[str]) -> dict[str, str]:

@@ -20,6 +20,7 @@ from sqlalchemy import case, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from portal.core.models import (
+    AuditEntry,
     Commission,
     CommissionKind,
     CommissionStatus,
@@ -38,13 +39,72 @@ from portal.core.models import (
 )
 from portal.core.types import day_start, month_start, to_cents
 from portal.money.currencies import convert
+from portal.reporting import statistics
 
 ZERO = Decimal("0.00")
 
 
 def verify(session: Session) -> list[str]:
-    """Every difference: the statistics against the leads, the ledger against the rest."""
-    return verify_statistics(session) + verify_ledger(session)
+    """Every difference: the statistics against the leads, the ledger against the rest, and
+    each commission's rate against the program's rule."""
+    return verify_statistics(session) + verify_ledger(session) + verify_commission_rates(session)
+
+
+def verify_commission_rates(session: Session) -> list[str]:
+    """Each conversion's commission whose rate is neither the tier rate its partner had
+    earned at that moment (`statistics.rates_at_conversion`, reversals counted from when
+    they were made) nor a rate pinned for the partner (now, or before, by the audit log)."""
+    clawed_back: dict[int, list[Any]] = defaultdict(list)
+    for lead_id, at in session.execute(
+        select(Commission.lead_id, Commission.created_at)
+        .where(Commission.kind == CommissionKind.CLAWBACK)
+        .order_by(Commission.created_at)
+    ):
+        clawed_back[lead_id].append(at)
+    pins: dict[int, set[Decimal]] = defaultdict(set)
+    for partner_id, rate in session.execute(
+        select(Partner.id, Partner.commission_rate).where(Partner.commission_rate.is_not(None))
+    ):
+        if rate is not None:
+            pins[partner_id].add(Decimal(rate))
+    for object_id, before, after in session.execute(
+        select(AuditEntry.object_id, AuditEntry.before, AuditEntry.after).where(
+            AuditEntry.action == "partner.pin_rate"
+        )
+    ):
+        for values in (before, after):
+            rate = (values or {}).get("commission_rate")
+            if rate is not None and object_id and object_id.isdigit():
+                pins[int(object_id)].add(Decimal(str(rate)))
+    by_partner: dict[int, list[Any]] = defaultdict(list)
+    for line in session.execute(
+        select(
+            Commission.id,
+            Commission.partner_id,
+            Commission.lead_id,
+            Commission.rate,
+            Commission.earned_at,
+            Commission.voided_at,
+        ).where(Commission.kind == CommissionKind.COMMISSION)
+    ):
+        by_partner[line.partner_id].append(line)
+    problems = []
+    for partner_id, lines in sorted(by_partner.items()):
+        conversions = []
+        for line in lines:
+            reversed_at = line.voided_at or next(
+                (at for at in clawed_back.get(line.lead_id, []) if at >= line.earned_at), None
+            )
+            conversions.append(statistics.Conversion(line.id, line.earned_at, reversed_at))
+        earned = statistics.rates_at_conversion(conversions)
+        for line in sorted(lines, key=lambda line: line.id):
+            allowed = {earned[line.id], *pins.get(partner_id, set())}
+            if Decimal(line.rate) not in allowed:
+                problems.append(
+                    f"partner {partner_id}: commission #{line.id} at {Decimal(line.rate):%} is "
+                    f"neither its tier's rate then ({earned[line.id]:%}) nor a pinned rate"
+                )
+    return problems
 
 
 @dataclass

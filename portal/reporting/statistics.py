@@ -6,6 +6,8 @@ may hold 100,000). `integrity` checks them against a recomputation and rebuilds 
 
 from __future__ import annotations
 
+from bisect import bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -249,6 +251,50 @@ def trailing_conversions(session: Session, partner_id: int, today: date) -> int:
         )
         or 0
     )
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """One conversion of a partner, for `rates_at_conversion`: when it was made and, if it
+    was reversed, when (a reversed conversion stops counting toward the tier from then)."""
+
+    key: int
+    at: datetime
+    reversed_at: datetime | None = None
+
+
+def rates_at_conversion(
+    conversions: Sequence[Conversion], pinned: Decimal | None = None
+) -> dict[int, Decimal]:
+    """The rate each of one partner's conversions earned when it was made, by the rule
+    `effective_rate` applies at that moment: the pinned rate, else the rate of the tier that
+    the partner's conversions made earlier, in the trailing year by day and not reversed by
+    then, reach. The seed and the generator rate their conversions with it; `integrity`
+    checks the ledger against it."""
+    if pinned is not None:
+        return {conversion.key: pinned for conversion in conversions}
+    ordered = sorted(conversions, key=lambda conversion: conversion.at)
+    days = [conversion.at.date() for conversion in ordered]
+    reversed_ones = [
+        (index, conversion.reversed_at)
+        for index, conversion in enumerate(ordered)
+        if conversion.reversed_at is not None
+    ]
+    rates = {}
+    for index, conversion in enumerate(ordered):
+        # The earlier conversions whose day lies in the trailing year: a sorted run of them.
+        first = min(bisect_right(days, days[index] - timedelta(days=TRAILING_DAYS)), index)
+        counted = (
+            index
+            - first
+            - sum(
+                1
+                for at, reversed_at in reversed_ones
+                if first <= at < index and reversed_at <= conversion.at
+            )
+        )
+        rates[conversion.key] = tier_for(counted)[0].rate
+    return rates
 
 
 def effective_rate(session: Session, partner: Partner) -> Decimal:

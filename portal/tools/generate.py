@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, bindparam, func, select, text, update
 from sqlalchemy.orm import InstrumentedAttribute
 
 from portal.accounts.users import hash_password
@@ -37,7 +37,7 @@ from portal.core.models import (
     User,
 )
 from portal.core.types import to_cents, utc_now
-from portal.reporting import integrity
+from portal.reporting import integrity, statistics
 
 MONTHS = 18
 BIG_PARTNER_SHARE = 0.10
@@ -115,6 +115,37 @@ class _Loader:
         if batch:
             raw.executemany(sql, batch)
         return count
+
+
+Line = tuple[
+    int, int, Decimal, Decimal, Decimal, datetime
+]  # lead, partner, commission, deal, rate, at
+
+
+def _rated_by_the_rules(lines: list[Line]) -> list[Line]:
+    """Rate each conversion in `lines` (in place) as `statistics.rates_at_conversion` says
+    its partner earned then; the lines whose rate changed."""
+    by_partner: dict[int, list[int]] = defaultdict(list)
+    for position, line in enumerate(lines):
+        by_partner[line[1]].append(position)
+    changed = []
+    for positions in by_partner.values():
+        rates = statistics.rates_at_conversion(
+            [statistics.Conversion(position, lines[position][5]) for position in positions]
+        )
+        for position in positions:
+            lead_id, partner_id, _, deal, rate, at = lines[position]
+            if rates[position] != rate:
+                lines[position] = (
+                    lead_id,
+                    partner_id,
+                    to_cents(deal * rates[position]),
+                    deal,
+                    rates[position],
+                    at,
+                )
+                changed.append(lines[position])
+    return changed
 
 
 def _money(amount: Decimal, dialect: str) -> Any:
@@ -267,7 +298,7 @@ def generate(engine: Engine, *, partners: int, leads: int, seed: int = 7) -> Gen
         big = min(leads, max(int(leads * BIG_PARTNER_SHARE), 0))
         eligible = [pid for pid, status in statuses.items() if status != "pending" and pid != 1]
         payout_days = _payout_days(start.date(), now.date() + timedelta(days=1))
-        lines: list[tuple[int, int, Decimal, Decimal, Decimal, datetime]] = []
+        lines: list[Line] = []
         event_rows: list[tuple[Any, ...]] = []
         conversions_by_partner: dict[int, int] = defaultdict(int)
         per_year = {1: 0.3 * big / 1.5}
@@ -407,6 +438,19 @@ def generate(engine: Engine, *, partners: int, leads: int, seed: int = 7) -> Gen
             ),
             lead_rows(),
         )
+        # Each conversion's rate by the program's rule, now that all of each partner's are
+        # known (the rows above took an estimate): the leads that differ are corrected.
+        corrected = _rated_by_the_rules(lines)
+        if corrected:
+            connection.execute(
+                update(Lead)
+                .where(Lead.id == bindparam("lead_id"))
+                .values(commission=bindparam("new_commission"), commission_rate=bindparam("rate")),
+                [  # through SQLAlchemy's types, unlike the raw rows the loader writes
+                    {"lead_id": lead_id, "new_commission": commission, "rate": rate}
+                    for lead_id, _, commission, _, rate, _ in corrected
+                ],
+            )
         events = loader.load(
             (
                 LeadEvent.lead_id,

@@ -54,7 +54,7 @@ from portal.leads import leads as leads_service
 from portal.money import currencies, payouts, tax_forms
 from portal.money.commissions import next_payout_date
 from portal.money.currencies import Quote
-from portal.reporting import integrity
+from portal.reporting import integrity, statistics
 
 # Every payout method, so a fresh demo can produce every payout file.
 DEMO_METHODS = (
@@ -419,15 +419,15 @@ def seed_demo(session: Session, *, rng_seed: int = 2026) -> list[DemoLogin]:
     history: list[list[tuple[datetime, LeadStatus | None, LeadStatus, str]]] = []
     client_number = 0
     for partner, weight, share in partners:
-        rate = partner.commission_rate or _tier_rate(weight * share // 100 * 12 // MONTHS)
         for _ in range(round(LEAD_COUNT * weight / total_weight)):
             client_number += 1
             created = partner.created_at + timedelta(
                 seconds=rng.randint(0, int((now - partner.created_at).total_seconds()) - 3600)
             )
-            lead, steps = _demo_lead(rng, partner, created, now, share, rate, client_number)
+            lead, steps = _demo_lead(rng, partner, created, now, share, client_number)
             leads.append(lead)
             history.append(steps)
+    _rates_by_the_rules(leads, {partner.id: partner for partner, _, _ in partners})
     session.add_all(leads)
     session.flush()
 
@@ -612,12 +612,26 @@ def _domain(partner: Partner | None) -> str:
     return partner.email.partition("@")[2] if partner else "portal.example"
 
 
-def _tier_rate(conversions_per_year: int) -> Decimal:
-    rate = Decimal("0.10")
-    for _, threshold, tier_rate in get_settings().tiers:
-        if conversions_per_year >= threshold:
-            rate = tier_rate
-    return rate
+def _rates_by_the_rules(leads: list[Lead], partners: dict[int, Partner]) -> None:
+    """Give each converted lead the rate its conversion earned by the program's rule
+    (`statistics.rates_at_conversion`), and the commission that rate makes."""
+    converted: dict[int, list[Lead]] = {}
+    for lead in leads:
+        if lead.status is LeadStatus.CONVERTED and lead.converted_at is not None:
+            converted.setdefault(lead.partner_id, []).append(lead)
+    for partner_id, own in converted.items():
+        rates = statistics.rates_at_conversion(
+            [
+                statistics.Conversion(index, lead.converted_at)
+                for index, lead in enumerate(own)
+                if lead.converted_at is not None
+            ],
+            pinned=partners[partner_id].commission_rate,
+        )
+        for index, lead in enumerate(own):
+            assert lead.deal_value is not None
+            lead.commission_rate = rates[index]
+            lead.commission = to_cents(lead.deal_value * rates[index])
 
 
 def _demo_lead(
@@ -626,7 +640,6 @@ def _demo_lead(
     created: datetime,
     now: datetime,
     share: int,
-    rate: Decimal,
     number: int,
 ) -> tuple[Lead, list[tuple[datetime, LeadStatus | None, LeadStatus, str]]]:
     """One lead and the steps of its history, ending in a status fitting its age."""
@@ -694,10 +707,8 @@ def _demo_lead(
             steps.append((moment, status, next_status, ""))
             _stamp(lead, next_status, moment)
             status = next_status
-    if status is LeadStatus.CONVERTED:
-        deal = Decimal(rng.randrange(1500_00, 60000_00, 50)) / 100
-        lead.deal_value, lead.commission_rate = deal, rate
-        lead.commission = to_cents(deal * rate)
+    if status is LeadStatus.CONVERTED:  # its rate and commission: `_rates_by_the_rules`
+        lead.deal_value = Decimal(rng.randrange(1500_00, 60000_00, 50)) / 100
     lead.status = status
     lead.updated_at = moment
     return lead, steps

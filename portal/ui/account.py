@@ -114,7 +114,8 @@ def api_keys_panel(actor: Actor) -> None:
     st.subheader("API keys", anchor=False)
     st.caption(
         "Let your own systems (a CRM, a spreadsheet script) call the portal's API at "
-        "/api/v1 with Authorization: Bearer <key>. See /api/v1/docs."
+        "`/api/v1` with `Authorization: Bearer <key>`: see the "
+        "[API reference](/api/v1/docs) (opens the interactive documentation)."
     )
     _show_once(API_KEY_SHOWN, "Your new key")
     with st.form("new_api_key", clear_on_submit=True):

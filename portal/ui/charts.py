@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import plotly.graph_objects as go
+import streamlit as st
 
 from portal.core import fmt
 from portal.core.models import LeadStatus
@@ -22,6 +23,16 @@ STATUS_COLOURS = {
     LeadStatus.LOST: "#d9534f",
 }
 FUNNEL = (LeadStatus.PENDING, LeadStatus.CONTACTED, LeadStatus.QUALIFIED, LeadStatus.CONVERTED)
+
+
+# Plotly's mode bar (zoom, pan, download) covers the chart on a phone and offers nothing a
+# partner needs: the figures are small, and their numbers are on the page.
+CHART_CONFIG = {"displayModeBar": False}
+
+
+def draw(figure: go.Figure, container: Any = st) -> None:
+    """A figure as the pages show every chart: full width, no mode bar."""
+    container.plotly_chart(figure, width="stretch", config=CHART_CONFIG)
 
 
 def _figure(data: list[dict[str, Any]], layout: dict[str, Any], title: str) -> go.Figure:
@@ -183,7 +194,15 @@ def top_partners(names: Sequence[str], earnings: Sequence[Decimal], currency: st
         "marker": {"color": "#2fa36b"},
         "hovertemplate": f"%{{y}}: %{{x:,.2f}} {currency}<extra></extra>",
     }
-    layout = {"xaxis": {"title": {"text": f"Total earnings ({currency})"}, "tickformat": ",.0f"}}
+    # Compact ticks ("250k", "1M") with the margin made room for: a full "1,000,000" at the
+    # axis end ran past the chart's edge.
+    layout = {
+        "xaxis": {
+            "title": {"text": f"Total earnings ({currency})"},
+            "tickformat": "~s",
+            "automargin": True,
+        }
+    }
     return _figure([bar], layout, f"Top partners by earnings ({currency})")
 
 

@@ -43,5 +43,10 @@ def next_payout(summary: CommissionSummary) -> None:
         st.warning(summary.headline, icon=":material/pause_circle:")
     else:
         st.info(summary.headline, icon=":material/info:")
-    for reason in summary.held_reasons:
-        st.info(reason, icon=":material/info:")
+    # The partner's state (under review, suspended) is the page's banner: not said twice.
+    said = {b.remedy for b in summary.blockers if b.reason.startswith("partner is ")}
+    reasons = [reason for reason in summary.held_reasons if reason not in said]
+    if len(reasons) == 1:
+        st.info(reasons[0], icon=":material/info:")
+    elif reasons:  # one box, a line each, not a stack of boxes
+        st.info("\n".join(f"- {fmt.inert(reason)}" for reason in reasons), icon=":material/info:")

@@ -11,7 +11,7 @@ idle one expires. A cookie the portal did not issue, or one it has revoked, sign
 A session is restored from the cookie the browser sent when it opened this connection
 (`st.context.cookies`), before navigation is built, so a reload or a deep link stays on its
 page. Nothing here draws a component that reports back: a rerun it caused after each page
-load used to cut short the run of a click made in that moment (a Login click came back as
+load used to cut short the run of a click made in that moment (a Sign in click came back as
 the sign-in form again, or signed in without the cookie ever being written).
 """
 
@@ -91,7 +91,7 @@ def client_address() -> str | None:
 
 
 def _sign_in() -> None:
-    """The Login button's callback: check the form's submission and start the session.
+    """The Sign in button's callback: check the form's submission and start the session.
 
     A callback, not a check in the script, so that the sign-in has happened before the
     script draws anything."""
@@ -152,7 +152,7 @@ def _end_this_session(session_id: int | None, session: Session) -> None:
 
 def current_actor(db: Session) -> Actor | None:
     """Handle sign-out, restore the session from the cookie, and return who is signed in,
-    checked against the database in `db`, the run's unit of work (the Login button's callback
+    checked against the database in `db`, the run's unit of work (the Sign in button's callback
     has signed in already)."""
     if st.session_state.pop(LOGOUT_REQUESTED, False) and st.session_state.get(
         "authentication_status"
@@ -182,7 +182,7 @@ def _draw_cookie_image() -> None:
 
 def logout_button() -> None:
     """The sign-out button; the next run of Home.py ends this browser's session."""
-    st.button("Log out", on_click=st.session_state.__setitem__, args=(LOGOUT_REQUESTED, True))
+    st.button("Sign out", on_click=st.session_state.__setitem__, args=(LOGOUT_REQUESTED, True))
 
 
 def signed_in_actor(db: Session) -> Actor | None:
@@ -223,7 +223,7 @@ def sign_in_page() -> StreamlitPage:
 
 
 def login_page() -> None:
-    """The sign-in form (its Login button's callback signs in)."""
+    """The sign-in form (its Sign in button's callback signs in)."""
     st.title("Partner Portal")
     st.caption("Sign in to follow your referrals, commissions and payouts.")
     # Kept (not popped) until the next sign-in attempt: the cookie component reruns the
@@ -237,7 +237,7 @@ def login_page() -> None:
         st.text_input(
             "Password", type="password", key="login_password", autocomplete="current-password"
         )
-        st.form_submit_button("Login", key=LOGIN_BUTTON, type="primary", on_click=_sign_in)
+        st.form_submit_button("Sign in", key=LOGIN_BUTTON, type="primary", on_click=_sign_in)
     with st.expander("Forgot your password?"), st.form("forgot_password", clear_on_submit=True):
         login = st.text_input("Username or email", key="forgot_login", autocomplete="username")
         asked = st.form_submit_button("Email me a link")

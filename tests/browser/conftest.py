@@ -290,9 +290,9 @@ def sign_in(page: Page, url: str, username: str, password: str) -> None:
     page.goto(url)
     page.get_by_label("Username", exact=True).fill(username)
     page.get_by_label("Password", exact=True).fill(password)
-    page.get_by_role("button", name="Login").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     settle(page)
-    expect(page.get_by_role("button", name="Log out")).to_be_visible()
+    expect(page.get_by_role("button", name="Sign out", exact=True)).to_be_visible()
     wait_for_cookie(page)
 
 

@@ -66,7 +66,7 @@ def test_a_session_survives_a_reload_and_a_copied_cookie_dies_with_the_logout(se
     settle(page)
     expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
     copied = cookie["value"]
-    page.get_by_role("button", name="Log out").click()
+    page.get_by_role("button", name="Sign out", exact=True).click()
     settle(page)
     expect(page.get_by_label("Username", exact=True)).to_be_visible()
     context.close()
@@ -127,7 +127,7 @@ def test_a_login_clicked_the_moment_the_form_appears_signs_in_and_sticks(server,
         page.goto(server.url)
         page.get_by_label("Username", exact=True).fill(partner.username)
         page.get_by_label("Password", exact=True).fill(PASSWORD)
-        page.get_by_role("button", name="Login").click()
+        page.get_by_role("button", name="Sign in", exact=True).click()
         expect(page.get_by_role("heading", name="Dashboard"), f"try {attempt}").to_be_visible()
         wait_for_cookie(page)
         assert login_cookie(page) is not None, f"try {attempt}"

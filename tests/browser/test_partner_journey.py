@@ -92,7 +92,7 @@ def test_partner_journey(server, browser):
 
     old_cookies = context.cookies()
     assert any(cookie["name"] == "partner_portal_auth" for cookie in old_cookies)
-    page.get_by_role("button", name="Log out").click()
+    page.get_by_role("button", name="Sign out", exact=True).click()
     settle(page)
     expect(page.get_by_text("You are signed out.")).to_be_visible()
     context.close()

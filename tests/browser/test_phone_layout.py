@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 from sqlalchemy import update
 
 from portal.core.db import get_engine, unit_of_work
-from portal.core.models import Commission
+from portal.core.models import Commission, PartnerStatus
 from portal.core.types import utc_now
 from portal.money import payouts, tax_forms
 from tests.browser.conftest import settle, shoot, sign_in
@@ -106,3 +106,43 @@ def test_the_sidebar_closes_after_choosing_a_page_on_a_phone(server, browser):
         expect(sidebar).to_have_attribute("data-collapsed", "true")
     shoot(page, "phone-after-navigation")
     context.close()
+
+
+# Every page each kind of user reaches (the sign-in page's own links: apply, set a password).
+PAGES = {
+    "partner": ["", "partner_leads", "partner_commissions", "partner_profile"],
+    "applicant": ["", "partner_leads", "partner_commissions", "partner_profile"],
+    "manager": [
+        "",
+        "manager_partners",
+        "manager_leads",
+        "manager_payouts",
+        "manager_tax_forms",
+        "manager_audit",
+        "manager_exports",
+        "manager_mail",
+        "account",
+    ],
+    "visitor": ["", "apply", "set_password"],
+}
+
+
+def test_every_page_fits_a_phone_for_every_kind_of_user(server, browser):
+    with unit_of_work(get_engine(server.database_url)) as db:
+        manager = make_manager(db)
+        partner = make_actor(db, username="phone.everywhere")
+        make_converted_lead(db, manager, partner, "3000.00")
+        applicant = make_actor(db, username="phone.applicant", status=PartnerStatus.PENDING)
+    logins = {"partner": partner, "applicant": applicant, "manager": manager, "visitor": None}
+    for who, paths in PAGES.items():
+        context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+        page = context.new_page()
+        login = logins[who]
+        if login is not None:
+            sign_in(page, server.url, login.username, PASSWORD)
+        for path in paths:
+            page.goto(f"{server.url}/{path}")
+            settle(page)
+            _fits_the_screen(page, f"{who} /{path}")
+            shoot(page, f"phone-every-page-{who}-{path or 'home'}")
+        context.close()

@@ -103,3 +103,13 @@ def test_core_statements_reach_the_connection_through_one_door():
         if path.name != "db.py" and "session.connection()" in path.read_text(encoding="utf-8")
     ]
     assert offenders == []
+
+
+def test_every_chart_is_drawn_one_way():
+    """`charts.draw`: full width and no Plotly mode bar (it covers a chart on a phone)."""
+    offenders = [
+        str(path.relative_to(PROJECT_ROOT))
+        for path in _scripts()
+        if "plotly_chart" in path.read_text(encoding="utf-8")
+    ]
+    assert offenders == []

@@ -24,6 +24,8 @@ def test_a_key_is_shown_once_listed_and_revoked(app_database, who, page):
         actor = make_actor(session) if who == "partner" else make_manager(session)
     test = signed_in(actor, page)
     assert "No API keys yet." in texts(test)
+    # The API reference is a link, not an address to copy.
+    assert any("[API reference](/api/v1/docs)" in c.value for c in test.caption)
     next(b for b in test.button if b.label == "Create key").click().run()
     assert "Name is required" in texts(test)
     next(t for t in test.text_input if t.label == "Key name").input("CRM <sync>")

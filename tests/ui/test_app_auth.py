@@ -74,7 +74,7 @@ def test_logout_ends_the_session_and_an_old_session_no_longer_counts(app_databas
     # The button's callback asks Home.py to sign out on its next run. (AppTest runs a file
     # page directly after the first run, so a fresh run of Home.py stands in for it; the
     # browser journey clicks the real button.)
-    next(button for button in test.button if button.label == "Log out").click().run()
+    next(button for button in test.button if button.label == "Sign out").click().run()
     assert test.session_state[session.LOGOUT_REQUESTED] is True
     test = signed_in(partner, logout_requested=True)
     assert "You are signed out." in texts(test)

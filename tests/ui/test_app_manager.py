@@ -428,8 +428,8 @@ def test_tax_forms_page_opens_and_verifies_an_upload(app_database):
         )
     test = page_as(manager, "pages/manager_tax_forms.py")
     assert list(test.dataframe[0].value["Kind"]) == ["W-8BEN"]
-    _click(test, "Open the PDF")
-    assert any(b.label == "Download w8.pdf" for b in test.get("download_button"))
+    _click(test, "Decrypt the PDF to read it")
+    assert any(b.label == "Download w8.pdf to read it" for b in test.get("download_button"))
     next(r for r in test.radio if r.label == "Decision").set_value("rejected")
     _click(test, "Record decision")
     assert "Say why the form is rejected, so the partner can fix it." in [

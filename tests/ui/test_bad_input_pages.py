@@ -174,7 +174,7 @@ def test_login_and_search_fields(app_database, value):
     fields = _fields(login)
     fields["Username"].input(value)
     fields["Password"].input(value)
-    _button(login, "Login").click().run()
+    _button(login, "Sign in").click().run()
     assert not login.exception, repr(value)
     assert (
         "authentication_status" not in login.session_state
