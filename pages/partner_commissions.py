@@ -29,10 +29,13 @@ summary, stats = read(
         statistics.partner_statistics(session, actor=actor),
     )
 )
-cards = st.columns(5)
-for column, state in zip(cards, CommissionState, strict=True):
-    column.metric(fmt.label(state.value), fmt.money(summary.totals[state], currency=False))
-st.caption(f"Amounts in {summary.currency}. Void lines are reversed conversions and are not owed.")
+if any(summary.totals.values()):  # five cards of 0.00 would say nothing (the outlook does)
+    cards = st.columns(5)
+    for column, state in zip(cards, CommissionState, strict=True):
+        column.metric(fmt.label(state.value), fmt.money(summary.totals[state], currency=False))
+    st.caption(
+        f"Amounts in {summary.currency}. Void lines are reversed conversions and are not owed."
+    )
 left, right = st.columns(2)
 with left:
     st.subheader("Next payout", anchor=False)

@@ -660,3 +660,16 @@ def test_session_state_does_not_grow_with_use(app_database):
     assert set(sixth) == set(second)
     grown = {key: (second[key], sixth[key]) for key in second if sixth[key] > second[key]}
     assert grown == {}
+
+
+def test_a_partner_with_nothing_earned_is_told_so_not_shown_zeros(app_database):
+    with unit_of_work(app_database) as db:
+        partner = make_actor(db)
+    test = page_as(partner, COMMISSIONS)
+    assert not test.exception
+    states = {"On hold", "Payable", "In payout", "Paid", "Void"}
+    assert states & {m.label for m in test.metric} == set()  # no row of 0.00 cards
+    assert "Nothing earned yet: a commission is added when one of your leads converts." in texts(
+        test
+    )
+    assert "lawback" not in texts(test)
