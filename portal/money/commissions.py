@@ -204,10 +204,13 @@ def next_payout_date(today: date) -> date:
 
 @dataclass(frozen=True)
 class Blocker:
-    """One reason a partner is not paid: as the pre-flight lists it, and what to do about it."""
+    """One reason a partner is not paid: as the pre-flight lists it, and what to do about it;
+    `kind` tells the two that are not about payment details apart: the partner's standing
+    (the pages' banner says it) and nothing owed (the tracker's outlook says it)."""
 
     reason: str
     remedy: str
+    kind: str = "details"  # "standing", "nothing_owed" or "details"
 
 
 @dataclass(frozen=True)
@@ -241,6 +244,7 @@ def payout_eligibility(
                 "partner is suspended",
                 "Your account is suspended, so payouts are held; what you are owed is kept "
                 "for you. Contact your partner manager to have it reactivated.",
+                kind="standing",
             )
         )
     elif status is not PartnerStatus.ACTIVE:
@@ -248,6 +252,7 @@ def payout_eligibility(
             Blocker(
                 f"partner is {status.value}",
                 "Your application is still under review; payouts start once it is approved.",
+                kind="standing",
             )
         )
     method = profile.payment_method if profile else None
@@ -280,10 +285,13 @@ def payout_eligibility(
                 f"nothing to pay (net {owed:,.2f})",
                 "Clawbacks of reversed conversions exceed what is owed; new commissions are "
                 "paid once they exceed them.",
+                kind="nothing_owed",
             )
         )
     elif owed == 0:
-        blockers.append(Blocker("nothing to pay (net 0.00)", "Nothing is owed yet."))
+        blockers.append(
+            Blocker("nothing to pay (net 0.00)", "Nothing is owed yet.", kind="nothing_owed")
+        )
     elif owed < settings.min_payout:
         blockers.append(
             Blocker(
@@ -552,7 +560,7 @@ def commission_summary(
     reasons += [
         blocker.remedy
         for blocker in eligibility.blockers
-        if not (blocker.reason.startswith("nothing to pay") and (owed == 0 or scheduled))
+        if not (blocker.kind == "nothing_owed" and (owed == 0 or scheduled))
     ]
     lapse = tax_forms.expiry_warning(profile.tax_form_expires_on if profile else None, now.date())
     if lapse:

@@ -44,7 +44,7 @@ def next_payout(summary: CommissionSummary) -> None:
     else:
         st.info(summary.headline, icon=":material/info:")
     # The partner's state (under review, suspended) is the page's banner: not said twice.
-    said = {b.remedy for b in summary.blockers if b.reason.startswith("partner is ")}
+    said = {b.remedy for b in summary.blockers if b.kind == "standing"}
     reasons = [reason for reason in summary.held_reasons if reason not in said]
     if len(reasons) == 1:
         st.info(reasons[0], icon=":material/info:")
