@@ -234,7 +234,7 @@ with (
 chosen = selected[-1] if selected else None
 if chosen is not None:
     chosen_id = chosen.id
-    st.subheader(chosen.company_name, anchor=False, help=f"Partner #{chosen_id}")
+    st.subheader(fmt.inert(chosen.company_name), anchor=False, help=f"Partner #{chosen_id}")
     stats, logins, profile, recent = read(
         lambda session: (
             statistics.partner_statistics(session, actor=actor, partner_id=chosen_id),
