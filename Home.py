@@ -35,6 +35,7 @@ MANAGER_PAGES = [
     st.Page("pages/manager_audit.py", title="Audit log", icon=":material/manage_search:"),
     st.Page("pages/manager_exports.py", title="Exports", icon=":material/download:"),
     st.Page("pages/manager_mail.py", title="Mail", icon=":material/mail:"),
+    st.Page("pages/manager_settings.py", title="Program settings", icon=":material/tune:"),
     st.Page("pages/account.py", title="Account", icon=":material/person:"),
 ]
 SET_PASSWORD = st.Page("pages/set_password.py", title="Set a password", icon=":material/key:")

@@ -24,7 +24,7 @@ cards[4].metric("Conversion rate", fmt.percent(view.conversion_rate))
 cards[5].metric(
     "Awaiting contact",
     len(view.awaiting_contact),
-    help=f"Pending for over {get_settings().awaiting_contact_days} days "
+    help=f"Pending for over {fmt.count(view.awaiting_contact_days, 'day')} "
     "(the oldest 20 are listed below).",
 )
 money_cards = st.columns(4)

@@ -6,12 +6,11 @@ import pandas as pd
 import streamlit as st
 
 from portal.core import fmt
-from portal.core.config import get_settings
 from portal.core.models import PartnerStatus, Role
 from portal.leads import imports, leads
 from portal.reporting import exports
 from portal.ui import downloads, lead_table, partner_state
-from portal.ui.feedback import FormErrors, perform
+from portal.ui.feedback import FormErrors, perform, read
 from portal.ui.session import require
 
 FORM_FIELDS = {"client_name", "client_email", "client_phone", "company", "service", "notes"}
@@ -32,6 +31,7 @@ if registered is not None:
         icon=":material/check_circle:",
     )
 if can_edit:
+    services = read(lambda session: leads.service_catalogue(session, actor=actor))
     with (
         st.expander("Register a lead", icon=":material/add:", expanded=registration.pending),
         st.form(registration.key),
@@ -54,9 +54,7 @@ if can_edit:
         with right:
             company = st.text_input("Company", max_chars=200)
             registration.under("company")
-        service = st.selectbox(
-            "Service *", get_settings().services, index=None, placeholder="Choose a service"
-        )
+        service = st.selectbox("Service *", services, index=None, placeholder="Choose a service")
         registration.under("service")
         notes = st.text_area("Notes", max_chars=leads.MAX_NOTES)
         registration.under("notes")

@@ -15,7 +15,7 @@ from portal.core.models import (
     TaxForm,
     TaxIdType,
 )
-from portal.money import currencies, tax_forms
+from portal.money import tax_forms
 from portal.partners import partners, profiles
 from portal.ui import partner_state
 from portal.ui.account import (
@@ -153,7 +153,7 @@ with st.form(profile_form.key):
         disabled=read_only,
     )
     profile_form.under("password")
-    paid_in = [None, *currencies.enabled()]
+    paid_in = [None, *profile.currency_choices]
     payout_currency = st.selectbox(
         "Payout currency",
         paid_in,

@@ -23,7 +23,7 @@ from typing import IO, Any
 from sqlalchemy.orm import Session
 
 from portal.accounts import api_keys, password_links, users
-from portal.core import actions, fmt, migrate
+from portal.core import actions, config, fmt, migrate, program
 from portal.core.access import Actor
 from portal.core.config import ConfigurationError, get_settings
 from portal.core.db import get_engine, unit_of_work
@@ -72,6 +72,24 @@ def _parser() -> argparse.ArgumentParser:
     upgrade.add_argument("revision", nargs="?", default="head")
     downgrade = db_commands.add_parser("downgrade", help="migrate the schema down to REVISION")
     downgrade.add_argument("revision")
+
+    settings = commands.add_parser(
+        "settings", help="the program's rules: hold days, minimum payout, tiers, services…"
+    )
+    settings_commands = settings.add_subparsers(
+        dest="settings_command", required=True, metavar="ACTION"
+    )
+    settings_commands.add_parser("show", help="print every rule in force and its version")
+    change = settings_commands.add_parser(
+        "set", help="change one rule: a new version, audited, applying from now on"
+    )
+    change.add_argument("key", choices=list(program.LABELS), metavar="KEY")
+    change.add_argument(
+        "value",
+        metavar="VALUE",
+        help="as `settings show` prints it: lists comma-separated, tiers as name=value, …",
+    )
+    change.add_argument("--reason", required=True, help="why the rule changes, for the record")
 
     seed_demo = commands.add_parser("seed-demo", help="fill an empty database with demo data")
     seed_demo.add_argument(
@@ -266,6 +284,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (PortalError, ConfigurationError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # The reader went away (`… | head`): what was done is done; say nothing more, and
+        # keep Python from complaining again when it flushes stdout on exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # as a shell reports a process ended by SIGPIPE
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -329,6 +352,8 @@ def _run(args: argparse.Namespace) -> int:
         )
         print(f"Created {user.role.value} {user.username} (id {user.id}).")
         return 0
+    if args.command == "settings":
+        return _settings(args)
     if args.command == "verify":
         problems = actions.run(integrity.verify)
         for problem in problems:
@@ -390,6 +415,33 @@ def _run(args: argparse.Namespace) -> int:
         print(f"Logins: manager, partner1 … partner{result.partners}; password {result.password}")
         return 0
     raise AssertionError(f"unhandled command {args.command}")
+
+
+def _settings(args: argparse.Namespace) -> int:
+    """`settings show|set`: the change is committed before anything is printed."""
+
+    def act(session: Session) -> tuple[config.ProgramRules, int]:
+        if args.settings_command == "set":
+            program.change(
+                session,
+                actor=Actor.operator(),
+                changes={args.key: program.parse(args.key, args.value)},
+                reason=args.reason,
+                based_on=program.current_version(session),
+            )
+        return program.current(session), program.current_version(session)
+
+    rules, version = actions.run(act)
+    if args.settings_command == "set":
+        print(f"{program.LABELS[args.key]} changed; it applies from now on.")
+    print(
+        f"Version {version} of the program settings."
+        if version
+        else "The configuration's values (no change saved yet)."
+    )
+    for key in program.LABELS:
+        print(f"  {key} = {program.shown(key, rules)}")
+    return 0
 
 
 def _mail(args: argparse.Namespace) -> int:

@@ -795,8 +795,6 @@ def _openapi() -> dict[str, Any]:
         schemas["Problem"] = contract.Problem.model_json_schema(
             ref_template="#/components/schemas/{model}"
         )
-        # The catalogue is the program's (PORTAL_SERVICES), as this process runs it.
-        schemas["NewLead"]["properties"]["service"]["enum"] = list(get_settings().services)
         examples = contract.answer_examples()
         for operations in schema["paths"].values():
             for operation in operations.values():

@@ -165,6 +165,7 @@ ACTION_WORDS = {
     "payout.run_batch": "Payout batch run",
     "payout.schedule": "Payout scheduled",
     "profile.unsubscribe": "Unsubscribed from mail",
+    "program_settings.changed": "Program settings changed",
     "profile.update": "Profile changed",
     "seed.demo": "Demo program created",
     "tax.filing_file": "Tax filing file made",

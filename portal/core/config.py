@@ -16,11 +16,11 @@ from decimal import Decimal
 from email.headerregistry import HeaderRegistry
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Self
 from urllib.parse import parse_qs, urlsplit
 
 from cryptography.fernet import Fernet
-from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -65,6 +65,7 @@ _DEMO_GROUPS = (
     ("check_account",),
 )
 MIN_COOKIE_KEY_LENGTH = 32
+MAX_SERVICE_LENGTH = 100  # leads.service column
 MIN_COOKIE_KEY_DISTINCT = 16  # a random key of 32+ characters has far more
 
 DEFAULT_SERVICES = (
@@ -123,7 +124,105 @@ NOT_TWO_DECIMALS = frozenset(
 )
 
 
-class Settings(BaseSettings):
+class ProgramRules(BaseModel):
+    """The rules of the program its managers may change (the Program settings page,
+    `python -m portal settings`): the settings below give their first values; once a
+    manager saves a change, the stored versions (`portal.core.program`) govern."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+    hold_days: int = Field(default=30, ge=0, le=3650, description="Days a commission is on hold.")
+    min_payout: Decimal = Field(
+        default=Decimal("50.00"),
+        ge=0,
+        le=Decimal("1000000"),
+        decimal_places=2,
+        description="Smallest payout a partner is paid.",
+    )
+    claim_days: int = Field(
+        default=90, ge=1, le=3650, description="Days a registration claims a client."
+    )
+    awaiting_contact_days: int = Field(
+        default=3, ge=1, le=365, description="Days a pending lead may wait before it is flagged."
+    )
+    tier_thresholds: dict[str, int] = Field(
+        default={"bronze": 0, "silver": 10, "gold": 25, "platinum": 50},
+        description="Converted leads in the trailing 12 months needed for each tier.",
+    )
+    tier_rates: dict[str, Annotated[Decimal, Field(decimal_places=4)]] = Field(
+        default={
+            "bronze": Decimal("0.10"),
+            "silver": Decimal("0.125"),
+            "gold": Decimal("0.15"),
+            "platinum": Decimal("0.20"),
+        },
+        description="Default commission rate of each tier.",
+    )
+    payout_currencies: tuple[str, ...] = Field(
+        default=("USD", "EUR", "GBP"),
+        description="Currencies partners may be paid in (ISO 4217); the program currency is "
+        "always one of them.",
+    )
+    payout_day: int = Field(default=15, ge=1, le=28, description="Day of the month payouts run.")
+    services: tuple[str, ...] = Field(
+        default=DEFAULT_SERVICES, min_length=1, description="Service catalogue for leads."
+    )
+
+    @field_validator("tier_rates")
+    @classmethod
+    def _rates_in_range(cls, rates: dict[str, Decimal]) -> dict[str, Decimal]:
+        for tier, rate in rates.items():
+            if not Decimal(0) <= rate <= Decimal("0.5"):
+                raise ValueError(f"The rate of {tier} must be between 0 and 0.5 (50 %).")
+        return rates
+
+    @field_validator("min_payout")
+    @classmethod
+    def _in_cents(cls, amount: Decimal) -> Decimal:
+        return amount.quantize(Decimal("0.01"))
+
+    @field_validator("tier_thresholds")
+    @classmethod
+    def _thresholds_apart(cls, thresholds: dict[str, int]) -> dict[str, int]:
+        if not thresholds:
+            raise ValueError("At least one tier is needed.")
+        if any(not name.strip() for name in thresholds):
+            raise ValueError("Every tier needs a name.")
+        if min(thresholds.values()) != 0:
+            raise ValueError("The lowest tier must start at 0 converted leads.")
+        if len(set(thresholds.values())) != len(thresholds):
+            raise ValueError("No two tiers may start at the same number of converted leads.")
+        return thresholds
+
+    @field_validator("payout_currencies")
+    @classmethod
+    def _iso_currencies(cls, codes: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(_currency_code(code) for code in codes))
+
+    @field_validator("services")
+    @classmethod
+    def _services_named(cls, services: tuple[str, ...]) -> tuple[str, ...]:
+        named = tuple(dict.fromkeys(" ".join(service.split()) for service in services))
+        if "" in named:
+            raise ValueError("Every service needs a name.")
+        if any(len(service) > MAX_SERVICE_LENGTH for service in named):
+            raise ValueError(f"A service name has at most {MAX_SERVICE_LENGTH} characters.")
+        return named
+
+    @model_validator(mode="after")
+    def _tiers_consistent(self) -> Self:
+        if set(self.tier_thresholds) != set(self.tier_rates):
+            raise ValueError("Every tier needs both a threshold and a rate.")
+        return self
+
+    @property
+    def tiers(self) -> list[tuple[str, int, Decimal]]:
+        """Tiers as (name, threshold, default rate), lowest first."""
+        ordered = sorted(self.tier_thresholds.items(), key=lambda item: item[1])
+        return [(name, threshold, self.tier_rates[name]) for name, threshold in ordered]
+
+
+class Settings(BaseSettings, ProgramRules):
     """Every setting of the portal; each field is documented in docs/configuration.md (tested)."""
 
     model_config = SettingsConfigDict(
@@ -157,43 +256,17 @@ class Settings(BaseSettings):
         "proxy that ends TLS); over HTTPS it always is.",
     )
     bcrypt_rounds: int = Field(default=12, ge=4, le=16, description="bcrypt work factor.")
-    hold_days: int = Field(default=30, ge=0, description="Days a commission is on hold.")
-    min_payout: Decimal = Field(
-        default=Decimal("50.00"), ge=0, description="Smallest payout a partner is paid."
-    )
     max_deal_value: Decimal = Field(
         default=Decimal("10000000.00"),
         gt=0,
         le=Decimal("9999999999.99"),
         description="Largest deal value a conversion accepts (a guard against typos).",
     )
-    claim_days: int = Field(default=90, ge=1, description="Days a registration claims a client.")
-    awaiting_contact_days: int = Field(
-        default=3, ge=1, description="Days a pending lead may wait before it is flagged."
-    )
-    tier_thresholds: dict[str, int] = Field(
-        default={"bronze": 0, "silver": 10, "gold": 25, "platinum": 50},
-        description="Converted leads in the trailing 12 months needed for each tier.",
-    )
-    tier_rates: dict[str, Decimal] = Field(
-        default={
-            "bronze": Decimal("0.10"),
-            "silver": Decimal("0.125"),
-            "gold": Decimal("0.15"),
-            "platinum": Decimal("0.20"),
-        },
-        description="Default commission rate of each tier.",
-    )
     currency: str = Field(
         default="USD",
         min_length=3,
         max_length=3,
         description="Program currency (ISO 4217): commissions are earned in it.",
-    )
-    payout_currencies: tuple[str, ...] = Field(
-        default=("USD", "EUR", "GBP"),
-        description="Currencies partners may be paid in (ISO 4217); the program currency is "
-        "always one of them.",
     )
     rate_max_change: Decimal = Field(
         default=Decimal("0.10"),
@@ -206,10 +279,6 @@ class Settings(BaseSettings):
         default={2025: Decimal("600.00"), 2026: Decimal("2000.00")},
         description="Form 1099-NEC threshold by tax year (payments made in that year); a year "
         "not listed takes the latest year before it (the earliest for years before all).",
-    )
-    payout_day: int = Field(default=15, ge=1, le=28, description="Day of the month payouts run.")
-    services: tuple[str, ...] = Field(
-        default=DEFAULT_SERVICES, min_length=1, description="Service catalogue for leads."
     )
     default_phone_region: str = Field(
         default="US",
@@ -404,11 +473,6 @@ class Settings(BaseSettings):
     def _iso_currency(cls, code: str) -> str:
         return _currency_code(code)
 
-    @field_validator("payout_currencies")
-    @classmethod
-    def _iso_currencies(cls, codes: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(_currency_code(code) for code in codes))
-
     @model_validator(mode="after")
     def _program_currency_is_paid(self) -> Settings:
         if self.currency not in self.payout_currencies:
@@ -416,32 +480,10 @@ class Settings(BaseSettings):
             object.__setattr__(self, "payout_currencies", (self.currency, *self.payout_currencies))
         return self
 
-    @field_validator("tier_rates")
-    @classmethod
-    def _rates_in_range(cls, rates: dict[str, Decimal]) -> dict[str, Decimal]:
-        for tier, rate in rates.items():
-            if not Decimal(0) <= rate <= Decimal("0.5"):
-                raise ValueError(f"tier_rates.{tier} must be between 0 and 0.5")
-        return rates
-
-    @model_validator(mode="after")
-    def _tiers_consistent(self) -> Settings:
-        if set(self.tier_thresholds) != set(self.tier_rates):
-            raise ValueError("tier_thresholds and tier_rates must name the same tiers")
-        if min(self.tier_thresholds.values()) != 0:
-            raise ValueError("the lowest tier must start at 0 converted leads")
-        return self
-
     @property
     def sqlalchemy_url(self) -> str:
         """The database URL, defaulting to the embedded SQLite file."""
         return self.database_url or f"sqlite:///{self.data_dir / 'portal.db'}"
-
-    @property
-    def tiers(self) -> list[tuple[str, int, Decimal]]:
-        """Tiers as (name, threshold, default rate), lowest first."""
-        ordered = sorted(self.tier_thresholds.items(), key=lambda item: item[1])
-        return [(name, threshold, self.tier_rates[name]) for name, threshold in ordered]
 
 
 class ConfigurationError(RuntimeError):

@@ -945,3 +945,19 @@ class WebhookDelivery(Base):
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ProgramSettingsVersion(Base):
+    """One version of the program's rules (`portal.core.program`): every rule as it stood
+    from `changed_at` until the next version. Version 1 holds the values the configuration
+    gave before the first change; numbers are given in order, so two managers saving at
+    once cannot both write the version after the one they read."""
+
+    __tablename__ = "program_settings"
+
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    rules: Mapped[dict[str, Any]] = mapped_column(JSON)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    changed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    changed_by_label: Mapped[str] = mapped_column(String(100), default="")
+    reason: Mapped[str] = mapped_column(Text, default="")

@@ -29,7 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from portal.core import audit, db
+from portal.core import audit, db, program
 from portal.core.access import (
     Actor,
     listed_partner_id,
@@ -39,7 +39,7 @@ from portal.core.access import (
     require_manager,
     scoped_partner_id,
 )
-from portal.core.config import get_settings
+from portal.core.config import ProgramRules, get_settings
 from portal.core.errors import NotFound, PermissionDenied, StaleVersion, ValidationError
 from portal.core.models import (
     CommissionStatus,
@@ -132,10 +132,10 @@ def _live_claims(now: datetime) -> ColumnElement[bool]:
     )
 
 
-def awaiting_contact_since(now: datetime) -> datetime:
+def awaiting_contact_since(now: datetime, rules: ProgramRules) -> datetime:
     """A lead still pending that was registered at or before this moment awaits contact
-    past the configured number of days."""
-    return now - timedelta(days=get_settings().awaiting_contact_days)
+    past the program's number of days."""
+    return now - timedelta(days=rules.awaiting_contact_days)
 
 
 @dataclass(frozen=True)
@@ -173,7 +173,7 @@ LEAD_COLUMNS = tuple(Lead.__table__.columns)
 
 
 def lead_views(
-    rows: Iterable[tuple[Mapping[Any, Any], str | None]], actor: Actor
+    rows: Iterable[tuple[Mapping[Any, Any], str | None]], actor: Actor, rules: ProgramRules
 ) -> list[LeadView]:
     """Views of leads given as (column values by name, partner name) pairs.
 
@@ -184,7 +184,7 @@ def lead_views(
     given here; `tests/leads/test_leads.py` checks each view equals one built the usual way).
     """
     now = utc_now()
-    pending_since = awaiting_contact_since(now)
+    pending_since = awaiting_contact_since(now, rules)
     manager = actor.is_manager
     views = []
     for lead, partner_name in rows:
@@ -235,10 +235,12 @@ def _before_reassignment(written: datetime | None, reassigned: datetime | None) 
     return written is not None and reassigned is not None and written <= reassigned
 
 
-def lead_view(lead: Lead, actor: Actor, partner_name: str | None = None) -> LeadView:
+def lead_view(
+    session: Session, lead: Lead, actor: Actor, partner_name: str | None = None
+) -> LeadView:
     """The view of one loaded lead."""
     values = {column.key: getattr(lead, column.key) for column in LEAD_COLUMNS}
-    return lead_views([(values, partner_name)], actor)[0]
+    return lead_views([(values, partner_name)], actor, program.current(session))[0]
 
 
 def _events(
@@ -286,9 +288,15 @@ class Registration:
         return email_key(self.client_email)
 
 
+def _check_service(errors: FieldErrors, service: str, catalogue: Sequence[str]) -> None:
+    if service not in catalogue:
+        errors.add("service", f"Service must be one of: {', '.join(catalogue)}.")
+
+
 def _check_registration(
     errors: FieldErrors,
     *,
+    catalogue: Sequence[str] | None,
     client_name: str,
     client_email: str,
     service: str,
@@ -305,11 +313,10 @@ def _check_registration(
     note_text = clean_text(
         errors, "notes", notes, label="Notes", max_length=MAX_NOTES, multiline=True
     )
-    catalogue = get_settings().services
     if not (service or "").strip():
         errors.add("service", "Service is required.")
-    elif service not in catalogue:
-        errors.add("service", f"Service must be one of: {', '.join(catalogue)}.")
+    elif catalogue is not None:
+        _check_service(errors, service, catalogue)
     if name is None or email is None or errors.errors:
         return None
     return Registration(name, email, service, phone, company_name, note_text or "")
@@ -324,10 +331,12 @@ def check_registration(
     company: str | None = None,
     notes: str | None = None,
 ) -> Registration:
-    """The registration's fields cleaned, or every refused field at once; no database."""
+    """The registration's fields cleaned, or every refused field at once; no database, so
+    the service is checked against the catalogue when the lead is registered."""
     errors = FieldErrors()
     registration = _check_registration(
         errors,
+        catalogue=None,
         client_name=client_name,
         client_email=client_email,
         service=service,
@@ -432,11 +441,19 @@ def register_leads(
     if not registrations:
         return []
     now = utc_now()
-    claim_expires_at = now + timedelta(days=get_settings().claim_days)
+    rules = program.current(session)
+    claim_expires_at = now + timedelta(days=rules.claim_days)
     partner_domain = email_domain(partner.email)
-    refusals = _live_claim_refusals(
-        session, [(r.email_key, r.client_phone) for r in registrations], now
-    )
+    refusals = [
+        _service_refusal(registration.service, rules.services) or refusal
+        for registration, refusal in zip(
+            registrations,
+            _live_claim_refusals(
+                session, [(r.email_key, r.client_phone) for r in registrations], now
+            ),
+            strict=True,
+        )
+    ]
     accepted = [r for r, refusal in zip(registrations, refusals, strict=True) if refusal is None]
     if not accepted:
         return [refusal for refusal in refusals if refusal is not None]
@@ -499,10 +516,16 @@ def register_leads(
     return outcomes
 
 
+def _service_refusal(service: str, catalogue: Sequence[str]) -> ValidationError | None:
+    errors = FieldErrors()
+    _check_service(errors, service, catalogue)
+    return ValidationError(errors.errors) if errors.errors else None
+
+
 def service_catalogue(session: Session, *, actor: Actor) -> list[str]:
-    """The services a lead may name (`PORTAL_SERVICES`): anyone signed in may read them."""
+    """The services a lead may name (the program settings): anyone signed in may read them."""
     refresh(session, actor)
-    return list(get_settings().services)
+    return list(program.current(session).services)
 
 
 def register_lead(
@@ -523,6 +546,7 @@ def register_lead(
     partner = _registering_partner(session, actor, partner_id, errors)
     registration = _check_registration(
         errors,
+        catalogue=program.current(session).services,
         client_name=client_name,
         client_email=client_email,
         service=service,
@@ -537,7 +561,7 @@ def register_lead(
     )
     if isinstance(outcome, ValidationError):
         raise outcome
-    return lead_view(outcome, actor, partner.company_name)
+    return lead_view(session, outcome, actor, partner.company_name)
 
 
 def _visible_lead(session: Session, actor: Actor, lead_id: int, *, for_update: bool) -> Lead:
@@ -598,7 +622,7 @@ def get_lead(session: Session, *, actor: Actor, lead_id: int) -> LeadDetail:
         )
     can_move = actor.is_manager or actor.partner_status is PartnerStatus.ACTIVE
     return LeadDetail(
-        lead=lead_view(lead, actor, partner_name),
+        lead=lead_view(session, lead, actor, partner_name),
         timeline=timeline,
         allowed_moves=allowed_moves(actor, lead.status) if can_move else (),
     )
@@ -637,6 +661,7 @@ _LEADS_WITH_PARTNER = Listing(
 
 def _filters(
     actor: Actor,
+    rules: ProgramRules,
     *,
     status: LeadStatus | None,
     search: str,
@@ -667,7 +692,7 @@ def _filters(
         values["self_referral"] = self_referral
     if awaiting:
         conditions.append("awaiting")
-        values["pending_since"] = awaiting_contact_since(utc_now())
+        values["pending_since"] = awaiting_contact_since(utc_now(), rules)
     if created_from is not None:
         conditions.append("created_from")
         values["created_from"] = _start_of(created_from)
@@ -693,8 +718,10 @@ def list_leads(
 ) -> Page[LeadView]:
     """Leads the actor may see, newest first, one keyset page at a time."""
     actor = refresh(session, actor)
+    rules = program.current(session)
     conditions, chosen = _filters(
         actor,
+        rules,
         status=status,
         search=search,
         created_from=created_from,
@@ -710,7 +737,7 @@ def list_leads(
     session.flush()
     result = db.connection(session).execute(query, values | chosen).mappings().all()
     rows = [(row, row["company_name"] if actor.is_manager else None) for row in result]
-    items = lead_views(rows[:limit], actor)
+    items = lead_views(rows[:limit], actor, rules)
     return page_of(items, has_more=len(rows) > limit, moment=lambda item: item.created_at)
 
 
@@ -819,8 +846,9 @@ def _reopen(session: Session, lead: Lead, move: _Move) -> None:
     )
     if refusal is not None:
         raise refusal
+    claim_days = program.current(session).claim_days
     lead.lost_reason = lead.lost_note = lead.lost_at = None
-    lead.claim_expires_at = move.now + timedelta(days=get_settings().claim_days)
+    lead.claim_expires_at = move.now + timedelta(days=claim_days)
 
 
 def _advance(session: Session, lead: Lead, move: _Move) -> None:
@@ -880,7 +908,7 @@ def change_lead_status(
     _check_version(lead, expected_version)
     current = lead.status
     if target is current:
-        return lead_view(lead, actor, partner_name)
+        return lead_view(session, lead, actor, partner_name)
     if target not in allowed_moves(actor, current):
         raise PermissionDenied(transition_refusal(actor, current, target))
 
@@ -926,7 +954,7 @@ def change_lead_status(
     audit.record_by(
         session, actor, "lead.change_status", "lead", lead.id, before=before, after=after
     )
-    return lead_view(lead, actor, partner_name)
+    return lead_view(session, lead, actor, partner_name)
 
 
 def reassign_lead(
@@ -943,7 +971,7 @@ def reassign_lead(
     lead = _visible_lead(session, actor, lead_id, for_update=True)
     _check_version(lead, expected_version)
     if lead.partner_id == partner_id:
-        return lead_view(lead, actor)
+        return lead_view(session, lead, actor)
     if lead.status is S.CONVERTED:
         raise ValidationError(
             {"partner_id": "A converted lead cannot be reassigned; reverse the conversion first."}
@@ -1007,7 +1035,7 @@ def reassign_lead(
         before={"partner_id": old_partner_id},
         after={"partner_id": target.id, "version": lead.version},
     )
-    return lead_view(lead, actor, target.company_name)
+    return lead_view(session, lead, actor, target.company_name)
 
 
 @dataclass(frozen=True)
@@ -1018,6 +1046,7 @@ class ConversionPreview:
     rate: Decimal
     rate_pinned: bool
     commission: Decimal
+    hold_days: int  # the hold the commission would start
 
 
 def preview_conversion(
@@ -1038,6 +1067,7 @@ def preview_conversion(
         rate=rate,
         rate_pinned=partner.commission_rate is not None,
         commission=to_cents(value * rate),
+        hold_days=program.current(session).hold_days,
     )
 
 

@@ -21,9 +21,9 @@ from typing import Any, Protocol
 from sqlalchemy import BindParameter, ColumnElement, bindparam, case, func, select, true
 from sqlalchemy.orm import Session
 
-from portal.core import db
+from portal.core import db, program
 from portal.core.access import Actor, listed_partner_id, one_partner_id, refresh, scoped_partner_id
-from portal.core.config import get_settings
+from portal.core.config import ProgramRules, get_settings
 from portal.core.errors import NotFound, ValidationError
 from portal.core.models import (
     BankAccountType,
@@ -108,7 +108,8 @@ def state_of(status: CommissionStatus, hold_until: datetime, now: datetime) -> C
 
 
 def record_conversion(session: Session, lead: Lead) -> Commission:
-    """Add the open commission line of a lead that has just converted."""
+    """Add the open commission line of a lead that has just converted, held for the hold
+    days in force now (a later change of them leaves its end as it is)."""
     assert lead.converted_at is not None and lead.commission is not None
     line = Commission(
         partner_id=lead.partner_id,
@@ -118,7 +119,7 @@ def record_conversion(session: Session, lead: Lead) -> Commission:
         deal_value=lead.deal_value,
         rate=lead.commission_rate,
         earned_at=lead.converted_at,
-        hold_until=lead.converted_at + timedelta(days=get_settings().hold_days),
+        hold_until=lead.converted_at + timedelta(days=program.current(session).hold_days),
         created_at=lead.converted_at,
     )
     session.add(line)
@@ -192,9 +193,9 @@ def reverse(session: Session, line: Commission, now: datetime) -> CommissionStat
 # --- what the partner sees ------------------------------------------------------------------
 
 
-def next_payout_date(today: date) -> date:
+def next_payout_date(today: date, rules: ProgramRules) -> date:
     """The next scheduled payout day on or after today."""
-    day = get_settings().payout_day
+    day = rules.payout_day
     this_month = today.replace(day=day)
     if today <= this_month:
         return this_month
@@ -230,7 +231,12 @@ class PayoutEligibility:
 
 
 def payout_eligibility(
-    *, status: PartnerStatus, profile: PayoutDetails | None, owed: Decimal, today: date
+    *,
+    status: PartnerStatus,
+    profile: PayoutDetails | None,
+    owed: Decimal,
+    today: date,
+    rules: ProgramRules,
 ) -> PayoutEligibility:
     """The one decision of whether a partner is paid, used by the batch, the pre-flight, the
     tracker and the dashboard. A partner is paid when it is active, its payout method has its
@@ -274,7 +280,7 @@ def payout_eligibility(
     else:
         assert profile is not None
         route = route_of(
-            profile, currency=payout_currency_of(profile), address_country=profile.country
+            profile, currency=payout_currency_of(profile, rules), address_country=profile.country
         )
         if route.file_format is None:
             blockers.append(Blocker(route.reason, route.remedy))
@@ -292,11 +298,11 @@ def payout_eligibility(
         blockers.append(
             Blocker("nothing to pay (net 0.00)", "Nothing is owed yet.", kind="nothing_owed")
         )
-    elif owed < settings.min_payout:
+    elif owed < rules.min_payout:
         blockers.append(
             Blocker(
-                f"below the {settings.min_payout:,.2f} minimum",
-                f"Payouts start at {settings.min_payout:,.2f} {settings.currency}; smaller "
+                f"below the {rules.min_payout:,.2f} minimum",
+                f"Payouts start at {rules.min_payout:,.2f} {settings.currency}; smaller "
                 "balances roll over to a later payout.",
             )
         )
@@ -499,8 +505,9 @@ def commission_summary(
     actor = refresh(session, actor)
     partner_id = one_partner_id(actor, partner_id)
     settings = get_settings()
+    rules = program.current(session)
     now = utc_now()
-    payday = next_payout_date(now.date())
+    payday = next_payout_date(now.date(), rules)
     # A batch run on payday settles what is due by the end of that day.
     payday_end = datetime.combine(payday + timedelta(days=1), datetime.min.time(), now.tzinfo)
     rows = (
@@ -529,13 +536,13 @@ def commission_summary(
             next_release = first_hold_end
     owed = owed.quantize(Decimal("0.01"))
     eligibility = payout_eligibility(
-        status=partner.partner_status, profile=profile, owed=owed, today=payday
+        status=partner.partner_status, profile=profile, owed=owed, today=payday, rules=rules
     )
     reasons = []
     if totals[CommissionState.ON_HOLD] > 0 and next_release is not None:
         reasons.append(
-            f"{totals[CommissionState.ON_HOLD]:,.2f} {settings.currency} is on hold for "
-            f"{settings.hold_days} days after each conversion; the next part is released on "
+            f"{totals[CommissionState.ON_HOLD]:,.2f} {settings.currency} is on hold after "
+            "conversion; the next part is released on "
             f"{next_release.date().isoformat()}."
         )
     scheduled = tuple(
@@ -584,12 +591,12 @@ def commission_summary(
         next_payout_date=payday,
         owed_next_payout=owed,
         expected_next_payout=owed if eligibility.will_be_paid else ZERO,
-        min_payout=settings.min_payout,
+        min_payout=rules.min_payout,
         next_release=next_release if totals[CommissionState.ON_HOLD] > 0 else None,
         blockers=eligibility.blockers,
         held_reasons=reasons,
         scheduled=scheduled,
-        paid_in=payout_currency_of(profile),
+        paid_in=payout_currency_of(profile, rules),
     )
 
 

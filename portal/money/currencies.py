@@ -24,7 +24,7 @@ from schwifty.exceptions import SchwiftyException
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.core.config import get_settings
+from portal.core.config import NOT_TWO_DECIMALS, ProgramRules, get_settings
 from portal.core.crypto import decrypt
 from portal.core.errors import ValidationError
 from portal.core.models import PaymentMethod, Payout
@@ -65,13 +65,25 @@ def program_currency() -> str:
     return get_settings().currency
 
 
-def enabled() -> tuple[str, ...]:
+def enabled(rules: ProgramRules) -> tuple[str, ...]:
     """The currencies partners may be paid in, the program currency first."""
-    settings = get_settings()
-    return (settings.currency, *[c for c in settings.payout_currencies if c != settings.currency])
+    program = program_currency()
+    return (program, *[code for code in rules.payout_currencies if code != program])
 
 
-def default_for(details: HasPayoutCurrency) -> str:
+def payable_codes() -> list[str]:
+    """Every ISO 4217 currency the portal can pay in (counted in cents), for choosing the
+    payout currencies."""
+    import pycountry  # schwifty's own dependency: the ISO 4217 list
+
+    return sorted(
+        currency.alpha_3
+        for currency in pycountry.currencies
+        if currency.alpha_3 not in NOT_TWO_DECIMALS and not currency.alpha_3.startswith("X")
+    )
+
+
+def default_for(details: HasPayoutCurrency, rules: ProgramRules) -> str:
     """For a bank transfer, the currency of the account's country when the program pays in
     it; else the program currency."""
     if details.payment_method is not PaymentMethod.BANK_TRANSFER:
@@ -88,15 +100,15 @@ def default_for(details: HasPayoutCurrency) -> str:
         local = used[0] if used else ""
     else:
         local = ""
-    return local if local in enabled() else program_currency()
+    return local if local in enabled(rules) else program_currency()
 
 
-def payout_currency_of(details: HasPayoutCurrency | None) -> str:
-    """The currency a partner is paid in now."""
+def payout_currency_of(details: HasPayoutCurrency | None, rules: ProgramRules) -> str:
+    """The currency a partner is paid in now: its choice while the program pays in it."""
     if details is None:
         return program_currency()
     chosen = details.payout_currency
-    return chosen if chosen in enabled() else default_for(details)
+    return chosen if chosen in enabled(rules) else default_for(details, rules)
 
 
 def convert(amount: Decimal, rate: Decimal) -> Decimal:

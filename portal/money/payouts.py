@@ -22,9 +22,9 @@ import achkit
 from sqlalchemy import ColumnElement, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
-from portal.core import audit
+from portal.core import audit, program
 from portal.core.access import Actor, refresh, require_manager, scoped_partner_id
-from portal.core.config import get_settings
+from portal.core.config import ProgramRules, get_settings
 from portal.core.crypto import masked
 from portal.core.db import rows_changed
 from portal.core.errors import Conflict, NotFound, PermissionDenied, ValidationError
@@ -128,7 +128,13 @@ def _priced(
     )
 
 
-def _plan(session: Session, cutoff: date, now: datetime, rates: Mapping[str, Quote]) -> PayoutPlan:
+def _plan(
+    session: Session,
+    cutoff: date,
+    now: datetime,
+    rates: Mapping[str, Quote],
+    rules: ProgramRules,
+) -> PayoutPlan:
     settings = get_settings()
     owed = (
         select(
@@ -160,9 +166,9 @@ def _plan(session: Session, cutoff: date, now: datetime, rates: Mapping[str, Quo
     for row in rows:
         amount = Decimal(row.amount).quantize(Decimal("0.01"))
         eligibility = payout_eligibility(
-            status=row.status, profile=row, owed=amount, today=now.date()
+            status=row.status, profile=row, owed=amount, today=now.date(), rules=rules
         )
-        currency = payout_currency_of(row)
+        currency = payout_currency_of(row, rules)
         planned = _priced(
             PlannedPayout(row.partner_id, row.company_name, amount, row.lines, eligibility.reasons),
             currency,
@@ -191,7 +197,7 @@ def preview(
     """Who a batch for this cut-off would pay, how much (in the program currency and in each
     partner's payout currency at `rates`), and who is left out and why."""
     require_manager(session, actor)
-    return _plan(session, checked_cutoff(cutoff), utc_now(), rates or {})
+    return _plan(session, checked_cutoff(cutoff), utc_now(), rates or {}, program.current(session))
 
 
 @dataclass(frozen=True)
@@ -296,6 +302,12 @@ class BatchResult:
     left_out: list[PlannedPayout]
 
 
+def plan_at(session: Session, cutoff: date, rules: ProgramRules) -> PayoutPlan:
+    """The plan of a batch for `cutoff` under `rules` (without exchange rates: amounts in the
+    program currency), for saying what a change of the rules would do before it is saved."""
+    return _plan(session, cutoff, utc_now(), {}, rules)
+
+
 def run_batch(
     session: Session,
     *,
@@ -311,7 +323,8 @@ def run_batch(
     cutoff = checked_cutoff(cutoff)
     now = utc_now()
     rates = rates or {}
-    plan = _plan(session, cutoff, now, rates)
+    rules = program.current(session)
+    plan = _plan(session, cutoff, now, rates, rules)
     check_jumps(
         session,
         {code: quote for code, quote in rates.items() if code in plan.rates_needed},
@@ -333,9 +346,9 @@ def run_batch(
             select(PartnerProfile).where(PartnerProfile.partner_id == partner.id)
         )
         recheck = payout_eligibility(
-            status=partner.status, profile=profile, owed=amount, today=now.date()
+            status=partner.status, profile=profile, owed=amount, today=now.date(), rules=rules
         )
-        currency = payout_currency_of(profile)
+        currency = payout_currency_of(profile, rules)
         if (
             not recheck.will_be_paid
             or profile is None
@@ -970,8 +983,15 @@ def reapprove(session: Session, *, actor: Actor, payout_id: int) -> PayoutView:
             }
         )
     profile = session.scalar(select(PartnerProfile).where(PartnerProfile.partner_id == partner.id))
+    rules = program.current(session)
     check = payout_eligibility(
-        status=partner.status, profile=profile, owed=payout.amount, today=utc_now().date()
+        status=partner.status,
+        profile=profile,
+        owed=payout.amount,
+        today=utc_now().date(),
+        # The payout passed the minimum when it was scheduled; a later change of it applies
+        # to later batches.
+        rules=rules.model_copy(update={"min_payout": Decimal(0)}),
     )
     if profile is None or profile.payment_method is None or not check.will_be_paid:
         raise ValidationError(
@@ -981,11 +1001,11 @@ def reapprove(session: Session, *, actor: Actor, payout_id: int) -> PayoutView:
                 + ". Cancel it, or wait for the partner to complete them."
             }
         )
-    if payout_currency_of(profile) != payout.payout_currency:
+    if payout_currency_of(profile, rules) != payout.payout_currency:
         raise ValidationError(
             {
                 "payout": f"Payout #{payout.id} was priced in {payout.payout_currency}; the "
-                f"partner is now paid in {payout_currency_of(profile)}. Cancel it: the next "
+                f"partner is now paid in {payout_currency_of(profile, rules)}. Cancel it: the next "
                 "batch pays it at that currency's rate."
             }
         )

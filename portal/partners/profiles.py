@@ -16,8 +16,9 @@ from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.us import ein, rtn, ssn
 
 from portal.accounts import users
-from portal.core import audit
+from portal.core import audit, program
 from portal.core.access import Actor, one_partner_id, partner_status_refusal, refresh
+from portal.core.config import ProgramRules
 from portal.core.crypto import encrypt, last4, masked
 from portal.core.errors import NotFound, PermissionDenied, ValidationError
 from portal.core.models import (
@@ -143,10 +144,11 @@ class ProfileView:
     monthly_reports: bool
     email_digest: bool
     updated_at: datetime
+    currency_choices: tuple[str, ...] = ()  # what the partner may choose to be paid in
     changed: tuple[str, ...] = ()  # after an update: the fields it changed
 
 
-def _view(profile: PartnerProfile) -> ProfileView:
+def _view(profile: PartnerProfile, rules: ProgramRules) -> ProfileView:
     return ProfileView(
         partner_id=profile.partner_id,
         payment_email=profile.payment_email,
@@ -157,7 +159,8 @@ def _view(profile: PartnerProfile) -> ProfileView:
         bank_account_type=profile.bank_account_type,
         payee_type=profile.payee_type or PayeeType.BUSINESS,
         payout_currency=profile.payout_currency,
-        paid_in=currencies.payout_currency_of(profile),
+        paid_in=currencies.payout_currency_of(profile, rules),
+        currency_choices=currencies.enabled(rules),
         tax_id=masked(profile.tax_id_last4),
         tax_id_type=profile.tax_id_type,
         tax_form=profile.tax_form,
@@ -192,7 +195,7 @@ def _load(session: Session, partner_id: int, *, for_update: bool = False) -> Par
 def get_profile(session: Session, *, actor: Actor, partner_id: int | None = None) -> ProfileView:
     """A partner's profile with sensitive fields masked; a partner reads only its own."""
     actor = refresh(session, actor)
-    return _view(_load(session, one_partner_id(actor, partner_id)))
+    return _view(_load(session, one_partner_id(actor, partner_id)), program.current(session))
 
 
 def _clean_secret(
@@ -208,7 +211,7 @@ def _clean_secret(
     return text
 
 
-def _clean_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
+def _clean_changes(changes: Mapping[str, Any], rules: ProgramRules) -> dict[str, Any]:
     unknown = set(changes) - EDITABLE_FIELDS
     if unknown:
         raise ValidationError({name: "This field cannot be changed." for name in sorted(unknown)})
@@ -238,10 +241,10 @@ def _clean_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
             )
         elif name == "payout_currency":
             code = str(value or "").strip().upper() if isinstance(value, str | None) else "?"
-            if code and code not in currencies.enabled():
+            if code and code not in currencies.enabled(rules):
                 errors.add(
                     name,
-                    f"Payout currency must be one of: {', '.join(currencies.enabled())}.",
+                    f"Payout currency must be one of: {', '.join(currencies.enabled(rules))}.",
                 )
             clean[name] = code or None
         elif name == "tax_id_type":
@@ -418,6 +421,7 @@ def update_profile(
     if actor.is_partner and actor.partner_status is PartnerStatus.SUSPENDED:
         raise PermissionDenied(partner_status_refusal(actor.partner_status))
     profile = _load(session, one_partner_id(actor, partner_id), for_update=True)
+    rules = program.current(session)
     bank_errors = FieldErrors()
     account = clean_bank_account(
         bank_errors,
@@ -428,7 +432,7 @@ def update_profile(
     clean: dict[str, Any] = {}
     try:
         clean = _clean_changes(
-            {k: v for k, v in changes.items() if k not in ("bank_account", "bank_code")}
+            {k: v for k, v in changes.items() if k not in ("bank_account", "bank_code")}, rules
         )
     except ValidationError as error:
         bank_errors.errors = {**error.errors, **bank_errors.errors}
@@ -441,7 +445,7 @@ def update_profile(
     destination = _destination_changes(profile, account, changes.get("bank_code"), clean)
     if destination:
         _prove_destination_change(session, actor, password, key_scope)
-    before_view = asdict(_view(profile))
+    before_view = asdict(_view(profile, rules))
     replaced = []
     if account is not None:
         profile.bank_account_encrypted = encrypt(account.number)
@@ -460,7 +464,7 @@ def update_profile(
     for name, value in clean.items():
         setattr(profile, name, value)
     profile.updated_at = utc_now()
-    after_view = asdict(_view(profile))
+    after_view = asdict(_view(profile, rules))
     changed = [
         name
         for name in after_view
@@ -483,4 +487,4 @@ def update_profile(
             before={name: before_view[name] for name in changed},
             after={name: after_view[name] for name in changed},
         )
-    return replace(_view(profile), changed=tuple(changed))
+    return replace(_view(profile, rules), changed=tuple(changed))

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import case, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from portal.core import program
 from portal.core.models import (
     AuditEntry,
     Commission,
@@ -52,8 +53,9 @@ def verify(session: Session) -> list[str]:
 
 def verify_commission_rates(session: Session) -> list[str]:
     """Each conversion's commission whose rate is neither the tier rate its partner had
-    earned at that moment (`statistics.rates_at_conversion`, reversals counted from when
-    they were made) nor a rate pinned for the partner (now, or before, by the audit log)."""
+    earned at that moment in the tier table then in force (`statistics.rates_at_conversion`,
+    reversals counted from when they were made) nor a rate pinned for the partner (now, or
+    before, by the audit log)."""
     clawed_back: dict[int, list[Any]] = defaultdict(list)
     for lead_id, at in session.execute(
         select(Commission.lead_id, Commission.created_at)
@@ -89,6 +91,7 @@ def verify_commission_rates(session: Session) -> list[str]:
     ):
         by_partner[line.partner_id].append(line)
     problems = []
+    timeline = program.timeline(session)
     for partner_id, lines in sorted(by_partner.items()):
         conversions = []
         for line in lines:
@@ -96,7 +99,7 @@ def verify_commission_rates(session: Session) -> list[str]:
                 (at for at in clawed_back.get(line.lead_id, []) if at >= line.earned_at), None
             )
             conversions.append(statistics.Conversion(line.id, line.earned_at, reversed_at))
-        earned = statistics.rates_at_conversion(conversions)
+        earned = statistics.rates_at_conversion(conversions, timeline)
         for line in sorted(lines, key=lambda line: line.id):
             allowed = {earned[line.id], *pins.get(partner_id, set())}
             if Decimal(line.rate) not in allowed:

@@ -10,6 +10,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from portal.core import program
 from portal.core.access import Actor, require_manager
 from portal.core.models import (
     Commission,
@@ -49,6 +50,7 @@ class ProgramOverview:
     conversions_per_month: dict[date, int] = field(default_factory=dict)
     top_partners: list[TopPartner] = field(default_factory=list)
     awaiting_contact: list[LeadView] = field(default_factory=list)
+    awaiting_contact_days: int = 0  # the program's rule the list above is drawn by
     self_referrals: list[LeadView] = field(default_factory=list)
 
 
@@ -110,7 +112,8 @@ def program_overview(session: Session, *, actor: Actor, flagged_limit: int = 20)
             .limit(10)
         )
     ]
-    sla = awaiting_contact_since(now)
+    rules = program.current(session)
+    sla = awaiting_contact_since(now, rules)
     with_partner = select(Lead, Partner.company_name).join(Partner, Partner.id == Lead.partner_id)
     waiting = session.execute(
         with_partner.where(Lead.status == LeadStatus.PENDING, Lead.created_at <= sla)
@@ -132,6 +135,7 @@ def program_overview(session: Session, *, actor: Actor, flagged_limit: int = 20)
         leads_per_month=dict(sorted(leads_per_month.items())),
         conversions_per_month=dict(sorted(conversions_per_month.items())),
         top_partners=top,
-        awaiting_contact=[lead_view(lead, actor, name) for lead, name in waiting],
-        self_referrals=[lead_view(lead, actor, name) for lead, name in flagged],
+        awaiting_contact=[lead_view(session, lead, actor, name) for lead, name in waiting],
+        awaiting_contact_days=rules.awaiting_contact_days,
+        self_referrals=[lead_view(session, lead, actor, name) for lead, name in flagged],
     )

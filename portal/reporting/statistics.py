@@ -29,9 +29,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
-from portal.core import db
+from portal.core import db, program
 from portal.core.access import Actor, one_partner_id, refresh
-from portal.core.config import get_settings
+from portal.core.config import ProgramRules
 from portal.core.errors import NotFound
 from portal.core.models import (
     Base,
@@ -226,14 +226,14 @@ class Tier:
     rate: Decimal
 
 
-def tiers() -> list[Tier]:
-    """The configured tiers, lowest first."""
-    return [Tier(name, threshold, rate) for name, threshold, rate in get_settings().tiers]
+def tiers(rules: ProgramRules) -> list[Tier]:
+    """The program's tiers, lowest first."""
+    return [Tier(name, threshold, rate) for name, threshold, rate in rules.tiers]
 
 
-def tier_for(conversions: int) -> tuple[Tier, Tier | None]:
+def tier_for(conversions: int, rules: ProgramRules) -> tuple[Tier, Tier | None]:
     """The tier reached with this many trailing conversions, and the next one (if any)."""
-    ladder = tiers()
+    ladder = tiers(rules)
     reached = [tier for tier in ladder if conversions >= tier.threshold]
     current = reached[-1]
     higher = [tier for tier in ladder if tier.threshold > current.threshold]
@@ -264,13 +264,13 @@ class Conversion:
 
 
 def rates_at_conversion(
-    conversions: Sequence[Conversion], pinned: Decimal | None = None
+    conversions: Sequence[Conversion], rules: program.Timeline, pinned: Decimal | None = None
 ) -> dict[int, Decimal]:
     """The rate each of one partner's conversions earned when it was made, by the rule
-    `effective_rate` applies at that moment: the pinned rate, else the rate of the tier that
-    the partner's conversions made earlier, in the trailing year by day and not reversed by
-    then, reach. The seed and the generator rate their conversions with it; `integrity`
-    checks the ledger against it."""
+    `effective_rate` applies at that moment: the pinned rate, else the rate, in the tier table
+    then in force, of the tier that the partner's conversions made earlier, in the trailing
+    year by day and not reversed by then, reach. The seed and the generator rate their
+    conversions with it; `integrity` checks the ledger against it."""
     if pinned is not None:
         return {conversion.key: pinned for conversion in conversions}
     ordered = sorted(conversions, key=lambda conversion: conversion.at)
@@ -293,7 +293,7 @@ def rates_at_conversion(
                 if first <= at < index and reversed_at <= conversion.at
             )
         )
-        rates[conversion.key] = tier_for(counted)[0].rate
+        rates[conversion.key] = tier_for(counted, rules.at(conversion.at))[0].rate
     return rates
 
 
@@ -301,7 +301,8 @@ def effective_rate(session: Session, partner: Partner) -> Decimal:
     """The rate a conversion earns now: the pinned rate, else the tier's default."""
     if partner.commission_rate is not None:
         return partner.commission_rate
-    tier, _ = tier_for(trailing_conversions(session, partner.id, utc_now().date()))
+    rules = program.current(session)
+    tier, _ = tier_for(trailing_conversions(session, partner.id, utc_now().date()), rules)
     return tier.rate
 
 
@@ -457,7 +458,7 @@ def partner_statistics(
                 MonthEarnings(month=month, conversions=int(conversions), commission=commission)
             )
 
-    tier, next_tier = tier_for(trailing)
+    tier, next_tier = tier_for(trailing, program.current(session))
     if next_tier is None:
         to_next, progress = 0, 1.0
     else:

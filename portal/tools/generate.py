@@ -23,7 +23,8 @@ from sqlalchemy import Engine, bindparam, func, select, text, update
 from sqlalchemy.orm import InstrumentedAttribute
 
 from portal.accounts.users import hash_password
-from portal.core.config import get_settings
+from portal.core import program
+from portal.core.config import ProgramRules, get_settings
 from portal.core.db import unit_of_work
 from portal.core.errors import ValidationError
 from portal.core.models import (
@@ -41,7 +42,6 @@ from portal.reporting import integrity, statistics
 
 MONTHS = 18
 BIG_PARTNER_SHARE = 0.10
-SERVICES_FALLBACK = ("SEO",)
 
 
 @dataclass(frozen=True)
@@ -55,20 +55,15 @@ class Generated:
     seconds: float
 
 
-def _rates() -> list[tuple[int, Decimal]]:
-    return [(threshold, rate) for _, threshold, rate in get_settings().tiers]
-
-
-def _rate_for(conversions_per_year: float) -> Decimal:
+def _rate_for(conversions_per_year: float, rules: ProgramRules) -> Decimal:
     chosen = Decimal("0.10")
-    for threshold, rate in _rates():
+    for _, threshold, rate in rules.tiers:
         if conversions_per_year >= threshold:
             chosen = rate
     return chosen
 
 
-def _payout_days(start: date, end: date) -> list[date]:
-    day = get_settings().payout_day
+def _payout_days(start: date, end: date, day: int) -> list[date]:
     months = []
     cursor = date(start.year, start.month, day)
     while cursor < end:
@@ -122,7 +117,7 @@ Line = tuple[
 ]  # lead, partner, commission, deal, rate, at
 
 
-def _rated_by_the_rules(lines: list[Line]) -> list[Line]:
+def _rated_by_the_rules(lines: list[Line], rules: program.Timeline) -> list[Line]:
     """Rate each conversion in `lines` (in place) as `statistics.rates_at_conversion` says
     its partner earned then; the lines whose rate changed."""
     by_partner: dict[int, list[int]] = defaultdict(list)
@@ -131,7 +126,8 @@ def _rated_by_the_rules(lines: list[Line]) -> list[Line]:
     changed = []
     for positions in by_partner.values():
         rates = statistics.rates_at_conversion(
-            [statistics.Conversion(position, lines[position][5]) for position in positions]
+            [statistics.Conversion(position, lines[position][5]) for position in positions],
+            rules,
         )
         for position in positions:
             lead_id, partner_id, _, deal, rate, at = lines[position]
@@ -170,12 +166,13 @@ def generate(engine: Engine, *, partners: int, leads: int, seed: int = 7) -> Gen
             raise ValidationError(
                 {"database": "The database already holds data; generate fills an empty one."}
             )
+        rules, timeline = program.current(session), program.timeline(session)
     started = utc_now()
     rng = random.Random(seed)
     dialect = engine.dialect.name
     settings = get_settings()
-    services = settings.services or SERVICES_FALLBACK
-    hold = timedelta(days=settings.hold_days)
+    services = rules.services
+    hold = timedelta(days=rules.hold_days)
     now = utc_now().replace(microsecond=0)
     start = now - timedelta(days=30 * MONTHS)
     password = "-".join(secrets.token_urlsafe(4) for _ in range(3))
@@ -297,7 +294,7 @@ def generate(engine: Engine, *, partners: int, leads: int, seed: int = 7) -> Gen
         # Leads, their events and the ledger lines of the converted ones.
         big = min(leads, max(int(leads * BIG_PARTNER_SHARE), 0))
         eligible = [pid for pid, status in statuses.items() if status != "pending" and pid != 1]
-        payout_days = _payout_days(start.date(), now.date() + timedelta(days=1))
+        payout_days = _payout_days(start.date(), now.date() + timedelta(days=1), rules.payout_day)
         lines: list[Line] = []
         event_rows: list[tuple[Any, ...]] = []
         conversions_by_partner: dict[int, int] = defaultdict(int)
@@ -336,7 +333,7 @@ def generate(engine: Engine, *, partners: int, leads: int, seed: int = 7) -> Gen
                 deal = commission = rate = None
                 if converted is not None:
                     deal = Decimal(rng.randrange(50_000, 5_000_000)) / 100
-                    rate = _rate_for(per_year.get(partner_id, 8))
+                    rate = _rate_for(per_year.get(partner_id, 8), rules)
                     commission = to_cents(deal * rate)
                     lines.append((lead_id, partner_id, commission, deal, rate, converted))
                     conversions_by_partner[partner_id] += 1
@@ -406,7 +403,7 @@ def generate(engine: Engine, *, partners: int, leads: int, seed: int = 7) -> Gen
                     _stamp(converted, dialect),
                     _stamp(lost, dialect),
                     _stamp(updated, dialect),
-                    _stamp(created + timedelta(days=settings.claim_days), dialect),
+                    _stamp(created + timedelta(days=rules.claim_days), dialect),
                     1,
                 )
 
@@ -440,7 +437,7 @@ def generate(engine: Engine, *, partners: int, leads: int, seed: int = 7) -> Gen
         )
         # Each conversion's rate by the program's rule, now that all of each partner's are
         # known (the rows above took an estimate): the leads that differ are corrected.
-        corrected = _rated_by_the_rules(lines)
+        corrected = _rated_by_the_rules(lines, timeline)
         if corrected:
             connection.execute(
                 update(Lead)

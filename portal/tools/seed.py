@@ -20,9 +20,9 @@ from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from portal.accounts.users import hash_password
-from portal.core import audit
+from portal.core import audit, program
 from portal.core.access import Actor
-from portal.core.config import get_settings, write_private
+from portal.core.config import ProgramRules, get_settings, write_private
 from portal.core.crypto import encrypt, encrypt_bytes, last4
 from portal.core.models import (
     BankAccountType,
@@ -257,6 +257,7 @@ def seed_demo(session: Session, *, rng_seed: int = 2026) -> list[DemoLogin]:
     now = utc_now()
     start = now - timedelta(days=30 * MONTHS)
     settings = get_settings()
+    rules = program.current(session)
     logins: list[DemoLogin] = []
 
     def add_login(username: str, role: Role, partner: Partner | None, note: str) -> User:
@@ -424,10 +425,12 @@ def seed_demo(session: Session, *, rng_seed: int = 2026) -> list[DemoLogin]:
             created = partner.created_at + timedelta(
                 seconds=rng.randint(0, int((now - partner.created_at).total_seconds()) - 3600)
             )
-            lead, steps = _demo_lead(rng, partner, created, now, share, client_number)
+            lead, steps = _demo_lead(rng, rules, partner, created, now, share, client_number)
             leads.append(lead)
             history.append(steps)
-    _rates_by_the_rules(leads, {partner.id: partner for partner, _, _ in partners})
+    _rates_by_the_rules(
+        leads, {partner.id: partner for partner, _, _ in partners}, program.timeline(session)
+    )
     session.add_all(leads)
     session.flush()
 
@@ -477,7 +480,7 @@ def seed_demo(session: Session, *, rng_seed: int = 2026) -> list[DemoLogin]:
                 )
             )
     session.flush()
-    hold = timedelta(days=settings.hold_days)
+    hold = timedelta(days=rules.hold_days)
     session.execute(
         insert(Commission),
         [
@@ -498,7 +501,7 @@ def seed_demo(session: Session, *, rng_seed: int = 2026) -> list[DemoLogin]:
         ],
     )
     integrity.rebuild_statistics(session)
-    _payout_history(session, rng, start, now, leads)
+    _payout_history(session, rng, rules, start, now, leads)
     audit.record(
         session,
         actor_user_id=None,
@@ -515,12 +518,12 @@ def seed_demo(session: Session, *, rng_seed: int = 2026) -> list[DemoLogin]:
 DEMO_RATES_FROM_USD = {"EUR": Decimal("0.9217"), "GBP": Decimal("0.7882"), "USD": Decimal("1")}
 
 
-def _demo_rates(rng: random.Random, payday: date) -> dict[str, Quote]:
+def _demo_rates(rng: random.Random, payday: date, rules: ProgramRules) -> dict[str, Quote]:
     """A batch's rates for every enabled payout currency, from the program currency."""
     program = get_settings().currency
     base = DEMO_RATES_FROM_USD.get(program)
     quotes = {}
-    for code in currencies.enabled():
+    for code in currencies.enabled(rules):
         if code == program or base is None or code not in DEMO_RATES_FROM_USD:
             continue
         rate = DEMO_RATES_FROM_USD[code] / base * Decimal(1 + rng.uniform(-0.015, 0.015))
@@ -531,17 +534,22 @@ def _demo_rates(rng: random.Random, payday: date) -> dict[str, Quote]:
 
 
 def _payout_history(
-    session: Session, rng: random.Random, start: datetime, now: datetime, leads: list[Lead]
+    session: Session,
+    rng: random.Random,
+    rules: ProgramRules,
+    start: datetime,
+    now: datetime,
+    leads: list[Lead],
 ) -> None:
     """Run the monthly payout batches of the past 18 months through the real services. The
     latest batch is left scheduled, as on a morning before finance pays it, so the demo can
     make every payout file and settle it from the Payouts page."""
     operator = Actor.operator()
-    payday = next_payout_date(start.date())
+    payday = next_payout_date(start.date(), rules)
     while payday < now.date():
-        latest = next_payout_date(payday + timedelta(days=1)) >= now.date()
+        latest = next_payout_date(payday + timedelta(days=1), rules) >= now.date()
         batch = payouts.run_batch(
-            session, actor=operator, cutoff=payday, rates=_demo_rates(rng, payday)
+            session, actor=operator, cutoff=payday, rates=_demo_rates(rng, payday, rules)
         )
         for payout in batch.scheduled:
             scheduled_at = datetime.combine(payday, datetime.min.time(), UTC) + timedelta(hours=9)
@@ -575,7 +583,7 @@ def _payout_history(
                     paid_at=case((Payout.status == PayoutStatus.PAID, settled_at), else_=None),
                 )
             )
-        payday = next_payout_date(payday + timedelta(days=1))
+        payday = next_payout_date(payday + timedelta(days=1), rules)
     # Historic batches notified every partner user; those messages are long read.
     session.execute(
         update(Notification)
@@ -612,7 +620,9 @@ def _domain(partner: Partner | None) -> str:
     return partner.email.partition("@")[2] if partner else "portal.example"
 
 
-def _rates_by_the_rules(leads: list[Lead], partners: dict[int, Partner]) -> None:
+def _rates_by_the_rules(
+    leads: list[Lead], partners: dict[int, Partner], rules: program.Timeline
+) -> None:
     """Give each converted lead the rate its conversion earned by the program's rule
     (`statistics.rates_at_conversion`), and the commission that rate makes."""
     converted: dict[int, list[Lead]] = {}
@@ -626,6 +636,7 @@ def _rates_by_the_rules(leads: list[Lead], partners: dict[int, Partner]) -> None
                 for index, lead in enumerate(own)
                 if lead.converted_at is not None
             ],
+            rules,
             pinned=partners[partner_id].commission_rate,
         )
         for index, lead in enumerate(own):
@@ -636,6 +647,7 @@ def _rates_by_the_rules(leads: list[Lead], partners: dict[int, Partner]) -> None
 
 def _demo_lead(
     rng: random.Random,
+    rules: ProgramRules,
     partner: Partner,
     created: datetime,
     now: datetime,
@@ -667,7 +679,7 @@ def _demo_lead(
         client_email=f"{first.lower()}.{number}@{domain}",
         client_phone=f"+1415555{number % 10000:04d}" if number % 3 == 0 else None,
         company=business,
-        service=rng.choice(get_settings().services),
+        service=rng.choice(rules.services),
         notes=rng.choice(
             [
                 "",
@@ -678,7 +690,7 @@ def _demo_lead(
         ),
         created_at=created,
         self_referral=domain == _domain(partner),
-        claim_expires_at=created + timedelta(days=get_settings().claim_days),
+        claim_expires_at=created + timedelta(days=rules.claim_days),
         version=1,
     )
     lead.client_email_key = lead.client_email.casefold()

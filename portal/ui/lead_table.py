@@ -300,7 +300,7 @@ def _editor(
             ),
             "Client": st.column_config.TextColumn(pinned=True),
             "Awaiting contact": st.column_config.CheckboxColumn(
-                help=f"Still pending after {get_settings().awaiting_contact_days} days."
+                help="Still pending past the program's deadline for a first contact."
             ),
         },
     )
@@ -356,7 +356,7 @@ def _dialogs(actor: Actor, prefix: str) -> None:
                 st.text(
                     f"Commission: {fmt.money(preview.commission)} "
                     f"({fmt.rate(preview.rate)}, {why}), on hold for "
-                    f"{get_settings().hold_days} days."
+                    f"{fmt.count(preview.hold_days, 'day')}."
                 )
         return typed.strip()
 

@@ -125,7 +125,6 @@ def test_a_generated_client_runs_the_quick_reference(api_server, tmp_path):
         LeadPage,
         LeadStatus,
         NewLead,
-        NewLeadService,
     )
 
     with unit_of_work(get_engine(api_server.database_url)) as session:
@@ -140,7 +139,7 @@ def test_a_generated_client_runs_the_quick_reference(api_server, tmp_path):
             body=NewLead(
                 client_name="Sam Okafor",
                 client_email="sam@okafor-sdk.example",
-                service=NewLeadService(service),
+                service=service,  # one of the program's services, which managers change
             ),
             idempotency_key="sdk-1",
         )

@@ -32,6 +32,7 @@ PAGES = {
         "manager_audit",
         "manager_exports",
         "manager_mail",
+        "manager_settings",
         "account",
     ],
 }

@@ -8,6 +8,7 @@ from datetime import timedelta
 from playwright.sync_api import expect
 from sqlalchemy import update
 
+from portal.core import program
 from portal.core.db import get_engine, unit_of_work
 from portal.core.models import Commission
 from portal.core.types import utc_now
@@ -42,6 +43,7 @@ MANAGER_PAGES = [
     "manager_tax_forms",
     "manager_audit",
     "manager_exports",
+    "manager_settings",
     "account",
 ]
 
@@ -91,6 +93,13 @@ def _seed(engine):
         )
         applicant = make_partner(db, company_name=HOSTILE)
         partners.change_status(db, actor=manager, partner_id=applicant.id, action="approve")
+        program.change(  # a service a partner picks from, and a reason in the history
+            db,
+            actor=manager,
+            changes={"services": [*program.current(db).services, SHORT]},
+            reason=HOSTILE,
+            based_on=program.current_version(db),
+        )
     return manager, partner, lead
 
 

@@ -121,6 +121,7 @@ PAGES = {
         "manager_audit",
         "manager_exports",
         "manager_mail",
+        "manager_settings",
         "account",
     ],
     "visitor": ["", "apply", "set_password"],

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 import portal
 from portal.accounts import api_keys, password_links, users
-from portal.core import audit, crypto
+from portal.core import audit, crypto, program
 from portal.core.access import Actor
 from portal.core.db import unit_of_work
 from portal.core.errors import NotFound, PermissionDenied, PortalError
@@ -47,7 +47,7 @@ from portal.money import (
     tax_reports,
 )
 from portal.partners import partners, profiles
-from portal.reporting import exports, overview, statistics
+from portal.reporting import exports, overview, settings_impact, statistics
 from tests.apptest import page_as, texts
 from tests.factories import (
     PASSWORD,
@@ -541,6 +541,23 @@ MATRIX: dict[str, tuple[Call, set[str]]] = {
         ACTIVE_A_OR_MANAGER,
     ),
     "mail.list_mail": (lambda s, w, a: mail.list_mail(s, actor=a), MANAGER),
+    "program.change": (
+        lambda s, w, a: program.change(
+            s,
+            actor=a,
+            changes={"hold_days": program.current(s).hold_days + 1},
+            reason="Matrix",
+            based_on=program.current_version(s),
+        ),
+        MANAGER,
+    ),
+    "program.history": (lambda s, w, a: program.history(s, actor=a), MANAGER),
+    "settings_impact.review": (
+        lambda s, w, a: settings_impact.review(
+            s, actor=a, changes={"min_payout": "75"}, reason="Matrix"
+        ),
+        MANAGER,
+    ),
     "mail.mail_counts": (lambda s, w, a: mail.mail_counts(s, actor=a), MANAGER),
     "mail.retry_dead": (
         lambda s, w, a: mail.retry_dead(s, actor=a, message_id=w.dead_mail),
@@ -640,6 +657,7 @@ PAGES = {
     "pages/manager_audit.py": MANAGER,
     "pages/manager_exports.py": MANAGER,
     "pages/manager_mail.py": MANAGER,
+    "pages/manager_settings.py": MANAGER,
     "pages/account.py": MANAGER,
 }
 REFUSALS = ("This page is for", "Please sign in", "Your session has ended")

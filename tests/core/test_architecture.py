@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from portal.core.config import PROJECT_ROOT
+from portal.core.config import PROJECT_ROOT, ProgramRules
 
 
 def _imports(path: Path) -> set[str]:
@@ -112,4 +112,38 @@ def test_every_chart_is_drawn_one_way():
         for path in _scripts()
         if "plotly_chart" in path.read_text(encoding="utf-8")
     ]
+    assert offenders == []
+
+
+def test_program_rules_are_read_from_the_stored_settings():
+    """Hold days, minimum payout and the other rules managers change are read through
+    `program.current` (or `timeline`): read from the configuration, a rule would ignore
+    every change saved on the Program settings page. Any `<something>.hold_days` whose
+    object is the settings (`get_settings()` or a name bound to it) is a stale read."""
+    rules = set(ProgramRules.model_fields)
+    offenders = []
+    for path in [*_scripts(), *sorted((PROJECT_ROOT / "portal").rglob("*.py"))]:
+        if path.name in {"config.py", "program.py"}:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        bound = {
+            target.id
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Assign)
+            and isinstance(node.value, ast.Call)
+            and getattr(node.value.func, "id", getattr(node.value.func, "attr", ""))
+            == "get_settings"
+            for target in node.targets
+            if isinstance(target, ast.Name)
+        }
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Attribute) or node.attr not in rules:
+                continue
+            owner = node.value
+            from_settings = (
+                isinstance(owner, ast.Call)
+                and getattr(owner.func, "id", getattr(owner.func, "attr", "")) == "get_settings"
+            ) or (isinstance(owner, ast.Name) and owner.id in bound)
+            if from_settings:
+                offenders.append(f"{path.relative_to(PROJECT_ROOT)}:{node.lineno} .{node.attr}")
     assert offenders == []

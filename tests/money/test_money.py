@@ -13,6 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select, update
 
+from portal.core import program
+from portal.core.config import ProgramRules
 from portal.core.db import unit_of_work
 from portal.core.errors import NotFound, PermissionDenied, PortalError, ValidationError
 from portal.core.models import AuditEntry, Commission, CommissionStatus, Payout, PayoutStatus
@@ -276,9 +278,11 @@ def test_summary_shows_next_payout_expected_amount_and_reasons(engine, settings_
         manager, partner = make_manager(session), make_actor(session)
         lead = make_converted_lead(session, manager, partner)
         result = summary(session, partner)
-        assert result.next_payout_date == commissions.next_payout_date(today())
+        assert result.next_payout_date == commissions.next_payout_date(
+            today(), program.current(session)
+        )
         assert result.next_payout_date.day == 15 and result.next_payout_date >= today()
-        assert any("on hold for 30 days" in reason for reason in result.held_reasons)
+        assert any("is on hold after conversion" in reason for reason in result.held_reasons)
         assert any("Choose a payout method" in reason for reason in result.held_reasons)
         age(session, lead.id, 40)
         payable_profile(session, partner)
@@ -287,11 +291,11 @@ def test_summary_shows_next_payout_expected_amount_and_reasons(engine, settings_
         assert ready.held_reasons == []
 
 
-def test_next_payout_date_rolls_over_months_and_years(settings_override):
-    settings_override(payout_day=15)
-    assert commissions.next_payout_date(date(2026, 11, 15)) == date(2026, 11, 15)
-    assert commissions.next_payout_date(date(2026, 11, 16)) == date(2026, 12, 15)
-    assert commissions.next_payout_date(date(2026, 12, 20)) == date(2027, 1, 15)
+def test_next_payout_date_rolls_over_months_and_years():
+    rules = ProgramRules(payout_day=15)
+    assert commissions.next_payout_date(date(2026, 11, 15), rules) == date(2026, 11, 15)
+    assert commissions.next_payout_date(date(2026, 11, 16), rules) == date(2026, 12, 15)
+    assert commissions.next_payout_date(date(2026, 12, 20), rules) == date(2027, 1, 15)
 
 
 def test_monthly_statements_chain_and_end_at_the_balance_owed(engine):

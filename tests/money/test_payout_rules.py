@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select, update
 
+from portal.core import program
 from portal.core.db import unit_of_work
 from portal.core.errors import ValidationError
 from portal.core.models import Commission, CommissionKind, PartnerProfile
@@ -283,7 +284,7 @@ def test_the_tracker_states_every_case_of_the_next_payout(engine):
         lead = make_converted_lead(session, manager, due, "1000.00")
         hold_ends(session, lead.id, utc_now() - timedelta(days=1))
         state = summary(due)
-        payday = commissions.next_payout_date(today())
+        payday = commissions.next_payout_date(today(), program.current(session))
         assert state.outlook is outlook.DUE
         assert state.headline == f"100.00 USD will be paid on {payday}."
 

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from sqlalchemy import select, update
 
+from portal.core import program
 from portal.core.db import unit_of_work
 from portal.core.models import Commission, Partner
 from portal.reporting import integrity, statistics
@@ -17,6 +18,7 @@ from tests.conftest import empty_all_tables
 from tests.factories import make_actor, make_converted_lead, make_manager
 
 Conversion = statistics.Conversion
+ALWAYS = program.Timeline.always(program.configured())
 START = datetime(2025, 1, 1, 9, tzinfo=UTC)
 
 
@@ -27,19 +29,19 @@ def _at(day: int) -> datetime:
 def test_the_tier_counts_the_trailing_years_earlier_conversions_not_reversed_by_then():
     # Ten conversions reach silver (12.5 %) for the eleventh: the tenth and before earn 10 %.
     eleven = [Conversion(n, _at(n)) for n in range(11)]
-    rates = statistics.rates_at_conversion(eleven)
+    rates = statistics.rates_at_conversion(eleven, ALWAYS)
     assert [rates[n] for n in range(11)] == [Decimal("0.10")] * 10 + [Decimal("0.125")]
     # A year and a day later the first has left the window: ten earlier again, not eleven.
-    later = statistics.rates_at_conversion([*eleven, Conversion(99, _at(10 + 366))])
+    later = statistics.rates_at_conversion([*eleven, Conversion(99, _at(10 + 366))], ALWAYS)
     assert later[99] == Decimal("0.10")
     # One of them reversed before the eleventh: nine count.
     undone = [Conversion(0, _at(0), reversed_at=_at(5)), *eleven[1:]]
-    assert statistics.rates_at_conversion(undone)[10] == Decimal("0.10")
+    assert statistics.rates_at_conversion(undone, ALWAYS)[10] == Decimal("0.10")
     # Reversed after it: it counted when the eleventh was made.
     late = [Conversion(0, _at(0), reversed_at=_at(20)), *eleven[1:]]
-    assert statistics.rates_at_conversion(late)[10] == Decimal("0.125")
+    assert statistics.rates_at_conversion(late, ALWAYS)[10] == Decimal("0.125")
     # A pinned rate is every conversion's.
-    pinned = statistics.rates_at_conversion(eleven, pinned=Decimal("0.18"))
+    pinned = statistics.rates_at_conversion(eleven, ALWAYS, pinned=Decimal("0.18"))
     assert set(pinned.values()) == {Decimal("0.18")}
 
 

@@ -28,6 +28,7 @@ MANAGER_PAGES = [
     "pages/manager_audit.py",
     "pages/manager_exports.py",
     "pages/manager_mail.py",
+    "pages/manager_settings.py",
     "pages/account.py",
 ]
 

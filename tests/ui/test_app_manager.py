@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select, update
 
 from portal.accounts import users
+from portal.core import program
 from portal.core.config import PROJECT_ROOT
 from portal.core.db import unit_of_work
 from portal.core.models import (
@@ -520,3 +521,45 @@ def test_exports_page_makes_the_tax_filing_file(app_database):
     _click(test, "Prepare the filing file")
     assert any(b.label.startswith("Download tax-filing-") for b in test.get("download_button"))
     assert any("full taxpayer ids" in shown(w) for w in test.warning)
+
+
+def test_program_settings_are_reviewed_then_saved_and_the_history_says_so(app_database):
+    with unit_of_work(app_database) as db:
+        manager, partner = make_manager(db), make_actor(db)
+        payable_profile(db, partner)
+        lead = make_converted_lead(db, manager, partner, "700.00")  # 70.00 owed
+        db.execute(update(Commission).values(hold_until=utc_now() - timedelta(days=1)))
+    test = page_as(manager, "pages/manager_settings.py")
+    assert not test.exception, test.exception
+    assert "No change has been saved yet" in texts(test)
+    hold = next(n for n in test.number_input if n.label == "Hold days")
+    assert hold.value == 30
+    # Every wrong field is told under itself at once; nothing is saved.
+    hold.set_value(10)
+    next(t for t in test.text_input if t.label.startswith("Minimum payout")).input("abc")
+    _click(test, "Review the change")
+    page = texts(test)
+    assert "Minimum payout must be a number." in page
+    assert "Reason is required" in page
+    with unit_of_work(app_database) as db:
+        assert program.current_version(db) == 0
+    # A valid change: the dialog lists each change and what it affects.
+    next(n for n in test.number_input if n.label == "Hold days").set_value(10)
+    next(t for t in test.text_input if t.label.startswith("Minimum payout")).input("100")
+    next(t for t in test.text_input if t.label.startswith("Reason")).input("Fewer, larger payouts")
+    _click(test, "Review the change")
+    page = texts(test)
+    assert "Hold days: 30 → 10" in page and "Minimum payout: 50.00 → 100.00" in page
+    assert "1 partner owed from 50.00 to under 100.00 today would no longer be paid" in page
+    assert "the 0 commissions on hold keep the release dates they have" in page
+    _click(test, "Save the change")
+    assert "The program settings are saved" in texts(test)
+    with unit_of_work(app_database) as db:
+        rules = program.current(db)
+        assert (rules.hold_days, rules.min_payout) == (10, Decimal("100.00"))
+        plan = payouts.preview(db, actor=manager, cutoff=utc_now().date())
+        assert [item.partner_id for item in plan.left_out] == [lead.partner_id]
+    history = test.dataframe[-1].value
+    assert list(history["Version"]) == [2, 1]
+    assert history["Changes"][0] == "Hold days: 30 → 10; Minimum payout: 50.00 → 100.00"
+    assert history["Reason"][0] == "Fewer, larger payouts"
