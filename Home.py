@@ -8,7 +8,7 @@ from portal.core.access import Actor, one_action
 from portal.core.actions import Session
 from portal.core.config import get_settings
 from portal.messaging import notifications
-from portal.ui import memory, phone, run_slots, session
+from portal.ui import memory, phone, run_slots, session, tables
 from portal.ui.feedback import database_guard, read
 
 st.set_page_config(page_title="Partner Portal", page_icon="🤝", layout="wide")
@@ -68,5 +68,6 @@ with run_slots.slot(), database_guard():
                     st.text(f"{unread} unread notification{'s' if unread != 1 else ''}")
                 session.logout_button()
                 phone.close_sidebar_after_navigation()
+        tables.room_for_toolbars()
         st.navigation(pages).run()
 memory.page_run_finished()

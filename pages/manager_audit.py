@@ -7,7 +7,7 @@ import streamlit as st
 from portal.core import audit, fmt
 from portal.core.models import Role
 from portal.reporting import exports
-from portal.ui import downloads, paging
+from portal.ui import downloads, paging, tables
 from portal.ui.feedback import perform, read
 from portal.ui.session import require
 
@@ -42,7 +42,7 @@ page = perform(
 )
 if page is None:
     st.stop()
-st.dataframe(
+tables.show(
     [
         {
             # What changed first: on a phone the columns after the first few are off-screen.
@@ -54,7 +54,8 @@ st.dataframe(
         }
         for e in page.items
     ],
-    hide_index=True,
+    key="audit",
+    compact=["When", "Action", "Who"],
 )
 paging.pager(cursors, page.next_cursor, key="audit")
 downloads.csv_export(

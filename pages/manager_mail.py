@@ -8,7 +8,7 @@ from portal.core import fmt
 from portal.core.config import get_settings
 from portal.core.models import MailStatus, Role
 from portal.messaging import mail
-from portal.ui import paging
+from portal.ui import paging, tables
 from portal.ui.feedback import perform, read
 from portal.ui.session import require
 
@@ -50,7 +50,7 @@ if page is None:
 if not page.items:
     st.text("No messages.")
     st.stop()
-st.dataframe(
+tables.show(
     [
         {
             "#": item.id,
@@ -64,7 +64,8 @@ st.dataframe(
         }
         for item in page.items
     ],
-    hide_index=True,
+    key="mail",
+    compact=["Subject", "Status", "Sent"],
 )
 paging.pager(cursors, page.next_cursor, key="mail")
 

@@ -7,7 +7,7 @@ from portal.core.config import get_settings
 from portal.core.models import PartnerStatus, Role
 from portal.money.commissions import CommissionState
 from portal.reporting import overview
-from portal.ui import charts
+from portal.ui import charts, tables
 from portal.ui.feedback import read
 from portal.ui.session import require
 
@@ -60,7 +60,7 @@ else:
 
 st.subheader("Leads awaiting contact", anchor=False)
 if view.awaiting_contact:
-    st.dataframe(
+    tables.show(
         [
             {
                 "Lead": lead.id,
@@ -70,13 +70,14 @@ if view.awaiting_contact:
             }
             for lead in view.awaiting_contact
         ],
-        hide_index=True,
+        key="awaiting",
+        compact=["Partner", "Client", "Registered"],
     )
 else:
     st.caption("Every lead has been contacted within the SLA.")
 st.subheader("Self-referral flags", anchor=False)
 if view.self_referrals:
-    st.dataframe(
+    tables.show(
         [
             {
                 "Lead": lead.id,
@@ -87,7 +88,8 @@ if view.self_referrals:
             }
             for lead in view.self_referrals
         ],
-        hide_index=True,
+        key="self-referrals",
+        compact=["Partner", "Client", "Status"],
     )
 else:
     st.caption("No lead shares its partner's email domain.")

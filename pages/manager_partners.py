@@ -17,7 +17,7 @@ from portal.leads import leads
 from portal.partners import partners, profiles
 from portal.partners.partners import PartnerEdit, PartnerView
 from portal.reporting import statistics
-from portal.ui import confirm, paging
+from portal.ui import confirm, paging, tables
 from portal.ui.feedback import perform, read
 from portal.ui.session import require
 
@@ -85,7 +85,11 @@ if rows:
         key=f"{SELECTION}-{len(cursors)}-{st.session_state.get(SELECTION, 0)}",
         on_select="rerun",
         selection_mode="multi-row",
-        column_config={"Company": st.column_config.TextColumn(pinned=True)},
+        **tables.phone_layout(
+            ["Company", "Earned", "Status"],
+            {"Company": st.column_config.TextColumn(pinned=True)},
+            selectable=True,
+        ),
     )
     selected = [rows[position] for position in picked.selection.rows]
     paging.pager(cursors, listing.next_cursor, key="partners")
@@ -274,7 +278,7 @@ if chosen is not None:
     if not logins:
         st.text("This partner has no logins yet.")
     else:
-        st.dataframe(
+        tables.show(
             [
                 {
                     "Username": u.username,
@@ -286,7 +290,8 @@ if chosen is not None:
                 }
                 for u in logins
             ],
-            hide_index=True,
+            key="logins",
+            compact=["Username", "Active", "Last login"],
         )
         left, middle, right = st.columns(3)
         target = left.selectbox(
@@ -314,7 +319,7 @@ if chosen is not None:
     if not recent:
         st.text("No leads yet.")
     else:
-        st.dataframe(
+        tables.show(
             [
                 {
                     "Lead": lead.id,
@@ -324,7 +329,8 @@ if chosen is not None:
                 }
                 for lead in recent
             ],
-            hide_index=True,
+            key="partner-leads",
+            compact=["Lead", "Client", "Status", "Registered"],
         )
 
 

@@ -16,7 +16,7 @@ from portal.core.validation import FieldErrors
 from portal.money import currencies, payout_files, payouts
 from portal.money.payouts import STATEMENT_COLUMNS, PayoutView, StatementRow
 from portal.reporting import exports
-from portal.ui import confirm, downloads
+from portal.ui import confirm, downloads, tables
 from portal.ui.feedback import perform, read, show_error
 from portal.ui.session import require
 
@@ -123,7 +123,7 @@ if len(plan.totals_paid) > 1 or plan.totals_paid.keys() - {plan.currency}:
         "Paid out: " + ", ".join(f"{total:,.2f} {code}" for code, total in plan.totals_paid.items())
     )
 if plan.paid:
-    st.dataframe(
+    tables.show(
         [
             {
                 "Partner": p.partner_id,
@@ -135,11 +135,12 @@ if plan.paid:
             }
             for p in plan.paid
         ],
-        hide_index=True,
+        key="batch-paid",
+        compact=["Company", "Amount", "Paid"],
     )
 if plan.left_out:
     st.text("Left out, and why")
-    st.dataframe(
+    tables.show(
         [
             {
                 "Partner": p.partner_id,
@@ -149,7 +150,8 @@ if plan.left_out:
             }
             for p in plan.left_out
         ],
-        hide_index=True,
+        key="batch-left-out",
+        compact=["Company", "Owed", "Why"],
     )
 if st.button(f"Run the batch for {cutoff}…", type="primary", disabled=not plan.paid):
     confirm.ask("batch", (cutoff, len(plan.paid), plan.total, rates, confirm_jumps))
@@ -194,7 +196,7 @@ by_id: dict[int, PayoutView] = {p.id: p for p in scheduled}
 if not scheduled:
     st.text("Nothing is waiting to be paid.")
 else:
-    st.dataframe(
+    tables.show(
         [
             {
                 "Payout": p.id,
@@ -209,7 +211,8 @@ else:
             }
             for p in scheduled
         ],
-        hide_index=True,
+        key="scheduled",
+        compact=["Company", "Amount", "Held"],
     )
 
     st.markdown("**Payout files of a batch**")
@@ -256,7 +259,7 @@ else:
             st.text("Every payout of this batch that can be filed is in a live file.")
         if overview.files:
             st.text("Files made for this batch")
-            st.dataframe(
+            tables.show(
                 [
                     {
                         "File": f"#{record.id}",
@@ -271,7 +274,8 @@ else:
                     }
                     for record in overview.files
                 ],
-                hide_index=True,
+                key="files",
+                compact=["File", "Format", "Total", "State"],
             )
             live = [record for record in overview.files if record.status.value == "live"]
             if live:
@@ -489,7 +493,7 @@ else:
             busy="Reading the bank statement…",
         )
         if reading is not None:
-            st.dataframe(
+            tables.show(
                 [
                     {
                         "Payout": row.payout_id,
@@ -501,7 +505,8 @@ else:
                     }
                     for row in reading.rows
                 ],
-                hide_index=True,
+                key="settled",
+                compact=["Company", "Amount", "Reference"],
             )
             if reading.ignored:
                 st.text("Entries that name no payout to settle (left as they are):")
@@ -533,7 +538,7 @@ else:
 
 st.subheader("History", anchor=False)
 history = read(lambda session: payouts.list_payouts(session, actor=actor, limit=100).items)
-st.dataframe(
+tables.show(
     [
         {
             "Payout": p.id,
@@ -548,7 +553,8 @@ st.dataframe(
         }
         for p in history
     ],
-    hide_index=True,
+    key="payout-history",
+    compact=["Company", "Amount", "Status"],
 )
 paid_recently = [p for p in history if p.status is PayoutStatus.PAID]
 if paid_recently:

@@ -10,7 +10,7 @@ from portal.core.actions import Session
 from portal.core.models import Role
 from portal.money import currencies
 from portal.reporting import settings_impact
-from portal.ui import confirm
+from portal.ui import confirm, tables
 from portal.ui.feedback import FormErrors, read
 from portal.ui.session import require
 
@@ -111,16 +111,23 @@ with st.form(form.key):
             columns=["Tier", "From converted leads", "Rate (%)"],
         ),
         num_rows="dynamic",
-        hide_index=True,
         width="stretch",
-        column_config={
-            "Tier": st.column_config.TextColumn(required=True, max_chars=40),
-            "From converted leads": st.column_config.NumberColumn(
-                required=True, min_value=0, step=1
-            ),
-            "Rate (%)": st.column_config.TextColumn(required=True, max_chars=8),
-        },
         key=f"{form.key}-tiers",
+        **{
+            "hide_index": True,
+            **tables.phone_layout(
+                ["Tier", "From converted leads", "Rate (%)"],
+                {
+                    "Tier": st.column_config.TextColumn(required=True, max_chars=40),
+                    "From converted leads": st.column_config.NumberColumn(
+                        required=True, min_value=0, step=1
+                    ),
+                    "Rate (%)": st.column_config.TextColumn(required=True, max_chars=8),
+                },
+                selectable=True,  # its row markers, to delete a tier
+                bordered=True,
+            ),
+        },
     )
     form.under("tier_thresholds")
     form.under("tier_rates")
@@ -175,7 +182,7 @@ versions = read(lambda session: program.history(session, actor=actor))
 if not versions:
     st.text("No change has been saved yet: the values above come from the configuration.")
 else:
-    st.dataframe(
+    tables.show(
         [
             {
                 "Version": item.version,
@@ -186,5 +193,6 @@ else:
             }
             for item in versions
         ],
-        hide_index=True,
+        key="settings-history",
+        compact=["Version", "From", "Changes"],
     )

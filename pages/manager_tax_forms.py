@@ -5,6 +5,7 @@ import streamlit as st
 from portal.core import fmt
 from portal.core.models import Role, TaxDocumentStatus
 from portal.money import tax_forms
+from portal.ui import tables
 from portal.ui.feedback import perform, read
 from portal.ui.session import require
 
@@ -24,7 +25,7 @@ st.subheader("Waiting for review", anchor=False)
 if not waiting:
     st.caption("No tax form is waiting for review.")
 else:
-    st.dataframe(
+    tables.show(
         [
             {
                 "Form": document.id,
@@ -37,7 +38,8 @@ else:
             }
             for document in waiting
         ],
-        hide_index=True,
+        key="tax-forms",
+        compact=["Company", "Kind", "Uploaded"],
     )
     by_id = {document.id: document for document in waiting}
     chosen = st.selectbox(
@@ -87,10 +89,11 @@ st.subheader("W-8 forms lapsing within 90 days", anchor=False)
 if not lapsing:
     st.caption("No verified W-8 form lapses within 90 days.")
 else:
-    st.dataframe(
+    tables.show(
         [
             {"Partner": partner_id, "Company": name, "Form": form.value, "Lapses": fmt.day(day)}
             for partner_id, name, form, day in lapsing
         ],
-        hide_index=True,
+        key="lapsing",
+        compact=["Partner", "Company", "Form", "Lapses"],
     )

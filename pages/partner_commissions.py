@@ -2,7 +2,6 @@
 
 from datetime import date
 
-import pandas as pd
 import streamlit as st
 
 from portal.core import fmt
@@ -16,6 +15,7 @@ from portal.ui import (
     paging,
     partner_state,
     payout_status,
+    tables,
 )
 from portal.ui.feedback import read
 from portal.ui.session import require
@@ -66,28 +66,26 @@ page = read(
     )
 )
 if page.items:
-    st.dataframe(
-        pd.DataFrame(
-            [
-                {
-                    # The money first: on a phone only the first columns fit.
-                    "Client": line.client_name,
-                    "Amount": fmt.money(line.amount, currency=False),
-                    "State": fmt.label(line.state.value),
-                    "Line": fmt.label(line.kind.value),
-                    "Deal": fmt.money(line.deal_value, currency=False) if line.deal_value else "",
-                    "Rate": fmt.rate(line.rate) if line.rate else "",
-                    "Rate note": partner_state.line_rate_note(line.rate, stats.effective_rate),
-                    "Lead": line.lead_id,
-                    "Converted": fmt.day(line.earned_at),
-                    "Hold ends": fmt.day(line.hold_until),
-                    "Payout": f"#{line.payout_id}" if line.payout_id else "",
-                    "Paid": fmt.day(line.paid_at) if line.paid_at else "",
-                }
-                for line in page.items
-            ]
-        ),
-        hide_index=True,
+    tables.show(
+        [
+            {
+                "Client": line.client_name,
+                "Amount": fmt.money(line.amount, currency=False),
+                "State": fmt.label(line.state.value),
+                "Line": fmt.label(line.kind.value),
+                "Deal": fmt.money(line.deal_value, currency=False) if line.deal_value else "",
+                "Rate": fmt.rate(line.rate) if line.rate else "",
+                "Rate note": partner_state.line_rate_note(line.rate, stats.effective_rate),
+                "Lead": line.lead_id,
+                "Converted": fmt.day(line.earned_at),
+                "Hold ends": fmt.day(line.hold_until),
+                "Payout": f"#{line.payout_id}" if line.payout_id else "",
+                "Paid": fmt.day(line.paid_at) if line.paid_at else "",
+            }
+            for line in page.items
+        ],
+        key="commission-lines",
+        compact=["Client", "Amount", "State"],
     )
     paging.pager(cursors, page.next_cursor, key="commissions")
 else:
@@ -103,7 +101,7 @@ if any(p.held_reason for p in history if p.status.value == "scheduled"):
         icon=":material/hourglass:",
     )
 if history:
-    st.dataframe(
+    tables.show(
         [
             {
                 "Payout": f"#{p.id}",
@@ -124,7 +122,8 @@ if history:
             }
             for p in history
         ],
-        hide_index=True,
+        key="payouts",
+        compact=["Payout", "Amount", "Status"],
     )
 else:
     st.caption("No payouts yet.")
@@ -150,7 +149,7 @@ rows = [
     for line in statement.lines
 ]
 if rows:
-    st.dataframe(rows, hide_index=True)
+    tables.show(rows, key="statement", compact=["When", "Description", "Amount"])
 else:
     st.text("No movements this month.")
 st.download_button(

@@ -9,7 +9,7 @@ from portal.leads import leads
 from portal.messaging import notifications
 from portal.money import commissions
 from portal.reporting import statistics
-from portal.ui import charts, partner_state, payout_status
+from portal.ui import charts, partner_state, payout_status, tables
 from portal.ui.feedback import perform, read
 from portal.ui.session import require
 
@@ -82,7 +82,7 @@ else:
     charts.draw(charts.pipeline_funnel(stats.pipeline), left)
     with right:
         st.subheader("Recent leads", anchor=False)
-        st.dataframe(
+        tables.show(
             [
                 {
                     "Client": lead.client_name,
@@ -92,8 +92,8 @@ else:
                 }
                 for lead in recent
             ],
-            hide_index=True,
-            width="stretch",
+            key="recent-leads",
+            compact=["Client", "Status", "Registered"],
         )
 
 st.subheader("Notifications", anchor=False)

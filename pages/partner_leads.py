@@ -2,14 +2,13 @@
 
 from datetime import date
 
-import pandas as pd
 import streamlit as st
 
 from portal.core import fmt
 from portal.core.models import PartnerStatus, Role
 from portal.leads import imports, leads
 from portal.reporting import exports
-from portal.ui import downloads, lead_table, partner_state
+from portal.ui import downloads, lead_table, partner_state, tables
 from portal.ui.feedback import FormErrors, perform, read
 from portal.ui.session import require
 
@@ -103,8 +102,10 @@ if can_edit:
                 st.success(f"Imported {fmt.count(len(result.imported), 'lead')}.")
                 if result.refused:
                     st.warning(f"{fmt.count(len(result.refused), 'row was', 'rows were')} refused:")
-                    st.dataframe(
-                        pd.DataFrame(result.refused, columns=["Line", "Reason"]), hide_index=True
+                    tables.show(
+                        [{"Line": line, "Reason": reason} for line, reason in result.refused],
+                        key="import-refused",
+                        compact=["Line", "Reason"],
                     )
 
 lead_table.table(

@@ -17,7 +17,7 @@ from portal.core.models import (
 )
 from portal.money import tax_forms
 from portal.partners import partners, profiles
-from portal.ui import partner_state
+from portal.ui import partner_state, tables
 from portal.ui.account import (
     api_keys_panel,
     change_password_form,
@@ -336,7 +336,7 @@ warning = tax_forms.expiry_warning(profile.tax_form_expires_on, fmt.utc_today())
 if warning:
     st.warning(warning, icon=":material/event:")
 if uploads:
-    st.dataframe(
+    tables.show(
         [
             {
                 "Form": upload.form.value,
@@ -347,37 +347,46 @@ if uploads:
             }
             for upload in uploads
         ],
-        hide_index=True,
+        key="tax-uploads",
+        compact=["Form", "Uploaded", "Status"],
     )
 if not read_only:
     limit = get_settings().tax_form_max_mb
-    with st.form("tax_form_upload", clear_on_submit=True):
-        st.caption(
-            "Upload your signed form as a PDF: a W-9 if you are a US person, a W-8BEN "
-            "(individuals) or W-8BEN-E (companies) otherwise. A partner manager verifies it; "
-            f"payouts start once it is verified. Up to {limit:g} MB; stored encrypted."
-        )
-        form_kind = st.selectbox("Form", [form.value for form in TaxForm])
-        upload = st.file_uploader(
-            "Signed form (PDF)", type=["pdf"], max_upload_size=math.ceil(limit)
-        )
-        if st.form_submit_button("Upload tax form"):
-            if upload is None:
-                st.error("Signed form (PDF): choose the file to upload.", icon=":material/warning:")
-            else:
-                signed = upload
-                uploaded = perform(
-                    lambda session: tax_forms.submit_tax_form(
-                        session,
-                        actor=actor,
-                        form=form_kind,
-                        file_name=signed.name,
-                        content=signed.getvalue(),
-                    ),
-                )
-                if uploaded is not None:
-                    st.session_state["tax_form_uploaded"] = True
-                    st.rerun()
+    with st.expander(
+        "Upload a tax form",
+        icon=":material/upload_file:",
+        # Open while payouts wait for a verified form; a renewal is a tap away.
+        expanded=profile.tax_form is None or bool(warning),
+    ):
+        with st.form("tax_form_upload", clear_on_submit=True):
+            st.caption(
+                "Upload your signed form as a PDF: a W-9 if you are a US person, a W-8BEN "
+                "(individuals) or W-8BEN-E (companies) otherwise. A partner manager verifies it; "
+                f"payouts start once it is verified. Up to {limit:g} MB; stored encrypted."
+            )
+            form_kind = st.selectbox("Form", [form.value for form in TaxForm])
+            upload = st.file_uploader(
+                "Signed form (PDF)", type=["pdf"], max_upload_size=math.ceil(limit)
+            )
+            if st.form_submit_button("Upload tax form"):
+                if upload is None:
+                    st.error(
+                        "Signed form (PDF): choose the file to upload.", icon=":material/warning:"
+                    )
+                else:
+                    signed = upload
+                    uploaded = perform(
+                        lambda session: tax_forms.submit_tax_form(
+                            session,
+                            actor=actor,
+                            form=form_kind,
+                            file_name=signed.name,
+                            content=signed.getvalue(),
+                        ),
+                    )
+                    if uploaded is not None:
+                        st.session_state["tax_form_uploaded"] = True
+                        st.rerun()
 if st.session_state.pop("tax_form_uploaded", False):
     st.success("Tax form uploaded: a partner manager will review it.")
 

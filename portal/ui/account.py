@@ -12,15 +12,15 @@ from portal.accounts import api_keys, users
 from portal.core import fmt
 from portal.core.access import Actor
 from portal.messaging import webhooks
+from portal.ui import tables
 from portal.ui.feedback import perform, read
 from portal.ui.session import current_session_id
 
 LABELS = {"current_password": "Current password", "new_password": "New password"}
 
 
-def change_password_form(actor: Actor) -> None:
+def _change_password_form(actor: Actor) -> None:
     """Ask for the current password and a new one twice; other sessions end on success."""
-    st.subheader("Change password", anchor=False)
     with st.form("change_password", clear_on_submit=True):
         current = st.text_input("Current password", type="password")
         new = st.text_input(
@@ -57,12 +57,11 @@ def change_password_form(actor: Actor) -> None:
         st.success(f"Password changed.{signed_out}")
 
 
-def sessions_panel(actor: Actor) -> None:
+def _sessions_panel(actor: Actor) -> None:
     """Where the actor is signed in, and a way to sign out everywhere."""
-    st.subheader("Where you are signed in", anchor=False)
     sessions = read(lambda session: users.list_sessions(session, actor=actor))
     this = current_session_id()
-    st.dataframe(
+    tables.show(
         [
             {
                 "Browser": ("This browser · " if item.id == this else "")
@@ -73,7 +72,8 @@ def sessions_panel(actor: Actor) -> None:
             }
             for item in sessions
         ],
-        hide_index=True,
+        key="sessions",
+        compact=["Browser", "Signed in", "Last seen"],
     )
     if st.button("Sign out everywhere", help="Ends every session, this browser's too."):
         perform(lambda session: users.end_sessions(session, actor=actor))
@@ -109,9 +109,8 @@ def _events_of(events: list[str]) -> str:
     return "; ".join(webhooks.event_words(event).lower() for event in events)
 
 
-def api_keys_panel(actor: Actor) -> None:
+def _api_keys_panel(actor: Actor) -> None:
     """The actor's API keys: make one (shown once), see when each was last used, revoke."""
-    st.subheader("API keys", anchor=False)
     st.caption(
         "Let your own systems (a CRM, a spreadsheet script) call the portal's API at "
         "`/api/v1` with `Authorization: Bearer <key>`: see the "
@@ -155,7 +154,7 @@ def api_keys_panel(actor: Actor) -> None:
     if not keys:
         st.text("No API keys yet.")
         return
-    st.dataframe(
+    tables.show(
         [
             {
                 "Name": key.name,
@@ -168,7 +167,8 @@ def api_keys_panel(actor: Actor) -> None:
             }
             for key in keys
         ],
-        hide_index=True,
+        key="api-keys",
+        compact=["Name", "Access", "State"],
     )
     live = [key for key in keys if key.revoked_at is None]
     if not live:
@@ -191,10 +191,9 @@ def api_keys_panel(actor: Actor) -> None:
 WEBHOOK_SECRET_SHOWN = "_portal_new_webhook_secret"  # noqa: S105 - a session-state key
 
 
-def webhooks_panel(actor: Actor) -> None:
+def _webhooks_panel(actor: Actor) -> None:
     """A partner's webhooks: register one (its secret shown once), read each one's delivery
     log with the receiver's answers, send a delivery again, disable."""
-    st.subheader("Webhooks", anchor=False)
     st.caption(
         "Your system is told about your events as they happen: a signed JSON POST to your "
         "HTTPS address (Portal-Signature: t=…,v1=HMAC-SHA256 of “t.body” with the secret)."
@@ -228,7 +227,7 @@ def webhooks_panel(actor: Actor) -> None:
         lambda session: webhooks.list_deliveries(session, actor=actor, endpoint_id=chosen.id)
     )
     if log:
-        st.dataframe(
+        tables.show(
             [
                 {
                     "#": item.id,
@@ -242,7 +241,8 @@ def webhooks_panel(actor: Actor) -> None:
                 }
                 for item in log
             ],
-            hide_index=True,
+            key="deliveries",
+            compact=["Event", "State", "Delivered"],
         )
         again = st.selectbox(
             "Send a delivery again",
@@ -277,3 +277,29 @@ DELIVERY_WORDS = {
     "sent": "Delivered",
     "dead": "Failed",
 }
+
+
+# Each panel is a section the user opens: with every panel open, the Profile page was 5,000
+# px long on a phone. A section opens by itself to show a secret made on the last run.
+def change_password_form(actor: Actor) -> None:
+    with st.expander("Change password", icon=":material/password:"):
+        _change_password_form(actor)
+
+
+def sessions_panel(actor: Actor) -> None:
+    with st.expander("Where you are signed in", icon=":material/devices:"):
+        _sessions_panel(actor)
+
+
+def api_keys_panel(actor: Actor) -> None:
+    with st.expander(
+        "API keys", icon=":material/vpn_key:", expanded=API_KEY_SHOWN in st.session_state
+    ):
+        _api_keys_panel(actor)
+
+
+def webhooks_panel(actor: Actor) -> None:
+    with st.expander(
+        "Webhooks", icon=":material/webhook:", expanded=WEBHOOK_SECRET_SHOWN in st.session_state
+    ):
+        _webhooks_panel(actor)

@@ -21,7 +21,7 @@ from portal.core.pagination import Page
 from portal.core.types import utc_now
 from portal.leads import leads
 from portal.money import commissions
-from portal.ui import confirm, paging, pickers, run_slots
+from portal.ui import confirm, paging, pickers, run_slots, tables
 from portal.ui.feedback import perform
 
 if TYPE_CHECKING:
@@ -279,30 +279,36 @@ def _editor(
         key=key,
         num_rows="fixed",
         disabled=[column for column in frame.columns if column not in editable],
-        column_config={
-            OPEN: st.column_config.CheckboxColumn(
-                width="small", help="Tick to open the lead's details below the table."
-            ),
-            **(
-                {
-                    SELECT: st.column_config.CheckboxColumn(
-                        width="small", help="Tick the leads to reassign together."
-                    )
-                }
-                if actor.is_manager
-                else {}
-            ),
-            "Status": st.column_config.SelectboxColumn(
-                options=status_choices(actor, page.items),
-                required=True,
-                help="Choose the next status: it is saved at once. 'Can move to' lists the "
-                "moves each lead allows; lost asks for the reason.",
-            ),
-            "Client": st.column_config.TextColumn(pinned=True),
-            "Awaiting contact": st.column_config.CheckboxColumn(
-                help="Still pending past the program's deadline for a first contact."
-            ),
-        },
+        # On a phone: what a partner acts on (the client and its status); the rest is in
+        # the lead's details (Open).
+        **tables.phone_layout(
+            [OPEN, *([SELECT] if actor.is_manager else []), "Client", "Status"],
+            {
+                OPEN: st.column_config.CheckboxColumn(
+                    width="small", help="Tick to open the lead's details below the table."
+                ),
+                **(
+                    {
+                        SELECT: st.column_config.CheckboxColumn(
+                            width="small", help="Tick the leads to reassign together."
+                        )
+                    }
+                    if actor.is_manager
+                    else {}
+                ),
+                "Status": st.column_config.SelectboxColumn(
+                    options=status_choices(actor, page.items),
+                    required=True,
+                    help="Choose the next status: it is saved at once. 'Can move to' lists the "
+                    "moves each lead allows; lost asks for the reason.",
+                ),
+                "Client": st.column_config.TextColumn(pinned=True),
+                "Awaiting contact": st.column_config.CheckboxColumn(
+                    help="Still pending past the program's deadline for a first contact."
+                ),
+            },
+            ticks=[OPEN, SELECT],
+        ),
     )
     paging.pager(cursors, page.next_cursor, key=prefix)
     _dialogs(actor, prefix)
@@ -510,7 +516,7 @@ def _details(actor: Actor) -> None:
     )
     if lead.notes:
         st.text(f"Notes: {lead.notes}")
-    st.dataframe(
+    tables.show(
         [
             {
                 "When": fmt.moment(entry.at),
@@ -522,11 +528,12 @@ def _details(actor: Actor) -> None:
             }
             for entry in detail.timeline
         ],
-        hide_index=True,
+        key="timeline",
+        compact=["When", "What", "To"],
     )
     if chain:
         st.caption("Commission chain: conversion → hold release → payout")
-        st.dataframe(
+        tables.show(
             [
                 {
                     "Line": line.kind.value,
@@ -539,7 +546,8 @@ def _details(actor: Actor) -> None:
                 }
                 for line in chain
             ],
-            hide_index=True,
+            key="commission-chain",
+            compact=["Line", "Amount", "State"],
         )
 
 

@@ -22,6 +22,17 @@ from tests.factories import (
 )
 
 PHONE = {"width": 390, "height": 844}
+# A phone says so in its user agent ("Mobile"): the page is drawn on the server, which reads
+# that (the screen's width it never sees). Chrome on a Pixel 7, as Playwright describes it.
+PHONE_CONTEXT = {
+    "viewport": PHONE,
+    "is_mobile": True,
+    "has_touch": True,
+    "user_agent": (
+        "Mozilla/5.0 (Linux; Android 14; Pixel 7) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/156.0.0.0 Mobile Safari/537.36"
+    ),
+}
 
 
 def _fits_the_screen(page, where: str) -> None:
@@ -30,6 +41,27 @@ def _fits_the_screen(page, where: str) -> None:
     overflow = main.evaluate("element => element.scrollWidth - element.clientWidth")
     assert overflow <= 1, (where, overflow)
     assert page.locator('[data-testid="stException"]').count() == 0, where
+    # Tables show the columns that fit: none is read by scrolling it sideways.
+    wide = page.locator('[data-testid="stDataFrame"] .dvn-scroller').evaluate_all(
+        "grids => grids.map(g => g.scrollWidth - g.clientWidth).filter(extra => extra > 1)"
+    )
+    assert wide == [], (where, wide)
+    # A table's toolbar (always shown on a touch screen) covers no field or button.
+    covered = page.evaluate(
+        """() => {
+          const boxes = [...document.querySelectorAll('[data-testid="stElementToolbar"]')]
+            .map(t => t.getBoundingClientRect()).filter(r => r.width && r.height);
+          const meet = (a, b) => a.left < b.right && b.left < a.right
+            && a.top < b.bottom && b.top < a.bottom;
+          return [...document.querySelectorAll('input, textarea, button, [role="combobox"]')]
+            .filter(e => !e.closest('[data-testid="stElementToolbar"]'))
+            .filter(e => e.checkVisibility({visibilityProperty: true}))
+            .filter(e => { const r = e.getBoundingClientRect(); return r.width && r.height; })
+            .filter(e => boxes.some(box => meet(box, e.getBoundingClientRect())))
+            .map(e => e.getAttribute('aria-label') || e.textContent.slice(0, 40));
+        }"""
+    )
+    assert covered == [], (where, covered)
 
 
 def test_money_pages_on_a_phone(server, browser):
@@ -44,7 +76,7 @@ def test_money_pages_on_a_phone(server, browser):
             db, actor=partner, form="W-9", file_name="renewal.pdf", content=TINY_PDF
         )
 
-    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    context = browser.new_context(**PHONE_CONTEXT)
     page = context.new_page()
     sign_in(page, server.url, partner.username, PASSWORD)
     page.goto(f"{server.url}/partner_commissions")
@@ -54,6 +86,9 @@ def test_money_pages_on_a_phone(server, browser):
     shoot(page, "phone-partner-commissions")
     page.goto(f"{server.url}/partner_profile")
     settle(page)
+    # A form is on file: renewing it is a section to open, as are the account's panels.
+    for section in ("Upload a tax form", "Change password", "API keys", "Webhooks"):
+        page.locator('[data-testid="stExpander"] summary', has_text=section).click()
     upload = page.get_by_role("button", name="Upload tax form")
     upload.scroll_into_view_if_needed()
     expect(upload).to_be_visible()
@@ -61,7 +96,7 @@ def test_money_pages_on_a_phone(server, browser):
     shoot(page, "phone-partner-profile")
     context.close()
 
-    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    context = browser.new_context(**PHONE_CONTEXT)
     page = context.new_page()
     sign_in(page, server.url, manager.username, PASSWORD)
     page.goto(f"{server.url}/manager_payouts")
@@ -92,7 +127,7 @@ def test_money_pages_on_a_phone(server, browser):
 def test_the_sidebar_closes_after_choosing_a_page_on_a_phone(server, browser):
     with unit_of_work(get_engine(server.database_url)) as db:
         partner = make_actor(db, username="phone.navigator")
-    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    context = browser.new_context(**PHONE_CONTEXT)
     page = context.new_page()
     sign_in(page, server.url, partner.username, PASSWORD)
     sidebar = page.get_by_test_id("stSidebar")
@@ -136,7 +171,7 @@ def test_every_page_fits_a_phone_for_every_kind_of_user(server, browser):
         applicant = make_actor(db, username="phone.applicant", status=PartnerStatus.PENDING)
     logins = {"partner": partner, "applicant": applicant, "manager": manager, "visitor": None}
     for who, paths in PAGES.items():
-        context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+        context = browser.new_context(**PHONE_CONTEXT)
         page = context.new_page()
         login = logins[who]
         if login is not None:

@@ -147,3 +147,21 @@ def test_program_rules_are_read_from_the_stored_settings():
             if from_settings:
                 offenders.append(f"{path.relative_to(PROJECT_ROOT)}:{node.lineno} .{node.attr}")
     assert offenders == []
+
+
+def test_every_table_is_laid_out_for_phones():
+    """A table is drawn by `tables.show` (read-only rows), or with `tables.phone_layout`
+    (tables that answer a tapped row themselves): on a phone it shows the columns that
+    fit, not a grid read by scrolling sideways."""
+    offenders = []
+    for path in _ui_sources():
+        if path.name == "tables.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Call)
+                and ast.unparse(node.func) in {"st.dataframe", "st.data_editor"}
+                and "tables.phone_layout(" not in ast.unparse(node)
+            ):
+                offenders.append(f"{path.relative_to(PROJECT_ROOT)}:{node.lineno}")
+    assert offenders == []
