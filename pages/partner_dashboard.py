@@ -30,33 +30,42 @@ partner_state.status_news(actor, unread)
 unread = [note for note in unread if note.kind != "partner_status"]  # told just above
 partner_state.state_banner(actor)
 
-row = st.columns(4)
-row[0].metric("Referrals", f"{stats.total_referrals:,}")
-row[1].metric(
-    "Conversion rate",
-    fmt.percent(stats.conversion_rate),
-    help="Converted leads ÷ all leads you registered.",
-)
-row[2].metric(f"Total earnings ({currency})", fmt.money(stats.total_earnings, currency=False))
-row[3].metric(
-    "Rank",
-    f"{stats.rank} of {stats.ranked_partners}" if stats.rank else "—",
-    help="By total earnings among active partners.",
-)
-row = st.columns(4)
-row[0].metric(f"Pending earnings ({currency})", fmt.money(stats.pending_earnings, currency=False))
-row[1].metric(f"Paid earnings ({currency})", fmt.money(stats.paid_earnings, currency=False))
-row[2].metric(
+# Before a first referral every figure is a zero: six cards of them (stacked on a phone)
+# say less than the tier and the sentence below.
+if stats.total_referrals:
+    row = st.columns(4)
+    row[0].metric("Referrals", f"{stats.total_referrals:,}")
+    row[1].metric(
+        "Conversion rate",
+        fmt.percent(stats.conversion_rate),
+        help="Converted leads ÷ all leads you registered.",
+    )
+    row[2].metric(f"Total earnings ({currency})", fmt.money(stats.total_earnings, currency=False))
+    row[3].metric(
+        "Rank",
+        f"{stats.rank} of {stats.ranked_partners}" if stats.rank else "—",
+        help="By total earnings among active partners.",
+    )
+    row = st.columns(4)
+    row[0].metric(
+        f"Pending earnings ({currency})", fmt.money(stats.pending_earnings, currency=False)
+    )
+    row[1].metric(f"Paid earnings ({currency})", fmt.money(stats.paid_earnings, currency=False))
+    tier_cards = row[2:]
+else:
+    tier_cards = st.columns(2)
+tier_cards[0].metric(
     "Tier",
     stats.tier.title(),
     help=f"Your commission rate: {fmt.rate(stats.effective_rate)}"
     + (" (agreed with your partner manager)" if stats.rate_pinned else ""),
 )
-with row[3]:
+with tier_cards[1]:
     if stats.next_tier:
         st.progress(
             min(1.0, stats.tier_progress),
-            text=f"{stats.conversions_to_next_tier} more conversions to {stats.next_tier.title()}",
+            text=f"{fmt.count(stats.conversions_to_next_tier, 'more conversion')} to "
+            f"{stats.next_tier.title()}",
         )
     else:
         st.progress(1.0, text="Top tier reached")

@@ -352,41 +352,41 @@ if uploads:
     )
 if not read_only:
     limit = get_settings().tax_form_max_mb
-    with st.expander(
-        "Upload a tax form",
-        icon=":material/upload_file:",
-        # Open while payouts wait for a verified form; a renewal is a tap away.
-        expanded=profile.tax_form is None or bool(warning),
+    with (
+        st.expander(
+            "Upload a tax form",
+            icon=":material/upload_file:",
+            # Open while payouts wait for a verified form; a renewal is a tap away.
+            expanded=profile.tax_form is None or bool(warning),
+        ),
+        st.form("tax_form_upload", clear_on_submit=True),
     ):
-        with st.form("tax_form_upload", clear_on_submit=True):
-            st.caption(
-                "Upload your signed form as a PDF: a W-9 if you are a US person, a W-8BEN "
-                "(individuals) or W-8BEN-E (companies) otherwise. A partner manager verifies it; "
-                f"payouts start once it is verified. Up to {limit:g} MB; stored encrypted."
-            )
-            form_kind = st.selectbox("Form", [form.value for form in TaxForm])
-            upload = st.file_uploader(
-                "Signed form (PDF)", type=["pdf"], max_upload_size=math.ceil(limit)
-            )
-            if st.form_submit_button("Upload tax form"):
-                if upload is None:
-                    st.error(
-                        "Signed form (PDF): choose the file to upload.", icon=":material/warning:"
-                    )
-                else:
-                    signed = upload
-                    uploaded = perform(
-                        lambda session: tax_forms.submit_tax_form(
-                            session,
-                            actor=actor,
-                            form=form_kind,
-                            file_name=signed.name,
-                            content=signed.getvalue(),
-                        ),
-                    )
-                    if uploaded is not None:
-                        st.session_state["tax_form_uploaded"] = True
-                        st.rerun()
+        st.caption(
+            "Upload your signed form as a PDF: a W-9 if you are a US person, a W-8BEN "
+            "(individuals) or W-8BEN-E (companies) otherwise. A partner manager verifies it; "
+            f"payouts start once it is verified. Up to {limit:g} MB; stored encrypted."
+        )
+        form_kind = st.selectbox("Form", [form.value for form in TaxForm])
+        upload = st.file_uploader(
+            "Signed form (PDF)", type=["pdf"], max_upload_size=math.ceil(limit)
+        )
+        if st.form_submit_button("Upload tax form"):
+            if upload is None:
+                st.error("Choose the signed form (PDF) to upload.", icon=":material/warning:")
+            else:
+                signed = upload
+                uploaded = perform(
+                    lambda session: tax_forms.submit_tax_form(
+                        session,
+                        actor=actor,
+                        form=form_kind,
+                        file_name=signed.name,
+                        content=signed.getvalue(),
+                    ),
+                )
+                if uploaded is not None:
+                    st.session_state["tax_form_uploaded"] = True
+                    st.rerun()
 if st.session_state.pop("tax_form_uploaded", False):
     st.success("Tax form uploaded: a partner manager will review it.")
 

@@ -87,6 +87,9 @@ def test_new_pending_and_suspended_partners_see_their_banners(app_database):
     fresh = page_as(new, DASHBOARD)
     assert not fresh.exception
     assert "No leads yet" in texts(fresh)
+    # Nothing referred yet: the tier, not a stack of zero cards.
+    assert [m.label for m in fresh.metric] == ["Tier"]
+    assert "10 more conversions to Silver" in [p.proto.text for p in fresh.get("progress")]
     assert "application is under review" in texts(page_as(pending, DASHBOARD))
     assert "suspended" in texts(page_as(suspended, DASHBOARD))
     read_only = page_as(suspended, LEADS)
@@ -456,7 +459,7 @@ def test_profile_uploads_a_tax_form_and_shows_its_review(app_database):
     assert "No verified tax form on file yet" in texts(test)
     upload = next(b for b in test.button if b.label == "Upload tax form")
     upload.click().run()
-    assert any("choose the file to upload" in shown(e) for e in test.error)
+    assert any("Choose the signed form (PDF) to upload" in shown(e) for e in test.error)
     test.file_uploader[0].set_value(("w9.pdf", b"not a pdf %%EOF", "application/pdf"))
     next(b for b in test.button if b.label == "Upload tax form").click().run()
     assert any(shown(e).startswith("The file is not a PDF") for e in test.error)
