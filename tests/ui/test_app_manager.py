@@ -559,6 +559,9 @@ def test_program_settings_are_reviewed_then_saved_and_the_history_says_so(app_da
         assert (rules.hold_days, rules.min_payout) == (10, Decimal("100.00"))
         plan = payouts.preview(db, actor=manager, cutoff=utc_now().date())
         assert [item.partner_id for item in plan.left_out] == [lead.partner_id]
+        later = make_converted_lead(db, manager, partner, "100.00")
+        hold_until = db.scalar(select(Commission.hold_until).where(Commission.lead_id == later.id))
+        assert hold_until - later.converted_at == timedelta(days=10)
     history = test.dataframe[-1].value
     assert list(history["Version"]) == [2, 1]
     assert history["Changes"][0] == "Hold days: 30 → 10; Minimum payout: 50.00 → 100.00"
