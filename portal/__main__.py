@@ -18,6 +18,7 @@ from contextlib import contextmanager, suppress
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import partial
+from pathlib import Path
 from typing import IO, Any
 
 from sqlalchemy.orm import Session
@@ -35,7 +36,7 @@ from portal.messaging import mail_sender
 from portal.money import currencies, payout_files, payouts, tax_reports
 from portal.money.payment_details import FileFormat
 from portal.reporting import exports, integrity
-from portal.tools import generate, seed
+from portal.tools import backup, generate, rotate_key, seed
 
 
 def _positive_int(text: str) -> int:
@@ -72,6 +73,20 @@ def _parser() -> argparse.ArgumentParser:
     upgrade.add_argument("revision", nargs="?", default="head")
     downgrade = db_commands.add_parser("downgrade", help="migrate the schema down to REVISION")
     downgrade.add_argument("revision")
+
+    backup_command = commands.add_parser(
+        "backup",
+        help="write a backup of the whole database (SQLite: online copy; PostgreSQL: pg_dump)",
+    )
+    backup_command.add_argument("--out", required=True, help="the file to write (must not exist)")
+    restore_command = commands.add_parser(
+        "restore", help="restore a backup into the empty database DATABASE_URL names, then verify"
+    )
+    restore_command.add_argument("file", metavar="FILE", help="a file `backup` wrote")
+    commands.add_parser(
+        "rotate-key",
+        help="re-encrypt every stored secret with the newest PORTAL_ENCRYPTION_KEY (the first)",
+    )
 
     settings = commands.add_parser(
         "settings", help="the program's rules: hold days, minimum payout, tiers, services…"
@@ -352,19 +367,23 @@ def _run(args: argparse.Namespace) -> int:
         )
         print(f"Created {user.role.value} {user.username} (id {user.id}).")
         return 0
+    if args.command == "backup":
+        written = backup.backup(get_settings().sqlalchemy_url, Path(args.out))
+        print(f"Backed up the {written.kind} database to {written.path} ({written.size:,} bytes).")
+        return 0
+    if args.command == "restore":
+        backup.restore(Path(args.file), get_settings().sqlalchemy_url)
+        print(f"Restored {args.file} and migrated it to this version's schema.")
+        return _verify()
+    if args.command == "rotate-key":
+        for rotated in rotate_key.rotate_all():
+            print(f"  {rotated.column}: {fmt.count(rotated.values, 'value')} re-encrypted")
+        print("Every secret is now encrypted with the first key; the others can be retired.")
+        return 0
     if args.command == "settings":
         return _settings(args)
     if args.command == "verify":
-        problems = actions.run(integrity.verify)
-        for problem in problems:
-            print(problem)
-        print(
-            "Statistics match a recomputation from the leads; the ledger, payouts and partner "
-            "totals agree."
-            if not problems
-            else f"{fmt.count(len(problems), 'difference')} found."
-        )
-        return 1 if problems else 0
+        return _verify()
     if args.command == "mail":
         return _mail(args)
     if args.command == "api-key":
@@ -415,6 +434,19 @@ def _run(args: argparse.Namespace) -> int:
         print(f"Logins: manager, partner1 … partner{result.partners}; password {result.password}")
         return 0
     raise AssertionError(f"unhandled command {args.command}")
+
+
+def _verify() -> int:
+    problems = actions.run(integrity.verify)
+    for problem in problems:
+        print(problem)
+    print(
+        "Statistics match a recomputation from the leads; the ledger, payouts and partner "
+        "totals agree."
+        if not problems
+        else f"{fmt.count(len(problems), 'difference')} found."
+    )
+    return 1 if problems else 0
 
 
 def _settings(args: argparse.Namespace) -> int:

@@ -41,6 +41,11 @@ def decrypt_bytes(token: bytes) -> bytes:
     return _cipher(get_settings().encryption_key).decrypt(token)
 
 
+def rotate(token: bytes) -> bytes:
+    """The same secret encrypted with the newest key (`PORTAL_ENCRYPTION_KEY`'s first)."""
+    return _cipher(get_settings().encryption_key).rotate(token)
+
+
 def last4(clear: str) -> str:
     """The last letters or digits that may be shown: four, and never more than half of a
     short value (a 4-digit account would otherwise be "masked" as itself)."""

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine
 
 from portal.core.config import PROJECT_ROOT
 from portal.core.db import get_engine
@@ -34,3 +38,16 @@ def upgrade(engine: Engine | None = None, revision: str = "head") -> None:
 def downgrade(engine: Engine | None = None, revision: str = "base") -> None:
     """Take the schema down to `revision`."""
     _run(engine, "downgrade", revision)
+
+
+@cache  # the migrations shipped with this code: fixed for the life of the process
+def head_revision() -> str | None:
+    """The newest revision this code's migrations reach."""
+    config = Config(str(PROJECT_ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
+    return ScriptDirectory.from_config(config).get_current_head()
+
+
+def current_revision(connection: Connection) -> str | None:
+    """The revision the database's schema is at (None before the first migration)."""
+    return MigrationContext.configure(connection).get_current_revision()
