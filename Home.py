@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from portal.core import logs, metrics
 from portal.core.access import Actor, one_action
 from portal.core.actions import Session
 from portal.core.config import get_settings
@@ -69,5 +70,14 @@ with run_slots.slot(), database_guard():
                 session.logout_button()
                 phone.close_sidebar_after_navigation()
         tables.room_for_toolbars()
-        st.navigation(pages).run()
+        page = st.navigation(pages)
+        with (
+            metrics.page_run(page.url_path or "home"),
+            logs.bound(
+                session=session.current_session_id(),
+                user_id=actor.user_id if actor else None,
+                page=page.url_path or "home",
+            ),
+        ):
+            page.run()
 memory.page_run_finished()

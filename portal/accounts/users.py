@@ -11,7 +11,7 @@ import bcrypt
 from sqlalchemy import Executable, bindparam, select, update
 from sqlalchemy.orm import Session
 
-from portal.core import audit, db, throttle
+from portal.core import audit, db, metrics, throttle
 from portal.core.access import (
     ACTOR_COLUMNS,
     Actor,
@@ -247,6 +247,9 @@ def create_user(
 
 
 def _record_failure(session: Session, user: User, reason: str) -> None:
+    metrics.SIGN_IN_FAILURES.labels(reason).inc()
+    if reason == "locked_now":
+        metrics.LOCKOUTS.labels("account").inc()
     audit.record(
         session,
         actor_user_id=user.id,
@@ -284,10 +287,12 @@ def _unknown_login(session: Session, key: str, password: str, now: datetime) -> 
         now=now,
     ):
         reason = "unknown_locked_now"
+        metrics.LOCKOUTS.labels("account").inc()  # as a real one would be
         message = (
             f"Too many failed attempts: this account is locked for "
             f"{settings.lockout_minutes} minutes."
         )
+    metrics.SIGN_IN_FAILURES.labels(reason).inc()
     audit.record(
         session,
         actor_user_id=None,
@@ -372,7 +377,7 @@ def authenticate(
             )
     result = _check_login(session, username=username, password=password, now=now)
     if result.actor is None and address is not None:
-        throttle.count_failure(
+        address_locked = throttle.count_failure(
             session,
             address,
             limit=settings.address_failures,
@@ -380,6 +385,8 @@ def authenticate(
             lock_for=window,
             now=now,
         )
+        if address_locked:
+            metrics.LOCKOUTS.labels("client_address").inc()
     return result
 
 

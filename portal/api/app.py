@@ -35,8 +35,8 @@ from starlette.routing import Match
 from portal.accounts import api_keys
 from portal.api import contract
 from portal.api.contract import MAX_LIMIT, PROBLEM
-from portal.api.limits import BodyLimit, HeadLikeGet, RateLimiter
-from portal.core import actions, idempotency
+from portal.api.limits import BodyLimit, HeadLikeGet, Measured, RateLimiter
+from portal.core import actions, idempotency, logs
 from portal.core.access import Actor, one_action
 from portal.core.config import get_settings
 from portal.core.errors import (
@@ -232,7 +232,10 @@ def run_as_holder(call: Caller, work: Callable[[Session, api_keys.KeyHolder], T]
 
     def attempt(session: Session) -> T:
         holder = admit(session)
-        with one_action(holder.actor):
+        with (
+            one_action(holder.actor),
+            logs.bound(user_id=holder.actor.user_id, api_key=holder.key_id),
+        ):
             return work(session, holder)
 
     try:
@@ -303,6 +306,7 @@ api = FastAPIOffline(
 )
 api.add_middleware(BodyLimit, max_bytes=lambda: get_settings().api_max_body_kb * 1024)
 api.add_middleware(HeadLikeGet)
+api.add_middleware(Measured)  # outermost: counts the refusals of the others too
 
 
 @api.exception_handler(Problem)

@@ -1,4 +1,5 @@
-"""The API's HTTP edges: request body size, HEAD, and requests per key per minute."""
+"""The API's HTTP edges: request body size, HEAD, requests per key per minute, and each
+request counted and timed for /metrics."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from collections import deque
 from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from portal.core import metrics
 
 TOO_LARGE = (
     b'{"type":"about:blank","title":"Request too large","status":413,'
@@ -121,3 +124,32 @@ class RateLimiter:
     def reset(self) -> None:
         with self._lock:
             self._seen.clear()
+
+
+class Measured:
+    """Count and time every API request by its route template (`/leads/{lead_id}`, never
+    the ids themselves) and status code (`metrics.API_REQUESTS`, `API_SECONDS`)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def noting_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, noting_status)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            metrics.API_REQUESTS.labels(template, str(status)).inc()
+            metrics.API_SECONDS.labels(template).observe(time.perf_counter() - started)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +21,8 @@ from portal.core.validation import filter_text
 EMAIL_FIELDS = {"email", "client_email", "payment_email", "contact_email"}
 PHONE_FIELDS = {"client_phone", "contact_phone"}
 SECRET_FIELDS = {"bank_account", "tax_id", "password", "password_hash"}
+
+log = logging.getLogger(__name__)
 
 
 def mask_email(email: str) -> str:
@@ -70,6 +73,13 @@ def _insert(
     object_type: str,
     changes: Sequence[tuple[object, dict[str, Any] | None, dict[str, Any] | None]],
 ) -> None:
+    # Every write and sign-in, in the log too (what and whose, never the values).
+    log.info(
+        "%s %s",
+        action,
+        object_type,
+        extra={"action": action, "actor_user_id": actor_user_id, "objects": len(changes)},
+    )
     # A plain INSERT (many rows in one statement): nothing reads an entry back.
     db.connection(session).execute(
         _INSERT_ENTRY,

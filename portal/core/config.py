@@ -394,6 +394,16 @@ class Settings(BaseSettings, ProgramRules):
     program_name: str = Field(
         default="Partner Portal", max_length=100, description="The program's name in e-mails."
     )
+    metrics_token: str = Field(
+        default="",
+        description="Bearer token a Prometheus scraper sends to read /metrics (random, "
+        "secret); empty: /metrics answers 404.",
+    )
+    log_format: Literal["json", "text"] = Field(
+        default="json",
+        description="Logs as JSON lines (time, level, logger, message, and the session, user "
+        "and action they concern), or plain text for reading in a terminal.",
+    )
     public_url: str = Field(
         default="",
         description="The portal's address as users reach it; every link in an e-mail starts "

@@ -14,10 +14,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from streamlit.runtime.pages_manager import PagesManager
 
 from portal.api.app import api
-from portal.core import config
+from portal.core import config, logs
 from portal.core.config import PROJECT_ROOT
 from portal.messaging import mail_sender
-from portal.ui import login_cookie, memory, unsubscribe
+from portal.ui import login_cookie, memory, ops, unsubscribe
 
 # Streamlit's own front end needs inline styles (emotion), its websocket, data:/blob: images
 # and same-origin frames (components, downloads). Nothing from another origin may load:
@@ -86,6 +86,7 @@ def links_to_where_this_serves() -> None:
     config.serve_at(f"http://{host}:{st.get_option('browser.serverPort')}")
 
 
+logs.configure()
 navigation_from_home_only()
 links_to_where_this_serves()
 app = st.App(
@@ -93,6 +94,8 @@ app = st.App(
     routes=[
         Route(login_cookie.ROUTE, login_cookie.endpoint, methods=["GET"]),
         Route(unsubscribe.ROUTE, unsubscribe.endpoint, methods=["GET", "POST"]),
+        Route(ops.READY, ops.ready, methods=["GET"]),
+        Route(ops.METRICS, ops.metrics_page, methods=["GET"]),
         Mount(API_ROOT, app=api),
     ],
     middleware=[Middleware(SecurityHeaders), Middleware(login_cookie.BrowserBinding)],

@@ -86,6 +86,9 @@ def test_pages_and_api_share_the_process(api_server):
     key = _key(api_server, partner.username, "read")
     with httpx.Client(base_url=api_server.url, timeout=30) as client:
         assert client.get("/_stcore/health").text == "ok"
+        ready = client.get("/ready")  # the balancer's health check: database and schema
+        assert (ready.status_code, ready.json()["status"]) == (200, "ready")
+        assert client.get("/metrics").status_code == 404  # no PORTAL_METRICS_TOKEN here
         assert "<html" in client.get("/").text.lower()
         spec = client.get("/api/v1/openapi.json").json()
         assert "/leads" in spec["paths"]
