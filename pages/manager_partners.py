@@ -9,6 +9,7 @@ import streamlit as st
 
 from portal.accounts import users
 from portal.core import fmt
+from portal.core import two_factor as two_factor_service
 from portal.core.actions import Session
 from portal.core.errors import ValidationError
 from portal.core.models import PartnerStatus, Role
@@ -17,7 +18,7 @@ from portal.leads import leads
 from portal.partners import partners, profiles
 from portal.partners.partners import PartnerEdit, PartnerView
 from portal.reporting import statistics
-from portal.ui import confirm, paging, tables
+from portal.ui import confirm, paging, tables, two_factor
 from portal.ui.feedback import perform, read
 from portal.ui.session import require
 
@@ -42,6 +43,7 @@ LABELS = {
 
 actor = require(Role.MANAGER)
 st.title("Partners")
+two_factor.step_up(actor)
 confirm.show_confirmed()
 
 left, right = st.columns([1, 3])
@@ -308,6 +310,8 @@ if chosen is not None:
             verb = "Deactivate" if current.is_active else "Reactivate"
             if middle.button(f"{verb} {current.username}…"):
                 confirm.ask("partners-login", (current, not current.is_active))
+            if right.button(f"Reset two-factor of {current.username}…"):
+                confirm.ask("partners-2fa", current)
             if current.locked_until is not None and right.button(f"Unlock {current.username}"):
                 user_id = current.id
                 unlocked = perform(
@@ -339,6 +343,22 @@ def _set_login(session: Session, payload: tuple[users.UserView, bool]) -> str:
     users.set_active(session, actor=actor, user_id=login.id, active=active)
     return f"{login.username} is {'active again' if active else 'deactivated'}."
 
+
+def _reset_two_factor(session: Session, login: users.UserView) -> str:
+    two_factor_service.reset(session, actor=actor, user_id=login.id)
+    return f"{login.username}'s two-factor sign-in is reset; they can set it up again."
+
+
+confirm.dialog(
+    "partners-2fa",
+    title="Reset two-factor sign-in?",
+    lines=lambda login: [
+        f"Remove {login.username}'s authenticator app and recovery codes (a lost phone).",
+        "They sign in with their password alone until they set it up again.",
+    ],
+    confirm_label="Reset",
+    act=_reset_two_factor,
+)
 
 confirm.dialog(
     "partners-login",

@@ -16,12 +16,13 @@ from portal.core.validation import FieldErrors
 from portal.money import currencies, payout_files, payouts
 from portal.money.payouts import STATEMENT_COLUMNS, PayoutView, StatementRow
 from portal.reporting import exports
-from portal.ui import confirm, downloads, tables
+from portal.ui import confirm, downloads, tables, two_factor
 from portal.ui.feedback import perform, read, show_error
 from portal.ui.session import require
 
 actor = require(Role.MANAGER)
 st.title("Payouts")
+two_factor.step_up(actor)
 confirm.show_confirmed()
 today = fmt.utc_today()
 # Bumping this clears the settle form and the statement upload after each recorded outcome.

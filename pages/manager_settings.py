@@ -10,7 +10,7 @@ from portal.core.actions import Session
 from portal.core.models import Role
 from portal.money import currencies
 from portal.reporting import settings_impact
-from portal.ui import confirm, tables
+from portal.ui import confirm, tables, two_factor
 from portal.ui.feedback import FormErrors, read
 from portal.ui.session import require
 
@@ -18,6 +18,7 @@ FIELDS = {*program.LABELS, "reason"}
 
 actor = require(Role.MANAGER)
 st.title("Program settings")
+two_factor.step_up(actor)
 st.caption(
     "The rules partners are paid and credited by. A change applies from the moment it is "
     "saved: a conversion keeps the rate and hold it was made with, a claim its end date."

@@ -17,7 +17,7 @@ from portal.core.models import (
 )
 from portal.money import tax_forms
 from portal.partners import partners, profiles
-from portal.ui import partner_state, tables
+from portal.ui import partner_state, tables, two_factor
 from portal.ui.account import (
     api_keys_panel,
     change_password_form,
@@ -391,6 +391,7 @@ if st.session_state.pop("tax_form_uploaded", False):
     st.success("Tax form uploaded: a partner manager will review it.")
 
 change_password_form(actor)
+two_factor.setup_panel(actor)
 sessions_panel(actor)
 api_keys_panel(actor)
 webhooks_panel(actor)

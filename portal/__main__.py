@@ -24,7 +24,7 @@ from typing import IO, Any
 from sqlalchemy.orm import Session
 
 from portal.accounts import api_keys, password_links, users
-from portal.core import actions, config, fmt, migrate, program
+from portal.core import actions, config, fmt, migrate, program, two_factor
 from portal.core.access import Actor
 from portal.core.config import ConfigurationError, get_settings
 from portal.core.db import get_engine, unit_of_work
@@ -83,6 +83,10 @@ def _parser() -> argparse.ArgumentParser:
         "restore", help="restore a backup into the empty database DATABASE_URL names, then verify"
     )
     restore_command.add_argument("file", metavar="FILE", help="a file `backup` wrote")
+    reset_2fa = commands.add_parser(
+        "reset-2fa", help="remove a user's two-factor sign-in (a lost phone), audited"
+    )
+    reset_2fa.add_argument("--username", required=True)
     commands.add_parser(
         "rotate-key",
         help="re-encrypt every stored secret with the newest PORTAL_ENCRYPTION_KEY (the first)",
@@ -375,6 +379,14 @@ def _run(args: argparse.Namespace) -> int:
         backup.restore(Path(args.file), get_settings().sqlalchemy_url)
         print(f"Restored {args.file} and migrated it to this version's schema.")
         return _verify()
+    if args.command == "reset-2fa":
+        actions.run(
+            lambda session: two_factor.reset(
+                session, actor=Actor.operator(), username=args.username
+            )
+        )
+        print(f"Two-factor sign-in of {args.username} is reset; they can set it up again.")
+        return 0
     if args.command == "rotate-key":
         for rotated in rotate_key.rotate_all():
             print(f"  {rotated.column}: {fmt.count(rotated.values, 'value')} re-encrypted")

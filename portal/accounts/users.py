@@ -631,7 +631,7 @@ def _live_session(
             .values(last_seen_at=now)
             .execution_options(**STANDALONE_WRITE)
         )
-    return row.id, actor_from_state(row.user_id, row)
+    return row.id, actor_from_state(row.user_id, row, session_id=row.id)
 
 
 @dataclass(frozen=True)

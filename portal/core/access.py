@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import Select, bindparam, select
@@ -28,6 +28,9 @@ class Actor:
     role: Role
     partner_id: int | None
     partner_status: PartnerStatus | None
+    # The browser sign-in acting (None for an API key or the command line): a second
+    # factor given is this sign-in's (portal.core.two_factor).
+    session_id: int | None = None
 
     @classmethod
     def operator(cls) -> Actor:
@@ -69,7 +72,7 @@ def load_actor(session: Session, *, user_id: int) -> Actor:
     return actor_from_state(user_id, row)
 
 
-def actor_from_state(user_id: int, row: Any) -> Actor:
+def actor_from_state(user_id: int, row: Any, session_id: int | None = None) -> Actor:
     """The actor from a row of ACTOR_COLUMNS (read with other columns by a caller that
     needs them in the same query), or PermissionDenied if the user may no longer act."""
     if row is None or not row.is_active:
@@ -84,6 +87,7 @@ def actor_from_state(user_id: int, row: Any) -> Actor:
         role=row.role,
         partner_id=row.partner_id,
         partner_status=row.status,
+        session_id=session_id,
     )
 
 
@@ -151,6 +155,8 @@ def refresh(session: Session, actor: Actor | None) -> Actor:
     if reading is not None and reading.actor is not None and reading.actor.user_id == actor.user_id:
         return reading.actor
     current = load_actor(session, user_id=actor.user_id)
+    if actor.session_id is not None:  # the same sign-in, read afresh
+        current = replace(current, session_id=actor.session_id)
     if reading is not None and reading.actor is None:  # kept unless it is someone else
         reading.actor = current
     return current

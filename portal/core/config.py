@@ -394,6 +394,12 @@ class Settings(BaseSettings, ProgramRules):
     program_name: str = Field(
         default="Partner Portal", max_length=100, description="The program's name in e-mails."
     )
+    manager_2fa: bool | None = Field(
+        default=None,
+        description="Whether managers need two-factor sign-in (an authenticator app's code "
+        "within the last 15 minutes) to make payout files, approve batches, change program "
+        "settings and pin rates; unset: on in production, off in demo.",
+    )
     metrics_token: str = Field(
         default="",
         description="Bearer token a Prometheus scraper sends to read /metrics (random, "
@@ -489,6 +495,10 @@ class Settings(BaseSettings, ProgramRules):
             # Frozen model: the program currency joins the list as written in the settings.
             object.__setattr__(self, "payout_currencies", (self.currency, *self.payout_currencies))
         return self
+
+    @property
+    def managers_need_two_factor(self) -> bool:
+        return self.manager_2fa if self.manager_2fa is not None else self.env == "production"
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     Computed,
@@ -243,6 +244,11 @@ class User(Base):
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    # Two-factor sign-in (portal.core.two_factor): the TOTP secret, encrypted; set up once a
+    # first code confirmed it; the last time step a code was accepted for (no replays).
+    totp_secret_encrypted: Mapped[str | None] = mapped_column(Text)
+    totp_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class PartnerProfile(Base):
@@ -762,6 +768,8 @@ class UserSession(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # When its login cookie was written: a ticket writes a session's cookie once only.
     cookie_written_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When this sign-in last gave a second factor (money and settings need a recent one).
+    second_factor_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     client_address: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(200))
 
@@ -961,3 +969,15 @@ class ProgramSettingsVersion(Base):
     changed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     changed_by_label: Mapped[str] = mapped_column(String(100), default="")
     reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class RecoveryCode(Base):
+    """One of a user's single-use two-factor recovery codes, stored as its SHA-256 (each is
+    random enough, 50 bits, that a fast hash is safe)."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from portal.core import audit
+from portal.core import audit, two_factor
 from portal.core.access import Actor, require_manager
 from portal.core.config import ProgramRules, get_settings
 from portal.core.errors import Conflict, ValidationError
@@ -302,6 +302,7 @@ def change(
     manager reviewed: if another change was saved since, nothing is written and the manager
     reviews again."""
     manager = require_manager(session, actor)
+    two_factor.require(session, manager)
     reason = clean_reason(reason)
     latest = _latest(session)
     in_force_version = latest.version if latest else 0

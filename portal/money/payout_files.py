@@ -45,7 +45,7 @@ from sepaxml import SepaTransfer
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from portal.core import audit
+from portal.core import audit, two_factor
 from portal.core.access import Actor, require_manager
 from portal.core.config import ConfigurationError, get_settings
 from portal.core.crypto import decrypt
@@ -626,6 +626,7 @@ def build_payout_file(
     live file holds yet; managers only. The payouts it pays are locked to it until it is
     voided. `currency` may be left out when the format's payouts are all in one."""
     actor = require_manager(session, actor)
+    two_factor.require(session, actor)
     fmt = _checked_format(file_format)
     day = checked_cutoff(cutoff)
     settings = get_settings()

@@ -22,7 +22,7 @@ import achkit
 from sqlalchemy import ColumnElement, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
-from portal.core import audit, program
+from portal.core import audit, program, two_factor
 from portal.core.access import Actor, refresh, require_manager, scoped_partner_id
 from portal.core.config import ProgramRules, get_settings
 from portal.core.crypto import masked
@@ -1031,6 +1031,7 @@ def approve_batch(session: Session, *, actor: Actor, cutoff: date | str) -> list
     """The second pair of eyes (`PORTAL_PAYOUT_APPROVALS=2`): a manager who did not schedule
     them approves a batch's scheduled payouts, after which their files may be made."""
     actor = require_manager(session, actor)
+    two_factor.require(session, actor)
     day = checked_cutoff(cutoff)
     rows = session.execute(
         select(Payout, Partner.company_name)

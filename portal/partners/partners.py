@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from portal.accounts import password_links
 from portal.accounts.users import add_user, validate_new_user
-from portal.core import audit, throttle
+from portal.core import audit, throttle, two_factor
 from portal.core.access import Actor, refresh, require_manager, scoped_partner_id, standing_changed
 from portal.core.config import get_settings
 from portal.core.errors import NotFound, PermissionDenied, RecordedRefusal, ValidationError
@@ -308,6 +308,7 @@ def pin_rate(
 ) -> PartnerView:
     """Pin a commission rate for a partner, or (None) return it to its tier's default."""
     actor = require_manager(session, actor)
+    two_factor.require(session, actor)
     pinned = None
     if rate is not None and str(rate).strip() != "":
         errors = FieldErrors()

@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import pyotp
 import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 import portal
 from portal.accounts import api_keys, password_links, users
-from portal.core import audit, crypto, program
+from portal.core import audit, crypto, program, two_factor
 from portal.core.access import Actor
 from portal.core.db import unit_of_work
 from portal.core.errors import NotFound, PermissionDenied, PortalError
@@ -179,6 +180,19 @@ OWN = {"partner_a", "partner_b", "manager", "pending", "suspended"}  # acting on
 A_AND_MANAGER = {"partner_a", "manager"}
 MANAGER = {"manager"}
 ACTIVE_A_OR_MANAGER = {"partner_a", "manager"}
+
+
+def _enrolled(session, actor) -> str:
+    """Set up two-factor sign-in as a user would (begin, then the app's code); its secret."""
+    secret = two_factor.begin(session, actor=actor).secret
+    two_factor.confirm(session, actor=actor, code=pyotp.TOTP(secret).now())
+    return secret
+
+
+def _next_code(secret: str) -> str:
+    totp = pyotp.TOTP(secret)
+    return totp.at(utc_now() + timedelta(seconds=totp.interval))
+
 
 MATRIX: dict[str, tuple[Call, set[str]]] = {
     "audit.actions": (lambda s, w, a: audit.actions(s, actor=a), MANAGER),
@@ -541,6 +555,17 @@ MATRIX: dict[str, tuple[Call, set[str]]] = {
         ACTIVE_A_OR_MANAGER,
     ),
     "mail.list_mail": (lambda s, w, a: mail.list_mail(s, actor=a), MANAGER),
+    "two_factor.status": (lambda s, w, a: two_factor.status(s, actor=a), OWN),
+    "two_factor.begin": (lambda s, w, a: two_factor.begin(s, actor=a), OWN),
+    "two_factor.confirm": (lambda s, w, a: _enrolled(s, a), OWN),
+    "two_factor.verify": (
+        lambda s, w, a: two_factor.verify(s, actor=a, code=_next_code(_enrolled(s, a))),
+        OWN,
+    ),
+    "two_factor.reset": (
+        lambda s, w, a: two_factor.reset(s, actor=a, user_id=w.user_a),
+        MANAGER,
+    ),
     "program.change": (
         lambda s, w, a: program.change(
             s,
