@@ -56,12 +56,9 @@ def test_every_page_run_takes_a_run_slot():
         and any(ast.unparse(item.context_expr) == "run_slots.slot()" for item in node.items)
     ]
     assert len(slots) == 1, "Home.py takes one run slot around the page run"
-    runs = [
-        node
-        for node in ast.walk(slots[0])
-        if isinstance(node, ast.Call) and ast.unparse(node.func).endswith(").run")
-    ]
-    assert [ast.unparse(call) for call in runs] == ["st.navigation(pages).run()"]
+    inside = [ast.unparse(node) for node in ast.walk(slots[0]) if isinstance(node, ast.Call)]
+    # The page st.navigation chose runs in the slot (counted and timed for /metrics).
+    assert "st.navigation(pages)" in inside and "page.run()" in inside
     offenders = [
         str(path.relative_to(PROJECT_ROOT))
         for path in _ui_sources()
