@@ -29,6 +29,7 @@ TEST_WORKERS ?= 2
 test: $(INSTALLED)
 	@sh scripts/ensure-postgres.sh
 	@sh scripts/ensure-chromium.sh
+	@sh scripts/ensure-haproxy.sh
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist load $(PYTEST_ARGS)
 
 # The edit loop: the service tests on SQLite only, by marker (pyproject.toml) — no browser,

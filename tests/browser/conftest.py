@@ -61,6 +61,7 @@ class Server:
     url: str
     database_url: str
     env: dict[str, str]
+    process: subprocess.Popen[bytes] | None = None  # to stop a replica in a test
 
 
 @contextmanager
@@ -82,7 +83,7 @@ def run_app(
                 serve.wait_until_healthy(url, process)
             except RuntimeError as error:
                 raise RuntimeError(f"{error}:\n{log_path.read_text()}") from None
-            yield Server(url=url, database_url=database_url, env=env)
+            yield Server(url=url, database_url=database_url, env=env, process=process)
         finally:
             process.terminate()
             process.wait(timeout=20)
