@@ -199,7 +199,9 @@ def test_bad_settings_are_refused_by_name(clean_env, monkeypatch, name, value):
 
 def test_every_setting_is_documented():
     readme = (PROJECT_ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
-    table_rows = re.findall(r"^\| `(PORTAL_[A-Z0-9_]+|DATABASE_URL)` \|", readme, flags=re.MULTILINE)
+    table_rows = re.findall(
+        r"^\| `(PORTAL_[A-Z0-9_]+|DATABASE_URL)` \|", readme, flags=re.MULTILINE
+    )
     documented = set(table_rows)
     expected = {"DATABASE_URL"} | {
         f"PORTAL_{name.upper()}" for name in Settings.model_fields if name != "database_url"
