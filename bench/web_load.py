@@ -7,6 +7,7 @@ and resident memory, and memory once every session has closed.
 
     DATABASE_URL=postgresql+psycopg://…/scale .venv/bin/python bench/web_load.py \\
         --partners 100 --managers 2 --think 10 --seconds 90 [--processes 2] [--idle]
+        [--balancer]   # through Debian's HAProxy with deploy/haproxy.cfg, as deployed
 
 The sessions speak Streamlit's own protocol over its websocket (`/_stcore/stream`: BackMsg
 out, ForwardMsg in), as the browser does — a widget inside a fragment reruns that fragment
@@ -31,6 +32,7 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -77,6 +79,47 @@ class Server:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
         raise RuntimeError("no VmRSS")
+
+
+@dataclass
+class Front:
+    """Where the simulated browsers connect: an app process, or the balancer in front."""
+
+    url: str
+
+
+def start_balancer(servers: list[Server], log_dir: Path) -> tuple[Front, subprocess.Popen[bytes]]:
+    """Debian's HAProxy with deploy/haproxy.cfg (as deployed) in front of two app processes:
+    each browser's websocket is balanced once and stays on its process."""
+    if len(servers) != 2:
+        raise SystemExit("--balancer runs deploy/haproxy.cfg, which has two app processes")
+    port = serve.free_port()
+    env = {
+        **os.environ,
+        "PORTAL_LB_BIND": f"127.0.0.1:{port}",
+        "PORTAL_APP1": servers[0].url.removeprefix("http://"),
+        "PORTAL_APP2": servers[1].url.removeprefix("http://"),
+    }
+    log = (log_dir / f"haproxy-{port}.log").open("w")
+    haproxy = shutil.which("haproxy") or "/usr/sbin/haproxy"
+    process = subprocess.Popen(
+        [haproxy, "-db", "-f", str(ROOT / "deploy" / "haproxy.cfg")],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    front = Front(f"http://127.0.0.1:{port}")
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(f"{front.url}/ready", timeout=2) as answer:
+                if answer.status == 200:
+                    return front, process
+        except OSError:
+            pass
+        if time.monotonic() > deadline or process.poll() is not None:
+            raise SystemExit(f"haproxy did not come up; see {log.name}")
+        time.sleep(0.2)
 
 
 def start_server(script: str, env: dict[str, str], log_dir: Path) -> Server:
@@ -322,6 +365,7 @@ async def measure(
     label: str,
     servers: list[Server],
     tokens: list[tuple[str, tuple[str, ...]]],
+    fronts: list[Any],
     think: float,
     seconds: float,
     settle_after: float,
@@ -345,15 +389,13 @@ async def measure(
     started = time.monotonic()
     until = started + seconds
     people = [
-        asyncio.create_task(
-            person(servers[index % len(servers)], token, round_, think, until, tally)
-        )
+        asyncio.create_task(person(fronts[index % len(fronts)], token, round_, think, until, tally))
         for index, (token, round_) in enumerate(tokens)
     ]
     people += [
         asyncio.create_task(
             browser_person(
-                chromium, servers[index % len(servers)], token, think, until, browser_tally
+                chromium, fronts[index % len(fronts)], token, think, until, browser_tally
             )
         )
         for index, token in enumerate(browser_tokens or [])
@@ -390,7 +432,7 @@ async def loop_lag(lags: list[float], every: float = 0.1) -> None:
         lags.append(time.perf_counter() - started - every)
 
 
-async def warm_up(servers: list[Server], people: list[tuple[str, tuple[str, ...]]]) -> None:
+async def warm_up(servers: list[Any], people: list[tuple[str, tuple[str, ...]]]) -> None:
     """One round per session without think time (pools, the floor's memory): every session's
     first page view reaches the fresh server at once, and must draw without an error."""
     tally = Tally()
@@ -453,8 +495,13 @@ def run_against(
         "PORTAL_MAIL_SENDER_THREAD": "false",
     }
     servers = [start_server(script, env, logs) for _ in range(args.processes)]
+    balancer = None
     try:
-        asyncio.run(warm_up(servers, people))
+        fronts: list[Any] = list(servers)
+        if args.balancer:
+            front, balancer = start_balancer(servers, logs)
+            fronts = [front]
+        asyncio.run(warm_up(fronts, people))
         floor = script.startswith("bench/floor")
         if idle:
             print(asyncio.run(idle_sessions(servers[0], people, args.settle_after)), flush=True)
@@ -464,6 +511,7 @@ def run_against(
                 label,
                 servers,
                 people,
+                fronts,
                 args.think,
                 args.seconds,
                 args.settle_after,
@@ -474,6 +522,9 @@ def run_against(
             figures.floor_misses = floor_misses(servers) - before
         return figures
     finally:
+        if balancer is not None:
+            balancer.terminate()
+            balancer.wait(timeout=30)
         for server in servers:
             server.process.terminate()
             server.process.wait(timeout=30)
@@ -518,6 +569,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0, help="length of each run")
     parser.add_argument("--processes", type=int, default=1, help="app processes (sticky)")
     parser.add_argument("--settle-after", type=float, default=15.0)
+    parser.add_argument(
+        "--balancer",
+        action="store_true",
+        help="connect through Debian's HAProxy with deploy/haproxy.cfg (needs --processes 2)",
+    )
     parser.add_argument("--no-floor", action="store_true", help="skip the web floor's run")
     parser.add_argument(
         "--idle", action="store_true", help="first measure the memory of idle sessions"
@@ -559,7 +615,7 @@ def main() -> None:
             first_portal_run = name == "portal" and repeat == 0
             figures = run_against(
                 script,
-                f"{name} ×{args.processes}",
+                f"{name} ×{args.processes}" + (" via HAProxy" if args.balancer else ""),
                 args,
                 people,
                 [tokens[who] for who in in_browsers] if first_portal_run else None,

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -18,7 +20,7 @@ from portal.core.db import get_engine, unit_of_work
 from portal.reporting import integrity
 from portal.tools import generate
 from tests.browser.conftest import _require_browser
-from tests.conftest import create_sqlite_database
+from tests.conftest import IN_CI, create_sqlite_database
 
 pytestmark = pytest.mark.server
 
@@ -73,3 +75,39 @@ def test_the_load_harness_drives_the_portal_and_the_floor(tmp_path):
     # The edits of both sides were made whole: the floor's first run of each is a real one.
     with unit_of_work(engine) as session:
         assert integrity.verify(session) == []
+
+
+def test_the_load_harness_runs_through_the_balancer(tmp_path):
+    """`--balancer`: the sessions connect to Debian's HAProxy with deploy/haproxy.cfg, which
+    spreads them over the two app processes (each process does work)."""
+    _require_browser()
+    if shutil.which("haproxy") is None and not Path("/usr/sbin/haproxy").exists():
+        if IN_CI:
+            pytest.fail("CI=true: the balancer run needs haproxy", pytrace=False)
+        pytest.skip("the balancer run needs Debian's haproxy")
+    url = create_sqlite_database(tmp_path)
+    engine = get_engine(url)
+    migrate.upgrade(engine)
+    generate.generate(engine, partners=6, leads=300, seed=5)
+    engine.dispose()
+    result = subprocess.run(  # noqa: S603 - our own harness
+        [
+            sys.executable,
+            "bench/web_load.py",
+            *("--partners", "4", "--managers", "0", "--think", "0.2", "--seconds", "4"),
+            *("--settle-after", "1", "--processes", "2", "--balancer", "--no-floor"),
+        ],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "DATABASE_URL": url, "PORTAL_DATA_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    output = result.stdout
+    assert result.returncode == 0, output + result.stderr
+    found = re.search(
+        r"^portal ×2 via HAProxy +4 sessions .* errors 0 +CPU (\d+)\+(\d+) %", output, re.M
+    )
+    assert found, output
+    assert int(found[1]) > 0 and int(found[2]) > 0, output  # both processes served
