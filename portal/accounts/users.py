@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import Any
 
 import bcrypt
-from sqlalchemy import Executable, bindparam, select, update
+from sqlalchemy import Executable, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from portal.core import audit, db, metrics, throttle
@@ -25,7 +27,7 @@ from portal.core.access import (
 from portal.core.config import get_settings
 from portal.core.db import STANDALONE_WRITE, rows_changed
 from portal.core.errors import NotFound, PermissionDenied, RecordedRefusal, ValidationError
-from portal.core.models import ApiKey, Partner, Role, User, UserSession
+from portal.core.models import ApiKey, IdentitySignIn, Partner, Role, User, UserSession
 from portal.core.types import utc_now
 from portal.core.validation import FieldErrors, clean_email, clean_text
 from portal.messaging import mail
@@ -425,6 +427,9 @@ def _check_login(session: Session, *, username: str, password: str, now: datetim
     if not user.is_active:
         _record_failure(session, user, "inactive")
         return LoginResult(None, "This account has been deactivated.")
+    if user.role is Role.MANAGER and not settings.manager_password_login:
+        _record_failure(session, user, "password_login_off")
+        return LoginResult(None, MANAGERS_USE_IDENTITY)
 
     user.failed_logins = 0
     user.locked_until = None
@@ -749,3 +754,84 @@ def list_users(session: Session, *, actor: Actor, partner_id: int | None = None)
     if partner_id is not None:
         query = query.where(User.partner_id == partner_id)
     return [_view(user) for user in session.scalars(query)]
+
+
+MANAGERS_USE_IDENTITY = (
+    "Managers sign in with their company account: use “Sign in with your company account”."
+)
+
+
+def sign_in_with_identity(
+    session: Session, *, claims: Mapping[str, Any], client_address: str | None = None
+) -> LoginResult:
+    """A manager signed in at the company's identity provider (OpenID Connect, `st.login`):
+    matched to one active portal manager by the e-mail address the provider says it verified.
+    Each sign-in at the provider is used once (its nonce): Streamlit's own identity cookie
+    cannot start a second portal session after this one is signed out or revoked. An empty
+    message: this identity was used already (nothing to tell)."""
+    issuer, subject = str(claims.get("iss", "")), str(claims.get("sub", ""))
+    once = str(claims.get("nonce") or f"{issuer}|{subject}|{claims.get('iat', '')}")[:255]
+    if session.scalar(select(IdentitySignIn.id).where(IdentitySignIn.nonce == once)):
+        return LoginResult(None, "")
+    email = str(claims.get("email") or "").strip()
+    label = f"(identity {email or subject})"[:64]
+
+    def refuse(reason: str, message: str) -> LoginResult:
+        session.add(IdentitySignIn(issuer=issuer[:300], subject=subject[:255], nonce=once))
+        metrics.SIGN_IN_FAILURES.labels(reason).inc()
+        audit.record(
+            session,
+            actor_user_id=None,
+            actor_label=label,
+            action="login.failed",
+            object_type="user",
+            after={"reason": reason, "by": "identity", "issuer": issuer},
+        )
+        return LoginResult(None, message)
+
+    if not email or claims.get("email_verified") is not True:
+        return refuse(
+            "identity_unverified",
+            "Your company account did not confirm its e-mail address, so it cannot sign in here.",
+        )
+    found = session.scalars(
+        select(User).where(
+            func.lower(User.email) == email.casefold(),
+            User.role == Role.MANAGER,
+            User.is_active.is_(True),
+        )
+    ).all()
+    if len(found) != 1:
+        return refuse(
+            "identity_unknown",
+            f"No portal manager has the e-mail address {email}: ask a manager to add you.",
+        )
+    [user] = found
+    first = not session.scalar(
+        select(func.count()).select_from(IdentitySignIn).where(IdentitySignIn.user_id == user.id)
+    )
+    session.add(
+        IdentitySignIn(user_id=user.id, issuer=issuer[:300], subject=subject[:255], nonce=once)
+    )
+    user.last_login_at = utc_now()
+    if first:
+        audit.record(
+            session,
+            actor_user_id=user.id,
+            actor_label=user.username,
+            action="login.identity_linked",
+            object_type="user",
+            object_id=user.id,
+            after={"issuer": issuer, "subject": subject},
+        )
+    audit.record(
+        session,
+        actor_user_id=user.id,
+        actor_label=user.username,
+        action="login.succeeded",
+        object_type="user",
+        object_id=user.id,
+        after={"by": "identity", "address": client_address or ""},
+    )
+    session.flush()
+    return LoginResult(load_actor(session, user_id=user.id))

@@ -153,6 +153,7 @@ ACTION_WORDS = {
     "lead.reassign": "Lead moved to another partner",
     "lead.register": "Lead registered",
     "login.failed": "Sign-in failed",
+    "login.identity_linked": "First sign-in with the company account",
     "login.succeeded": "Signed in",
     "login.throttled": "Sign-in refused: too many attempts",
     "mail.retry": "Mail sent again",

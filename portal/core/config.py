@@ -394,6 +394,11 @@ class Settings(BaseSettings, ProgramRules):
     program_name: str = Field(
         default="Partner Portal", max_length=100, description="The program's name in e-mails."
     )
+    manager_password_login: bool = Field(
+        default=True,
+        description="Whether managers may sign in with a password; false: only through the "
+        "company's identity provider (single sign-on, `[auth]` in .streamlit/secrets.toml).",
+    )
     manager_2fa: bool | None = Field(
         default=None,
         description="Whether managers need two-factor sign-in (an authenticator app's code "

@@ -136,6 +136,31 @@ def _start_session(actor: Actor) -> None:
     )
 
 
+def identity_configured() -> bool:
+    """Whether staff may sign in through the company's identity provider: Streamlit's
+    `[auth]` section in .streamlit/secrets.toml (its `st.login`)."""
+    try:
+        return "auth" in st.secrets
+    except (FileNotFoundError, KeyError):
+        return False
+
+
+def _sign_in_with_identity(db: Session) -> Actor | None:
+    """A sign-in the identity provider has just confirmed (Streamlit's identity cookie):
+    matched to a portal manager and started as a portal session, once."""
+    claims = st.user.to_dict()
+    address = client_address()
+    result = actions.run(
+        lambda session: users.sign_in_with_identity(session, claims=claims, client_address=address)
+    )
+    if result.actor is None:
+        if result.message:
+            st.session_state[NOTICE] = ("error", result.message)
+        return None
+    _start_session(result.actor)
+    return signed_in_actor(db)
+
+
 def _sign_out(*, notice: str | None = None) -> None:
     for key in ("authentication_status", "username", SESSION_ID):
         st.session_state.pop(key, None)
@@ -166,6 +191,8 @@ def current_actor(db: Session) -> Actor | None:
         actor = signed_in_actor(db)
     if actor is None and st.session_state.get("authentication_status"):
         _sign_out(notice=SESSION_ENDED)
+    if actor is None and identity_configured() and st.user.is_logged_in:
+        actor = _sign_in_with_identity(db)
     _draw_cookie_image()
     st.session_state[ACTOR_OF_THIS_RUN] = actor
     return actor
@@ -238,6 +265,10 @@ def login_page() -> None:
             "Password", type="password", key="login_password", autocomplete="current-password"
         )
         st.form_submit_button("Sign in", key=LOGIN_BUTTON, type="primary", on_click=_sign_in)
+    if identity_configured():
+        st.caption("Program staff:")
+        if st.button("Sign in with your company account", icon=":material/badge:"):
+            st.login()
     with st.expander("Forgot your password?"), st.form("forgot_password", clear_on_submit=True):
         login = st.text_input("Username or email", key="forgot_login", autocomplete="username")
         asked = st.form_submit_button("Email me a link")
