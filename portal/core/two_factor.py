@@ -80,15 +80,19 @@ def _recent(session: Session, actor: Actor) -> bool:
 
 
 def status(session: Session, *, actor: Actor) -> Status:
+    """Where the user stands; two small reads (a page shows it on every run, after the one
+    read of the signed-in user that the run's services share)."""
     actor = refresh(session, actor)
-    user = _user(session, actor)
+    if actor.user_id is None:
+        raise NotFound("There is no signed-in user to set up two-factor sign-in for.")
+    confirmed = session.scalar(select(User.totp_confirmed_at).where(User.id == actor.user_id))
     left = session.scalar(
         select(func.count())
         .select_from(RecoveryCode)
-        .where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))
+        .where(RecoveryCode.user_id == actor.user_id, RecoveryCode.used_at.is_(None))
     )
     return Status(
-        enrolled=user.totp_confirmed_at is not None,
+        enrolled=confirmed is not None,
         required=_required(actor),
         recent=_recent(session, actor),
         recovery_codes_left=left or 0,
