@@ -114,21 +114,19 @@ with st.form(form.key):
         num_rows="dynamic",
         width="stretch",
         key=f"{form.key}-tiers",
-        **{
-            "hide_index": True,
-            **tables.phone_layout(
-                ["Tier", "From converted leads", "Rate (%)"],
-                {
-                    "Tier": st.column_config.TextColumn(required=True, max_chars=40),
-                    "From converted leads": st.column_config.NumberColumn(
-                        required=True, min_value=0, step=1
-                    ),
-                    "Rate (%)": st.column_config.TextColumn(required=True, max_chars=8),
-                },
-                selectable=True,  # its row markers, to delete a tier
-                bordered=True,
-            ),
-        },
+        **tables.phone_layout(
+            ["Tier", "From converted leads", "Rate (%)"],
+            {
+                "Tier": st.column_config.TextColumn(required=True, max_chars=40),
+                "From converted leads": st.column_config.NumberColumn(
+                    required=True, min_value=0, step=1
+                ),
+                "Rate (%)": st.column_config.TextColumn(required=True, max_chars=8),
+            },
+            selectable=True,  # its row markers, to delete a tier
+            bordered=True,
+            hide_index=True,
+        ),
     )
     form.under("tier_thresholds")
     form.under("tier_rates")

@@ -473,7 +473,8 @@ def _settings(args: argparse.Namespace) -> int:
                 reason=args.reason,
                 based_on=program.current_version(session),
             )
-        return program.current(session), program.current_version(session)
+        version, rules = program.in_force(session)
+        return rules, version
 
     rules, version = actions.run(act)
     if args.settings_command == "set":

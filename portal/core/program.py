@@ -67,30 +67,27 @@ def configured() -> ProgramRules:
     return ProgramRules.model_validate({key: getattr(settings, key) for key in LABELS})
 
 
-def _latest(session: Session) -> ProgramSettingsVersion | None:
-    return session.scalar(
-        select(ProgramSettingsVersion).order_by(ProgramSettingsVersion.version.desc()).limit(1)
-    )
+def in_force(session: Session) -> tuple[int, ProgramRules]:
+    """The version in force (0 while the configuration's values apply) and its rules, in one
+    read."""
+    latest = session.execute(
+        select(ProgramSettingsVersion.version, ProgramSettingsVersion.rules)
+        .order_by(ProgramSettingsVersion.version.desc())
+        .limit(1)
+    ).one_or_none()
+    if latest is None:
+        return 0, configured()
+    return latest.version, ProgramRules.model_validate(latest.rules)
 
 
 def current(session: Session) -> ProgramRules:
     """The rules in force now. A service reads them once per action and passes them on."""
-    latest = session.scalar(
-        select(ProgramSettingsVersion.rules)
-        .order_by(ProgramSettingsVersion.version.desc())
-        .limit(1)
-    )
-    return configured() if latest is None else ProgramRules.model_validate(latest)
+    return in_force(session)[1]
 
 
 def current_version(session: Session) -> int:
     """The number of the version in force (0 while the configuration's values apply)."""
-    latest = session.scalar(
-        select(ProgramSettingsVersion.version)
-        .order_by(ProgramSettingsVersion.version.desc())
-        .limit(1)
-    )
-    return latest or 0
+    return in_force(session)[0]
 
 
 @dataclass(frozen=True)
@@ -239,15 +236,14 @@ def _words(error: Mapping[str, Any]) -> str:
     return _PYDANTIC_WORDS.get(kind, str(error["msg"]).lower())
 
 
-def proposed(session: Session, changes: Mapping[str, Any]) -> ProgramRules:
-    """The rules in force with `changes` applied, validated; every wrong field is named at
+def proposed(before: ProgramRules, changes: Mapping[str, Any]) -> ProgramRules:
+    """The rules `before` with `changes` applied, validated; every wrong field is named at
     once (ValidationError keyed by setting)."""
     unknown = [key for key in changes if key not in LABELS]
     if unknown:
         raise ValidationError({key: f"There is no setting {key!r}." for key in unknown})
-    in_force = current(session)
     try:
-        rules = ProgramRules.model_validate({**in_force.model_dump(), **changes})
+        rules = ProgramRules.model_validate({**before.model_dump(), **changes})
     except pydantic.ValidationError as error:
         problems: dict[str, str] = {}
         for item in error.errors():
@@ -304,21 +300,19 @@ def change(
     manager = require_manager(session, actor)
     two_factor.require(session, manager)
     reason = clean_reason(reason)
-    latest = _latest(session)
-    in_force_version = latest.version if latest else 0
+    in_force_version, before = in_force(session)
     if in_force_version != based_on:
         raise Conflict(
             "Another manager changed the program settings while you were reviewing yours; "
             "review the change again against the settings now in force."
         )
-    before = current(session)
-    after = proposed(session, changes)
+    after = proposed(before, changes)
     keys = changed_keys(before, after)
     if not keys:
         raise ValidationError({"settings": "Nothing would change: every value is as it is now."})
     now = utc_now()
     rows = []
-    if latest is None:
+    if in_force_version == 0:  # keep what the configuration said until now
         rows.append(
             ProgramSettingsVersion(
                 version=1,

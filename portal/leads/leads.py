@@ -235,12 +235,25 @@ def _before_reassignment(written: datetime | None, reassigned: datetime | None) 
     return written is not None and reassigned is not None and written <= reassigned
 
 
+def loaded_views(
+    loaded: Iterable[tuple[Lead, str | None]], actor: Actor, rules: ProgramRules
+) -> list[LeadView]:
+    """Views of loaded leads, each with its partner's name (or None)."""
+    return lead_views(
+        [
+            ({column.key: getattr(lead, column.key) for column in LEAD_COLUMNS}, partner_name)
+            for lead, partner_name in loaded
+        ],
+        actor,
+        rules,
+    )
+
+
 def lead_view(
     session: Session, lead: Lead, actor: Actor, partner_name: str | None = None
 ) -> LeadView:
     """The view of one loaded lead."""
-    values = {column.key: getattr(lead, column.key) for column in LEAD_COLUMNS}
-    return lead_views([(values, partner_name)], actor, program.current(session))[0]
+    return loaded_views([(lead, partner_name)], actor, program.current(session))[0]
 
 
 def _events(

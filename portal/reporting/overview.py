@@ -24,7 +24,7 @@ from portal.core.models import (
     ProgramPartnerStats,
 )
 from portal.core.types import utc_now
-from portal.leads.leads import LeadView, awaiting_contact_since, lead_view
+from portal.leads.leads import LeadView, awaiting_contact_since, loaded_views
 from portal.money.commissions import CommissionState, on_hold
 from portal.reporting.statistics import CHART_MONTHS, conversion_rate
 
@@ -135,7 +135,7 @@ def program_overview(session: Session, *, actor: Actor, flagged_limit: int = 20)
         leads_per_month=dict(sorted(leads_per_month.items())),
         conversions_per_month=dict(sorted(conversions_per_month.items())),
         top_partners=top,
-        awaiting_contact=[lead_view(session, lead, actor, name) for lead, name in waiting],
+        awaiting_contact=loaded_views(waiting, actor, rules),
         awaiting_contact_days=rules.awaiting_contact_days,
-        self_referrals=[lead_view(session, lead, actor, name) for lead, name in flagged],
+        self_referrals=loaded_views(flagged, actor, rules),
     )

@@ -64,7 +64,7 @@ def review(
     and the reason, every wrong field at once, and say what the change would affect;
     managers only, nothing is written."""
     require_manager(session, actor)
-    before = program.current(session)
+    version, before = program.in_force(session)
     problems: dict[str, str] = {}
     changes = dict(changes)
     if tier_rows is not None:
@@ -73,7 +73,7 @@ def review(
         except ValidationError as refused:
             problems |= refused.errors
     try:
-        after = program.proposed(session, changes)
+        after = program.proposed(before, changes)
     except ValidationError as refused:
         problems = refused.errors | problems
     reason_problem = program.reason_problem(reason)
@@ -96,7 +96,7 @@ def review(
             for key in keys
         ],
         effects=effects,
-        based_on=program.current_version(session),
+        based_on=version,
         proposed={key: after.model_dump(mode="json")[key] for key in keys},
     )
 

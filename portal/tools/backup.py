@@ -44,6 +44,17 @@ def _sqlite_path(url: URL) -> Path:
     return Path(url.database)
 
 
+def _sqlite_copy(source_path: Path, target_path: Path) -> None:
+    """SQLite's online backup API: a consistent copy of a database that may be in use."""
+    source = sqlite3.connect(f"file:{source_path}?mode=ro", uri=True)
+    target = sqlite3.connect(target_path)
+    try:
+        source.backup(target)
+    finally:
+        target.close()
+        source.close()
+
+
 def _libpq(url: URL) -> tuple[str, dict[str, str]]:
     """The libpq address of `url` for pg_dump and pg_restore, and their environment: the
     password goes in PGPASSWORD, never on a command line the process list shows."""
@@ -83,13 +94,7 @@ def backup(database_url: str, out: Path) -> Backup:
     partial = out.with_name(out.name + ".partial")
     try:
         if url.get_backend_name() == "sqlite":
-            source = sqlite3.connect(f"file:{_sqlite_path(url)}?mode=ro", uri=True)
-            target = sqlite3.connect(partial)
-            try:
-                source.backup(target)
-            finally:
-                target.close()
-                source.close()
+            _sqlite_copy(_sqlite_path(url), partial)
             kind = "sqlite"
         elif url.get_backend_name() == "postgresql":
             address, environment = _libpq(url)
@@ -147,13 +152,7 @@ def restore(path: Path, database_url: str) -> None:
             "DATABASE_URL at it), so that nothing of what is there is mixed or lost."
         )
     if backend == "sqlite":
-        source = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        target = sqlite3.connect(_sqlite_path(url))
-        try:
-            source.backup(target)
-        finally:
-            target.close()
-            source.close()
+        _sqlite_copy(path, _sqlite_path(url))
     else:
         address, environment = _libpq(url)
         _run(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Column, Engine, Table, select, update
+from sqlalchemy import Column, Engine, Table, bindparam, select, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Mapper
 
@@ -50,6 +50,13 @@ def _columns() -> list[tuple[Table, Column[object]]]:
     return found
 
 
+def _rotated(token: str | bytes) -> str | bytes:
+    """The token encrypted anew with the newest key, in the type it is stored as."""
+    if isinstance(token, bytes):
+        return rotate(token)
+    return rotate(token.encode()).decode()
+
+
 @dataclass(frozen=True)
 class Rotated:
     column: str
@@ -69,13 +76,12 @@ def rotate_all(engine: Engine | None = None) -> list[Rotated]:
                 if after is not None:
                     query = query.where(key > after)
                 rows = connection.execute(query).all()
-                for row_key, token in rows:
-                    as_bytes = token if isinstance(token, bytes) else token.encode()
-                    fresh = rotate(as_bytes)
+                if rows:
                     connection.execute(
                         update(table)
-                        .where(key == row_key)
-                        .values({column: fresh if isinstance(token, bytes) else fresh.decode()})
+                        .where(key == bindparam("row_key"))
+                        .values({column: bindparam("fresh")}),
+                        [{"row_key": row_key, "fresh": _rotated(token)} for row_key, token in rows],
                     )
             count += len(rows)
             if len(rows) < BATCH:

@@ -52,15 +52,16 @@ def phone_layout(
     ticks: Sequence[str] = (),
     selectable: bool = False,
     bordered: bool = False,
+    hide_index: bool = False,
 ) -> dict[str, Any]:
     """The arguments that draw a table (`st.dataframe`, `st.data_editor`) as it fits a
     phone: only the `compact` columns, sized to share the screen, no index column (`ticks`
     are checkbox columns; `selectable`: the table has its own tick per row; `bordered`: it
-    is inside a form or a bordered container). Elsewhere: the
+    is inside a form or a bordered container; `hide_index` off a phone too). Elsewhere: the
     columns and `column_config` as they are."""
     config = dict(column_config or {})
     if not on_phone():
-        return {"column_config": config}
+        return {"column_config": config, "hide_index": hide_index}
     room = (
         PHONE_TABLE_WIDTH
         - (SELECTION_WIDTH if selectable else 0)
