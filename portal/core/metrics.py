@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
@@ -86,7 +86,7 @@ def page_run(page: str) -> Iterator[None]:
 class _ProgramState(Collector):
     """The database's state at the moment of the scrape."""
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         now = utc_now()
         depth = GaugeMetricFamily(
             "portal_outbox_depth",
@@ -144,7 +144,17 @@ class _ProgramState(Collector):
             ("overflow", max(getattr(engine_pool, "overflow", lambda: 0)(), 0)),
         ):
             pool.add_metric([state], value)
-        yield from (depth, oldest, dead, sessions, pool)
+        waits = CounterMetricFamily(
+            "portal_db_pool_waits",
+            "Checkouts that found every connection of this process's pool in use and waited.",
+            value=getattr(engine_pool, "waits", 0),
+        )
+        waited = CounterMetricFamily(
+            "portal_db_pool_wait_seconds",
+            "Time those checkouts spent waiting for a connection.",
+            value=getattr(engine_pool, "waited_seconds", 0.0),
+        )
+        yield from (depth, oldest, dead, sessions, pool, waits, waited)
 
 
 REGISTRY.register(_ProgramState())

@@ -7,8 +7,10 @@ from __future__ import annotations
 import io
 import json
 import logging
+import sqlite3
 
 import pytest
+import sqlalchemy.exc
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.applications import Starlette
 from starlette.routing import Route
@@ -16,7 +18,7 @@ from starlette.testclient import TestClient
 
 from portal.accounts import users
 from portal.core import audit, config, logs, metrics, migrate
-from portal.core.db import get_engine, unit_of_work
+from portal.core.db import CountedPool, get_engine, unit_of_work
 from portal.core.models import OutboxMessage
 from portal.ui import ops
 from tests.conftest import create_sqlite_database
@@ -106,6 +108,21 @@ def test_metrics_need_the_token_and_report_the_program(app_database, settings_ov
     assert runs["ok"] >= 1 and runs["error"] >= 1
     assert samples[("portal_page_run_seconds_count", (("page", "partner_leads"),))] >= 2
     assert ("portal_db_pool_connections", (("state", "in_use"),)) in samples
+    assert samples[("portal_db_pool_waits_total", ())] == get_engine().pool.waits
+
+
+def test_the_pool_counts_checkouts_that_waited_for_a_connection(tmp_path):
+    pool = CountedPool(
+        lambda: sqlite3.connect(tmp_path / "pool.db"), pool_size=1, max_overflow=0, timeout=0.05
+    )
+    held = pool.connect()
+    assert (pool.waits, pool.waited_seconds) == (0, 0.0)  # the first found one free
+    with pytest.raises(sqlalchemy.exc.TimeoutError):
+        pool.connect()  # every connection in use: it waits its timeout, then gives up
+    assert pool.waits == 1 and pool.waited_seconds >= 0.05
+    held.close()
+    pool.connect().close()
+    assert pool.waits == 1
 
 
 @pytest.fixture
