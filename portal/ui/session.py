@@ -185,6 +185,10 @@ def current_actor(db: Session) -> Actor | None:
         actions.run(partial(_end_this_session, st.session_state.get(SESSION_ID)))
         _sign_out(notice="You are signed out.")
         actor = None
+        if identity_configured() and st.user.is_logged_in:
+            # Streamlit's identity cookie goes too (and the provider's own session, where it
+            # offers a logout): the next person at this browser meets the provider's sign-in.
+            st.logout()
     else:
         actor = _restore_from_cookie(db)
     if actor is None:

@@ -106,6 +106,19 @@ def test_a_manager_signs_in_through_the_provider_and_with_a_code_makes_a_payout_
     (row,) = list(csv.reader(io.StringIO(download.value.path().read_text("utf-8"))))
     assert row[:3] == ["pay@partner.example", "200.00", "USD"]
     shoot(page, "sso-payout-file")
+
+    # Signing out ends the portal's session, Streamlit's identity cookie and the provider's
+    # session (its end-session page, OpenID Connect RP-initiated logout): the browser is back
+    # at the sign-in page, and a reload does not sign anyone in.
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("button", name="End session").click()
+    expect(page.get_by_role("button", name="Sign in with your company account")).to_be_visible()
+    assert not [c for c in context.cookies() if c["name"] == "_streamlit_user"]
+    page.reload()
+    settle(page)
+    expect(page.get_by_role("button", name="Sign in with your company account")).to_be_visible()
+    expect(page.get_by_role("heading", name="Program overview")).to_have_count(0)
+    expect(page.locator('[data-testid="stAlert"]')).to_have_count(0)
     context.close()
 
     # Someone the provider knows, but no portal manager: no entry, and told why.
