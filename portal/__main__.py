@@ -29,13 +29,14 @@ from portal.core.access import Actor
 from portal.core.config import ConfigurationError, get_settings
 from portal.core.db import get_engine, unit_of_work
 from portal.core.errors import PortalError
-from portal.core.models import MAX_ID, ApiScope, Role
+from portal.core.models import MAX_ID, ApiScope, RiskStatus, Role
 from portal.core.types import utc_now
 from portal.core.validation import FieldErrors, is_text, parse_day
 from portal.messaging import mail_sender
 from portal.money import currencies, payout_files, payouts, tax_reports
 from portal.money.payment_details import FileFormat
 from portal.reporting import exports, integrity
+from portal.risk import center as risk_center
 from portal.tools import backup, generate, rotate_key, seed
 
 
@@ -109,6 +110,14 @@ def _parser() -> argparse.ArgumentParser:
         help="as `settings show` prints it: lists comma-separated, tiers as name=value, …",
     )
     change.add_argument("--reason", required=True, help="why the rule changes, for the record")
+
+    risk = commands.add_parser("risk", help="the risk center: events the risk rules raise")
+    risk_commands = risk.add_subparsers(dest="risk_command", required=True, metavar="ACTION")
+    risk_commands.add_parser(
+        "scan", help="run every risk rule over the program's data; new events are raised"
+    )
+    risk_list = risk_commands.add_parser("list", help="print the open events (most severe first)")
+    risk_list.add_argument("--all", action="store_true", help="decided events too")
 
     seed_demo = commands.add_parser("seed-demo", help="fill an empty database with demo data")
     seed_demo.add_argument(
@@ -394,6 +403,8 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "settings":
         return _settings(args)
+    if args.command == "risk":
+        return _risk(args)
     if args.command == "verify":
         return _verify()
     if args.command == "mail":
@@ -486,6 +497,31 @@ def _settings(args: argparse.Namespace) -> int:
     )
     for key in program.LABELS:
         print(f"  {key} = {program.shown(key, rules)}")
+    return 0
+
+
+def _risk(args: argparse.Namespace) -> int:
+    """`risk scan|list`: a scan is committed before anything is printed."""
+    if args.risk_command == "scan":
+        new = actions.run(lambda session: risk_center.scan(session, actor=Actor.operator()))
+        for rule, count in new.items():
+            print(f"  {rule.value}: {fmt.count(count, 'new event')}")
+        print(f"{fmt.count(sum(new.values()), 'new risk event')} raised.")
+        return 0
+    found = actions.run(
+        lambda session: risk_center.events(
+            session, actor=Actor.operator(), status=None if args.all else RiskStatus.OPEN
+        )
+    )
+    for event in found:
+        decided = f" — {event.status.value}: {event.decision_reason}" if event.decided_at else ""
+        held = " [holds payouts]" if event.holds_payouts else ""
+        print(
+            f"#{event.id} {event.severity.value:<6} {event.rule.value} · {event.partner_name} "
+            f"(#{event.partner_id}) · {event.raised_at:%Y-%m-%d %H:%M}{held}\n"
+            f"    {event.evidence}{decided}"
+        )
+    print(f"{fmt.count(len(found), 'open event' if not args.all else 'event')}.")
     return 0
 
 

@@ -124,6 +124,17 @@ NOT_TWO_DECIMALS = frozenset(
 )
 
 
+# The risk center's rules, by name (`models.RiskRule` has the same values).
+RISK_RULES = (
+    "shared_payout_method",
+    "self_referral",
+    "disposable_client_email",
+    "registration_burst",
+    "website_domain_mismatch",
+    "applications_from_one_address",
+)
+
+
 class ProgramRules(BaseModel):
     """The rules of the program its managers may change (the Program settings page,
     `python -m portal settings`): the settings below give their first values; once a
@@ -167,6 +178,17 @@ class ProgramRules(BaseModel):
     services: tuple[str, ...] = Field(
         default=DEFAULT_SERVICES, min_length=1, description="Service catalogue for leads."
     )
+    risk_holds: tuple[str, ...] = Field(
+        default=(),
+        description="Risk rules whose open events hold a partner's payouts until reviewed "
+        "(none until a manager chooses them).",
+    )
+    risk_burst_per_hour: int = Field(
+        default=20,
+        ge=2,
+        le=100_000,
+        description="Referrals one partner registers within an hour that raise a risk event.",
+    )
 
     @field_validator("tier_rates")
     @classmethod
@@ -208,6 +230,16 @@ class ProgramRules(BaseModel):
         if any(len(service) > MAX_SERVICE_LENGTH for service in named):
             raise ValueError(f"A service name has at most {MAX_SERVICE_LENGTH} characters.")
         return named
+
+    @field_validator("risk_holds")
+    @classmethod
+    def _known_rules(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [name for name in names if name not in RISK_RULES]
+        if unknown:
+            raise ValueError(
+                f"There is no risk rule {unknown[0]!r}; the rules are: {', '.join(RISK_RULES)}."
+            )
+        return tuple(dict.fromkeys(names))
 
     @model_validator(mode="after")
     def _tiers_consistent(self) -> Self:

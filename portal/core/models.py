@@ -29,6 +29,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    UniqueConstraint,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -216,6 +217,9 @@ class Partner(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The network address a self-sign-up came from (the risk center counts applications per
+    # address); NULL for partners a manager created.
+    applied_from: Mapped[str | None] = mapped_column(String(64), index=True)
 
 
 class User(Base):
@@ -997,3 +1001,56 @@ class IdentitySignIn(Base):
     subject: Mapped[str] = mapped_column(String(255))
     nonce: Mapped[str] = mapped_column(String(255), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+
+
+class RiskRule(enum.StrEnum):
+    """The risk center's rules (`portal.risk`); their names are also `ProgramRules.risk_holds`'s."""
+
+    SHARED_PAYOUT_METHOD = "shared_payout_method"
+    SELF_REFERRAL = "self_referral"
+    DISPOSABLE_CLIENT_EMAIL = "disposable_client_email"
+    REGISTRATION_BURST = "registration_burst"
+    WEBSITE_DOMAIN_MISMATCH = "website_domain_mismatch"
+    APPLICATIONS_FROM_ONE_ADDRESS = "applications_from_one_address"
+
+
+class RiskSeverity(enum.StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class RiskStatus(enum.StrEnum):
+    OPEN = "open"
+    RESOLVED = "resolved"  # a real problem, dealt with
+    DISMISSED = "dismissed"  # not a problem
+
+
+class RiskEvent(Base):
+    """What a risk rule found about a partner, until a manager resolves or dismisses it. One
+    per partner, rule and subject (the lead, the shared account, the hour…): a rescan finds it
+    again and adds nothing, and a decided event stays decided."""
+
+    __tablename__ = "risk_events"
+    __table_args__ = (
+        UniqueConstraint("partner_id", "rule", "subject"),
+        Index("ix_risk_events_status_partner_id", "status", "partner_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"))
+    rule: Mapped[RiskRule] = mapped_column(_enum(RiskRule, "risk_rule"))
+    severity: Mapped[RiskSeverity] = mapped_column(_enum(RiskSeverity, "risk_severity"))
+    subject: Mapped[str] = mapped_column(String(120))
+    # What was found, in words a manager reads (account numbers masked).
+    evidence: Mapped[str] = mapped_column(Text)
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("partner_leads.id", ondelete="SET NULL"))
+    status: Mapped[RiskStatus] = mapped_column(
+        _enum(RiskStatus, "risk_status"), default=RiskStatus.OPEN
+    )
+    raised_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    decided_by_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    decision_reason: Mapped[str | None] = mapped_column(Text)

@@ -42,6 +42,8 @@ LABELS = {
     "tier_rates": "Tier rates",
     "services": "Services",
     "payout_currencies": "Payout currencies",
+    "risk_holds": "Risk rules that hold payouts",
+    "risk_burst_per_hour": "Referrals an hour that raise a risk event",
 }
 assert set(LABELS) == set(ProgramRules.model_fields)
 
@@ -184,6 +186,8 @@ def parse(key: str, text: str) -> Any:
         raise ValidationError(
             {"key": f"There is no setting {key!r}; the settings are: {', '.join(LABELS)}."}
         )
+    if key == "risk_holds":  # none at all is a choice: ""
+        return [part.strip() for part in text.split(",") if part.strip()]
     if key in ("services", "payout_currencies"):
         return [part.strip() for part in text.split(",")]
     if key in ("tier_thresholds", "tier_rates"):

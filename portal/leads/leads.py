@@ -64,13 +64,14 @@ from portal.core.validation import (
     clean_phone,
     clean_text,
     contains_pattern,
-    email_domain,
     email_key,
     filter_text,
 )
 from portal.messaging.notifications import notify_partner
 from portal.money import commissions
 from portal.reporting import statistics
+from portal.risk import center as risk_center
+from portal.risk.rules import is_self_referral, own_addresses
 
 S = LeadStatus
 PARTNER_MOVES: dict[LeadStatus, tuple[LeadStatus, ...]] = {
@@ -456,7 +457,7 @@ def register_leads(
     now = utc_now()
     rules = program.current(session)
     claim_expires_at = now + timedelta(days=rules.claim_days)
-    partner_domain = email_domain(partner.email)
+    owned = own_addresses(session, [partner.id])[partner.id]
     refusals = [
         _service_refusal(registration.service, rules.services) or refusal
         for registration, refusal in zip(
@@ -487,7 +488,7 @@ def register_leads(
                     "service": registration.service,
                     "notes": registration.notes,
                     "status": S.PENDING,
-                    "self_referral": email_domain(registration.client_email) == partner_domain,
+                    "self_referral": is_self_referral(registration.client_email, owned),
                     "created_at": now,
                     "updated_at": now,
                     "claim_expires_at": claim_expires_at,
@@ -503,6 +504,7 @@ def register_leads(
     ]
     new_leads = [outcome for outcome in outcomes if isinstance(outcome, Lead)]
     _events(session, new_leads, actor, LeadEventKind.REGISTERED)
+    risk_center.check_new_leads(session, [lead.id for lead in new_leads], rules)
     statistics.count_referral(session, partner_id=partner.id, delta=len(new_leads))
     statistics.count_lead(
         session, partner_id=partner.id, created_at=now, status=S.PENDING, delta=len(new_leads)
@@ -1009,9 +1011,12 @@ def reassign_lead(
         program=False,
     )
     lead.partner_id = target.id
-    lead.self_referral = email_domain(lead.client_email) == email_domain(target.email)
+    lead.self_referral = is_self_referral(
+        lead.client_email, own_addresses(session, [target.id])[target.id]
+    )
     lead.updated_at = lead.reassigned_at = utc_now()
     session.flush()
+    risk_center.check_new_leads(session, [lead.id], program.current(session))
     statistics.count_referral(session, partner_id=target.id, delta=1)
     statistics.count_lead(
         session,

@@ -45,6 +45,7 @@ from portal.money import tax_forms
 from portal.money.currencies import payout_currency_of
 from portal.money.payment_details import route_of
 from portal.reporting import statistics
+from portal.risk import center as risk_center
 
 ZERO = Decimal("0.00")
 
@@ -206,12 +207,13 @@ def next_payout_date(today: date, rules: ProgramRules) -> date:
 @dataclass(frozen=True)
 class Blocker:
     """One reason a partner is not paid: as the pre-flight lists it, and what to do about it;
-    `kind` tells the two that are not about payment details apart: the partner's standing
-    (the pages' banner says it) and nothing owed (the tracker's outlook says it)."""
+    `kind` tells those that are not about payment details apart: the partner's standing
+    (the pages' banner says it), nothing owed (the tracker's outlook says it) and a pending
+    review (the risk center)."""
 
     reason: str
     remedy: str
-    kind: str = "details"  # "standing", "nothing_owed" or "details"
+    kind: str = "details"  # "standing", "review", "nothing_owed" or "details"
 
 
 @dataclass(frozen=True)
@@ -237,13 +239,24 @@ def payout_eligibility(
     owed: Decimal,
     today: date,
     rules: ProgramRules,
+    under_review: bool = False,
 ) -> PayoutEligibility:
     """The one decision of whether a partner is paid, used by the batch, the pre-flight, the
-    tracker and the dashboard. A partner is paid when it is active, its payout method has its
-    details, a partner manager verified its tax form (and a W-8 has not lapsed), and its net
-    owed amount is above zero and reaches the minimum."""
+    tracker and the dashboard. A partner is paid when it is active and not under review (an
+    open risk event of a rule that holds payouts: `risk.center.held_partner_ids`), its payout
+    method has its details, a partner manager verified its tax form (and a W-8 has not
+    lapsed), and its net owed amount is above zero and reaches the minimum."""
     settings = get_settings()
     blockers: list[Blocker] = []
+    if under_review:  # which rule is for managers to know: the partner is told a review is on
+        blockers.append(
+            Blocker(
+                "under review",
+                "A review of your account is pending, so payouts are held; what you are owed "
+                "is kept for you and paid once the review is complete.",
+                kind="review",
+            )
+        )
     if status is PartnerStatus.SUSPENDED:
         blockers.append(
             Blocker(
@@ -536,7 +549,12 @@ def commission_summary(
             next_release = first_hold_end
     owed = owed.quantize(Decimal("0.01"))
     eligibility = payout_eligibility(
-        status=partner.partner_status, profile=profile, owed=owed, today=payday, rules=rules
+        status=partner.partner_status,
+        profile=profile,
+        owed=owed,
+        today=payday,
+        rules=rules,
+        under_review=risk_center.under_review(session, partner_id, rules),
     )
     reasons = []
     if totals[CommissionState.ON_HOLD] > 0 and next_release is not None:

@@ -47,6 +47,7 @@ from portal.core.validation import FieldErrors, clean_date, clean_text
 from portal.messaging.notifications import notify_partner
 from portal.money.commissions import PROFILE_DETAILS, payout_eligibility, settled_by
 from portal.money.currencies import Quote, check_jumps, convert, payout_currency_of
+from portal.risk import center as risk_center
 
 MAX_REFERENCE = 100
 
@@ -163,10 +164,16 @@ def _plan(
     paid: list[PlannedPayout] = []
     left_out: list[PlannedPayout] = []
     needed: set[str] = set()
+    held = risk_center.held_partner_ids(session, rules)
     for row in rows:
         amount = Decimal(row.amount).quantize(Decimal("0.01"))
         eligibility = payout_eligibility(
-            status=row.status, profile=row, owed=amount, today=now.date(), rules=rules
+            status=row.status,
+            profile=row,
+            owed=amount,
+            today=now.date(),
+            rules=rules,
+            under_review=row.partner_id in held,
         )
         currency = payout_currency_of(row, rules)
         planned = _priced(
@@ -346,7 +353,12 @@ def run_batch(
             select(PartnerProfile).where(PartnerProfile.partner_id == partner.id)
         )
         recheck = payout_eligibility(
-            status=partner.status, profile=profile, owed=amount, today=now.date(), rules=rules
+            status=partner.status,
+            profile=profile,
+            owed=amount,
+            today=now.date(),
+            rules=rules,
+            under_review=risk_center.under_review(session, partner.id, rules),
         )
         currency = payout_currency_of(profile, rules)
         if (
@@ -992,6 +1004,7 @@ def reapprove(session: Session, *, actor: Actor, payout_id: int) -> PayoutView:
         # The payout passed the minimum when it was scheduled; a later change of it applies
         # to later batches.
         rules=rules.model_copy(update={"min_payout": Decimal(0)}),
+        under_review=risk_center.under_review(session, partner.id, rules),
     )
     if profile is None or profile.payment_method is None or not check.will_be_paid:
         raise ValidationError(

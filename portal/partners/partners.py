@@ -31,6 +31,7 @@ from portal.core.validation import (
 from portal.messaging import mail
 from portal.messaging.notifications import notify_partner
 from portal.reporting import statistics
+from portal.risk import center as risk_center
 
 MAX_PINNED_RATE = Decimal("0.5")
 
@@ -192,6 +193,10 @@ def apply(
         if client_address:  # nothing was written but the count: keep it
             raise RecordedRefusal(refused.errors) from None
         raise
+    if client_address:
+        partner.applied_from = client_address[:64]
+        session.flush()
+    risk_center.check_partner(session, partner.id)
     audit.record(
         session,
         actor_user_id=user_id,

@@ -43,6 +43,7 @@ from portal.core.validation import (
 )
 from portal.messaging import mail
 from portal.money import currencies, payouts
+from portal.risk import center as risk_center
 
 TEXT_FIELDS = {
     "contact_name": ("Contact name", 200),
@@ -477,6 +478,9 @@ def update_profile(
         )
     if destination:
         _tell_every_user(session, actor, profile.partner_id, destination)
+    if destination or "website" in changed:
+        session.flush()
+        risk_center.check_partner(session, profile.partner_id)
     if changed:
         audit.record_by(
             session,

@@ -55,6 +55,7 @@ from portal.money import currencies, payouts, tax_forms
 from portal.money.commissions import next_payout_date
 from portal.money.currencies import Quote
 from portal.reporting import integrity, statistics
+from portal.risk import center as risk_center
 
 # Every payout method, so a fresh demo can produce every payout file.
 DEMO_METHODS = (
@@ -428,6 +429,32 @@ def seed_demo(session: Session, *, rng_seed: int = 2026) -> list[DemoLogin]:
             lead, steps = _demo_lead(rng, rules, partner, created, now, share, client_number)
             leads.append(lead)
             history.append(steps)
+    # What the risk center should find (a case for each rule), drawn from a generator of its
+    # own so that the rest of the demo program stays as it was.
+    risky = random.Random(rng_seed + 1)
+    burst_partner, _, burst_share = partners[BURST_CASE]
+    hour = (now - timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
+    for minute in range(rules.risk_burst_per_hour + 4):
+        client_number += 1
+        lead, steps = _demo_lead(
+            risky,
+            rules,
+            burst_partner,
+            hour + timedelta(minutes=2 * minute),
+            now,
+            burst_share,
+            client_number,
+        )
+        leads.append(lead)
+        history.append(steps)
+    throwaway = next(
+        lead
+        for lead in leads
+        if lead.partner_id == partners[THROWAWAY_CLIENT_CASE][0].id
+        and lead.status is not LeadStatus.CONVERTED
+    )
+    throwaway.client_email = f"{throwaway.client_name.split()[0].lower()}@mailinator.com"
+    throwaway.client_email_key = throwaway.client_email.casefold()
     _rates_by_the_rules(
         leads, {partner.id: partner for partner, _, _ in partners}, program.timeline(session)
     )
@@ -502,6 +529,15 @@ def seed_demo(session: Session, *, rng_seed: int = 2026) -> list[DemoLogin]:
     )
     integrity.rebuild_statistics(session)
     _payout_history(session, rng, rules, start, now, leads)
+    _risk_cases(session, [partner for partner, _, _ in partners])
+    rules = program.change(
+        session,
+        actor=Actor.operator(),
+        changes={"risk_holds": ["shared_payout_method"]},
+        reason="Payouts to details another partner also uses wait for a review.",
+        based_on=program.current_version(session),
+    )
+    risk_center.record(session, risk_center.findings(session, rules))
     audit.record(
         session,
         actor_user_id=None,
@@ -614,6 +650,45 @@ def _payout_history(
             expected_version=lead.version,
             note="Client cancelled within the refund window.",
         )
+
+
+# Which demo partners (by their place in `_targets`) the risk center's demo cases concern;
+# self-referrals come with the leads (`_demo_lead`).
+SHARED_ACCOUNT_CASE = (12, 13)
+BURST_CASE = 10
+THROWAWAY_CLIENT_CASE = 11
+OTHER_WEBSITE_CASE = 14
+ONE_ADDRESS_CASE = (36, 37, 38)
+
+
+def _risk_cases(session: Session, partners: list[Partner]) -> None:
+    """Profiles and applications the risk rules find something in: payout details on file
+    for two partners, a website at another domain than the partner's e-mail, three
+    applications from one network address."""
+    session.flush()
+    first, second = (partners[index] for index in SHARED_ACCOUNT_CASE)
+    source = session.scalar(select(PartnerProfile).where(PartnerProfile.partner_id == second.id))
+    copy = session.scalar(select(PartnerProfile).where(PartnerProfile.partner_id == first.id))
+    assert source is not None and copy is not None
+    for name in (
+        "payment_method",
+        "payment_email",
+        "bank_account_encrypted",
+        "bank_account_last4",
+        "bank_scheme",
+        "bank_code",
+        "bank_account_type",
+    ):
+        setattr(copy, name, getattr(source, name))
+    odd = partners[OTHER_WEBSITE_CASE]
+    session.execute(
+        update(PartnerProfile)
+        .where(PartnerProfile.partner_id == odd.id)
+        .values(website="https://quickgrowth-deals.example")
+    )
+    for index in ONE_ADDRESS_CASE:
+        partners[index].applied_from = "203.0.113.24"
+    session.flush()
 
 
 def _domain(partner: Partner | None) -> str:

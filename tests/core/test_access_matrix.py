@@ -32,6 +32,8 @@ from portal.core.models import (
     OutboxMessage,
     PartnerStatus,
     Payout,
+    RiskEvent,
+    RiskStatus,
     Role,
     WebhookDelivery,
     WebhookEndpoint,
@@ -49,6 +51,7 @@ from portal.money import (
 )
 from portal.partners import partners, profiles
 from portal.reporting import exports, overview, settings_impact, statistics
+from portal.risk import center
 from tests.apptest import page_as, texts
 from tests.factories import (
     PASSWORD,
@@ -80,6 +83,7 @@ class World:
     api_key: int
     webhook: int
     webhook_delivery: int
+    risk_event: int
 
 
 def _world(engine) -> World:
@@ -108,6 +112,8 @@ def _world(engine) -> World:
             session, actor=a, form="W-9", file_name="w9.pdf", content=TINY_PDF
         )
         lead = make_lead(session, a)
+        make_lead(session, a, client_email="someone@mailinator.com")  # a risk event
+        risk_event = session.scalars(select(RiskEvent.id)).one()
         make_converted_lead(session, manager, a, "1000")
         session.execute(update(Commission).values(hold_until=utc_now() - timedelta(days=1)))
         (payout,) = payouts.run_batch(session, actor=manager, cutoff=utc_now().date()).scheduled
@@ -155,6 +161,7 @@ def _world(engine) -> World:
         api_key=api_key,
         webhook=webhook.id,
         webhook_delivery=delivery.id,
+        risk_event=risk_event,
         lead_a=lead.id,
         lead_a_version=lead.version,
         payout=payout.id,
@@ -577,6 +584,15 @@ MATRIX: dict[str, tuple[Call, set[str]]] = {
         MANAGER,
     ),
     "program.history": (lambda s, w, a: program.history(s, actor=a), MANAGER),
+    "center.scan": (lambda s, w, a: center.scan(s, actor=a), MANAGER),
+    "center.events": (lambda s, w, a: center.events(s, actor=a), MANAGER),
+    "center.open_groups": (lambda s, w, a: center.open_groups(s, actor=a), MANAGER),
+    "center.decide": (
+        lambda s, w, a: center.decide(
+            s, actor=a, event_ids=[w.risk_event], outcome=RiskStatus.DISMISSED, reason="Matrix"
+        ),
+        MANAGER,
+    ),
     "settings_impact.review": (
         lambda s, w, a: settings_impact.review(
             s, actor=a, changes={"min_payout": "75"}, reason="Matrix"

@@ -24,6 +24,7 @@ TEMPLATES = {
     "partner.{action}": ["partner.approve", "partner.suspend", "partner.reactivate"],
     "payout.mark_{outcome.value}": ["payout.mark_failed", "payout.mark_canceled"],
     "tax_form.{outcome.value}": ["tax_form.verified", "tax_form.rejected"],
+    "risk.{outcome.value}": ["risk.resolved", "risk.dismissed"],
 }
 
 
