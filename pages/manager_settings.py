@@ -1,15 +1,16 @@
 """Program settings for managers: the rules of the program (hold days, minimum payout, payout
-day, claims, tiers, services, payout currencies), changed with a reason after seeing what the
-change would affect; every version kept."""
+day, claims, tiers, services, payout currencies, the risk rules that hold payouts), changed
+with a reason after seeing what the change would affect; every version kept."""
 
 import pandas as pd
 import streamlit as st
 
 from portal.core import fmt, program
 from portal.core.actions import Session
-from portal.core.models import Role
+from portal.core.models import RiskRule, Role
 from portal.money import currencies
 from portal.reporting import settings_impact
+from portal.risk.rules import DESCRIPTIONS
 from portal.ui import confirm, tables, two_factor
 from portal.ui.feedback import FormErrors, read
 from portal.ui.session import require
@@ -131,6 +132,30 @@ with st.form(form.key):
     form.under("tier_thresholds")
     form.under("tier_rates")
 
+    st.subheader("Risk center")
+    left, right = st.columns(2)
+    risk_holds = left.multiselect(
+        "Risk rules that hold payouts",
+        list(RiskRule),
+        default=[RiskRule(name) for name in rules.risk_holds],
+        format_func=DESCRIPTIONS.__getitem__,
+        help="A partner with an open event of one of these rules is left out of payout "
+        "batches until a manager resolves or dismisses it; the partner is told a review is "
+        "pending, not which rule.",
+    )
+    with left:
+        form.under("risk_holds")
+    burst = right.number_input(
+        "Referrals an hour that raise a risk event",
+        min_value=2,
+        max_value=100_000,
+        value=rules.risk_burst_per_hour,
+        step=1,
+        help="One partner registering this many referrals within one clock hour (UTC).",
+    )
+    with right:
+        form.under("risk_burst_per_hour")
+
     reason = st.text_input("Reason for the change *", max_chars=500)
     form.under("reason")
     form.others(FIELDS)
@@ -143,6 +168,8 @@ with st.form(form.key):
             "claim_days": claim_days,
             "awaiting_contact_days": awaiting_days,
             "services": [line for line in services.splitlines() if line.strip()],
+            "risk_holds": [rule.value for rule in risk_holds],
+            "risk_burst_per_hour": burst,
         }
         tier_rows = list(tiers.itertuples(index=False, name=None))
         impact = form.submit(

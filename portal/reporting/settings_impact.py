@@ -31,6 +31,7 @@ from portal.core.types import utc_now
 from portal.leads.leads import awaiting_contact_since
 from portal.money import commissions, currencies, payouts
 from portal.reporting import statistics
+from portal.risk import center as risk_center
 
 
 @dataclass(frozen=True)
@@ -247,6 +248,24 @@ def _tier_effects(session: Session, before: ProgramRules, after: ProgramRules) -
     return effects
 
 
+def _risk_holds(session: Session, before: ProgramRules, after: ProgramRules) -> list[str]:
+    held_before = risk_center.held_partner_ids(session, before)
+    held_after = risk_center.held_partner_ids(session, after)
+    return [
+        f"{fmt.count(len(held_after - held_before), 'partner')} with an open risk event would "
+        f"have payouts held until a review; {fmt.count(len(held_before - held_after), 'partner')} "
+        "held now would be paid again, if nothing else holds them."
+    ]
+
+
+def _burst(session: Session, before: ProgramRules, after: ProgramRules) -> list[str]:
+    return [
+        f"A partner registering {after.risk_burst_per_hour:,} referrals within an hour raises a "
+        f"risk event from now on (until now {before.risk_burst_per_hour:,}); events raised "
+        "stay."
+    ]
+
+
 _EFFECTS: dict[str, Callable[[Session, ProgramRules, ProgramRules], list[str]]] = {
     "hold_days": _hold,
     "min_payout": _minimum,
@@ -255,4 +274,6 @@ _EFFECTS: dict[str, Callable[[Session, ProgramRules, ProgramRules], list[str]]] 
     "awaiting_contact_days": _awaiting,
     "services": _services,
     "payout_currencies": _currencies,
+    "risk_holds": _risk_holds,
+    "risk_burst_per_hour": _burst,
 }
