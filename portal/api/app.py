@@ -49,6 +49,7 @@ from portal.core.errors import (
 )
 from portal.core.models import MAX_ID, LeadStatus, PartnerStatus, PayoutStatus
 from portal.leads import leads
+from portal.messaging import conversations
 from portal.messaging.webhooks import EVENTS
 from portal.money import commissions, monthly_statements, payouts
 from portal.money.commissions import CommissionState
@@ -758,6 +759,70 @@ def partner_status(
         ),
     )
     return answer(view)
+
+
+ConversationId = Annotated[int, Path(ge=1, le=MAX_ID, examples=[1])]
+
+
+@api.get(
+    "/conversations",
+    tags=["messages"],
+    operation_id="listConversations",
+    summary="Conversations with the program, newest message first",
+    response_model=contract.ConversationList,
+)
+def list_conversations(
+    call: Calling,
+    unanswered: Annotated[
+        bool, Query(description="Managers: only those whose last word is the partner's.")
+    ] = False,
+    partner_id: PartnerId = None,
+    limit: Limit = 50,
+) -> Response:
+    found = run(
+        call,
+        lambda s, actor: conversations.conversations(
+            s, actor=actor, unanswered=unanswered, partner_id=partner_id, limit=limit
+        ),
+    )
+    return answer({"items": found})
+
+
+@api.get(
+    "/conversations/{conversation_id}",
+    tags=["messages"],
+    operation_id="getConversation",
+    summary="A conversation and its messages (they count as read from now on)",
+    response_model=contract.ConversationThread,
+)
+def get_conversation(call: Calling, conversation_id: ConversationId) -> Response:
+    view, messages = run(
+        call,
+        lambda s, actor: conversations.read_conversation(
+            s, actor=actor, conversation_id=conversation_id
+        ),
+    )
+    return answer({"conversation": view, "messages": messages})
+
+
+@api.post(
+    "/messages",
+    status_code=201,
+    tags=["messages"],
+    operation_id="postMessage",
+    summary="Write a message (a lead's thread with lead_id)",
+    dependencies=[Depends(json_body)],
+    responses={201: {"description": "Written."}, **contract.WITH_BODY},
+    response_model=contract.Message,
+)
+def post_message(call: Calling, body: contract.NewMessage) -> Response:
+    message = run(
+        call,
+        lambda s, actor: conversations.post(
+            s, actor=actor, body=body.body, lead_id=body.lead_id, partner_id=body.partner_id
+        ),
+    )
+    return answer(message, 201)
 
 
 # What a partner's own endpoint receives (OpenAPI 3.1 `webhooks`).

@@ -29,6 +29,7 @@ from portal.core.models import (
     TaxIdType,
 )
 from portal.leads import leads
+from portal.messaging import conversations
 from portal.money import commissions, monthly_statements, payouts
 from portal.partners import partners, profiles
 from portal.reporting import statistics
@@ -123,6 +124,31 @@ class PartnerPage(_Page):
     items: list[Partner]  # type: ignore[valid-type]
 
 
+Conversation = _view_model(
+    conversations.ConversationView,
+    "Conversation",
+    "A thread between the partner's users and the program: the partner's own (`lead_id` "
+    "null) or a lead's. `answered`: the program had the last word; `unread`: messages the "
+    'key\'s user has not read; `title`: "The program", or "Lead #12 · Dana Reyes".',
+)
+Message = _view_model(
+    conversations.MessageView,
+    "Message",
+    "One message, as written (plain text). `mine`: written by the key's user.",
+)
+
+
+class ConversationList(BaseModel):
+    items: list[Conversation]  # type: ignore[valid-type]
+
+
+class ConversationThread(BaseModel):
+    """A conversation and its messages, oldest first (reading it marks them read)."""
+
+    conversation: Conversation  # type: ignore[valid-type]
+    messages: list[Message]  # type: ignore[valid-type]
+
+
 class Services(BaseModel):
     """The program's service catalogue: a lead names one of these."""
 
@@ -148,6 +174,21 @@ class Problem(BaseModel):
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_max_length=5000)
+
+
+class NewMessage(Strict):
+    """A message to the program (partners: their company's thread, or a lead's with
+    `lead_id`) or to a partner (managers: `partner_id`, or a lead's thread with `lead_id`)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"body": "Has the client answered?", "lead_id": 1}]}
+    )
+
+    body: str = Field(max_length=4000, description="Plain text, shown as written.")
+    lead_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    partner_id: int | None = Field(
+        default=None, ge=1, le=2**31 - 1, description="Managers: the partner written to."
+    )
 
 
 class NewLead(Strict):
@@ -255,6 +296,14 @@ class WebhookData(BaseModel):
     partner_id: int
     lead_id: int | None
     message: str = Field(description="The notification's words, as the partner's pages show it.")
+    conversation_id: int | None = Field(default=None, description="`message.created` only.")
+    message_id: int | None = Field(default=None, description="`message.created` only.")
+    from_manager: bool | None = Field(
+        default=None, description="`message.created` only: written by the program's managers."
+    )
+    body: str | None = Field(
+        default=None, description="`message.created` only: the message as written (plain text)."
+    )
 
 
 class WebhookEvent(BaseModel):

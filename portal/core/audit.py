@@ -184,6 +184,7 @@ ACTION_WORDS = {
     "tax_form.submit": "Tax form uploaded",
     "tax_form.verified": "Tax form verified",
     "tax_form.rejected": "Tax form rejected",
+    "message.posted": "Message written",
     "risk.dismissed": "Risk event dismissed",
     "risk.resolved": "Risk event resolved",
     "risk.scan": "Risk rules run over the program",

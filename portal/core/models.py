@@ -154,6 +154,7 @@ class NotificationKind(enum.StrEnum):
     PAYOUT_CANCELED = "payout_canceled"
     PAYOUT_RETURNED = "payout_returned"
     TAX_FORM = "tax_form"
+    MESSAGE = "message"
 
 
 class EventType(enum.StrEnum):
@@ -165,6 +166,7 @@ class EventType(enum.StrEnum):
     PAYOUT_SCHEDULED = "payout.scheduled"
     PAYOUT_PAID = "payout.paid"
     PAYOUT_FAILED = "payout.failed"
+    MESSAGE_CREATED = "message.created"
 
 
 class LeadEventKind(enum.StrEnum):
@@ -1054,3 +1056,54 @@ class RiskEvent(Base):
         ForeignKey("users.id", ondelete="SET NULL")
     )
     decision_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class Conversation(Base):
+    """A thread between a partner's users and the program's managers: one per partner (about
+    anything) and one per lead (opened from the lead). `topic` tells them apart: "partner",
+    or "lead:<id>"."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (
+        UniqueConstraint("partner_id", "topic"),
+        Index("ix_conversations_last_message_at_id", "last_message_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"))
+    topic: Mapped[str] = mapped_column(String(40))
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("partner_leads.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    last_message_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    # Whether the last word was the program's: a thread whose last word is the partner's is
+    # waiting for an answer.
+    answered: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Message(Base):
+    """One message in a conversation, as its author wrote it (shown as text)."""
+
+    __tablename__ = "messages"
+    __table_args__ = (Index("ix_messages_conversation_id_id", "conversation_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    author_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    author_name: Mapped[str] = mapped_column(String(200))
+    from_manager: Mapped[bool] = mapped_column(Boolean)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+
+
+class ConversationRead(Base):
+    """How far a user has read a conversation (the last message it saw)."""
+
+    __tablename__ = "conversation_reads"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
+    )
+    last_read_message_id: Mapped[int] = mapped_column(Integer)

@@ -56,6 +56,7 @@ EVENT_SUBJECTS: dict[NotificationKind, str] = {
     NotificationKind.PAYOUT_FAILED: "A payout failed",
     NotificationKind.PAYOUT_CANCELED: "A payout was canceled",
     NotificationKind.TAX_FORM: "Your tax form was reviewed",
+    NotificationKind.MESSAGE: "A message from the program",
 }
 
 
@@ -287,6 +288,8 @@ def mail_partner_event(
     link = f"{link_base()}/partner_leads" + (f"?lead={lead_id}" if lead_id else "")
     if kind.startswith(("payout", "commission")):
         link = f"{link_base()}/partner_commissions"
+    elif kind == NotificationKind.MESSAGE:
+        link = f"{link_base()}/partner_messages" + (f"?lead={lead_id}" if lead_id else "")
     for recipient, digest in recipients:
         enqueue(
             session,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -31,11 +32,12 @@ def notify_partner(
     kind: NotificationKind,
     message: str,
     lead_id: int | None = None,
+    data: Mapping[str, object] | None = None,
 ) -> None:
     """Send one notification to every active user of a partner company but the user who caused
     it (`caused_by`) (nobody is told of their own action), e-mail it to those whose company asked
     for event mail and tell the partner's webhooks (in the same unit of work; a partner's
-    own systems hear of every change, whoever made it)."""
+    own systems hear of every change, whoever made it; `data` adds to what they are sent)."""
     connection = db.connection(session)
     recipients = (
         [
@@ -55,7 +57,7 @@ def notify_partner(
         endpoints=endpoints,
         partner_id=partner_id,
         kind=kind,
-        data={"lead_id": lead_id, "message": message},
+        data={"lead_id": lead_id, "message": message, **(data or {})},
     )
     connection.execute(
         _NOTIFY_PARTNER,

@@ -58,6 +58,7 @@ EVENTS = {
     EventType.PAYOUT_SCHEDULED: "A payout was scheduled",
     EventType.PAYOUT_PAID: "A payout was paid",
     EventType.PAYOUT_FAILED: "A payout failed or was canceled",
+    EventType.MESSAGE_CREATED: "A message was written in one of the partner's conversations",
 }
 
 
@@ -84,6 +85,7 @@ KIND_EVENTS: dict[NotificationKind, tuple[EventType, ...]] = {
     NotificationKind.PAYOUT_PAID: (EventType.PAYOUT_PAID,),
     NotificationKind.PAYOUT_FAILED: (EventType.PAYOUT_FAILED,),
     NotificationKind.PAYOUT_CANCELED: (EventType.PAYOUT_FAILED,),
+    NotificationKind.MESSAGE: (EventType.MESSAGE_CREATED,),
 }
 MAX_ENDPOINTS = 10
 TIMEOUT_SECONDS = 10

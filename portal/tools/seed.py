@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from portal.accounts.users import hash_password
 from portal.core import audit, program
-from portal.core.access import Actor
+from portal.core.access import Actor, load_actor
 from portal.core.config import ProgramRules, get_settings, write_private
 from portal.core.crypto import encrypt, encrypt_bytes, last4
 from portal.core.models import (
@@ -51,6 +51,7 @@ from portal.core.models import (
 )
 from portal.core.types import to_cents, utc_now
 from portal.leads import leads as leads_service
+from portal.messaging import conversations
 from portal.money import currencies, payouts, tax_forms
 from portal.money.commissions import next_payout_date
 from portal.money.currencies import Quote
@@ -538,6 +539,7 @@ def seed_demo(session: Session, *, rng_seed: int = 2026) -> list[DemoLogin]:
         based_on=program.current_version(session),
     )
     risk_center.record(session, risk_center.findings(session, rules))
+    _conversation(session, main_partner, recent[-1])
     audit.record(
         session,
         actor_user_id=None,
@@ -689,6 +691,37 @@ def _risk_cases(session: Session, partners: list[Partner]) -> None:
     for index in ONE_ADDRESS_CASE:
         partners[index].applied_from = "203.0.113.24"
     session.flush()
+
+
+def _conversation(session: Session, partner: Partner, lead: Lead) -> None:
+    """The main partner asks about one of its leads and the manager answers; a general
+    question of the partner waits for an answer."""
+    asker = load_actor(
+        session, user_id=session.scalars(select(User.id).where(User.username == "partner")).one()
+    )
+    manager = load_actor(
+        session, user_id=session.scalars(select(User.id).where(User.username == "manager")).one()
+    )
+    conversations.post(
+        session,
+        actor=asker,
+        body=f"Hi! {lead.client_name} told us they spoke to your team last week. Is there "
+        "anything you need from us to move this forward?",
+        lead_id=lead.id,
+    )
+    conversations.post(
+        session,
+        actor=manager,
+        body="Thanks for checking in. They asked for a second quote; we expect to hear back "
+        "by Friday and will update the lead then.",
+        lead_id=lead.id,
+    )
+    conversations.post(
+        session,
+        actor=asker,
+        body="Could our payouts go to our new PayPal account from next month? We will update "
+        "the profile once you confirm.",
+    )
 
 
 def _domain(partner: Partner | None) -> str:

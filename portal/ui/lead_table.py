@@ -16,12 +16,12 @@ from portal.core import fmt
 from portal.core.access import Actor
 from portal.core.config import get_settings
 from portal.core.errors import ValidationError
-from portal.core.models import MAX_ID, LeadStatus, LostReason
+from portal.core.models import LeadStatus, LostReason
 from portal.core.pagination import Page
 from portal.core.types import utc_now
 from portal.leads import leads
 from portal.money import commissions
-from portal.ui import confirm, paging, pickers, run_slots, tables
+from portal.ui import confirm, links, paging, pickers, run_slots, tables
 from portal.ui.feedback import perform
 
 if TYPE_CHECKING:
@@ -265,7 +265,7 @@ def _editor(
     (and, for managers, Select) ticks, and newer/older page buttons; `highlight` marks a
     row (the lead just registered)."""
     cursors = st.session_state[f"{prefix}_cursors"]
-    frame = _frame(actor, page.items, can_edit, _requested_lead(), prefix)
+    frame = _frame(actor, page.items, can_edit, links.requested_lead(), prefix)
     key = f"{prefix}-{len(cursors)}-{cursors[-1]}-{_generation(prefix)}"
     st.session_state[f"{prefix}_drawn"] = (key, page.items)
     editable = [OPEN, SELECT] + (["Status"] if can_edit else [])
@@ -459,22 +459,11 @@ def _time_left(until: datetime) -> str:
     return f"{fmt.count(max(1, left.seconds // 3600), 'hour')} left"
 
 
-def _requested_lead() -> int | None:
-    """The lead the address opens (`?lead=ID`), if it names one."""
-    requested = st.query_params.get("lead")
-    if requested is not None and requested.isdigit() and len(requested) <= 10:
-        number = int(requested)
-        return number if number <= MAX_ID else None
-    return None
-
-
 def _details(actor: Actor) -> None:
     """The lead opened from its row's Open tick or by the address (`?lead=ID`): its fields,
     claim, timeline and commission chain."""
-    requested = st.query_params.get("lead")
-    chosen = _requested_lead()
-    if requested is not None and chosen is None:
-        st.error("The lead in the address (lead=…) must be a lead number.")
+    links.bad_lead_in_address()
+    chosen = links.requested_lead()
     if chosen is None:
         st.caption("Tick Open on a row to see its details, timeline and commission here.")
         return
@@ -516,6 +505,15 @@ def _details(actor: Actor) -> None:
     )
     if lead.notes:
         st.text(f"Notes: {lead.notes}")
+    st.page_link(
+        links.page(
+            "pages/manager_messages.py" if actor.is_manager else "pages/partner_messages.py",
+            "Messages",
+        ),
+        label="Discuss this lead" if actor.is_manager else "Ask about this lead",
+        query_params={"lead": str(lead.id)},
+        icon=":material/forum:",
+    )
     tables.show(
         [
             {

@@ -505,7 +505,7 @@ def test_the_document_declares_security_problems_and_webhooks(client):
         for path, methods in document["paths"].items()
         for method, operation in methods.items()
     ]
-    assert len(operations) == 13
+    assert len(operations) == 16
     for path, method, operation in operations:
         where = f"{method.upper()} {path}"
         assert operation["security"] == [{"apiKey": []}], where

@@ -20,7 +20,7 @@ from tests.browser.conftest import Server, migrate_database, run_app, settle, sh
 
 PAGES = {
     None: ["", "apply", "set_password"],
-    "partner": ["", "partner_leads", "partner_commissions", "partner_profile"],
+    "partner": ["", "partner_leads", "partner_commissions", "partner_profile", "partner_messages"],
     "applicant": ["", "partner_leads"],
     "suspended": ["", "partner_leads"],
     "manager": [
@@ -28,6 +28,8 @@ PAGES = {
         "manager_partners",
         "manager_leads",
         "manager_payouts",
+        "manager_risk",
+        "manager_messages",
         "manager_tax_forms",
         "manager_audit",
         "manager_exports",

@@ -145,13 +145,15 @@ def test_the_sidebar_closes_after_choosing_a_page_on_a_phone(server, browser):
 
 # Every page each kind of user reaches (the sign-in page's own links: apply, set a password).
 PAGES = {
-    "partner": ["", "partner_leads", "partner_commissions", "partner_profile"],
+    "partner": ["", "partner_leads", "partner_commissions", "partner_profile", "partner_messages"],
     "applicant": ["", "partner_leads", "partner_commissions", "partner_profile"],
     "manager": [
         "",
         "manager_partners",
         "manager_leads",
         "manager_payouts",
+        "manager_risk",
+        "manager_messages",
         "manager_tax_forms",
         "manager_audit",
         "manager_exports",

@@ -40,7 +40,7 @@ from portal.core.models import (
 )
 from portal.core.types import utc_now
 from portal.leads import imports, leads
-from portal.messaging import mail, notifications, webhooks
+from portal.messaging import conversations, mail, notifications, webhooks
 from portal.money import (
     commissions,
     monthly_statements,
@@ -84,6 +84,7 @@ class World:
     webhook: int
     webhook_delivery: int
     risk_event: int
+    conversation: int
 
 
 def _world(engine) -> World:
@@ -114,6 +115,7 @@ def _world(engine) -> World:
         lead = make_lead(session, a)
         make_lead(session, a, client_email="someone@mailinator.com")  # a risk event
         risk_event = session.scalars(select(RiskEvent.id)).one()
+        conversation = conversations.post(session, actor=a, body="Hello").conversation_id
         make_converted_lead(session, manager, a, "1000")
         session.execute(update(Commission).values(hold_until=utc_now() - timedelta(days=1)))
         (payout,) = payouts.run_batch(session, actor=manager, cutoff=utc_now().date()).scheduled
@@ -162,6 +164,7 @@ def _world(engine) -> World:
         webhook=webhook.id,
         webhook_delivery=delivery.id,
         risk_event=risk_event,
+        conversation=conversation,
         lead_a=lead.id,
         lead_a_version=lead.version,
         payout=payout.id,
@@ -585,6 +588,32 @@ MATRIX: dict[str, tuple[Call, set[str]]] = {
     ),
     "program.history": (lambda s, w, a: program.history(s, actor=a), MANAGER),
     "center.scan": (lambda s, w, a: center.scan(s, actor=a), MANAGER),
+    "conversations.post": (
+        lambda s, w, a: conversations.post(
+            s, actor=a, body="Hi", partner_id=w.partner_a if a and a.is_manager else None
+        ),
+        OWN,
+    ),
+    "conversations.conversations": (
+        lambda s, w, a: conversations.conversations(s, actor=a),
+        OWN,
+    ),
+    "conversations.read_conversation": (
+        lambda s, w, a: conversations.read_conversation(s, actor=a, conversation_id=w.conversation),
+        A_AND_MANAGER,
+    ),
+    "conversations.thread_of_lead": (
+        lambda s, w, a: conversations.thread_of_lead(s, actor=a, lead_id=w.lead_a),
+        A_AND_MANAGER,
+    ),
+    "conversations.unread_count": (
+        lambda s, w, a: conversations.unread_count(s, actor=a),
+        OWN,
+    ),
+    "conversations.mark_all_read": (
+        lambda s, w, a: conversations.mark_all_read(s, actor=a),
+        OWN,
+    ),
     "center.events": (lambda s, w, a: center.events(s, actor=a), MANAGER),
     "center.open_groups": (lambda s, w, a: center.open_groups(s, actor=a), MANAGER),
     "center.decide": (
@@ -691,6 +720,8 @@ PAGES = {
     "pages/partner_leads.py": {"partner_a", "partner_b", "pending", "suspended"},
     "pages/partner_commissions.py": {"partner_a", "partner_b", "pending", "suspended"},
     "pages/partner_profile.py": {"partner_a", "partner_b", "pending", "suspended"},
+    "pages/partner_messages.py": {"partner_a", "partner_b", "pending", "suspended"},
+    "pages/manager_messages.py": MANAGER,
     "pages/manager_overview.py": MANAGER,
     "pages/manager_partners.py": MANAGER,
     "pages/manager_leads.py": MANAGER,
@@ -699,6 +730,7 @@ PAGES = {
     "pages/manager_exports.py": MANAGER,
     "pages/manager_mail.py": MANAGER,
     "pages/manager_settings.py": MANAGER,
+    "pages/manager_risk.py": MANAGER,
     "pages/account.py": MANAGER,
 }
 REFUSALS = ("This page is for", "Please sign in", "Your session has ended")
