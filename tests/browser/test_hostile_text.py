@@ -13,6 +13,7 @@ from portal.core.db import get_engine, unit_of_work
 from portal.core.models import Commission
 from portal.core.types import utc_now
 from portal.leads import leads
+from portal.messaging import conversations
 from portal.money import payouts, tax_forms
 from portal.partners import partners, profiles
 from tests.browser.conftest import settle, shoot, sign_in
@@ -34,12 +35,14 @@ HOSTILE = (
 )
 SHORT = "<b>B</b>[r](https://evil.example/r)**S**"  # for fields of at most 100 characters
 
-PARTNER_PAGES = ["", "partner_leads", "partner_commissions", "partner_profile"]
+PARTNER_PAGES = ["", "partner_leads", "partner_commissions", "partner_profile", "partner_messages"]
 MANAGER_PAGES = [
     "",
     "manager_partners",
     "manager_leads",
     "manager_payouts",
+    "manager_risk",
+    "manager_messages",
     "manager_tax_forms",
     "manager_audit",
     "manager_exports",
@@ -100,6 +103,11 @@ def _seed(engine):
             reason=HOSTILE,
             based_on=program.current_version(db),
         )
+        # A message each way, and a risk event whose evidence quotes a client's name.
+        conversations.post(db, actor=partner, body=HOSTILE)
+        conversations.post(db, actor=manager, body=HOSTILE, partner_id=partner.partner_id)
+        conversations.post(db, actor=partner, body=HOSTILE)  # so it waits for an answer
+        make_lead(db, partner, client_name=HOSTILE, client_email="h@mailinator.com")
     return manager, partner, lead
 
 

@@ -412,3 +412,48 @@ def test_an_id_no_column_can_hold_is_not_found_on_both_databases(engine, huge):
         ):
             with pytest.raises(NotFound):
                 call()
+
+
+def test_naughty_strings_in_messages_and_risk_decisions(engine):
+    """A message and a risk decision's reason: stored exactly as given (trimmed) or refused by
+    the field's name; nothing half-written."""
+    from portal.core.models import RiskStatus
+    from portal.messaging import conversations
+    from portal.risk import center
+    from tests.factories import make_manager
+
+    with unit_of_work(engine) as session:
+        manager, actor = make_manager(session), make_actor(session)
+    for value in CORPUS:
+        with unit_of_work(engine) as session:
+            message = _stored_or_refused(
+                lambda: conversations.post(session, actor=actor, body=value), "body"
+            )
+            if message is not None:
+                assert message.body == value.strip()
+                _, shown = conversations.read_conversation(
+                    session, actor=manager, conversation_id=message.conversation_id
+                )
+                assert shown[-1].body == value.strip()
+            leads.register_lead(
+                session,
+                actor=actor,
+                client_name="R",
+                client_email="r@mailinator.com",
+                service="SEO",
+            )
+            (event,) = center.events(session, actor=manager)
+            decided = _stored_or_refused(
+                lambda: center.decide(
+                    session,
+                    actor=manager,
+                    event_ids=[event.id],
+                    outcome=RiskStatus.DISMISSED,
+                    reason=value,
+                ),
+                "reason",
+            )
+            if decided is not None:
+                (done,) = center.events(session, actor=manager, status=RiskStatus.DISMISSED)
+                assert done.decision_reason == value.strip()
+            session.rollback()
