@@ -32,6 +32,7 @@ MANAGER_PAGES = [
         default=True,
     ),
     st.Page("pages/manager_partners.py", title="Partners", icon=":material/apartment:"),
+    st.Page("pages/manager_groups.py", title="Partner groups", icon=":material/workspaces:"),
     st.Page("pages/manager_leads.py", title="All leads", icon=":material/list_alt:"),
     st.Page("pages/manager_payouts.py", title="Payouts", icon=":material/account_balance:"),
     st.Page("pages/manager_risk.py", title="Risk center", icon=":material/policy:"),
@@ -92,7 +93,8 @@ with run_slots.slot(), database_guard():
                 session.logout_button()
                 phone.close_sidebar_after_navigation()
         tables.room_for_toolbars()
-        page = st.navigation(pages)
+        # Every page listed: a manager has more than the ten Streamlit shows before "View more".
+        page = st.navigation(pages, expanded=True)
         with (
             metrics.page_run(page.url_path or "home"),
             logs.bound(

@@ -15,7 +15,7 @@ from portal.core.errors import ValidationError
 from portal.core.models import PartnerStatus, Role
 from portal.core.rows import RowOutcome
 from portal.leads import leads
-from portal.partners import partners, profiles
+from portal.partners import groups, partners, profiles
 from portal.partners.partners import PartnerEdit, PartnerView
 from portal.reporting import statistics
 from portal.ui import confirm, paging, tables, two_factor
@@ -103,7 +103,7 @@ if rows:
             "details below."
         )
     )
-    buttons = st.columns(4)
+    buttons = st.columns(5)
     for column, (action, label) in zip(buttons, ACTION_LABELS.items(), strict=False):
         able = [p for p in selected if p.status in partners.STATUS_ACTIONS[action][0]]
         if column.button(
@@ -117,6 +117,8 @@ if rows:
             confirm.ask(f"partners-{action}", (action, able))
     if buttons[3].button("Pin a rate…", disabled=not selected, key="partners-pin"):
         confirm.ask("partners-pin", ("pin", selected))
+    if buttons[4].button("Move to a group…", disabled=not selected, key="partners-group"):
+        confirm.ask("partners-group", selected)
 else:
     st.info("No partners match.")
 
@@ -372,4 +374,38 @@ confirm.dialog(
     ],
     confirm_label="Confirm",
     act=_set_login,
+)
+
+
+def _group_choice(chosen: list[PartnerView]) -> int | None:
+    found = {group.id: group.name for group in read(lambda s: groups.list_groups(s, actor=actor))}
+    return st.selectbox(
+        "Group", list(found), format_func=found.__getitem__, key="partners-group-choice"
+    )
+
+
+def _move(session: Session, answer: tuple[list[PartnerView], int | None]) -> str:
+    chosen, group_id = answer
+    moved = groups.move_partners(
+        session, actor=actor, partner_ids=[p.id for p in chosen], group_id=group_id
+    )
+    st.session_state[SELECTION] = st.session_state.get(SELECTION, 0) + 1  # a fresh selection
+    return (
+        f"Moved {fmt.count(moved, 'partner')}; their group's terms apply from now on."
+        if moved
+        else "They were in that group already."
+    )
+
+
+confirm.dialog(
+    "partners-group",
+    title="Move these partners to another group?",
+    lines=lambda chosen: [
+        f"Partners: {_names(chosen)} ({fmt.count(len(chosen), 'partner')}).",
+        "The group's tier rates, hold days and minimum payout apply to them from now on; "
+        "commissions already earned keep their rate and hold.",
+    ],
+    inputs=_group_choice,
+    confirm_label="Move",
+    act=_move,
 )

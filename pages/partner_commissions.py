@@ -8,6 +8,7 @@ from portal.core import fmt
 from portal.core.models import Role
 from portal.money import commissions, monthly_statements, payouts
 from portal.money.commissions import CommissionState
+from portal.partners import groups
 from portal.reporting import exports, statistics
 from portal.ui import (
     charts,
@@ -23,10 +24,11 @@ from portal.ui.session import require
 actor = require(Role.PARTNER)
 st.title("Commissions")
 partner_state.state_banner(actor)
-summary, stats = read(
+summary, stats, terms = read(
     lambda session: (
         commissions.commission_summary(session, actor=actor),
         statistics.partner_statistics(session, actor=actor),
+        groups.terms(session, actor=actor),
     )
 )
 if any(summary.totals.values()):  # five cards of 0.00 would say nothing (the outlook does)
@@ -50,8 +52,11 @@ with right:
 
 st.subheader("Commission per lead", anchor=False)
 st.caption(
-    partner_state.rate_sentence(stats)
-    + " Each line keeps the rate of its conversion (the tier or agreed rate of that day)."
+    fmt.inert(
+        partner_state.rate_sentence(stats)
+        + " Each line keeps the rate of its conversion (the tier or agreed rate of that day). "
+        + terms.sentence
+    )
 )
 state_names = ["all", *[state.value for state in CommissionState]]
 state_filter = st.selectbox("State", state_names)

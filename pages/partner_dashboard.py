@@ -8,6 +8,7 @@ from portal.core.models import PartnerStatus, Role
 from portal.leads import leads
 from portal.messaging import notifications
 from portal.money import commissions
+from portal.partners import groups
 from portal.reporting import statistics
 from portal.ui import charts, partner_state, payout_status, tables
 from portal.ui.feedback import perform, read
@@ -15,12 +16,13 @@ from portal.ui.session import require
 
 actor = require(Role.PARTNER)
 currency = get_settings().currency
-stats, payout_summary, recent, unread = read(
+stats, payout_summary, recent, unread, terms = read(
     lambda session: (
         statistics.partner_statistics(session, actor=actor),
         commissions.commission_summary(session, actor=actor),
         leads.list_leads(session, actor=actor, limit=5).items,
         notifications.list_notifications(session, actor=actor, unread_only=True, limit=10),
+        groups.terms(session, actor=actor),
     )
 )
 
@@ -70,7 +72,7 @@ with tier_cards[1]:
     else:
         st.progress(1.0, text="Top tier reached")
     st.caption(f"{stats.trailing_conversions} conversions in the last 12 months")
-st.caption(partner_state.rate_sentence(stats))
+st.caption(fmt.inert(partner_state.rate_sentence(stats) + " " + terms.sentence))
 
 if payout_summary.total_earned:  # once anything was earned
     st.subheader("Next payout", anchor=False)

@@ -188,6 +188,28 @@ def _enum(enum_class: type[enum.Enum], name: str) -> Enum:
     )
 
 
+class PartnerGroup(Base):
+    """Partners with terms of their own: each override (tier rates, hold days, minimum
+    payout) replaces the program's; what a group leaves empty follows the program settings.
+    Partners in no group are in the default group, on the program's terms."""
+
+    __tablename__ = "partner_groups"
+    __table_args__ = (
+        CheckConstraint("hold_days IS NULL OR hold_days >= 0", name="hold_days_nonnegative"),
+        CheckConstraint("min_payout IS NULL OR min_payout >= 0", name="min_payout_nonnegative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    # {tier name: rate} for the tiers whose rate the group changes.
+    tier_rates: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    hold_days: Mapped[int | None] = mapped_column(Integer)
+    min_payout: Mapped[Decimal | None] = mapped_column(Money())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+
+
 class Partner(Base):
     """A partner company. Its statistics columns are rollups kept by the services."""
 
@@ -222,6 +244,11 @@ class Partner(Base):
     # The network address a self-sign-up came from (the risk center counts applications per
     # address); NULL for partners a manager created.
     applied_from: Mapped[str | None] = mapped_column(String(64), index=True)
+    # The partner group whose terms apply; NULL: the default group (the program's own terms).
+    # No foreign key: SQLite adds one only by copying the table, which its computed column
+    # refuses; `groups.delete_group` moves a group's partners to the default group first, and
+    # an unknown id reads as the default group.
+    group_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
 
 class User(Base):

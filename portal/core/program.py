@@ -28,7 +28,7 @@ from portal.core import audit, two_factor
 from portal.core.access import Actor, require_manager
 from portal.core.config import ProgramRules, get_settings
 from portal.core.errors import Conflict, ValidationError
-from portal.core.models import ProgramSettingsVersion
+from portal.core.models import PartnerGroup, ProgramSettingsVersion
 from portal.core.types import utc_now
 
 # The keys, in the order the page and `settings show` list them, with their words.
@@ -90,6 +90,43 @@ def current(session: Session) -> ProgramRules:
 def current_version(session: Session) -> int:
     """The number of the version in force (0 while the configuration's values apply)."""
     return in_force(session)[0]
+
+
+def with_group(rules: ProgramRules, group: PartnerGroup | None) -> ProgramRules:
+    """The terms a partner of `group` is paid and credited by: each override the group sets
+    (tier rates, hold days, minimum payout) over the program's rules; the default group
+    (None) has none."""
+    if group is None:
+        return rules
+    changes: dict[str, Any] = {}
+    if group.hold_days is not None:
+        changes["hold_days"] = group.hold_days
+    if group.min_payout is not None:
+        changes["min_payout"] = group.min_payout
+    rates = {
+        tier: Decimal(str(rate))
+        for tier, rate in (group.tier_rates or {}).items()
+        if tier in rules.tier_rates
+    }
+    if rates:
+        changes["tier_rates"] = {**rules.tier_rates, **rates}
+    return rules.model_copy(update=changes) if changes else rules
+
+
+def terms_of(
+    session: Session, group_id: int | None, rules: ProgramRules | None = None
+) -> ProgramRules:
+    """The terms of the partners of one group (`Partner.group_id`; None: the default group),
+    over `rules` (read now if not given)."""
+    rules = rules if rules is not None else current(session)
+    return with_group(rules, session.get(PartnerGroup, group_id) if group_id else None)
+
+
+def terms_by_group(session: Session, rules: ProgramRules) -> dict[int | None, ProgramRules]:
+    """Every group's terms (None: the default group's), for work over many partners."""
+    return {None: rules} | {
+        group.id: with_group(rules, group) for group in session.scalars(select(PartnerGroup))
+    }
 
 
 @dataclass(frozen=True)

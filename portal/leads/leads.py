@@ -809,7 +809,9 @@ def _convert(session: Session, lead: Lead, move: _Move) -> _Finish:
     lead.converted_at = move.now
 
     def finish() -> str:
-        line = commissions.record_conversion(session, lead)
+        line = commissions.record_conversion(
+            session, lead, program.terms_of(session, partner.group_id).hold_days
+        )
         return (
             f"Lead “{lead.client_name}” converted: commission {line.amount:,.2f} "
             f"{settings.currency}, on hold until {line.hold_until.date().isoformat()}."
@@ -1085,7 +1087,7 @@ def preview_conversion(
         rate=rate,
         rate_pinned=partner.commission_rate is not None,
         commission=to_cents(value * rate),
-        hold_days=program.current(session).hold_days,
+        hold_days=program.terms_of(session, partner.group_id).hold_days,
     )
 
 

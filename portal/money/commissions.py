@@ -108,9 +108,10 @@ def state_of(status: CommissionStatus, hold_until: datetime, now: datetime) -> C
     return CommissionState.ON_HOLD if hold_until > now else CommissionState.PAYABLE
 
 
-def record_conversion(session: Session, lead: Lead) -> Commission:
+def record_conversion(session: Session, lead: Lead, hold_days: int) -> Commission:
     """Add the open commission line of a lead that has just converted, held for the hold
-    days in force now (a later change of them leaves its end as it is)."""
+    days in force now for its partner (its group's terms: a later change of them leaves its
+    end as it is)."""
     assert lead.converted_at is not None and lead.commission is not None
     line = Commission(
         partner_id=lead.partner_id,
@@ -120,7 +121,7 @@ def record_conversion(session: Session, lead: Lead) -> Commission:
         deal_value=lead.deal_value,
         rate=lead.commission_rate,
         earned_at=lead.converted_at,
-        hold_until=lead.converted_at + timedelta(days=program.current(session).hold_days),
+        hold_until=lead.converted_at + timedelta(days=hold_days),
         created_at=lead.converted_at,
     )
     session.add(line)
@@ -518,7 +519,8 @@ def commission_summary(
     actor = refresh(session, actor)
     partner_id = one_partner_id(actor, partner_id)
     settings = get_settings()
-    rules = program.current(session)
+    group_id = session.scalar(select(Partner.group_id).where(Partner.id == partner_id))
+    rules = program.terms_of(session, group_id)  # its group's minimum payout
     now = utc_now()
     payday = next_payout_date(now.date(), rules)
     # A batch run on payday settles what is due by the end of that day.

@@ -155,6 +155,7 @@ def _plan(
             owed.c.lines,
             Partner.company_name,
             Partner.status,
+            Partner.group_id,
             *PROFILE_DETAILS,
         )
         .join(Partner, Partner.id == owed.c.partner_id)
@@ -165,6 +166,7 @@ def _plan(
     left_out: list[PlannedPayout] = []
     needed: set[str] = set()
     held = risk_center.held_partner_ids(session, rules)
+    terms = program.terms_by_group(session, rules)  # each group's minimum payout
     for row in rows:
         amount = Decimal(row.amount).quantize(Decimal("0.01"))
         eligibility = payout_eligibility(
@@ -172,7 +174,7 @@ def _plan(
             profile=row,
             owed=amount,
             today=now.date(),
-            rules=rules,
+            rules=terms.get(row.group_id, rules),
             under_review=row.partner_id in held,
         )
         currency = payout_currency_of(row, rules)
@@ -357,7 +359,7 @@ def run_batch(
             profile=profile,
             owed=amount,
             today=now.date(),
-            rules=rules,
+            rules=program.terms_of(session, partner.group_id, rules),
             under_review=risk_center.under_review(session, partner.id, rules),
         )
         currency = payout_currency_of(profile, rules)

@@ -29,6 +29,7 @@ from portal.core.models import (
     LeadStatus,
     Partner,
     PartnerConversionStats,
+    PartnerGroup,
     PartnerLeadStats,
     PartnerStatus,
     Payout,
@@ -78,6 +79,7 @@ def verify_commission_rates(session: Session) -> list[str]:
             rate = (values or {}).get("commission_rate")
             if rate is not None and object_id and object_id.isdigit():
                 pins[int(object_id)].add(Decimal(str(rate)))
+    group_rates = _group_rates(session)
     by_partner: dict[int, list[Any]] = defaultdict(list)
     for line in session.execute(
         select(
@@ -101,13 +103,57 @@ def verify_commission_rates(session: Session) -> list[str]:
             conversions.append(statistics.Conversion(line.id, line.earned_at, reversed_at))
         earned = statistics.rates_at_conversion(conversions, timeline)
         for line in sorted(lines, key=lambda line: line.id):
-            allowed = {earned[line.id], *pins.get(partner_id, set())}
+            allowed = {
+                earned[line.id],
+                *pins.get(partner_id, set()),
+                *group_rates.get(partner_id, set()),
+            }
             if Decimal(line.rate) not in allowed:
                 problems.append(
                     f"partner {partner_id}: commission #{line.id} at {Decimal(line.rate):%} is "
-                    f"neither its tier's rate then ({earned[line.id]:%}) nor a pinned rate"
+                    f"neither its tier's rate then ({earned[line.id]:%}), nor a pinned rate, "
+                    "nor a rate of a group it was in"
                 )
     return problems
+
+
+def _group_rates(session: Session) -> dict[int, set[Decimal]]:
+    """Per partner, every tier rate of every group it has been in (now, or before, by the
+    audit log), as each group's rates are now or were before a change."""
+    rates: dict[int, set[Decimal]] = defaultdict(set)
+    for group_id, table in session.execute(select(PartnerGroup.id, PartnerGroup.tier_rates)):
+        rates[group_id] |= {Decimal(str(rate)) for rate in (table or {}).values()}
+    for object_id, before, after in session.execute(
+        select(AuditEntry.object_id, AuditEntry.before, AuditEntry.after).where(
+            AuditEntry.action == "group.saved"
+        )
+    ):
+        for values in (before, after):
+            if object_id and object_id.isdigit():
+                rates[int(object_id)] |= {
+                    Decimal(str(rate))
+                    for field, rate in (values or {}).items()
+                    if field.startswith("rate_") and rate is not None
+                }
+    memberships: dict[int, set[int]] = defaultdict(set)
+    for partner_id, current in session.execute(
+        select(Partner.id, Partner.group_id).where(Partner.group_id.is_not(None))
+    ):
+        if current is not None:
+            memberships[partner_id].add(current)
+    for object_id, before, after in session.execute(
+        select(AuditEntry.object_id, AuditEntry.before, AuditEntry.after).where(
+            AuditEntry.action == "partner.group_moved"
+        )
+    ):
+        for values in (before, after):
+            member_of = (values or {}).get("group_id")
+            if member_of is not None and object_id and object_id.isdigit():
+                memberships[int(object_id)].add(int(member_of))
+    return {
+        partner_id: set().union(*(rates.get(group, set()) for group in groups))
+        for partner_id, groups in memberships.items()
+    }
 
 
 @dataclass

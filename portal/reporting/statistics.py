@@ -298,10 +298,11 @@ def rates_at_conversion(
 
 
 def effective_rate(session: Session, partner: Partner) -> Decimal:
-    """The rate a conversion earns now: the pinned rate, else the tier's default."""
+    """The rate a conversion earns now: the pinned rate, else the tier's rate in the partner's
+    group's terms."""
     if partner.commission_rate is not None:
         return partner.commission_rate
-    rules = program.current(session)
+    rules = program.terms_of(session, partner.group_id)  # the tier rates of its group
     tier, _ = tier_for(trailing_conversions(session, partner.id, utc_now().date()), rules)
     return tier.rate
 
@@ -383,6 +384,7 @@ _PARTNER_WITH_RANK = select(
     Partner.total_earnings,
     Partner.paid_earnings,
     Partner.commission_rate,
+    Partner.group_id,
     *_RANK,
 ).where(Partner.id == bindparam("partner_id"))
 _LEAD_ROLLUP = (
@@ -458,7 +460,7 @@ def partner_statistics(
                 MonthEarnings(month=month, conversions=int(conversions), commission=commission)
             )
 
-    tier, next_tier = tier_for(trailing, program.current(session))
+    tier, next_tier = tier_for(trailing, program.terms_of(session, partner.group_id))
     if next_tier is None:
         to_next, progress = 0, 1.0
     else:

@@ -55,6 +55,7 @@ from portal.messaging import conversations
 from portal.money import currencies, payouts, tax_forms
 from portal.money.commissions import next_payout_date
 from portal.money.currencies import Quote
+from portal.partners import groups
 from portal.reporting import integrity, statistics
 from portal.risk import center as risk_center
 
@@ -540,6 +541,20 @@ def seed_demo(session: Session, *, rng_seed: int = 2026) -> list[DemoLogin]:
     )
     risk_center.record(session, risk_center.findings(session, rules))
     _conversation(session, main_partner, recent[-1])
+    resellers = groups.save_group(
+        session,
+        actor=Actor.operator(),
+        name="Resellers",
+        description="Small resellers: paid from a lower balance, after a shorter hold.",
+        hold_days="14",
+        min_payout="25",
+    )
+    groups.move_partners(
+        session,
+        actor=Actor.operator(),
+        partner_ids=[partners[index][0].id for index in RESELLERS],
+        group_id=resellers.id,
+    )
     audit.record(
         session,
         actor_user_id=None,
@@ -661,6 +676,8 @@ BURST_CASE = 10
 THROWAWAY_CLIENT_CASE = 11
 OTHER_WEBSITE_CASE = 14
 ONE_ADDRESS_CASE = (36, 37, 38)
+# The small active partners: the demo's "Resellers" group.
+RESELLERS = (28, 29, 30, 31)
 
 
 def _risk_cases(session: Session, partners: list[Partner]) -> None:

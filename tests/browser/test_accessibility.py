@@ -26,6 +26,7 @@ PAGES = {
     "manager": [
         "",
         "manager_partners",
+        "manager_groups",
         "manager_leads",
         "manager_payouts",
         "manager_risk",

@@ -15,7 +15,7 @@ from portal.core.types import utc_now
 from portal.leads import leads
 from portal.messaging import conversations
 from portal.money import payouts, tax_forms
-from portal.partners import partners, profiles
+from portal.partners import groups, partners, profiles
 from tests.browser.conftest import settle, shoot, sign_in
 from tests.factories import (
     PASSWORD,
@@ -39,6 +39,7 @@ PARTNER_PAGES = ["", "partner_leads", "partner_commissions", "partner_profile", 
 MANAGER_PAGES = [
     "",
     "manager_partners",
+    "manager_groups",
     "manager_leads",
     "manager_payouts",
     "manager_risk",
@@ -108,6 +109,8 @@ def _seed(engine):
         conversations.post(db, actor=manager, body=HOSTILE, partner_id=partner.partner_id)
         conversations.post(db, actor=partner, body=HOSTILE)  # so it waits for an answer
         make_lead(db, partner, client_name=HOSTILE, client_email="h@mailinator.com")
+        group = groups.save_group(db, actor=manager, name=SHORT, description=HOSTILE)
+        groups.move_partners(db, actor=manager, partner_ids=[partner.partner_id], group_id=group.id)
     return manager, partner, lead
 
 

@@ -71,6 +71,9 @@ def test_a_manager_dismisses_a_risk_event_on_the_risk_center(server, browser):
     page.goto(f"{server.url}/manager_risk")
     settle(page)
     expect(page.get_by_role("heading", name="Risk center")).to_be_visible()
+    # A manager's every page is in the menu, none behind "View more".
+    expect(page.get_by_role("link", name="Account")).to_be_visible()
+    expect(page.get_by_text("View 4 more")).to_have_count(0)
     shoot(page, "risk-center")
     events = page.get_by_label("Events", exact=True)
     events.click()

@@ -49,7 +49,7 @@ from portal.money import (
     tax_forms,
     tax_reports,
 )
-from portal.partners import partners, profiles
+from portal.partners import groups, partners, profiles
 from portal.reporting import exports, overview, settings_impact, statistics
 from portal.risk import center
 from tests.apptest import page_as, texts
@@ -85,6 +85,7 @@ class World:
     webhook_delivery: int
     risk_event: int
     conversation: int
+    group: int
 
 
 def _world(engine) -> World:
@@ -116,6 +117,7 @@ def _world(engine) -> World:
         make_lead(session, a, client_email="someone@mailinator.com")  # a risk event
         risk_event = session.scalars(select(RiskEvent.id)).one()
         conversation = conversations.post(session, actor=a, body="Hello").conversation_id
+        group = groups.save_group(session, actor=manager, name="Resellers", hold_days="7").id
         make_converted_lead(session, manager, a, "1000")
         session.execute(update(Commission).values(hold_until=utc_now() - timedelta(days=1)))
         (payout,) = payouts.run_batch(session, actor=manager, cutoff=utc_now().date()).scheduled
@@ -165,6 +167,7 @@ def _world(engine) -> World:
         webhook_delivery=delivery.id,
         risk_event=risk_event,
         conversation=conversation,
+        group=group,
         lead_a=lead.id,
         lead_a_version=lead.version,
         payout=payout.id,
@@ -588,6 +591,25 @@ MATRIX: dict[str, tuple[Call, set[str]]] = {
     ),
     "program.history": (lambda s, w, a: program.history(s, actor=a), MANAGER),
     "center.scan": (lambda s, w, a: center.scan(s, actor=a), MANAGER),
+    "groups.list_groups": (lambda s, w, a: groups.list_groups(s, actor=a), MANAGER),
+    "groups.save_group": (
+        lambda s, w, a: groups.save_group(s, actor=a, name="Matrix", min_payout="20"),
+        MANAGER,
+    ),
+    "groups.delete_group": (
+        lambda s, w, a: groups.delete_group(s, actor=a, group_id=w.group),
+        MANAGER,
+    ),
+    "groups.move_partners": (
+        lambda s, w, a: groups.move_partners(
+            s, actor=a, partner_ids=[w.partner_a], group_id=w.group
+        ),
+        MANAGER,
+    ),
+    "groups.terms": (
+        lambda s, w, a: groups.terms(s, actor=a, partner_id=w.partner_a),
+        A_AND_MANAGER,
+    ),
     "conversations.post": (
         lambda s, w, a: conversations.post(
             s, actor=a, body="Hi", partner_id=w.partner_a if a and a.is_manager else None
@@ -731,6 +753,7 @@ PAGES = {
     "pages/manager_mail.py": MANAGER,
     "pages/manager_settings.py": MANAGER,
     "pages/manager_risk.py": MANAGER,
+    "pages/manager_groups.py": MANAGER,
     "pages/account.py": MANAGER,
 }
 REFUSALS = ("This page is for", "Please sign in", "Your session has ended")
