@@ -39,6 +39,7 @@ MANAGER_PAGES = [
     st.Page("pages/manager_tax_forms.py", title="Tax forms", icon=":material/description:"),
     st.Page("pages/manager_audit.py", title="Audit log", icon=":material/manage_search:"),
     st.Page("pages/manager_exports.py", title="Exports", icon=":material/download:"),
+    st.Page("pages/manager_announcements.py", title="Announcements", icon=":material/campaign:"),
     st.Page("pages/manager_mail.py", title="Mail", icon=":material/mail:"),
     st.Page("pages/manager_settings.py", title="Program settings", icon=":material/tune:"),
     st.Page("pages/account.py", title="Account", icon=":material/person:"),

@@ -6,7 +6,7 @@ from portal.core import fmt
 from portal.core.config import get_settings
 from portal.core.models import PartnerStatus, Role
 from portal.leads import leads
-from portal.messaging import notifications
+from portal.messaging import announcements, notifications
 from portal.money import commissions
 from portal.partners import groups
 from portal.reporting import statistics
@@ -16,13 +16,14 @@ from portal.ui.session import require
 
 actor = require(Role.PARTNER)
 currency = get_settings().currency
-stats, payout_summary, recent, unread, terms = read(
+stats, payout_summary, recent, unread, terms, news = read(
     lambda session: (
         statistics.partner_statistics(session, actor=actor),
         commissions.commission_summary(session, actor=actor),
         leads.list_leads(session, actor=actor, limit=5).items,
         notifications.list_notifications(session, actor=actor, unread_only=True, limit=10),
         groups.terms(session, actor=actor),
+        announcements.for_me(session, actor=actor),
     )
 )
 
@@ -31,6 +32,22 @@ st.text(stats.company_name)
 partner_state.status_news(actor, unread)
 unread = [note for note in unread if note.kind != "partner_status"]  # told just above
 partner_state.state_banner(actor)
+
+
+def _dismiss(announcement_id: int) -> None:
+    perform(
+        lambda session: announcements.dismiss(session, actor=actor, announcement_id=announcement_id)
+    )
+
+
+for item in news:  # the program's announcements, until dismissed
+    with st.container(border=True):
+        st.markdown(f"**{fmt.inert(item.title)}**")
+        st.text(item.body)
+        st.caption(f"From the program · {fmt.moment(item.created_at)}")
+        if st.button("Dismiss", key=f"dismiss-announcement-{item.id}"):
+            _dismiss(item.id)
+            st.rerun()
 
 # Before a first referral every figure is a zero: six cards of them (stacked on a phone)
 # say less than the tier and the sentence below.

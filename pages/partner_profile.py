@@ -50,6 +50,7 @@ LABELS = {
     "email_notifications": "Email notifications",
     "email_digest": "Daily digest",
     "monthly_reports": "Monthly report by email",
+    "announcement_emails": "Announcements by email",
     "password": "Your password",
 }
 
@@ -268,9 +269,21 @@ with st.form(profile_form.key):
         help="Last month's statement, with its CSV, on the first of each month.",
         disabled=read_only,
     )
+    announcement_emails = st.checkbox(
+        "Announcements by email",
+        profile.announcement_emails,
+        help="The program's announcements, also shown on your dashboard.",
+        disabled=read_only,
+    )
     profile_form.others(
         set(LABELS)
-        - {"notifications_enabled", "email_notifications", "email_digest", "monthly_reports"}
+        - {
+            "notifications_enabled",
+            "email_notifications",
+            "email_digest",
+            "monthly_reports",
+            "announcement_emails",
+        }
     )
     submitted = st.form_submit_button("Save profile", type="primary", disabled=read_only)
 
@@ -298,6 +311,7 @@ if submitted:
         "email_notifications": email_notifications,
         "monthly_reports": monthly_reports,
         "email_digest": email_digest,
+        "announcement_emails": announcement_emails,
     }
     done = profile_form.submit(
         lambda session: profiles.update_profile(

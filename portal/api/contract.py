@@ -283,6 +283,7 @@ class ProfileChanges(Strict):
     email_notifications: StrictBool | None = None
     monthly_reports: StrictBool | None = None
     email_digest: StrictBool | None = None
+    announcement_emails: StrictBool | None = None
 
     def changes(self) -> dict[str, Any]:
         """What was sent, as the profile service takes it (enums as their values)."""

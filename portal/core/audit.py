@@ -145,6 +145,7 @@ class AuditView:
 
 # Each recorded action as the log says it; the codes stay in exports and the API.
 ACTION_WORDS = {
+    "announcement.published": "Announcement published",
     "api_key.create": "API key created",
     "api_key.revoke": "API key revoked",
     "commission.earned": "Commission earned",

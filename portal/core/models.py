@@ -338,6 +338,9 @@ class PartnerProfile(Base):
     monthly_reports: Mapped[bool] = mapped_column(Boolean, default=False)
     # E-mail the day's events as one message the next morning instead of one mail each.
     email_digest: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    announcement_emails: Mapped[bool] = mapped_column(
+        Boolean, default=True, server_default=text("true")
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
 
@@ -1134,3 +1137,35 @@ class ConversationRead(Base):
         ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
     )
     last_read_message_id: Mapped[int] = mapped_column(Integer)
+
+
+class Announcement(Base):
+    """A manager's message to every partner, or to some groups' partners: shown on their
+    dashboards until each user dismisses it, and e-mailed if the manager chose so."""
+
+    __tablename__ = "announcements"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(120))
+    body: Mapped[str] = mapped_column(Text)
+    # Group ids it is for (0: the default group); empty: every partner.
+    audience: Mapped[list[int]] = mapped_column(JSON, default=list)
+    emailed: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now, index=True)
+
+
+class AnnouncementDismissal(Base):
+    """A user who has read an announcement and put it away."""
+
+    __tablename__ = "announcement_dismissals"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    announcement_id: Mapped[int] = mapped_column(
+        ForeignKey("announcements.id", ondelete="CASCADE"), primary_key=True
+    )
+    dismissed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)

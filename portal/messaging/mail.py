@@ -44,6 +44,7 @@ TEMPLATES = Path(__file__).parent / "mail_templates"
 TOPICS = {
     "events": ("email_notifications", "e-mails about your leads, commissions and payouts"),
     "monthly": ("monthly_reports", "the monthly statement"),
+    "announcements": ("announcement_emails", "announcements from the program"),
 }
 # Partner events that may be e-mailed (the in-app notification kinds), and their subjects.
 EVENT_SUBJECTS: dict[NotificationKind, str] = {

@@ -58,6 +58,7 @@ FLAG_FIELDS = {
     "email_notifications": "Email notifications",
     "monthly_reports": "Monthly reports",
     "email_digest": "Daily digest",
+    "announcement_emails": "Announcement emails",
 }
 EDITABLE_FIELDS = (
     set(TEXT_FIELDS)
@@ -144,6 +145,7 @@ class ProfileView:
     email_notifications: bool
     monthly_reports: bool
     email_digest: bool
+    announcement_emails: bool
     updated_at: datetime
     currency_choices: tuple[str, ...] = ()  # what the partner may choose to be paid in
     changed: tuple[str, ...] = ()  # after an update: the fields it changed
@@ -181,6 +183,7 @@ def _view(profile: PartnerProfile, rules: ProgramRules) -> ProfileView:
         email_notifications=profile.email_notifications,
         monthly_reports=profile.monthly_reports,
         email_digest=profile.email_digest,
+        announcement_emails=profile.announcement_emails,
         updated_at=profile.updated_at,
     )
 

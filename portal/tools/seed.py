@@ -51,7 +51,7 @@ from portal.core.models import (
 )
 from portal.core.types import to_cents, utc_now
 from portal.leads import leads as leads_service
-from portal.messaging import conversations
+from portal.messaging import announcements, conversations
 from portal.money import currencies, payouts, tax_forms
 from portal.money.commissions import next_payout_date
 from portal.money.currencies import Quote
@@ -554,6 +554,13 @@ def seed_demo(session: Session, *, rng_seed: int = 2026) -> list[DemoLogin]:
         actor=Actor.operator(),
         partner_ids=[partners[index][0].id for index in RESELLERS],
         group_id=resellers.id,
+    )
+    announcements.publish(
+        session,
+        actor=Actor.operator(),
+        title="Payouts over the holidays",
+        body="December's payouts run on the 15th as usual. Commissions that finish their hold "
+        "by the 31st go out on January 15th.",
     )
     audit.record(
         session,

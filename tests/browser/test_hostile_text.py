@@ -13,7 +13,7 @@ from portal.core.db import get_engine, unit_of_work
 from portal.core.models import Commission
 from portal.core.types import utc_now
 from portal.leads import leads
-from portal.messaging import conversations
+from portal.messaging import announcements, conversations
 from portal.money import payouts, tax_forms
 from portal.partners import groups, partners, profiles
 from tests.browser.conftest import settle, shoot, sign_in
@@ -109,6 +109,7 @@ def _seed(engine):
         conversations.post(db, actor=manager, body=HOSTILE, partner_id=partner.partner_id)
         conversations.post(db, actor=partner, body=HOSTILE)  # so it waits for an answer
         make_lead(db, partner, client_name=HOSTILE, client_email="h@mailinator.com")
+        announcements.publish(db, actor=manager, title=SHORT, body=HOSTILE)
         group = groups.save_group(db, actor=manager, name=SHORT, description=HOSTILE)
         groups.move_partners(db, actor=manager, partner_ids=[partner.partner_id], group_id=group.id)
     return manager, partner, lead

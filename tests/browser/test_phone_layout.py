@@ -158,6 +158,8 @@ PAGES = {
         "manager_tax_forms",
         "manager_audit",
         "manager_exports",
+        "manager_announcements",
+        "manager_announcements",
         "manager_mail",
         "manager_settings",
         "account",

@@ -40,7 +40,7 @@ from portal.core.models import (
 )
 from portal.core.types import utc_now
 from portal.leads import imports, leads
-from portal.messaging import conversations, mail, notifications, webhooks
+from portal.messaging import announcements, conversations, mail, notifications, webhooks
 from portal.money import (
     commissions,
     monthly_statements,
@@ -86,6 +86,7 @@ class World:
     risk_event: int
     conversation: int
     group: int
+    announcement: int
 
 
 def _world(engine) -> World:
@@ -118,6 +119,9 @@ def _world(engine) -> World:
         risk_event = session.scalars(select(RiskEvent.id)).one()
         conversation = conversations.post(session, actor=a, body="Hello").conversation_id
         group = groups.save_group(session, actor=manager, name="Resellers", hold_days="7").id
+        announcement = announcements.publish(
+            session, actor=manager, title="To all", body="Hello"
+        ).id
         make_converted_lead(session, manager, a, "1000")
         session.execute(update(Commission).values(hold_until=utc_now() - timedelta(days=1)))
         (payout,) = payouts.run_batch(session, actor=manager, cutoff=utc_now().date()).scheduled
@@ -168,6 +172,7 @@ def _world(engine) -> World:
         risk_event=risk_event,
         conversation=conversation,
         group=group,
+        announcement=announcement,
         lead_a=lead.id,
         lead_a_version=lead.version,
         payout=payout.id,
@@ -592,6 +597,19 @@ MATRIX: dict[str, tuple[Call, set[str]]] = {
     "program.history": (lambda s, w, a: program.history(s, actor=a), MANAGER),
     "center.scan": (lambda s, w, a: center.scan(s, actor=a), MANAGER),
     "groups.list_groups": (lambda s, w, a: groups.list_groups(s, actor=a), MANAGER),
+    "announcements.publish": (
+        lambda s, w, a: announcements.publish(s, actor=a, title="Matrix", body="Hello"),
+        MANAGER,
+    ),
+    "announcements.list_announcements": (
+        lambda s, w, a: announcements.list_announcements(s, actor=a),
+        MANAGER,
+    ),
+    "announcements.for_me": (lambda s, w, a: announcements.for_me(s, actor=a), OWN),
+    "announcements.dismiss": (
+        lambda s, w, a: announcements.dismiss(s, actor=a, announcement_id=w.announcement),
+        {"partner_a", "partner_b", "pending", "suspended"},
+    ),
     "groups.save_group": (
         lambda s, w, a: groups.save_group(s, actor=a, name="Matrix", min_payout="20"),
         MANAGER,
@@ -754,6 +772,7 @@ PAGES = {
     "pages/manager_settings.py": MANAGER,
     "pages/manager_risk.py": MANAGER,
     "pages/manager_groups.py": MANAGER,
+    "pages/manager_announcements.py": MANAGER,
     "pages/account.py": MANAGER,
 }
 REFUSALS = ("This page is for", "Please sign in", "Your session has ended")

@@ -1,0 +1,194 @@
+"""Announcements: a manager writes to every partner, or to the partners of some groups (the
+default group included). Each user of those partners sees it on the dashboard until they
+dismiss it; if the manager chose so it is also e-mailed, on a topic partners may unsubscribe
+from (the profile's "Announcements by email", RFC 8058 one-click as every topic). Plain text,
+shown as written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, and_, or_, select, true
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from portal.core import audit
+from portal.core.access import Actor, refresh, require_manager
+from portal.core.errors import NotFound
+from portal.core.models import (
+    Announcement,
+    AnnouncementDismissal,
+    Partner,
+    PartnerGroup,
+)
+from portal.core.types import utc_now
+from portal.core.validation import FieldErrors, clean_text
+from portal.messaging import mail
+
+DEFAULT_GROUP = 0  # in an audience: the partners in no group
+MAX_TITLE = 120
+MAX_BODY = 4000
+
+
+@dataclass(frozen=True)
+class AnnouncementView:
+    id: int
+    title: str
+    body: str
+    audience: tuple[str, ...]  # group names; empty: every partner
+    emailed: bool
+    created_at: datetime
+
+
+def _audience_names(session: Session, audience: Sequence[int]) -> tuple[str, ...]:
+    names = dict(session.execute(select(PartnerGroup.id, PartnerGroup.name)).all())
+    names[DEFAULT_GROUP] = "Default group"
+    return tuple(names.get(group_id, f"group #{group_id}") for group_id in audience)
+
+
+def publish(
+    session: Session,
+    *,
+    actor: Actor,
+    title: str,
+    body: str,
+    audience: Sequence[int] = (),
+    email: bool = False,
+) -> AnnouncementView:
+    """Announce to the partners of `audience` (group ids, 0 for the default group; empty:
+    every partner); managers only, audited. With `email`, each active user of those partners
+    whose company takes announcement mail gets it (pending and suspended partners too: they
+    are in the program)."""
+    manager = require_manager(session, actor)
+    errors = FieldErrors()
+    clean_title = clean_text(
+        errors, "title", title, label="Title", max_length=MAX_TITLE, required=True
+    )
+    clean_body = clean_text(
+        errors, "body", body, label="Message", max_length=MAX_BODY, required=True, multiline=True
+    )
+    groups = sorted(set(audience))
+    known = set(session.scalars(select(PartnerGroup.id))) | {DEFAULT_GROUP}
+    unknown = [group for group in groups if group not in known]
+    if unknown:
+        errors.add("audience", f"There is no partner group #{unknown[0]}.")
+    errors.raise_if_any()
+    assert clean_title is not None and clean_body is not None
+    announcement = Announcement(
+        title=clean_title,
+        body=clean_body,
+        audience=groups,
+        emailed=email,
+        created_by_user_id=manager.user_id,
+        created_at=utc_now(),
+    )
+    session.add(announcement)
+    session.flush()
+    mailed = 0
+    if email:
+        for partner_id in session.scalars(
+            select(Partner.id).where(_in_audience(groups)).order_by(Partner.id)
+        ):
+            for recipient, _ in mail.partner_recipients(session, partner_id, topic="announcements"):
+                mail.enqueue(
+                    session,
+                    recipient=recipient,
+                    kind="announcement",
+                    context={
+                        "title": clean_title,
+                        "message": clean_body,
+                        "link": mail.link_base(),
+                    },
+                    topic="announcements",
+                )
+                mailed += 1
+    audit.record_by(
+        session,
+        manager,
+        "announcement.published",
+        "announcement",
+        announcement.id,
+        after={
+            "title": clean_title,
+            "audience": ", ".join(_audience_names(session, groups)) or "every partner",
+            "emailed": mailed,
+        },
+    )
+    return _view(session, announcement)
+
+
+def _in_audience(audience: Sequence[int]) -> ColumnElement[bool]:
+    if not audience:
+        return true()
+    conditions: list[ColumnElement[bool]] = [
+        Partner.group_id.in_([g for g in audience if g != DEFAULT_GROUP])
+    ]
+    if DEFAULT_GROUP in audience:
+        known = select(PartnerGroup.id)
+        conditions.append(or_(Partner.group_id.is_(None), Partner.group_id.not_in(known)))
+    return or_(*conditions)
+
+
+def _view(session: Session, announcement: Announcement) -> AnnouncementView:
+    return AnnouncementView(
+        id=announcement.id,
+        title=announcement.title,
+        body=announcement.body,
+        audience=_audience_names(session, announcement.audience or []),
+        emailed=announcement.emailed,
+        created_at=announcement.created_at,
+    )
+
+
+def list_announcements(
+    session: Session, *, actor: Actor, limit: int = 50
+) -> list[AnnouncementView]:
+    """Every announcement, newest first (managers)."""
+    require_manager(session, actor)
+    return [
+        _view(session, announcement)
+        for announcement in session.scalars(
+            select(Announcement).order_by(Announcement.id.desc()).limit(limit)
+        )
+    ]
+
+
+def for_me(session: Session, *, actor: Actor) -> list[AnnouncementView]:
+    """The announcements for the actor's partner that this user has not dismissed, newest
+    first (a partner's user; managers see none here)."""
+    actor = refresh(session, actor)
+    if not actor.is_partner:
+        return []
+    group_id = session.scalar(select(Partner.group_id).where(Partner.id == actor.partner_id))
+    known = group_id is not None and session.get(PartnerGroup, group_id) is not None
+    mine = group_id if known else DEFAULT_GROUP
+    rows = session.scalars(
+        select(Announcement)
+        .outerjoin(
+            AnnouncementDismissal,
+            and_(
+                AnnouncementDismissal.announcement_id == Announcement.id,
+                AnnouncementDismissal.user_id == actor.user_id,
+            ),
+        )
+        .where(AnnouncementDismissal.user_id.is_(None))
+        .order_by(Announcement.id.desc())
+        .limit(50)  # the newest; a partner reads a handful, not a history
+    )
+    return [_view(session, row) for row in rows if not row.audience or mine in (row.audience or [])]
+
+
+def dismiss(session: Session, *, actor: Actor, announcement_id: int) -> None:
+    """Put an announcement away for this user (one it was shown)."""
+    actor = refresh(session, actor)
+    if announcement_id not in {a.id for a in for_me(session, actor=actor)}:
+        raise NotFound("Announcement not found.")
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    session.execute(
+        insert(AnnouncementDismissal)
+        .values(user_id=actor.user_id, announcement_id=announcement_id, dismissed_at=utc_now())
+        .on_conflict_do_nothing()
+    )
