@@ -21,6 +21,7 @@ PARTNER_PAGES = [
     ),
     st.Page("pages/partner_leads.py", title="Leads", icon=":material/list_alt:"),
     st.Page("pages/partner_commissions.py", title="Commissions", icon=":material/payments:"),
+    st.Page("pages/partner_resources.py", title="Resources", icon=":material/folder_open:"),
     st.Page("pages/partner_profile.py", title="Profile", icon=":material/person:"),
 ]
 PARTNER_MESSAGES = "pages/partner_messages.py"
@@ -40,6 +41,7 @@ MANAGER_PAGES = [
     st.Page("pages/manager_audit.py", title="Audit log", icon=":material/manage_search:"),
     st.Page("pages/manager_exports.py", title="Exports", icon=":material/download:"),
     st.Page("pages/manager_announcements.py", title="Announcements", icon=":material/campaign:"),
+    st.Page("pages/manager_resources.py", title="Resources", icon=":material/folder_open:"),
     st.Page("pages/manager_mail.py", title="Mail", icon=":material/mail:"),
     st.Page("pages/manager_settings.py", title="Program settings", icon=":material/tune:"),
     st.Page("pages/account.py", title="Account", icon=":material/person:"),

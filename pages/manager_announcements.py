@@ -7,6 +7,7 @@ from portal.core import fmt
 from portal.core.models import Role
 from portal.messaging import announcements
 from portal.partners import groups
+from portal.ui import audience as audience_picker
 from portal.ui import tables
 from portal.ui.feedback import FormErrors, read
 from portal.ui.session import require
@@ -25,21 +26,14 @@ found_groups, sent = read(
         announcements.list_announcements(session, actor=actor),
     )
 )
-audience_names = {
-    (group.id if group.id is not None else announcements.DEFAULT_GROUP): group.name
-    for group in found_groups
-}
 form = FormErrors("announcement")
 with st.form(form.key):
     title = st.text_input("Title *", max_chars=announcements.MAX_TITLE)
     form.under("title")
     body = st.text_area("Message *", max_chars=announcements.MAX_BODY, height=160)
     form.under("body")
-    audience = st.multiselect(
-        "For the partners of",
-        list(audience_names),
-        format_func=audience_names.__getitem__,
-        placeholder="Every partner",
+    audience = audience_picker.picker(
+        found_groups,
         help="Empty: every partner. Shown on their dashboards until each user dismisses it.",
     )
     form.under("audience")

@@ -189,6 +189,8 @@ ACTION_WORDS = {
     "tax_form.verified": "Tax form verified",
     "tax_form.rejected": "Tax form rejected",
     "message.posted": "Message written",
+    "resource.added": "Resource added",
+    "resource.removed": "Resource removed",
     "risk.dismissed": "Risk event dismissed",
     "risk.resolved": "Risk event resolved",
     "risk.scan": "Risk rules run over the program",

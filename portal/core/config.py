@@ -385,6 +385,9 @@ class Settings(BaseSettings, ProgramRules):
     tax_form_max_mb: float = Field(
         default=5, gt=0, le=10, description="Largest tax form PDF a partner may upload (MB)."
     )
+    resource_max_mb: float = Field(
+        default=10, gt=0, le=10, description="Largest file a manager may add to the resources (MB)."
+    )
     lockout_failures: int = Field(default=5, ge=1, description="Failed logins before a lock.")
     address_failures: int = Field(
         default=20,

@@ -116,6 +116,15 @@ def browser(user_agent: str | None) -> str:
     return f"{name} on {system}" if system else name
 
 
+def size(number_of_bytes: int) -> str:
+    """A file's size as people read it: `312 bytes`, `48 KB`, `3.4 MB`."""
+    if number_of_bytes < 1024:
+        return count(number_of_bytes, "byte")
+    if number_of_bytes < 1024 * 1024:
+        return f"{number_of_bytes / 1024:,.0f} KB"
+    return f"{number_of_bytes / 1048576:,.1f} MB"
+
+
 def count(number: int, noun: str, plural: str = "") -> str:
     """A count with its noun in the right number: `1 partner`, `1,234 leads` (`plural` for
     a noun that does not take an -s: `count(2, "entry", "entries")`)."""

@@ -1169,3 +1169,27 @@ class AnnouncementDismissal(Base):
         ForeignKey("announcements.id", ondelete="CASCADE"), primary_key=True
     )
     dismissed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+
+
+class Resource(Base):
+    """A file (PDF or image, kept in the database so every replica serves it) or a link that
+    the program gives partners to sell with, for every partner or some groups' partners."""
+
+    __tablename__ = "resources"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(120))
+    description: Mapped[str] = mapped_column(Text, default="")
+    # Group ids it is for (0: the default group); empty: every partner.
+    audience: Mapped[list[int]] = mapped_column(JSON, default=list)
+    url: Mapped[str | None] = mapped_column(String(500))  # a link; else a file:
+    file_name: Mapped[str | None] = mapped_column(String(200))
+    content_type: Mapped[str | None] = mapped_column(String(40))
+    size_bytes: Mapped[int | None] = mapped_column(Integer)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    content: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    downloads: Mapped[int] = mapped_column(Integer, default=0)
+    created_by_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)

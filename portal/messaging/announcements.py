@@ -27,8 +27,9 @@ from portal.core.models import (
 from portal.core.types import utc_now
 from portal.core.validation import FieldErrors, clean_text
 from portal.messaging import mail
+from portal.partners import groups as partner_groups
 
-DEFAULT_GROUP = 0  # in an audience: the partners in no group
+DEFAULT_GROUP = partner_groups.DEFAULT_GROUP
 MAX_TITLE = 120
 MAX_BODY = 4000
 
@@ -41,12 +42,6 @@ class AnnouncementView:
     audience: tuple[str, ...]  # group names; empty: every partner
     emailed: bool
     created_at: datetime
-
-
-def _audience_names(session: Session, audience: Sequence[int]) -> tuple[str, ...]:
-    names = dict(session.execute(select(PartnerGroup.id, PartnerGroup.name)).all())
-    names[DEFAULT_GROUP] = "Default group"
-    return tuple(names.get(group_id, f"group #{group_id}") for group_id in audience)
 
 
 def publish(
@@ -70,11 +65,7 @@ def publish(
     clean_body = clean_text(
         errors, "body", body, label="Message", max_length=MAX_BODY, required=True, multiline=True
     )
-    groups = sorted(set(audience))
-    known = set(session.scalars(select(PartnerGroup.id))) | {DEFAULT_GROUP}
-    unknown = [group for group in groups if group not in known]
-    if unknown:
-        errors.add("audience", f"There is no partner group #{unknown[0]}.")
+    groups = partner_groups.clean_audience(session, errors, audience)
     errors.raise_if_any()
     assert clean_title is not None and clean_body is not None
     announcement = Announcement(
@@ -113,7 +104,8 @@ def publish(
         announcement.id,
         after={
             "title": clean_title,
-            "audience": ", ".join(_audience_names(session, groups)) or "every partner",
+            "audience": ", ".join(partner_groups.audience_names(session, groups))
+            or "every partner",
             "emailed": mailed,
         },
     )
@@ -137,7 +129,7 @@ def _view(session: Session, announcement: Announcement) -> AnnouncementView:
         id=announcement.id,
         title=announcement.title,
         body=announcement.body,
-        audience=_audience_names(session, announcement.audience or []),
+        audience=partner_groups.audience_names(session, announcement.audience or []),
         emailed=announcement.emailed,
         created_at=announcement.created_at,
     )
@@ -162,9 +154,7 @@ def for_me(session: Session, *, actor: Actor) -> list[AnnouncementView]:
     actor = refresh(session, actor)
     if not actor.is_partner:
         return []
-    group_id = session.scalar(select(Partner.group_id).where(Partner.id == actor.partner_id))
-    known = group_id is not None and session.get(PartnerGroup, group_id) is not None
-    mine = group_id if known else DEFAULT_GROUP
+    mine = partner_groups.membership(session, actor.partner_id)
     rows = session.scalars(
         select(Announcement)
         .outerjoin(

@@ -26,6 +26,8 @@ from portal.core.types import utc_now
 from portal.core.validation import FieldErrors, clean_decimal, clean_text
 
 DEFAULT_NAME = "Default group"
+# In an audience (announcements, resources): the partners in no group.
+DEFAULT_GROUP = 0
 MAX_RATE = Decimal("0.5")
 MAX_HOLD_DAYS = 3650
 MAX_MIN_PAYOUT = Decimal("1000000")
@@ -311,3 +313,37 @@ def terms(session: Session, *, actor: Actor, partner_id: int | None = None) -> P
         tier_rates=dict(applied.tier_rates),
         overridden=tuple(overridden),
     )
+
+
+# --- audiences: what is addressed to every partner, or to some groups' ----------------------
+
+
+def membership(session: Session, partner_id: int | None) -> int:
+    """The group a partner is in, as an audience names it (DEFAULT_GROUP: none, or one that
+    no longer exists)."""
+    group_id = session.scalar(select(Partner.group_id).where(Partner.id == partner_id))
+    if group_id is None or session.get(PartnerGroup, group_id) is None:
+        return DEFAULT_GROUP
+    return group_id
+
+
+def reaches(audience: Sequence[int], group: int) -> bool:
+    """Whether an audience (empty: every partner) includes the partners of `group`."""
+    return not audience or group in audience
+
+
+def clean_audience(session: Session, errors: FieldErrors, audience: Sequence[int]) -> list[int]:
+    """An audience as stored: the groups' ids, sorted, each one that exists."""
+    groups = sorted(set(audience))
+    known = set(session.scalars(select(PartnerGroup.id))) | {DEFAULT_GROUP}
+    unknown = [group for group in groups if group not in known]
+    if unknown:
+        errors.add("audience", f"There is no partner group #{unknown[0]}.")
+    return groups
+
+
+def audience_names(session: Session, audience: Sequence[int]) -> tuple[str, ...]:
+    """An audience in words: its groups' names (empty: every partner)."""
+    names = dict(session.execute(select(PartnerGroup.id, PartnerGroup.name)).all())
+    names[DEFAULT_GROUP] = DEFAULT_NAME
+    return tuple(names.get(group_id, f"group #{group_id}") for group_id in audience)

@@ -55,7 +55,7 @@ from portal.messaging import announcements, conversations
 from portal.money import currencies, payouts, tax_forms
 from portal.money.commissions import next_payout_date
 from portal.money.currencies import Quote
-from portal.partners import groups
+from portal.partners import groups, resources
 from portal.reporting import integrity, statistics
 from portal.risk import center as risk_center
 
@@ -74,7 +74,12 @@ DEMO_BRITISH_BANKS = ("NWBK601613", "BARC200000")
 
 def demo_tax_form_pdf(company: str, form: TaxForm) -> bytes:
     """A one-page PDF standing in for a signed form (demo data only)."""
-    text = f"Demo {form.value} for {company}".encode("latin-1", "replace")
+    return demo_pdf(f"Demo {form.value} for {company}")
+
+
+def demo_pdf(title: str) -> bytes:
+    """A one-page PDF with one line of text (demo data only)."""
+    text = title.encode("latin-1", "replace")
     text = text.replace(b"\\", b"").replace(b"(", b"").replace(b")", b"")
     stream = b"BT /F1 18 Tf 72 720 Td (" + text + b") Tj ET"
     objects = [
@@ -554,6 +559,23 @@ def seed_demo(session: Session, *, rng_seed: int = 2026) -> list[DemoLogin]:
         actor=Actor.operator(),
         partner_ids=[partners[index][0].id for index in RESELLERS],
         group_id=resellers.id,
+    )
+    assert resellers.id is not None  # a saved group
+    resources.add_resource(
+        session,
+        actor=Actor.operator(),
+        title="Brand kit",
+        description="Logos, colours and the product one-pager.",
+        url="https://example.com/brand-kit",
+    )
+    resources.add_resource(
+        session,
+        actor=Actor.operator(),
+        title="Resellers' pitch deck",
+        description="The deck for reselling the services, with the reseller price list.",
+        file_name="resellers-pitch-deck.pdf",
+        content=demo_pdf("Resellers' pitch deck (demo)"),
+        audience=[resellers.id],
     )
     announcements.publish(
         session,

@@ -234,10 +234,11 @@ class Browser:
 SIZES = {"1440": {"width": 1440, "height": 900}, "390": {"width": 390, "height": 844}}
 
 
-def sized_page(browser: Browser, size: str) -> Page:
-    """A page in a fresh context at one of `SIZES`; at phone size a touch device."""
+def sized_page(browser: Browser, size: str, **options: object) -> Page:
+    """A page in a fresh context at one of `SIZES` (with these context `options`); at phone
+    size a touch device."""
     phone = size == "390"
-    context = browser.new_context(viewport=SIZES[size], is_mobile=phone, has_touch=phone)
+    context = browser.new_context(viewport=SIZES[size], is_mobile=phone, has_touch=phone, **options)
     return context.new_page()
 
 

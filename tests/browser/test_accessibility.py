@@ -20,7 +20,14 @@ from tests.browser.conftest import Server, migrate_database, run_app, settle, sh
 
 PAGES = {
     None: ["", "apply", "set_password"],
-    "partner": ["", "partner_leads", "partner_commissions", "partner_profile", "partner_messages"],
+    "partner": [
+        "",
+        "partner_leads",
+        "partner_commissions",
+        "partner_profile",
+        "partner_messages",
+        "partner_resources",
+    ],
     "applicant": ["", "partner_leads"],
     "suspended": ["", "partner_leads"],
     "manager": [
@@ -35,7 +42,7 @@ PAGES = {
         "manager_audit",
         "manager_exports",
         "manager_announcements",
-        "manager_announcements",
+        "manager_resources",
         "manager_mail",
         "manager_settings",
         "account",

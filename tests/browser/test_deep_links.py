@@ -20,7 +20,8 @@ from tests.factories import make_actor
 
 # Each link's text starts with its icon's name (a font ligature).
 PARTNER_LINKS = [
-    re.compile(f"{name}$") for name in ("Dashboard", "Leads", "Commissions", "Profile")
+    re.compile(f"{name}$")
+    for name in ("Dashboard", "Leads", "Commissions", "Messages", "Resources", "Profile")
 ]
 
 

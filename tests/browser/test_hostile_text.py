@@ -15,7 +15,7 @@ from portal.core.types import utc_now
 from portal.leads import leads
 from portal.messaging import announcements, conversations
 from portal.money import payouts, tax_forms
-from portal.partners import groups, partners, profiles
+from portal.partners import groups, partners, profiles, resources
 from tests.browser.conftest import settle, shoot, sign_in
 from tests.factories import (
     PASSWORD,
@@ -35,7 +35,14 @@ HOSTILE = (
 )
 SHORT = "<b>B</b>[r](https://evil.example/r)**S**"  # for fields of at most 100 characters
 
-PARTNER_PAGES = ["", "partner_leads", "partner_commissions", "partner_profile", "partner_messages"]
+PARTNER_PAGES = [
+    "",
+    "partner_leads",
+    "partner_commissions",
+    "partner_profile",
+    "partner_messages",
+    "partner_resources",
+]
 MANAGER_PAGES = [
     "",
     "manager_partners",
@@ -47,6 +54,8 @@ MANAGER_PAGES = [
     "manager_tax_forms",
     "manager_audit",
     "manager_exports",
+    "manager_announcements",
+    "manager_resources",
     "manager_settings",
     "account",
 ]
@@ -110,6 +119,9 @@ def _seed(engine):
         conversations.post(db, actor=partner, body=HOSTILE)  # so it waits for an answer
         make_lead(db, partner, client_name=HOSTILE, client_email="h@mailinator.com")
         announcements.publish(db, actor=manager, title=SHORT, body=HOSTILE)
+        resources.add_resource(
+            db, actor=manager, title=SHORT, description=HOSTILE, url="https://example.com/kit"
+        )
         group = groups.save_group(db, actor=manager, name=SHORT, description=HOSTILE)
         groups.move_partners(db, actor=manager, partner_ids=[partner.partner_id], group_id=group.id)
     return manager, partner, lead

@@ -145,7 +145,14 @@ def test_the_sidebar_closes_after_choosing_a_page_on_a_phone(server, browser):
 
 # Every page each kind of user reaches (the sign-in page's own links: apply, set a password).
 PAGES = {
-    "partner": ["", "partner_leads", "partner_commissions", "partner_profile", "partner_messages"],
+    "partner": [
+        "",
+        "partner_leads",
+        "partner_commissions",
+        "partner_profile",
+        "partner_messages",
+        "partner_resources",
+    ],
     "applicant": ["", "partner_leads", "partner_commissions", "partner_profile"],
     "manager": [
         "",
@@ -159,7 +166,7 @@ PAGES = {
         "manager_audit",
         "manager_exports",
         "manager_announcements",
-        "manager_announcements",
+        "manager_resources",
         "manager_mail",
         "manager_settings",
         "account",

@@ -49,7 +49,7 @@ from portal.money import (
     tax_forms,
     tax_reports,
 )
-from portal.partners import groups, partners, profiles
+from portal.partners import groups, partners, profiles, resources
 from portal.reporting import exports, overview, settings_impact, statistics
 from portal.risk import center
 from tests.apptest import page_as, texts
@@ -87,6 +87,7 @@ class World:
     conversation: int
     group: int
     announcement: int
+    resource: int
 
 
 def _world(engine) -> World:
@@ -121,6 +122,9 @@ def _world(engine) -> World:
         group = groups.save_group(session, actor=manager, name="Resellers", hold_days="7").id
         announcement = announcements.publish(
             session, actor=manager, title="To all", body="Hello"
+        ).id
+        resource = resources.add_resource(
+            session, actor=manager, title="Deck", file_name="deck.pdf", content=TINY_PDF
         ).id
         make_converted_lead(session, manager, a, "1000")
         session.execute(update(Commission).values(hold_until=utc_now() - timedelta(days=1)))
@@ -173,6 +177,7 @@ def _world(engine) -> World:
         conversation=conversation,
         group=group,
         announcement=announcement,
+        resource=resource,
         lead_a=lead.id,
         lead_a_version=lead.version,
         payout=payout.id,
@@ -597,6 +602,21 @@ MATRIX: dict[str, tuple[Call, set[str]]] = {
     "program.history": (lambda s, w, a: program.history(s, actor=a), MANAGER),
     "center.scan": (lambda s, w, a: center.scan(s, actor=a), MANAGER),
     "groups.list_groups": (lambda s, w, a: groups.list_groups(s, actor=a), MANAGER),
+    "resources.add_resource": (
+        lambda s, w, a: resources.add_resource(
+            s, actor=a, title="Deck", url="https://example.com/deck"
+        ),
+        MANAGER,
+    ),
+    "resources.remove_resource": (
+        lambda s, w, a: resources.remove_resource(s, actor=a, resource_id=w.resource),
+        MANAGER,
+    ),
+    "resources.list_resources": (lambda s, w, a: resources.list_resources(s, actor=a), OWN),
+    "resources.download": (
+        lambda s, w, a: resources.download(s, actor=a, resource_id=w.resource),
+        OWN,
+    ),
     "announcements.publish": (
         lambda s, w, a: announcements.publish(s, actor=a, title="Matrix", body="Hello"),
         MANAGER,
@@ -773,6 +793,8 @@ PAGES = {
     "pages/manager_risk.py": MANAGER,
     "pages/manager_groups.py": MANAGER,
     "pages/manager_announcements.py": MANAGER,
+    "pages/manager_resources.py": MANAGER,
+    "pages/partner_resources.py": {"partner_a", "partner_b", "pending", "suspended"},
     "pages/account.py": MANAGER,
 }
 REFUSALS = ("This page is for", "Please sign in", "Your session has ended")

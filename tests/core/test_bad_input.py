@@ -457,3 +457,43 @@ def test_naughty_strings_in_messages_and_risk_decisions(engine):
                 (done,) = center.events(session, actor=manager, status=RiskStatus.DISMISSED)
                 assert done.decision_reason == value.strip()
             session.rollback()
+
+
+def test_naughty_strings_in_groups_announcements_and_resources(engine):
+    """A group's name and description, an announcement's title and message, a resource's title
+    and description: stored exactly as given (trimmed) or refused by the field's name."""
+    from portal.messaging import announcements
+    from portal.partners import groups, resources
+    from tests.factories import make_manager
+
+    with unit_of_work(engine) as session:
+        manager = make_manager(session)
+    for number, value in enumerate(CORPUS):
+        with unit_of_work(engine) as session:
+            group = None
+            try:  # the name is numbered (names are unique), so either field may be refused
+                group = groups.save_group(
+                    session, actor=manager, name=f"{number} {value}"[:80], description=value
+                )
+            except ValidationError as error:
+                assert set(error.errors) <= {"name", "description"}, error.errors
+            if group is not None:
+                assert group.description == value.strip()
+            for field in ("title", "body"):
+                fields = {"title": "T", "body": "B", field: value}
+                published = _stored_or_refused(
+                    lambda: announcements.publish(session, actor=manager, **fields), field
+                )
+                if published is not None:
+                    assert getattr(published, field) == value.strip()
+            for field in ("title", "description"):
+                fields = {"title": "T", "description": "", field: value}
+                added = _stored_or_refused(
+                    lambda: resources.add_resource(
+                        session, actor=manager, url="https://example.com/x", **fields
+                    ),
+                    field,
+                )
+                if added is not None:
+                    assert getattr(added, field) == value.strip()
+            session.rollback()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from portal.core import fmt
 from portal.core.fmt import WORD_JOINER, chart_text, inert
 
 
@@ -19,3 +20,8 @@ def test_chart_text_escapes_plotly_tags_only():
     assert (
         chart_text("<a href='x'>A & B</a> <b>") == "&lt;a href='x'&gt;A &amp; B&lt;/a&gt; &lt;b&gt;"
     )
+
+
+def test_file_sizes_read_as_people_write_them():
+    sizes = [fmt.size(n) for n in (1, 312, 2048, 3_565_158)]
+    assert sizes == ["1 byte", "312 bytes", "2 KB", "3.4 MB"]
