@@ -182,14 +182,7 @@ def request_reset(session: Session, *, login: str) -> str:
     for user in users:
         key = f"reset:{user.id}"
         if throttle.locked_until(session, key, now) is not None:
-            audit.record(
-                session,
-                actor_user_id=user.id,
-                actor_label=user.username,
-                action="user.reset_throttled",
-                object_type="user",
-                object_id=user.id,
-            )
+            audit.record_for_user(session, user, "user.reset_throttled")
             continue
         throttle.count_failure(
             session,
@@ -200,14 +193,7 @@ def request_reset(session: Session, *, login: str) -> str:
             now=now,
         )
         _mail_reset_link(session, user, lifetime)
-        audit.record(
-            session,
-            actor_user_id=user.id,
-            actor_label=user.username,
-            action="user.reset_requested",
-            object_type="user",
-            object_id=user.id,
-        )
+        audit.record_for_user(session, user, "user.reset_requested")
     return answer
 
 
@@ -249,13 +235,10 @@ def set_password(session: Session, *, token: str, new_password: str) -> str:
     _void_links(session, user.id, now)
     ended = revoke_sessions(session, user.id, now)
     revoke_api_keys(session, user.id, now)  # whoever had the old password had its keys too
-    audit.record(
+    audit.record_for_user(
         session,
-        actor_user_id=user.id,
-        actor_label=user.username,
-        action=f"user.password_set_by_{link.purpose.value}",
-        object_type="user",
-        object_id=user.id,
+        user,
+        f"user.password_set_by_{link.purpose.value}",
         after={"password": "changed", "sessions_ended": ended},
     )
     return user.username

@@ -252,15 +252,7 @@ def _record_failure(session: Session, user: User, reason: str) -> None:
     metrics.SIGN_IN_FAILURES.labels(reason).inc()
     if reason == "locked_now":
         metrics.LOCKOUTS.labels("account").inc()
-    audit.record(
-        session,
-        actor_user_id=user.id,
-        actor_label=user.username,
-        action="login.failed",
-        object_type="user",
-        object_id=user.id,
-        after={"reason": reason},
-    )
+    audit.record_for_user(session, user, "login.failed", after={"reason": reason})
 
 
 @dataclass(frozen=True)
@@ -434,14 +426,7 @@ def _check_login(session: Session, *, username: str, password: str, now: datetim
     user.failed_logins = 0
     user.locked_until = None
     user.last_login_at = now
-    audit.record(
-        session,
-        actor_user_id=user.id,
-        actor_label=user.username,
-        action="login.succeeded",
-        object_type="user",
-        object_id=user.id,
-    )
+    audit.record_for_user(session, user, "login.succeeded")
     session.flush()
     return LoginResult(load_actor(session, user_id=user.id))
 
@@ -815,23 +800,11 @@ def sign_in_with_identity(
     )
     user.last_login_at = utc_now()
     if first:
-        audit.record(
-            session,
-            actor_user_id=user.id,
-            actor_label=user.username,
-            action="login.identity_linked",
-            object_type="user",
-            object_id=user.id,
-            after={"issuer": issuer, "subject": subject},
+        audit.record_for_user(
+            session, user, "login.identity_linked", after={"issuer": issuer, "subject": subject}
         )
-    audit.record(
-        session,
-        actor_user_id=user.id,
-        actor_label=user.username,
-        action="login.succeeded",
-        object_type="user",
-        object_id=user.id,
-        after={"by": "identity", "address": client_address or ""},
+    audit.record_for_user(
+        session, user, "login.succeeded", after={"by": "identity", "address": client_address or ""}
     )
     session.flush()
     return LoginResult(load_actor(session, user_id=user.id))

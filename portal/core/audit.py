@@ -101,6 +101,14 @@ def _insert(
 _INSERT_ENTRY = insert(AuditEntry)
 
 
+def record_for_user(
+    session: Session, user: User, action: str, *, after: dict[str, Any] | None = None
+) -> None:
+    """Add one audit entry a user's own sign-in or account event writes about that user
+    (no acting Actor yet: a sign-in, a reset link, a code typed)."""
+    _insert(session, user.id, user.username, action, "user", [(user.id, None, after)])
+
+
 def record_by(
     session: Session,
     actor: Actor,

@@ -150,14 +150,8 @@ def _refuse(session: Session, user: User, reason: str, message: str) -> Recorded
         lock_for=timedelta(minutes=settings.lockout_minutes),
         now=now,
     )
-    audit.record(
-        session,
-        actor_user_id=user.id,
-        actor_label=user.username,
-        action="two_factor.failed",
-        object_type="user",
-        object_id=user.id,
-        after={"reason": "locked_now" if locked else reason},
+    audit.record_for_user(
+        session, user, "two_factor.failed", after={"reason": "locked_now" if locked else reason}
     )
     if locked:
         message = (
