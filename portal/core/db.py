@@ -20,6 +20,7 @@ from sqlalchemy import (
     create_engine,
     event,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.engine.interfaces import ExecutionContext
@@ -119,6 +120,17 @@ class CountedPool(QueuePool):
         finally:
             self.waits += 1
             self.waited_seconds += time.perf_counter() - started
+
+
+def upsert(model: Any, dialect_name: str) -> postgresql.Insert | sqlite.Insert:
+    """`INSERT … ON CONFLICT` into `model` for this database: PostgreSQL and SQLite both speak
+    it, each through its own dialect's insert."""
+    return (postgresql.insert if dialect_name == "postgresql" else sqlite.insert)(model)
+
+
+def upsert_into(session: Session, model: Any) -> postgresql.Insert | sqlite.Insert:
+    """`upsert` for the database `session` is bound to."""
+    return upsert(model, session.get_bind().dialect.name)
 
 
 def get_engine(url: str | None = None) -> Engine:

@@ -13,9 +13,9 @@ import ipaddress
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from portal.core import db
 from portal.core.models import Throttle
 
 STALE_AFTER = timedelta(days=1)
@@ -49,10 +49,8 @@ def count_failure(
     """Count one failure for `key`; at `limit` failures (within `window`, if one is given)
     lock it for `lock_for`. True when this failure locked it. Without a window the count
     only restarts after a lock, as an account's does."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     session.execute(
-        insert(Throttle)
+        db.upsert_into(session, Throttle)
         .values(key=key, failures=0, window_started_at=now)
         .on_conflict_do_nothing(index_elements=["key"])
     )

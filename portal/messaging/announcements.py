@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, or_, select, true
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from portal.core import audit
+from portal.core import audit, db
 from portal.core.access import Actor, refresh, require_manager
 from portal.core.errors import NotFound
 from portal.core.models import (
@@ -176,9 +175,8 @@ def dismiss(session: Session, *, actor: Actor, announcement_id: int) -> None:
     actor = refresh(session, actor)
     if announcement_id not in {a.id for a in for_me(session, actor=actor)}:
         raise NotFound("Announcement not found.")
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     session.execute(
-        insert(AnnouncementDismissal)
+        db.upsert_into(session, AnnouncementDismissal)
         .values(user_id=actor.user_id, announcement_id=announcement_id, dismissed_at=utc_now())
         .on_conflict_do_nothing()
     )

@@ -12,11 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, func, select, true
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import ColumnElement, and_, case, func, select, true
 from sqlalchemy.orm import Session
 
-from portal.core import audit
+from portal.core import audit, db
 from portal.core.access import Actor, refresh
 from portal.core.errors import NotFound, ValidationError
 from portal.core.models import (
@@ -118,10 +117,9 @@ def post(
     assert text is not None
     partner, topic, lead = _thread_for(session, actor, partner_id, lead_id)
     now = utc_now()
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     # Two first messages at once open one thread.
     session.execute(
-        insert(Conversation)
+        db.upsert_into(session, Conversation)
         .values(partner_id=partner, topic=topic, lead_id=lead, created_at=now, answered=False)
         .on_conflict_do_nothing(index_elements=["partner_id", "topic"])
     )
@@ -200,22 +198,17 @@ def _message_view(message: Message, actor: Actor) -> MessageView:
 
 
 def _read_up_to(session: Session, actor: Actor, conversation_id: int, message_id: int) -> None:
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    statement = insert(ConversationRead).values(
+    statement = db.upsert_into(session, ConversationRead).values(
         user_id=actor.user_id, conversation_id=conversation_id, last_read_message_id=message_id
     )
+    already, now_read = (
+        ConversationRead.last_read_message_id,
+        statement.excluded.last_read_message_id,
+    )
     session.execute(
-        statement.on_conflict_do_update(
+        statement.on_conflict_do_update(  # never back: a later message may have been read
             index_elements=["user_id", "conversation_id"],
-            set_={
-                "last_read_message_id": func.max(
-                    ConversationRead.last_read_message_id, statement.excluded.last_read_message_id
-                )
-                if session.get_bind().dialect.name == "sqlite"
-                else func.greatest(
-                    ConversationRead.last_read_message_id, statement.excluded.last_read_message_id
-                )
-            },
+            set_={"last_read_message_id": case((now_read > already, now_read), else_=already)},
         )
     )
 

@@ -26,7 +26,6 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
 from portal.core import db, program
@@ -93,8 +92,7 @@ def _decrease_statement(
 def _increase_statement(
     model: type[Base], dialect_name: str, keys: tuple[str, ...], amounts: tuple[str, ...]
 ) -> Executable:
-    insert = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
-    statement = insert(model)
+    statement = db.upsert(model, dialect_name)
     return statement.on_conflict_do_update(
         index_elements=list(keys),
         set_={name: getattr(model, name) + statement.excluded[name] for name in amounts},
@@ -208,8 +206,7 @@ def _move_statement(
         # SQLite needs a WHERE in an upsert's SELECT to tell its ON CONFLICT from a join's ON.
         return select(*values).where(true())
 
-    insert = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
-    statement = insert(model).from_select(
+    statement = db.upsert(model, dialect_name).from_select(
         [*keys, "status", "lead_count"], union_all(proposed("first"), proposed("second"))
     )
     leaving = statement.excluded.status == bindparam("leaving", type_=columns.status.type)

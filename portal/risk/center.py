@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from portal.core import audit, program
+from portal.core import audit, db, program
 from portal.core.access import Actor, require_manager
 from portal.core.config import ProgramRules
 from portal.core.errors import ValidationError
@@ -42,12 +41,10 @@ def record(session: Session, findings: Sequence[Finding]) -> int:
     raised again. How many are new."""
     if not findings:
         return 0
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     now = utc_now()
     # Two actions finding the same thing at once: the unique key keeps one, neither fails.
     created = session.scalars(
-        insert(RiskEvent)
+        db.upsert_into(session, RiskEvent)
         .values(
             [
                 {
