@@ -136,6 +136,18 @@ def record_many_by(
     _insert(session, actor.user_id, actor.username, action, object_type, changes)
 
 
+def record_changes_by(
+    session: Session,
+    actor: Actor,
+    action: str,
+    object_type: str,
+    changes: Sequence[tuple[object, dict[str, Any] | None, dict[str, Any] | None]],
+) -> None:
+    """Add one audit entry per object an actor changed at once, (id, before, after) each, in
+    one statement."""
+    _insert(session, actor.user_id, actor.username, action, object_type, changes)
+
+
 @dataclass(frozen=True)
 class AuditView:
     id: int

@@ -504,7 +504,7 @@ def register_leads(
     ]
     new_leads = [outcome for outcome in outcomes if isinstance(outcome, Lead)]
     _events(session, new_leads, actor, LeadEventKind.REGISTERED)
-    risk_center.check_new_leads(session, [lead.id for lead in new_leads], rules)
+    risk_center.check_new_leads(session, new_leads, rules)
     statistics.count_referral(session, partner_id=partner.id, delta=len(new_leads))
     statistics.count_lead(
         session, partner_id=partner.id, created_at=now, status=S.PENDING, delta=len(new_leads)
@@ -1018,7 +1018,7 @@ def reassign_lead(
     )
     lead.updated_at = lead.reassigned_at = utc_now()
     session.flush()
-    risk_center.check_new_leads(session, [lead.id], program.current(session))
+    risk_center.check_new_leads(session, [lead], program.current(session))
     statistics.count_referral(session, partner_id=target.id, delta=1)
     statistics.count_lead(
         session,

@@ -7,7 +7,7 @@ shown as written.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -79,22 +79,17 @@ def publish(
     session.flush()
     mailed = 0
     if email:
-        for partner_id in session.scalars(
-            select(Partner.id).where(_in_audience(groups)).order_by(Partner.id)
+        for recipient in mail.audience_recipients(
+            session, _in_audience(groups), topic="announcements"
         ):
-            for recipient, _ in mail.partner_recipients(session, partner_id, topic="announcements"):
-                mail.enqueue(
-                    session,
-                    recipient=recipient,
-                    kind="announcement",
-                    context={
-                        "title": clean_title,
-                        "message": clean_body,
-                        "link": mail.link_base(),
-                    },
-                    topic="announcements",
-                )
-                mailed += 1
+            mail.enqueue(
+                session,
+                recipient=recipient,
+                kind="announcement",
+                context={"title": clean_title, "message": clean_body, "link": mail.link_base()},
+                topic="announcements",
+            )
+            mailed += 1
     audit.record_by(
         session,
         manager,
@@ -103,12 +98,14 @@ def publish(
         announcement.id,
         after={
             "title": clean_title,
-            "audience": ", ".join(partner_groups.audience_names(session, groups))
+            "audience": ", ".join(
+                partner_groups.audience_names(groups, partner_groups.group_names(session))
+            )
             or "every partner",
             "emailed": mailed,
         },
     )
-    return _view(session, announcement)
+    return _view(announcement, partner_groups.group_names(session))
 
 
 def _in_audience(audience: Sequence[int]) -> ColumnElement[bool]:
@@ -123,12 +120,12 @@ def _in_audience(audience: Sequence[int]) -> ColumnElement[bool]:
     return or_(*conditions)
 
 
-def _view(session: Session, announcement: Announcement) -> AnnouncementView:
+def _view(announcement: Announcement, names: Mapping[int, str]) -> AnnouncementView:
     return AnnouncementView(
         id=announcement.id,
         title=announcement.title,
         body=announcement.body,
-        audience=partner_groups.audience_names(session, announcement.audience or []),
+        audience=partner_groups.audience_names(announcement.audience or [], names),
         emailed=announcement.emailed,
         created_at=announcement.created_at,
     )
@@ -139,8 +136,9 @@ def list_announcements(
 ) -> list[AnnouncementView]:
     """Every announcement, newest first (managers)."""
     require_manager(session, actor)
+    names = partner_groups.group_names(session)
     return [
-        _view(session, announcement)
+        _view(announcement, names)
         for announcement in session.scalars(
             select(Announcement).order_by(Announcement.id.desc()).limit(limit)
         )
@@ -167,7 +165,9 @@ def for_me(session: Session, *, actor: Actor) -> list[AnnouncementView]:
         .order_by(Announcement.id.desc())
         .limit(50)  # the newest; a partner reads a handful, not a history
     )
-    return [_view(session, row) for row in rows if not row.audience or mine in (row.audience or [])]
+    mine_only = [row for row in rows if partner_groups.reaches(row.audience or [], mine)]
+    names = partner_groups.group_names(session) if mine_only else {}
+    return [_view(row, names) for row in mine_only]
 
 
 def dismiss(session: Session, *, actor: Actor, announcement_id: int) -> None:

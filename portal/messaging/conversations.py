@@ -9,6 +9,7 @@ as `message.created`. Bodies are stored as written and shown as text.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -140,7 +141,7 @@ def post(
     conversation.last_message_at = now
     conversation.answered = actor.is_manager
     session.flush()
-    _read_up_to(session, actor, conversation.id, message.id)
+    _read_up_to(session, actor, [(conversation.id, message.id)])
     webhook_data = {
         "conversation_id": conversation.id,
         "message_id": message.id,
@@ -197,19 +198,22 @@ def _message_view(message: Message, actor: Actor) -> MessageView:
     )
 
 
-def _read_up_to(session: Session, actor: Actor, conversation_id: int, message_id: int) -> None:
-    statement = db.upsert_into(session, ConversationRead).values(
-        user_id=actor.user_id, conversation_id=conversation_id, last_read_message_id=message_id
-    )
-    already, now_read = (
-        ConversationRead.last_read_message_id,
-        statement.excluded.last_read_message_id,
-    )
+def _read_up_to(session: Session, actor: Actor, read: Sequence[tuple[int, int]]) -> None:
+    """This user has read each (conversation, up to message) given, in one statement."""
+    if not read:
+        return
+    statement = db.upsert_into(session, ConversationRead)
+    already = ConversationRead.last_read_message_id
+    now_read = statement.excluded.last_read_message_id
     session.execute(
         statement.on_conflict_do_update(  # never back: a later message may have been read
             index_elements=["user_id", "conversation_id"],
             set_={"last_read_message_id": case((now_read > already, now_read), else_=already)},
-        )
+        ),
+        [
+            {"user_id": actor.user_id, "conversation_id": thread, "last_read_message_id": last}
+            for thread, last in read
+        ],
     )
 
 
@@ -298,7 +302,7 @@ def read_conversation(
         )
     )
     if messages:
-        _read_up_to(session, actor, conversation.id, messages[-1].id)
+        _read_up_to(session, actor, [(conversation.id, messages[-1].id)])
     (view,) = _views(session, actor, Conversation.id == conversation.id, 1)
     return view, [_message_view(message, actor) for message in messages]
 
@@ -345,6 +349,5 @@ def mark_all_read(session: Session, *, actor: Actor) -> int:
         .where(_visible(actor))
         .group_by(Message.conversation_id)
     ).all()
-    for conversation_id, message_id in latest:
-        _read_up_to(session, actor, conversation_id, message_id)
+    _read_up_to(session, actor, [(thread, last) for thread, last in latest])
     return len(latest)

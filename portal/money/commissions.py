@@ -467,6 +467,7 @@ def _summary_statement() -> Any:
     return (
         select(
             Partner.status.label("partner_status"),
+            Partner.group_id,
             PartnerProfile.partner_id.label("profile_of"),
             *PROFILE_DETAILS,
             *lines.c,
@@ -519,10 +520,9 @@ def commission_summary(
     actor = refresh(session, actor)
     partner_id = one_partner_id(actor, partner_id)
     settings = get_settings()
-    group_id = session.scalar(select(Partner.group_id).where(Partner.id == partner_id))
-    rules = program.terms_of(session, group_id)  # its group's minimum payout
+    program_rules = program.current(session)
     now = utc_now()
-    payday = next_payout_date(now.date(), rules)
+    payday = next_payout_date(now.date(), program_rules)
     # A batch run on payday settles what is due by the end of that day.
     payday_end = datetime.combine(payday + timedelta(days=1), datetime.min.time(), now.tzinfo)
     rows = (
@@ -533,6 +533,7 @@ def commission_summary(
     if not rows:
         raise NotFound("Partner not found.")
     partner = rows[0]
+    rules = program.terms_of(session, partner.group_id, program_rules)  # its group's minimum
     profile = partner if partner.profile_of is not None else None
     totals = {state: ZERO for state in CommissionState}
     owed = ZERO

@@ -98,9 +98,11 @@ def list_groups(session: Session, *, actor: Actor) -> list[GroupView]:
     groups = list(session.scalars(select(PartnerGroup).order_by(PartnerGroup.name)))
     known = {group.id for group in groups}
     in_default = sum(count for group_id, count in counts.items() if group_id not in known)
-    default = GroupView(None, DEFAULT_NAME, "The program's standard terms.", {}, None, None, 0)
+    default = GroupView(
+        None, DEFAULT_NAME, "The program's standard terms.", {}, None, None, in_default
+    )
     return [
-        GroupView(**{**default.__dict__, "partners": in_default}),
+        default,
         *(_view(group, counts.get(group.id, 0)) for group in groups),
     ]
 
@@ -276,16 +278,13 @@ def _move(
         .values(group_id=group_id, updated_at=utc_now())
         .execution_options(synchronize_session=False)
     )
-    for row in moving:
-        audit.record_by(
-            session,
-            manager,
-            "partner.group_moved",
-            "partner",
-            row.id,
-            before={"group_id": row.group_id},
-            after={"group_id": group_id},
-        )
+    audit.record_changes_by(
+        session,
+        manager,
+        "partner.group_moved",
+        "partner",
+        [(row.id, {"group_id": row.group_id}, {"group_id": group_id}) for row in moving],
+    )
     return len(moving)
 
 
@@ -342,8 +341,13 @@ def clean_audience(session: Session, errors: FieldErrors, audience: Sequence[int
     return groups
 
 
-def audience_names(session: Session, audience: Sequence[int]) -> tuple[str, ...]:
-    """An audience in words: its groups' names (empty: every partner)."""
+def group_names(session: Session) -> dict[int, str]:
+    """Every group's name by its id in an audience (the default group's too), read once for
+    a list of things addressed to groups."""
     names = dict(session.execute(select(PartnerGroup.id, PartnerGroup.name)).all())
-    names[DEFAULT_GROUP] = DEFAULT_NAME
+    return {**names, DEFAULT_GROUP: DEFAULT_NAME}
+
+
+def audience_names(audience: Sequence[int], names: Mapping[int, str]) -> tuple[str, ...]:
+    """An audience in words, from `group_names`: its groups' names (empty: every partner)."""
     return tuple(names.get(group_id, f"group #{group_id}") for group_id in audience)

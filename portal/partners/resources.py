@@ -8,7 +8,7 @@ those of their group.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import PurePosixPath, PureWindowsPath
@@ -48,12 +48,12 @@ class ResourceView:
     created_at: datetime
 
 
-def _view(session: Session, resource: Resource) -> ResourceView:
+def _view(resource: Resource, names: Mapping[int, str]) -> ResourceView:
     return ResourceView(
         id=resource.id,
         title=resource.title,
         description=resource.description,
-        audience=groups.audience_names(session, resource.audience or []),
+        audience=groups.audience_names(resource.audience or [], names),
         url=resource.url,
         file_name=resource.file_name,
         content_type=resource.content_type,
@@ -138,7 +138,7 @@ def add_resource(
         resource.id,
         after={"title": clean_title, "file": name, "url": link, "size": resource.size_bytes},
     )
-    return _view(session, resource)
+    return _view(resource, groups.group_names(session))
 
 
 def remove_resource(session: Session, *, actor: Actor, resource_id: int) -> None:
@@ -161,15 +161,12 @@ def remove_resource(session: Session, *, actor: Actor, resource_id: int) -> None
 def list_resources(session: Session, *, actor: Actor) -> list[ResourceView]:
     """A manager: every resource; a partner's user: those for its group. Newest first."""
     actor = refresh(session, actor)
-    found = session.scalars(select(Resource).order_by(Resource.id.desc()))
-    if actor.is_manager:
-        return [_view(session, resource) for resource in found]
-    mine = groups.membership(session, actor.partner_id)
-    return [
-        _view(session, resource)
-        for resource in found
-        if groups.reaches(resource.audience or [], mine)
-    ]
+    found = list(session.scalars(select(Resource).order_by(Resource.id.desc())))
+    if actor.is_partner:
+        mine = groups.membership(session, actor.partner_id)
+        found = [resource for resource in found if groups.reaches(resource.audience or [], mine)]
+    names = groups.group_names(session)
+    return [_view(resource, names) for resource in found]
 
 
 def download(session: Session, *, actor: Actor, resource_id: int) -> tuple[ResourceView, bytes]:
@@ -191,4 +188,4 @@ def download(session: Session, *, actor: Actor, resource_id: int) -> tuple[Resou
     )
     content = resource.content
     session.refresh(resource)
-    return _view(session, resource), content
+    return _view(resource, groups.group_names(session)), content

@@ -20,6 +20,7 @@ from portal.core.access import Actor, require_manager
 from portal.core.config import ProgramRules
 from portal.core.errors import ValidationError
 from portal.core.models import (
+    Lead,
     Partner,
     RiskEvent,
     RiskRule,
@@ -69,17 +70,17 @@ def record(session: Session, findings: Sequence[Finding]) -> int:
 # --- where the facts change -----------------------------------------------------------------
 
 
-def check_new_leads(session: Session, lead_ids: Collection[int], rules: ProgramRules) -> None:
-    """After a registration: self-referrals, disposable client addresses, a burst."""
-    if not lead_ids:
+def check_new_leads(session: Session, leads: Sequence[Lead], rules: ProgramRules) -> None:
+    """After a registration (or a reassignment): self-referrals (the flag the registration
+    set against the partner's own addresses), disposable client addresses, a burst."""
+    if not leads:
         return
-    leads = risk_rules.leads_of(session, lead_ids)
-    partners = {lead.partner_id for lead in leads}
+    facts = [risk_rules.LeadFacts.of(lead) for lead in leads]
     record(
         session,
-        risk_rules.lead_findings(leads, risk_rules.own_addresses(session, partners))
+        risk_rules.lead_findings(facts, {})
         + risk_rules.registration_bursts(
-            session, rules.risk_burst_per_hour, partners, since=utc_now()
+            session, rules.risk_burst_per_hour, {lead.partner_id for lead in leads}, utc_now()
         ),
     )
 
@@ -97,7 +98,7 @@ def check_partner(session: Session, partner_id: int) -> None:
 
 def findings(session: Session, rules: ProgramRules) -> list[Finding]:
     """What every rule finds in all the program's data."""
-    leads = risk_rules.leads_of(session)
+    leads = risk_rules.every_lead(session)
     return (
         risk_rules.lead_findings(
             leads, risk_rules.own_addresses(session, {lead.partner_id for lead in leads})
@@ -294,21 +295,25 @@ def decide(
         )
         .execution_options(synchronize_session=False)
     )
-    for event in found:
-        audit.record_by(
-            session,
-            actor,
-            f"risk.{outcome.value}",
-            "risk_event",
-            event.id,
-            before={"status": RiskStatus.OPEN.value},
-            after={
-                "status": outcome.value,
-                "partner_id": event.partner_id,
-                "rule": event.rule.value,
-                "reason": why,
-            },
-        )
+    audit.record_changes_by(
+        session,
+        actor,
+        f"risk.{outcome.value}",
+        "risk_event",
+        [
+            (
+                event.id,
+                {"status": RiskStatus.OPEN.value},
+                {
+                    "status": outcome.value,
+                    "partner_id": event.partner_id,
+                    "rule": event.rule.value,
+                    "reason": why,
+                },
+            )
+            for event in found
+        ],
+    )
     return len(found)
 
 

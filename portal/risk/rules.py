@@ -8,7 +8,7 @@ no secret in them (an account shows its last four characters only).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -97,18 +97,20 @@ def shared_payout_methods(
             for row in mine
             if row.bank_account_encrypted
         }
-        if not emails and not banks:
-            return []
-        query = query.where(
-            or_(
-                func.lower(PartnerProfile.payment_email).in_(emails or {""}),
+        candidates = []
+        if emails:
+            candidates.append(func.lower(PartnerProfile.payment_email).in_(emails))
+        if banks:
+            candidates.append(
                 tuple_(
                     PartnerProfile.bank_scheme,
                     func.coalesce(PartnerProfile.bank_code, ""),
                     PartnerProfile.bank_account_last4,
-                ).in_(banks or {("", "", "")}),
+                ).in_(banks)
             )
-        )
+        if not candidates:
+            return []
+        query = query.where(or_(*candidates))
     holders: dict[tuple[str, ...], list[tuple[int, str]]] = defaultdict(list)
     shown: dict[tuple[str, ...], str] = {}
     for row in session.execute(query):
@@ -183,9 +185,16 @@ class LeadFacts:
     client_email: str
     self_referral: bool | None
 
+    @classmethod
+    def of(cls, lead: Lead) -> LeadFacts:
+        return cls(
+            lead.id, lead.partner_id, lead.client_name, lead.client_email, lead.self_referral
+        )
 
-def lead_findings(leads: Sequence[LeadFacts], owned: dict[int, set[str]]) -> list[Finding]:
-    """Self-referrals and disposable client addresses among these leads."""
+
+def lead_findings(leads: Sequence[LeadFacts], owned: Mapping[int, set[str]]) -> list[Finding]:
+    """Self-referrals (flagged, or at one of the partner's `owned` addresses) and disposable
+    client addresses among these leads."""
     findings = []
     for lead in leads:
         subject = f"lead #{lead.id}"
@@ -219,13 +228,11 @@ def lead_findings(leads: Sequence[LeadFacts], owned: dict[int, set[str]]) -> lis
     return findings
 
 
-def leads_of(session: Session, lead_ids: Collection[int] | None = None) -> list[LeadFacts]:
-    """The facts the lead rules look at, of these leads (or of every lead)."""
+def every_lead(session: Session) -> list[LeadFacts]:
+    """The facts the lead rules look at, of every lead (a scan)."""
     query = select(
         Lead.id, Lead.partner_id, Lead.client_name, Lead.client_email, Lead.self_referral
     )
-    if lead_ids is not None:
-        query = query.where(Lead.id.in_(lead_ids))
     return [LeadFacts(*row) for row in session.execute(query.execution_options(yield_per=5000))]
 
 

@@ -14,7 +14,7 @@ from portal.core.throttle import client_address_from
 
 # An action code as the services record it: `object.verb`, in a literal or a template.
 RECORDED = re.compile(
-    r"""(?:action=|record_(?:many_by|by|for_user)\(\s*session,\s*\w+,\s*)f?"([a-z_]+\.[a-z_{}.]+)\""""
+    r"""(?:action=|record_(?:many_by|changes_by|by|for_user)\(\s*session,\s*\w+,\s*)f?"([a-z_]+\.[a-z_{}.]+)\""""
 )
 # The codes each template in the services stands for.
 TEMPLATES = {
